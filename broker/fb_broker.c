@@ -1,0 +1,840 @@
+/* fb_broker.c — the broker loop: drain ingest, classify, group-commit, ack, fan out, replay.
+ *
+ * One thread owns every socket and both PostgreSQL connections. Batches form
+ * by themselves: whatever arrived while the previous COMMIT ran is the next
+ * batch (up to batch-max), so batches are small when the load is light
+ * (low latency) and large under load (high throughput). */
+#include "fb_broker.h"
+
+#include "fb_crypto.h"
+#include "fb_envelope.h"
+#include "fb_log.h"
+#include "fb_map.h"
+#include "fb_store.h"
+#include "fb_time.h"
+#include "fb_zmq.h"
+#include "fedbus/fedbus.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_REPLAY_PAGE 256
+#define S_REPLAY_MAX_ACTIVE 64
+#define S_REPLAY_MAX_PREFIXES 64
+#define S_NREASONS 16
+
+const fb_cfg_key_t fb_broker_keys[] = {
+    {"pg", FB_CFG_STR, offsetof(fb_broker_config_t, pg), sizeof(((fb_broker_config_t *)0)->pg), "",
+     0, 0, "PostgreSQL connection string (libpq conninfo or URI)"},
+    {"ingest", FB_CFG_STR, offsetof(fb_broker_config_t, ingest),
+     sizeof(((fb_broker_config_t *)0)->ingest), FB_DEFAULT_INGEST, 0, 0,
+     "ROUTER endpoint nodes publish to"},
+    {"feed", FB_CFG_STR, offsetof(fb_broker_config_t, feed), sizeof(((fb_broker_config_t *)0)->feed),
+     FB_DEFAULT_FEED, 0, 0, "XPUB endpoint subscribers read from"},
+    {"replay", FB_CFG_STR, offsetof(fb_broker_config_t, replay),
+     sizeof(((fb_broker_config_t *)0)->replay), FB_DEFAULT_REPLAY, 0, 0,
+     "ROUTER endpoint serving history"},
+    {"max-frame", FB_CFG_INT, offsetof(fb_broker_config_t, max_frame), 0, "1048576", 1024,
+     64LL << 20, "largest publish frame accepted, bytes"},
+    {"batch-max", FB_CFG_INT, offsetof(fb_broker_config_t, batch_max), 0, "4096", 1, 65536,
+     "most publishes committed in one transaction"},
+    {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
+     "seconds between statistics log lines (0 = never)"},
+    {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
+     sizeof(((fb_broker_config_t *)0)->log_level), "info", 0, 0, "err, warn, info or debug"},
+    FB_CFG_END,
+};
+
+typedef enum {
+    S_PENDING,   /* decoded, not yet classified */
+    S_NEW,       /* to be stored with global_seq */
+    S_CHECK,     /* origin_seq not above the head: look it up */
+    S_DUP_REF,   /* same message earlier in this batch (ref) */
+    S_DUPLICATE, /* stored before: ack with its global_seq */
+    S_REJECTED,
+} s_state_t;
+
+typedef struct {
+    zmq_msg_t ident;
+    Fedbus__NodeMessage *nm;
+    Fedbus__Envelope *env;
+    uint8_t hash[FB_SHA256_LEN];
+    s_state_t state;
+    uint64_t global_seq;
+    size_t ref;
+    int reason;
+    const char *detail; /* static text for store-level rejects */
+    uint8_t stamp[FB_STAMP_MAX];
+    size_t stamp_len;
+} s_item_t;
+
+typedef struct {
+    zmq_msg_t ident;
+    uint64_t request_id;
+    uint64_t next_seq;
+    int64_t since_us;
+    char **prefixes;
+    size_t nprefixes;
+    uint64_t remaining; /* 0 = to the head */
+} s_replay_t;
+
+typedef struct {
+    uint64_t frames, accepted, duplicates, rejected, batches, store_errors, replays;
+    uint64_t by_reason[S_NREASONS];
+} s_stats_t;
+
+struct fb_broker {
+    fb_broker_config_t cfg;
+    fb_store_t *store;  /* writer */
+    fb_store_t *reader; /* replay */
+    void *ingest, *feed, *replay;
+    uint64_t head;      /* highest global_seq committed */
+    fb_map_t *heads;    /* origin -> highest origin_seq committed */
+    fb_map_t *batch_heads, *batch_ids, *last_seen;
+    s_item_t *items;
+    size_t nitems;
+    fb_store_row_t *rows;
+    fb_store_key_t *keys;
+    fb_store_found_t *found;
+    size_t *key_items;
+    s_replay_t replays[S_REPLAY_MAX_ACTIVE];
+    int nreplays;
+    s_stats_t stats, last_stats;
+    int64_t next_stats_us;
+    volatile sig_atomic_t *stop;
+};
+
+/* ------------------------------------------------------------ replies ---- */
+
+static void s_send_reply(void *sock, zmq_msg_t *ident, const Fedbus__BrokerMessage *bm)
+{
+    size_t len = fedbus__broker_message__get_packed_size(bm);
+    zmq_msg_t body;
+    if (zmq_msg_init_size(&body, len) != 0) return;
+    fedbus__broker_message__pack(bm, zmq_msg_data(&body));
+    zmq_msg_t id;
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, ident);
+    if (zmq_msg_send(&id, sock, ZMQ_SNDMORE) < 0) {
+        zmq_msg_close(&id);
+        zmq_msg_close(&body);
+        return;
+    }
+    if (zmq_msg_send(&body, sock, 0) < 0) zmq_msg_close(&body);
+}
+
+static void s_send_ack(fb_broker_t *self, zmq_msg_t *ident, const ProtobufCBinaryData *id,
+                       int status, uint64_t global_seq, uint64_t origin_seq, int reason,
+                       const char *detail)
+{
+    Fedbus__Ack ack = FEDBUS__ACK__INIT;
+    if (id) ack.message_id = *id;
+    ack.status = status;
+    ack.global_seq = global_seq;
+    ack.origin_seq = origin_seq;
+    ack.reason = reason;
+    ack.detail = (char *)(detail ? detail : "");
+    Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
+    bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_ACK;
+    bm.ack = &ack;
+    s_send_reply(self->ingest, ident, &bm);
+}
+
+/* Rejects a frame right away; logs one line and counts it. */
+static void s_reject(fb_broker_t *self, zmq_msg_t *ident, const ProtobufCBinaryData *id,
+                     int reason, const char *detail)
+{
+    self->stats.rejected++;
+    if (reason >= 0 && reason < S_NREASONS) self->stats.by_reason[reason]++;
+    fb_info("reject %s: %s", fb_reject_name(reason), detail);
+    s_send_ack(self, ident, id, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED, 0, 0, reason, detail);
+}
+
+/* ------------------------------------------------------------- origins --- */
+
+static void s_load_head(const char *origin, uint64_t last, void *arg)
+{
+    fb_map_put(arg, origin, strlen(origin), last);
+}
+
+static uint64_t s_origin_head(fb_broker_t *self, const char *origin)
+{
+    uint64_t v = 0;
+    size_t len = strlen(origin);
+    if (fb_map_get(self->batch_heads, origin, len, &v)) return v;
+    if (fb_map_get(self->heads, origin, len, &v)) return v;
+    return 0;
+}
+
+/* Key of (origin, message_id) for in-batch duplicate detection. */
+static size_t s_id_key(const Fedbus__Envelope *env, uint8_t *key)
+{
+    size_t olen = strlen(env->origin);
+    memcpy(key, env->message_id.data, FB_UUID_LEN);
+    memcpy(key + FB_UUID_LEN, env->origin, olen);
+    return FB_UUID_LEN + olen;
+}
+
+/* ------------------------------------------------------------ the batch -- */
+
+static void s_item_free(s_item_t *it)
+{
+    if (it->nm) fedbus__node_message__free_unpacked(it->nm, NULL);
+    if (it->env) fedbus__envelope__free_unpacked(it->env, NULL);
+    it->nm = NULL;
+    it->env = NULL;
+    zmq_msg_close(&it->ident);
+}
+
+static void s_mark_rejected(s_item_t *it, int reason, const char *detail)
+{
+    it->state = S_REJECTED;
+    it->reason = reason;
+    it->detail = detail;
+}
+
+/* Resolves S_CHECK items (and, after a conflict, S_NEW ones) against the store. */
+static int s_resolve_lookups(fb_broker_t *self, s_state_t which)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nitems; i++) {
+        if (self->items[i].state != which) continue;
+        self->keys[n].origin = self->items[i].env->origin;
+        self->keys[n].message_id = self->items[i].env->message_id.data;
+        self->key_items[n++] = i;
+    }
+    if (n == 0) return 0;
+    if (fb_store_lookup(self->store, self->keys, n, self->found) != FB_OK) {
+        fb_warn("store: %s", fb_store_error(self->store));
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        s_item_t *it = &self->items[self->key_items[k]];
+        const fb_store_found_t *f = &self->found[k];
+        if (f->found && memcmp(f->hash, it->hash, FB_SHA256_LEN) == 0) {
+            it->state = S_DUPLICATE;
+            it->global_seq = f->global_seq;
+        } else if (f->found) {
+            s_mark_rejected(it, FEDBUS__REJECT_REASON__REJECT_ID_REUSED,
+                            "message_id is already stored with other content");
+        } else if (which == S_CHECK) {
+            s_mark_rejected(it, FEDBUS__REJECT_REASON__REJECT_STALE_SEQUENCE,
+                            "origin_seq is not above the last stored one for this origin");
+        }
+    }
+    return 0;
+}
+
+/* Gives S_NEW items their global_seq and stamp, and fills rows. */
+static size_t s_assign(fb_broker_t *self, int64_t now_us)
+{
+    size_t n = 0;
+    fb_map_clear(self->batch_heads);
+    for (size_t i = 0; i < self->nitems; i++) {
+        s_item_t *it = &self->items[i];
+        if (it->state != S_NEW) continue;
+        it->global_seq = self->head + n + 1;
+        it->stamp_len = fb_envelope_stamp(it->global_seq, now_us, it->stamp);
+        const Fedbus__Envelope *e = it->env;
+        fb_store_row_t *r = &self->rows[n++];
+        r->global_seq = it->global_seq;
+        r->origin = e->origin;
+        r->origin_seq = e->origin_seq;
+        r->message_id = e->message_id.data;
+        r->topic = e->topic;
+        r->created_at_us = e->created_at_us;
+        r->stored_at_us = now_us;
+        r->hash = it->hash;
+        r->body = it->nm->publish->envelope.data;
+        r->body_len = it->nm->publish->envelope.len;
+        r->stamp = it->stamp;
+        r->stamp_len = it->stamp_len;
+        fb_map_put(self->batch_heads, e->origin, strlen(e->origin), e->origin_seq);
+    }
+    return n;
+}
+
+static int s_merge_head(const void *key, size_t len, uint64_t value, void *arg)
+{
+    fb_map_put(arg, key, len, value);
+    return 0;
+}
+
+static void s_fanout(fb_broker_t *self, const s_item_t *it)
+{
+    const ProtobufCBinaryData *body = &it->nm->publish->envelope;
+    zmq_msg_t topic, msg;
+    size_t tlen = strlen(it->env->topic);
+    if (zmq_msg_init_size(&topic, tlen) != 0) return;
+    memcpy(zmq_msg_data(&topic), it->env->topic, tlen);
+    if (zmq_msg_init_size(&msg, body->len + it->stamp_len) != 0) {
+        zmq_msg_close(&topic);
+        return;
+    }
+    memcpy(zmq_msg_data(&msg), body->data, body->len);
+    memcpy((uint8_t *)zmq_msg_data(&msg) + body->len, it->stamp, it->stamp_len);
+    if (zmq_msg_send(&topic, self->feed, ZMQ_SNDMORE) < 0) {
+        zmq_msg_close(&topic);
+        zmq_msg_close(&msg);
+        return;
+    }
+    if (zmq_msg_send(&msg, self->feed, 0) < 0) zmq_msg_close(&msg);
+}
+
+/* Classifies, stores and answers everything in the batch. */
+static void s_flush(fb_broker_t *self)
+{
+    if (self->nitems == 0) return;
+    fb_map_clear(self->batch_heads);
+    fb_map_clear(self->batch_ids);
+    for (size_t i = 0; i < self->nitems; i++) {
+        s_item_t *it = &self->items[i];
+        uint8_t key[FB_MAP_KEY_MAX];
+        uint64_t first;
+        size_t klen = s_id_key(it->env, key);
+        if (fb_map_get(self->batch_ids, key, klen, &first)) {
+            if (memcmp(self->items[first].hash, it->hash, FB_SHA256_LEN) == 0) {
+                it->state = S_DUP_REF;
+                it->ref = first;
+            } else {
+                s_mark_rejected(it, FEDBUS__REJECT_REASON__REJECT_ID_REUSED,
+                                "message_id is used twice with different content");
+            }
+            continue;
+        }
+        fb_map_put(self->batch_ids, key, klen, i);
+        if (it->env->origin_seq > s_origin_head(self, it->env->origin)) {
+            it->state = S_NEW;
+            fb_map_put(self->batch_heads, it->env->origin, strlen(it->env->origin),
+                       it->env->origin_seq);
+        } else {
+            it->state = S_CHECK;
+        }
+    }
+
+    /* Nothing is acked before COMMIT, and nothing is rejected because
+     * PostgreSQL is away: the batch is retried until it is stored, while the
+     * publishers' frames wait in ZeroMQ's queues (backpressure). A stop
+     * request drops the batch unanswered; publishers resend it. */
+    int64_t backoff_ms = 100;
+    int rc = FB_ESTORE;
+    size_t n = 0;
+    for (;;) {
+        int64_t now = fb_time_now_us();
+        if (fb_store_check(self->store) == 0 && s_resolve_lookups(self, S_CHECK) == 0) {
+            n = s_assign(self, now);
+            rc = fb_store_append(self->store, self->rows, n);
+            if (rc == FB_ECONFLICT) {
+                /* A new origin_seq carries a message_id stored before (a
+                 * resend after the publisher lost its place): find which. */
+                fb_debug("batch conflict, resolving: %s", fb_store_error(self->store));
+                if (s_resolve_lookups(self, S_NEW) == 0) {
+                    n = s_assign(self, now);
+                    rc = fb_store_append(self->store, self->rows, n);
+                }
+            }
+            if (rc == FB_OK) break;
+        }
+        self->stats.store_errors++;
+        fb_warn("store: batch of %zu waits: %s; retrying in %lld ms", self->nitems,
+                fb_store_error(self->store), (long long)backoff_ms);
+        if (*self->stop) {
+            fb_warn("stopping with %zu publishes unacknowledged; publishers will resend", self->nitems);
+            for (size_t i = 0; i < self->nitems; i++) s_item_free(&self->items[i]);
+            self->nitems = 0;
+            return;
+        }
+        zmq_poll(NULL, 0, (long)backoff_ms);
+        if (backoff_ms < 2000) backoff_ms *= 2;
+    }
+    self->head += n;
+    fb_map_each(self->batch_heads, s_merge_head, self->heads);
+    self->stats.batches++;
+
+    for (size_t i = 0; i < self->nitems; i++) {
+        s_item_t *it = &self->items[i];
+        if (it->state == S_DUP_REF) {
+            const s_item_t *ref = &self->items[it->ref];
+            if (ref->state == S_REJECTED) s_mark_rejected(it, ref->reason, ref->detail);
+            else {
+                it->state = S_DUPLICATE;
+                it->global_seq = ref->global_seq;
+            }
+        }
+        const ProtobufCBinaryData *id = &it->env->message_id;
+        switch (it->state) {
+        case S_NEW:
+            self->stats.accepted++;
+            s_fanout(self, it);
+            s_send_ack(self, &it->ident, id, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED, it->global_seq,
+                       it->env->origin_seq, 0, NULL);
+            break;
+        case S_DUPLICATE:
+            self->stats.duplicates++;
+            s_send_ack(self, &it->ident, id, FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE,
+                       it->global_seq, it->env->origin_seq, 0, "stored before");
+            break;
+        default:
+            s_reject(self, &it->ident, id, it->reason, it->detail);
+            break;
+        }
+        s_item_free(it);
+    }
+    self->nitems = 0;
+}
+
+/* -------------------------------------------------------------- ingest --- */
+
+static void s_hello(fb_broker_t *self, zmq_msg_t *ident, const Fedbus__Hello *h)
+{
+    Fedbus__Welcome w = FEDBUS__WELCOME__INIT;
+    const char *origin = h->origin ? h->origin : "";
+    w.origin = (char *)origin;
+    w.last_origin_seq = s_origin_head(self, origin);
+    w.head_global_seq = self->head;
+    w.max_frame = (uint32_t)self->cfg.max_frame;
+    Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
+    bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_WELCOME;
+    bm.welcome = &w;
+    fb_info("hello from %s (version %s), last origin_seq %llu", origin,
+            h->version ? h->version : "?", (unsigned long long)w.last_origin_seq);
+    s_send_reply(self->ingest, ident, &bm);
+}
+
+static void s_heartbeat(fb_broker_t *self, const Fedbus__Heartbeat *hb)
+{
+    const char *origin = hb->origin ? hb->origin : "";
+    if (!fb_segment_valid(origin, strlen(origin))) return;
+    fb_map_put(self->last_seen, origin, strlen(origin), (uint64_t)fb_time_now_us());
+    fb_debug("heartbeat %s outbox=%llu last_origin_seq=%llu", origin,
+             (unsigned long long)hb->outbox_depth, (unsigned long long)hb->last_origin_seq);
+}
+
+/* Reads one frame from ingest; queues a publish into the batch or answers
+ * at once. Returns 0, or -1 when nothing was there. */
+static int s_read_ingest(fb_broker_t *self)
+{
+    s_item_t *it = &self->items[self->nitems];
+    zmq_msg_t body;
+    zmq_msg_init(&it->ident);
+    if (zmq_msg_recv(&it->ident, self->ingest, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&it->ident);
+        return -1;
+    }
+    zmq_msg_init(&body);
+    if (!zmq_msg_more(&it->ident) || zmq_msg_recv(&body, self->ingest, 0) < 0) {
+        zmq_msg_close(&body);
+        zmq_msg_close(&it->ident);
+        return 0;
+    }
+    self->stats.frames++;
+    int more = zmq_msg_more(&body);
+    if (more) fb_zmq_drain(self->ingest);
+    it->nm = NULL;
+    it->env = NULL;
+    size_t len = zmq_msg_size(&body);
+    if (more) {
+        s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                 "a publish is one frame; got several");
+        goto done;
+    }
+    if ((long long)len > self->cfg.max_frame) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "frame of %zu bytes exceeds max-frame %lld", len,
+                 self->cfg.max_frame);
+        s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
+        goto done;
+    }
+    it->nm = fedbus__node_message__unpack(NULL, len, zmq_msg_data(&body));
+    if (!it->nm) {
+        s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                 "frame is not a decodable NodeMessage");
+        goto done;
+    }
+    switch (it->nm->body_case) {
+    case FEDBUS__NODE_MESSAGE__BODY_HELLO:
+        s_hello(self, &it->ident, it->nm->hello);
+        goto done;
+    case FEDBUS__NODE_MESSAGE__BODY_HEARTBEAT:
+        s_heartbeat(self, it->nm->heartbeat);
+        goto done;
+    case FEDBUS__NODE_MESSAGE__BODY_PUBLISH:
+        break;
+    default:
+        s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_UNKNOWN_REQUEST,
+                 "unknown NodeMessage body");
+        goto done;
+    }
+    const ProtobufCBinaryData *eb = &it->nm->publish->envelope;
+    fb_verdict_t v;
+    it->env = fb_envelope_decode(eb->data, eb->len, &v);
+    if (!it->env) {
+        s_reject(self, &it->ident, NULL, v.reason, v.detail);
+        goto done;
+    }
+    if (it->env->origin_seq == 0) {
+        s_reject(self, &it->ident, &it->env->message_id, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD,
+                 "origin_seq is required");
+        goto done;
+    }
+    if (fb_sha256(eb->data, eb->len, it->hash) != 0) {
+        s_reject(self, &it->ident, &it->env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                 "hashing failed");
+        goto done;
+    }
+    zmq_msg_close(&body);
+    it->state = S_PENDING;
+    self->nitems++;
+    return 0;
+done:
+    zmq_msg_close(&body);
+    s_item_free(it);
+    return 0;
+}
+
+/* -------------------------------------------------------------- replay --- */
+
+static void s_replay_free(s_replay_t *r)
+{
+    for (size_t i = 0; i < r->nprefixes; i++) free(r->prefixes[i]);
+    free(r->prefixes);
+    zmq_msg_close(&r->ident);
+}
+
+static void s_replay_error(fb_broker_t *self, zmq_msg_t *ident, uint64_t request_id, int reason,
+                           const char *detail)
+{
+    Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
+    ch.request_id = request_id;
+    ch.done = 1;
+    ch.error = reason;
+    ch.detail = (char *)detail;
+    ch.head_seq = self->head;
+    size_t len = fedbus__replay_chunk__get_packed_size(&ch);
+    zmq_msg_t id, body;
+    if (zmq_msg_init_size(&body, len) != 0) return;
+    fedbus__replay_chunk__pack(&ch, zmq_msg_data(&body));
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, ident);
+    if (zmq_msg_send(&id, self->replay, ZMQ_SNDMORE) < 0) {
+        zmq_msg_close(&id);
+        zmq_msg_close(&body);
+        return;
+    }
+    if (zmq_msg_send(&body, self->replay, 0) < 0) zmq_msg_close(&body);
+}
+
+static int s_prefix_ok(const char *p)
+{
+    size_t len = strlen(p);
+    if (len == 0 || len > FB_TOPIC_MAX) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-' ||
+              p[i] == '.'))
+            return 0;
+    return 1;
+}
+
+static void s_read_replay(fb_broker_t *self)
+{
+    zmq_msg_t ident, body;
+    zmq_msg_init(&ident);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&ident, self->replay, ZMQ_DONTWAIT) < 0) goto out;
+    if (!zmq_msg_more(&ident) || zmq_msg_recv(&body, self->replay, 0) < 0) goto out;
+    if (zmq_msg_more(&body)) fb_zmq_drain(self->replay);
+    Fedbus__ReplayRequest *req =
+        fedbus__replay_request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    if (!req) {
+        fb_info("replay: undecodable request");
+        s_replay_error(self, &ident, 0, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                       "not a decodable ReplayRequest");
+        goto out;
+    }
+    int ok = req->n_prefixes <= S_REPLAY_MAX_PREFIXES;
+    for (size_t i = 0; ok && i < req->n_prefixes; i++) ok = s_prefix_ok(req->prefixes[i]);
+    if (!ok) {
+        s_replay_error(self, &ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC,
+                       "prefixes: at most 64, each 1-255 of [a-z0-9.-]");
+    } else if (self->nreplays == S_REPLAY_MAX_ACTIVE) {
+        s_replay_error(self, &ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                       "too many replays in progress: retry");
+    } else {
+        s_replay_t *r = &self->replays[self->nreplays];
+        memset(r, 0, sizeof(*r));
+        r->request_id = req->request_id;
+        r->next_seq = req->from_seq ? req->from_seq : 1;
+        r->since_us = req->since_us;
+        r->remaining = req->limit;
+        r->prefixes = calloc(req->n_prefixes ? req->n_prefixes : 1, sizeof(char *));
+        for (size_t i = 0; r->prefixes && i < req->n_prefixes; i++) {
+            if (!(r->prefixes[r->nprefixes] = strdup(req->prefixes[i]))) break;
+            r->nprefixes++;
+        }
+        if (!r->prefixes || r->nprefixes != req->n_prefixes) {
+            zmq_msg_init(&r->ident);
+            s_replay_free(r);
+            s_replay_error(self, &ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                           "out of memory");
+        } else {
+            zmq_msg_init(&r->ident);
+            zmq_msg_copy(&r->ident, &ident);
+            self->nreplays++;
+            self->stats.replays++;
+        }
+    }
+    fedbus__replay_request__free_unpacked(req, NULL);
+out:
+    zmq_msg_close(&body);
+    zmq_msg_close(&ident);
+}
+
+typedef struct {
+    fb_broker_t *broker;
+    s_replay_t *r;
+    int done;
+} s_page_ctx_t;
+
+/* Sends one page as one ReplayChunk, while the rows are still alive. */
+static void s_send_page(const fb_store_page_t *page, void *arg)
+{
+    s_page_ctx_t *c = arg;
+    fb_broker_t *self = c->broker;
+    s_replay_t *r = c->r;
+    ProtobufCBinaryData envs[FB_STORE_PAGE_MAX];
+    for (size_t i = 0; i < page->n; i++) {
+        envs[i].data = (uint8_t *)page->envs[i];
+        envs[i].len = page->lens[i];
+    }
+    Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
+    ch.request_id = r->request_id;
+    ch.n_envelopes = page->n;
+    ch.envelopes = envs;
+    ch.head_seq = self->head;
+    ch.done = c->done;
+    size_t len = fedbus__replay_chunk__get_packed_size(&ch);
+    zmq_msg_t id, body;
+    if (zmq_msg_init_size(&body, len) != 0) return;
+    fedbus__replay_chunk__pack(&ch, zmq_msg_data(&body));
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, &r->ident);
+    if (zmq_msg_send(&id, self->replay, ZMQ_SNDMORE) < 0) {
+        zmq_msg_close(&id);
+        zmq_msg_close(&body);
+        return;
+    }
+    if (zmq_msg_send(&body, self->replay, 0) < 0) zmq_msg_close(&body);
+    if (page->n) r->next_seq = page->last_seq + 1;
+    if (r->remaining) r->remaining -= page->n;
+}
+
+/* Serves one page of replay r; returns 1 when r is finished. */
+static int s_replay_step(fb_broker_t *self, s_replay_t *r)
+{
+    unsigned want = S_REPLAY_PAGE;
+    if (r->remaining && r->remaining < want) want = (unsigned)r->remaining;
+    if (fb_store_check(self->reader) != 0) {
+        s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                       "store unavailable: retry");
+        return 1;
+    }
+    /* A page shorter than asked, or one that exhausts the limit, is the last:
+     * it is known only after reading, so read one row more than sent. */
+    s_page_ctx_t ctx = {self, r, 0};
+    uint64_t head_then = self->head;
+    if (r->next_seq > head_then) ctx.done = 1;
+    else if (r->remaining && r->remaining <= want) ctx.done = 1;
+    int n = fb_store_page(self->reader, r->next_seq, r->since_us, (const char *const *)r->prefixes,
+                          r->nprefixes, want, s_send_page, &ctx);
+    if (n < 0) {
+        fb_warn("replay: %s", fb_store_error(self->reader));
+        s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                       "store error: retry");
+        return 1;
+    }
+    if (ctx.done) return 1;
+    if ((unsigned)n < want) {
+        /* Fewer rows than asked: everything up to the head was read. The
+         * page went out with done=false; close with an empty done chunk. */
+        fb_store_page_t empty = {NULL, NULL, 0, 0};
+        ctx.done = 1;
+        s_send_page(&empty, &ctx);
+        return 1;
+    }
+    return 0;
+}
+
+static void s_serve_replays(fb_broker_t *self)
+{
+    for (int i = 0; i < self->nreplays;) {
+        if (s_replay_step(self, &self->replays[i])) {
+            s_replay_free(&self->replays[i]);
+            self->replays[i] = self->replays[--self->nreplays];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- loop --- */
+
+static void s_log_stats(fb_broker_t *self)
+{
+    s_stats_t *s = &self->stats, *l = &self->last_stats;
+    if (memcmp(s, l, sizeof(*s)) == 0) return;
+    fb_info("stats frames=%llu accepted=%llu duplicates=%llu rejected=%llu batches=%llu "
+            "store_errors=%llu replays=%llu head=%llu origins=%zu",
+            (unsigned long long)s->frames, (unsigned long long)s->accepted,
+            (unsigned long long)s->duplicates, (unsigned long long)s->rejected,
+            (unsigned long long)s->batches, (unsigned long long)s->store_errors,
+            (unsigned long long)s->replays, (unsigned long long)self->head,
+            fb_map_size(self->heads));
+    *l = *s;
+}
+
+static void s_drain_xpub(fb_broker_t *self)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (zmq_msg_recv(&m, self->feed, ZMQ_DONTWAIT) >= 0) {
+        const uint8_t *d = zmq_msg_data(&m);
+        if (zmq_msg_size(&m) >= 1)
+            fb_debug("feed %s '%.*s'", d[0] ? "subscribe" : "unsubscribe",
+                     (int)zmq_msg_size(&m) - 1, (const char *)d + 1);
+    }
+    zmq_msg_close(&m);
+}
+
+int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
+{
+    self->stop = stop;
+    fb_info("serving: ingest %s, feed %s, replay %s, head %llu", self->cfg.ingest, self->cfg.feed,
+            self->cfg.replay, (unsigned long long)self->head);
+    while (!*stop) {
+        zmq_pollitem_t items[] = {
+            {self->ingest, 0, ZMQ_POLLIN, 0},
+            {self->replay, 0, ZMQ_POLLIN, 0},
+            {self->feed, 0, ZMQ_POLLIN, 0},
+        };
+        long timeout = self->nreplays ? 0 : 500;
+        int rc = zmq_poll(items, 3, timeout);
+        if (rc < 0 && errno != EINTR) {
+            fb_err("poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            /* Take what is queued, up to batch-max, then commit it as one. */
+            while ((long long)self->nitems < self->cfg.batch_max && s_read_ingest(self) == 0)
+                ;
+            s_flush(self);
+        }
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) s_read_replay(self);
+        if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) s_drain_xpub(self);
+        if (self->nreplays) s_serve_replays(self);
+        if (self->cfg.stats_interval > 0 && fb_time_mono_us() >= self->next_stats_us) {
+            s_log_stats(self);
+            self->next_stats_us = fb_time_mono_us() + self->cfg.stats_interval * 1000000;
+        }
+    }
+    s_flush(self);
+    self->cfg.stats_interval = 1;
+    s_log_stats(self);
+    fb_info("stopped at head %llu", (unsigned long long)self->head);
+    return 0;
+}
+
+/* ------------------------------------------------------------ lifetime --- */
+
+fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
+{
+    char err[512];
+    fb_broker_t *self = calloc(1, sizeof(*self));
+    if (!self) {
+        fb_err("out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    size_t bm = (size_t)cfg->batch_max;
+    self->items = calloc(bm, sizeof(*self->items));
+    self->rows = calloc(bm, sizeof(*self->rows));
+    self->keys = calloc(bm, sizeof(*self->keys));
+    self->found = calloc(bm, sizeof(*self->found));
+    self->key_items = calloc(bm, sizeof(*self->key_items));
+    self->heads = fb_map_new(64);
+    self->batch_heads = fb_map_new(64);
+    self->batch_ids = fb_map_new(bm);
+    self->last_seen = fb_map_new(64);
+    if (!self->items || !self->rows || !self->keys || !self->found || !self->key_items ||
+        !self->heads || !self->batch_heads || !self->batch_ids || !self->last_seen) {
+        fb_err("out of memory");
+        goto error;
+    }
+    self->store = fb_store_open(cfg->pg, FB_STORE_WRITER, err, sizeof(err));
+    if (!self->store) {
+        fb_err("store: %s", err);
+        goto error;
+    }
+    self->reader = fb_store_open(cfg->pg, FB_STORE_READER, err, sizeof(err));
+    if (!self->reader) {
+        fb_err("store (reader): %s", err);
+        goto error;
+    }
+    if (fb_store_head(self->store, &self->head) != FB_OK ||
+        fb_store_origin_heads(self->store, s_load_head, self->heads) != FB_OK) {
+        fb_err("store: %s", fb_store_error(self->store));
+        goto error;
+    }
+    /* Ingest refuses frames far beyond max-frame at the transport (the
+     * peer is dropped); frames just above it get a FRAME_TOO_LARGE reject. */
+    long long hard = cfg->max_frame * 4 + 4096;
+    self->ingest = fb_zmq_socket(ZMQ_ROUTER, cfg->ingest, 1, 0, hard);
+    if (!self->ingest) {
+        fb_err("cannot bind ingest %s: %s", cfg->ingest, zmq_strerror(errno));
+        goto error;
+    }
+    self->feed = fb_zmq_socket(ZMQ_XPUB, cfg->feed, 1, 0, 0);
+    if (!self->feed) {
+        fb_err("cannot bind feed %s: %s", cfg->feed, zmq_strerror(errno));
+        goto error;
+    }
+    int hwm = 100000;
+    zmq_setsockopt(self->feed, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(self->ingest, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(self->ingest, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    self->replay = fb_zmq_socket(ZMQ_ROUTER, cfg->replay, 1, 0, 1 << 20);
+    if (!self->replay) {
+        fb_err("cannot bind replay %s: %s", cfg->replay, zmq_strerror(errno));
+        goto error;
+    }
+    self->next_stats_us = fb_time_mono_us() + cfg->stats_interval * 1000000;
+    return self;
+error:
+    fb_broker_destroy(&self);
+    return NULL;
+}
+
+void fb_broker_destroy(fb_broker_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    fb_broker_t *self = *self_p;
+    for (int i = 0; i < self->nreplays; i++) s_replay_free(&self->replays[i]);
+    for (size_t i = 0; i < self->nitems; i++) s_item_free(&self->items[i]);
+    if (self->ingest) zmq_close(self->ingest);
+    if (self->feed) zmq_close(self->feed);
+    if (self->replay) zmq_close(self->replay);
+    fb_store_destroy(&self->store);
+    fb_store_destroy(&self->reader);
+    fb_map_destroy(&self->heads);
+    fb_map_destroy(&self->batch_heads);
+    fb_map_destroy(&self->batch_ids);
+    fb_map_destroy(&self->last_seen);
+    free(self->items);
+    free(self->rows);
+    free(self->keys);
+    free(self->found);
+    free(self->key_items);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,34 @@
+/* fb_broker.h — the broker: ingest, group commit, fanout, replay, health. */
+#ifndef FB_BROKER_H
+#define FB_BROKER_H
+
+#include "fb_config.h"
+
+#include <signal.h>
+
+typedef struct {
+    char pg[1024];
+    char ingest[256];
+    char feed[256];
+    char replay[256];
+    long long max_frame;
+    long long batch_max;
+    long long stats_interval;
+    char log_level[16];
+} fb_broker_config_t;
+
+/* The broker's keys, for fb_config_load() and --help. */
+extern const fb_cfg_key_t fb_broker_keys[];
+
+typedef struct fb_broker fb_broker_t;
+
+/* Opens the store (migrating it), binds the sockets. Returns NULL after
+ * logging the reason. */
+fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg);
+void fb_broker_destroy(fb_broker_t **self_p);
+
+/* Serves until *stop becomes non-zero; commits and acks what it holds before
+ * returning. Returns 0, or -1 when the store could not be reached again. */
+int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,478 @@
+/* fb_store.c — PostgreSQL persistence: migrations, binary COPY batches, lookups, replay pages. */
+#include "fb_store.h"
+
+#include "fedbus/fedbus.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_LOCK_KEY "7146590318425"  /* advisory lock: one writing broker per database */
+#define S_PG_EPOCH_US 946684800000000LL /* 2000-01-01 in Unix microseconds */
+
+/* Schema versions, applied in order, each once, each in its own
+ * transaction. Never edit an applied entry: append a new one. */
+static const char *const s_migrations[] = {
+    /* 1: messages and per-origin heads */
+    "CREATE TABLE fedbus_messages ("
+    "  global_seq   bigint PRIMARY KEY,"
+    "  origin       text NOT NULL,"
+    "  origin_seq   bigint NOT NULL,"
+    "  message_id   uuid NOT NULL,"
+    "  topic        text NOT NULL,"
+    "  created_at   timestamptz NOT NULL,"
+    "  stored_at    timestamptz NOT NULL,"
+    "  content_hash bytea NOT NULL,"
+    "  envelope     bytea NOT NULL,"
+    "  UNIQUE (origin, message_id));"
+    "CREATE INDEX fedbus_messages_stored_at ON fedbus_messages USING brin (stored_at);"
+    "CREATE TABLE fedbus_origins ("
+    "  origin          text PRIMARY KEY,"
+    "  last_origin_seq bigint NOT NULL,"
+    "  last_global_seq bigint NOT NULL,"
+    "  last_stored_at  timestamptz NOT NULL);",
+};
+#define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
+
+struct fb_store {
+    PGconn *conn;
+    fb_store_role_t role;
+    char *conninfo;
+    char error[256];
+    uint8_t *buf; /* COPY buffer, reused across batches */
+    size_t cap, len;
+};
+
+static void s_set_error(fb_store_t *self, const char *what, const PGresult *res)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn);
+    snprintf(self->error, sizeof(self->error), "%s: %s", what, msg && *msg ? msg : "failed");
+    for (char *p = self->error; *p; p++)
+        if (*p == '\n') *p = ' ';
+}
+
+const char *fb_store_error(const fb_store_t *self)
+{
+    return self->error;
+}
+
+/* Runs sql with no parameters; returns 0 when it yields want. */
+static int s_exec(fb_store_t *self, const char *sql, ExecStatusType want)
+{
+    PGresult *r = PQexec(self->conn, sql);
+    int ok = PQresultStatus(r) == want;
+    if (!ok) s_set_error(self, sql, r);
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static int s_migrate(fb_store_t *self)
+{
+    if (s_exec(self, "SET client_min_messages = warning", PGRES_COMMAND_OK) ||
+        s_exec(self, "BEGIN", PGRES_COMMAND_OK) ||
+        s_exec(self, "SELECT pg_advisory_xact_lock(" S_LOCK_KEY " + 1)", PGRES_TUPLES_OK) ||
+        s_exec(self,
+               "CREATE TABLE IF NOT EXISTS fedbus_schema (version int PRIMARY KEY,"
+               " applied_at timestamptz NOT NULL DEFAULT now())",
+               PGRES_COMMAND_OK))
+        goto error;
+    PGresult *r = PQexec(self->conn, "SELECT coalesce(max(version), 0) FROM fedbus_schema");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "reading schema version", r);
+        PQclear(r);
+        goto error;
+    }
+    int have = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (have > S_NMIGRATIONS) {
+        snprintf(self->error, sizeof(self->error),
+                 "database schema version %d is newer than this broker's %d", have, S_NMIGRATIONS);
+        goto error;
+    }
+    for (int v = have + 1; v <= S_NMIGRATIONS; v++) {
+        char sql[96];
+        if (s_exec(self, s_migrations[v - 1], PGRES_COMMAND_OK)) goto error;
+        snprintf(sql, sizeof(sql), "INSERT INTO fedbus_schema (version) VALUES (%d)", v);
+        if (s_exec(self, sql, PGRES_COMMAND_OK)) goto error;
+    }
+    return s_exec(self, "COMMIT", PGRES_COMMAND_OK);
+error:
+    PQclear(PQexec(self->conn, "ROLLBACK"));
+    return -1;
+}
+
+static int s_take_lock(fb_store_t *self)
+{
+    PGresult *r = PQexec(self->conn, "SELECT pg_try_advisory_lock(" S_LOCK_KEY ")");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) s_set_error(self, "taking the writer lock", r);
+    else if (!ok)
+        snprintf(self->error, sizeof(self->error),
+                 "another broker is already writing to this database");
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static int s_connect(fb_store_t *self)
+{
+    if (self->conn) PQfinish(self->conn);
+    self->conn = PQconnectdb(self->conninfo);
+    if (PQstatus(self->conn) != CONNECTION_OK) {
+        s_set_error(self, "connecting to PostgreSQL", NULL);
+        return -1;
+    }
+    if (s_exec(self, "SET client_min_messages = warning", PGRES_COMMAND_OK)) return -1;
+    if (self->role == FB_STORE_WRITER) {
+        if (s_migrate(self) || s_take_lock(self)) return -1;
+        /* The ack follows COMMIT: it must be durable, whatever the server default. */
+        if (s_exec(self, "SET synchronous_commit = on", PGRES_COMMAND_OK)) return -1;
+    }
+    return 0;
+}
+
+fb_store_t *fb_store_open(const char *conninfo, fb_store_role_t role, char *err, size_t err_size)
+{
+    fb_store_t *self = calloc(1, sizeof(*self));
+    if (!self || !(self->conninfo = strdup(conninfo ? conninfo : ""))) {
+        snprintf(err, err_size, "out of memory");
+        free(self);
+        return NULL;
+    }
+    self->role = role;
+    if (s_connect(self) != 0) {
+        snprintf(err, err_size, "%s", self->error);
+        fb_store_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void fb_store_destroy(fb_store_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    fb_store_t *self = *self_p;
+    if (self->conn) PQfinish(self->conn);
+    free(self->conninfo);
+    free(self->buf);
+    free(self);
+    *self_p = NULL;
+}
+
+int fb_store_check(fb_store_t *self)
+{
+    if (PQstatus(self->conn) == CONNECTION_OK) return 0;
+    return s_connect(self);
+}
+
+int fb_store_head(fb_store_t *self, uint64_t *global_seq)
+{
+    PGresult *r = PQexec(self->conn, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "reading the head", r);
+        PQclear(r);
+        return FB_ESTORE;
+    }
+    *global_seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return FB_OK;
+}
+
+int fb_store_origin_heads(fb_store_t *self,
+                          void (*fn)(const char *origin, uint64_t last_origin_seq, void *arg),
+                          void *arg)
+{
+    PGresult *r = PQexec(self->conn, "SELECT origin, last_origin_seq FROM fedbus_origins");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "reading origin heads", r);
+        PQclear(r);
+        return FB_ESTORE;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        fn(PQgetvalue(r, i, 0), strtoull(PQgetvalue(r, i, 1), NULL, 10), arg);
+    PQclear(r);
+    return FB_OK;
+}
+
+int fb_store_count(fb_store_t *self, int64_t *count)
+{
+    PGresult *r = PQexec(self->conn, "SELECT count(*) FROM fedbus_messages");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "counting", r);
+        PQclear(r);
+        return FB_ESTORE;
+    }
+    *count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return FB_OK;
+}
+
+/* ------------------------------------------------------ binary COPY ------ */
+
+static int s_reserve(fb_store_t *self, size_t more)
+{
+    if (self->len + more <= self->cap) return 0;
+    size_t cap = self->cap ? self->cap : 1 << 20;
+    while (cap < self->len + more) cap *= 2;
+    uint8_t *b = realloc(self->buf, cap);
+    if (!b) return -1;
+    self->buf = b;
+    self->cap = cap;
+    return 0;
+}
+
+static void s_put16(fb_store_t *self, uint16_t v)
+{
+    self->buf[self->len++] = (uint8_t)(v >> 8);
+    self->buf[self->len++] = (uint8_t)v;
+}
+
+static void s_put32(fb_store_t *self, uint32_t v)
+{
+    for (int s = 24; s >= 0; s -= 8) self->buf[self->len++] = (uint8_t)(v >> s);
+}
+
+static void s_put64(fb_store_t *self, uint64_t v)
+{
+    for (int s = 56; s >= 0; s -= 8) self->buf[self->len++] = (uint8_t)(v >> s);
+}
+
+static void s_field(fb_store_t *self, const void *data, size_t len)
+{
+    s_put32(self, (uint32_t)len);
+    memcpy(self->buf + self->len, data, len);
+    self->len += len;
+}
+
+static void s_field64(fb_store_t *self, uint64_t v)
+{
+    s_put32(self, 8);
+    s_put64(self, v);
+}
+
+static int s_encode(fb_store_t *self, const fb_store_row_t *rows, size_t n)
+{
+    static const uint8_t header[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+    self->len = 0;
+    if (s_reserve(self, sizeof(header) + 8 + 2)) return -1;
+    memcpy(self->buf, header, sizeof(header));
+    self->len = sizeof(header);
+    s_put32(self, 0); /* flags */
+    s_put32(self, 0); /* header extension length */
+    for (size_t i = 0; i < n; i++) {
+        const fb_store_row_t *r = &rows[i];
+        size_t olen = strlen(r->origin), tlen = strlen(r->topic);
+        if (s_reserve(self, 2 + 9 * 4 + 8 * 5 + 16 + 32 + olen + tlen + r->body_len + r->stamp_len))
+            return -1;
+        s_put16(self, 9);
+        s_field64(self, r->global_seq);
+        s_field(self, r->origin, olen);
+        s_field64(self, r->origin_seq);
+        s_field(self, r->message_id, 16);
+        s_field(self, r->topic, tlen);
+        s_field64(self, (uint64_t)(r->created_at_us - S_PG_EPOCH_US));
+        s_field64(self, (uint64_t)(r->stored_at_us - S_PG_EPOCH_US));
+        s_field(self, r->hash, 32);
+        s_put32(self, (uint32_t)(r->body_len + r->stamp_len));
+        memcpy(self->buf + self->len, r->body, r->body_len);
+        self->len += r->body_len;
+        memcpy(self->buf + self->len, r->stamp, r->stamp_len);
+        self->len += r->stamp_len;
+    }
+    if (s_reserve(self, 2)) return -1;
+    s_put16(self, 0xffff);
+    return 0;
+}
+
+/* Builds the per-origin head upsert for the batch (rows are in seq order,
+ * so the last row of an origin holds its head). */
+static char *s_heads_sql(const fb_store_row_t *rows, size_t n)
+{
+    size_t cap = 256 + n * 128, len = 0;
+    char *sql = malloc(cap);
+    if (!sql) return NULL;
+    len += (size_t)snprintf(sql, cap,
+                            "INSERT INTO fedbus_origins AS o (origin, last_origin_seq, "
+                            "last_global_seq, last_stored_at) VALUES ");
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        int later = 0;
+        for (size_t j = i + 1; j < n && !later; j++) later = strcmp(rows[j].origin, rows[i].origin) == 0;
+        if (later) continue;
+        /* origin is a validated segment: [a-z0-9-] only, safe to inline. */
+        len += (size_t)snprintf(sql + len, cap - len,
+                                "%s('%s', %llu, %llu, to_timestamp(%lld / 1e6))", first ? "" : ",",
+                                rows[i].origin, (unsigned long long)rows[i].origin_seq,
+                                (unsigned long long)rows[i].global_seq,
+                                (long long)rows[i].stored_at_us);
+        first = 0;
+    }
+    snprintf(sql + len, cap - len,
+             " ON CONFLICT (origin) DO UPDATE SET last_origin_seq = GREATEST(o.last_origin_seq, "
+             "excluded.last_origin_seq), last_global_seq = excluded.last_global_seq, "
+             "last_stored_at = excluded.last_stored_at");
+    return sql;
+}
+
+int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
+{
+    char *heads = NULL;
+    int rc = FB_ESTORE;
+    PGresult *r = NULL;
+    if (n == 0) return FB_OK;
+    if (s_encode(self, rows, n) != 0 || !(heads = s_heads_sql(rows, n))) {
+        snprintf(self->error, sizeof(self->error), "out of memory encoding a batch");
+        free(heads);
+        return FB_ESTORE;
+    }
+    if (s_exec(self, "BEGIN", PGRES_COMMAND_OK)) goto error;
+    r = PQexec(self->conn,
+               "COPY fedbus_messages (global_seq, origin, origin_seq, message_id, topic, "
+               "created_at, stored_at, content_hash, envelope) FROM STDIN (FORMAT binary)");
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        s_set_error(self, "starting COPY", r);
+        goto error;
+    }
+    PQclear(r);
+    r = NULL;
+    if (PQputCopyData(self->conn, (const char *)self->buf, (int)self->len) != 1 ||
+        PQputCopyEnd(self->conn, NULL) != 1) {
+        s_set_error(self, "sending COPY data", NULL);
+        goto error;
+    }
+    r = PQgetResult(self->conn);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && strcmp(state, "23505") == 0) rc = FB_ECONFLICT;
+        s_set_error(self, "COPY", r);
+        goto error;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
+    if (s_exec(self, heads, PGRES_COMMAND_OK)) goto error;
+    if (s_exec(self, "COMMIT", PGRES_COMMAND_OK)) goto error;
+    free(heads);
+    return FB_OK;
+error:
+    if (r) PQclear(r);
+    while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
+    if (PQstatus(self->conn) == CONNECTION_OK) PQclear(PQexec(self->conn, "ROLLBACK"));
+    free(heads);
+    return rc;
+}
+
+/* ---------------------------------------------------------- lookups ----- */
+
+static void s_uuid_text(const uint8_t *id, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[id[i] >> 4];
+        out[2 * i + 1] = hex[id[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_store_found_t *found)
+{
+    if (n == 0) return FB_OK;
+    size_t olen = 3, ilen = 3;
+    for (size_t i = 0; i < n; i++) olen += strlen(keys[i].origin) + 1, ilen += 33;
+    char *origins = malloc(olen), *ids = malloc(ilen);
+    if (!origins || !ids) {
+        free(origins);
+        free(ids);
+        return FB_ENOMEM;
+    }
+    char *o = origins, *d = ids;
+    *o++ = '{';
+    *d++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        o += sprintf(o, "%s%s", i ? "," : "", keys[i].origin);
+        if (i) *d++ = ',';
+        s_uuid_text(keys[i].message_id, d);
+        d += 32;
+        found[i].found = 0;
+    }
+    strcpy(o, "}");
+    strcpy(d, "}");
+    const char *params[2] = {origins, ids};
+    PGresult *r = PQexecParams(self->conn,
+                               "SELECT k.i, m.global_seq, m.origin_seq, m.content_hash "
+                               "FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS k(origin, id, i) "
+                               "JOIN fedbus_messages m ON m.origin = k.origin AND m.message_id = k.id",
+                               2, NULL, params, NULL, NULL, 1);
+    free(origins);
+    free(ids);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "looking up duplicates", r);
+        PQclear(r);
+        return FB_ESTORE;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        uint64_t idx = 0, gs = 0, os = 0;
+        const uint8_t *p = (const uint8_t *)PQgetvalue(r, row, 0);
+        for (int k = 0; k < 8; k++) idx = idx << 8 | p[k];
+        p = (const uint8_t *)PQgetvalue(r, row, 1);
+        for (int k = 0; k < 8; k++) gs = gs << 8 | p[k];
+        p = (const uint8_t *)PQgetvalue(r, row, 2);
+        for (int k = 0; k < 8; k++) os = os << 8 | p[k];
+        if (idx < 1 || idx > n || PQgetlength(r, row, 3) != 32) continue;
+        fb_store_found_t *f = &found[idx - 1];
+        f->found = 1;
+        f->global_seq = gs;
+        f->origin_seq = os;
+        memcpy(f->hash, PQgetvalue(r, row, 3), 32);
+    }
+    PQclear(r);
+    return FB_OK;
+}
+
+int fb_store_page(fb_store_t *self, uint64_t from_seq, int64_t since_us,
+                  const char *const *prefixes, size_t nprefixes, unsigned max,
+                  void (*fn)(const fb_store_page_t *page, void *arg), void *arg)
+{
+    const uint8_t *envs[FB_STORE_PAGE_MAX];
+    size_t lens[FB_STORE_PAGE_MAX];
+    if (max > FB_STORE_PAGE_MAX) max = FB_STORE_PAGE_MAX;
+    char from[24], since[24], lim[16];
+    size_t plen = 3;
+    for (size_t i = 0; i < nprefixes; i++) plen += strlen(prefixes[i]) * 2 + 4;
+    char *arr = malloc(plen);
+    if (!arr) return -1;
+    /* LIKE patterns: topics hold only [a-z0-9.-], so nothing needs escaping;
+     * array elements are double-quoted. */
+    char *a = arr;
+    *a++ = '{';
+    for (size_t i = 0; i < nprefixes; i++) a += sprintf(a, "%s\"%s%%\"", i ? "," : "", prefixes[i]);
+    strcpy(a, "}");
+    snprintf(from, sizeof(from), "%llu", (unsigned long long)from_seq);
+    snprintf(since, sizeof(since), "%lld", (long long)since_us);
+    snprintf(lim, sizeof(lim), "%u", max);
+    const char *params[4] = {from, since, arr, lim};
+    PGresult *r = PQexecParams(
+        self->conn,
+        "SELECT envelope, global_seq FROM fedbus_messages WHERE global_seq >= $1::bigint "
+        "AND ($2::bigint = 0 OR stored_at >= to_timestamp($2::bigint / 1e6)) "
+        "AND (cardinality($3::text[]) = 0 OR topic LIKE ANY ($3::text[])) "
+        "ORDER BY global_seq LIMIT $4::int",
+        4, NULL, params, NULL, NULL, 1);
+    free(arr);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "replay", r);
+        PQclear(r);
+        return -1;
+    }
+    int n = PQntuples(r);
+    fb_store_page_t page = {envs, lens, (size_t)n, 0};
+    for (int i = 0; i < n; i++) {
+        envs[i] = (const uint8_t *)PQgetvalue(r, i, 0);
+        lens[i] = (size_t)PQgetlength(r, i, 0);
+        const uint8_t *p = (const uint8_t *)PQgetvalue(r, i, 1);
+        for (int k = 0; k < 8; k++) page.last_seq = page.last_seq << 8 | p[k];
+        if (i + 1 < n) page.last_seq = 0;
+    }
+    fn(&page, arg);
+    PQclear(r);
+    return n;
+}

@@ -1,0 +1,94 @@
+/* fb_store.h — the broker's PostgreSQL store: the only module that uses libpq.
+ *
+ * One writer connection appends batches with binary COPY inside one
+ * transaction (group commit); a reader connection serves replay. The schema
+ * is versioned and migrated at open (docs/operations.md lists versions). */
+#ifndef FB_STORE_H
+#define FB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fb_store fb_store_t;
+
+typedef enum { FB_STORE_WRITER, FB_STORE_READER } fb_store_role_t;
+
+/* One stored message. The stored envelope is body followed by stamp. */
+typedef struct {
+    uint64_t global_seq;
+    const char *origin;
+    uint64_t origin_seq;
+    const uint8_t *message_id; /* 16 bytes */
+    const char *topic;
+    int64_t created_at_us;
+    int64_t stored_at_us;
+    const uint8_t *hash; /* 32 bytes: SHA-256 of body */
+    const uint8_t *body;
+    size_t body_len;
+    const uint8_t *stamp;
+    size_t stamp_len;
+} fb_store_row_t;
+
+/* What is stored under (origin, message_id), for duplicate checks. */
+typedef struct {
+    int found;
+    uint64_t global_seq;
+    uint64_t origin_seq;
+    uint8_t hash[32];
+} fb_store_found_t;
+
+typedef struct {
+    const char *origin;
+    const uint8_t *message_id;
+} fb_store_key_t;
+
+/* Connects with conninfo. A writer migrates the schema and takes the
+ * single-writer lock (a second broker on the same database fails here).
+ * Returns the store, or NULL with a one-line reason in err. */
+fb_store_t *fb_store_open(const char *conninfo, fb_store_role_t role, char *err, size_t err_size);
+void fb_store_destroy(fb_store_t **self_p);
+
+/* The last error message of the store (static to the store; never NULL). */
+const char *fb_store_error(const fb_store_t *self);
+
+/* Re-establishes a broken connection; returns 0 when usable again. */
+int fb_store_check(fb_store_t *self);
+
+/* Highest global_seq stored (0 when empty). Returns FB_OK or FB_ESTORE. */
+int fb_store_head(fb_store_t *self, uint64_t *global_seq);
+
+/* Calls fn for every origin with the highest origin_seq stored for it. */
+int fb_store_origin_heads(fb_store_t *self,
+                          void (*fn)(const char *origin, uint64_t last_origin_seq, void *arg),
+                          void *arg);
+
+/* Appends n rows and the origins' heads in one transaction. Returns FB_OK
+ * once COMMIT succeeded; FB_ECONFLICT when a (origin, message_id) already
+ * exists (nothing stored); FB_ESTORE otherwise (nothing stored). */
+int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n);
+
+/* Looks up n keys; fills found[i] for each. Returns FB_OK or FB_ESTORE. */
+int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_store_found_t *found);
+
+/* One page of history: n stored envelopes in global_seq order. The pointers
+ * are valid only during the callback. */
+typedef struct {
+    const uint8_t **envs;
+    size_t *lens;
+    size_t n;
+    uint64_t last_seq;
+} fb_store_page_t;
+
+/* Reads up to max (<= FB_STORE_PAGE_MAX) stored envelopes with global_seq >=
+ * from_seq, stored at or after since_us (0 = any time), whose topic starts
+ * with one of the prefixes (none = all), in global_seq order, and hands them
+ * to fn as one page. Returns the count (>= 0) or -1. */
+#define FB_STORE_PAGE_MAX 1024
+int fb_store_page(fb_store_t *self, uint64_t from_seq, int64_t since_us,
+                  const char *const *prefixes, size_t nprefixes, unsigned max,
+                  void (*fn)(const fb_store_page_t *page, void *arg), void *arg);
+
+/* Number of stored messages (for the demo and tests). */
+int fb_store_count(fb_store_t *self, int64_t *count);
+
+#endif

@@ -1,0 +1,118 @@
+/* fb_client.h — the fedbus client API: publish, subscribe, replay.
+ *
+ * Speaks fedbus types only; the wire (ZeroMQ frames carrying protobuf, see
+ * docs/protocol.md) stays inside the library. Objects are not thread-safe:
+ * use each from one thread. Constructors return NULL on failure; destructors
+ * take the address of the pointer, accept NULL and set it to NULL. */
+#ifndef FB_CLIENT_H
+#define FB_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Default endpoints of a local federation (docs/protocol.md, "Sockets"). */
+#define FB_DEFAULT_INGEST "tcp://127.0.0.1:7701"
+#define FB_DEFAULT_FEED "tcp://127.0.0.1:7702"
+#define FB_DEFAULT_REPLAY "tcp://127.0.0.1:7703"
+
+typedef enum {
+    FB_ACK_NONE = 0,
+    FB_ACK_ACCEPTED = 1,  /* committed now */
+    FB_ACK_DUPLICATE = 2, /* committed before, global_seq is the original */
+    FB_ACK_REJECTED = 3,  /* not stored: reason and detail say why */
+} fb_ack_status_t;
+
+typedef struct {
+    fb_ack_status_t status;
+    uint64_t global_seq;
+    uint64_t origin_seq;
+    int reason;             /* RejectReason code, 0 when accepted */
+    char reason_name[32];   /* e.g. "BAD_TOPIC" */
+    char detail[192];
+    char message_id[37];    /* UUID text, empty if the frame was undecodable */
+} fb_ack_t;
+
+/* One delivered message. Pointers stay valid until the next receive on the
+ * same object. */
+typedef struct {
+    const char *topic;
+    const char *origin;
+    char message_id[37];
+    uint64_t global_seq;
+    uint64_t origin_seq;
+    int64_t created_at_us;
+    int64_t stored_at_us;
+    const void *raw;     /* the stored envelope, as serialised protobuf */
+    size_t raw_len;
+    void *priv_;         /* library use */
+} fb_message_t;
+
+/* ---- publishing (to a node's submit socket, or a broker's ingest) ---- */
+
+typedef struct fb_publisher fb_publisher_t;
+
+/* Connects to endpoint (e.g. "tcp://127.0.0.1:7711"). */
+fb_publisher_t *fb_publisher_new(const char *endpoint);
+void fb_publisher_destroy(fb_publisher_t **self_p);
+
+/* Publishes one message given in fedbus JSON form (docs/protocol.md) and
+ * waits up to timeout_ms for its ack. Returns FB_OK when the ack says
+ * accepted or duplicate, FB_EREJECTED with *ack filled when rejected,
+ * FB_EINVAL with ack->detail naming the field when the JSON is bad (nothing
+ * sent), FB_ETIMEOUT when no ack came (the publish may still be stored:
+ * sending the same message_id again is safe). */
+int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, fb_ack_t *ack,
+                           int timeout_ms);
+
+/* Sends an already serialised NodeMessage frame as is and waits for the reply
+ * frame's ack (for tests and foreign-protocol tooling). */
+int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, fb_ack_t *ack,
+                          int timeout_ms);
+
+/* ---- subscribing ---- */
+
+typedef struct fb_subscriber fb_subscriber_t;
+
+/* Connects to the broker's feed and replay endpoints (replay may be NULL when
+ * no catch-up is wanted). */
+fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay_endpoint);
+void fb_subscriber_destroy(fb_subscriber_t **self_p);
+
+/* Adds a pattern ("cfp", "*.kr-incheon", "cfp.kr-daejeon.bio"); returns
+ * FB_OK or FB_EINVAL. */
+int fb_subscriber_add(fb_subscriber_t *self, const char *pattern);
+
+/* Asks for history first: messages with global_seq >= from_seq are replayed
+ * before live ones, without duplicates or holes between the two. */
+int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
+
+/* Waits up to timeout_ms (-1 = forever) for the next matching message.
+ * Returns FB_OK, FB_ETIMEOUT, FB_EINTR or FB_EPROTO. */
+int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms);
+
+/* ---- replay ---- */
+
+typedef int (*fb_replay_fn)(const fb_message_t *msg, void *arg); /* non-zero stops */
+
+/* Streams stored history matching any of patterns (none = all) with
+ * global_seq >= from_seq and stored at or after since_us, in order, up to
+ * limit messages (0 = to the head). Returns FB_OK, FB_ETIMEOUT when the broker
+ * does not answer within timeout_ms per chunk, FB_EINVAL, or FB_ESTORE. */
+int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
+              uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+              int timeout_ms);
+
+/* ---- messages ---- */
+
+/* Returns the message as one line of JSON (no newline), or NULL. The caller
+ * frees it with free(). */
+char *fb_message_json(const fb_message_t *msg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

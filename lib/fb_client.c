@@ -1,0 +1,483 @@
+/* fb_client.c — publisher, subscriber (with catch-up from history) and replay. */
+#include "fedbus/fedbus.h"
+
+#include "fb_crypto.h"
+#include "fb_envelope.h"
+#include "fb_json.h"
+#include "fb_time.h"
+#include "fb_zmq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- acks ------ */
+
+static void s_ack_fill(fb_ack_t *ack, const Fedbus__Ack *a)
+{
+    memset(ack, 0, sizeof(*ack));
+    ack->status = (fb_ack_status_t)a->status;
+    ack->global_seq = a->global_seq;
+    ack->origin_seq = a->origin_seq;
+    ack->reason = a->reason;
+    snprintf(ack->reason_name, sizeof(ack->reason_name), "%s",
+             a->reason ? fb_reject_name(a->reason) : "");
+    snprintf(ack->detail, sizeof(ack->detail), "%s", a->detail ? a->detail : "");
+    if (a->message_id.len == FB_UUID_LEN) fb_uuid_format(a->message_id.data, ack->message_id);
+}
+
+/* ------------------------------------------------------------ publisher -- */
+
+struct fb_publisher {
+    void *sock;
+};
+
+fb_publisher_t *fb_publisher_new(const char *endpoint)
+{
+    fb_publisher_t *self = calloc(1, sizeof(*self));
+    if (!self) return NULL;
+    self->sock = fb_zmq_socket(ZMQ_DEALER, endpoint, 0, 1000, 0);
+    if (!self->sock) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void fb_publisher_destroy(fb_publisher_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    zmq_close((*self_p)->sock);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* Waits for the ack of message id (NULL: the first ack that comes). */
+static int s_wait_ack(fb_publisher_t *self, const uint8_t *id, fb_ack_t *ack, int timeout_ms)
+{
+    int64_t deadline = fb_time_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        int64_t left = (deadline - fb_time_mono_us()) / 1000;
+        if (left < 0) left = 0;
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, timeout_ms < 0 ? -1 : (long)left);
+        if (rc < 0) return errno == EINTR ? FB_EINTR : FB_EIO;
+        if (rc == 0) return FB_ETIMEOUT;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return FB_EIO;
+        }
+        fb_zmq_drain(self->sock);
+        Fedbus__BrokerMessage *bm =
+            fedbus__broker_message__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        zmq_msg_close(&m);
+        if (!bm) return FB_EPROTO;
+        if (bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK) {
+            fedbus__broker_message__free_unpacked(bm, NULL);
+            continue;
+        }
+        const Fedbus__Ack *a = bm->ack;
+        int mine = !id || a->message_id.len == 0 ||
+                   (a->message_id.len == FB_UUID_LEN && memcmp(a->message_id.data, id, FB_UUID_LEN) == 0);
+        if (mine) s_ack_fill(ack, a);
+        fedbus__broker_message__free_unpacked(bm, NULL);
+        if (!mine) continue; /* a late ack of an earlier, timed-out publish */
+        return ack->status == FB_ACK_ACCEPTED || ack->status == FB_ACK_DUPLICATE ? FB_OK
+                                                                                 : FB_EREJECTED;
+    }
+}
+
+int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, fb_ack_t *ack,
+                          int timeout_ms)
+{
+    memset(ack, 0, sizeof(*ack));
+    if (zmq_send(self->sock, frame, len, 0) < 0) return FB_EIO;
+    return s_wait_ack(self, NULL, ack, timeout_ms);
+}
+
+int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, fb_ack_t *ack,
+                           int timeout_ms)
+{
+    json_error_t jerr;
+    ProtobufCMessage *pm = NULL;
+    uint8_t *env_buf = NULL, *frame = NULL;
+    int rc = FB_EINVAL;
+
+    memset(ack, 0, sizeof(*ack));
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(ack->detail, sizeof(ack->detail), "JSON line %d: %s", jerr.line, jerr.text);
+        return FB_EINVAL;
+    }
+    if (fb_json_to_message(root, &fedbus__envelope__descriptor, &pm, ack->detail,
+                           sizeof(ack->detail)) != 0)
+        goto done;
+    Fedbus__Envelope *env = (Fedbus__Envelope *)pm;
+    /* The publisher picks the id, so that resending after a timeout is
+     * recognised as the same message. */
+    if (env->message_id.len == 0) {
+        env->message_id.data = malloc(FB_UUID_LEN);
+        if (!env->message_id.data || fb_uuid_v7(fb_time_now_us(), env->message_id.data) != 0) {
+            rc = FB_ENOMEM;
+            goto done;
+        }
+        env->message_id.len = FB_UUID_LEN;
+    }
+    if (env->schema_version == 0) env->schema_version = FEDBUS_SCHEMA_VERSION;
+    if (env->created_at_us == 0) env->created_at_us = fb_time_now_us();
+    size_t env_len = fedbus__envelope__get_packed_size(env);
+    env_buf = malloc(env_len ? env_len : 1);
+    if (!env_buf) {
+        rc = FB_ENOMEM;
+        goto done;
+    }
+    fedbus__envelope__pack(env, env_buf);
+    Fedbus__Publish pub = FEDBUS__PUBLISH__INIT;
+    pub.envelope.data = env_buf;
+    pub.envelope.len = env_len;
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH;
+    nm.publish = &pub;
+    size_t flen = fedbus__node_message__get_packed_size(&nm);
+    frame = malloc(flen);
+    if (!frame) {
+        rc = FB_ENOMEM;
+        goto done;
+    }
+    fedbus__node_message__pack(&nm, frame);
+    fb_uuid_format(env->message_id.data, ack->message_id);
+    if (zmq_send(self->sock, frame, flen, 0) < 0) {
+        rc = FB_EIO;
+        goto done;
+    }
+    rc = s_wait_ack(self, env->message_id.data, ack, timeout_ms);
+done:
+    free(frame);
+    free(env_buf);
+    if (pm) protobuf_c_message_free_unpacked(pm, NULL);
+    json_decref(root);
+    return rc;
+}
+
+/* ----------------------------------------------------------- messages ---- */
+
+/* Decodes raw into msg; env (caller frees) backs the msg's pointers. */
+static Fedbus__Envelope *s_message_fill(fb_message_t *msg, const void *raw, size_t len)
+{
+    Fedbus__Envelope *env = fedbus__envelope__unpack(NULL, len, raw);
+    if (!env) return NULL;
+    memset(msg, 0, sizeof(*msg));
+    msg->topic = env->topic;
+    msg->origin = env->origin;
+    if (env->message_id.len == FB_UUID_LEN) fb_uuid_format(env->message_id.data, msg->message_id);
+    msg->global_seq = env->global_seq;
+    msg->origin_seq = env->origin_seq;
+    msg->created_at_us = env->created_at_us;
+    msg->stored_at_us = env->stored_at_us;
+    msg->raw = raw;
+    msg->raw_len = len;
+    msg->priv_ = env;
+    return env;
+}
+
+char *fb_message_json(const fb_message_t *msg)
+{
+    if (!msg || !msg->priv_) return NULL;
+    json_t *j = fb_json_from_message(msg->priv_);
+    if (!j) return NULL;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    return s;
+}
+
+/* -------------------------------------------------------------- replay --- */
+
+typedef struct {
+    const char *const *patterns;
+    int npatterns;
+} s_filter_t;
+
+static int s_filter_match(const s_filter_t *f, const char *topic)
+{
+    if (f->npatterns == 0) return 1;
+    size_t len = strlen(topic);
+    for (int i = 0; i < f->npatterns; i++)
+        if (fb_pattern_match(f->patterns[i], topic, len)) return 1;
+    return 0;
+}
+
+int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
+              uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+              int timeout_ms)
+{
+    char (*prefixes)[FB_TOPIC_MAX + 1] = NULL;
+    char **prefix_ptrs = NULL;
+    int nprefix = 0, rc = FB_OK;
+    void *sock = NULL;
+    uint8_t *buf = NULL;
+    s_filter_t filter = {patterns, npatterns};
+
+    if (npatterns < 0 || npatterns > 64) return FB_EINVAL;
+    prefixes = calloc((size_t)(npatterns ? npatterns : 1) * FB_PATTERN_MAX_PREFIXES, sizeof(*prefixes));
+    prefix_ptrs = calloc((size_t)(npatterns ? npatterns : 1) * FB_PATTERN_MAX_PREFIXES, sizeof(char *));
+    if (!prefixes || !prefix_ptrs) {
+        rc = FB_ENOMEM;
+        goto done;
+    }
+    for (int i = 0; i < npatterns; i++) {
+        int n = fb_pattern_prefixes(patterns[i], prefixes + nprefix, FB_PATTERN_MAX_PREFIXES);
+        if (n < 0) {
+            rc = FB_EINVAL;
+            goto done;
+        }
+        nprefix += n;
+    }
+    for (int i = 0; i < nprefix; i++) prefix_ptrs[i] = prefixes[i];
+
+    uint64_t request_id;
+    fb_random(&request_id, sizeof(request_id));
+    Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
+    req.request_id = request_id;
+    req.from_seq = from_seq;
+    req.since_us = since_us;
+    req.limit = limit;
+    req.n_prefixes = (size_t)nprefix;
+    req.prefixes = prefix_ptrs;
+    size_t len = fedbus__replay_request__get_packed_size(&req);
+    buf = malloc(len ? len : 1);
+    if (!buf) {
+        rc = FB_ENOMEM;
+        goto done;
+    }
+    fedbus__replay_request__pack(&req, buf);
+    sock = fb_zmq_socket(ZMQ_DEALER, replay_endpoint, 0, 0, 0);
+    if (!sock || zmq_send(sock, buf, len, 0) < 0) {
+        rc = FB_EIO;
+        goto done;
+    }
+    for (int finished = 0; !finished;) {
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, timeout_ms);
+        if (n < 0) {
+            rc = errno == EINTR ? FB_EINTR : FB_EIO;
+            goto done;
+        }
+        if (n == 0) {
+            rc = FB_ETIMEOUT;
+            goto done;
+        }
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            rc = FB_EIO;
+            goto done;
+        }
+        Fedbus__ReplayChunk *ch = fedbus__replay_chunk__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        zmq_msg_close(&m);
+        if (!ch) {
+            rc = FB_EPROTO;
+            goto done;
+        }
+        if (ch->request_id != request_id) {
+            fedbus__replay_chunk__free_unpacked(ch, NULL);
+            continue;
+        }
+        if (ch->error) {
+            rc = ch->error == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? FB_ESTORE : FB_EINVAL;
+            fedbus__replay_chunk__free_unpacked(ch, NULL);
+            goto done;
+        }
+        for (size_t i = 0; i < ch->n_envelopes && !finished; i++) {
+            fb_message_t msg;
+            Fedbus__Envelope *env = s_message_fill(&msg, ch->envelopes[i].data, ch->envelopes[i].len);
+            if (!env) {
+                rc = FB_EPROTO;
+                finished = 1;
+                break;
+            }
+            if (s_filter_match(&filter, env->topic) && fn(&msg, arg) != 0) finished = 1;
+            fedbus__envelope__free_unpacked(env, NULL);
+        }
+        if (ch->done) finished = 1;
+        fedbus__replay_chunk__free_unpacked(ch, NULL);
+    }
+done:
+    if (sock) zmq_close(sock);
+    free(buf);
+    free(prefix_ptrs);
+    free(prefixes);
+    return rc;
+}
+
+/* ---------------------------------------------------------- subscriber --- */
+
+typedef struct {
+    uint8_t *data;
+    size_t len;
+} s_blob_t;
+
+struct fb_subscriber {
+    void *sock;
+    char *replay_endpoint;
+    char **patterns;
+    int npatterns;
+    int catchup;          /* history still to be fetched */
+    uint64_t from_seq;
+    uint64_t last_seq;    /* highest global_seq delivered */
+    s_blob_t *queue;      /* replayed history waiting for delivery */
+    size_t qlen, qcap, qhead;
+    uint8_t *held;        /* replayed blob behind the last delivered message */
+    Fedbus__Envelope *cur;
+    zmq_msg_t frame;
+    int frame_live;
+};
+
+fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay_endpoint)
+{
+    fb_subscriber_t *self = calloc(1, sizeof(*self));
+    if (!self) return NULL;
+    self->sock = fb_zmq_socket(ZMQ_SUB, feed_endpoint, 0, 0, 0);
+    if (!self->sock) goto error;
+    int hwm = 1000000;
+    zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (replay_endpoint && !(self->replay_endpoint = strdup(replay_endpoint))) goto error;
+    return self;
+error:
+    fb_subscriber_destroy(&self);
+    return NULL;
+}
+
+static void s_queue_clear(fb_subscriber_t *self)
+{
+    for (size_t i = self->qhead; i < self->qlen; i++) free(self->queue[i].data);
+    self->qhead = self->qlen = 0;
+    free(self->held);
+    self->held = NULL;
+}
+
+void fb_subscriber_destroy(fb_subscriber_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    fb_subscriber_t *self = *self_p;
+    if (self->sock) zmq_close(self->sock);
+    for (int i = 0; i < self->npatterns; i++) free(self->patterns[i]);
+    free(self->patterns);
+    s_queue_clear(self);
+    free(self->queue);
+    if (self->cur) fedbus__envelope__free_unpacked(self->cur, NULL);
+    if (self->frame_live) zmq_msg_close(&self->frame);
+    free(self->replay_endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+int fb_subscriber_add(fb_subscriber_t *self, const char *pattern)
+{
+    char prefixes[FB_PATTERN_MAX_PREFIXES][FB_TOPIC_MAX + 1];
+    int n = fb_pattern_prefixes(pattern, prefixes, FB_PATTERN_MAX_PREFIXES);
+    if (n < 0) return FB_EINVAL;
+    char **p = realloc(self->patterns, sizeof(char *) * (size_t)(self->npatterns + 1));
+    if (!p) return FB_ENOMEM;
+    self->patterns = p;
+    if (!(p[self->npatterns] = strdup(pattern))) return FB_ENOMEM;
+    self->npatterns++;
+    for (int i = 0; i < n; i++)
+        if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, prefixes[i], strlen(prefixes[i])) != 0)
+            return FB_EIO;
+    return FB_OK;
+}
+
+int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq)
+{
+    if (!self->replay_endpoint) return FB_EINVAL;
+    self->catchup = 1;
+    self->from_seq = from_seq;
+    return FB_OK;
+}
+
+static int s_enqueue(const fb_message_t *msg, void *arg)
+{
+    fb_subscriber_t *self = arg;
+    if (self->qlen == self->qcap) {
+        size_t cap = self->qcap ? self->qcap * 2 : 256;
+        s_blob_t *q = realloc(self->queue, cap * sizeof(*q));
+        if (!q) return -1;
+        self->queue = q;
+        self->qcap = cap;
+    }
+    s_blob_t *b = &self->queue[self->qlen];
+    if (!(b->data = malloc(msg->raw_len))) return -1;
+    memcpy(b->data, msg->raw, msg->raw_len);
+    b->len = msg->raw_len;
+    self->qlen++;
+    return 0;
+}
+
+int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
+{
+    if (self->cur) {
+        fedbus__envelope__free_unpacked(self->cur, NULL);
+        self->cur = NULL;
+    }
+    if (self->frame_live) {
+        zmq_msg_close(&self->frame);
+        self->frame_live = 0;
+    }
+    free(self->held);
+    self->held = NULL;
+    if (self->catchup) {
+        self->catchup = 0;
+        int rc = fb_replay(self->replay_endpoint, (const char *const *)self->patterns,
+                           self->npatterns, self->from_seq, 0, 0, s_enqueue, self, 10000);
+        if (rc != FB_OK) return rc;
+    }
+    if (self->qhead < self->qlen) {
+        s_blob_t *b = &self->queue[self->qhead++];
+        /* The blob backs msg->raw until the next call frees it. */
+        self->held = b->data;
+        if (self->qhead == self->qlen) self->qhead = self->qlen = 0;
+        self->cur = s_message_fill(msg, b->data, b->len);
+        if (!self->cur) return FB_EPROTO;
+        if (msg->global_seq > self->last_seq) self->last_seq = msg->global_seq;
+        return FB_OK;
+    }
+    int64_t deadline = fb_time_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        long wait = timeout_ms < 0 ? -1 : (long)((deadline - fb_time_mono_us()) / 1000);
+        if (timeout_ms >= 0 && wait < 0) wait = 0;
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, wait);
+        if (n < 0) return errno == EINTR ? FB_EINTR : FB_EIO;
+        if (n == 0) return FB_ETIMEOUT;
+        zmq_msg_t topic;
+        zmq_msg_init(&topic);
+        if (zmq_msg_recv(&topic, self->sock, 0) < 0) {
+            zmq_msg_close(&topic);
+            return errno == EINTR ? FB_EINTR : FB_EIO;
+        }
+        int more = zmq_msg_more(&topic);
+        zmq_msg_close(&topic);
+        if (!more) continue; /* not a fedbus feed message */
+        zmq_msg_init(&self->frame);
+        self->frame_live = 1;
+        if (zmq_msg_recv(&self->frame, self->sock, 0) < 0) return FB_EIO;
+        fb_zmq_drain(self->sock);
+        self->cur = s_message_fill(msg, zmq_msg_data(&self->frame), zmq_msg_size(&self->frame));
+        if (!self->cur) return FB_EPROTO;
+        /* Skip what catch-up already delivered, and what the patterns'
+         * prefixes let through but the patterns do not match. */
+        s_filter_t f = {(const char *const *)self->patterns, self->npatterns};
+        if (msg->global_seq <= self->last_seq || !s_filter_match(&f, msg->topic)) {
+            fedbus__envelope__free_unpacked(self->cur, NULL);
+            self->cur = NULL;
+            zmq_msg_close(&self->frame);
+            self->frame_live = 0;
+            continue;
+        }
+        self->last_seq = msg->global_seq;
+        return FB_OK;
+    }
+}

@@ -1,0 +1,185 @@
+/* fb_config.c — defaults, INI file (inih), environment and flags, from one table. */
+#include "fb_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const fb_cfg_key_t *s_find(const fb_cfg_key_t *keys, const char *name, size_t len)
+{
+    for (const fb_cfg_key_t *k = keys; k->name; k++)
+        if (strlen(k->name) == len && strncmp(k->name, name, len) == 0) return k;
+    return NULL;
+}
+
+static int s_set(const fb_cfg_key_t *k, void *target, const char *value, char *err, size_t err_size)
+{
+    char *field = (char *)target + k->offset;
+    if (!value) value = "";
+    switch (k->type) {
+    case FB_CFG_STR:
+        if (strlen(value) >= k->size) {
+            snprintf(err, err_size, "%s: value longer than %zu bytes", k->name, k->size - 1);
+            return -1;
+        }
+        strcpy(field, value);
+        return 0;
+    case FB_CFG_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end != '\0') {
+            snprintf(err, err_size, "%s: '%s' is not an integer", k->name, value);
+            return -1;
+        }
+        if (v < k->min || v > k->max) {
+            snprintf(err, err_size, "%s: %lld is outside %lld..%lld", k->name, v, k->min, k->max);
+            return -1;
+        }
+        *(long long *)field = v;
+        return 0;
+    }
+    case FB_CFG_BOOL:
+        if (!strcmp(value, "1") || !strcasecmp(value, "true") || !strcasecmp(value, "yes") ||
+            !strcasecmp(value, "on")) {
+            *(int *)field = 1;
+        } else if (!strcmp(value, "0") || !strcasecmp(value, "false") || !strcasecmp(value, "no") ||
+                   !strcasecmp(value, "off")) {
+            *(int *)field = 0;
+        } else {
+            snprintf(err, err_size, "%s: '%s' is not a boolean (true/false)", k->name, value);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int fb_config_set(const fb_cfg_key_t *keys, void *target, const char *name, const char *value,
+                  char *err, size_t err_size)
+{
+    const fb_cfg_key_t *k = s_find(keys, name, strlen(name));
+    if (!k) {
+        snprintf(err, err_size, "unknown key '%s' (see --help)", name);
+        return -1;
+    }
+    return s_set(k, target, value, err, err_size);
+}
+
+typedef struct {
+    const fb_cfg_key_t *keys;
+    void *target;
+    char *err;
+    size_t err_size;
+    int failed;
+} s_ini_ctx_t;
+
+static int s_ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+    s_ini_ctx_t *c = user;
+    (void)section;
+    if (c->failed) return 0;
+    if (fb_config_set(c->keys, c->target, name, value, c->err, c->err_size) != 0) {
+        c->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+void fb_config_help(const fb_cfg_key_t *keys, FILE *out)
+{
+    for (const fb_cfg_key_t *k = keys; k->name; k++) {
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s=%s", k->name,
+                 k->type == FB_CFG_INT ? "N" : k->type == FB_CFG_BOOL ? "BOOL" : "TEXT");
+        fprintf(out, "  %-26s %s", flag, k->help);
+        if (k->def && *k->def) fprintf(out, " (default: %s)", k->def);
+        fputc('\n', out);
+    }
+    fprintf(out, "  %-26s %s\n", "--config=FILE", "read keys from an INI file first");
+    fprintf(out, "  %-26s %s\n", "--help", "print this help");
+    fprintf(out, "Every key can also be set as environment variable FEDBUS_<KEY> "
+                 "(upper case, '-' as '_').\n");
+}
+
+int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv, int *nargs,
+                   char *err, size_t err_size)
+{
+    const char *config_file = NULL;
+    int npos = 0;
+
+    for (const fb_cfg_key_t *k = keys; k->name; k++)
+        if (s_set(k, target, k->def, err, err_size) != 0) return -1;
+
+    /* First pass: --help and --config, and collect positional arguments. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+        if (!strncmp(argv[i], "--config=", 9)) config_file = argv[i] + 9;
+        else if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) {
+                snprintf(err, err_size, "--config needs a file name");
+                return -1;
+            }
+            config_file = argv[++i];
+        }
+    }
+    if (config_file) {
+        s_ini_ctx_t c = {keys, target, err, err_size, 0};
+        int rc = ini_parse(config_file, s_ini_handler, &c);
+        if (c.failed) return -1;
+        if (rc < 0) {
+            snprintf(err, err_size, "cannot read config file %s", config_file);
+            return -1;
+        }
+        if (rc > 0) {
+            snprintf(err, err_size, "%s:%d: not a 'key = value' line", config_file, rc);
+            return -1;
+        }
+    }
+    for (const fb_cfg_key_t *k = keys; k->name; k++) {
+        char env[96] = "FEDBUS_";
+        size_t o = strlen(env);
+        for (const char *p = k->name; *p && o + 1 < sizeof(env); p++)
+            env[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        env[o] = '\0';
+        const char *v = getenv(env);
+        if (v && s_set(k, target, v, err, err_size) != 0) return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            while (++i < argc) argv[1 + npos++] = argv[i];
+            break;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            argv[1 + npos++] = argv[i];
+            continue;
+        }
+        if (!strncmp(a, "--config", 8)) {
+            if (a[8] == '\0') i++;
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const fb_cfg_key_t *k = s_find(keys, name, nlen);
+        if (!k) {
+            snprintf(err, err_size, "unknown option --%.*s (see --help)", (int)nlen, name);
+            return -1;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (k->type == FB_CFG_BOOL) value = "true";
+            else if (i + 1 < argc) value = argv[++i];
+            else {
+                snprintf(err, err_size, "--%s needs a value", k->name);
+                return -1;
+            }
+        }
+        if (s_set(k, target, value, err, err_size) != 0) return -1;
+    }
+    *nargs = npos;
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* fb_config.h — declarative configuration: one table of keys per program.
+ *
+ * Each key has a type, a default, bounds and a help line. Values come from,
+ * in rising priority: the default, the INI file named by --config (keys may
+ * sit in any section), the environment (FEDBUS_<KEY> upper-cased, '-' as
+ * '_'), and the command line (--key=value or --key value). --help prints the
+ * table. */
+#ifndef FB_CONFIG_H
+#define FB_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum { FB_CFG_STR, FB_CFG_INT, FB_CFG_BOOL } fb_cfg_type_t;
+
+typedef struct {
+    const char *name;  /* as in the file and on the command line, e.g. "ingest" */
+    fb_cfg_type_t type;
+    size_t offset;     /* offsetof(target struct, field) */
+    size_t size;       /* FB_CFG_STR: size of the char array */
+    const char *def;   /* default, as text; NULL = empty */
+    long long min, max; /* FB_CFG_INT bounds */
+    const char *help;
+} fb_cfg_key_t;
+
+#define FB_CFG_END {NULL, FB_CFG_STR, 0, 0, NULL, 0, 0, NULL}
+
+/* Loads target from the sources above. Non-option arguments are moved, in
+ * order, to the front of argv[1..]; *nargs receives how many. Returns 0, 1
+ * when --help was asked (help printed to stdout), or -1 with a one-line
+ * reason in err. */
+int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv, int *nargs,
+                   char *err, size_t err_size);
+
+/* Sets one key from text; returns 0 or -1 with the reason in err. */
+int fb_config_set(const fb_cfg_key_t *keys, void *target, const char *name, const char *value,
+                  char *err, size_t err_size);
+
+/* Prints "  --name=VALUE   help (default: x)" for every key. */
+void fb_config_help(const fb_cfg_key_t *keys, FILE *out);
+
+#endif

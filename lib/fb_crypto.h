@@ -1,0 +1,27 @@
+/* fb_crypto.h — the one place fedbus calls OpenSSL: hashes and randomness.
+ * (Ed25519 batch signatures of the trust layer will live here too.) */
+#ifndef FB_CRYPTO_H
+#define FB_CRYPTO_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define FB_SHA256_LEN 32
+#define FB_UUID_LEN 16
+
+/* Writes SHA-256 of data into out; returns 0, or -1 when OpenSSL fails. */
+int fb_sha256(const void *data, size_t len, uint8_t out[FB_SHA256_LEN]);
+
+/* Fills out with len cryptographically random bytes; returns 0 or -1. */
+int fb_random(void *out, size_t len);
+
+/* Writes a UUIDv7 (48-bit Unix milliseconds, then random) into out, so that
+ * message ids sort by creation time; returns 0 or -1. */
+int fb_uuid_v7(int64_t unix_us, uint8_t out[FB_UUID_LEN]);
+
+/* Formats a 16-byte id as 8-4-4-4-12 lowercase hex into out (>= 37 bytes). */
+void fb_uuid_format(const uint8_t id[FB_UUID_LEN], char out[37]);
+
+/* Parses 8-4-4-4-12 hex (either case) or 32 bare hex digits; returns 0 or -1. */
+int fb_uuid_parse(const char *s, uint8_t out[FB_UUID_LEN]);
+
+#endif

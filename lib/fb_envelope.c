@@ -1,0 +1,254 @@
+/* fb_envelope.c — envelope decoding, validation and stamping. */
+#include "fb_envelope.h"
+
+#include "fb_utf8.h"
+#include "fedbus/fedbus.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define S_PAYLOAD_FIRST 16 /* first oneof tag; tags from here up are payload kinds */
+#define S_OFFSET_MAX (24 * 60)
+
+static int s_verdict(fb_verdict_t *v, int reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_verdict(fb_verdict_t *v, int reason, const char *fmt, ...)
+{
+    va_list ap;
+    v->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *fb_reject_name(int reason)
+{
+    const ProtobufCEnumValue *ev =
+        protobuf_c_enum_descriptor_get_value(&fedbus__reject_reason__descriptor, reason);
+    return ev ? ev->name + strlen("REJECT_") : "UNKNOWN";
+}
+
+/* Walks every string of m, recursively; returns 0, or -1 naming the field. */
+static int s_strings_utf8(const ProtobufCMessage *m, fb_verdict_t *v)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)m;
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        size_t n = 1;
+        void *const *items = (void *const *)(base + f->offset);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            n = *(const size_t *)(base + f->quantifier_offset);
+            items = *(void *const *const *)(base + f->offset);
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (!items[k]) continue;
+            if (f->type == PROTOBUF_C_TYPE_STRING) {
+                const char *s = items[k];
+                /* protobuf-c NUL-terminates strings; what follows an inner
+                 * NUL is not seen here (see docs/protocol.md). */
+                if (!fb_utf8_valid(s, strlen(s)))
+                    return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_UTF8,
+                                     "field %s.%s is not valid UTF-8", d->short_name, f->name);
+            } else if (s_strings_utf8(items[k], v)) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int s_text_set(const Fedbus__Text *t)
+{
+    return t && ((t->ko && *t->ko) || (t->en && *t->en));
+}
+
+static int s_time_ok(const Fedbus__Timestamp *t)
+{
+    return t->utc_offset_min >= -S_OFFSET_MAX && t->utc_offset_min <= S_OFFSET_MAX;
+}
+
+static int s_tags_ok(char **tags, size_t n, const char *what, fb_verdict_t *v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!fb_segment_valid(tags[i], strlen(tags[i])))
+            return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                             "%s.fields[%zu] is not 1-32 of [a-z0-9-]", what, i);
+    return 0;
+}
+
+static int s_check_event(const Fedbus__Event *e, fb_verdict_t *v)
+{
+    if (e->kind == FEDBUS__EVENT_KIND__EVENT_KIND_UNSPECIFIED)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "event.kind is required");
+    if (!protobuf_c_enum_descriptor_get_value(&fedbus__event_kind__descriptor, e->kind))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "event.kind %d is unknown",
+                         (int)e->kind);
+    if (!s_text_set(e->title))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "event.title is required");
+    if (!e->starts_at)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "event.starts_at is required");
+    if (!s_time_ok(e->starts_at) || (e->ends_at && !s_time_ok(e->ends_at)))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "event time offset out of range");
+    if (e->ends_at && e->ends_at->unix_us < e->starts_at->unix_us)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "event.ends_at is before event.starts_at");
+    return s_tags_ok(e->fields, e->n_fields, "event", v);
+}
+
+static int s_check_cfp(const Fedbus__CallForProposals *c, fb_verdict_t *v)
+{
+    if (!s_text_set(c->title))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "cfp.title is required");
+    if (!c->closes_at)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "cfp.closes_at is required");
+    if (!s_time_ok(c->closes_at) || (c->opens_at && !s_time_ok(c->opens_at)))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "cfp time offset out of range");
+    if (c->opens_at && c->closes_at->unix_us < c->opens_at->unix_us)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "cfp.closes_at is before cfp.opens_at");
+    if (c->budget) {
+        const char *cur = c->budget->currency;
+        if (c->budget->amount < 0)
+            return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "cfp.budget.amount is negative");
+        if (strlen(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' || cur[1] > 'Z' ||
+            cur[2] < 'A' || cur[2] > 'Z')
+            return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                             "cfp.budget.currency must be an ISO 4217 code such as KRW");
+    }
+    return s_tags_ok(c->fields, c->n_fields, "cfp", v);
+}
+
+static int s_check_researcher(const Fedbus__ResearcherUpdate *r, fb_verdict_t *v)
+{
+    if (!r->researcher_id || !*r->researcher_id)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD,
+                         "researcher.researcher_id is required");
+    if (!s_text_set(r->name))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "researcher.name is required");
+    if (r->kind == FEDBUS__RESEARCHER_UPDATE_KIND__RESEARCHER_UPDATE_KIND_UNSPECIFIED)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "researcher.kind is required");
+    if (!protobuf_c_enum_descriptor_get_value(&fedbus__researcher_update_kind__descriptor, r->kind))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "researcher.kind %d is unknown",
+                         (int)r->kind);
+    if (r->occurred_at && !s_time_ok(r->occurred_at))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "researcher time offset out of range");
+    return s_tags_ok(r->fields, r->n_fields, "researcher", v);
+}
+
+const char *fb_envelope_kind(const Fedbus__Envelope *env)
+{
+    switch (env->payload_case) {
+    case FEDBUS__ENVELOPE__PAYLOAD_EVENT:
+        return FB_KIND_EVENT;
+    case FEDBUS__ENVELOPE__PAYLOAD_CFP:
+        return FB_KIND_CFP;
+    case FEDBUS__ENVELOPE__PAYLOAD_RESEARCHER:
+        return FB_KIND_RESEARCHER;
+    default:
+        return NULL;
+    }
+}
+
+int fb_envelope_check(const Fedbus__Envelope *env, fb_verdict_t *v)
+{
+    const char *why = NULL;
+    v->reason = FEDBUS__REJECT_REASON__REJECT_NONE;
+    v->detail[0] = '\0';
+    if (s_strings_utf8(&env->base, v)) return -1;
+    if (env->schema_version == 0)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "schema_version is required");
+    if (env->schema_version > FEDBUS_SCHEMA_VERSION)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_UNSUPPORTED_VERSION,
+                         "schema_version %u is newer than %d", env->schema_version,
+                         FEDBUS_SCHEMA_VERSION);
+    if (env->message_id.len == 0)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "message_id is required");
+    if (env->message_id.len != 16)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "message_id must be 16 bytes, not %zu", env->message_id.len);
+    if (!env->origin || !*env->origin)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "origin is required");
+    if (!fb_segment_valid(env->origin, strlen(env->origin)))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "origin is not 1-32 of [a-z0-9-]");
+    if (env->created_at_us <= 0)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "created_at_us is required");
+    if (env->global_seq != 0 || env->stored_at_us != 0)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "global_seq and stored_at_us are assigned by the broker");
+    if (env->payload_case == FEDBUS__ENVELOPE__PAYLOAD__NOT_SET) {
+        for (size_t i = 0; i < env->base.n_unknown_fields; i++)
+            if (env->base.unknown_fields[i].tag >= S_PAYLOAD_FIRST)
+                return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_UNKNOWN_KIND,
+                                 "payload kind with tag %u is unknown to this broker",
+                                 env->base.unknown_fields[i].tag);
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD,
+                         "payload (event, cfp or researcher) is required");
+    }
+    size_t tlen = env->topic ? strlen(env->topic) : 0;
+    if (!fb_topic_valid(env->topic ? env->topic : "", tlen, &why))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC, "%s", why);
+    char seg[FB_SEGMENT_MAX + 1];
+    const char *kind = fb_envelope_kind(env);
+    fb_topic_segment(env->topic, tlen, 0, seg, sizeof(seg));
+    if (strcmp(seg, kind) != 0)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_NAMESPACE,
+                         "topic kind '%s' does not match the %s payload", seg, kind);
+    fb_topic_segment(env->topic, tlen, 1, seg, sizeof(seg));
+    if (strcmp(seg, env->origin) != 0)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_NAMESPACE,
+                         "topic is outside the namespace of origin '%s'", env->origin);
+    switch (env->payload_case) {
+    case FEDBUS__ENVELOPE__PAYLOAD_EVENT:
+        return s_check_event(env->event, v);
+    case FEDBUS__ENVELOPE__PAYLOAD_CFP:
+        return s_check_cfp(env->cfp, v);
+    case FEDBUS__ENVELOPE__PAYLOAD_RESEARCHER:
+        return s_check_researcher(env->researcher, v);
+    default:
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_UNKNOWN_KIND, "payload kind is unknown");
+    }
+}
+
+Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v)
+{
+    Fedbus__Envelope *env = fedbus__envelope__unpack(NULL, len, buf);
+    if (!env) {
+        s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "envelope is not a decodable protobuf message");
+        return NULL;
+    }
+    if (fb_envelope_check(env, v) != 0) {
+        fedbus__envelope__free_unpacked(env, NULL);
+        return NULL;
+    }
+    return env;
+}
+
+static size_t s_varint(uint64_t x, uint8_t *out)
+{
+    size_t n = 0;
+    while (x >= 0x80) {
+        out[n++] = (uint8_t)(x | 0x80);
+        x >>= 7;
+    }
+    out[n++] = (uint8_t)x;
+    return n;
+}
+
+size_t fb_envelope_stamp(uint64_t global_seq, int64_t stored_at_us, uint8_t *out)
+{
+    size_t n = 0;
+    out[n++] = (7 << 3) | 0; /* global_seq, varint */
+    n += s_varint(global_seq, out + n);
+    out[n++] = (9 << 3) | 0; /* stored_at_us, varint */
+    n += s_varint((uint64_t)stored_at_us, out + n);
+    return n;
+}

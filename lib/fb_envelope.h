@@ -1,0 +1,46 @@
+/* fb_envelope.h — the codec of the envelope: decode, validate, stamp.
+ *
+ * The only module besides fb_json that knows protobuf-c types; the broker and
+ * the node use it so that both refuse exactly the same things. */
+#ifndef FB_ENVELOPE_H
+#define FB_ENVELOPE_H
+
+#include "fedbus.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A validation verdict: reason is a FEDBUS__REJECT_REASON__* code
+ * (REJECT_NONE when the envelope is good) and detail a one-line sentence. */
+typedef struct {
+    int reason;
+    char detail[192];
+} fb_verdict_t;
+
+/* Largest bytes fb_envelope_stamp() appends. */
+#define FB_STAMP_MAX 24
+
+/* Unpacks len bytes into a new envelope and checks it as the broker does:
+ * every string UTF-8, the payload known and complete, the topic in the
+ * grammar, in the origin's namespace and of the payload's kind, broker fields
+ * unset. Returns the envelope (caller frees: fedbus__envelope__free_unpacked)
+ * with v->reason == REJECT_NONE, or NULL with the reason in *v. */
+Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v);
+
+/* Checks an envelope already in memory (same rules as fb_envelope_decode,
+ * minus decoding). Returns 0 when good, else -1 with the reason in *v. */
+int fb_envelope_check(const Fedbus__Envelope *env, fb_verdict_t *v);
+
+/* Returns the topic spelling of the payload kind ("event", "cfp",
+ * "researcher"), or NULL when no known payload is set. */
+const char *fb_envelope_kind(const Fedbus__Envelope *env);
+
+/* Writes the broker's fields (global_seq, stored_at_us) as protobuf fields
+ * into out (>= FB_STAMP_MAX bytes); returns how many bytes. Appending them to
+ * the publisher's bytes yields the stored envelope: protobuf merges them. */
+size_t fb_envelope_stamp(uint64_t global_seq, int64_t stored_at_us, uint8_t *out);
+
+/* Returns the short name of a reject reason ("MALFORMED", ...). */
+const char *fb_reject_name(int reason);
+
+#endif

@@ -1,0 +1,138 @@
+/* fb_map.c — linear-probing hash map with inline keys and backward-shift deletion. */
+#include "fb_map.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t hash; /* 0 = empty slot */
+    uint64_t value;
+    uint32_t len;
+    uint8_t key[FB_MAP_KEY_MAX];
+} s_slot_t;
+
+struct fb_map {
+    s_slot_t *slots;
+    size_t cap; /* power of two */
+    size_t size;
+};
+
+static uint64_t s_hash(const void *key, size_t len)
+{
+    const uint8_t *p = key;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+fb_map_t *fb_map_new(size_t hint)
+{
+    fb_map_t *self = calloc(1, sizeof(*self));
+    if (!self) return NULL;
+    self->cap = 16;
+    while (self->cap < hint * 2) self->cap <<= 1;
+    self->slots = calloc(self->cap, sizeof(s_slot_t));
+    if (!self->slots) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void fb_map_destroy(fb_map_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    free((*self_p)->slots);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static s_slot_t *s_find(const fb_map_t *self, const void *key, size_t len, uint64_t h)
+{
+    size_t mask = self->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        s_slot_t *s = &self->slots[i];
+        if (s->hash == 0) return s;
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) return s;
+    }
+}
+
+static int s_grow(fb_map_t *self)
+{
+    size_t old_cap = self->cap;
+    s_slot_t *old = self->slots;
+    s_slot_t *slots = calloc(old_cap * 2, sizeof(s_slot_t));
+    if (!slots) return -1;
+    self->slots = slots;
+    self->cap = old_cap * 2;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].hash) *s_find(self, old[i].key, old[i].len, old[i].hash) = old[i];
+    free(old);
+    return 0;
+}
+
+int fb_map_put(fb_map_t *self, const void *key, size_t len, uint64_t value)
+{
+    if (len > FB_MAP_KEY_MAX) return -1;
+    if ((self->size + 1) * 10 > self->cap * 7 && s_grow(self) != 0) return -1;
+    uint64_t h = s_hash(key, len);
+    s_slot_t *s = s_find(self, key, len, h);
+    if (s->hash == 0) {
+        s->hash = h;
+        s->len = (uint32_t)len;
+        memcpy(s->key, key, len);
+        self->size++;
+    }
+    s->value = value;
+    return 0;
+}
+
+int fb_map_get(const fb_map_t *self, const void *key, size_t len, uint64_t *value)
+{
+    if (len > FB_MAP_KEY_MAX) return 0;
+    s_slot_t *s = s_find(self, key, len, s_hash(key, len));
+    if (s->hash == 0) return 0;
+    if (value) *value = s->value;
+    return 1;
+}
+
+int fb_map_del(fb_map_t *self, const void *key, size_t len)
+{
+    if (len > FB_MAP_KEY_MAX) return 0;
+    s_slot_t *s = s_find(self, key, len, s_hash(key, len));
+    if (s->hash == 0) return 0;
+    size_t mask = self->cap - 1, i = (size_t)(s - self->slots);
+    /* Backward-shift: pull later entries of the probe run into the hole. */
+    for (size_t j = (i + 1) & mask; self->slots[j].hash; j = (j + 1) & mask) {
+        size_t home = self->slots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            self->slots[i] = self->slots[j];
+            i = j;
+        }
+    }
+    self->slots[i].hash = 0;
+    self->size--;
+    return 1;
+}
+
+size_t fb_map_size(const fb_map_t *self)
+{
+    return self->size;
+}
+
+void fb_map_clear(fb_map_t *self)
+{
+    if (self->size == 0) return;
+    for (size_t i = 0; i < self->cap; i++) self->slots[i].hash = 0;
+    self->size = 0;
+}
+
+void fb_map_each(const fb_map_t *self,
+                 int (*fn)(const void *key, size_t len, uint64_t value, void *arg), void *arg)
+{
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots[i].hash &&
+            fn(self->slots[i].key, self->slots[i].len, self->slots[i].value, arg))
+            return;
+}

@@ -1,0 +1,534 @@
+/* fb_node.c — the node loop: submit -> stamp -> outbox -> broker, acks back, resends, heartbeats.
+ *
+ * The outbox is a ring ordered by origin_seq: entries leave it only when the
+ * broker confirmed them, and resends go out in origin_seq order so that the
+ * broker never sees a sequence go backwards. (It lives in memory for now; the
+ * crash-safe on-disk outbox replaces this ring behind the same calls.) */
+#include "fb_node.h"
+
+#include "fb_crypto.h"
+#include "fb_envelope.h"
+#include "fb_json.h"
+#include "fb_log.h"
+#include "fb_map.h"
+#include "fb_time.h"
+#include "fb_zmq.h"
+#include "fedbus/fedbus.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_FIELD(f) offsetof(fb_node_config_t, f), sizeof(((fb_node_config_t *)0)->f)
+#define S_INT(f) offsetof(fb_node_config_t, f), 0
+
+const fb_cfg_key_t fb_node_keys[] = {
+    {"member", FB_CFG_STR, S_FIELD(member), "", 0, 0, "this hub's member id, e.g. kr-incheon (required)"},
+    {"broker", FB_CFG_STR, S_FIELD(broker), FB_DEFAULT_INGEST, 0, 0, "broker ingest endpoint"},
+    {"feed", FB_CFG_STR, S_FIELD(feed), FB_DEFAULT_FEED, 0, 0, "broker feed endpoint"},
+    {"replay", FB_CFG_STR, S_FIELD(replay), FB_DEFAULT_REPLAY, 0, 0, "broker replay endpoint"},
+    {"submit", FB_CFG_STR, S_FIELD(submit), "tcp://127.0.0.1:7711", 0, 0,
+     "local endpoint where `fedbus publish` submits"},
+    {"http-bind", FB_CFG_STR, S_FIELD(http_bind), "127.0.0.1", 0, 0, "address of the HTTP endpoint"},
+    {"http-port", FB_CFG_INT, S_INT(http_port), "0", 0, 65535, "HTTP port for POST /v1/publish (0 = off)"},
+    {"subscribe", FB_CFG_STR, S_FIELD(subscribe), "", 0, 0,
+     "comma-separated patterns to deliver, e.g. \"cfp,*.kr-busan\""},
+    {"output", FB_CFG_STR, S_FIELD(output), "-", 0, 0, "file that receives delivered JSON lines (- = stdout)"},
+    {"from-seq", FB_CFG_INT, S_INT(from_seq), "0", 0, INT64_MAX,
+     "deliver stored history from this global_seq first (0 = live only)"},
+    {"resend-ms", FB_CFG_INT, S_INT(resend_ms), "3000", 50, 3600000, "resend unconfirmed publishes after"},
+    {"heartbeat-ms", FB_CFG_INT, S_INT(heartbeat_ms), "5000", 100, 3600000, "heartbeat period"},
+    {"outbox-max", FB_CFG_INT, S_INT(outbox_max), "100000", 16, 10000000, "most unconfirmed publishes held"},
+    {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
+    {"log-level", FB_CFG_STR, S_FIELD(log_level), "info", 0, 0, "err, warn, info or debug"},
+    FB_CFG_END,
+};
+
+typedef struct {
+    uint8_t id[FB_UUID_LEN];
+    uint64_t origin_seq;
+    int64_t created_at_us;
+    int64_t sent_at_us; /* monotonic; 0 = never sent */
+    uint8_t *frame;     /* the NodeMessage sent to the broker */
+    size_t frame_len;
+    zmq_msg_t client;   /* who submitted it, to forward the ack */
+    int has_client;
+    int done;
+} s_entry_t;
+
+struct fb_node {
+    fb_node_config_t cfg;
+    void *submit, *broker;
+    s_entry_t *ring;
+    size_t cap;
+    uint64_t head, tail; /* absolute indexes: [head, tail) is the outbox */
+    fb_map_t *by_id;     /* message_id -> absolute index */
+    uint64_t next_seq;
+    volatile int welcomed;
+    volatile long long depth;
+    int64_t hello_at, heartbeat_at;
+    uint64_t last_global_seen;
+    pthread_t feed_thread;
+    int feed_running;
+    volatile sig_atomic_t *stop;
+    fb_http_t *http;
+    uint64_t submitted, confirmed, rejected;
+};
+
+/* ------------------------------------------------------------- replies --- */
+
+static void s_send_to(void *sock, const zmq_msg_t *ident, const void *data, size_t len)
+{
+    zmq_msg_t id;
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, (zmq_msg_t *)ident);
+    if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id);
+        return;
+    }
+    zmq_send(sock, data, len, ZMQ_DONTWAIT);
+}
+
+static void s_reply_reject(fb_node_t *self, const zmq_msg_t *ident, const ProtobufCBinaryData *id,
+                           int reason, const char *detail)
+{
+    Fedbus__Ack ack = FEDBUS__ACK__INIT;
+    if (id) ack.message_id = *id;
+    ack.status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
+    ack.reason = reason;
+    ack.detail = (char *)detail;
+    Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
+    bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_ACK;
+    bm.ack = &ack;
+    uint8_t buf[512];
+    size_t len = fedbus__broker_message__get_packed_size(&bm);
+    if (len > sizeof(buf)) return;
+    fedbus__broker_message__pack(&bm, buf);
+    self->rejected++;
+    fb_info("reject %s: %s", fb_reject_name(reason), detail);
+    s_send_to(self->submit, ident, buf, len);
+}
+
+/* ------------------------------------------------------------- outbox ---- */
+
+static s_entry_t *s_at(fb_node_t *self, uint64_t abs)
+{
+    return &self->ring[abs % self->cap];
+}
+
+static void s_entry_clear(s_entry_t *e)
+{
+    free(e->frame);
+    e->frame = NULL;
+    if (e->has_client) zmq_msg_close(&e->client);
+    e->has_client = 0;
+}
+
+static void s_send_entry(fb_node_t *self, s_entry_t *e)
+{
+    if (zmq_send(self->broker, e->frame, e->frame_len, ZMQ_DONTWAIT) >= 0)
+        e->sent_at_us = fb_time_mono_us();
+}
+
+static void s_pop_done(fb_node_t *self)
+{
+    while (self->head < self->tail && s_at(self, self->head)->done) {
+        s_entry_clear(s_at(self, self->head));
+        self->head++;
+    }
+    self->depth = (long long)(self->tail - self->head);
+}
+
+static void s_send_hello(fb_node_t *self)
+{
+    Fedbus__Hello h = FEDBUS__HELLO__INIT;
+    h.origin = self->cfg.member;
+    h.version = (char *)fb_version();
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_HELLO;
+    nm.hello = &h;
+    uint8_t buf[256];
+    size_t len = fedbus__node_message__get_packed_size(&nm);
+    fedbus__node_message__pack(&nm, buf);
+    zmq_send(self->broker, buf, len, ZMQ_DONTWAIT);
+    self->hello_at = fb_time_mono_us();
+}
+
+static void s_send_heartbeat(fb_node_t *self)
+{
+    Fedbus__Heartbeat hb = FEDBUS__HEARTBEAT__INIT;
+    hb.origin = self->cfg.member;
+    hb.sent_at_us = fb_time_now_us();
+    hb.outbox_depth = self->tail - self->head;
+    for (uint64_t i = self->head; i < self->tail; i++)
+        if (!s_at(self, i)->done) {
+            hb.oldest_unconfirmed_us = s_at(self, i)->created_at_us;
+            break;
+        }
+    hb.last_origin_seq = self->next_seq ? self->next_seq - 1 : 0;
+    hb.last_global_seq_seen = __atomic_load_n(&self->last_global_seen, __ATOMIC_RELAXED);
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_HEARTBEAT;
+    nm.heartbeat = &hb;
+    uint8_t buf[256];
+    size_t len = fedbus__node_message__get_packed_size(&nm);
+    fedbus__node_message__pack(&nm, buf);
+    zmq_send(self->broker, buf, len, ZMQ_DONTWAIT);
+    self->heartbeat_at = fb_time_mono_us();
+}
+
+/* --------------------------------------------------------------- submit -- */
+
+/* Stamps env as this node's next publish and queues it. */
+static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, Fedbus__Envelope *env)
+{
+    fb_verdict_t v;
+    uint64_t abs;
+    const char *member = self->cfg.member;
+    if (env->origin && *env->origin && strcmp(env->origin, member) != 0) {
+        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_NAMESPACE,
+                       "origin differs from this node's member id");
+        return;
+    }
+    if (env->message_id.len == FB_UUID_LEN &&
+        fb_map_get(self->by_id, env->message_id.data, FB_UUID_LEN, &abs)) {
+        /* Already in the outbox (a client retry): answer the newest asker. */
+        s_entry_t *e = s_at(self, abs);
+        if (e->has_client) zmq_msg_close(&e->client);
+        zmq_msg_init(&e->client);
+        zmq_msg_copy(&e->client, ident);
+        e->has_client = 1;
+        return;
+    }
+    if (self->tail - self->head >= self->cap) {
+        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                       "node outbox is full: retry later");
+        return;
+    }
+    if (env->origin != member) {
+        if (env->origin != protobuf_c_empty_string) free(env->origin);
+        env->origin = strdup(member);
+    }
+    if (env->message_id.len == 0) {
+        env->message_id.data = malloc(FB_UUID_LEN);
+        if (env->message_id.data) {
+            fb_uuid_v7(fb_time_now_us(), env->message_id.data);
+            env->message_id.len = FB_UUID_LEN;
+        }
+    }
+    if (env->created_at_us == 0) env->created_at_us = fb_time_now_us();
+    if (env->schema_version == 0) env->schema_version = FEDBUS_SCHEMA_VERSION;
+    env->origin_seq = self->next_seq;
+    if (!env->origin || fb_envelope_check(env, &v) != 0) {
+        s_reply_reject(self, ident, &env->message_id, env->origin ? v.reason : FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                       env->origin ? v.detail : "out of memory");
+        return;
+    }
+    size_t elen = fedbus__envelope__get_packed_size(env);
+    uint8_t *ebuf = malloc(elen);
+    if (!ebuf) {
+        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                       "out of memory");
+        return;
+    }
+    fedbus__envelope__pack(env, ebuf);
+    Fedbus__Publish pub = FEDBUS__PUBLISH__INIT;
+    pub.envelope.data = ebuf;
+    pub.envelope.len = elen;
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH;
+    nm.publish = &pub;
+    size_t flen = fedbus__node_message__get_packed_size(&nm);
+    if ((long long)flen > self->cfg.max_frame) {
+        free(ebuf);
+        char detail[96];
+        snprintf(detail, sizeof(detail), "message of %zu bytes exceeds max-frame %lld", flen,
+                 self->cfg.max_frame);
+        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
+        return;
+    }
+    uint8_t *frame = malloc(flen);
+    if (!frame) {
+        free(ebuf);
+        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                       "out of memory");
+        return;
+    }
+    fedbus__node_message__pack(&nm, frame);
+    free(ebuf);
+
+    abs = self->tail++;
+    s_entry_t *e = s_at(self, abs);
+    memset(e, 0, sizeof(*e));
+    memcpy(e->id, env->message_id.data, FB_UUID_LEN);
+    e->origin_seq = self->next_seq++;
+    e->created_at_us = env->created_at_us;
+    e->frame = frame;
+    e->frame_len = flen;
+    zmq_msg_init(&e->client);
+    zmq_msg_copy(&e->client, ident);
+    e->has_client = 1;
+    fb_map_put(self->by_id, e->id, FB_UUID_LEN, abs);
+    self->depth = (long long)(self->tail - self->head);
+    self->submitted++;
+    if (self->welcomed) s_send_entry(self, e);
+}
+
+static void s_on_submit(fb_node_t *self)
+{
+    zmq_msg_t ident, body;
+    zmq_msg_init(&ident);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&ident, self->submit, ZMQ_DONTWAIT) < 0) goto out;
+    if (!zmq_msg_more(&ident) || zmq_msg_recv(&body, self->submit, 0) < 0) goto out;
+    if (zmq_msg_more(&body)) {
+        fb_zmq_drain(self->submit);
+        s_reply_reject(self, &ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                       "a publish is one frame; got several");
+        goto out;
+    }
+    if ((long long)zmq_msg_size(&body) > self->cfg.max_frame) {
+        s_reply_reject(self, &ident, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE,
+                       "frame exceeds max-frame");
+        goto out;
+    }
+    Fedbus__NodeMessage *nm = fedbus__node_message__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    if (!nm || nm->body_case != FEDBUS__NODE_MESSAGE__BODY_PUBLISH) {
+        s_reply_reject(self, &ident, NULL,
+                       nm ? FEDBUS__REJECT_REASON__REJECT_UNKNOWN_REQUEST : FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                       nm ? "the submit socket takes publishes only" : "frame is not a decodable NodeMessage");
+        if (nm) fedbus__node_message__free_unpacked(nm, NULL);
+        goto out;
+    }
+    Fedbus__Envelope *env = fedbus__envelope__unpack(NULL, nm->publish->envelope.len,
+                                                     nm->publish->envelope.data);
+    fedbus__node_message__free_unpacked(nm, NULL);
+    if (!env) {
+        s_reply_reject(self, &ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                       "envelope is not a decodable protobuf message");
+        goto out;
+    }
+    s_accept_submit(self, &ident, env);
+    fedbus__envelope__free_unpacked(env, NULL);
+out:
+    zmq_msg_close(&body);
+    zmq_msg_close(&ident);
+}
+
+/* --------------------------------------------------------------- broker -- */
+
+static void s_on_broker(fb_node_t *self)
+{
+    zmq_msg_t body;
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&body, self->broker, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&body);
+        return;
+    }
+    fb_zmq_drain(self->broker);
+    Fedbus__BrokerMessage *bm =
+        fedbus__broker_message__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    if (!bm) {
+        fb_warn("broker sent an undecodable frame of %zu bytes", zmq_msg_size(&body));
+        goto out;
+    }
+    if (bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_WELCOME) {
+        const Fedbus__Welcome *w = bm->welcome;
+        if (!self->welcomed || w->last_origin_seq >= self->next_seq) {
+            if (w->last_origin_seq >= self->next_seq) self->next_seq = w->last_origin_seq + 1;
+            fb_info("welcomed by broker: next origin_seq %llu, broker head %llu",
+                    (unsigned long long)self->next_seq, (unsigned long long)w->head_global_seq);
+        }
+        self->welcomed = 1;
+        for (uint64_t i = self->head; i < self->tail; i++)
+            if (!s_at(self, i)->done) s_send_entry(self, s_at(self, i));
+    } else if (bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_ACK) {
+        const Fedbus__Ack *a = bm->ack;
+        uint64_t abs;
+        if (a->message_id.len != FB_UUID_LEN || !fb_map_get(self->by_id, a->message_id.data, FB_UUID_LEN, &abs)) {
+            if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED && a->message_id.len == 0)
+                fb_warn("broker rejected a frame: %s: %s", fb_reject_name(a->reason), a->detail);
+            goto out; /* a second ack of something already confirmed */
+        }
+        s_entry_t *e = s_at(self, abs);
+        if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED &&
+            a->reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE)
+            goto out; /* transient: the resend timer tries again */
+        if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED) {
+            self->rejected++;
+            fb_info("broker rejected origin_seq %llu: %s: %s", (unsigned long long)e->origin_seq,
+                    fb_reject_name(a->reason), a->detail);
+        } else {
+            self->confirmed++;
+        }
+        if (e->has_client) s_send_to(self->submit, &e->client, zmq_msg_data(&body), zmq_msg_size(&body));
+        e->done = 1;
+        fb_map_del(self->by_id, e->id, FB_UUID_LEN);
+        s_pop_done(self);
+    }
+out:
+    if (bm) fedbus__broker_message__free_unpacked(bm, NULL);
+    zmq_msg_close(&body);
+}
+
+static void s_on_timer(fb_node_t *self)
+{
+    int64_t now = fb_time_mono_us(), resend = self->cfg.resend_ms * 1000;
+    if (!self->welcomed) {
+        if (now - self->hello_at >= resend) s_send_hello(self);
+        return;
+    }
+    int budget = 10000;
+    for (uint64_t i = self->head; i < self->tail && budget > 0; i++) {
+        s_entry_t *e = s_at(self, i);
+        if (e->done || now - e->sent_at_us < resend) continue;
+        if (e->sent_at_us) fb_debug("resend origin_seq %llu", (unsigned long long)e->origin_seq);
+        s_send_entry(self, e);
+        budget--;
+    }
+    if (now - self->heartbeat_at >= self->cfg.heartbeat_ms * 1000) s_send_heartbeat(self);
+}
+
+/* ----------------------------------------------------------------- feed -- */
+
+static void *s_feed_main(void *arg)
+{
+    fb_node_t *self = arg;
+    FILE *out = stdout;
+    fb_subscriber_t *sub = fb_subscriber_new(self->cfg.feed, self->cfg.replay);
+    if (!sub) {
+        fb_err("feed: cannot connect to %s", self->cfg.feed);
+        return NULL;
+    }
+    if (strcmp(self->cfg.output, "-") != 0 && !(out = fopen(self->cfg.output, "a"))) {
+        fb_err("feed: cannot open %s: %s", self->cfg.output, strerror(errno));
+        fb_subscriber_destroy(&sub);
+        return NULL;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", self->cfg.subscribe);
+    char *save = NULL;
+    for (char *p = strtok_r(buf, ", ", &save); p; p = strtok_r(NULL, ", ", &save))
+        fb_subscriber_add(sub, p);
+    if (self->cfg.from_seq > 0) fb_subscriber_from(sub, (uint64_t)self->cfg.from_seq);
+    fb_info("feed: delivering '%s' to %s", self->cfg.subscribe, self->cfg.output);
+    while (!*self->stop) {
+        fb_message_t msg;
+        int rc = fb_subscriber_recv(sub, &msg, 500);
+        if (rc == FB_ETIMEOUT || rc == FB_EINTR) continue;
+        if (rc != FB_OK) {
+            fb_warn("feed: %s", fb_strerror(rc));
+            continue;
+        }
+        char *line = fb_message_json(&msg);
+        if (line) {
+            fprintf(out, "%s\n", line);
+            fflush(out);
+            free(line);
+        }
+        __atomic_store_n(&self->last_global_seen, msg.global_seq, __ATOMIC_RELAXED);
+    }
+    if (out != stdout) fclose(out);
+    fb_subscriber_destroy(&sub);
+    return NULL;
+}
+
+/* ------------------------------------------------------------- lifetime -- */
+
+int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
+{
+    self->stop = stop;
+    if (self->cfg.subscribe[0]) {
+        if (pthread_create(&self->feed_thread, NULL, s_feed_main, self) == 0) self->feed_running = 1;
+        else fb_err("feed: cannot start thread");
+    }
+    s_send_hello(self);
+    fb_info("publishing as %s to %s; submit at %s", self->cfg.member, self->cfg.broker, self->cfg.submit);
+    while (!*stop) {
+        zmq_pollitem_t items[] = {
+            {self->broker, 0, ZMQ_POLLIN, 0},
+            {self->submit, 0, ZMQ_POLLIN, 0},
+        };
+        /* Until the broker says where this origin's sequence stands, the
+         * submit socket is not read: publishes wait in its queue. */
+        int n = zmq_poll(items, self->welcomed ? 2 : 1, 200);
+        if (n < 0 && errno != EINTR) {
+            fb_err("poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+            for (int k = 0; k < 1000 && (items[0].revents & ZMQ_POLLIN); k++) {
+                s_on_broker(self);
+                zmq_poll(items, 1, 0);
+            }
+        if (n > 0 && self->welcomed && (items[1].revents & ZMQ_POLLIN)) s_on_submit(self);
+        s_on_timer(self);
+    }
+    if (self->tail > self->head)
+        fb_warn("stopping with %llu publishes unconfirmed", (unsigned long long)(self->tail - self->head));
+    fb_info("stopped: submitted=%llu confirmed=%llu rejected=%llu", (unsigned long long)self->submitted,
+            (unsigned long long)self->confirmed, (unsigned long long)self->rejected);
+    return 0;
+}
+
+fb_node_t *fb_node_new(const fb_node_config_t *cfg)
+{
+    fb_node_t *self = calloc(1, sizeof(*self));
+    if (!self) {
+        fb_err("out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    self->cap = (size_t)cfg->outbox_max;
+    self->ring = calloc(self->cap, sizeof(s_entry_t));
+    self->by_id = fb_map_new(1024);
+    self->next_seq = 1;
+    if (!self->ring || !self->by_id) {
+        fb_err("out of memory");
+        goto error;
+    }
+    self->broker = fb_zmq_socket(ZMQ_DEALER, cfg->broker, 0, 0, 0);
+    if (!self->broker) {
+        fb_err("cannot connect to broker %s: %s", cfg->broker, zmq_strerror(errno));
+        goto error;
+    }
+    int hwm = 100000;
+    zmq_setsockopt(self->broker, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(self->broker, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    self->submit = fb_zmq_socket(ZMQ_ROUTER, cfg->submit, 1, 0, cfg->max_frame * 2 + 4096);
+    if (!self->submit) {
+        fb_err("cannot bind submit %s: %s", cfg->submit, zmq_strerror(errno));
+        goto error;
+    }
+    if (zmq_bind(self->submit, FB_NODE_INPROC) != 0) {
+        fb_err("cannot bind %s: %s", FB_NODE_INPROC, zmq_strerror(errno));
+        goto error;
+    }
+    if (cfg->http_port > 0) {
+        self->http = fb_http_start(cfg->http_bind, (int)cfg->http_port, cfg->member, cfg->max_frame,
+                                   &self->welcomed, &self->depth);
+        if (!self->http) goto error;
+    }
+    return self;
+error:
+    fb_node_destroy(&self);
+    return NULL;
+}
+
+void fb_node_destroy(fb_node_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    fb_node_t *self = *self_p;
+    fb_http_stop(&self->http);
+    if (self->feed_running) pthread_join(self->feed_thread, NULL);
+    for (uint64_t i = self->head; i < self->tail; i++) s_entry_clear(s_at(self, i));
+    if (self->submit) zmq_close(self->submit);
+    if (self->broker) zmq_close(self->broker);
+    fb_map_destroy(&self->by_id);
+    free(self->ring);
+    free(self);
+    *self_p = NULL;
+}
