@@ -479,9 +479,9 @@ static int s_read_ingest(fb_broker_t *self)
                  "origin_seq is required");
         goto done;
     }
-    if (fb_sha256(eb->data, eb->len, it->hash) != 0) {
-        s_reject(self, &it->ident, &it->env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                 "hashing failed");
+    if (fb_envelope_content_hash(eb->data, eb->len, it->hash) != 0) {
+        s_reject(self, &it->ident, &it->env->message_id, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                 "envelope could not be hashed");
         goto done;
     }
     zmq_msg_close(&body);
@@ -684,13 +684,19 @@ static void s_log_stats(fb_broker_t *self)
 {
     s_stats_t *s = &self->stats, *l = &self->last_stats;
     if (memcmp(s, l, sizeof(*s)) == 0) return;
+    char reasons[512] = "";
+    size_t o = 0;
+    for (int r = 1; r < S_NREASONS; r++)
+        if (s->by_reason[r] && o < sizeof(reasons))
+            o += (size_t)snprintf(reasons + o, sizeof(reasons) - o, " %s=%llu", fb_reject_name(r),
+                                  (unsigned long long)s->by_reason[r]);
     fb_info("stats frames=%llu accepted=%llu duplicates=%llu rejected=%llu batches=%llu "
-            "store_errors=%llu replays=%llu head=%llu origins=%zu",
+            "store_errors=%llu replays=%llu head=%llu origins=%zu%s%s",
             (unsigned long long)s->frames, (unsigned long long)s->accepted,
             (unsigned long long)s->duplicates, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
             (unsigned long long)s->replays, (unsigned long long)self->head,
-            fb_map_size(self->heads));
+            fb_map_size(self->heads), o ? " rejects:" : "", reasons);
     *l = *s;
 }
 

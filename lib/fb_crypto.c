@@ -13,6 +13,21 @@ int fb_sha256(const void *data, size_t len, uint8_t out[FB_SHA256_LEN])
     return 0;
 }
 
+int fb_sha256_parts(const void *const *parts, const size_t *lens, size_t n, uint8_t out[FB_SHA256_LEN])
+{
+    unsigned int olen = 0;
+    int ok = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) return -1;
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+        ok = 1;
+        for (size_t i = 0; i < n && ok; i++) ok = EVP_DigestUpdate(ctx, parts[i], lens[i]) == 1;
+        ok = ok && EVP_DigestFinal_ex(ctx, out, &olen) == 1 && olen == FB_SHA256_LEN;
+    }
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
 int fb_random(void *out, size_t len)
 {
     return RAND_bytes(out, (int)len) == 1 ? 0 : -1;

@@ -11,6 +11,9 @@
 /* Writes SHA-256 of data into out; returns 0, or -1 when OpenSSL fails. */
 int fb_sha256(const void *data, size_t len, uint8_t out[FB_SHA256_LEN]);
 
+/* Writes SHA-256 of the concatenation of n byte ranges into out; returns 0 or -1. */
+int fb_sha256_parts(const void *const *parts, const size_t *lens, size_t n, uint8_t out[FB_SHA256_LEN]);
+
 /* Fills out with len cryptographically random bytes; returns 0 or -1. */
 int fb_random(void *out, size_t len);
 

@@ -1,6 +1,7 @@
 /* fb_envelope.c — envelope decoding, validation and stamping. */
 #include "fb_envelope.h"
 
+#include "fb_crypto.h"
 #include "fb_utf8.h"
 #include "fedbus/fedbus.h"
 
@@ -251,4 +252,64 @@ size_t fb_envelope_stamp(uint64_t global_seq, int64_t stored_at_us, uint8_t *out
     out[n++] = (9 << 3) | 0; /* stored_at_us, varint */
     n += s_varint((uint64_t)stored_at_us, out + n);
     return n;
+}
+
+/* Reads a varint at *p (< end); returns 0 and advances *p, or -1. */
+static int s_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+#define S_HASH_PARTS 16
+
+int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32])
+{
+    const void *parts[S_HASH_PARTS];
+    size_t lens[S_HASH_PARTS], n = 0;
+    const uint8_t *p = buf, *end = buf + len;
+    while (p < end) {
+        const uint8_t *start = p;
+        uint64_t key, v;
+        if (s_read_varint(&p, end, &key)) return -1;
+        switch (key & 7) {
+        case 0:
+            if (s_read_varint(&p, end, &v)) return -1;
+            break;
+        case 1:
+            if (end - p < 8) return -1;
+            p += 8;
+            break;
+        case 2:
+            if (s_read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return -1;
+            p += v;
+            break;
+        case 5:
+            if (end - p < 4) return -1;
+            p += 4;
+            break;
+        default:
+            return -1;
+        }
+        uint64_t tag = key >> 3;
+        if (tag == 3 || tag >= S_PAYLOAD_FIRST) {
+            /* Adjacent kept fields are hashed as one range. */
+            if (n && (const uint8_t *)parts[n - 1] + lens[n - 1] == start) {
+                lens[n - 1] += (size_t)(p - start);
+            } else {
+                if (n == S_HASH_PARTS) return -1;
+                parts[n] = start;
+                lens[n++] = (size_t)(p - start);
+            }
+        }
+    }
+    return fb_sha256_parts(parts, lens, n, out);
 }

@@ -40,6 +40,13 @@ const char *fb_envelope_kind(const Fedbus__Envelope *env);
  * the publisher's bytes yields the stored envelope: protobuf merges them. */
 size_t fb_envelope_stamp(uint64_t global_seq, int64_t stored_at_us, uint8_t *out);
 
+/* Writes the content hash of a serialised envelope into out: SHA-256 over
+ * the wire bytes of its topic and payload fields (tags 3 and >= 16), in
+ * order. Sequencing, time and provenance fields are left out, so a resend of
+ * the same message under a new origin_seq has the same content hash.
+ * Returns 0, or -1 when buf is not well-formed protobuf. */
+int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32]);
+
 /* Returns the short name of a reject reason ("MALFORMED", ...). */
 const char *fb_reject_name(int reason);
 

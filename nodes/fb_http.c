@@ -160,10 +160,12 @@ static s_mhd_result s_handler(void *cls, struct MHD_Connection *c, const char *u
         if (!text) body = s_error("NODE_UNAVAILABLE", "out of memory");
         free(text);
         json_array_append_new(results, body);
-        if (status >= 400 || (status == MHD_HTTP_ACCEPTED && worst < 400)) worst = status > worst ? status : worst;
+        /* 200 when all are stored; else the worst failure, or 202 when only pending. */
+        if (status >= 400 && status > worst) worst = status;
+        else if (status == MHD_HTTP_ACCEPTED && worst < 400) worst = MHD_HTTP_ACCEPTED;
     }
     json_decref(doc);
-    return s_respond(c, worst == MHD_HTTP_OK ? MHD_HTTP_OK : worst, results);
+    return s_respond(c, worst, results);
 }
 
 static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -1,0 +1,69 @@
+/* harness.h — integration-test harness: private databases, real broker and
+ * node processes on 127.0.0.1 ports of the test's own, raw publishes. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include "fedbus/fedbus.h"
+#include "fedbus.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct {
+    char name[64];
+    char conninfo[256];
+    int port_base;
+    char ingest[64], feed[64], replay[64];
+    pid_t broker;
+    char broker_log[256];
+    pid_t nodes[8];
+    char node_submit[8][64];
+    char node_log[8][256];
+    char node_output[8][256];
+    int nnodes;
+} th_t;
+
+/* Creates a fresh database fedbus_it_<name> (PG* environment, as set by
+ * pg_virtualenv) and fills t. Fails the test when PostgreSQL is missing. */
+void th_init(th_t *t, const char *name, int port_base);
+
+/* Stops every process started through t. */
+void th_cleanup(th_t *t);
+
+/* Starts the broker (extra: NULL-terminated further flags) and waits until
+ * it answers replay requests. */
+void th_broker_start(th_t *t, const char *const *extra);
+
+/* Stops the broker with sig (SIGTERM or SIGKILL) and returns its exit status. */
+int th_broker_stop(th_t *t, int sig);
+
+/* Starts a node for member; subscribe may be NULL. Returns its index. */
+int th_node_start(th_t *t, const char *member, const char *subscribe);
+
+/* Starts argv with stderr appended to log; the harness stops it at exit. */
+pid_t th_spawn(const char *const *argv, const char *log);
+
+/* Stops pid with sig (escalating to SIGKILL after 5 s); returns its wait status. */
+int th_stop_pid(pid_t pid, int sig);
+
+/* Runs one SQL statement returning one integer. */
+long long th_sql_int(th_t *t, const char *sql);
+
+/* Builds a NodeMessage publish frame from message JSON, with origin,
+ * origin_seq and (if id != NULL) the UUID given. Returns malloc'd bytes. */
+uint8_t *th_frame(const char *json, const char *origin, uint64_t origin_seq, const char *id,
+                  size_t *len);
+
+/* A minimal valid event message JSON for origin (topic event.ORIGIN.forum),
+ * with title text t (static buffer, overwritten by the next call). */
+const char *th_event_json(const char *origin, const char *category, const char *title);
+
+/* Counts lines of a file that contain needle. */
+int th_count_lines(const char *path, const char *needle);
+
+/* Runs argv (NULL-terminated) to completion, capturing stdout into out
+ * (malloc'd, NUL-terminated) when out != NULL. Returns the exit status. */
+int th_run(const char *const *argv, char **out, int timeout_s);
+
+#endif

@@ -1,0 +1,226 @@
+/* it_cli.c — the command line and the node's HTTP endpoint, as an agency uses them. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <spawn.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static th_t s_t;
+static char s_node_flag[100], s_feed_flag[100], s_replay_flag[100];
+
+static int s_setup(void **state)
+{
+    (void)state;
+    th_init(&s_t, "cli", 21600);
+    th_broker_start(&s_t, NULL);
+    th_node_start(&s_t, "kr-busan", NULL);
+    snprintf(s_node_flag, sizeof(s_node_flag), "--node=%s", s_t.node_submit[0]);
+    snprintf(s_feed_flag, sizeof(s_feed_flag), "--feed=%s", s_t.feed);
+    snprintf(s_replay_flag, sizeof(s_replay_flag), "--replay=%s", s_t.replay);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    th_cleanup(&s_t);
+    return 0;
+}
+
+static int s_count(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+static void test_help_and_usage_errors_have_clear_exit_codes(void **state)
+{
+    (void)state;
+    struct {
+        const char *argv[6];
+        int rc;
+    } cases[] = {
+        {{FEDBUS_CLI_BIN, "--help", NULL}, 0},
+        {{FEDBUS_CLI_BIN, NULL}, 2},
+        {{FEDBUS_CLI_BIN, "frobnicate", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "publish", "--help", NULL}, 0},
+        {{FEDBUS_CLI_BIN, "publish", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "tail", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "tail", "CFP", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "tail", "cfp", "--count=x", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "replay", "--since=yesterday", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "replay", "--bogus", NULL}, 2},
+        {{FEDBUS_BROKER_BIN, "--help", NULL}, 0},
+        {{FEDBUS_BROKER_BIN, "--max-frame=abc", NULL}, 2},
+        {{FEDBUS_BROKER_BIN, "stray", NULL}, 2},
+        {{FEDBUS_BROKER_BIN, "--log-level=loud", NULL}, 2},
+        {{FEDBUS_NODE_BIN, "--help", NULL}, 0},
+        {{FEDBUS_NODE_BIN, NULL}, 2},
+        {{FEDBUS_NODE_BIN, "--member=Not_A_Member", NULL}, 2},
+        {{FEDBUS_NODE_BIN, "--member=kr-busan", "--http-port=70000", NULL}, 2},
+        {{FEDBUS_NODE_BIN, "--member=kr-busan", "--config=/nonexistent.ini", NULL}, 2},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = NULL;
+        int rc = th_run(cases[i].argv, &out, 10);
+        if (rc != cases[i].rc)
+            fail_msg("%s %s: exit %d, want %d", cases[i].argv[0], cases[i].argv[1] ? cases[i].argv[1] : "",
+                     rc, cases[i].rc);
+        if (cases[i].rc == 0) assert_non_null(strstr(out, "usage:"));
+        free(out);
+    }
+}
+
+static void test_publish_directory_then_replay_and_tail_history(void **state)
+{
+    (void)state;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/seeds/messages/kr-busan", FEDBUS_SOURCE_DIR);
+    const char *pub[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, dir, NULL};
+    char *out = NULL;
+    assert_int_equal(th_run(pub, &out, 60), 0);
+    int accepted = s_count(out, "accepted global_seq=");
+    assert_true(accepted >= 6);
+    free(out);
+
+    const char *rep[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "*.kr-busan", NULL};
+    assert_int_equal(th_run(rep, &out, 30), 0);
+    assert_int_equal(s_count(out, "\"origin\":\"kr-busan\""), accepted);
+    assert_int_equal(s_count(out, "\n"), accepted);
+    free(out);
+
+    const char *cfp[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "cfp", NULL};
+    assert_int_equal(th_run(cfp, &out, 30), 0);
+    int cfps = s_count(out, "\n");
+    assert_int_equal(s_count(out, "\"topic\":\"cfp."), cfps);
+    assert_true(cfps >= 1 && cfps < accepted);
+    free(out);
+
+    const char *tail[] = {FEDBUS_CLI_BIN, "tail", s_feed_flag, s_replay_flag, "--from-seq=1", "--count=3",
+                          "event.kr-busan", NULL};
+    assert_int_equal(th_run(tail, &out, 30), 0);
+    assert_int_equal(s_count(out, "\"topic\":\"event.kr-busan."), 3);
+    free(out);
+}
+
+static void test_publish_of_a_bad_file_is_reported_and_fails(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/fedbus-it-badXXXXXX";
+    int fd = mkstemp(path);
+    const char *bad = "{\"topic\":\"event.kr-busan.forum\",\"event\":{\"kind\":\"forum\"}}";
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    const char *argv[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, path, NULL};
+    char *out = NULL;
+    assert_int_equal(th_run(argv, &out, 30), 1);
+    assert_non_null(strstr(out, "rejected MISSING_FIELD"));
+    free(out);
+    const char *typo = "{\"topic\":\"event.kr-busan.forum\",\"evnt\":{}}";
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_int_equal(write(fd, typo, strlen(typo)), (ssize_t)strlen(typo));
+    close(fd);
+    assert_int_equal(th_run(argv, &out, 30), 1);
+    free(out);
+    unlink(path);
+}
+
+/* A plain HTTP/1.1 request to 127.0.0.1:port; returns the status code and
+ * copies the body into body. */
+static int s_http(int port, const char *method, const char *path, const char *payload, char *body,
+                  size_t body_size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    for (int i = 0; i < 50 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0; i++) {
+        close(fd);
+        usleep(100 * 1000);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+    }
+    char req[8192];
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     method, path, payload ? strlen(payload) : 0, payload ? payload : "");
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    char resp[16384];
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(fd, resp + len, sizeof(resp) - 1 - len)) > 0) len += (size_t)r;
+    close(fd);
+    resp[len] = '\0';
+    int status = 0;
+    sscanf(resp, "HTTP/1.1 %d", &status);
+    const char *b = strstr(resp, "\r\n\r\n");
+    snprintf(body, body_size, "%s", b ? b + 4 : "");
+    return status;
+}
+
+static void test_http_publish_and_health(void **state)
+{
+    (void)state;
+    /* A node with HTTP on, started by hand. */
+    char m[] = "--member=kr-seoul", b[100], s[100];
+    snprintf(b, sizeof(b), "--broker=%s", s_t.ingest);
+    snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 30);
+    int port = s_t.port_base + 31;
+    char h[64];
+    snprintf(h, sizeof(h), "--http-port=%d", port);
+    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, NULL};
+    pid_t pid = th_spawn(argv, "it-cli-node-http.log");
+    char body[8192];
+    int st = 0;
+    for (int i = 0; i < 50 && st != 200; i++) {
+        st = s_http(port, "GET", "/v1/health", NULL, body, sizeof(body));
+        if (st != 200) usleep(100 * 1000);
+    }
+    assert_int_equal(st, 200);
+    assert_non_null(strstr(body, "\"member\":\"kr-seoul\""));
+    assert_non_null(strstr(body, "\"connected\":true"));
+
+    const char *good = "{\"topic\":\"event.kr-seoul.forum\",\"event\":{\"kind\":\"forum\","
+                       "\"title\":{\"ko\":\"서울 학술포럼\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}}";
+    assert_int_equal(s_http(port, "POST", "/v1/publish", good, body, sizeof(body)), 201);
+    assert_non_null(strstr(body, "\"status\":\"accepted\""));
+    assert_int_equal(s_http(port, "POST", "/v1/publish", "{not json", body, sizeof(body)), 400);
+    assert_int_equal(s_http(port, "POST", "/v1/publish",
+                            "{\"topic\":\"event.kr-busan.forum\",\"event\":{\"kind\":\"forum\","
+                            "\"title\":{\"en\":\"x\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}}",
+                            body, sizeof(body)),
+                     422);
+    assert_non_null(strstr(body, "NAMESPACE"));
+    char batch[1024];
+    snprintf(batch, sizeof(batch), "[%s,%s]", good, good);
+    /* An array is answered item by item, with 200 when every item is stored. */
+    assert_int_equal(s_http(port, "POST", "/v1/publish", batch, body, sizeof(body)), 200);
+    assert_int_equal(s_count(body, "\"status\":\"accepted\""), 2);
+    assert_int_equal(s_http(port, "GET", "/nope", NULL, body, sizeof(body)), 404);
+    assert_int_equal(s_http(port, "DELETE", "/v1/publish", NULL, body, sizeof(body)), 405);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'kr-seoul'"), 3);
+    assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_and_usage_errors_have_clear_exit_codes),
+        cmocka_unit_test(test_publish_directory_then_replay_and_tail_history),
+        cmocka_unit_test(test_publish_of_a_bad_file_is_reported_and_fails),
+        cmocka_unit_test(test_http_publish_and_health),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}

@@ -1,0 +1,193 @@
+/* it_publish.c — publish -> ack -> row in PostgreSQL -> subscriber; idempotent resends; gapless sequence. */
+#include "harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include <cmocka.h>
+
+#include "fb_zmq.h"
+
+static th_t s_t;
+
+static int s_setup(void **state)
+{
+    (void)state;
+    th_init(&s_t, "publish", 21000);
+    th_broker_start(&s_t, NULL);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    th_cleanup(&s_t);
+    return 0;
+}
+
+static void test_publish_is_acked_stored_and_delivered(void **state)
+{
+    (void)state;
+    int n = th_node_start(&s_t, "kr-incheon", NULL);
+    fb_subscriber_t *sub = fb_subscriber_new(s_t.feed, s_t.replay);
+    assert_non_null(sub);
+    assert_int_equal(fb_subscriber_add(sub, "event.kr-incheon"), FB_OK);
+    usleep(300 * 1000); /* let the subscription reach the broker */
+
+    fb_publisher_t *pub = fb_publisher_new(s_t.node_submit[n]);
+    const char *json = th_event_json("kr-incheon", "forum", "Incheon Science Connect forum");
+    fb_ack_t ack;
+    assert_int_equal(fb_publisher_send_json(pub, json, strlen(json), &ack, 10000), FB_OK);
+    assert_int_equal(ack.status, FB_ACK_ACCEPTED);
+    assert_true(ack.global_seq >= 1);
+    assert_int_equal(ack.origin_seq, 1);
+
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM fedbus_messages WHERE global_seq = %llu AND origin = 'kr-incheon' "
+             "AND topic = 'event.kr-incheon.forum' AND message_id = '%s'",
+             (unsigned long long)ack.global_seq, ack.message_id);
+    assert_int_equal(th_sql_int(&s_t, sql), 1);
+
+    fb_message_t msg;
+    assert_int_equal(fb_subscriber_recv(sub, &msg, 5000), FB_OK);
+    assert_string_equal(msg.message_id, ack.message_id);
+    assert_int_equal(msg.global_seq, ack.global_seq);
+    assert_string_equal(msg.origin, "kr-incheon");
+    assert_true(msg.stored_at_us >= msg.created_at_us);
+    char *line = fb_message_json(&msg);
+    assert_non_null(strstr(line, "Incheon Science Connect forum"));
+    free(line);
+    fb_publisher_destroy(&pub);
+    fb_subscriber_destroy(&sub);
+}
+
+static void test_resend_through_node_is_stored_once_with_the_same_seq(void **state)
+{
+    (void)state;
+    int n = th_node_start(&s_t, "kr-seoul", NULL);
+    fb_publisher_t *pub = fb_publisher_new(s_t.node_submit[n]);
+    const char *json = "{\"message_id\":\"0192f000-0000-7000-8000-00000000a001\","
+                       "\"topic\":\"cfp.kr-seoul.ai\",\"cfp\":{\"title\":{\"en\":\"AI call\"},"
+                       "\"closes_at\":\"2026-09-30T18:00:00+09:00\"}}";
+    fb_ack_t a1, a2;
+    assert_int_equal(fb_publisher_send_json(pub, json, strlen(json), &a1, 10000), FB_OK);
+    assert_int_equal(a1.status, FB_ACK_ACCEPTED);
+    assert_int_equal(fb_publisher_send_json(pub, json, strlen(json), &a2, 10000), FB_OK);
+    assert_int_equal(a2.status, FB_ACK_DUPLICATE);
+    assert_int_equal(a2.global_seq, a1.global_seq);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE message_id = "
+                                      "'0192f000-0000-7000-8000-00000000a001'"),
+                     1);
+    fb_publisher_destroy(&pub);
+}
+
+static void test_raw_resends_and_in_batch_copies_get_the_original_seq(void **state)
+{
+    (void)state;
+    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0);
+    assert_non_null(s);
+    size_t len;
+    uint8_t *frame = th_frame(th_event_json("intl-wta", "forum", "WTA forum"), "intl-wta", 1,
+                              "0192f000-0000-7000-8000-00000000b001", &len);
+    /* Three copies at once: they may share a batch. */
+    for (int i = 0; i < 3; i++) assert_true(zmq_send(s, frame, len, 0) >= 0);
+    uint64_t seq = 0;
+    int accepted = 0, duplicate = 0;
+    for (int i = 0; i < 3; i++) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        assert_int_equal(zmq_poll(&it, 1, 5000), 1);
+        uint8_t buf[1024];
+        int r = zmq_recv(s, buf, sizeof(buf), 0);
+        assert_true(r > 0);
+        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, (size_t)r, buf);
+        assert_non_null(bm);
+        assert_int_equal(bm->body_case, FEDBUS__BROKER_MESSAGE__BODY_ACK);
+        if (bm->ack->status == FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED) accepted++;
+        if (bm->ack->status == FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE) duplicate++;
+        if (seq == 0) seq = bm->ack->global_seq;
+        assert_int_equal(bm->ack->global_seq, seq);
+        fedbus__broker_message__free_unpacked(bm, NULL);
+    }
+    assert_int_equal(accepted, 1);
+    assert_int_equal(duplicate, 2);
+    free(frame);
+
+    /* The same message (same topic and payload) under a new origin_seq and
+     * creation time, as from a publisher that lost its place, is still the
+     * same message; other content under the same id is refused. */
+    fb_publisher_t *pub = fb_publisher_new(s_t.ingest);
+    fb_ack_t ack;
+    frame = th_frame(th_event_json("intl-wta", "forum", "WTA forum"), "intl-wta", 7,
+                     "0192f000-0000-7000-8000-00000000b001", &len);
+    assert_int_equal(fb_publisher_send_raw(pub, frame, len, &ack, 5000), FB_OK);
+    assert_int_equal(ack.status, FB_ACK_DUPLICATE);
+    assert_int_equal(ack.global_seq, seq);
+    free(frame);
+    frame = th_frame(th_event_json("intl-wta", "forum", "Another forum"), "intl-wta", 8,
+                     "0192f000-0000-7000-8000-00000000b001", &len);
+    assert_int_equal(fb_publisher_send_raw(pub, frame, len, &ack, 5000), FB_EREJECTED);
+    assert_int_equal(ack.reason, FEDBUS__REJECT_REASON__REJECT_ID_REUSED);
+    free(frame);
+    zmq_close(s);
+    fb_publisher_destroy(&pub);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE message_id = "
+                                      "'0192f000-0000-7000-8000-00000000b001'"),
+                     1);
+}
+
+static void test_global_seq_is_gapless_across_origins(void **state)
+{
+    (void)state;
+    const char *origins[] = {"kr-daejeon", "kr-busan", "intl-example"};
+    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0);
+    long long before = th_sql_int(&s_t, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
+    enum { N = 300 };
+    for (int i = 0; i < N; i++) {
+        size_t len;
+        char title[32];
+        snprintf(title, sizeof(title), "seminar %d", i);
+        uint8_t *f = th_frame(th_event_json(origins[i % 3], "seminar", title), origins[i % 3],
+                              (uint64_t)(i / 3 + 1), NULL, &len);
+        assert_true(zmq_send(s, f, len, 0) >= 0);
+        free(f);
+    }
+    char *seen = calloc(N + 1, 1);
+    for (int i = 0; i < N; i++) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        assert_int_equal(zmq_poll(&it, 1, 10000), 1);
+        uint8_t buf[1024];
+        int r = zmq_recv(s, buf, sizeof(buf), 0);
+        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, (size_t)r, buf);
+        assert_non_null(bm);
+        assert_int_equal(bm->ack->status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+        long long k = (long long)bm->ack->global_seq - before;
+        assert_in_range(k, 1, N);
+        assert_int_equal(seen[k], 0);
+        seen[k] = 1;
+        fedbus__broker_message__free_unpacked(bm, NULL);
+    }
+    free(seen);
+    zmq_close(s);
+    assert_int_equal(th_sql_int(&s_t, "SELECT max(global_seq) - min(global_seq) + 1 - count(*) "
+                                      "FROM fedbus_messages"),
+                     0);
+    assert_int_equal(th_sql_int(&s_t, "SELECT max(global_seq) FROM fedbus_messages"), before + N);
+    assert_int_equal(th_sql_int(&s_t, "SELECT last_origin_seq FROM fedbus_origins WHERE origin = 'kr-busan'"),
+                     N / 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_publish_is_acked_stored_and_delivered),
+        cmocka_unit_test(test_resend_through_node_is_stored_once_with_the_same_seq),
+        cmocka_unit_test(test_raw_resends_and_in_batch_copies_get_the_original_seq),
+        cmocka_unit_test(test_global_seq_is_gapless_across_origins),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}

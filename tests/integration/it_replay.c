@@ -1,0 +1,174 @@
+/* it_replay.c — replay returns stored history in order, by seq, time, prefix and limit; catch-up joins live without gaps. */
+#include "harness.h"
+
+#include "fb_time.h"
+#include "fb_zmq.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include <cmocka.h>
+
+static th_t s_t;
+static int64_t s_half_time_us; /* between the two halves of the history */
+
+enum { N = 600 }; /* more than two replay pages */
+
+/* Publishes count events alternating kr-busan / kr-seoul, pipelined, and waits for all acks. */
+static void s_publish(int first, int count)
+{
+    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0);
+    for (int i = first; i < first + count; i++) {
+        const char *origin = i % 2 ? "kr-busan" : "kr-seoul";
+        char title[32];
+        size_t len;
+        snprintf(title, sizeof(title), "m%d", i);
+        uint8_t *f = th_frame(th_event_json(origin, "forum", title), origin, (uint64_t)(i / 2 + 1), NULL, &len);
+        assert_true(zmq_send(s, f, len, 0) >= 0);
+        free(f);
+    }
+    for (int i = 0; i < count; i++) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        assert_int_equal(zmq_poll(&it, 1, 10000), 1);
+        uint8_t buf[1024];
+        int r = zmq_recv(s, buf, sizeof(buf), 0);
+        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, (size_t)r, buf);
+        assert_non_null(bm);
+        assert_int_equal(bm->ack->status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+        fedbus__broker_message__free_unpacked(bm, NULL);
+    }
+    zmq_close(s);
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    th_init(&s_t, "replay", 21100);
+    th_broker_start(&s_t, NULL);
+    s_publish(0, N / 2);
+    usleep(20 * 1000);
+    s_half_time_us = fb_time_now_us();
+    usleep(20 * 1000);
+    s_publish(N / 2, N / 2);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    th_cleanup(&s_t);
+    return 0;
+}
+
+typedef struct {
+    uint64_t seqs[N + 10];
+    int n;
+    int bad_order;
+    const char *only_origin;
+    int wrong_origin;
+} s_got_t;
+
+static int s_collect(const fb_message_t *m, void *arg)
+{
+    s_got_t *g = arg;
+    if (g->n && m->global_seq <= g->seqs[g->n - 1]) g->bad_order++;
+    if (g->only_origin && strcmp(m->origin, g->only_origin) != 0) g->wrong_origin++;
+    if (g->n < N + 10) g->seqs[g->n++] = m->global_seq;
+    return 0;
+}
+
+static void test_replay_from_start_returns_everything_in_order(void **state)
+{
+    (void)state;
+    static s_got_t g;
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(fb_replay(s_t.replay, NULL, 0, 1, 0, 0, s_collect, &g, 5000), FB_OK);
+    assert_int_equal(g.n, N);
+    assert_int_equal(g.bad_order, 0);
+    for (int i = 0; i < N; i++) assert_int_equal(g.seqs[i], (uint64_t)i + 1);
+}
+
+static void test_replay_from_seq_with_limit_returns_that_window(void **state)
+{
+    (void)state;
+    static s_got_t g;
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(fb_replay(s_t.replay, NULL, 0, 250, 0, 100, s_collect, &g, 5000), FB_OK);
+    assert_int_equal(g.n, 100);
+    assert_int_equal(g.seqs[0], 250);
+    assert_int_equal(g.seqs[99], 349);
+    assert_int_equal(g.bad_order, 0);
+}
+
+static void test_replay_by_pattern_returns_only_that_origin(void **state)
+{
+    (void)state;
+    static s_got_t g;
+    memset(&g, 0, sizeof(g));
+    g.only_origin = "kr-busan";
+    const char *pats[] = {"*.kr-busan"};
+    assert_int_equal(fb_replay(s_t.replay, pats, 1, 1, 0, 0, s_collect, &g, 5000), FB_OK);
+    assert_int_equal(g.n, N / 2);
+    assert_int_equal(g.wrong_origin, 0);
+    assert_int_equal(g.bad_order, 0);
+}
+
+static void test_replay_since_time_returns_only_later_messages(void **state)
+{
+    (void)state;
+    static s_got_t g;
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(fb_replay(s_t.replay, NULL, 0, 1, s_half_time_us, 0, s_collect, &g, 5000), FB_OK);
+    assert_int_equal(g.n, N / 2);
+    assert_int_equal(g.seqs[0], N / 2 + 1);
+}
+
+static void test_replay_of_unknown_pattern_is_refused_by_the_library(void **state)
+{
+    (void)state;
+    static s_got_t g;
+    memset(&g, 0, sizeof(g));
+    const char *pats[] = {"Not.A.Pattern"};
+    assert_int_equal(fb_replay(s_t.replay, pats, 1, 1, 0, 0, s_collect, &g, 5000), FB_EINVAL);
+    assert_int_equal(g.n, 0);
+}
+
+static void test_catch_up_joins_live_without_gaps_or_duplicates(void **state)
+{
+    (void)state;
+    fb_subscriber_t *sub = fb_subscriber_new(s_t.feed, s_t.replay);
+    assert_int_equal(fb_subscriber_add(sub, "event"), FB_OK);
+    assert_int_equal(fb_subscriber_from(sub, 1), FB_OK);
+    uint64_t expect = 1;
+    fb_message_t m;
+    /* History first... */
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(fb_subscriber_recv(sub, &m, 5000), FB_OK);
+        assert_int_equal(m.global_seq, expect++);
+    }
+    /* ...then live messages published now, with nothing lost between. */
+    s_publish(N, 40);
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(fb_subscriber_recv(sub, &m, 5000), FB_OK);
+        assert_int_equal(m.global_seq, expect++);
+    }
+    assert_int_equal(fb_subscriber_recv(sub, &m, 300), FB_ETIMEOUT);
+    fb_subscriber_destroy(&sub);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_from_start_returns_everything_in_order),
+        cmocka_unit_test(test_replay_from_seq_with_limit_returns_that_window),
+        cmocka_unit_test(test_replay_by_pattern_returns_only_that_origin),
+        cmocka_unit_test(test_replay_since_time_returns_only_later_messages),
+        cmocka_unit_test(test_replay_of_unknown_pattern_is_refused_by_the_library),
+        cmocka_unit_test(test_catch_up_joins_live_without_gaps_or_duplicates),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
