@@ -23,6 +23,8 @@ typedef struct {
     char since[64];
     long long limit;
     int quiet;
+    char format[16];
+    char lang[8];
 } s_opts_t;
 
 #define S_STR(f) offsetof(s_opts_t, f), sizeof(((s_opts_t *)0)->f)
@@ -42,6 +44,8 @@ static const fb_cfg_key_t s_tail_keys[] = {
      "print stored history from this global_seq first (0 = live only)"},
     {"count", FB_CFG_INT, S_INT(count), "0", 0, INT64_MAX, "exit after this many messages (0 = never)"},
     {"idle", FB_CFG_INT, S_INT(idle_s), "0", 0, 86400, "exit after this many seconds without a message (0 = never)"},
+    {"format", FB_CFG_STR, S_STR(format), "json", 0, 0, "json (one object per line) or text (one readable line)"},
+    {"lang", FB_CFG_STR, S_STR(lang), "ko", 0, 0, "language of titles in text format: ko or en"},
     FB_CFG_END,
 };
 
@@ -51,6 +55,8 @@ static const fb_cfg_key_t s_replay_keys[] = {
     {"since", FB_CFG_STR, S_STR(since), "", 0, 0, "only messages stored at or after this RFC 3339 time"},
     {"limit", FB_CFG_INT, S_INT(limit), "0", 0, UINT32_MAX, "at most this many messages (0 = all)"},
     {"timeout-ms", FB_CFG_INT, S_INT(timeout_ms), "10000", 1, 3600000, "wait this long for each chunk"},
+    {"format", FB_CFG_STR, S_STR(format), "json", 0, 0, "json (one object per line) or text (one readable line)"},
+    {"lang", FB_CFG_STR, S_STR(lang), "ko", 0, 0, "language of titles in text format: ko or en"},
     FB_CFG_END,
 };
 
@@ -234,12 +240,30 @@ static int s_check_patterns(const char *cmd, int nargs, char **argv)
 
 static int s_print(const fb_message_t *msg, void *arg)
 {
-    (void)arg;
+    const s_opts_t *o = arg;
+    if (strcmp(o->format, "text") == 0) {
+        printf("#%-6llu %-40s %s\n", (unsigned long long)msg->global_seq, msg->topic,
+               fb_message_title(msg, o->lang));
+        return s_stop ? 1 : 0;
+    }
     char *line = fb_message_json(msg);
     if (!line) return -1;
     puts(line);
     free(line);
     return s_stop ? 1 : 0;
+}
+
+static int s_check_format(const char *cmd, const s_opts_t *o)
+{
+    if (strcmp(o->format, "json") && strcmp(o->format, "text")) {
+        fprintf(stderr, "fedbus %s: --format: '%s' is neither json nor text\n", cmd, o->format);
+        return -1;
+    }
+    if (strcmp(o->lang, "ko") && strcmp(o->lang, "en")) {
+        fprintf(stderr, "fedbus %s: --lang: '%s' is neither ko nor en\n", cmd, o->lang);
+        return -1;
+    }
+    return 0;
 }
 
 static int s_cmd_tail(int argc, char **argv)
@@ -252,7 +276,7 @@ static int s_cmd_tail(int argc, char **argv)
         fprintf(stderr, "fedbus tail: name at least one pattern, e.g. cfp or '*.kr-incheon' (see --help)\n");
         return 2;
     }
-    if (s_check_patterns("tail", nargs, argv)) return 2;
+    if (s_check_patterns("tail", nargs, argv) || s_check_format("tail", &o)) return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     fb_subscriber_t *sub = fb_subscriber_new(o.feed, o.replay);
     if (!sub) {
@@ -267,7 +291,7 @@ static int s_cmd_tail(int argc, char **argv)
         fb_message_t msg;
         int r = fb_subscriber_recv(sub, &msg, 200);
         if (r == FB_OK) {
-            s_print(&msg, NULL);
+            s_print(&msg, &o);
             seen++;
             last = fb_time_mono_us();
         } else if (r == FB_ETIMEOUT || r == FB_EINTR) {
@@ -290,14 +314,14 @@ static int s_cmd_replay(int argc, char **argv)
     int off;
     memset(&o, 0, sizeof(o));
     s_parse("replay", s_replay_keys, &o, argc, argv, &nargs, "[PATTERN...]");
-    if (s_check_patterns("replay", nargs, argv)) return 2;
+    if (s_check_patterns("replay", nargs, argv) || s_check_format("replay", &o)) return 2;
     if (o.since[0] && fb_time_parse(o.since, &since, &off) != 0) {
         fprintf(stderr, "fedbus replay: --since: '%s' is not an RFC 3339 time such as 2026-03-01T00:00:00+09:00\n",
                 o.since);
         return 2;
     }
     int rc = fb_replay(o.replay, (const char *const *)argv + 1, nargs, (uint64_t)o.from_seq, since,
-                       (uint32_t)o.limit, s_print, NULL, (int)o.timeout_ms);
+                       (uint32_t)o.limit, s_print, &o, (int)o.timeout_ms);
     fflush(stdout);
     if (rc != FB_OK) {
         fprintf(stderr, "fedbus replay: %s\n", fb_strerror(rc));

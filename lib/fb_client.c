@@ -192,6 +192,36 @@ char *fb_message_json(const fb_message_t *msg)
     return s;
 }
 
+static const char *s_text(const Fedbus__Text *t, const char *lang)
+{
+    if (!t) return "";
+    const char *ko = t->ko ? t->ko : "", *en = t->en ? t->en : "";
+    if (lang && strcmp(lang, "en") == 0) return *en ? en : ko;
+    return *ko ? ko : en;
+}
+
+const char *fb_message_title(const fb_message_t *msg, const char *lang)
+{
+    const Fedbus__Envelope *env = msg ? msg->priv_ : NULL;
+    if (!env) return "";
+    switch (env->payload_case) {
+    case FEDBUS__ENVELOPE__PAYLOAD_EVENT:
+        return s_text(env->event->title, lang);
+    case FEDBUS__ENVELOPE__PAYLOAD_CFP:
+        return s_text(env->cfp->title, lang);
+    case FEDBUS__ENVELOPE__PAYLOAD_RESEARCHER:
+        return s_text(env->researcher->name, lang);
+    default:
+        return "";
+    }
+}
+
+const char *fb_message_kind(const fb_message_t *msg)
+{
+    const char *k = msg && msg->priv_ ? fb_envelope_kind(msg->priv_) : NULL;
+    return k ? k : "";
+}
+
 /* -------------------------------------------------------------- replay --- */
 
 typedef struct {

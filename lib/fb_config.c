@@ -158,10 +158,11 @@ int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv
             argv[1 + npos++] = argv[i];
             continue;
         }
-        if (!strncmp(a, "--config", 8)) {
-            if (a[8] == '\0') i++;
+        if (!strcmp(a, "--config")) {
+            i++; /* its file name was read in the first pass */
             continue;
         }
+        if (!strncmp(a, "--config=", 9)) continue;
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const fb_cfg_key_t *k = s_find(keys, name, nlen);

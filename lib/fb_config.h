@@ -27,8 +27,8 @@ typedef struct {
 
 /* Loads target from the sources above. Non-option arguments are moved, in
  * order, to the front of argv[1..]; *nargs receives how many. Returns 0, 1
- * when --help was asked (help printed to stdout), or -1 with a one-line
- * reason in err. */
+ * when --help or -h was asked (nothing is printed: the caller prints
+ * fb_config_help()), or -1 with a one-line reason in err. */
 int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv, int *nargs,
                    char *err, size_t err_size);
 

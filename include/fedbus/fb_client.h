@@ -112,6 +112,14 @@ int fb_replay(const char *replay_endpoint, const char *const *patterns, int npat
  * frees it with free(). */
 char *fb_message_json(const fb_message_t *msg);
 
+/* Returns the message's headline in lang ("ko" or "en", falling back to the
+ * other): an event's or call's title, a researcher's name. Never NULL; ""
+ * when there is none. Valid as long as msg. */
+const char *fb_message_title(const fb_message_t *msg, const char *lang);
+
+/* Returns the payload kind: "event", "cfp", "researcher", or "" if unknown. */
+const char *fb_message_kind(const fb_message_t *msg);
+
 #ifdef __cplusplus
 }
 #endif
