@@ -52,6 +52,7 @@ typedef struct {
     uint64_t origin_seq;
     int64_t created_at_us;
     int64_t sent_at_us; /* monotonic; 0 = never sent */
+    int64_t wait_us;    /* before the next resend: doubles each time, up to 60 s */
     uint8_t *frame;     /* the NodeMessage sent to the broker */
     size_t frame_len;
     zmq_msg_t client;   /* who submitted it, to forward the ack */
@@ -62,6 +63,7 @@ typedef struct {
 struct fb_node {
     fb_node_config_t cfg;
     void *submit, *broker;
+    void *monitor; /* connection events of the broker socket */
     s_entry_t *ring;
     size_t cap;
     uint64_t head, tail; /* absolute indexes: [head, tail) is the outbox */
@@ -131,6 +133,15 @@ static void s_send_entry(fb_node_t *self, s_entry_t *e)
 {
     if (zmq_send(self->broker, e->frame, e->frame_len, ZMQ_DONTWAIT) >= 0)
         e->sent_at_us = fb_time_mono_us();
+}
+
+/* Resends back off, so that a slow broker is not buried under copies of
+ * what it already queued: resend-ms, then twice that, up to 60 s. */
+static void s_resend_entry(fb_node_t *self, s_entry_t *e)
+{
+    s_send_entry(self, e);
+    int64_t cap = 60 * 1000000LL;
+    e->wait_us = e->wait_us ? (e->wait_us * 2 > cap ? cap : e->wait_us * 2) : self->cfg.resend_ms * 1000;
 }
 
 static void s_pop_done(fb_node_t *self)
@@ -374,6 +385,31 @@ out:
     zmq_msg_close(&body);
 }
 
+/* A (re)connection to the broker: say hello again and resend everything
+ * unconfirmed now, whatever its backoff (a restarted broker lost its queue). */
+static void s_on_monitor(fb_node_t *self)
+{
+    zmq_msg_t ev, addr;
+    zmq_msg_init(&ev);
+    zmq_msg_init(&addr);
+    if (zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) < 0 || zmq_msg_size(&ev) < 6 ||
+        zmq_msg_recv(&addr, self->monitor, 0) < 0)
+        goto out;
+    uint16_t event;
+    memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+    if (event == ZMQ_EVENT_CONNECTED) {
+        fb_info("connected to broker %s", self->cfg.broker);
+        for (uint64_t i = self->head; i < self->tail; i++) s_at(self, i)->wait_us = 0;
+        s_send_hello(self);
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        fb_warn("disconnected from broker %s; %llu publishes unconfirmed", self->cfg.broker,
+                (unsigned long long)(self->tail - self->head));
+    }
+out:
+    zmq_msg_close(&ev);
+    zmq_msg_close(&addr);
+}
+
 static void s_on_timer(fb_node_t *self)
 {
     int64_t now = fb_time_mono_us(), resend = self->cfg.resend_ms * 1000;
@@ -384,9 +420,9 @@ static void s_on_timer(fb_node_t *self)
     int budget = 10000;
     for (uint64_t i = self->head; i < self->tail && budget > 0; i++) {
         s_entry_t *e = s_at(self, i);
-        if (e->done || now - e->sent_at_us < resend) continue;
+        if (e->done || now - e->sent_at_us < (e->wait_us ? e->wait_us : resend)) continue;
         if (e->sent_at_us) fb_debug("resend origin_seq %llu", (unsigned long long)e->origin_seq);
-        s_send_entry(self, e);
+        s_resend_entry(self, e);
         budget--;
     }
     if (now - self->heartbeat_at >= self->cfg.heartbeat_ms * 1000) s_send_heartbeat(self);
@@ -450,11 +486,12 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
     while (!*stop) {
         zmq_pollitem_t items[] = {
             {self->broker, 0, ZMQ_POLLIN, 0},
+            {self->monitor, 0, ZMQ_POLLIN, 0},
             {self->submit, 0, ZMQ_POLLIN, 0},
         };
         /* Until the broker says where this origin's sequence stands, the
          * submit socket is not read: publishes wait in its queue. */
-        int n = zmq_poll(items, self->welcomed ? 2 : 1, 200);
+        int n = zmq_poll(items, self->welcomed ? 3 : 2, 200);
         if (n < 0 && errno != EINTR) {
             fb_err("poll: %s", zmq_strerror(errno));
             break;
@@ -464,7 +501,8 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
                 s_on_broker(self);
                 zmq_poll(items, 1, 0);
             }
-        if (n > 0 && self->welcomed && (items[1].revents & ZMQ_POLLIN)) s_on_submit(self);
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN)) s_on_monitor(self);
+        if (n > 0 && self->welcomed && (items[2].revents & ZMQ_POLLIN)) s_on_submit(self);
         s_on_timer(self);
     }
     if (self->tail > self->head)
@@ -493,6 +531,13 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
     self->broker = fb_zmq_socket(ZMQ_DEALER, cfg->broker, 0, 0, 0);
     if (!self->broker) {
         fb_err("cannot connect to broker %s: %s", cfg->broker, zmq_strerror(errno));
+        goto error;
+    }
+    char mon[96];
+    snprintf(mon, sizeof(mon), "inproc://fedbus-node-monitor-%p", (void *)self);
+    if (zmq_socket_monitor(self->broker, mon, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        !(self->monitor = fb_zmq_socket(ZMQ_PAIR, mon, 0, 0, 0))) {
+        fb_err("cannot monitor the broker socket: %s", zmq_strerror(errno));
         goto error;
     }
     int hwm = 100000;
@@ -526,7 +571,11 @@ void fb_node_destroy(fb_node_t **self_p)
     if (self->feed_running) pthread_join(self->feed_thread, NULL);
     for (uint64_t i = self->head; i < self->tail; i++) s_entry_clear(s_at(self, i));
     if (self->submit) zmq_close(self->submit);
-    if (self->broker) zmq_close(self->broker);
+    if (self->broker) {
+        zmq_socket_monitor(self->broker, NULL, 0);
+        zmq_close(self->broker);
+    }
+    if (self->monitor) zmq_close(self->monitor);
     fb_map_destroy(&self->by_id);
     free(self->ring);
     free(self);
