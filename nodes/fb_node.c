@@ -70,6 +70,7 @@ struct fb_node {
     fb_map_t *by_id;     /* message_id -> absolute index */
     uint64_t next_seq;
     volatile int welcomed;
+    int waiting_logged;
     volatile long long depth;
     int64_t hello_at, heartbeat_at;
     uint64_t last_global_seen;
@@ -414,7 +415,11 @@ static void s_on_timer(fb_node_t *self)
 {
     int64_t now = fb_time_mono_us(), resend = self->cfg.resend_ms * 1000;
     if (!self->welcomed) {
-        if (now - self->hello_at >= resend) s_send_hello(self);
+        if (now - self->hello_at >= resend) {
+            if (!self->waiting_logged++)
+                fb_warn("no answer from broker %s yet; publishes wait until it answers", self->cfg.broker);
+            s_send_hello(self);
+        }
         return;
     }
     int budget = 10000;
