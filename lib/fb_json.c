@@ -43,7 +43,11 @@ static json_t *s_enum_to_json(const ProtobufCEnumDescriptor *e, int value)
 static int s_enum_from_json(const ProtobufCEnumDescriptor *e, const json_t *j, int *value)
 {
     if (json_is_integer(j)) {
-        *value = (int)json_integer_value(j);
+        json_int_t n = json_integer_value(j);
+        /* Out of int32 would wrap to another value; 0 is *_UNSPECIFIED, refused
+         * by number as by name. */
+        if (n < INT32_MIN || n > INT32_MAX || n == 0) return -1;
+        *value = (int)n;
         return protobuf_c_enum_descriptor_get_value(e, *value) ? 0 : -1;
     }
     if (!json_is_string(j)) return -1;

@@ -1,0 +1,882 @@
+/* test_envelope.c — every reject reason of the envelope codec, in memory and on the wire; stamping; content hash. */
+#include "fb_envelope.h"
+
+#include "fedbus/fedbus.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define S_R(x) FEDBUS__REJECT_REASON__REJECT_##x
+#define S_CREATED_US 1773291600000000LL /* 2026-03-12T14:00:00+09:00 */
+
+/* One envelope with every part it points to, so a test can change any of them. */
+typedef struct {
+    Fedbus__Envelope env;
+    uint8_t id[17];
+    Fedbus__Event event;
+    Fedbus__CallForProposals cfp;
+    Fedbus__ResearcherUpdate researcher;
+    Fedbus__Text title, venue_name, name;
+    Fedbus__Timestamp starts, ends, opens, closes, occurred;
+    Fedbus__Venue venue;
+    Fedbus__Money budget;
+    Fedbus__Contact contact;
+    char *fields[2];
+} s_fix_t;
+
+static void s_fix_base(s_fix_t *f, const char *origin, const char *topic)
+{
+    static const uint8_t id[17] = {0x01, 0x9c, 0xe0, 0x6a, 0x78, 0xfb, 0x7a, 0x2b, 0x8c,
+                                   0x4d, 0x12, 0x34, 0x56, 0x78, 0x90, 0xab, 0xcd};
+    memset(f, 0, sizeof(*f));
+    Fedbus__Envelope env = FEDBUS__ENVELOPE__INIT;
+    f->env = env;
+    memcpy(f->id, id, sizeof(id));
+    f->env.message_id.data = f->id;
+    f->env.message_id.len = 16;
+    f->env.origin = (char *)origin;
+    f->env.topic = (char *)topic;
+    f->env.created_at_us = S_CREATED_US;
+    f->env.schema_version = FEDBUS_SCHEMA_VERSION;
+    f->env.origin_seq = 7;
+    Fedbus__Timestamp ts = FEDBUS__TIMESTAMP__INIT;
+    f->starts = f->ends = f->opens = f->closes = f->occurred = ts;
+    Fedbus__Text text = FEDBUS__TEXT__INIT;
+    f->title = f->venue_name = f->name = text;
+}
+
+/* A complete event from Incheon. */
+static Fedbus__Envelope *s_event(s_fix_t *f)
+{
+    s_fix_base(f, "kr-incheon", "event.kr-incheon.forum");
+    Fedbus__Event e = FEDBUS__EVENT__INIT;
+    f->event = e;
+    f->event.kind = FEDBUS__EVENT_KIND__EVENT_KIND_FORUM;
+    f->title.ko = "인천 과학기술 포럼";
+    f->title.en = "Incheon S&T Forum";
+    f->event.title = &f->title;
+    f->starts.unix_us = S_CREATED_US + 86400LL * 1000000;
+    f->starts.utc_offset_min = 540;
+    f->ends.unix_us = f->starts.unix_us + 3LL * 3600 * 1000000;
+    f->ends.utc_offset_min = 540;
+    f->event.starts_at = &f->starts;
+    f->event.ends_at = &f->ends;
+    Fedbus__Venue v = FEDBUS__VENUE__INIT;
+    f->venue = v;
+    f->venue_name.ko = "송도 컨벤시아";
+    f->venue.name = &f->venue_name;
+    f->venue.city = "Incheon";
+    f->event.venue = &f->venue;
+    f->fields[0] = "bio";
+    f->fields[1] = "ai";
+    f->event.fields = f->fields;
+    f->event.n_fields = 2;
+    f->env.payload_case = FEDBUS__ENVELOPE__PAYLOAD_EVENT;
+    f->env.event = &f->event;
+    return &f->env;
+}
+
+/* A complete call for proposals from Daejeon. */
+static Fedbus__Envelope *s_cfp(s_fix_t *f)
+{
+    s_fix_base(f, "kr-daejeon", "cfp.kr-daejeon.bio");
+    Fedbus__CallForProposals c = FEDBUS__CALL_FOR_PROPOSALS__INIT;
+    f->cfp = c;
+    f->title.ko = "바이오 연구개발 과제 공모";
+    f->cfp.title = &f->title;
+    f->opens.unix_us = S_CREATED_US;
+    f->opens.utc_offset_min = 540;
+    f->closes.unix_us = S_CREATED_US + 30LL * 86400 * 1000000;
+    f->closes.utc_offset_min = 540;
+    f->cfp.opens_at = &f->opens;
+    f->cfp.closes_at = &f->closes;
+    Fedbus__Money m = FEDBUS__MONEY__INIT;
+    f->budget = m;
+    f->budget.amount = 500000000;
+    f->budget.currency = "KRW";
+    f->cfp.budget = &f->budget;
+    Fedbus__Contact k = FEDBUS__CONTACT__INIT;
+    f->contact = k;
+    f->contact.name = "김담당";
+    f->contact.email = "cfp@kr-daejeon.example";
+    f->cfp.contact = &f->contact;
+    f->fields[0] = "bio";
+    f->cfp.fields = f->fields;
+    f->cfp.n_fields = 1;
+    f->env.payload_case = FEDBUS__ENVELOPE__PAYLOAD_CFP;
+    f->env.cfp = &f->cfp;
+    return &f->env;
+}
+
+/* A complete researcher update from Busan. */
+static Fedbus__Envelope *s_researcher(s_fix_t *f)
+{
+    s_fix_base(f, "kr-busan", "researcher.kr-busan.award");
+    Fedbus__ResearcherUpdate r = FEDBUS__RESEARCHER_UPDATE__INIT;
+    f->researcher = r;
+    f->researcher.researcher_id = "0000-0002-1825-0097";
+    f->name.ko = "김연구";
+    f->researcher.name = &f->name;
+    f->researcher.kind = FEDBUS__RESEARCHER_UPDATE_KIND__RESEARCHER_UPDATE_KIND_AWARD;
+    f->occurred.unix_us = S_CREATED_US;
+    f->occurred.utc_offset_min = 540;
+    f->researcher.occurred_at = &f->occurred;
+    f->fields[0] = "marine";
+    f->researcher.fields = f->fields;
+    f->researcher.n_fields = 1;
+    f->env.payload_case = FEDBUS__ENVELOPE__PAYLOAD_RESEARCHER;
+    f->env.researcher = &f->researcher;
+    return &f->env;
+}
+
+/* Serialises env into a new buffer (caller frees); *len receives its size. */
+static uint8_t *s_pack(const Fedbus__Envelope *env, size_t *len)
+{
+    *len = fedbus__envelope__get_packed_size(env);
+    uint8_t *buf = malloc(*len + 64); /* room for appended fields */
+    assert_non_null(buf);
+    assert_int_equal(fedbus__envelope__pack(env, buf), *len);
+    return buf;
+}
+
+/* Asserts that len bytes decode to a rejection with the given reason. */
+static void s_assert_decode_rejects(const uint8_t *buf, size_t len, int reason)
+{
+    fb_verdict_t v;
+    memset(&v, 0, sizeof(v));
+    v.reason = -1;
+    Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v);
+    if (got) {
+        fedbus__envelope__free_unpacked(got, NULL);
+        fail_msg("decode accepted bytes that should be %s", fb_reject_name(reason));
+    }
+    if (v.reason != reason)
+        fail_msg("decode gave %s (%s), want %s", fb_reject_name(v.reason), v.detail, fb_reject_name(reason));
+    assert_true(strlen(v.detail) > 0);
+}
+
+/* Asserts that env is rejected with reason both by fb_envelope_check and,
+ * once serialised, by fb_envelope_decode; word must appear in the detail. */
+static void s_assert_rejected(const Fedbus__Envelope *env, int reason, const char *word)
+{
+    fb_verdict_t v;
+    memset(&v, 0, sizeof(v));
+    v.reason = -1;
+    if (fb_envelope_check(env, &v) != -1)
+        fail_msg("check accepted topic '%s', want %s", env->topic, fb_reject_name(reason));
+    if (v.reason != reason)
+        fail_msg("check gave %s (%s), want %s", fb_reject_name(v.reason), v.detail, fb_reject_name(reason));
+    if (word && !strstr(v.detail, word)) fail_msg("detail '%s' does not mention '%s'", v.detail, word);
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    s_assert_decode_rejects(buf, len, reason);
+    free(buf);
+}
+
+/* Asserts that env passes the check and survives a decode unchanged. */
+static void s_assert_accepted(const Fedbus__Envelope *env)
+{
+    fb_verdict_t v;
+    memset(&v, 0x5A, sizeof(v));
+    if (fb_envelope_check(env, &v) != 0) fail_msg("check refused: %s %s", fb_reject_name(v.reason), v.detail);
+    assert_int_equal(v.reason, S_R(NONE));
+    assert_string_equal(v.detail, "");
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    memset(&v, 0x5A, sizeof(v));
+    Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v);
+    if (!got) fail_msg("decode refused: %s %s", fb_reject_name(v.reason), v.detail);
+    assert_int_equal(v.reason, S_R(NONE));
+    size_t len2;
+    uint8_t *buf2 = s_pack(got, &len2);
+    assert_int_equal(len2, len);
+    assert_memory_equal(buf2, buf, len);
+    free(buf2);
+    fedbus__envelope__free_unpacked(got, NULL);
+    free(buf);
+}
+
+/* ------------------------------------------------------------------ good --- */
+
+static void test_good_event_passes(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    s_assert_accepted(env);
+    assert_string_equal(fb_envelope_kind(env), "event");
+}
+
+static void test_good_cfp_passes(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_cfp(&f);
+    s_assert_accepted(env);
+    assert_string_equal(fb_envelope_kind(env), "cfp");
+}
+
+static void test_good_researcher_update_passes(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_researcher(&f);
+    s_assert_accepted(env);
+    assert_string_equal(fb_envelope_kind(env), "researcher");
+}
+
+static void test_optional_parts_may_be_left_out(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.event.ends_at = NULL;
+    f.event.venue = NULL;
+    f.event.n_fields = 0;
+    f.event.fields = NULL;
+    f.title.ko = ""; /* one language is enough */
+    s_assert_accepted(env);
+    env = s_cfp(&f);
+    f.cfp.opens_at = NULL;
+    f.cfp.budget = NULL;
+    f.cfp.contact = NULL;
+    s_assert_accepted(env);
+    env = s_researcher(&f);
+    f.researcher.occurred_at = NULL;
+    s_assert_accepted(env);
+}
+
+static void test_subtopics_and_equal_times_are_fine(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->topic = "event.kr-incheon.forum.bio.2026";
+    f.ends.unix_us = f.starts.unix_us; /* ends_at may equal starts_at */
+    s_assert_accepted(env);
+    env = s_cfp(&f);
+    f.closes.unix_us = f.opens.unix_us;
+    f.budget.amount = 0;
+    s_assert_accepted(env);
+}
+
+static void test_kind_is_null_without_a_payload(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->payload_case = FEDBUS__ENVELOPE__PAYLOAD__NOT_SET;
+    env->event = NULL;
+    assert_null(fb_envelope_kind(env));
+}
+
+/* ------------------------------------------------------------- MALFORMED --- */
+
+static void test_garbage_bytes_are_malformed(void **state)
+{
+    (void)state;
+    const uint8_t unterminated[] = {0xFF, 0xFF, 0xFF, 0xFF};
+    const uint8_t bad_wire_type[] = {0x0F, 0x00};          /* field 1, wire type 7 */
+    const uint8_t short_string[] = {0x12, 0x05, 'a', 'b'}; /* origin says 5 bytes, has 2 */
+    const uint8_t varint_for_string[] = {0x10, 0x01};      /* field 2 (a string) as a varint */
+    s_assert_decode_rejects(unterminated, sizeof(unterminated), S_R(MALFORMED));
+    s_assert_decode_rejects(bad_wire_type, sizeof(bad_wire_type), S_R(MALFORMED));
+    s_assert_decode_rejects(short_string, sizeof(short_string), S_R(MALFORMED));
+    s_assert_decode_rejects(varint_for_string, sizeof(varint_for_string), S_R(MALFORMED));
+    const char *text = "{\"origin\": \"kr-incheon\"}";
+    s_assert_decode_rejects((const uint8_t *)text, strlen(text), S_R(MALFORMED));
+}
+
+static void test_every_cut_inside_the_payload_is_malformed(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    /* The payload (field 16) is packed last: the bytes before it are the rest. */
+    env->payload_case = FEDBUS__ENVELOPE__PAYLOAD__NOT_SET;
+    size_t head = fedbus__envelope__get_packed_size(env);
+    assert_true(head + 20 < len);
+    for (size_t cut = head + 1; cut < len; cut++) s_assert_decode_rejects(buf, cut, S_R(MALFORMED));
+    /* Cut right at the payload's start: well-formed, but the payload is missing. */
+    s_assert_decode_rejects(buf, head, S_R(MISSING_FIELD));
+    free(buf);
+}
+
+static void test_pseudo_random_bytes_never_decode(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL;
+    uint8_t buf[96];
+    for (int i = 0; i < 2000; i++) {
+        size_t len = (size_t)(i % (int)sizeof(buf)) + 1;
+        for (size_t k = 0; k < len; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[k] = (uint8_t)x;
+        }
+        fb_verdict_t v;
+        v.reason = S_R(NONE);
+        Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v);
+        if (got) {
+            fedbus__envelope__free_unpacked(got, NULL);
+            fail_msg("random bytes #%d decoded", i);
+        }
+        assert_int_not_equal(v.reason, S_R(NONE));
+    }
+}
+
+static void test_empty_bytes_decode_to_an_envelope_missing_its_fields(void **state)
+{
+    (void)state;
+    const uint8_t none[1] = {0};
+    s_assert_decode_rejects(none, 0, S_R(MISSING_FIELD));
+}
+
+/* ---------------------------------------------------------- INVALID_UTF8 --- */
+
+static void test_invalid_utf8_in_a_nested_field_is_found(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.venue_name.ko = "\xED\xA0\x80 송도"; /* event.venue.name.ko: a surrogate */
+    s_assert_rejected(env, S_R(INVALID_UTF8), ".ko");
+    env = s_cfp(&f);
+    f.contact.email = "cfp\xC0\x80@example";
+    s_assert_rejected(env, S_R(INVALID_UTF8), "email");
+}
+
+static void test_invalid_utf8_in_a_repeated_string_is_found(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.fields[1] = "a\xC3"; /* truncated sequence in event.fields[1] */
+    s_assert_rejected(env, S_R(INVALID_UTF8), "fields");
+}
+
+static void test_invalid_utf8_in_envelope_strings_comes_before_other_checks(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->topic = "event.kr-incheon.\xFF";
+    s_assert_rejected(env, S_R(INVALID_UTF8), "topic");
+    env = s_event(&f);
+    env->origin = "kr-\xF4\x90\x80\x80";
+    s_assert_rejected(env, S_R(INVALID_UTF8), "origin");
+}
+
+/* ---------------------------------------------------------- UNKNOWN_KIND --- */
+
+/* Appends field `tag`, length-delimited, holding body, to buf at len; returns the new length. */
+static size_t s_append_field(uint8_t *buf, size_t len, unsigned tag, const char *body)
+{
+    uint32_t key = tag << 3 | 2;
+    while (key >= 0x80) {
+        buf[len++] = (uint8_t)(key | 0x80);
+        key >>= 7;
+    }
+    buf[len++] = (uint8_t)key;
+    size_t n = strlen(body);
+    assert_true(n < 0x80);
+    buf[len++] = (uint8_t)n;
+    memcpy(buf + len, body, n);
+    return len + n;
+}
+
+static void test_payload_of_an_unknown_kind_is_refused(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->payload_case = FEDBUS__ENVELOPE__PAYLOAD__NOT_SET;
+    env->event = NULL;
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    /* Field 19, as a newer publisher would send a fourth payload kind. */
+    size_t len19 = s_append_field(buf, len, 19, "\x0a\x05hello");
+    fb_verdict_t v;
+    v.reason = -1;
+    Fedbus__Envelope *got = fb_envelope_decode(buf, len19, &v);
+    assert_null(got);
+    assert_int_equal(v.reason, S_R(UNKNOWN_KIND));
+    assert_non_null(strstr(v.detail, "19"));
+    /* Without it, the same bytes only lack a payload. */
+    s_assert_decode_rejects(buf, len, S_R(MISSING_FIELD));
+    free(buf);
+}
+
+static void test_unknown_envelope_field_below_the_payload_tags_is_ignored(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    /* Tag 12 is reserved for a future envelope field: readers ignore it. */
+    size_t len12 = s_append_field(buf, len, 12, "future");
+    fb_verdict_t v;
+    Fedbus__Envelope *got = fb_envelope_decode(buf, len12, &v);
+    if (!got) fail_msg("refused: %s %s", fb_reject_name(v.reason), v.detail);
+    assert_int_equal(v.reason, S_R(NONE));
+    /* And it is kept, so it is forwarded as published. */
+    assert_int_equal(got->base.n_unknown_fields, 1);
+    assert_int_equal(got->base.unknown_fields[0].tag, 12);
+    fedbus__envelope__free_unpacked(got, NULL);
+    /* Without a payload, a reserved tag is no payload kind either. */
+    env->payload_case = FEDBUS__ENVELOPE__PAYLOAD__NOT_SET;
+    env->event = NULL;
+    free(buf);
+    buf = s_pack(env, &len);
+    len12 = s_append_field(buf, len, 12, "future");
+    s_assert_decode_rejects(buf, len12, S_R(MISSING_FIELD));
+    free(buf);
+}
+
+/* --------------------------------------------------------- MISSING_FIELD --- */
+
+static void test_envelope_fields_are_required(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->schema_version = 0;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "schema_version");
+    env = s_event(&f);
+    env->message_id.len = 0;
+    env->message_id.data = NULL;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "message_id");
+    env = s_event(&f);
+    env->origin = "";
+    s_assert_rejected(env, S_R(MISSING_FIELD), "origin");
+    env = s_event(&f);
+    env->created_at_us = 0;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "created_at");
+    env = s_event(&f);
+    env->created_at_us = -1;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "created_at");
+}
+
+static void test_payload_is_required(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->payload_case = FEDBUS__ENVELOPE__PAYLOAD__NOT_SET;
+    env->event = NULL;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "payload");
+}
+
+static void test_event_needs_kind_title_and_start(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.event.kind = FEDBUS__EVENT_KIND__EVENT_KIND_UNSPECIFIED;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "event.kind");
+    env = s_event(&f);
+    f.event.title = NULL;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "event.title");
+    env = s_event(&f);
+    f.title.ko = "";
+    f.title.en = ""; /* a title in neither language is no title */
+    s_assert_rejected(env, S_R(MISSING_FIELD), "event.title");
+    env = s_event(&f);
+    f.event.starts_at = NULL;
+    f.event.ends_at = NULL;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "event.starts_at");
+}
+
+static void test_cfp_needs_title_and_closing_time(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_cfp(&f);
+    f.cfp.title = NULL;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "cfp.title");
+    env = s_cfp(&f);
+    f.cfp.closes_at = NULL;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "cfp.closes_at");
+}
+
+static void test_researcher_update_needs_id_name_and_kind(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_researcher(&f);
+    f.researcher.researcher_id = "";
+    s_assert_rejected(env, S_R(MISSING_FIELD), "researcher_id");
+    env = s_researcher(&f);
+    f.researcher.name = NULL;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "researcher.name");
+    env = s_researcher(&f);
+    f.researcher.kind = FEDBUS__RESEARCHER_UPDATE_KIND__RESEARCHER_UPDATE_KIND_UNSPECIFIED;
+    s_assert_rejected(env, S_R(MISSING_FIELD), "researcher.kind");
+}
+
+/* --------------------------------------------------------- INVALID_FIELD --- */
+
+static void test_message_id_must_be_16_bytes(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->message_id.len = 15;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "15");
+    env->message_id.len = 17;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "17");
+}
+
+static void test_origin_must_be_a_member_id(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->origin = "KR-Incheon";
+    s_assert_rejected(env, S_R(INVALID_FIELD), "origin");
+}
+
+static void test_end_before_start_is_invalid(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.ends.unix_us = f.starts.unix_us - 1;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "ends_at");
+    env = s_cfp(&f);
+    f.closes.unix_us = f.opens.unix_us - 1;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "closes_at");
+}
+
+static void test_utc_offset_beyond_a_day_is_invalid(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.ends.utc_offset_min = 24 * 60 + 1;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "offset");
+    env = s_cfp(&f);
+    f.opens.utc_offset_min = -24 * 60 - 1;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "offset");
+    env = s_researcher(&f);
+    f.occurred.utc_offset_min = 10000;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "offset");
+}
+
+static void test_budget_needs_an_iso_currency_and_a_non_negative_amount(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env;
+    const char *bad[] = {"krw", "KR", "KRWX", "", "K1W"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        env = s_cfp(&f);
+        f.budget.currency = (char *)bad[i];
+        s_assert_rejected(env, S_R(INVALID_FIELD), "currency");
+    }
+    env = s_cfp(&f);
+    f.budget.amount = -1;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "negative");
+    env = s_cfp(&f);
+    f.budget.currency = "USD";
+    s_assert_accepted(env);
+}
+
+static void test_field_tags_must_be_segments(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    const char *bad[] = {"Bio", "bio_tech", "", "-bio", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        Fedbus__Envelope *env = s_event(&f);
+        f.fields[1] = (char *)bad[i];
+        s_assert_rejected(env, S_R(INVALID_FIELD), "event.fields[1]");
+        env = s_cfp(&f);
+        f.fields[0] = (char *)bad[i];
+        s_assert_rejected(env, S_R(INVALID_FIELD), "cfp.fields[0]");
+        env = s_researcher(&f);
+        f.fields[0] = (char *)bad[i];
+        s_assert_rejected(env, S_R(INVALID_FIELD), "researcher.fields[0]");
+    }
+}
+
+static void test_broker_fields_set_by_the_publisher_are_invalid(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->global_seq = 1;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "global_seq");
+    env = s_event(&f);
+    env->stored_at_us = S_CREATED_US;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "stored_at_us");
+}
+
+static void test_enum_value_unknown_to_this_build_is_invalid(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.event.kind = (Fedbus__EventKind)99;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "99");
+    env = s_researcher(&f);
+    f.researcher.kind = (Fedbus__ResearcherUpdateKind)42;
+    s_assert_rejected(env, S_R(INVALID_FIELD), "42");
+}
+
+/* --------------------------------------------------- UNSUPPORTED_VERSION --- */
+
+static void test_newer_schema_version_is_unsupported(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->schema_version = FEDBUS_SCHEMA_VERSION + 1;
+    s_assert_rejected(env, S_R(UNSUPPORTED_VERSION), "2");
+    env->schema_version = 1000;
+    s_assert_rejected(env, S_R(UNSUPPORTED_VERSION), "1000");
+}
+
+/* ------------------------------------------------------------- BAD_TOPIC --- */
+
+static void test_topic_outside_the_grammar_is_a_bad_topic(void **state)
+{
+    (void)state;
+    const char *bad[] = {"", "event.kr-incheon", "event.kr-incheon.Forum", "event.kr-incheon..forum",
+                         "event.kr-incheon.a.b.c.d.e", "event.kr-incheon.forum_2026"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        s_fix_t f;
+        Fedbus__Envelope *env = s_event(&f);
+        env->topic = (char *)bad[i];
+        s_assert_rejected(env, S_R(BAD_TOPIC), NULL);
+    }
+}
+
+/* ------------------------------------------------------------- NAMESPACE --- */
+
+static void test_topic_kind_must_match_the_payload(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->topic = "cfp.kr-incheon.forum";
+    s_assert_rejected(env, S_R(NAMESPACE), "cfp");
+    env = s_cfp(&f);
+    env->topic = "event.kr-daejeon.bio";
+    s_assert_rejected(env, S_R(NAMESPACE), "event");
+    env = s_researcher(&f);
+    env->topic = "event.kr-busan.award";
+    s_assert_rejected(env, S_R(NAMESPACE), "researcher");
+}
+
+static void test_topic_origin_must_be_the_publishers(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->topic = "event.kr-busan.forum";
+    s_assert_rejected(env, S_R(NAMESPACE), "kr-incheon");
+    env = s_cfp(&f);
+    env->topic = "cfp.kr-daejeon-2.bio"; /* a longer name is another member */
+    s_assert_rejected(env, S_R(NAMESPACE), "kr-daejeon");
+    env = s_researcher(&f);
+    env->topic = "researcher.kr-busa.award";
+    s_assert_rejected(env, S_R(NAMESPACE), "kr-busan");
+}
+
+/* ----------------------------------------------------------------- stamp --- */
+
+/* Stamps the packed good event with (seq, at) and checks the result. */
+static void s_assert_stamp_round_trips(uint64_t seq, int64_t at)
+{
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    uint8_t *orig = malloc(len);
+    assert_non_null(orig);
+    memcpy(orig, buf, len);
+    size_t n = fb_envelope_stamp(seq, at, buf + len);
+    assert_true(n > 0);
+    assert_true(n <= FB_STAMP_MAX);
+    Fedbus__Envelope *got = fedbus__envelope__unpack(NULL, len + n, buf);
+    assert_non_null(got);
+    assert_int_equal(got->global_seq, seq);
+    assert_int_equal(got->stored_at_us, at);
+    /* Everything else is the publisher's envelope, byte for byte. */
+    got->global_seq = 0;
+    got->stored_at_us = 0;
+    size_t len2;
+    uint8_t *again = s_pack(got, &len2);
+    assert_int_equal(len2, len);
+    assert_memory_equal(again, orig, len);
+    free(again);
+    fedbus__envelope__free_unpacked(got, NULL);
+    free(orig);
+    free(buf);
+}
+
+static void test_stamp_appended_to_the_bytes_sets_only_the_broker_fields(void **state)
+{
+    (void)state;
+    s_assert_stamp_round_trips((1ULL << 40) + 5, 1773291600123456LL);
+    s_assert_stamp_round_trips(1, 1773291600000001LL);
+    s_assert_stamp_round_trips(UINT64_MAX, INT64_MAX);
+    s_assert_stamp_round_trips(127, -1); /* negative: the longest varint */
+}
+
+static void test_stamp_writes_two_varint_fields(void **state)
+{
+    (void)state;
+    uint8_t out[FB_STAMP_MAX];
+    size_t n = fb_envelope_stamp(300, 1, out);
+    const uint8_t want[] = {0x38, 0xAC, 0x02, 0x48, 0x01}; /* 7:300, 9:1 */
+    assert_int_equal(n, sizeof(want));
+    assert_memory_equal(out, want, sizeof(want));
+    assert_int_equal(fb_envelope_stamp(UINT64_MAX, -1, out), 22);
+}
+
+static void test_stamped_envelope_is_refused_as_a_publish(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    size_t n = fb_envelope_stamp(42, S_CREATED_US + 5, buf + len);
+    s_assert_decode_rejects(buf, len + n, S_R(INVALID_FIELD));
+    free(buf);
+}
+
+/* ---------------------------------------------------------- content hash --- */
+
+static void s_hash_of(const Fedbus__Envelope *env, uint8_t out[32])
+{
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    assert_int_equal(fb_envelope_content_hash(buf, len, out), 0);
+    free(buf);
+}
+
+static void test_content_hash_ignores_ids_sequences_times_and_stamp(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    uint8_t a[32], b[32];
+    Fedbus__Envelope *env = s_event(&f);
+    s_hash_of(env, a);
+    env->origin_seq = 99;
+    env->created_at_us += 1000;
+    f.id[0] ^= 0xFF;
+    s_hash_of(env, b);
+    assert_memory_equal(a, b, 32);
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    size_t n = fb_envelope_stamp(12345, S_CREATED_US, buf + len);
+    assert_int_equal(fb_envelope_content_hash(buf, len + n, b), 0);
+    assert_memory_equal(a, b, 32);
+    free(buf);
+}
+
+static void test_content_hash_changes_with_topic_or_payload(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    uint8_t a[32], b[32];
+    Fedbus__Envelope *env = s_event(&f);
+    s_hash_of(env, a);
+    env->topic = "event.kr-incheon.seminar";
+    s_hash_of(env, b);
+    assert_memory_not_equal(a, b, 32);
+    env = s_event(&f);
+    f.title.en = "Incheon S&T Forum 2026";
+    s_hash_of(env, b);
+    assert_memory_not_equal(a, b, 32);
+    env = s_event(&f);
+    s_hash_of(env, b);
+    assert_memory_equal(a, b, 32); /* and back to the original: deterministic */
+}
+
+static void test_content_hash_of_broken_bytes_fails(void **state)
+{
+    (void)state;
+    uint8_t h[32];
+    const uint8_t unterminated[] = {0x80};
+    const uint8_t short_string[] = {0x1A, 0x05, 'a'};
+    const uint8_t bad_wire_type[] = {0x1F};
+    const uint8_t short_fixed64[] = {0x09, 1, 2, 3};
+    assert_int_equal(fb_envelope_content_hash(unterminated, sizeof(unterminated), h), -1);
+    assert_int_equal(fb_envelope_content_hash(short_string, sizeof(short_string), h), -1);
+    assert_int_equal(fb_envelope_content_hash(bad_wire_type, sizeof(bad_wire_type), h), -1);
+    assert_int_equal(fb_envelope_content_hash(short_fixed64, sizeof(short_fixed64), h), -1);
+}
+
+/* ----------------------------------------------------------- reject names --- */
+
+static void test_reject_names_are_the_enum_names_without_prefix(void **state)
+{
+    (void)state;
+    assert_string_equal(fb_reject_name(S_R(NONE)), "NONE");
+    assert_string_equal(fb_reject_name(S_R(MALFORMED)), "MALFORMED");
+    assert_string_equal(fb_reject_name(S_R(BAD_TOPIC)), "BAD_TOPIC");
+    assert_string_equal(fb_reject_name(S_R(NAMESPACE)), "NAMESPACE");
+    assert_string_equal(fb_reject_name(S_R(INVALID_FIELD)), "INVALID_FIELD");
+    assert_string_equal(fb_reject_name(S_R(UNKNOWN_REQUEST)), "UNKNOWN_REQUEST");
+    assert_string_equal(fb_reject_name(999), "UNKNOWN");
+    assert_string_equal(fb_reject_name(-1), "UNKNOWN");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_event_passes),
+        cmocka_unit_test(test_good_cfp_passes),
+        cmocka_unit_test(test_good_researcher_update_passes),
+        cmocka_unit_test(test_optional_parts_may_be_left_out),
+        cmocka_unit_test(test_subtopics_and_equal_times_are_fine),
+        cmocka_unit_test(test_kind_is_null_without_a_payload),
+        cmocka_unit_test(test_garbage_bytes_are_malformed),
+        cmocka_unit_test(test_every_cut_inside_the_payload_is_malformed),
+        cmocka_unit_test(test_pseudo_random_bytes_never_decode),
+        cmocka_unit_test(test_empty_bytes_decode_to_an_envelope_missing_its_fields),
+        cmocka_unit_test(test_invalid_utf8_in_a_nested_field_is_found),
+        cmocka_unit_test(test_invalid_utf8_in_a_repeated_string_is_found),
+        cmocka_unit_test(test_invalid_utf8_in_envelope_strings_comes_before_other_checks),
+        cmocka_unit_test(test_payload_of_an_unknown_kind_is_refused),
+        cmocka_unit_test(test_unknown_envelope_field_below_the_payload_tags_is_ignored),
+        cmocka_unit_test(test_envelope_fields_are_required),
+        cmocka_unit_test(test_payload_is_required),
+        cmocka_unit_test(test_event_needs_kind_title_and_start),
+        cmocka_unit_test(test_cfp_needs_title_and_closing_time),
+        cmocka_unit_test(test_researcher_update_needs_id_name_and_kind),
+        cmocka_unit_test(test_message_id_must_be_16_bytes),
+        cmocka_unit_test(test_origin_must_be_a_member_id),
+        cmocka_unit_test(test_end_before_start_is_invalid),
+        cmocka_unit_test(test_utc_offset_beyond_a_day_is_invalid),
+        cmocka_unit_test(test_budget_needs_an_iso_currency_and_a_non_negative_amount),
+        cmocka_unit_test(test_field_tags_must_be_segments),
+        cmocka_unit_test(test_broker_fields_set_by_the_publisher_are_invalid),
+        cmocka_unit_test(test_enum_value_unknown_to_this_build_is_invalid),
+        cmocka_unit_test(test_newer_schema_version_is_unsupported),
+        cmocka_unit_test(test_topic_outside_the_grammar_is_a_bad_topic),
+        cmocka_unit_test(test_topic_kind_must_match_the_payload),
+        cmocka_unit_test(test_topic_origin_must_be_the_publishers),
+        cmocka_unit_test(test_stamp_appended_to_the_bytes_sets_only_the_broker_fields),
+        cmocka_unit_test(test_stamp_writes_two_varint_fields),
+        cmocka_unit_test(test_stamped_envelope_is_refused_as_a_publish),
+        cmocka_unit_test(test_content_hash_ignores_ids_sequences_times_and_stamp),
+        cmocka_unit_test(test_content_hash_changes_with_topic_or_payload),
+        cmocka_unit_test(test_content_hash_of_broken_bytes_fails),
+        cmocka_unit_test(test_reject_names_are_the_enum_names_without_prefix),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
