@@ -22,7 +22,7 @@
 
 #define S_REPLAY_PAGE 256
 #define S_REPLAY_MAX_ACTIVE 64
-#define S_REPLAY_MAX_PREFIXES 64
+#define S_REPLAY_MAX_PREFIXES 256
 #define S_NREASONS 16
 
 const fb_cfg_key_t fb_broker_keys[] = {
@@ -53,6 +53,7 @@ typedef enum {
     S_CHECK,     /* origin_seq not above the head: look it up */
     S_DUP_REF,   /* same message earlier in this batch (ref) */
     S_DUPLICATE, /* stored before: ack with its global_seq */
+    S_COMMITTED, /* stored by an earlier attempt of this batch whose COMMIT reply was lost */
     S_REJECTED,
 } s_state_t;
 
@@ -101,6 +102,7 @@ struct fb_broker {
     size_t *key_items;
     s_replay_t replays[S_REPLAY_MAX_ACTIVE];
     int nreplays;
+    uint64_t batch_base; /* head when the current batch began */
     s_stats_t stats, last_stats;
     int64_t next_stats_us;
     volatile sig_atomic_t *stop;
@@ -213,7 +215,13 @@ static int s_resolve_lookups(fb_broker_t *self, s_state_t which)
     for (size_t k = 0; k < n; k++) {
         s_item_t *it = &self->items[self->key_items[k]];
         const fb_store_found_t *f = &self->found[k];
-        if (f->found && memcmp(f->hash, it->hash, FB_SHA256_LEN) == 0) {
+        if (f->found && memcmp(f->hash, it->hash, FB_SHA256_LEN) == 0 && f->global_seq > self->batch_base) {
+            /* Committed by this very batch in an attempt whose reply was
+             * lost: it was never acked nor fanned out. */
+            it->state = S_COMMITTED;
+            it->global_seq = f->global_seq;
+            it->stamp_len = fb_envelope_stamp(f->global_seq, f->stored_at_us, it->stamp);
+        } else if (f->found && memcmp(f->hash, it->hash, FB_SHA256_LEN) == 0) {
             it->state = S_DUPLICATE;
             it->global_seq = f->global_seq;
         } else if (f->found) {
@@ -319,11 +327,20 @@ static void s_flush(fb_broker_t *self)
      * publishers' frames wait in ZeroMQ's queues (backpressure). A stop
      * request drops the batch unanswered; publishers resend it. */
     int64_t backoff_ms = 100;
-    int rc = FB_ESTORE;
+    int rc = FB_ESTORE, retry = 0;
     size_t n = 0;
+    self->batch_base = self->head;
     for (;;) {
         int64_t now = fb_time_now_us();
-        if (fb_store_check(self->store) == 0 && s_resolve_lookups(self, S_CHECK) == 0) {
+        int ok = fb_store_check(self->store) == 0;
+        if (ok && retry) {
+            /* After a failure, what the store holds is the truth: a COMMIT
+             * may have succeeded without its reply reaching us. */
+            fb_map_clear(self->heads);
+            ok = fb_store_head(self->store, &self->head) == FB_OK &&
+                 fb_store_origin_heads(self->store, s_load_head, self->heads) == FB_OK;
+        }
+        if (ok && s_resolve_lookups(self, S_CHECK) == 0) {
             n = s_assign(self, now);
             rc = fb_store_append(self->store, self->rows, n);
             if (rc == FB_ECONFLICT) {
@@ -338,6 +355,7 @@ static void s_flush(fb_broker_t *self)
             if (rc == FB_OK) break;
         }
         self->stats.store_errors++;
+        retry = 1;
         fb_warn("store: batch of %zu waits: %s; retrying in %lld ms", self->nitems,
                 fb_store_error(self->store), (long long)backoff_ms);
         if (*self->stop) {
@@ -347,7 +365,7 @@ static void s_flush(fb_broker_t *self)
             return;
         }
         zmq_poll(NULL, 0, (long)backoff_ms);
-        if (backoff_ms < 2000) backoff_ms *= 2;
+        backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
     }
     self->head += n;
     fb_map_each(self->batch_heads, s_merge_head, self->heads);
@@ -366,6 +384,7 @@ static void s_flush(fb_broker_t *self)
         const ProtobufCBinaryData *id = &it->env->message_id;
         switch (it->state) {
         case S_NEW:
+        case S_COMMITTED:
             self->stats.accepted++;
             s_fanout(self, it);
             s_send_ack(self, &it->ident, id, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED, it->global_seq,
@@ -469,9 +488,14 @@ static int s_read_ingest(fb_broker_t *self)
     }
     const ProtobufCBinaryData *eb = &it->nm->publish->envelope;
     fb_verdict_t v;
-    it->env = fb_envelope_decode(eb->data, eb->len, &v);
+    Fedbus__Envelope *bad = NULL;
+    it->env = fb_envelope_decode(eb->data, eb->len, &v, &bad);
     if (!it->env) {
-        s_reject(self, &it->ident, NULL, v.reason, v.detail);
+        /* A refused envelope that decoded names its message_id, so that a
+         * publisher with many publishes in flight knows which was refused. */
+        s_reject(self, &it->ident, bad && bad->message_id.len == FB_UUID_LEN ? &bad->message_id : NULL,
+                 v.reason, v.detail);
+        if (bad) fedbus__envelope__free_unpacked(bad, NULL);
         goto done;
     }
     if (it->env->origin_seq == 0) {
@@ -544,7 +568,12 @@ static void s_read_replay(fb_broker_t *self)
     zmq_msg_init(&body);
     if (zmq_msg_recv(&ident, self->replay, ZMQ_DONTWAIT) < 0) goto out;
     if (!zmq_msg_more(&ident) || zmq_msg_recv(&body, self->replay, 0) < 0) goto out;
-    if (zmq_msg_more(&body)) fb_zmq_drain(self->replay);
+    if (zmq_msg_more(&body)) {
+        fb_zmq_drain(self->replay);
+        s_replay_error(self, &ident, 0, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                       "a replay request is one frame; got several");
+        goto out;
+    }
     Fedbus__ReplayRequest *req =
         fedbus__replay_request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
     if (!req) {
@@ -557,7 +586,7 @@ static void s_read_replay(fb_broker_t *self)
     for (size_t i = 0; ok && i < req->n_prefixes; i++) ok = s_prefix_ok(req->prefixes[i]);
     if (!ok) {
         s_replay_error(self, &ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC,
-                       "prefixes: at most 64, each 1-255 of [a-z0-9.-]");
+                       "prefixes: at most 256, each 1-255 of [a-z0-9.-]");
     } else if (self->nreplays == S_REPLAY_MAX_ACTIVE) {
         s_replay_error(self, &ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
                        "too many replays in progress: retry");
@@ -640,8 +669,8 @@ static int s_replay_step(fb_broker_t *self, s_replay_t *r)
                        "store unavailable: retry");
         return 1;
     }
-    /* A page shorter than asked, or one that exhausts the limit, is the last:
-     * it is known only after reading, so read one row more than sent. */
+    /* A page that exhausts the limit, or starts past the head, is the last;
+     * a page shorter than asked is followed by an empty done chunk. */
     s_page_ctx_t ctx = {self, r, 0};
     uint64_t head_then = self->head;
     if (r->next_seq > head_then) ctx.done = 1;
@@ -731,8 +760,12 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             break;
         }
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
-            /* Take what is queued, up to batch-max, then commit it as one. */
-            while ((long long)self->nitems < self->cfg.batch_max && s_read_ingest(self) == 0)
+            /* Take what is queued, up to batch-max publishes (and as many
+             * frames of any kind), then commit it as one. */
+            for (long long frames = 0; frames < self->cfg.batch_max &&
+                                       (long long)self->nitems < self->cfg.batch_max &&
+                                       s_read_ingest(self) == 0;
+                 frames++)
                 ;
             s_flush(self);
         }

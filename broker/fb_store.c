@@ -1,6 +1,7 @@
 /* fb_store.c — PostgreSQL persistence: migrations, binary COPY batches, lookups, replay pages. */
 #include "fb_store.h"
 
+#include "fb_map.h"
 #include "fedbus/fedbus.h"
 
 #include <libpq-fe.h>
@@ -11,8 +12,9 @@
 #define S_LOCK_KEY "7146590318425"  /* advisory lock: one writing broker per database */
 #define S_PG_EPOCH_US 946684800000000LL /* 2000-01-01 in Unix microseconds */
 
-/* Schema versions, applied in order, each once, each in its own
- * transaction. Never edit an applied entry: append a new one. */
+/* Schema versions, applied in order, each once; the pending ones run in one
+ * transaction under an advisory lock. Never edit an applied entry: append a
+ * new one. */
 static const char *const s_migrations[] = {
     /* 1: messages and per-origin heads */
     "CREATE TABLE fedbus_messages ("
@@ -62,7 +64,11 @@ static int s_exec(fb_store_t *self, const char *sql, ExecStatusType want)
 {
     PGresult *r = PQexec(self->conn, sql);
     int ok = PQresultStatus(r) == want;
-    if (!ok) s_set_error(self, sql, r);
+    if (!ok) {
+        char what[48];
+        snprintf(what, sizeof(what), "%.40s%s", sql, strlen(sql) > 40 ? "..." : "");
+        s_set_error(self, what, r);
+    }
     PQclear(r);
     return ok ? 0 : -1;
 }
@@ -295,10 +301,16 @@ static char *s_heads_sql(const fb_store_row_t *rows, size_t n)
                             "INSERT INTO fedbus_origins AS o (origin, last_origin_seq, "
                             "last_global_seq, last_stored_at) VALUES ");
     int first = 1;
-    for (size_t i = 0; i < n; i++) {
-        int later = 0;
-        for (size_t j = i + 1; j < n && !later; j++) later = strcmp(rows[j].origin, rows[i].origin) == 0;
-        if (later) continue;
+    fb_map_t *seen = fb_map_new(64);
+    if (!seen) {
+        free(sql);
+        return NULL;
+    }
+    for (size_t k = n; k-- > 0;) { /* last row of each origin first */
+        size_t i = k;
+        size_t olen = strlen(rows[i].origin);
+        if (fb_map_get(seen, rows[i].origin, olen, NULL)) continue;
+        fb_map_put(seen, rows[i].origin, olen, 1);
         /* origin is a validated segment: [a-z0-9-] only, safe to inline. */
         len += (size_t)snprintf(sql + len, cap - len,
                                 "%s('%s', %llu, %llu, to_timestamp(%lld / 1e6))", first ? "" : ",",
@@ -307,6 +319,7 @@ static char *s_heads_sql(const fb_store_row_t *rows, size_t n)
                                 (long long)rows[i].stored_at_us);
         first = 0;
     }
+    fb_map_destroy(&seen);
     snprintf(sql + len, cap - len,
              " ON CONFLICT (origin) DO UPDATE SET last_origin_seq = GREATEST(o.last_origin_seq, "
              "excluded.last_origin_seq), last_global_seq = excluded.last_global_seq, "
@@ -398,7 +411,7 @@ int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_s
     strcpy(d, "}");
     const char *params[2] = {origins, ids};
     PGresult *r = PQexecParams(self->conn,
-                               "SELECT k.i, m.global_seq, m.origin_seq, m.content_hash "
+                               "SELECT k.i, m.global_seq, m.origin_seq, m.content_hash, m.stored_at "
                                "FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS k(origin, id, i) "
                                "JOIN fedbus_messages m ON m.origin = k.origin AND m.message_id = k.id",
                                2, NULL, params, NULL, NULL, 1);
@@ -422,6 +435,10 @@ int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_s
         f->found = 1;
         f->global_seq = gs;
         f->origin_seq = os;
+        uint64_t at = 0;
+        p = (const uint8_t *)PQgetvalue(r, row, 4);
+        for (int k = 0; k < 8; k++) at = at << 8 | p[k];
+        f->stored_at_us = (int64_t)at + S_PG_EPOCH_US;
         memcpy(f->hash, PQgetvalue(r, row, 3), 32);
     }
     PQclear(r);

@@ -34,6 +34,7 @@ typedef struct {
     int found;
     uint64_t global_seq;
     uint64_t origin_seq;
+    int64_t stored_at_us;
     uint8_t hash[32];
 } fb_store_found_t;
 

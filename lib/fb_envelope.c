@@ -53,8 +53,8 @@ static int s_strings_utf8(const ProtobufCMessage *m, fb_verdict_t *v)
             if (!items[k]) continue;
             if (f->type == PROTOBUF_C_TYPE_STRING) {
                 const char *s = items[k];
-                /* protobuf-c NUL-terminates strings; what follows an inner
-                 * NUL is not seen here (see docs/protocol.md). */
+                /* In memory, a string ends at its NUL; decoding checks the
+                 * whole wire length first (s_wire_strings). */
                 if (!fb_utf8_valid(s, strlen(s)))
                     return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_UTF8,
                                      "field %s.%s is not valid UTF-8", d->short_name, f->name);
@@ -158,12 +158,12 @@ const char *fb_envelope_kind(const Fedbus__Envelope *env)
     }
 }
 
-int fb_envelope_check(const Fedbus__Envelope *env, fb_verdict_t *v)
+static int s_check(const Fedbus__Envelope *env, fb_verdict_t *v, int strings_checked)
 {
     const char *why = NULL;
     v->reason = FEDBUS__REJECT_REASON__REJECT_NONE;
     v->detail[0] = '\0';
-    if (s_strings_utf8(&env->base, v)) return -1;
+    if (!strings_checked && s_strings_utf8(&env->base, v)) return -1;
     if (env->schema_version == 0)
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "schema_version is required");
     if (env->schema_version > FEDBUS_SCHEMA_VERSION)
@@ -219,15 +219,70 @@ int fb_envelope_check(const Fedbus__Envelope *env, fb_verdict_t *v)
     }
 }
 
-Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v)
+int fb_envelope_check(const Fedbus__Envelope *env, fb_verdict_t *v)
 {
+    return s_check(env, v, 0);
+}
+
+static int s_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+/* Checks every string field of the message described by d in the wire bytes
+ * [p, end), recursively: UTF-8 and no NUL over the whole length, which
+ * protobuf-c's NUL-terminated copies would hide. Returns 0, or -1 with *v
+ * set (MALFORMED for bytes that are not protobuf). */
+static int s_wire_strings(const uint8_t *p, const uint8_t *end, const ProtobufCMessageDescriptor *d,
+                          int depth, fb_verdict_t *v)
+{
+    if (depth > 16) return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "nesting too deep");
+    while (p < end) {
+        uint64_t key, n;
+        if (s_read_varint(&p, end, &key)) goto malformed;
+        switch (key & 7) {
+        case 0:
+            if (s_read_varint(&p, end, &n)) goto malformed;
+            continue;
+        case 1:
+            if (end - p < 8) goto malformed;
+            p += 8;
+            continue;
+        case 5:
+            if (end - p < 4) goto malformed;
+            p += 4;
+            continue;
+        case 2:
+            break;
+        default:
+            goto malformed;
+        }
+        if (s_read_varint(&p, end, &n) || n > (uint64_t)(end - p)) goto malformed;
+        const ProtobufCFieldDescriptor *f = key >> 3 <= UINT32_MAX
+                                                ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3))
+                                                : NULL;
+        if (f && f->type == PROTOBUF_C_TYPE_STRING && !fb_utf8_valid((const char *)p, (size_t)n))
+            return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_UTF8,
+                             "field %s.%s is not valid UTF-8 (or holds a NUL)", d->short_name, f->name);
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+            s_wire_strings(p, p + n, f->descriptor, depth + 1, v) != 0)
+            return -1;
+        p += n;
+    }
+    return 0;
+malformed:
+    return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "envelope is not a decodable protobuf message");
+}
+
+Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v,
+                                     Fedbus__Envelope **bad)
+{
+    if (bad) *bad = NULL;
     Fedbus__Envelope *env = fedbus__envelope__unpack(NULL, len, buf);
     if (!env) {
         s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "envelope is not a decodable protobuf message");
         return NULL;
     }
-    if (fb_envelope_check(env, v) != 0) {
-        fedbus__envelope__free_unpacked(env, NULL);
+    if (s_wire_strings(buf, buf + len, &fedbus__envelope__descriptor, 0, v) != 0 || s_check(env, v, 1) != 0) {
+        if (bad) *bad = env;
+        else fedbus__envelope__free_unpacked(env, NULL);
         return NULL;
     }
     return env;

@@ -21,11 +21,15 @@ typedef struct {
 #define FB_STAMP_MAX 24
 
 /* Unpacks len bytes into a new envelope and checks it as the broker does:
- * every string UTF-8, the payload known and complete, the topic in the
- * grammar, in the origin's namespace and of the payload's kind, broker fields
- * unset. Returns the envelope (caller frees: fedbus__envelope__free_unpacked)
- * with v->reason == REJECT_NONE, or NULL with the reason in *v. */
-Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v);
+ * every string field, on the wire, UTF-8 without NUL; the payload known and
+ * complete; the topic in the grammar, in the origin's namespace and of the
+ * payload's kind; broker fields unset. Returns the envelope (caller frees:
+ * fedbus__envelope__free_unpacked) with v->reason == REJECT_NONE, or NULL
+ * with the reason in *v. When the bytes decoded but the envelope is refused
+ * and bad is not NULL, *bad receives the decoded envelope (caller frees), so
+ * that the reject can name its message_id; otherwise *bad is NULL. */
+Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v,
+                                     Fedbus__Envelope **bad);
 
 /* Checks an envelope already in memory (same rules as fb_envelope_decode,
  * minus decoding). Returns 0 when good, else -1 with the reason in *v. */

@@ -5,6 +5,7 @@
  * outbox, the same ack. */
 #include "fb_node.h"
 
+#include "fb_envelope.h"
 #include "fb_log.h"
 #include "fedbus/fedbus.h"
 
@@ -77,9 +78,9 @@ static unsigned s_publish_one(const char *text, size_t len, json_t **body)
     case FB_EREJECTED:
         *body = json_pack("{s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", ack.message_id,
                           "reason", ack.reason_name, "detail", ack.detail);
-        return ack.reason == 11 /* STORE_UNAVAILABLE */ ? (unsigned)MHD_HTTP_SERVICE_UNAVAILABLE
-               : ack.reason == 1 /* FRAME_TOO_LARGE */ ? 413
-                                                       : 422;
+        return ack.reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? (unsigned)MHD_HTTP_SERVICE_UNAVAILABLE
+               : ack.reason == FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE ? 413u
+                                                                             : 422u;
     case FB_EINVAL:
         *body = s_error("INVALID_JSON", ack.detail);
         return MHD_HTTP_BAD_REQUEST;

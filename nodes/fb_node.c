@@ -1,9 +1,14 @@
 /* fb_node.c — the node loop: submit -> stamp -> outbox -> broker, acks back, resends, heartbeats.
  *
  * The outbox is a ring ordered by origin_seq: entries leave it only when the
- * broker confirmed them, and resends go out in origin_seq order so that the
- * broker never sees a sequence go backwards. (It lives in memory for now; the
- * crash-safe on-disk outbox replaces this ring behind the same calls.) */
+ * broker confirmed them. The broker refuses an origin_seq at or below one it
+ * stored (unless it is a resend of that very message), so the node never lets
+ * a publish overtake an earlier one: it sends strictly in ring order (a send
+ * cursor that stops at a full queue), the broker socket queues nothing while
+ * disconnected (ZMQ_IMMEDIATE), and after any reconnection nothing is sent
+ * before the broker's Welcome, which restarts the cursor at the ring's head.
+ * (The ring lives in memory for now; the crash-safe on-disk outbox replaces it
+ * behind the same calls.) */
 #include "fb_node.h"
 
 #include "fb_crypto.h"
@@ -67,6 +72,9 @@ struct fb_node {
     s_entry_t *ring;
     size_t cap;
     uint64_t head, tail; /* absolute indexes: [head, tail) is the outbox */
+    uint64_t cursor;     /* [head, cursor) sent since the last Welcome */
+    int64_t scan_at;     /* next resend scan, monotonic */
+    long long max_frame; /* the smaller of ours and the broker's */
     fb_map_t *by_id;     /* message_id -> absolute index */
     uint64_t next_seq;
     volatile int welcomed;
@@ -130,10 +138,24 @@ static void s_entry_clear(s_entry_t *e)
     e->has_client = 0;
 }
 
-static void s_send_entry(fb_node_t *self, s_entry_t *e)
+/* Sends e; returns 0, or -1 when the queue to the broker is full. */
+static int s_send_entry(fb_node_t *self, s_entry_t *e)
 {
-    if (zmq_send(self->broker, e->frame, e->frame_len, ZMQ_DONTWAIT) >= 0)
-        e->sent_at_us = fb_time_mono_us();
+    if (zmq_send(self->broker, e->frame, e->frame_len, ZMQ_DONTWAIT) < 0) return -1;
+    e->sent_at_us = fb_time_mono_us();
+    return 0;
+}
+
+/* Sends, in order, every entry not yet sent since the last Welcome. */
+static void s_send_pending(fb_node_t *self)
+{
+    if (!self->welcomed) return;
+    if (self->cursor < self->head) self->cursor = self->head;
+    while (self->cursor < self->tail) {
+        s_entry_t *e = s_at(self, self->cursor);
+        if (!e->done && s_send_entry(self, e) != 0) return;
+        self->cursor++;
+    }
 }
 
 /* Resends back off, so that a slow broker is not buried under copies of
@@ -254,11 +276,11 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, Fedbus__Envelope 
     nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH;
     nm.publish = &pub;
     size_t flen = fedbus__node_message__get_packed_size(&nm);
-    if ((long long)flen > self->cfg.max_frame) {
+    if ((long long)flen > self->max_frame) {
         free(ebuf);
         char detail[96];
         snprintf(detail, sizeof(detail), "message of %zu bytes exceeds max-frame %lld", flen,
-                 self->cfg.max_frame);
+                 self->max_frame);
         s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
         return;
     }
@@ -286,7 +308,7 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, Fedbus__Envelope 
     fb_map_put(self->by_id, e->id, FB_UUID_LEN, abs);
     self->depth = (long long)(self->tail - self->head);
     self->submitted++;
-    if (self->welcomed) s_send_entry(self, e);
+    s_send_pending(self);
 }
 
 static void s_on_submit(fb_node_t *self)
@@ -355,8 +377,13 @@ static void s_on_broker(fb_node_t *self)
                     (unsigned long long)self->next_seq, (unsigned long long)w->head_global_seq);
         }
         self->welcomed = 1;
-        for (uint64_t i = self->head; i < self->tail; i++)
-            if (!s_at(self, i)->done) s_send_entry(self, s_at(self, i));
+        if (w->max_frame && (long long)w->max_frame < self->max_frame) {
+            fb_info("broker accepts frames up to %u bytes", w->max_frame);
+            self->max_frame = w->max_frame;
+        }
+        /* Everything unconfirmed goes again, in order, before anything new. */
+        self->cursor = self->head;
+        s_send_pending(self);
     } else if (bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_ACK) {
         const Fedbus__Ack *a = bm->ack;
         uint64_t abs;
@@ -386,8 +413,8 @@ out:
     zmq_msg_close(&body);
 }
 
-/* A (re)connection to the broker: say hello again and resend everything
- * unconfirmed now, whatever its backoff (a restarted broker lost its queue). */
+/* A (re)connection to the broker: say hello again; its Welcome resends
+ * everything unconfirmed, in order, whatever its backoff. */
 static void s_on_monitor(fb_node_t *self)
 {
     zmq_msg_t ev, addr;
@@ -403,6 +430,9 @@ static void s_on_monitor(fb_node_t *self)
         for (uint64_t i = self->head; i < self->tail; i++) s_at(self, i)->wait_us = 0;
         s_send_hello(self);
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        /* What was in flight may be lost: hold everything until the next
+         * Welcome, which resends it in order. */
+        self->welcomed = 0;
         fb_warn("disconnected from broker %s; %llu publishes unconfirmed", self->cfg.broker,
                 (unsigned long long)(self->tail - self->head));
     }
@@ -422,8 +452,13 @@ static void s_on_timer(fb_node_t *self)
         }
         return;
     }
+    s_send_pending(self);
+    if (now < self->scan_at) return;
+    self->scan_at = now + 50000;
+    /* Acks can be lost on a healthy link (the broker drops replies to a
+     * peer whose queue is full): resend what waited too long. */
     int budget = 10000;
-    for (uint64_t i = self->head; i < self->tail && budget > 0; i++) {
+    for (uint64_t i = self->head; i < self->cursor && budget > 0; i++) {
         s_entry_t *e = s_at(self, i);
         if (e->done || now - e->sent_at_us < (e->wait_us ? e->wait_us : resend)) continue;
         if (e->sent_at_us) fb_debug("resend origin_seq %llu", (unsigned long long)e->origin_seq);
@@ -507,7 +542,11 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
                 zmq_poll(items, 1, 0);
             }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) s_on_monitor(self);
-        if (n > 0 && self->welcomed && (items[2].revents & ZMQ_POLLIN)) s_on_submit(self);
+        if (n > 0 && self->welcomed && (items[2].revents & ZMQ_POLLIN))
+            for (int k = 0; k < 1000 && self->welcomed && (items[2].revents & ZMQ_POLLIN); k++) {
+                s_on_submit(self);
+                zmq_poll(items + 2, 1, 0);
+            }
         s_on_timer(self);
     }
     if (self->tail > self->head)
@@ -533,9 +572,14 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
         fb_err("out of memory");
         goto error;
     }
-    self->broker = fb_zmq_socket(ZMQ_DEALER, cfg->broker, 0, 0, 0);
-    if (!self->broker) {
-        fb_err("cannot connect to broker %s: %s", cfg->broker, zmq_strerror(errno));
+    self->max_frame = cfg->max_frame;
+    /* ZMQ_IMMEDIATE: nothing is queued for a connection that is not up, so
+     * nothing sent before a disconnection is delivered after later sends. */
+    int one = 1, zero = 0;
+    self->broker = zmq_socket(fb_zmq_context(), ZMQ_DEALER);
+    if (!self->broker || zmq_setsockopt(self->broker, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
+        zmq_setsockopt(self->broker, ZMQ_LINGER, &zero, sizeof(zero)) != 0) {
+        fb_err("cannot create the broker socket: %s", zmq_strerror(errno));
         goto error;
     }
     char mon[96];
@@ -548,6 +592,11 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
     int hwm = 100000;
     zmq_setsockopt(self->broker, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(self->broker, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    /* Connect only now, so the monitor sees the first connection too. */
+    if (zmq_connect(self->broker, cfg->broker) != 0) {
+        fb_err("cannot connect to broker %s: %s", cfg->broker, zmq_strerror(errno));
+        goto error;
+    }
     self->submit = fb_zmq_socket(ZMQ_ROUTER, cfg->submit, 1, 0, cfg->max_frame * 2 + 4096);
     if (!self->submit) {
         fb_err("cannot bind submit %s: %s", cfg->submit, zmq_strerror(errno));

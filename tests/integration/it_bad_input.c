@@ -18,6 +18,7 @@
 
 static th_t s_t;
 static fb_publisher_t *s_pub;
+static fb_ack_t s_last; /* the last reject seen by s_expect_reject */
 static uint64_t s_seq = 100; /* kr-busan's next origin_seq in these tests */
 
 static int s_setup(void **state)
@@ -110,6 +111,7 @@ static void s_expect_reject(const void *frame, size_t len, int reason)
     assert_int_equal(ack.status, FB_ACK_REJECTED);
     assert_int_equal(ack.reason, reason);
     assert_true(ack.detail[0] != '\0');
+    s_last = ack;
     assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages"), stored);
     usleep(50 * 1000);
     assert_int_equal(th_count_lines(s_t.broker_log, needle), lines + 1);
@@ -196,6 +198,29 @@ static void test_invalid_utf8_is_refused(void **state)
     uint8_t *f = s_frame(&m.env, &len);
     s_expect_reject(f, len, FEDBUS__REJECT_REASON__REJECT_INVALID_UTF8);
     free(f);
+    /* A refused envelope that decoded names its message, for pipelining publishers. */
+    char id[37];
+    fb_uuid_format(m.id, id);
+    assert_string_equal(s_last.message_id, id);
+}
+
+static void test_nul_inside_a_string_is_refused(void **state)
+{
+    (void)state;
+    s_msg_t m;
+    size_t elen, len;
+    s_good(&m);
+    m.env.topic = "event.kr-busan.forumXjunk";
+    elen = fedbus__envelope__get_packed_size(&m.env);
+    uint8_t *e = malloc(elen);
+    fedbus__envelope__pack(&m.env, e);
+    uint8_t *x = memchr(e, 'X', elen); /* becomes "event.kr-busan.forum\0junk" */
+    assert_non_null(x);
+    *x = '\0';
+    uint8_t *f = s_wrap(e, elen, &len);
+    s_expect_reject(f, len, FEDBUS__REJECT_REASON__REJECT_INVALID_UTF8);
+    free(e);
+    free(f);
 }
 
 static void test_unknown_payload_kind_is_refused(void **state)
@@ -226,10 +251,13 @@ static void test_topic_outside_the_grammar_is_refused(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         s_msg_t m;
         size_t len;
+        char id[37];
         s_good(&m);
         m.env.topic = (char *)bad[i];
         uint8_t *f = s_frame(&m.env, &len);
         s_expect_reject(f, len, FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC);
+        fb_uuid_format(m.id, id);
+        assert_string_equal(s_last.message_id, id);
         free(f);
     }
 }
@@ -349,10 +377,10 @@ static void test_broker_still_serves_and_counted_every_reject(void **state)
         if (strstr(line, "stats frames=")) strcpy(last, line);
     fclose(f);
     print_message("%s", last);
-    const char *want[] = {"FRAME_TOO_LARGE=1 ", "MALFORMED=4 ", "INVALID_UTF8=1 ", "UNKNOWN_KIND=1 ",
+    const char *want[] = {"FRAME_TOO_LARGE=1 ", "MALFORMED=4 ", "INVALID_UTF8=2 ", "UNKNOWN_KIND=1 ",
                           "BAD_TOPIC=5 ", "NAMESPACE=2 ", "MISSING_FIELD=3 ", "INVALID_FIELD=1 ",
                           "UNSUPPORTED_VERSION=1 ", "ID_REUSED=1 ", "STALE_SEQUENCE=1 ",
-                          "UNKNOWN_REQUEST=1", " rejected=22 "};
+                          "UNKNOWN_REQUEST=1", " rejected=23 "};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(last, want[i])) fail_msg("stats line lacks '%s'", want[i]);
 }
@@ -366,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_garbage_envelope_inside_publish_is_malformed),
         cmocka_unit_test(test_multipart_publish_is_malformed),
         cmocka_unit_test(test_invalid_utf8_is_refused),
+        cmocka_unit_test(test_nul_inside_a_string_is_refused),
         cmocka_unit_test(test_unknown_payload_kind_is_refused),
         cmocka_unit_test(test_topic_outside_the_grammar_is_refused),
         cmocka_unit_test(test_topic_outside_the_origin_namespace_is_refused),

@@ -150,7 +150,7 @@ static void s_assert_decode_rejects(const uint8_t *buf, size_t len, int reason)
     fb_verdict_t v;
     memset(&v, 0, sizeof(v));
     v.reason = -1;
-    Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v);
+    Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v, NULL);
     if (got) {
         fedbus__envelope__free_unpacked(got, NULL);
         fail_msg("decode accepted bytes that should be %s", fb_reject_name(reason));
@@ -189,7 +189,7 @@ static void s_assert_accepted(const Fedbus__Envelope *env)
     size_t len;
     uint8_t *buf = s_pack(env, &len);
     memset(&v, 0x5A, sizeof(v));
-    Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v);
+    Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v, NULL);
     if (!got) fail_msg("decode refused: %s %s", fb_reject_name(v.reason), v.detail);
     assert_int_equal(v.reason, S_R(NONE));
     size_t len2;
@@ -324,7 +324,7 @@ static void test_pseudo_random_bytes_never_decode(void **state)
         }
         fb_verdict_t v;
         v.reason = S_R(NONE);
-        Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v);
+        Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v, NULL);
         if (got) {
             fedbus__envelope__free_unpacked(got, NULL);
             fail_msg("random bytes #%d decoded", i);
@@ -406,7 +406,7 @@ static void test_payload_of_an_unknown_kind_is_refused(void **state)
     size_t len19 = s_append_field(buf, len, 19, "\x0a\x05hello");
     fb_verdict_t v;
     v.reason = -1;
-    Fedbus__Envelope *got = fb_envelope_decode(buf, len19, &v);
+    Fedbus__Envelope *got = fb_envelope_decode(buf, len19, &v, NULL);
     assert_null(got);
     assert_int_equal(v.reason, S_R(UNKNOWN_KIND));
     assert_non_null(strstr(v.detail, "19"));
@@ -425,7 +425,7 @@ static void test_unknown_envelope_field_below_the_payload_tags_is_ignored(void *
     /* Tag 12 is reserved for a future envelope field: readers ignore it. */
     size_t len12 = s_append_field(buf, len, 12, "future");
     fb_verdict_t v;
-    Fedbus__Envelope *got = fb_envelope_decode(buf, len12, &v);
+    Fedbus__Envelope *got = fb_envelope_decode(buf, len12, &v, NULL);
     if (!got) fail_msg("refused: %s %s", fb_reject_name(v.reason), v.detail);
     assert_int_equal(v.reason, S_R(NONE));
     /* And it is kept, so it is forwarded as published. */

@@ -1,0 +1,99 @@
+/* it_store_outage.c — PostgreSQL connections cut under load: nothing acked is lost,
+ * nothing is acked twice under two numbers, the sequence stays gapless. */
+#include "harness.h"
+
+#include "fb_zmq.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include <cmocka.h>
+
+static volatile int s_cutting = 1;
+static int s_cuts;
+
+/* Terminates the broker's PostgreSQL sessions every 30 ms, for a while. */
+static void *s_cutter(void *arg)
+{
+    th_t *t = arg;
+    PGconn *c = PQconnectdb(t->conninfo);
+    for (int i = 0; i < 40 && s_cutting; i++) {
+        PGresult *r = PQexec(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) s_cuts += atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        usleep(30 * 1000);
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+static void test_cut_connections_lose_nothing_and_keep_the_sequence_gapless(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "outage", 21700);
+    const char *extra[] = {"--batch-max=64", NULL};
+    th_broker_start(&t, extra);
+    enum { N = 3000 };
+    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0);
+    int hwm = 0;
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    pthread_t cutter;
+    pthread_create(&cutter, NULL, s_cutter, &t);
+    for (int i = 0; i < N; i++) {
+        char title[32];
+        size_t len;
+        snprintf(title, sizeof(title), "m%d", i);
+        uint8_t *f = th_frame(th_event_json("kr-incheon", "forum", title), "kr-incheon", (uint64_t)i + 1, NULL, &len);
+        assert_true(zmq_send(s, f, len, 0) >= 0);
+        free(f);
+        if (i % 500 == 0) usleep(20 * 1000); /* spread the load over the cuts */
+    }
+    int accepted = 0, other = 0;
+    for (int i = 0; i < N; i++) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 30000) != 1) fail_msg("only %d of %d acks (see %s)", i, N, t.broker_log);
+        uint8_t buf[1024];
+        int r = zmq_recv(s, buf, sizeof(buf), 0);
+        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, (size_t)r, buf);
+        assert_non_null(bm);
+        if (bm->ack->status == FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED) accepted++;
+        else other++;
+        fedbus__broker_message__free_unpacked(bm, NULL);
+    }
+    s_cutting = 0;
+    pthread_join(cutter, NULL);
+    zmq_close(s);
+    print_message("connections cut: %d; accepted %d, other %d\n", s_cuts, accepted, other);
+    assert_true(s_cuts > 0);
+    assert_true(th_count_lines(t.broker_log, "waits:") > 0); /* the outage was felt */
+    assert_int_equal(accepted, N);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), N);
+    assert_int_equal(th_sql_int(&t, "SELECT max(global_seq) FROM fedbus_messages"), N);
+    assert_int_equal(th_sql_int(&t, "SELECT count(DISTINCT origin_seq) FROM fedbus_messages"), N);
+    /* The broker still serves after the cuts. */
+    fb_publisher_t *pub = fb_publisher_new(t.ingest);
+    size_t len;
+    uint8_t *f = th_frame(th_event_json("kr-incheon", "forum", "after"), "kr-incheon", N + 1, NULL, &len);
+    fb_ack_t ack;
+    assert_int_equal(fb_publisher_send_raw(pub, f, len, &ack, 10000), FB_OK);
+    assert_int_equal(ack.global_seq, N + 1);
+    free(f);
+    fb_publisher_destroy(&pub);
+    th_cleanup(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cut_connections_lose_nothing_and_keep_the_sequence_gapless),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
