@@ -2,7 +2,7 @@
  *
  * The level is tested before the arguments are formatted, so a DEBUG line
  * costs a compare when debugging is off. Output goes to stderr (a daemon's
- * supervisor keeps it), or to the file given by fb_log_open(). */
+ * supervisor keeps it). */
 #ifndef FB_LOG_H
 #define FB_LOG_H
 
