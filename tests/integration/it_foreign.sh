@@ -1,0 +1,74 @@
+#!/bin/bash
+# it_foreign: a client written in Python from docs/protocol.md and
+# proto/fedbus.proto alone (tests/integration/foreign_client.py) against a
+# real fedbus-broker and PostgreSQL (PG* from pg_virtualenv).
+#
+# usage: it_foreign.sh FEDBUS_BROKER_BIN [PROTO_DIR]
+# Exit status: the client's (or 2 when the setup fails).
+set -euo pipefail
+
+FEDBUS_BROKER_BIN=${1:?usage: it_foreign.sh FEDBUS_BROKER_BIN [PROTO_DIR]}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROTO_DIR=${2:-$here/../../proto}
+PY=/usr/bin/python3             # Debian's python3-zmq / python3-protobuf
+DB=fedbus_it_foreign
+INGEST=tcp://127.0.0.1:21800
+FEED=tcp://127.0.0.1:21801
+REPLAY=tcp://127.0.0.1:21802
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_foreign.XXXXXX")
+broker_pid=
+rc=2
+
+cleanup() {
+  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$broker_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$broker_pid" 2>/dev/null || true
+  fi
+  [ -n "$broker_pid" ] && wait "$broker_pid" 2>/dev/null || true
+  if [ "$rc" != 0 ] && [ -f "$tmp/broker.log" ]; then
+    echo "--- broker log (last 40 lines) ---"
+    tail -n 40 "$tmp/broker.log" || true
+  fi
+  dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists "$DB"
+createdb "$DB"
+
+protoc --python_out="$tmp" -I "$PROTO_DIR" fedbus.proto
+
+"$FEDBUS_BROKER_BIN" --pg="dbname=$DB" --ingest="$INGEST" --feed="$FEED" \
+  --replay="$REPLAY" --stats-interval=0 >"$tmp/broker.log" 2>&1 &
+broker_pid=$!
+
+ready=
+for _ in $(seq 40); do
+  if ! kill -0 "$broker_pid" 2>/dev/null; then
+    echo "it_foreign: broker exited during start"
+    exit 2
+  fi
+  if "$PY" "$here/foreign_client.py" --pb-dir="$tmp" --replay="$REPLAY" \
+       --probe --timeout-ms=500 2>/dev/null; then
+    ready=1
+    break
+  fi
+done
+if [ -z "$ready" ]; then
+  echo "it_foreign: broker not answering on $REPLAY"
+  exit 2
+fi
+
+set +e
+"$PY" "$here/foreign_client.py" --pb-dir="$tmp" --ingest="$INGEST" --feed="$FEED" \
+  --replay="$REPLAY"
+rc=$?
+set -e
+exit "$rc"
