@@ -24,6 +24,7 @@
 #define S_REPLAY_MAX_ACTIVE 64
 #define S_REPLAY_MAX_PREFIXES 256
 #define S_NREASONS 16
+#define S_HWM 100000 /* messages queued per peer on ingest and feed */
 
 const fb_cfg_key_t fb_broker_keys[] = {
     {"pg", FB_CFG_STR, offsetof(fb_broker_config_t, pg), sizeof(((fb_broker_config_t *)0)->pg), "",
@@ -82,7 +83,7 @@ typedef struct {
 } s_replay_t;
 
 typedef struct {
-    uint64_t frames, accepted, duplicates, rejected, batches, store_errors, replays;
+    uint64_t frames, accepted, duplicates, rejected, batches, store_errors, replays, replies_dropped;
     uint64_t by_reason[S_NREASONS];
 } s_stats_t;
 
@@ -110,21 +111,28 @@ struct fb_broker {
 
 /* ------------------------------------------------------------ replies ---- */
 
-static void s_send_reply(void *sock, zmq_msg_t *ident, const Fedbus__BrokerMessage *bm)
+/* Sends [ident][bm] without blocking; returns 0, or -1 when the peer is
+ * gone or its queue is full (the reply is dropped: publishers resend). */
+static int s_send_reply(void *sock, zmq_msg_t *ident, const Fedbus__BrokerMessage *bm)
 {
     size_t len = fedbus__broker_message__get_packed_size(bm);
     zmq_msg_t body;
-    if (zmq_msg_init_size(&body, len) != 0) return;
+    if (zmq_msg_init_size(&body, len) != 0) return -1;
     fedbus__broker_message__pack(bm, zmq_msg_data(&body));
     zmq_msg_t id;
     zmq_msg_init(&id);
     zmq_msg_copy(&id, ident);
-    if (zmq_msg_send(&id, sock, ZMQ_SNDMORE) < 0) {
+    if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        fb_debug("reply dropped: %s", zmq_strerror(errno));
         zmq_msg_close(&id);
         zmq_msg_close(&body);
-        return;
+        return -1;
     }
-    if (zmq_msg_send(&body, sock, 0) < 0) zmq_msg_close(&body);
+    if (zmq_msg_send(&body, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&body);
+        return -1;
+    }
+    return 0;
 }
 
 static void s_send_ack(fb_broker_t *self, zmq_msg_t *ident, const ProtobufCBinaryData *id,
@@ -141,7 +149,7 @@ static void s_send_ack(fb_broker_t *self, zmq_msg_t *ident, const ProtobufCBinar
     Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
     bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_ACK;
     bm.ack = &ack;
-    s_send_reply(self->ingest, ident, &bm);
+    if (s_send_reply(self->ingest, ident, &bm) != 0) self->stats.replies_dropped++;
 }
 
 /* Rejects a frame right away; logs one line and counts it. */
@@ -542,12 +550,12 @@ static void s_replay_error(fb_broker_t *self, zmq_msg_t *ident, uint64_t request
     fedbus__replay_chunk__pack(&ch, zmq_msg_data(&body));
     zmq_msg_init(&id);
     zmq_msg_copy(&id, ident);
-    if (zmq_msg_send(&id, self->replay, ZMQ_SNDMORE) < 0) {
+    if (zmq_msg_send(&id, self->replay, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&id);
         zmq_msg_close(&body);
         return;
     }
-    if (zmq_msg_send(&body, self->replay, 0) < 0) zmq_msg_close(&body);
+    if (zmq_msg_send(&body, self->replay, ZMQ_DONTWAIT) < 0) zmq_msg_close(&body);
 }
 
 static int s_prefix_ok(const char *p)
@@ -624,9 +632,12 @@ typedef struct {
     fb_broker_t *broker;
     s_replay_t *r;
     int done;
+    int sent;  /* the chunk left */
+    int gone;  /* the client is gone */
 } s_page_ctx_t;
 
-/* Sends one page as one ReplayChunk, while the rows are still alive. */
+/* Sends one page as one ReplayChunk, while the rows are still alive. A full
+ * client queue leaves the page to be read again on a later turn. */
 static void s_send_page(const fb_store_page_t *page, void *arg)
 {
     s_page_ctx_t *c = arg;
@@ -649,12 +660,17 @@ static void s_send_page(const fb_store_page_t *page, void *arg)
     fedbus__replay_chunk__pack(&ch, zmq_msg_data(&body));
     zmq_msg_init(&id);
     zmq_msg_copy(&id, &r->ident);
-    if (zmq_msg_send(&id, self->replay, ZMQ_SNDMORE) < 0) {
+    if (zmq_msg_send(&id, self->replay, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        c->gone = errno == EHOSTUNREACH;
         zmq_msg_close(&id);
         zmq_msg_close(&body);
         return;
     }
-    if (zmq_msg_send(&body, self->replay, 0) < 0) zmq_msg_close(&body);
+    if (zmq_msg_send(&body, self->replay, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&body);
+        return;
+    }
+    c->sent = 1;
     if (page->n) r->next_seq = page->last_seq + 1;
     if (r->remaining) r->remaining -= page->n;
 }
@@ -671,9 +687,8 @@ static int s_replay_step(fb_broker_t *self, s_replay_t *r)
     }
     /* A page that exhausts the limit, or starts past the head, is the last;
      * a page shorter than asked is followed by an empty done chunk. */
-    s_page_ctx_t ctx = {self, r, 0};
-    uint64_t head_then = self->head;
-    if (r->next_seq > head_then) ctx.done = 1;
+    s_page_ctx_t ctx = {self, r, 0, 0, 0};
+    if (r->next_seq > self->head) ctx.done = 1;
     else if (r->remaining && r->remaining <= want) ctx.done = 1;
     int n = fb_store_page(self->reader, r->next_seq, r->since_us, (const char *const *)r->prefixes,
                           r->nprefixes, want, s_send_page, &ctx);
@@ -683,14 +698,15 @@ static int s_replay_step(fb_broker_t *self, s_replay_t *r)
                        "store error: retry");
         return 1;
     }
+    if (ctx.gone) return 1;
+    if (!ctx.sent) return 0; /* the client's queue is full: same page next turn */
     if (ctx.done) return 1;
     if ((unsigned)n < want) {
-        /* Fewer rows than asked: everything up to the head was read. The
-         * page went out with done=false; close with an empty done chunk. */
         fb_store_page_t empty = {NULL, NULL, 0, 0};
         ctx.done = 1;
+        ctx.sent = 0;
         s_send_page(&empty, &ctx);
-        return 1;
+        return ctx.sent || ctx.gone;
     }
     return 0;
 }
@@ -726,6 +742,9 @@ static void s_log_stats(fb_broker_t *self)
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
             (unsigned long long)s->replays, (unsigned long long)self->head,
             fb_map_size(self->heads), o ? " rejects:" : "", reasons);
+    if (s->replies_dropped != l->replies_dropped)
+        fb_warn("acks dropped (peer queue full or peer gone): %llu in all",
+                (unsigned long long)s->replies_dropped);
     *l = *s;
 }
 
@@ -828,21 +847,17 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     /* Ingest refuses frames far beyond max-frame at the transport (the
      * peer is dropped); frames just above it get a FRAME_TOO_LARGE reject. */
     long long hard = cfg->max_frame * 4 + 4096;
-    self->ingest = fb_zmq_socket(ZMQ_ROUTER, cfg->ingest, 1, 0, hard);
+    self->ingest = fb_zmq_socket(ZMQ_ROUTER, cfg->ingest, 1, 0, hard, S_HWM);
     if (!self->ingest) {
         fb_err("cannot bind ingest %s: %s", cfg->ingest, zmq_strerror(errno));
         goto error;
     }
-    self->feed = fb_zmq_socket(ZMQ_XPUB, cfg->feed, 1, 0, 0);
+    self->feed = fb_zmq_socket(ZMQ_XPUB, cfg->feed, 1, 0, 0, S_HWM);
     if (!self->feed) {
         fb_err("cannot bind feed %s: %s", cfg->feed, zmq_strerror(errno));
         goto error;
     }
-    int hwm = 100000;
-    zmq_setsockopt(self->feed, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    zmq_setsockopt(self->ingest, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-    zmq_setsockopt(self->ingest, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    self->replay = fb_zmq_socket(ZMQ_ROUTER, cfg->replay, 1, 0, 1 << 20);
+    self->replay = fb_zmq_socket(ZMQ_ROUTER, cfg->replay, 1, 0, 1 << 20, 0);
     if (!self->replay) {
         fb_err("cannot bind replay %s: %s", cfg->replay, zmq_strerror(errno));
         goto error;

@@ -36,7 +36,7 @@ fb_publisher_t *fb_publisher_new(const char *endpoint)
 {
     fb_publisher_t *self = calloc(1, sizeof(*self));
     if (!self) return NULL;
-    self->sock = fb_zmq_socket(ZMQ_DEALER, endpoint, 0, 1000, 0);
+    self->sock = fb_zmq_socket(ZMQ_DEALER, endpoint, 0, 1000, 0, 0);
     if (!self->sock) {
         free(self);
         return NULL;
@@ -282,7 +282,7 @@ int fb_replay(const char *replay_endpoint, const char *const *patterns, int npat
         goto done;
     }
     fedbus__replay_request__pack(&req, buf);
-    sock = fb_zmq_socket(ZMQ_DEALER, replay_endpoint, 0, 0, 0);
+    sock = fb_zmq_socket(ZMQ_DEALER, replay_endpoint, 0, 0, 0, 0);
     if (!sock || zmq_send(sock, buf, len, 0) < 0) {
         rc = FB_EIO;
         goto done;
@@ -369,10 +369,8 @@ fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay
 {
     fb_subscriber_t *self = calloc(1, sizeof(*self));
     if (!self) return NULL;
-    self->sock = fb_zmq_socket(ZMQ_SUB, feed_endpoint, 0, 0, 0);
+    self->sock = fb_zmq_socket(ZMQ_SUB, feed_endpoint, 0, 0, 0, 1000000);
     if (!self->sock) goto error;
-    int hwm = 1000000;
-    zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     if (replay_endpoint && !(self->replay_endpoint = strdup(replay_endpoint))) goto error;
     return self;
 error:

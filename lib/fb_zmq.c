@@ -18,7 +18,8 @@ void *fb_zmq_context(void)
     return s_ctx;
 }
 
-void *fb_zmq_socket(int type, const char *endpoint, int bind, int linger_ms, long long max_msg)
+void *fb_zmq_socket(int type, const char *endpoint, int bind, int linger_ms, long long max_msg,
+                    int hwm)
 {
     void *ctx = fb_zmq_context();
     if (!ctx) return NULL;
@@ -28,6 +29,16 @@ void *fb_zmq_socket(int type, const char *endpoint, int bind, int linger_ms, lon
     if (max_msg > 0) {
         int64_t m = max_msg;
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &m, sizeof(m));
+    }
+    if (hwm > 0) {
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    }
+    if (type == ZMQ_ROUTER && bind) {
+        /* A reply to a peer whose queue is full fails (EAGAIN) instead of
+         * vanishing, so the caller can count it; sends use ZMQ_DONTWAIT. */
+        int one = 1;
+        zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     }
     if ((bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint)) != 0) {
         zmq_close(s);

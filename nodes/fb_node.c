@@ -79,6 +79,8 @@ struct fb_node {
     uint64_t next_seq;
     volatile int welcomed;
     int waiting_logged;
+    int hello_due;      /* a Hello could not be queued yet */
+    int64_t unwelcomed_at; /* since when there is no Welcome */
     volatile long long depth;
     int64_t hello_at, heartbeat_at;
     uint64_t last_global_seen;
@@ -187,7 +189,9 @@ static void s_send_hello(fb_node_t *self)
     uint8_t buf[256];
     size_t len = fedbus__node_message__get_packed_size(&nm);
     fedbus__node_message__pack(&nm, buf);
-    zmq_send(self->broker, buf, len, ZMQ_DONTWAIT);
+    /* With ZMQ_IMMEDIATE the send fails until the connection's handshake is
+     * done (after ZeroMQ reports it connected): try again on the next tick. */
+    self->hello_due = zmq_send(self->broker, buf, len, ZMQ_DONTWAIT) < 0;
     self->hello_at = fb_time_mono_us();
 }
 
@@ -433,6 +437,8 @@ static void s_on_monitor(fb_node_t *self)
         /* What was in flight may be lost: hold everything until the next
          * Welcome, which resends it in order. */
         self->welcomed = 0;
+        self->waiting_logged = 0;
+        self->unwelcomed_at = fb_time_mono_us();
         fb_warn("disconnected from broker %s; %llu publishes unconfirmed", self->cfg.broker,
                 (unsigned long long)(self->tail - self->head));
     }
@@ -445,11 +451,9 @@ static void s_on_timer(fb_node_t *self)
 {
     int64_t now = fb_time_mono_us(), resend = self->cfg.resend_ms * 1000;
     if (!self->welcomed) {
-        if (now - self->hello_at >= resend) {
-            if (!self->waiting_logged++)
-                fb_warn("no answer from broker %s yet; publishes wait until it answers", self->cfg.broker);
-            s_send_hello(self);
-        }
+        if (self->hello_due || now - self->hello_at >= resend) s_send_hello(self);
+        if (now - self->unwelcomed_at > 5000000 && !self->waiting_logged++)
+            fb_warn("no answer from broker %s yet; publishes wait until it answers", self->cfg.broker);
         return;
     }
     s_send_pending(self);
@@ -521,6 +525,7 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
         if (pthread_create(&self->feed_thread, NULL, s_feed_main, self) == 0) self->feed_running = 1;
         else fb_err("feed: cannot start thread");
     }
+    self->unwelcomed_at = fb_time_mono_us();
     s_send_hello(self);
     fb_info("publishing as %s to %s; submit at %s", self->cfg.member, self->cfg.broker, self->cfg.submit);
     while (!*stop) {
@@ -531,7 +536,7 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
         };
         /* Until the broker says where this origin's sequence stands, the
          * submit socket is not read: publishes wait in its queue. */
-        int n = zmq_poll(items, self->welcomed ? 3 : 2, 200);
+        int n = zmq_poll(items, self->welcomed ? 3 : 2, self->hello_due ? 10 : 200);
         if (n < 0 && errno != EINTR) {
             fb_err("poll: %s", zmq_strerror(errno));
             break;
@@ -585,7 +590,7 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
     char mon[96];
     snprintf(mon, sizeof(mon), "inproc://fedbus-node-monitor-%p", (void *)self);
     if (zmq_socket_monitor(self->broker, mon, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
-        !(self->monitor = fb_zmq_socket(ZMQ_PAIR, mon, 0, 0, 0))) {
+        !(self->monitor = fb_zmq_socket(ZMQ_PAIR, mon, 0, 0, 0, 0))) {
         fb_err("cannot monitor the broker socket: %s", zmq_strerror(errno));
         goto error;
     }
@@ -597,7 +602,7 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
         fb_err("cannot connect to broker %s: %s", cfg->broker, zmq_strerror(errno));
         goto error;
     }
-    self->submit = fb_zmq_socket(ZMQ_ROUTER, cfg->submit, 1, 0, cfg->max_frame * 2 + 4096);
+    self->submit = fb_zmq_socket(ZMQ_ROUTER, cfg->submit, 1, 0, cfg->max_frame * 2 + 4096, 100000);
     if (!self->submit) {
         fb_err("cannot bind submit %s: %s", cfg->submit, zmq_strerror(errno));
         goto error;

@@ -169,7 +169,7 @@ static void test_multipart_publish_is_malformed(void **state)
 {
     (void)state;
     /* Raw DEALER: two frames in one message. */
-    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0);
+    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
     s_msg_t m;
     size_t len;
     s_good(&m);

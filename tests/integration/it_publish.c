@@ -89,7 +89,7 @@ static void test_resend_through_node_is_stored_once_with_the_same_seq(void **sta
 static void test_raw_resends_and_in_batch_copies_get_the_original_seq(void **state)
 {
     (void)state;
-    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0);
+    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
     assert_non_null(s);
     size_t len;
     uint8_t *frame = th_frame(th_event_json("intl-wta", "forum", "WTA forum"), "intl-wta", 1,
@@ -144,7 +144,7 @@ static void test_global_seq_is_gapless_across_origins(void **state)
 {
     (void)state;
     const char *origins[] = {"kr-daejeon", "kr-busan", "intl-example"};
-    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0);
+    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
     long long before = th_sql_int(&s_t, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
     enum { N = 300 };
     for (int i = 0; i < N; i++) {

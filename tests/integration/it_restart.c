@@ -33,7 +33,7 @@ static void test_node_resends_what_a_killed_broker_never_confirmed(void **state)
 
     /* kill -9 the broker, then submit 10 more: the node holds them. */
     th_broker_stop(&t, SIGKILL);
-    void *s = fb_zmq_socket(ZMQ_DEALER, t.node_submit[n], 0, 0, 0);
+    void *s = fb_zmq_socket(ZMQ_DEALER, t.node_submit[n], 0, 0, 0, 0);
     for (int i = 0; i < 10; i++) {
         char title[32];
         size_t len;

@@ -42,7 +42,7 @@ static void test_cut_connections_lose_nothing_and_keep_the_sequence_gapless(void
     const char *extra[] = {"--batch-max=64", NULL};
     th_broker_start(&t, extra);
     enum { N = 3000 };
-    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0);
+    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
     int hwm = 0;
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     pthread_t cutter;
