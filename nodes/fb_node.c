@@ -315,12 +315,17 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, Fedbus__Envelope 
     s_send_pending(self);
 }
 
-static void s_on_submit(fb_node_t *self)
+/* Handles one submitted frame; returns 0, or -1 when none was waiting. */
+static int s_on_submit(fb_node_t *self)
 {
     zmq_msg_t ident, body;
+    int rc = 0;
     zmq_msg_init(&ident);
     zmq_msg_init(&body);
-    if (zmq_msg_recv(&ident, self->submit, ZMQ_DONTWAIT) < 0) goto out;
+    if (zmq_msg_recv(&ident, self->submit, ZMQ_DONTWAIT) < 0) {
+        rc = -1;
+        goto out;
+    }
     if (!zmq_msg_more(&ident) || zmq_msg_recv(&body, self->submit, 0) < 0) goto out;
     if (zmq_msg_more(&body)) {
         fb_zmq_drain(self->submit);
@@ -354,17 +359,19 @@ static void s_on_submit(fb_node_t *self)
 out:
     zmq_msg_close(&body);
     zmq_msg_close(&ident);
+    return rc;
 }
 
 /* --------------------------------------------------------------- broker -- */
 
-static void s_on_broker(fb_node_t *self)
+/* Handles one frame from the broker; returns 0, or -1 when none was waiting. */
+static int s_on_broker(fb_node_t *self)
 {
     zmq_msg_t body;
     zmq_msg_init(&body);
     if (zmq_msg_recv(&body, self->broker, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&body);
-        return;
+        return -1;
     }
     fb_zmq_drain(self->broker);
     Fedbus__BrokerMessage *bm =
@@ -415,6 +422,7 @@ static void s_on_broker(fb_node_t *self)
 out:
     if (bm) fedbus__broker_message__free_unpacked(bm, NULL);
     zmq_msg_close(&body);
+    return 0;
 }
 
 /* A (re)connection to the broker: say hello again; its Welcome resends
@@ -541,17 +549,14 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
             fb_err("poll: %s", zmq_strerror(errno));
             break;
         }
+        /* Drain without a poll per message: receive until none is waiting. */
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
-            for (int k = 0; k < 1000 && (items[0].revents & ZMQ_POLLIN); k++) {
-                s_on_broker(self);
-                zmq_poll(items, 1, 0);
-            }
+            for (int k = 0; k < 10000 && s_on_broker(self) == 0; k++)
+                ;
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) s_on_monitor(self);
         if (n > 0 && self->welcomed && (items[2].revents & ZMQ_POLLIN))
-            for (int k = 0; k < 1000 && self->welcomed && (items[2].revents & ZMQ_POLLIN); k++) {
-                s_on_submit(self);
-                zmq_poll(items + 2, 1, 0);
-            }
+            for (int k = 0; k < 10000 && self->welcomed && s_on_submit(self) == 0; k++)
+                ;
         s_on_timer(self);
     }
     if (self->tail > self->head)
