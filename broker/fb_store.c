@@ -294,7 +294,7 @@ static int s_encode(fb_store_t *self, const fb_store_row_t *rows, size_t n)
  * so the last row of an origin holds its head). */
 static char *s_heads_sql(const fb_store_row_t *rows, size_t n)
 {
-    size_t cap = 256 + n * 128, len = 0;
+    size_t cap = 1024 + n * 128, len = 0;
     char *sql = malloc(cap);
     if (!sql) return NULL;
     len += (size_t)snprintf(sql, cap,
@@ -323,7 +323,7 @@ static char *s_heads_sql(const fb_store_row_t *rows, size_t n)
     snprintf(sql + len, cap - len,
              " ON CONFLICT (origin) DO UPDATE SET last_origin_seq = GREATEST(o.last_origin_seq, "
              "excluded.last_origin_seq), last_global_seq = excluded.last_global_seq, "
-             "last_stored_at = excluded.last_stored_at");
+             "last_stored_at = excluded.last_stored_at; COMMIT");
     return sql;
 }
 
@@ -338,9 +338,11 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
         free(heads);
         return FB_ESTORE;
     }
-    if (s_exec(self, "BEGIN", PGRES_COMMAND_OK)) goto error;
+    /* Two round trips per batch: "BEGIN; COPY" (libpq stops at the COPY and
+     * hands over the data stream), then the heads upsert and COMMIT as one
+     * message (a failure in it aborts the transaction: nothing is stored). */
     r = PQexec(self->conn,
-               "COPY fedbus_messages (global_seq, origin, origin_seq, message_id, topic, "
+               "BEGIN; COPY fedbus_messages (global_seq, origin, origin_seq, message_id, topic, "
                "created_at, stored_at, content_hash, envelope) FROM STDIN (FORMAT binary)");
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         s_set_error(self, "starting COPY", r);
@@ -363,7 +365,6 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     PQclear(r);
     while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
     if (s_exec(self, heads, PGRES_COMMAND_OK)) goto error;
-    if (s_exec(self, "COMMIT", PGRES_COMMAND_OK)) goto error;
     free(heads);
     return FB_OK;
 error:
