@@ -41,6 +41,8 @@ const fb_cfg_key_t fb_broker_keys[] = {
      64LL << 20, "largest publish frame accepted, bytes"},
     {"batch-max", FB_CFG_INT, offsetof(fb_broker_config_t, batch_max), 0, "4096", 1, 65536,
      "most publishes committed in one transaction"},
+    {"batch-bytes", FB_CFG_INT, offsetof(fb_broker_config_t, batch_bytes), 0, "16777216", 65536,
+     1LL << 31, "most publish bytes committed in one transaction"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -104,6 +106,7 @@ struct fb_broker {
     s_replay_t replays[S_REPLAY_MAX_ACTIVE];
     int nreplays;
     uint64_t batch_base; /* head when the current batch began */
+    long long batch_len; /* envelope bytes in the current batch */
     s_stats_t stats, last_stats;
     int64_t next_stats_us;
     volatile sig_atomic_t *stop;
@@ -370,6 +373,7 @@ static void s_flush(fb_broker_t *self)
             fb_warn("stopping with %zu publishes unacknowledged; publishers will resend", self->nitems);
             for (size_t i = 0; i < self->nitems; i++) s_item_free(&self->items[i]);
             self->nitems = 0;
+            self->batch_len = 0;
             return;
         }
         zmq_poll(NULL, 0, (long)backoff_ms);
@@ -410,6 +414,7 @@ static void s_flush(fb_broker_t *self)
         s_item_free(it);
     }
     self->nitems = 0;
+    self->batch_len = 0;
 }
 
 /* -------------------------------------------------------------- ingest --- */
@@ -518,6 +523,7 @@ static int s_read_ingest(fb_broker_t *self)
     }
     zmq_msg_close(&body);
     it->state = S_PENDING;
+    self->batch_len += (long long)eb->len;
     self->nitems++;
     return 0;
 done:
@@ -783,6 +789,7 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
              * frames of any kind), then commit it as one. */
             for (long long frames = 0; frames < self->cfg.batch_max &&
                                        (long long)self->nitems < self->cfg.batch_max &&
+                                       self->batch_len < self->cfg.batch_bytes &&
                                        s_read_ingest(self) == 0;
                  frames++)
                 ;

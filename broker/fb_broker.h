@@ -13,6 +13,7 @@ typedef struct {
     char replay[256];
     long long max_frame;
     long long batch_max;
+    long long batch_bytes;
     long long stats_interval;
     char log_level[16];
 } fb_broker_config_t;

@@ -366,6 +366,12 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
     if (s_exec(self, heads, PGRES_COMMAND_OK)) goto error;
     free(heads);
+    /* A rare huge batch should not pin its buffer for the broker's life. */
+    if (self->cap > (32u << 20) && self->len < self->cap / 4) {
+        free(self->buf);
+        self->buf = NULL;
+        self->cap = 0;
+    }
     return FB_OK;
 error:
     if (r) PQclear(r);

@@ -88,21 +88,23 @@ struct fb_node {
     int feed_running;
     volatile sig_atomic_t *stop;
     fb_http_t *http;
-    uint64_t submitted, confirmed, rejected;
+    uint64_t submitted, confirmed, rejected, client_acks_dropped;
 };
 
 /* ------------------------------------------------------------- replies --- */
 
-static void s_send_to(void *sock, const zmq_msg_t *ident, const void *data, size_t len)
+/* Sends [ident][data] without blocking; returns 0, or -1 when the client is
+ * gone or not reading (the ack is dropped; the client asks again). */
+static int s_send_to(void *sock, const zmq_msg_t *ident, const void *data, size_t len)
 {
     zmq_msg_t id;
     zmq_msg_init(&id);
     zmq_msg_copy(&id, (zmq_msg_t *)ident);
     if (zmq_msg_send(&id, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&id);
-        return;
+        return -1;
     }
-    zmq_send(sock, data, len, ZMQ_DONTWAIT);
+    return zmq_send(sock, data, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
 static void s_reply_reject(fb_node_t *self, const zmq_msg_t *ident, const ProtobufCBinaryData *id,
@@ -122,7 +124,7 @@ static void s_reply_reject(fb_node_t *self, const zmq_msg_t *ident, const Protob
     fedbus__broker_message__pack(&bm, buf);
     self->rejected++;
     fb_info("reject %s: %s", fb_reject_name(reason), detail);
-    s_send_to(self->submit, ident, buf, len);
+    if (s_send_to(self->submit, ident, buf, len) != 0) self->client_acks_dropped++;
 }
 
 /* ------------------------------------------------------------- outbox ---- */
@@ -414,7 +416,11 @@ static int s_on_broker(fb_node_t *self)
         } else {
             self->confirmed++;
         }
-        if (e->has_client) s_send_to(self->submit, &e->client, zmq_msg_data(&body), zmq_msg_size(&body));
+        if (e->has_client &&
+            s_send_to(self->submit, &e->client, zmq_msg_data(&body), zmq_msg_size(&body)) != 0 &&
+            self->client_acks_dropped++ % 1000 == 0)
+            fb_warn("ack to a submitter dropped (gone or not reading): %llu in all",
+                    (unsigned long long)self->client_acks_dropped);
         e->done = 1;
         fb_map_del(self->by_id, e->id, FB_UUID_LEN);
         s_pop_done(self);
@@ -561,8 +567,9 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
     }
     if (self->tail > self->head)
         fb_warn("stopping with %llu publishes unconfirmed", (unsigned long long)(self->tail - self->head));
-    fb_info("stopped: submitted=%llu confirmed=%llu rejected=%llu", (unsigned long long)self->submitted,
-            (unsigned long long)self->confirmed, (unsigned long long)self->rejected);
+    fb_info("stopped: submitted=%llu confirmed=%llu rejected=%llu client_acks_dropped=%llu",
+            (unsigned long long)self->submitted, (unsigned long long)self->confirmed,
+            (unsigned long long)self->rejected, (unsigned long long)self->client_acks_dropped);
     return 0;
 }
 
