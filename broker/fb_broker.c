@@ -62,7 +62,10 @@ typedef enum {
 
 typedef struct {
     zmq_msg_t ident;
-    Fedbus__NodeMessage *nm;
+    zmq_msg_t body;            /* the received frame; env_data may point into it */
+    const uint8_t *env_data;   /* the publisher's envelope bytes */
+    size_t env_len;
+    Fedbus__NodeMessage *nm;   /* decoded only for frames other than a plain publish */
     Fedbus__Envelope *env;
     uint8_t hash[FB_SHA256_LEN];
     s_state_t state;
@@ -199,6 +202,7 @@ static void s_item_free(s_item_t *it)
     it->nm = NULL;
     it->env = NULL;
     zmq_msg_close(&it->ident);
+    zmq_msg_close(&it->body);
 }
 
 static void s_mark_rejected(s_item_t *it, int reason, const char *detail)
@@ -266,8 +270,8 @@ static size_t s_assign(fb_broker_t *self, int64_t now_us)
         r->created_at_us = e->created_at_us;
         r->stored_at_us = now_us;
         r->hash = it->hash;
-        r->body = it->nm->publish->envelope.data;
-        r->body_len = it->nm->publish->envelope.len;
+        r->body = it->env_data;
+        r->body_len = it->env_len;
         r->stamp = it->stamp;
         r->stamp_len = it->stamp_len;
         fb_map_put(self->batch_heads, e->origin, strlen(e->origin), e->origin_seq);
@@ -283,17 +287,16 @@ static int s_merge_head(const void *key, size_t len, uint64_t value, void *arg)
 
 static void s_fanout(fb_broker_t *self, const s_item_t *it)
 {
-    const ProtobufCBinaryData *body = &it->nm->publish->envelope;
     zmq_msg_t topic, msg;
     size_t tlen = strlen(it->env->topic);
     if (zmq_msg_init_size(&topic, tlen) != 0) return;
     memcpy(zmq_msg_data(&topic), it->env->topic, tlen);
-    if (zmq_msg_init_size(&msg, body->len + it->stamp_len) != 0) {
+    if (zmq_msg_init_size(&msg, it->env_len + it->stamp_len) != 0) {
         zmq_msg_close(&topic);
         return;
     }
-    memcpy(zmq_msg_data(&msg), body->data, body->len);
-    memcpy((uint8_t *)zmq_msg_data(&msg) + body->len, it->stamp, it->stamp_len);
+    memcpy(zmq_msg_data(&msg), it->env_data, it->env_len);
+    memcpy((uint8_t *)zmq_msg_data(&msg) + it->env_len, it->stamp, it->stamp_len);
     if (zmq_msg_send(&topic, self->feed, ZMQ_SNDMORE) < 0) {
         zmq_msg_close(&topic);
         zmq_msg_close(&msg);
@@ -449,24 +452,22 @@ static void s_heartbeat(fb_broker_t *self, const Fedbus__Heartbeat *hb)
 static int s_read_ingest(fb_broker_t *self)
 {
     s_item_t *it = &self->items[self->nitems];
-    zmq_msg_t body;
     zmq_msg_init(&it->ident);
     if (zmq_msg_recv(&it->ident, self->ingest, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&it->ident);
         return -1;
     }
-    zmq_msg_init(&body);
-    if (!zmq_msg_more(&it->ident) || zmq_msg_recv(&body, self->ingest, 0) < 0) {
-        zmq_msg_close(&body);
-        zmq_msg_close(&it->ident);
+    zmq_msg_init(&it->body);
+    it->nm = NULL;
+    it->env = NULL;
+    if (!zmq_msg_more(&it->ident) || zmq_msg_recv(&it->body, self->ingest, 0) < 0) {
+        s_item_free(it);
         return 0;
     }
     self->stats.frames++;
-    int more = zmq_msg_more(&body);
+    int more = zmq_msg_more(&it->body);
     if (more) fb_zmq_drain(self->ingest);
-    it->nm = NULL;
-    it->env = NULL;
-    size_t len = zmq_msg_size(&body);
+    size_t len = zmq_msg_size(&it->body);
     if (more) {
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                  "a publish is one frame; got several");
@@ -479,7 +480,10 @@ static int s_read_ingest(fb_broker_t *self)
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
         goto done;
     }
-    it->nm = fedbus__node_message__unpack(NULL, len, zmq_msg_data(&body));
+    /* A plain publish is read in place; anything else is decoded. */
+    if (fb_envelope_publish_view(zmq_msg_data(&it->body), len, &it->env_data, &it->env_len) == 0)
+        goto publish;
+    it->nm = fedbus__node_message__unpack(NULL, len, zmq_msg_data(&it->body));
     if (!it->nm) {
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                  "frame is not a decodable NodeMessage");
@@ -493,16 +497,18 @@ static int s_read_ingest(fb_broker_t *self)
         s_heartbeat(self, it->nm->heartbeat);
         goto done;
     case FEDBUS__NODE_MESSAGE__BODY_PUBLISH:
+        it->env_data = it->nm->publish->envelope.data;
+        it->env_len = it->nm->publish->envelope.len;
         break;
     default:
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_UNKNOWN_REQUEST,
                  "unknown NodeMessage body");
         goto done;
     }
-    const ProtobufCBinaryData *eb = &it->nm->publish->envelope;
+publish:;
     fb_verdict_t v;
     Fedbus__Envelope *bad = NULL;
-    it->env = fb_envelope_decode(eb->data, eb->len, &v, &bad);
+    it->env = fb_envelope_decode(it->env_data, it->env_len, &v, &bad);
     if (!it->env) {
         /* A refused envelope that decoded names its message_id, so that a
          * publisher with many publishes in flight knows which was refused. */
@@ -516,18 +522,16 @@ static int s_read_ingest(fb_broker_t *self)
                  "origin_seq is required");
         goto done;
     }
-    if (fb_envelope_content_hash(eb->data, eb->len, it->hash) != 0) {
+    if (fb_envelope_content_hash(it->env_data, it->env_len, it->hash) != 0) {
         s_reject(self, &it->ident, &it->env->message_id, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                  "envelope could not be hashed");
         goto done;
     }
-    zmq_msg_close(&body);
     it->state = S_PENDING;
-    self->batch_len += (long long)eb->len;
+    self->batch_len += (long long)it->env_len;
     self->nitems++;
     return 0;
 done:
-    zmq_msg_close(&body);
     s_item_free(it);
     return 0;
 }

@@ -368,3 +368,18 @@ int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32])
     }
     return fb_sha256_parts(parts, lens, n, out);
 }
+
+int fb_envelope_publish_view(const uint8_t *frame, size_t len, const uint8_t **env, size_t *env_len)
+{
+    const uint8_t *p = frame, *end = frame + len;
+    uint64_t n;
+    /* NodeMessage.publish (field 1, length-delimited) filling the frame... */
+    if (p == end || *p++ != ((1 << 3) | 2) || s_read_varint(&p, end, &n) || n != (uint64_t)(end - p))
+        return -1;
+    /* ...holding Publish.envelope (field 1, length-delimited) filling it. */
+    if (p == end || *p++ != ((1 << 3) | 2) || s_read_varint(&p, end, &n) || n != (uint64_t)(end - p))
+        return -1;
+    *env = p;
+    *env_len = (size_t)n;
+    return 0;
+}

@@ -51,6 +51,12 @@ size_t fb_envelope_stamp(uint64_t global_seq, int64_t stored_at_us, uint8_t *out
  * Returns 0, or -1 when buf is not well-formed protobuf. */
 int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32]);
 
+/* Finds the envelope bytes inside a frame that holds exactly
+ * NodeMessage{publish{envelope}} and nothing else, without copying: sets
+ * *env (pointing into frame) and *env_len and returns 0; returns -1 for any
+ * other frame, which the caller decodes the ordinary way. */
+int fb_envelope_publish_view(const uint8_t *frame, size_t len, const uint8_t **env, size_t *env_len);
+
 /* Returns the short name of a reject reason ("MALFORMED", ...). */
 const char *fb_reject_name(int reason);
 

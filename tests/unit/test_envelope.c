@@ -835,10 +835,76 @@ static void test_reject_names_are_the_enum_names_without_prefix(void **state)
     assert_string_equal(fb_reject_name(-1), "UNKNOWN");
 }
 
+/* ------------------------------------------------------- publish view --- */
+
+/* Packs NodeMessage{publish{envelope = env bytes}}; caller frees. */
+static uint8_t *s_publish_frame(const uint8_t *env, size_t env_len, size_t *len)
+{
+    Fedbus__Publish pub = FEDBUS__PUBLISH__INIT;
+    pub.envelope.data = (uint8_t *)env;
+    pub.envelope.len = env_len;
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH;
+    nm.publish = &pub;
+    *len = fedbus__node_message__get_packed_size(&nm);
+    uint8_t *f = malloc(*len + 8);
+    fedbus__node_message__pack(&nm, f);
+    return f;
+}
+
+static void test_publish_view_points_at_the_envelope_bytes(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    size_t elen = fedbus__envelope__get_packed_size(env), flen;
+    uint8_t *e = malloc(elen);
+    fedbus__envelope__pack(env, e);
+    uint8_t *frame = s_publish_frame(e, elen, &flen);
+    const uint8_t *view = NULL;
+    size_t vlen = 0;
+    assert_int_equal(fb_envelope_publish_view(frame, flen, &view, &vlen), 0);
+    assert_int_equal(vlen, elen);
+    assert_memory_equal(view, e, elen);
+    assert_true(view > frame && view + vlen == frame + flen); /* in place, no copy */
+    free(frame);
+    free(e);
+}
+
+static void test_publish_view_declines_every_other_frame(void **state)
+{
+    (void)state;
+    const uint8_t env[] = {0x1a, 0x01, 'x'};
+    size_t flen;
+    uint8_t *frame = s_publish_frame(env, sizeof(env), &flen);
+    const uint8_t *view;
+    size_t vlen;
+    /* trailing bytes after the publish, a cut frame, an empty frame */
+    frame[flen] = 0x10, frame[flen + 1] = 0x01;
+    assert_int_equal(fb_envelope_publish_view(frame, flen + 2, &view, &vlen), -1);
+    assert_int_equal(fb_envelope_publish_view(frame, flen - 1, &view, &vlen), -1);
+    assert_int_equal(fb_envelope_publish_view(frame, 0, &view, &vlen), -1);
+    free(frame);
+    /* a Hello */
+    Fedbus__Hello h = FEDBUS__HELLO__INIT;
+    h.origin = "kr-busan";
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_HELLO;
+    nm.hello = &h;
+    uint8_t buf[64];
+    size_t hlen = fedbus__node_message__pack(&nm, buf);
+    assert_int_equal(fb_envelope_publish_view(buf, hlen, &view, &vlen), -1);
+    /* a length that runs past the frame */
+    const uint8_t bad[] = {0x0a, 0x05, 0x0a, 0x09, 0x00};
+    assert_int_equal(fb_envelope_publish_view(bad, sizeof(bad), &view, &vlen), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_event_passes),
+        cmocka_unit_test(test_publish_view_points_at_the_envelope_bytes),
+        cmocka_unit_test(test_publish_view_declines_every_other_frame),
         cmocka_unit_test(test_good_cfp_passes),
         cmocka_unit_test(test_good_researcher_update_passes),
         cmocka_unit_test(test_optional_parts_may_be_left_out),
