@@ -102,7 +102,7 @@ int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, f
 {
     json_error_t jerr;
     ProtobufCMessage *pm = NULL;
-    uint8_t *env_buf = NULL, *frame = NULL;
+    uint8_t *frame = NULL;
     int rc = FB_EINVAL;
 
     memset(ack, 0, sizeof(*ack));
@@ -127,26 +127,11 @@ int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, f
     }
     if (env->schema_version == 0) env->schema_version = FEDBUS_SCHEMA_VERSION;
     if (env->created_at_us == 0) env->created_at_us = fb_time_now_us();
-    size_t env_len = fedbus__envelope__get_packed_size(env);
-    env_buf = malloc(env_len ? env_len : 1);
-    if (!env_buf) {
+    size_t flen;
+    if (!(frame = fb_envelope_publish_frame(env, &flen))) {
         rc = FB_ENOMEM;
         goto done;
     }
-    fedbus__envelope__pack(env, env_buf);
-    Fedbus__Publish pub = FEDBUS__PUBLISH__INIT;
-    pub.envelope.data = env_buf;
-    pub.envelope.len = env_len;
-    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
-    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH;
-    nm.publish = &pub;
-    size_t flen = fedbus__node_message__get_packed_size(&nm);
-    frame = malloc(flen);
-    if (!frame) {
-        rc = FB_ENOMEM;
-        goto done;
-    }
-    fedbus__node_message__pack(&nm, frame);
     fb_uuid_format(env->message_id.data, ack->message_id);
     if (zmq_send(self->sock, frame, flen, 0) < 0) {
         rc = FB_EIO;
@@ -155,7 +140,6 @@ int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, f
     rc = s_wait_ack(self, env->message_id.data, ack, timeout_ms);
 done:
     free(frame);
-    free(env_buf);
     if (pm) protobuf_c_message_free_unpacked(pm, NULL);
     json_decref(root);
     return rc;

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S_PAYLOAD_FIRST 16 /* first oneof tag; tags from here up are payload kinds */
@@ -367,6 +368,43 @@ int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32])
         }
     }
     return fb_sha256_parts(parts, lens, n, out);
+}
+
+static size_t s_varint_size(uint64_t x)
+{
+    size_t n = 1;
+    while (x >= 0x80) x >>= 7, n++;
+    return n;
+}
+
+/* Allocates a publish frame for an envelope of env_len bytes, writes the two
+ * headers, and returns where the envelope goes in *body. */
+static uint8_t *s_frame_alloc(size_t env_len, size_t *len, uint8_t **body)
+{
+    size_t pub_len = 1 + s_varint_size(env_len) + env_len;
+    *len = 1 + s_varint_size(pub_len) + pub_len;
+    uint8_t *f = malloc(*len), *p = f;
+    if (!f) return NULL;
+    *p++ = (1 << 3) | 2; /* NodeMessage.publish */
+    p += s_varint(pub_len, p);
+    *p++ = (1 << 3) | 2; /* Publish.envelope */
+    p += s_varint(env_len, p);
+    *body = p;
+    return f;
+}
+
+uint8_t *fb_envelope_publish_frame(const Fedbus__Envelope *env, size_t *len)
+{
+    uint8_t *body, *f = s_frame_alloc(fedbus__envelope__get_packed_size(env), len, &body);
+    if (f) fedbus__envelope__pack(env, body);
+    return f;
+}
+
+uint8_t *fb_envelope_publish_wrap(const uint8_t *env, size_t env_len, size_t *len)
+{
+    uint8_t *body, *f = s_frame_alloc(env_len, len, &body);
+    if (f) memcpy(body, env, env_len);
+    return f;
 }
 
 int fb_envelope_publish_view(const uint8_t *frame, size_t len, const uint8_t **env, size_t *env_len)

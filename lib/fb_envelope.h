@@ -51,6 +51,15 @@ size_t fb_envelope_stamp(uint64_t global_seq, int64_t stored_at_us, uint8_t *out
  * Returns 0, or -1 when buf is not well-formed protobuf. */
 int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32]);
 
+/* Returns a new publish frame, NodeMessage{publish{envelope}}, holding env
+ * packed (caller frees), with its length in *len; NULL when out of memory.
+ * One allocation and one pack: the frame's two headers are written around
+ * the envelope directly. */
+uint8_t *fb_envelope_publish_frame(const Fedbus__Envelope *env, size_t *len);
+
+/* The same for envelope bytes already packed. */
+uint8_t *fb_envelope_publish_wrap(const uint8_t *env, size_t env_len, size_t *len);
+
 /* Finds the envelope bytes inside a frame that holds exactly
  * NodeMessage{publish{envelope}} and nothing else, without copying: sets
  * *env (pointing into frame) and *env_len and returns 0; returns -1 for any

@@ -267,38 +267,21 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, Fedbus__Envelope 
                        env->origin ? v.detail : "out of memory");
         return;
     }
-    size_t elen = fedbus__envelope__get_packed_size(env);
-    uint8_t *ebuf = malloc(elen);
-    if (!ebuf) {
+    size_t flen;
+    uint8_t *frame = fb_envelope_publish_frame(env, &flen);
+    if (!frame) {
         s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
                        "out of memory");
         return;
     }
-    fedbus__envelope__pack(env, ebuf);
-    Fedbus__Publish pub = FEDBUS__PUBLISH__INIT;
-    pub.envelope.data = ebuf;
-    pub.envelope.len = elen;
-    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
-    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH;
-    nm.publish = &pub;
-    size_t flen = fedbus__node_message__get_packed_size(&nm);
     if ((long long)flen > self->max_frame) {
-        free(ebuf);
+        free(frame);
         char detail[96];
         snprintf(detail, sizeof(detail), "message of %zu bytes exceeds max-frame %lld", flen,
                  self->max_frame);
         s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
         return;
     }
-    uint8_t *frame = malloc(flen);
-    if (!frame) {
-        free(ebuf);
-        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       "out of memory");
-        return;
-    }
-    fedbus__node_message__pack(&nm, frame);
-    free(ebuf);
 
     abs = self->tail++;
     s_entry_t *e = s_at(self, abs);

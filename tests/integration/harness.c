@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 #include <cmocka.h>
 
 extern char **environ;
@@ -199,20 +200,9 @@ uint8_t *th_frame(const char *json, const char *origin, uint64_t origin_seq, con
         if (id) assert_int_equal(fb_uuid_parse(id, env->message_id.data), 0);
         else fb_uuid_v7(fb_time_now_us(), env->message_id.data);
     }
-    size_t elen = fedbus__envelope__get_packed_size(env);
-    uint8_t *ebuf = malloc(elen);
-    fedbus__envelope__pack(env, ebuf);
+    uint8_t *frame = fb_envelope_publish_frame(env, len);
+    assert_non_null(frame);
     protobuf_c_message_free_unpacked(pm, NULL);
-    Fedbus__Publish pub = FEDBUS__PUBLISH__INIT;
-    pub.envelope.data = ebuf;
-    pub.envelope.len = elen;
-    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
-    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH;
-    nm.publish = &pub;
-    *len = fedbus__node_message__get_packed_size(&nm);
-    uint8_t *frame = malloc(*len);
-    fedbus__node_message__pack(&nm, frame);
-    free(ebuf);
     return frame;
 }
 
@@ -292,4 +282,20 @@ pid_t th_spawn(const char *const *argv, const char *log)
 int th_stop_pid(pid_t pid, int sig)
 {
     return s_stop(pid, sig);
+}
+
+int th_read_ack(void *sock, int timeout_ms, th_ack_t *ack)
+{
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) != 1) return -1;
+    uint8_t buf[4096];
+    int r = zmq_recv(sock, buf, sizeof(buf), 0);
+    if (r < 0 || r > (int)sizeof(buf)) fail_msg("ack frame: %d bytes", r);
+    Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, (size_t)r, buf);
+    if (!bm || bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK) fail_msg("not an ack frame");
+    ack->status = bm->ack->status;
+    ack->global_seq = bm->ack->global_seq;
+    ack->reason = bm->ack->reason;
+    fedbus__broker_message__free_unpacked(bm, NULL);
+    return 0;
 }

@@ -55,6 +55,17 @@ long long th_sql_int(th_t *t, const char *sql);
 uint8_t *th_frame(const char *json, const char *origin, uint64_t origin_seq, const char *id,
                   size_t *len);
 
+/* One ack as read from a raw DEALER. */
+typedef struct {
+    int status; /* FEDBUS__ACK_STATUS__* */
+    uint64_t global_seq;
+    int reason;
+} th_ack_t;
+
+/* Reads the next ack from sock within timeout_ms; returns 0, or -1 on
+ * timeout. Fails the test on a frame that is not an ack. */
+int th_read_ack(void *sock, int timeout_ms, th_ack_t *ack);
+
 /* A minimal valid event message JSON for origin (topic event.ORIGIN.forum),
  * with title text t (static buffer, overwritten by the next call). */
 const char *th_event_json(const char *origin, const char *category, const char *title);

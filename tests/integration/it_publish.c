@@ -99,19 +99,12 @@ static void test_raw_resends_and_in_batch_copies_get_the_original_seq(void **sta
     uint64_t seq = 0;
     int accepted = 0, duplicate = 0;
     for (int i = 0; i < 3; i++) {
-        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-        assert_int_equal(zmq_poll(&it, 1, 5000), 1);
-        uint8_t buf[1024];
-        int r = zmq_recv(s, buf, sizeof(buf), 0);
-        assert_true(r > 0);
-        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, (size_t)r, buf);
-        assert_non_null(bm);
-        assert_int_equal(bm->body_case, FEDBUS__BROKER_MESSAGE__BODY_ACK);
-        if (bm->ack->status == FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED) accepted++;
-        if (bm->ack->status == FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE) duplicate++;
-        if (seq == 0) seq = bm->ack->global_seq;
-        assert_int_equal(bm->ack->global_seq, seq);
-        fedbus__broker_message__free_unpacked(bm, NULL);
+        th_ack_t a;
+        assert_int_equal(th_read_ack(s, 5000, &a), 0);
+        if (a.status == FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED) accepted++;
+        if (a.status == FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE) duplicate++;
+        if (seq == 0) seq = a.global_seq;
+        assert_int_equal(a.global_seq, seq);
     }
     assert_int_equal(accepted, 1);
     assert_int_equal(duplicate, 2);
@@ -158,18 +151,13 @@ static void test_global_seq_is_gapless_across_origins(void **state)
     }
     char *seen = calloc(N + 1, 1);
     for (int i = 0; i < N; i++) {
-        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-        assert_int_equal(zmq_poll(&it, 1, 10000), 1);
-        uint8_t buf[1024];
-        int r = zmq_recv(s, buf, sizeof(buf), 0);
-        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, (size_t)r, buf);
-        assert_non_null(bm);
-        assert_int_equal(bm->ack->status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
-        long long k = (long long)bm->ack->global_seq - before;
+        th_ack_t a;
+        assert_int_equal(th_read_ack(s, 10000, &a), 0);
+        assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+        long long k = (long long)a.global_seq - before;
         assert_in_range(k, 1, N);
         assert_int_equal(seen[k], 0);
         seen[k] = 1;
-        fedbus__broker_message__free_unpacked(bm, NULL);
     }
     free(seen);
     zmq_close(s);

@@ -852,6 +852,27 @@ static uint8_t *s_publish_frame(const uint8_t *env, size_t env_len, size_t *len)
     return f;
 }
 
+static void test_publish_frame_is_what_protobuf_c_packs(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    size_t elen = fedbus__envelope__get_packed_size(env), want_len, got_len, wrap_len;
+    uint8_t *e = malloc(elen);
+    fedbus__envelope__pack(env, e);
+    uint8_t *want = s_publish_frame(e, elen, &want_len);
+    uint8_t *got = fb_envelope_publish_frame(env, &got_len);
+    uint8_t *wrap = fb_envelope_publish_wrap(e, elen, &wrap_len);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, want_len);
+    assert_int_equal(wrap_len, want_len);
+    assert_memory_equal(wrap, want, want_len);
+    free(wrap);
+    free(got);
+    free(want);
+    free(e);
+}
+
 static void test_publish_view_points_at_the_envelope_bytes(void **state)
 {
     (void)state;
@@ -904,6 +925,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_event_passes),
         cmocka_unit_test(test_publish_view_points_at_the_envelope_bytes),
+        cmocka_unit_test(test_publish_frame_is_what_protobuf_c_packs),
         cmocka_unit_test(test_publish_view_declines_every_other_frame),
         cmocka_unit_test(test_good_cfp_passes),
         cmocka_unit_test(test_good_researcher_update_passes),
