@@ -400,11 +400,66 @@ uint8_t *fb_envelope_publish_frame(const Fedbus__Envelope *env, size_t *len)
     return f;
 }
 
-uint8_t *fb_envelope_publish_wrap(const uint8_t *env, size_t env_len, size_t *len)
+uint8_t *fb_envelope_publish_wrap(const uint8_t *env, size_t env_len, const uint8_t *tail,
+                                  size_t tail_len, size_t *len)
 {
-    uint8_t *body, *f = s_frame_alloc(env_len, len, &body);
-    if (f) memcpy(body, env, env_len);
+    uint8_t *body, *f = s_frame_alloc(env_len + tail_len, len, &body);
+    if (!f) return NULL;
+    memcpy(body, env, env_len);
+    if (tail_len) memcpy(body + env_len, tail, tail_len);
     return f;
+}
+
+int fb_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    memset(h, 0, sizeof(*h));
+    while (p < end) {
+        uint64_t key, v;
+        if (s_read_varint(&p, end, &key)) return -1;
+        uint64_t tag = key >> 3;
+        switch (key & 7) {
+        case 0:
+            if (s_read_varint(&p, end, &v)) return -1;
+            if (tag == 4) h->created_at_us = (int64_t)v;
+            else if (tag == 5) h->schema_version = v;
+            else if (tag == 6) h->origin_seq = v;
+            else if (tag == 7) h->global_seq = v;
+            else if (tag == 9) h->stored_at_us = (int64_t)v;
+            break;
+        case 1:
+            if (end - p < 8) return -1;
+            p += 8;
+            break;
+        case 2:
+            if (s_read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return -1;
+            if (tag == 1) h->message_id = p, h->message_id_len = (size_t)v;
+            else if (tag == 2) h->origin = p, h->origin_len = (size_t)v;
+            p += v;
+            break;
+        case 5:
+            if (end - p < 4) return -1;
+            p += 4;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
+size_t fb_envelope_put_varint(uint32_t tag, uint64_t value, uint8_t *out)
+{
+    size_t n = s_varint((uint64_t)tag << 3, out);
+    return n + s_varint(value, out + n);
+}
+
+size_t fb_envelope_put_bytes(uint32_t tag, const void *data, size_t len, uint8_t *out)
+{
+    size_t n = s_varint((uint64_t)tag << 3 | 2, out);
+    n += s_varint(len, out + n);
+    memcpy(out + n, data, len);
+    return n + len;
 }
 
 int fb_envelope_publish_view(const uint8_t *frame, size_t len, const uint8_t **env, size_t *env_len)

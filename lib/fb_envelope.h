@@ -57,8 +57,34 @@ int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32]);
  * the envelope directly. */
 uint8_t *fb_envelope_publish_frame(const Fedbus__Envelope *env, size_t *len);
 
-/* The same for envelope bytes already packed. */
-uint8_t *fb_envelope_publish_wrap(const uint8_t *env, size_t env_len, size_t *len);
+/* The same for envelope bytes already packed, followed by tail (tail_len
+ * bytes, may be 0): protobuf merges fields appended to a message. */
+uint8_t *fb_envelope_publish_wrap(const uint8_t *env, size_t env_len, const uint8_t *tail,
+                                  size_t tail_len, size_t *len);
+
+/* The top-level fields of a serialised envelope that publishers and the
+ * broker fill in, read without decoding (the last occurrence wins, as in
+ * decoding); absent fields are 0 / NULL. */
+typedef struct {
+    const uint8_t *message_id;
+    size_t message_id_len;
+    const uint8_t *origin;
+    size_t origin_len;
+    int64_t created_at_us;
+    uint64_t schema_version;
+    uint64_t origin_seq;
+    uint64_t global_seq;
+    int64_t stored_at_us;
+} fb_envelope_head_t;
+
+/* Scans buf's top-level fields into *h; returns 0, or -1 when buf is not
+ * well-formed protobuf. Nested messages are not looked into. */
+int fb_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h);
+
+/* Append field `tag` as a varint / as length-delimited bytes to out (which
+ * must hold 11 + tag bytes / 11 + len bytes); return the bytes written. */
+size_t fb_envelope_put_varint(uint32_t tag, uint64_t value, uint8_t *out);
+size_t fb_envelope_put_bytes(uint32_t tag, const void *data, size_t len, uint8_t *out);
 
 /* Finds the envelope bytes inside a frame that holds exactly
  * NodeMessage{publish{envelope}} and nothing else, without copying: sets

@@ -222,19 +222,42 @@ static void s_send_heartbeat(fb_node_t *self)
 
 /* --------------------------------------------------------------- submit -- */
 
-/* Stamps env as this node's next publish and queues it. */
-static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, Fedbus__Envelope *env)
+/* Takes the submitter's envelope bytes as this node's next publish: appends
+ * what only the node may set (origin, origin_seq) and what the submitter left
+ * out (message_id, created_at_us, schema_version) — protobuf merges appended
+ * fields — and queues the frame. The envelope is not decoded here: the broker
+ * checks every publish and its reject, which names the message, comes back to
+ * the submitter. */
+static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, const uint8_t *env, size_t env_len)
 {
-    fb_verdict_t v;
+    fb_envelope_head_t h;
     uint64_t abs;
     const char *member = self->cfg.member;
-    if (env->origin && *env->origin && strcmp(env->origin, member) != 0) {
-        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_NAMESPACE,
+    size_t mlen = strlen(member);
+    uint8_t id[FB_UUID_LEN];
+    if (fb_envelope_scan(env, env_len, &h) != 0) {
+        s_reply_reject(self, ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                       "envelope is not a decodable protobuf message");
+        return;
+    }
+    ProtobufCBinaryData idb = {h.message_id_len, (uint8_t *)h.message_id};
+    const ProtobufCBinaryData *named = h.message_id_len == FB_UUID_LEN ? &idb : NULL;
+    if (h.message_id_len && h.message_id_len != FB_UUID_LEN) {
+        s_reply_reject(self, ident, NULL, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                       "message_id must be 16 bytes");
+        return;
+    }
+    if (h.origin_len && (h.origin_len != mlen || memcmp(h.origin, member, mlen) != 0)) {
+        s_reply_reject(self, ident, named, FEDBUS__REJECT_REASON__REJECT_NAMESPACE,
                        "origin differs from this node's member id");
         return;
     }
-    if (env->message_id.len == FB_UUID_LEN &&
-        fb_map_get(self->by_id, env->message_id.data, FB_UUID_LEN, &abs)) {
+    if (h.global_seq || h.stored_at_us) {
+        s_reply_reject(self, ident, named, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                       "global_seq and stored_at_us are assigned by the broker");
+        return;
+    }
+    if (named && fb_map_get(self->by_id, h.message_id, FB_UUID_LEN, &abs)) {
         /* Already in the outbox (a client retry): answer the newest asker. */
         s_entry_t *e = s_at(self, abs);
         if (e->has_client) zmq_msg_close(&e->client);
@@ -244,34 +267,29 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, Fedbus__Envelope 
         return;
     }
     if (self->tail - self->head >= self->cap) {
-        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+        s_reply_reject(self, ident, named, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
                        "node outbox is full: retry later");
         return;
     }
-    if (env->origin != member) {
-        if (env->origin != protobuf_c_empty_string) free(env->origin);
-        env->origin = strdup(member);
-    }
-    if (env->message_id.len == 0) {
-        env->message_id.data = malloc(FB_UUID_LEN);
-        if (env->message_id.data) {
-            fb_uuid_v7(fb_time_now_us(), env->message_id.data);
-            env->message_id.len = FB_UUID_LEN;
-        }
-    }
-    if (env->created_at_us == 0) env->created_at_us = fb_time_now_us();
-    if (env->schema_version == 0) env->schema_version = FEDBUS_SCHEMA_VERSION;
-    env->origin_seq = self->next_seq;
-    if (!env->origin || fb_envelope_check(env, &v) != 0) {
-        s_reply_reject(self, ident, &env->message_id, env->origin ? v.reason : FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       env->origin ? v.detail : "out of memory");
+    int64_t created = h.created_at_us ? h.created_at_us : fb_time_now_us();
+    if (named) memcpy(id, h.message_id, FB_UUID_LEN);
+    else if (fb_uuid_v7(created, id) != 0) {
+        s_reply_reject(self, ident, NULL, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                       "no randomness for a message_id");
         return;
     }
+    uint8_t tail[2 * 11 + FB_SEGMENT_MAX + FB_UUID_LEN + 3 * 11];
+    size_t tl = 0;
+    if (!h.origin_len) tl += fb_envelope_put_bytes(2, member, mlen, tail + tl);
+    if (!named) tl += fb_envelope_put_bytes(1, id, FB_UUID_LEN, tail + tl);
+    if (!h.created_at_us) tl += fb_envelope_put_varint(4, (uint64_t)created, tail + tl);
+    if (!h.schema_version) tl += fb_envelope_put_varint(5, FEDBUS_SCHEMA_VERSION, tail + tl);
+    tl += fb_envelope_put_varint(6, self->next_seq, tail + tl);
     size_t flen;
-    uint8_t *frame = fb_envelope_publish_frame(env, &flen);
+    uint8_t *frame = fb_envelope_publish_wrap(env, env_len, tail, tl, &flen);
+    ProtobufCBinaryData idn = {FB_UUID_LEN, id};
     if (!frame) {
-        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       "out of memory");
+        s_reply_reject(self, ident, &idn, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "out of memory");
         return;
     }
     if ((long long)flen > self->max_frame) {
@@ -279,16 +297,16 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, Fedbus__Envelope 
         char detail[96];
         snprintf(detail, sizeof(detail), "message of %zu bytes exceeds max-frame %lld", flen,
                  self->max_frame);
-        s_reply_reject(self, ident, &env->message_id, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
+        s_reply_reject(self, ident, &idn, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
         return;
     }
 
     abs = self->tail++;
     s_entry_t *e = s_at(self, abs);
     memset(e, 0, sizeof(*e));
-    memcpy(e->id, env->message_id.data, FB_UUID_LEN);
+    memcpy(e->id, id, FB_UUID_LEN);
     e->origin_seq = self->next_seq++;
-    e->created_at_us = env->created_at_us;
+    e->created_at_us = created;
     e->frame = frame;
     e->frame_len = flen;
     zmq_msg_init(&e->client);
@@ -323,24 +341,21 @@ static int s_on_submit(fb_node_t *self)
                        "frame exceeds max-frame");
         goto out;
     }
+    const uint8_t *env;
+    size_t env_len;
+    if (fb_envelope_publish_view(zmq_msg_data(&body), zmq_msg_size(&body), &env, &env_len) == 0) {
+        s_accept_submit(self, &ident, env, env_len);
+        goto out;
+    }
+    /* Not a plain publish: decode it to say what it is. */
     Fedbus__NodeMessage *nm = fedbus__node_message__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-    if (!nm || nm->body_case != FEDBUS__NODE_MESSAGE__BODY_PUBLISH) {
+    if (nm && nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH)
+        s_accept_submit(self, &ident, nm->publish->envelope.data, nm->publish->envelope.len);
+    else
         s_reply_reject(self, &ident, NULL,
                        nm ? FEDBUS__REJECT_REASON__REJECT_UNKNOWN_REQUEST : FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                        nm ? "the submit socket takes publishes only" : "frame is not a decodable NodeMessage");
-        if (nm) fedbus__node_message__free_unpacked(nm, NULL);
-        goto out;
-    }
-    Fedbus__Envelope *env = fedbus__envelope__unpack(NULL, nm->publish->envelope.len,
-                                                     nm->publish->envelope.data);
-    fedbus__node_message__free_unpacked(nm, NULL);
-    if (!env) {
-        s_reply_reject(self, &ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
-                       "envelope is not a decodable protobuf message");
-        goto out;
-    }
-    s_accept_submit(self, &ident, env);
-    fedbus__envelope__free_unpacked(env, NULL);
+    if (nm) fedbus__node_message__free_unpacked(nm, NULL);
 out:
     zmq_msg_close(&body);
     zmq_msg_close(&ident);

@@ -862,7 +862,7 @@ static void test_publish_frame_is_what_protobuf_c_packs(void **state)
     fedbus__envelope__pack(env, e);
     uint8_t *want = s_publish_frame(e, elen, &want_len);
     uint8_t *got = fb_envelope_publish_frame(env, &got_len);
-    uint8_t *wrap = fb_envelope_publish_wrap(e, elen, &wrap_len);
+    uint8_t *wrap = fb_envelope_publish_wrap(e, elen, NULL, 0, &wrap_len);
     assert_int_equal(got_len, want_len);
     assert_memory_equal(got, want, want_len);
     assert_int_equal(wrap_len, want_len);
@@ -920,12 +920,51 @@ static void test_publish_view_declines_every_other_frame(void **state)
     assert_int_equal(fb_envelope_publish_view(bad, sizeof(bad), &view, &vlen), -1);
 }
 
+static void test_scan_reads_the_top_level_fields_and_appended_ones_win(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->origin = "";     /* left for the node */
+    env->origin_seq = 0;
+    size_t elen = fedbus__envelope__get_packed_size(env);
+    uint8_t *e = malloc(elen + 64);
+    fedbus__envelope__pack(env, e);
+    fb_envelope_head_t h;
+    assert_int_equal(fb_envelope_scan(e, elen, &h), 0);
+    assert_int_equal(h.message_id_len, 16);
+    assert_memory_equal(h.message_id, f.id, 16);
+    assert_int_equal(h.origin_len, 0);
+    assert_int_equal(h.created_at_us, S_CREATED_US);
+    assert_int_equal(h.schema_version, FEDBUS_SCHEMA_VERSION);
+    assert_int_equal(h.origin_seq, 0);
+    /* What a node appends is what a reader decodes. */
+    size_t n = elen;
+    n += fb_envelope_put_bytes(2, "kr-incheon", 10, e + n);
+    n += fb_envelope_put_varint(6, 300, e + n);
+    assert_int_equal(fb_envelope_scan(e, n, &h), 0);
+    assert_int_equal(h.origin_len, 10);
+    assert_int_equal(h.origin_seq, 300);
+    Fedbus__Envelope *got = fedbus__envelope__unpack(NULL, n, e);
+    assert_non_null(got);
+    assert_string_equal(got->origin, "kr-incheon");
+    assert_int_equal(got->origin_seq, 300);
+    assert_string_equal(got->event->title->ko, "인천 과학기술 포럼");
+    fedbus__envelope__free_unpacked(got, NULL);
+    /* Not protobuf: a length past the end, a group wire type. */
+    const uint8_t bad1[] = {0x1a, 0x09, 'x'}, bad2[] = {0x0b};
+    assert_int_equal(fb_envelope_scan(bad1, sizeof(bad1), &h), -1);
+    assert_int_equal(fb_envelope_scan(bad2, sizeof(bad2), &h), -1);
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_event_passes),
         cmocka_unit_test(test_publish_view_points_at_the_envelope_bytes),
         cmocka_unit_test(test_publish_frame_is_what_protobuf_c_packs),
+        cmocka_unit_test(test_scan_reads_the_top_level_fields_and_appended_ones_win),
         cmocka_unit_test(test_publish_view_declines_every_other_frame),
         cmocka_unit_test(test_good_cfp_passes),
         cmocka_unit_test(test_good_researcher_update_passes),
