@@ -222,9 +222,11 @@ static int s_filter_match(const s_filter_t *f, const char *topic)
     return 0;
 }
 
-int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
-              uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
-              int timeout_ms)
+/* fb_replay, also telling how many stored messages the broker sent (before
+ * the patterns' exact check) and the last one's global_seq. */
+static int s_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
+                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+                    int timeout_ms, uint32_t *scanned, uint64_t *scanned_last)
 {
     char (*prefixes)[FB_TOPIC_MAX + 1] = NULL;
     char **prefix_ptrs = NULL;
@@ -312,6 +314,8 @@ int fb_replay(const char *replay_endpoint, const char *const *patterns, int npat
                 finished = 1;
                 break;
             }
+            (*scanned)++;
+            *scanned_last = env->global_seq;
             if (s_filter_match(&filter, env->topic) && fn(&msg, arg) != 0) finished = 1;
             fedbus__envelope__free_unpacked(env, NULL);
         }
@@ -326,7 +330,19 @@ done:
     return rc;
 }
 
+int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
+              uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+              int timeout_ms)
+{
+    uint32_t scanned = 0;
+    uint64_t last = 0;
+    return s_replay(replay_endpoint, patterns, npatterns, from_seq, since_us, limit, fn, arg,
+                    timeout_ms, &scanned, &last);
+}
+
 /* ---------------------------------------------------------- subscriber --- */
+
+#define S_CATCHUP_PAGE 4096 /* stored messages fetched per catch-up step */
 
 typedef struct {
     uint8_t *data;
@@ -440,11 +456,16 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
     }
     free(self->held);
     self->held = NULL;
-    if (self->catchup) {
-        self->catchup = 0;
-        int rc = fb_replay(self->replay_endpoint, (const char *const *)self->patterns,
-                           self->npatterns, self->from_seq, 0, 0, s_enqueue, self, 10000);
+    /* Catch-up goes page by page, so history of any length takes bounded
+     * memory; live messages wait in the SUB queue meanwhile. */
+    while (self->catchup && self->qhead == self->qlen) {
+        uint32_t scanned = 0;
+        uint64_t last = 0;
+        int rc = s_replay(self->replay_endpoint, (const char *const *)self->patterns, self->npatterns,
+                          self->from_seq, 0, S_CATCHUP_PAGE, s_enqueue, self, 10000, &scanned, &last);
         if (rc != FB_OK) return rc;
+        if (scanned < S_CATCHUP_PAGE) self->catchup = 0;
+        else self->from_seq = last + 1;
     }
     if (self->qhead < self->qlen) {
         s_blob_t *b = &self->queue[self->qhead++];

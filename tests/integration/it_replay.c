@@ -135,18 +135,20 @@ static void test_replay_of_unknown_pattern_is_refused_by_the_library(void **stat
 static void test_catch_up_joins_live_without_gaps_or_duplicates(void **state)
 {
     (void)state;
+    enum { MORE = 4500 }; /* history longer than one catch-up page (4096) */
+    s_publish(N, MORE);
     fb_subscriber_t *sub = fb_subscriber_new(s_t.feed, s_t.replay);
     assert_int_equal(fb_subscriber_add(sub, "event"), FB_OK);
     assert_int_equal(fb_subscriber_from(sub, 1), FB_OK);
     uint64_t expect = 1;
     fb_message_t m;
     /* History first... */
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < N + MORE; i++) {
         assert_int_equal(fb_subscriber_recv(sub, &m, 5000), FB_OK);
         assert_int_equal(m.global_seq, expect++);
     }
     /* ...then live messages published now, with nothing lost between. */
-    s_publish(N, 40);
+    s_publish(N + MORE, 40);
     for (int i = 0; i < 40; i++) {
         assert_int_equal(fb_subscriber_recv(sub, &m, 5000), FB_OK);
         assert_int_equal(m.global_seq, expect++);
