@@ -179,6 +179,16 @@ long long th_sql_int(th_t *t, const char *sql)
     return v;
 }
 
+void th_sql_exec(th_t *t, const char *sql)
+{
+    PGconn *c = PQconnectdb(t->conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
 uint8_t *th_frame(const char *json, const char *origin, uint64_t origin_seq, const char *id, size_t *len)
 {
     json_error_t jerr;

@@ -50,6 +50,9 @@ int th_stop_pid(pid_t pid, int sig);
 /* Runs one SQL statement returning one integer. */
 long long th_sql_int(th_t *t, const char *sql);
 
+/* Runs SQL that returns no rows (DDL, INSERT, ...); fails the test on an error. */
+void th_sql_exec(th_t *t, const char *sql);
+
 /* Builds a NodeMessage publish frame from message JSON, with origin,
  * origin_seq and (if id != NULL) the UUID given. Returns malloc'd bytes. */
 uint8_t *th_frame(const char *json, const char *origin, uint64_t origin_seq, const char *id,
