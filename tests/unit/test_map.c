@@ -238,6 +238,58 @@ static void test_interleaved_puts_and_deletes_match_the_reference(void **state)
     fb_map_destroy(&m);
 }
 
+/* Clearing only starts a new generation of slots: across many rounds of
+ * fill, delete, clear and growth, nothing of an earlier round is ever seen
+ * and iteration visits exactly the current entries. */
+static int s_count_each(const void *key, size_t len, uint64_t value, void *arg)
+{
+    (void)key;
+    (void)len;
+    (void)value;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+static void test_clear_over_many_rounds_never_shows_an_earlier_round(void **state)
+{
+    (void)state;
+    fb_map_t *m = fb_map_new(64);
+    assert_non_null(m);
+    for (uint64_t round = 0; round < 300; round++) {
+        size_t n = 1 + (size_t)(round * 37 % 500); /* some rounds make the map grow */
+        for (uint64_t i = 0; i < n; i++) {
+            uint8_t key[FB_MAP_KEY_MAX];
+            size_t len = s_key(round * 1000 + i, key);
+            assert_int_equal(fb_map_put(m, key, len, round), 0);
+        }
+        for (uint64_t i = 0; i < n; i += 3) { /* deletion shifts within this round */
+            uint8_t key[FB_MAP_KEY_MAX];
+            size_t len = s_key(round * 1000 + i, key);
+            assert_int_equal(fb_map_del(m, key, len), 1);
+        }
+        size_t want = n - (n + 2) / 3, seen = 0;
+        assert_int_equal(fb_map_size(m), want);
+        fb_map_each(m, s_count_each, &seen);
+        assert_int_equal(seen, want);
+        for (uint64_t i = 0; i < n; i++) {
+            uint8_t key[FB_MAP_KEY_MAX];
+            size_t len = s_key(round * 1000 + i, key);
+            uint64_t v = 99999;
+            int got = fb_map_get(m, key, len, &v);
+            assert_int_equal(got, i % 3 != 0);
+            if (got) assert_int_equal(v, round);
+        }
+        if (round > 0) { /* the previous round's keys are gone */
+            uint8_t key[FB_MAP_KEY_MAX];
+            size_t len = s_key((round - 1) * 1000 + 1, key);
+            assert_int_equal(fb_map_get(m, key, len, NULL), 0);
+        }
+        fb_map_clear(m);
+        assert_int_equal(fb_map_size(m), 0);
+    }
+    fb_map_destroy(&m);
+}
+
 static void test_clear_removes_everything_and_the_map_stays_usable(void **state)
 {
     (void)state;
@@ -348,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_deleting_half_of_a_full_table_keeps_the_rest_reachable),
         cmocka_unit_test(test_interleaved_puts_and_deletes_match_the_reference),
         cmocka_unit_test(test_clear_removes_everything_and_the_map_stays_usable),
+        cmocka_unit_test(test_clear_over_many_rounds_never_shows_an_earlier_round),
         cmocka_unit_test(test_each_visits_every_entry_once_and_stops_when_asked),
         cmocka_unit_test(test_destroy_accepts_null),
     };
