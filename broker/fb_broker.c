@@ -1,9 +1,16 @@
 /* fb_broker.c — the broker loop: drain ingest, classify, group-commit, ack, fan out, replay.
  *
- * One thread owns every socket and both PostgreSQL connections. Batches form
- * by themselves: whatever arrived while the previous COMMIT ran is the next
- * batch (up to batch-max), so batches are small when the load is light
- * (low latency) and large under load (high throughput). */
+ * Two threads, two batches. The main thread owns every socket and the replay
+ * connection: it reads and decodes publishes into the filling batch, and
+ * answers (acks, fanout) each batch the writer hands back. The writer thread
+ * owns the writing PostgreSQL connection: it classifies a batch against the
+ * stored heads, COPYs it and COMMITs. While one batch commits, the next one
+ * is read and decoded, so neither PostgreSQL nor the decoding waits for the
+ * other. Batches form by themselves: whatever arrived while the previous
+ * COMMIT ran is the next batch (up to batch-max), so batches are small when
+ * the load is light (low latency) and large under load (high throughput).
+ * The two threads meet only at the hand-off, over an inproc PAIR socket that
+ * carries a batch pointer each way; a batch belongs to one thread at a time. */
 #include "fb_broker.h"
 
 #include "fb_crypto.h"
@@ -16,6 +23,9 @@
 #include "fedbus/fedbus.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +85,11 @@ typedef struct {
     const char *detail; /* static text for store-level rejects */
     uint8_t stamp[FB_STAMP_MAX];
     size_t stamp_len;
+    size_t group_n;      /* first item of a PublishBatch frame: how many items it holds */
+    int in_group;        /* answered in its frame's AckBatch, not alone */
+    char *reject_detail; /* owned copy of a decoder's reject text */
+    uint8_t id[FB_UUID_LEN]; /* message_id of an envelope refused before the batch */
+    int has_id;
 } s_item_t;
 
 typedef struct {
@@ -92,27 +107,50 @@ typedef struct {
     uint64_t by_reason[S_NREASONS];
 } s_stats_t;
 
-struct fb_broker {
-    fb_broker_config_t cfg;
-    fb_store_t *store;  /* writer */
-    fb_store_t *reader; /* replay */
-    void *ingest, *feed, *replay;
-    uint64_t head;      /* highest global_seq committed */
-    fb_map_t *heads;    /* origin -> highest origin_seq committed */
-    fb_map_t *batch_heads, *batch_ids, *last_seen;
+/* A batch of publishes. Filled and answered by the main thread, classified
+ * and stored by the writer; it belongs to one of them at a time. */
+typedef struct {
     s_item_t *items;
     size_t nitems;
+    long long bytes;     /* envelope bytes */
     fb_store_row_t *rows;
     fb_store_key_t *keys;
     fb_store_found_t *found;
     size_t *key_items;
+    fb_map_t *heads;     /* origin -> highest origin_seq of this batch's new rows */
+    fb_map_t *ids;       /* (message_id, origin) -> first item, for in-batch duplicates */
+    fb_arena_t *arena;   /* the decoded envelopes, released with the batch */
+    uint64_t base;       /* the store's head when the writer took the batch */
+    uint64_t head;       /* ... and after it stored the batch */
+    uint64_t store_errors;
+    int dropped;         /* stop requested while the store was away: nothing stored */
+} s_batch_t;
+
+struct fb_broker {
+    fb_broker_config_t cfg;
+    fb_store_t *reader; /* replay (main thread) */
+    void *ingest, *feed, *replay;
+    void *pipe;         /* main's end of the hand-off to the writer */
+    uint64_t head;      /* highest global_seq committed and answered */
+    fb_map_t *heads;    /* origin -> highest origin_seq committed, as main knows it */
+    fb_map_t *last_seen;
+    s_batch_t batches[2];
+    s_batch_t *fill;    /* being read into (main) */
+    s_batch_t *busy;    /* with the writer, or NULL */
     s_replay_t replays[S_REPLAY_MAX_ACTIVE];
     int nreplays;
-    uint64_t batch_base; /* head when the current batch began */
-    long long batch_len; /* envelope bytes in the current batch */
     s_stats_t stats, last_stats;
     int64_t next_stats_us;
     volatile sig_atomic_t *stop;
+    Fedbus__Ack acks[FB_BATCH_MAX]; /* one AckBatch being written */
+    size_t ack_sizes[FB_BATCH_MAX];
+    /* The writer thread's own, untouched by main while it runs. */
+    fb_store_t *store;    /* writer connection */
+    uint64_t store_head;  /* highest global_seq stored */
+    fb_map_t *store_heads; /* origin -> highest origin_seq stored */
+    pthread_t writer;
+    int writer_running;
+    char pipe_endpoint[64];
 };
 
 /* ------------------------------------------------------------ replies ---- */
@@ -175,12 +213,14 @@ static void s_load_head(const char *origin, uint64_t last, void *arg)
     fb_map_put(arg, origin, strlen(origin), last);
 }
 
-static uint64_t s_origin_head(fb_broker_t *self, const char *origin)
+/* The highest origin_seq stored for origin, as the writer knows it: this
+ * batch's new rows first, then the store's heads. (Writer thread.) */
+static uint64_t s_stored_head(fb_broker_t *self, const s_batch_t *b, const char *origin)
 {
     uint64_t v = 0;
     size_t len = strlen(origin);
-    if (fb_map_get(self->batch_heads, origin, len, &v)) return v;
-    if (fb_map_get(self->heads, origin, len, &v)) return v;
+    if (fb_map_get(b->heads, origin, len, &v)) return v;
+    if (fb_map_get(self->store_heads, origin, len, &v)) return v;
     return 0;
 }
 
@@ -198,9 +238,10 @@ static size_t s_id_key(const Fedbus__Envelope *env, uint8_t *key)
 static void s_item_free(s_item_t *it)
 {
     if (it->nm) fedbus__node_message__free_unpacked(it->nm, NULL);
-    if (it->env) fedbus__envelope__free_unpacked(it->env, NULL);
+    free(it->reject_detail); /* it->env lives in the batch's arena */
     it->nm = NULL;
     it->env = NULL;
+    it->reject_detail = NULL;
     zmq_msg_close(&it->ident);
     zmq_msg_close(&it->body);
 }
@@ -212,25 +253,65 @@ static void s_mark_rejected(s_item_t *it, int reason, const char *detail)
     it->detail = detail;
 }
 
-/* Resolves S_CHECK items (and, after a conflict, S_NEW ones) against the store. */
-static int s_resolve_lookups(fb_broker_t *self, s_state_t which)
+static int s_batch_init(s_batch_t *b, size_t max)
+{
+    memset(b, 0, sizeof(*b));
+    b->items = calloc(max, sizeof(*b->items));
+    b->rows = calloc(max, sizeof(*b->rows));
+    b->keys = calloc(max, sizeof(*b->keys));
+    b->found = calloc(max, sizeof(*b->found));
+    b->key_items = calloc(max, sizeof(*b->key_items));
+    b->heads = fb_map_new(64);
+    b->ids = fb_map_new(max);
+    /* Kept across batches: about what a full batch of small publishes decodes to. */
+    b->arena = fb_arena_new(1 << 20, 8u << 20);
+    return b->items && b->rows && b->keys && b->found && b->key_items && b->heads && b->ids &&
+                   b->arena
+               ? 0
+               : -1;
+}
+
+static void s_batch_release(s_batch_t *b)
+{
+    for (size_t i = 0; i < b->nitems; i++) s_item_free(&b->items[i]);
+    b->nitems = 0;
+    b->bytes = 0;
+    fb_arena_reset(b->arena);
+}
+
+static void s_batch_fini(s_batch_t *b)
+{
+    if (b->items) s_batch_release(b);
+    free(b->items);
+    free(b->rows);
+    free(b->keys);
+    free(b->found);
+    free(b->key_items);
+    fb_map_destroy(&b->heads);
+    fb_map_destroy(&b->ids);
+    fb_arena_destroy(&b->arena);
+}
+
+/* Resolves items in state which (S_CHECK, or S_NEW after a conflict)
+ * against the store. (Writer thread.) */
+static int s_resolve_lookups(fb_broker_t *self, s_batch_t *b, s_state_t which)
 {
     size_t n = 0;
-    for (size_t i = 0; i < self->nitems; i++) {
-        if (self->items[i].state != which) continue;
-        self->keys[n].origin = self->items[i].env->origin;
-        self->keys[n].message_id = self->items[i].env->message_id.data;
-        self->key_items[n++] = i;
+    for (size_t i = 0; i < b->nitems; i++) {
+        if (b->items[i].state != which) continue;
+        b->keys[n].origin = b->items[i].env->origin;
+        b->keys[n].message_id = b->items[i].env->message_id.data;
+        b->key_items[n++] = i;
     }
     if (n == 0) return 0;
-    if (fb_store_lookup(self->store, self->keys, n, self->found) != FB_OK) {
+    if (fb_store_lookup(self->store, b->keys, n, b->found) != FB_OK) {
         fb_warn("store: %s", fb_store_error(self->store));
         return -1;
     }
     for (size_t k = 0; k < n; k++) {
-        s_item_t *it = &self->items[self->key_items[k]];
-        const fb_store_found_t *f = &self->found[k];
-        if (f->found && memcmp(f->hash, it->hash, FB_SHA256_LEN) == 0 && f->global_seq > self->batch_base) {
+        s_item_t *it = &b->items[b->key_items[k]];
+        const fb_store_found_t *f = &b->found[k];
+        if (f->found && memcmp(f->hash, it->hash, FB_SHA256_LEN) == 0 && f->global_seq > b->base) {
             /* Committed by this very batch in an attempt whose reply was
              * lost: it was never acked nor fanned out. */
             it->state = S_COMMITTED;
@@ -250,18 +331,19 @@ static int s_resolve_lookups(fb_broker_t *self, s_state_t which)
     return 0;
 }
 
-/* Gives S_NEW items their global_seq and stamp, and fills rows. */
-static size_t s_assign(fb_broker_t *self, int64_t now_us)
+/* Gives S_NEW items their global_seq and stamp, and fills rows; returns
+ * their count. (Writer thread.) */
+static size_t s_assign(fb_broker_t *self, s_batch_t *b, int64_t now_us)
 {
     size_t n = 0;
-    fb_map_clear(self->batch_heads);
-    for (size_t i = 0; i < self->nitems; i++) {
-        s_item_t *it = &self->items[i];
+    fb_map_clear(b->heads);
+    for (size_t i = 0; i < b->nitems; i++) {
+        s_item_t *it = &b->items[i];
         if (it->state != S_NEW) continue;
-        it->global_seq = self->head + n + 1;
+        it->global_seq = self->store_head + n + 1;
         it->stamp_len = fb_envelope_stamp(it->global_seq, now_us, it->stamp);
         const Fedbus__Envelope *e = it->env;
-        fb_store_row_t *r = &self->rows[n++];
+        fb_store_row_t *r = &b->rows[n++];
         r->global_seq = it->global_seq;
         r->origin = e->origin;
         r->origin_seq = e->origin_seq;
@@ -274,15 +356,98 @@ static size_t s_assign(fb_broker_t *self, int64_t now_us)
         r->body_len = it->env_len;
         r->stamp = it->stamp;
         r->stamp_len = it->stamp_len;
-        fb_map_put(self->batch_heads, e->origin, strlen(e->origin), e->origin_seq);
+        fb_map_put(b->heads, e->origin, strlen(e->origin), e->origin_seq);
     }
     return n;
 }
 
 static int s_merge_head(const void *key, size_t len, uint64_t value, void *arg)
 {
-    fb_map_put(arg, key, len, value);
+    uint64_t have = 0;
+    if (!fb_map_get(arg, key, len, &have) || value > have) fb_map_put(arg, key, len, value);
     return 0;
+}
+
+/* Classifies and stores batch b: returns once it is committed, or when a
+ * stop was requested while the store was away (b->dropped: nothing stored,
+ * nothing will be answered; publishers resend). (Writer thread.) */
+static void s_store_batch(fb_broker_t *self, s_batch_t *b)
+{
+    fb_map_clear(b->heads);
+    fb_map_clear(b->ids);
+    b->dropped = 0;
+    b->store_errors = 0;
+    for (size_t i = 0; i < b->nitems; i++) {
+        s_item_t *it = &b->items[i];
+        uint8_t key[FB_MAP_KEY_MAX];
+        uint64_t first;
+        if (it->state == S_REJECTED) continue; /* refused while reading its batch */
+        size_t klen = s_id_key(it->env, key);
+        if (fb_map_get(b->ids, key, klen, &first)) {
+            if (memcmp(b->items[first].hash, it->hash, FB_SHA256_LEN) == 0) {
+                it->state = S_DUP_REF;
+                it->ref = first;
+            } else {
+                s_mark_rejected(it, FEDBUS__REJECT_REASON__REJECT_ID_REUSED,
+                                "message_id is used twice with different content");
+            }
+            continue;
+        }
+        fb_map_put(b->ids, key, klen, i);
+        if (it->env->origin_seq > s_stored_head(self, b, it->env->origin)) {
+            it->state = S_NEW;
+            fb_map_put(b->heads, it->env->origin, strlen(it->env->origin), it->env->origin_seq);
+        } else {
+            it->state = S_CHECK;
+        }
+    }
+
+    /* Nothing is acked before COMMIT, and nothing is rejected because
+     * PostgreSQL is away: the batch is retried until it is stored, while the
+     * publishers' frames wait in ZeroMQ's queues (backpressure). A stop
+     * request drops the batch unanswered; publishers resend it. */
+    int64_t backoff_ms = 100;
+    int rc = FB_ESTORE, retry = 0;
+    size_t n = 0;
+    b->base = self->store_head;
+    for (;;) {
+        int64_t now = fb_time_now_us();
+        int ok = fb_store_check(self->store) == 0;
+        if (ok && retry) {
+            /* After a failure, what the store holds is the truth: a COMMIT
+             * may have succeeded without its reply reaching us. */
+            fb_map_clear(self->store_heads);
+            ok = fb_store_head(self->store, &self->store_head) == FB_OK &&
+                 fb_store_origin_heads(self->store, s_load_head, self->store_heads) == FB_OK;
+        }
+        if (ok && s_resolve_lookups(self, b, S_CHECK) == 0) {
+            n = s_assign(self, b, now);
+            rc = fb_store_append(self->store, b->rows, n);
+            if (rc == FB_ECONFLICT) {
+                /* A new origin_seq carries a message_id stored before (a
+                 * resend after the publisher lost its place): find which. */
+                fb_debug("batch conflict, resolving: %s", fb_store_error(self->store));
+                if (s_resolve_lookups(self, b, S_NEW) == 0) {
+                    n = s_assign(self, b, now);
+                    rc = fb_store_append(self->store, b->rows, n);
+                }
+            }
+            if (rc == FB_OK) break;
+        }
+        b->store_errors++;
+        retry = 1;
+        fb_warn("store: batch of %zu waits: %s; retrying in %lld ms", b->nitems,
+                fb_store_error(self->store), (long long)backoff_ms);
+        if (*self->stop) {
+            b->dropped = 1;
+            return;
+        }
+        zmq_poll(NULL, 0, (long)backoff_ms);
+        backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
+    }
+    self->store_head += n;
+    fb_map_each(b->heads, s_merge_head, self->store_heads);
+    b->head = self->store_head;
 }
 
 static void s_fanout(fb_broker_t *self, const s_item_t *it)
@@ -305,119 +470,172 @@ static void s_fanout(fb_broker_t *self, const s_item_t *it)
     if (zmq_msg_send(&msg, self->feed, 0) < 0) zmq_msg_close(&msg);
 }
 
-/* Classifies, stores and answers everything in the batch. */
-static void s_flush(fb_broker_t *self)
+/* Settles what item it gets: resolves a reference to an earlier copy in
+ * the batch, counts it, sends it out on the feed when it was stored, and
+ * fills its ack. (Main.) */
+static void s_outcome(fb_broker_t *self, s_batch_t *b, s_item_t *it, Fedbus__Ack *ack)
 {
-    if (self->nitems == 0) return;
-    fb_map_clear(self->batch_heads);
-    fb_map_clear(self->batch_ids);
-    for (size_t i = 0; i < self->nitems; i++) {
-        s_item_t *it = &self->items[i];
-        uint8_t key[FB_MAP_KEY_MAX];
-        uint64_t first;
-        size_t klen = s_id_key(it->env, key);
-        if (fb_map_get(self->batch_ids, key, klen, &first)) {
-            if (memcmp(self->items[first].hash, it->hash, FB_SHA256_LEN) == 0) {
-                it->state = S_DUP_REF;
-                it->ref = first;
-            } else {
-                s_mark_rejected(it, FEDBUS__REJECT_REASON__REJECT_ID_REUSED,
-                                "message_id is used twice with different content");
-            }
+    if (it->state == S_DUP_REF) {
+        const s_item_t *ref = &b->items[it->ref];
+        if (ref->state == S_REJECTED) s_mark_rejected(it, ref->reason, ref->detail);
+        else {
+            it->state = S_DUPLICATE;
+            it->global_seq = ref->global_seq;
+        }
+    }
+    fedbus__ack__init(ack);
+    if (it->env) ack->message_id = it->env->message_id;
+    else if (it->has_id) ack->message_id = (ProtobufCBinaryData){FB_UUID_LEN, it->id};
+    ack->origin_seq = it->env ? it->env->origin_seq : 0;
+    switch (it->state) {
+    case S_NEW:
+    case S_COMMITTED:
+        self->stats.accepted++;
+        s_fanout(self, it);
+        ack->status = FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED;
+        ack->global_seq = it->global_seq;
+        break;
+    case S_DUPLICATE:
+        self->stats.duplicates++;
+        ack->status = FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE;
+        ack->global_seq = it->global_seq;
+        ack->detail = (char *)"stored before";
+        break;
+    default:
+        self->stats.rejected++;
+        if (it->reason >= 0 && it->reason < S_NREASONS) self->stats.by_reason[it->reason]++;
+        fb_info("reject %s: %s", fb_reject_name(it->reason), it->detail);
+        ack->status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
+        ack->origin_seq = 0;
+        ack->reason = it->reason;
+        ack->detail = (char *)it->detail;
+        break;
+    }
+}
+
+/* Sends the AckBatch of the n items from first: one frame to the frame's
+ * sender, one Ack per envelope in the order they came. (Main.) */
+static void s_answer_group(fb_broker_t *self, s_batch_t *b, s_item_t *first, size_t n)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < n; k++) {
+        s_outcome(self, b, first + k, &self->acks[k]);
+        self->ack_sizes[k] = fedbus__ack__get_packed_size(&self->acks[k]);
+        total += fb_envelope_field_size(1, self->ack_sizes[k]);
+    }
+    zmq_msg_t msg, id;
+    if (zmq_msg_init_size(&msg, fb_envelope_field_size(3, total)) != 0) {
+        self->stats.replies_dropped++;
+        return;
+    }
+    uint8_t *p = zmq_msg_data(&msg);
+    p += fb_envelope_put_header(3, total, p); /* BrokerMessage.ack_batch */
+    for (size_t k = 0; k < n; k++) {
+        p += fb_envelope_put_header(1, self->ack_sizes[k], p); /* AckBatch.acks */
+        p += fedbus__ack__pack(&self->acks[k], p);
+    }
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, &first->ident);
+    if (zmq_msg_send(&id, self->ingest, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id);
+        zmq_msg_close(&msg);
+        self->stats.replies_dropped++;
+        return;
+    }
+    if (zmq_msg_send(&msg, self->ingest, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&msg);
+        self->stats.replies_dropped++;
+    }
+}
+
+/* Answers a batch the writer has stored: every publish gets its ack or
+ * reject (alone, or in its frame's AckBatch), every new one goes out on the
+ * feed, in global_seq order. (Main.) */
+static void s_answer(fb_broker_t *self, s_batch_t *b)
+{
+    self->stats.store_errors += b->store_errors;
+    if (b->dropped) {
+        fb_warn("stopping with %zu publishes unacknowledged; publishers will resend", b->nitems);
+        s_batch_release(b);
+        return;
+    }
+    self->head = b->head;
+    fb_map_each(b->heads, s_merge_head, self->heads);
+    self->stats.batches++;
+    for (size_t i = 0; i < b->nitems;) {
+        s_item_t *it = &b->items[i];
+        if (it->in_group) {
+            s_answer_group(self, b, it, it->group_n);
+            i += it->group_n;
             continue;
         }
-        fb_map_put(self->batch_ids, key, klen, i);
-        if (it->env->origin_seq > s_origin_head(self, it->env->origin)) {
-            it->state = S_NEW;
-            fb_map_put(self->batch_heads, it->env->origin, strlen(it->env->origin),
-                       it->env->origin_seq);
-        } else {
-            it->state = S_CHECK;
-        }
+        Fedbus__Ack ack;
+        s_outcome(self, b, it, &ack);
+        Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
+        bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_ACK;
+        bm.ack = &ack;
+        if (s_send_reply(self->ingest, &it->ident, &bm) != 0) self->stats.replies_dropped++;
+        i++;
     }
+    s_batch_release(b);
+}
 
-    /* Nothing is acked before COMMIT, and nothing is rejected because
-     * PostgreSQL is away: the batch is retried until it is stored, while the
-     * publishers' frames wait in ZeroMQ's queues (backpressure). A stop
-     * request drops the batch unanswered; publishers resend it. */
-    int64_t backoff_ms = 100;
-    int rc = FB_ESTORE, retry = 0;
-    size_t n = 0;
-    self->batch_base = self->head;
+/* ------------------------------------------------------------- writer --- */
+
+static void *s_writer_main(void *arg)
+{
+    fb_broker_t *self = arg;
+    /* Signals are the main thread's: it owns the stop flag's loop. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    void *pipe = zmq_socket(fb_zmq_context(), ZMQ_PAIR);
+    if (!pipe || zmq_connect(pipe, self->pipe_endpoint) != 0) {
+        fb_err("writer: cannot connect %s: %s", self->pipe_endpoint, zmq_strerror(errno));
+        if (pipe) zmq_close(pipe);
+        return NULL;
+    }
     for (;;) {
-        int64_t now = fb_time_now_us();
-        int ok = fb_store_check(self->store) == 0;
-        if (ok && retry) {
-            /* After a failure, what the store holds is the truth: a COMMIT
-             * may have succeeded without its reply reaching us. */
-            fb_map_clear(self->heads);
-            ok = fb_store_head(self->store, &self->head) == FB_OK &&
-                 fb_store_origin_heads(self->store, s_load_head, self->heads) == FB_OK;
-        }
-        if (ok && s_resolve_lookups(self, S_CHECK) == 0) {
-            n = s_assign(self, now);
-            rc = fb_store_append(self->store, self->rows, n);
-            if (rc == FB_ECONFLICT) {
-                /* A new origin_seq carries a message_id stored before (a
-                 * resend after the publisher lost its place): find which. */
-                fb_debug("batch conflict, resolving: %s", fb_store_error(self->store));
-                if (s_resolve_lookups(self, S_NEW) == 0) {
-                    n = s_assign(self, now);
-                    rc = fb_store_append(self->store, self->rows, n);
-                }
-            }
-            if (rc == FB_OK) break;
-        }
-        self->stats.store_errors++;
-        retry = 1;
-        fb_warn("store: batch of %zu waits: %s; retrying in %lld ms", self->nitems,
-                fb_store_error(self->store), (long long)backoff_ms);
-        if (*self->stop) {
-            fb_warn("stopping with %zu publishes unacknowledged; publishers will resend", self->nitems);
-            for (size_t i = 0; i < self->nitems; i++) s_item_free(&self->items[i]);
-            self->nitems = 0;
-            self->batch_len = 0;
-            return;
-        }
-        zmq_poll(NULL, 0, (long)backoff_ms);
-        backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
+        s_batch_t *b = NULL;
+        int rc = zmq_recv(pipe, &b, sizeof(b), 0);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc != (int)sizeof(b) || !b) break; /* NULL: stop */
+        s_store_batch(self, b);
+        while (zmq_send(pipe, &b, sizeof(b), 0) < 0 && errno == EINTR)
+            ;
     }
-    self->head += n;
-    fb_map_each(self->batch_heads, s_merge_head, self->heads);
-    self->stats.batches++;
+    zmq_close(pipe);
+    return NULL;
+}
 
-    for (size_t i = 0; i < self->nitems; i++) {
-        s_item_t *it = &self->items[i];
-        if (it->state == S_DUP_REF) {
-            const s_item_t *ref = &self->items[it->ref];
-            if (ref->state == S_REJECTED) s_mark_rejected(it, ref->reason, ref->detail);
-            else {
-                it->state = S_DUPLICATE;
-                it->global_seq = ref->global_seq;
-            }
-        }
-        const ProtobufCBinaryData *id = &it->env->message_id;
-        switch (it->state) {
-        case S_NEW:
-        case S_COMMITTED:
-            self->stats.accepted++;
-            s_fanout(self, it);
-            s_send_ack(self, &it->ident, id, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED, it->global_seq,
-                       it->env->origin_seq, 0, NULL);
-            break;
-        case S_DUPLICATE:
-            self->stats.duplicates++;
-            s_send_ack(self, &it->ident, id, FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE,
-                       it->global_seq, it->env->origin_seq, 0, "stored before");
-            break;
-        default:
-            s_reject(self, &it->ident, id, it->reason, it->detail);
-            break;
-        }
-        s_item_free(it);
+/* Hands the filling batch to the idle writer and takes the other one to fill. */
+static void s_hand_off(fb_broker_t *self)
+{
+    s_batch_t *b = self->fill;
+    if (self->busy || b->nitems == 0) return;
+    if (zmq_send(self->pipe, &b, sizeof(b), 0) != (int)sizeof(b)) {
+        fb_err("writer hand-off: %s", zmq_strerror(errno));
+        return;
     }
-    self->nitems = 0;
-    self->batch_len = 0;
+    self->busy = b;
+    self->fill = b == &self->batches[0] ? &self->batches[1] : &self->batches[0];
+}
+
+/* Waits for the writer's answer when wait_ms allows (-1: as long as it
+ * takes) and answers the batch; returns 1 when one was answered. */
+static int s_collect(fb_broker_t *self, long wait_ms)
+{
+    if (!self->busy) return 0;
+    zmq_pollitem_t item = {self->pipe, 0, ZMQ_POLLIN, 0};
+    if (wait_ms != 0) {
+        int rc = zmq_poll(&item, 1, wait_ms);
+        if (rc <= 0) return 0;
+    }
+    s_batch_t *b = NULL;
+    if (zmq_recv(self->pipe, &b, sizeof(b), ZMQ_DONTWAIT) != (int)sizeof(b)) return 0;
+    self->busy = NULL;
+    s_answer(self, b);
+    return 1;
 }
 
 /* -------------------------------------------------------------- ingest --- */
@@ -427,7 +645,9 @@ static void s_hello(fb_broker_t *self, zmq_msg_t *ident, const Fedbus__Hello *h)
     Fedbus__Welcome w = FEDBUS__WELCOME__INIT;
     const char *origin = h->origin ? h->origin : "";
     w.origin = (char *)origin;
-    w.last_origin_seq = s_origin_head(self, origin);
+    uint64_t last = 0;
+    fb_map_get(self->heads, origin, strlen(origin), &last);
+    w.last_origin_seq = last;
     w.head_global_seq = self->head;
     w.max_frame = (uint32_t)self->cfg.max_frame;
     Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
@@ -447,19 +667,105 @@ static void s_heartbeat(fb_broker_t *self, const Fedbus__Heartbeat *hb)
              (unsigned long long)hb->outbox_depth, (unsigned long long)hb->last_origin_seq);
 }
 
-/* Reads one frame from ingest; queues a publish into the batch or answers
- * at once. Returns 0, or -1 when nothing was there. */
+/* Decodes and checks the envelope at it->env_data. Returns 0 when it may
+ * be stored (it->env and it->hash set), else the reject reason with a line
+ * of text in detail and, when the envelope named one, its message_id in
+ * it->id (it->has_id). */
+static int s_check_publish(fb_arena_t *arena, s_item_t *it, char *detail, size_t size)
+{
+    fb_verdict_t v;
+    Fedbus__Envelope *bad = NULL;
+    it->env = fb_envelope_decode_in(arena, it->env_data, it->env_len, &v, &bad);
+    if (!it->env) {
+        /* A refused envelope that decoded names its message_id, so that a
+         * publisher with many publishes in flight knows which was refused. */
+        if (bad && bad->message_id.len == FB_UUID_LEN) {
+            memcpy(it->id, bad->message_id.data, FB_UUID_LEN);
+            it->has_id = 1;
+        }
+        snprintf(detail, size, "%s", v.detail);
+        return v.reason;
+    }
+    memcpy(it->id, it->env->message_id.data, FB_UUID_LEN);
+    it->has_id = 1;
+    if (it->env->origin_seq == 0) {
+        snprintf(detail, size, "origin_seq is required");
+        return FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD;
+    }
+    if (fb_envelope_content_hash(it->env_data, it->env_len, it->hash) != 0) {
+        snprintf(detail, size, "envelope could not be hashed");
+        return FEDBUS__REJECT_REASON__REJECT_MALFORMED;
+    }
+    return 0;
+}
+
+static void s_item_reset(s_item_t *it)
+{
+    it->nm = NULL;
+    it->env = NULL;
+    it->reject_detail = NULL;
+    it->has_id = 0;
+    it->in_group = 0;
+    it->group_n = 0;
+}
+
+/* Queues the envelopes of a PublishBatch frame (held by first, whose list
+ * of envelopes is list) as consecutive items, answered together. An envelope
+ * refused here keeps its place, already rejected; a frame that is not a
+ * well-formed batch is refused whole. */
+static void s_read_batch(fb_broker_t *self, s_item_t *first, const uint8_t *list, size_t list_len)
+{
+    s_batch_t *b = self->fill;
+    const uint8_t *p = list, *end = list + list_len, *env;
+    size_t env_len, n = 0;
+    int rc;
+    while ((rc = fb_envelope_next_bytes(&p, end, 1, &env, &env_len)) == 1) n++;
+    if (rc < 0 || n == 0 || n > FB_BATCH_MAX) {
+        char detail[96];
+        if (rc < 0) snprintf(detail, sizeof(detail), "PublishBatch is not well-formed protobuf");
+        else snprintf(detail, sizeof(detail), "a PublishBatch holds 1 to %d envelopes; got %zu", FB_BATCH_MAX, n);
+        s_reject(self, &first->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED, detail);
+        s_item_free(first);
+        if (b->nitems == 0) fb_arena_reset(b->arena);
+        return;
+    }
+    p = list;
+    for (size_t k = 0; k < n; k++) {
+        s_item_t *it = first + k;
+        if (k > 0) {
+            zmq_msg_init(&it->ident);
+            zmq_msg_init(&it->body);
+            s_item_reset(it);
+        }
+        fb_envelope_next_bytes(&p, end, 1, &it->env_data, &it->env_len);
+        it->in_group = 1;
+        char detail[192];
+        int reason = s_check_publish(b->arena, it, detail, sizeof(detail));
+        if (reason) {
+            it->reject_detail = strdup(detail);
+            s_mark_rejected(it, reason, it->reject_detail ? it->reject_detail : "refused");
+        } else {
+            it->state = S_PENDING;
+            b->bytes += (long long)it->env_len;
+        }
+    }
+    first->group_n = n;
+    b->nitems += n;
+}
+
+/* Reads one frame from ingest; queues its publishes into the batch or
+ * answers at once. Returns 0, or -1 when nothing was there. */
 static int s_read_ingest(fb_broker_t *self)
 {
-    s_item_t *it = &self->items[self->nitems];
+    s_batch_t *b = self->fill;
+    s_item_t *it = &b->items[b->nitems];
     zmq_msg_init(&it->ident);
     if (zmq_msg_recv(&it->ident, self->ingest, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&it->ident);
         return -1;
     }
     zmq_msg_init(&it->body);
-    it->nm = NULL;
-    it->env = NULL;
+    s_item_reset(it);
     if (!zmq_msg_more(&it->ident) || zmq_msg_recv(&it->body, self->ingest, 0) < 0) {
         s_item_free(it);
         return 0;
@@ -468,6 +774,8 @@ static int s_read_ingest(fb_broker_t *self)
     int more = zmq_msg_more(&it->body);
     if (more) fb_zmq_drain(self->ingest);
     size_t len = zmq_msg_size(&it->body);
+    const uint8_t *data = zmq_msg_data(&it->body), *list;
+    size_t list_len;
     if (more) {
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                  "a publish is one frame; got several");
@@ -480,10 +788,14 @@ static int s_read_ingest(fb_broker_t *self)
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
         goto done;
     }
-    /* A plain publish is read in place; anything else is decoded. */
-    if (fb_envelope_publish_view(zmq_msg_data(&it->body), len, &it->env_data, &it->env_len) == 0)
-        goto publish;
-    it->nm = fedbus__node_message__unpack(NULL, len, zmq_msg_data(&it->body));
+    /* Publishes, alone or in a batch, are read in place; anything else is
+     * decoded. */
+    if (fb_envelope_publish_view(data, len, &it->env_data, &it->env_len) == 0) goto publish;
+    if (fb_envelope_sole_field(data, len, 4, &list, &list_len) == 0) {
+        s_read_batch(self, it, list, list_len);
+        return 0;
+    }
+    it->nm = fedbus__node_message__unpack(NULL, len, data);
     if (!it->nm) {
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                  "frame is not a decodable NodeMessage");
@@ -500,39 +812,34 @@ static int s_read_ingest(fb_broker_t *self)
         it->env_data = it->nm->publish->envelope.data;
         it->env_len = it->nm->publish->envelope.len;
         break;
+    case FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH:
+        /* The in-place reader takes a batch frame that holds the batch
+         * alone; one with more around it is refused, not guessed at. */
+        s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                 "a PublishBatch frame holds the batch and nothing else");
+        goto done;
     default:
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_UNKNOWN_REQUEST,
                  "unknown NodeMessage body");
         goto done;
     }
 publish:;
-    fb_verdict_t v;
-    Fedbus__Envelope *bad = NULL;
-    it->env = fb_envelope_decode(it->env_data, it->env_len, &v, &bad);
-    if (!it->env) {
-        /* A refused envelope that decoded names its message_id, so that a
-         * publisher with many publishes in flight knows which was refused. */
-        s_reject(self, &it->ident, bad && bad->message_id.len == FB_UUID_LEN ? &bad->message_id : NULL,
-                 v.reason, v.detail);
-        if (bad) fedbus__envelope__free_unpacked(bad, NULL);
-        goto done;
-    }
-    if (it->env->origin_seq == 0) {
-        s_reject(self, &it->ident, &it->env->message_id, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD,
-                 "origin_seq is required");
-        goto done;
-    }
-    if (fb_envelope_content_hash(it->env_data, it->env_len, it->hash) != 0) {
-        s_reject(self, &it->ident, &it->env->message_id, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
-                 "envelope could not be hashed");
+    char detail[192];
+    int reason = s_check_publish(b->arena, it, detail, sizeof(detail));
+    if (reason) {
+        ProtobufCBinaryData idb = {FB_UUID_LEN, it->id};
+        s_reject(self, &it->ident, it->has_id ? &idb : NULL, reason, detail);
         goto done;
     }
     it->state = S_PENDING;
-    self->batch_len += (long long)it->env_len;
-    self->nitems++;
+    b->bytes += (long long)it->env_len;
+    b->nitems++;
     return 0;
 done:
     s_item_free(it);
+    /* What a refused envelope decoded to goes at once when nothing else
+     * holds the arena, so that a stream of bad frames cannot grow it. */
+    if (b->nitems == 0) fb_arena_reset(b->arena);
     return 0;
 }
 
@@ -774,31 +1081,43 @@ static void s_drain_xpub(fb_broker_t *self)
 int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
 {
     self->stop = stop;
+    if (pthread_create(&self->writer, NULL, s_writer_main, self) != 0) {
+        fb_err("cannot start the writer thread");
+        return -1;
+    }
+    self->writer_running = 1;
     fb_info("serving: ingest %s, feed %s, replay %s, head %llu", self->cfg.ingest, self->cfg.feed,
             self->cfg.replay, (unsigned long long)self->head);
     while (!*stop) {
+        /* A full filling batch leaves ingest unread until the writer is
+         * back: the publishers wait in ZeroMQ's queues (backpressure). */
+        int room = (long long)self->fill->nitems < self->cfg.batch_max &&
+                   self->fill->bytes < self->cfg.batch_bytes;
         zmq_pollitem_t items[] = {
-            {self->ingest, 0, ZMQ_POLLIN, 0},
+            {self->pipe, 0, ZMQ_POLLIN, 0},
             {self->replay, 0, ZMQ_POLLIN, 0},
             {self->feed, 0, ZMQ_POLLIN, 0},
+            {self->ingest, 0, room ? ZMQ_POLLIN : 0, 0},
         };
         long timeout = self->nreplays ? 0 : 500;
-        int rc = zmq_poll(items, 3, timeout);
+        int rc = zmq_poll(items, 4, timeout);
         if (rc < 0 && errno != EINTR) {
             fb_err("poll: %s", zmq_strerror(errno));
             break;
         }
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) s_collect(self, 0);
+        if (rc > 0 && (items[3].revents & ZMQ_POLLIN)) {
             /* Take what is queued, up to batch-max publishes (and as many
-             * frames of any kind), then commit it as one. */
+             * frames of any kind) or batch-bytes. */
+            s_batch_t *b = self->fill;
             for (long long frames = 0; frames < self->cfg.batch_max &&
-                                       (long long)self->nitems < self->cfg.batch_max &&
-                                       self->batch_len < self->cfg.batch_bytes &&
-                                       s_read_ingest(self) == 0;
+                                       (long long)b->nitems < self->cfg.batch_max &&
+                                       b->bytes < self->cfg.batch_bytes && s_read_ingest(self) == 0;
                  frames++)
                 ;
-            s_flush(self);
         }
+        /* The writer never idles while publishes wait. */
+        s_hand_off(self);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) s_read_replay(self);
         if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) s_drain_xpub(self);
         if (self->nreplays) s_serve_replays(self);
@@ -807,7 +1126,15 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             self->next_stats_us = fb_time_mono_us() + self->cfg.stats_interval * 1000000;
         }
     }
-    s_flush(self);
+    /* Store and answer what is held: the batch with the writer, then the
+     * one being filled. */
+    s_collect(self, -1);
+    s_hand_off(self);
+    s_collect(self, -1);
+    s_batch_t *quit = NULL;
+    zmq_send(self->pipe, &quit, sizeof(quit), 0);
+    pthread_join(self->writer, NULL);
+    self->writer_running = 0;
     self->cfg.stats_interval = 1;
     s_log_stats(self);
     fb_info("stopped at head %llu", (unsigned long long)self->head);
@@ -825,21 +1152,17 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
         return NULL;
     }
     self->cfg = *cfg;
-    size_t bm = (size_t)cfg->batch_max;
-    self->items = calloc(bm, sizeof(*self->items));
-    self->rows = calloc(bm, sizeof(*self->rows));
-    self->keys = calloc(bm, sizeof(*self->keys));
-    self->found = calloc(bm, sizeof(*self->found));
-    self->key_items = calloc(bm, sizeof(*self->key_items));
+    /* Room for one more PublishBatch beyond batch-max: a frame is never split. */
+    size_t bm = (size_t)cfg->batch_max + FB_BATCH_MAX;
     self->heads = fb_map_new(64);
-    self->batch_heads = fb_map_new(64);
-    self->batch_ids = fb_map_new(bm);
+    self->store_heads = fb_map_new(64);
     self->last_seen = fb_map_new(64);
-    if (!self->items || !self->rows || !self->keys || !self->found || !self->key_items ||
-        !self->heads || !self->batch_heads || !self->batch_ids || !self->last_seen) {
+    if (s_batch_init(&self->batches[0], bm) != 0 || s_batch_init(&self->batches[1], bm) != 0 ||
+        !self->heads || !self->store_heads || !self->last_seen) {
         fb_err("out of memory");
         goto error;
     }
+    self->fill = &self->batches[0];
     self->store = fb_store_open(cfg->pg, FB_STORE_WRITER, err, sizeof(err));
     if (!self->store) {
         fb_err("store: %s", err);
@@ -850,11 +1173,13 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
         fb_err("store (reader): %s", err);
         goto error;
     }
-    if (fb_store_head(self->store, &self->head) != FB_OK ||
-        fb_store_origin_heads(self->store, s_load_head, self->heads) != FB_OK) {
+    if (fb_store_head(self->store, &self->store_head) != FB_OK ||
+        fb_store_origin_heads(self->store, s_load_head, self->store_heads) != FB_OK) {
         fb_err("store: %s", fb_store_error(self->store));
         goto error;
     }
+    self->head = self->store_head;
+    fb_map_each(self->store_heads, s_merge_head, self->heads);
     /* Ingest refuses frames far beyond max-frame at the transport (the
      * peer is dropped); frames just above it get a FRAME_TOO_LARGE reject. */
     long long hard = cfg->max_frame * 4 + 4096;
@@ -873,6 +1198,12 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
         fb_err("cannot bind replay %s: %s", cfg->replay, zmq_strerror(errno));
         goto error;
     }
+    snprintf(self->pipe_endpoint, sizeof(self->pipe_endpoint), "inproc://fedbus-writer-%p", (void *)self);
+    self->pipe = fb_zmq_socket(ZMQ_PAIR, self->pipe_endpoint, 1, 0, 0, 0);
+    if (!self->pipe) {
+        fb_err("cannot bind %s: %s", self->pipe_endpoint, zmq_strerror(errno));
+        goto error;
+    }
     self->next_stats_us = fb_time_mono_us() + cfg->stats_interval * 1000000;
     return self;
 error:
@@ -884,22 +1215,25 @@ void fb_broker_destroy(fb_broker_t **self_p)
 {
     if (!self_p || !*self_p) return;
     fb_broker_t *self = *self_p;
+    if (self->writer_running) {
+        /* fb_broker_run joins its writer; this is only reached if it did not. */
+        s_batch_t *quit = NULL;
+        s_collect(self, -1);
+        zmq_send(self->pipe, &quit, sizeof(quit), 0);
+        pthread_join(self->writer, NULL);
+    }
     for (int i = 0; i < self->nreplays; i++) s_replay_free(&self->replays[i]);
-    for (size_t i = 0; i < self->nitems; i++) s_item_free(&self->items[i]);
+    s_batch_fini(&self->batches[0]);
+    s_batch_fini(&self->batches[1]);
     if (self->ingest) zmq_close(self->ingest);
     if (self->feed) zmq_close(self->feed);
     if (self->replay) zmq_close(self->replay);
+    if (self->pipe) zmq_close(self->pipe);
     fb_store_destroy(&self->store);
     fb_store_destroy(&self->reader);
     fb_map_destroy(&self->heads);
-    fb_map_destroy(&self->batch_heads);
-    fb_map_destroy(&self->batch_ids);
+    fb_map_destroy(&self->store_heads);
     fb_map_destroy(&self->last_seen);
-    free(self->items);
-    free(self->rows);
-    free(self->keys);
-    free(self->found);
-    free(self->key_items);
     free(self);
     *self_p = NULL;
 }

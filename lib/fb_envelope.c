@@ -272,21 +272,40 @@ malformed:
     return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "envelope is not a decodable protobuf message");
 }
 
-Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v,
-                                     Fedbus__Envelope **bad)
+static void *s_arena_alloc(void *arena, size_t size)
 {
+    return fb_arena_alloc(arena, size);
+}
+
+static void s_arena_free(void *arena, void *p)
+{
+    (void)arena;
+    (void)p; /* released with the arena */
+}
+
+Fedbus__Envelope *fb_envelope_decode_in(fb_arena_t *arena, const uint8_t *buf, size_t len,
+                                        fb_verdict_t *v, Fedbus__Envelope **bad)
+{
+    ProtobufCAllocator a = {s_arena_alloc, s_arena_free, arena};
+    ProtobufCAllocator *alloc = arena ? &a : NULL;
     if (bad) *bad = NULL;
-    Fedbus__Envelope *env = fedbus__envelope__unpack(NULL, len, buf);
+    Fedbus__Envelope *env = fedbus__envelope__unpack(alloc, len, buf);
     if (!env) {
         s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "envelope is not a decodable protobuf message");
         return NULL;
     }
     if (s_wire_strings(buf, buf + len, &fedbus__envelope__descriptor, 0, v) != 0 || s_check(env, v, 1) != 0) {
         if (bad) *bad = env;
-        else fedbus__envelope__free_unpacked(env, NULL);
+        else if (!arena) fedbus__envelope__free_unpacked(env, NULL);
         return NULL;
     }
     return env;
+}
+
+Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v,
+                                     Fedbus__Envelope **bad)
+{
+    return fb_envelope_decode_in(NULL, buf, len, v, bad);
 }
 
 static size_t s_varint(uint64_t x, uint8_t *out)
@@ -460,6 +479,65 @@ size_t fb_envelope_put_bytes(uint32_t tag, const void *data, size_t len, uint8_t
     n += s_varint(len, out + n);
     memcpy(out + n, data, len);
     return n + len;
+}
+
+int fb_envelope_sole_field(const uint8_t *frame, size_t len, uint32_t tag, const uint8_t **body,
+                           size_t *body_len)
+{
+    const uint8_t *p = frame, *end = frame + len;
+    uint64_t key, n;
+    if (s_read_varint(&p, end, &key) || key != ((uint64_t)tag << 3 | 2) || s_read_varint(&p, end, &n) ||
+        n != (uint64_t)(end - p))
+        return -1;
+    *body = p;
+    *body_len = (size_t)n;
+    return 0;
+}
+
+int fb_envelope_next_bytes(const uint8_t **p, const uint8_t *end, uint32_t tag, const uint8_t **data,
+                           size_t *len)
+{
+    while (*p < end) {
+        uint64_t key, v;
+        if (s_read_varint(p, end, &key)) return -1;
+        switch (key & 7) {
+        case 0:
+            if (s_read_varint(p, end, &v)) return -1;
+            break;
+        case 1:
+            if (end - *p < 8) return -1;
+            *p += 8;
+            break;
+        case 2:
+            if (s_read_varint(p, end, &v) || v > (uint64_t)(end - *p)) return -1;
+            if (key >> 3 == tag) {
+                *data = *p;
+                *len = (size_t)v;
+                *p += v;
+                return 1;
+            }
+            *p += v;
+            break;
+        case 5:
+            if (end - *p < 4) return -1;
+            *p += 4;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
+size_t fb_envelope_put_header(uint32_t tag, size_t len, uint8_t *out)
+{
+    size_t n = s_varint((uint64_t)tag << 3 | 2, out);
+    return n + s_varint(len, out + n);
+}
+
+size_t fb_envelope_field_size(uint32_t tag, size_t len)
+{
+    return s_varint_size((uint64_t)tag << 3 | 2) + s_varint_size(len) + len;
 }
 
 int fb_envelope_publish_view(const uint8_t *frame, size_t len, const uint8_t **env, size_t *env_len)

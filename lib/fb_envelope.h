@@ -5,6 +5,7 @@
 #ifndef FB_ENVELOPE_H
 #define FB_ENVELOPE_H
 
+#include "fb_arena.h"
 #include "fedbus.pb-c.h"
 
 #include <stddef.h>
@@ -30,6 +31,11 @@ typedef struct {
  * that the reject can name its message_id; otherwise *bad is NULL. */
 Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_t *v,
                                      Fedbus__Envelope **bad);
+
+/* The same, decoding into arena (when not NULL): the envelope, and *bad,
+ * then live until the arena is reset and must not be freed. */
+Fedbus__Envelope *fb_envelope_decode_in(fb_arena_t *arena, const uint8_t *buf, size_t len,
+                                        fb_verdict_t *v, Fedbus__Envelope **bad);
 
 /* Checks an envelope already in memory (same rules as fb_envelope_decode,
  * minus decoding). Returns 0 when good, else -1 with the reason in *v. */
@@ -91,6 +97,32 @@ size_t fb_envelope_put_bytes(uint32_t tag, const void *data, size_t len, uint8_t
  * *env (pointing into frame) and *env_len and returns 0; returns -1 for any
  * other frame, which the caller decodes the ordinary way. */
 int fb_envelope_publish_view(const uint8_t *frame, size_t len, const uint8_t **env, size_t *env_len);
+
+/* Frames that hold several messages (PublishBatch, AckBatch) are read in
+ * place with these, without decoding or copying. */
+
+/* Most envelopes in one PublishBatch (docs/protocol.md). */
+#define FB_BATCH_MAX 1024
+
+/* When frame is exactly one length-delimited field `tag` filling it (as
+ * NodeMessage{publish_batch} is tag 4, BrokerMessage{ack_batch} tag 3), sets
+ * *body and *body_len to its contents (pointing into frame) and returns 0;
+ * returns -1 for any other frame. */
+int fb_envelope_sole_field(const uint8_t *frame, size_t len, uint32_t tag, const uint8_t **body,
+                           size_t *body_len);
+
+/* Reads on from *p to the next length-delimited field `tag`, skipping any
+ * other well-formed field; sets *data, *len (pointing into the buffer) and
+ * advances *p. Returns 1 when one was found, 0 at end, -1 when the bytes are
+ * not well-formed protobuf. */
+int fb_envelope_next_bytes(const uint8_t **p, const uint8_t *end, uint32_t tag, const uint8_t **data,
+                           size_t *len);
+
+/* Writes the key and length of length-delimited field `tag` (at most 15
+ * bytes) to out; returns the bytes written. fb_envelope_field_size() is the
+ * size of such a field with len bytes of contents, key and length included. */
+size_t fb_envelope_put_header(uint32_t tag, size_t len, uint8_t *out);
+size_t fb_envelope_field_size(uint32_t tag, size_t len);
 
 /* Returns the short name of a reject reason ("MALFORMED", ...). */
 const char *fb_reject_name(int reason);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_FRAMES_MAX 64
 #define S_FIELD(f) offsetof(fb_node_config_t, f), sizeof(((fb_node_config_t *)0)->f)
 #define S_INT(f) offsetof(fb_node_config_t, f), 0
 
@@ -47,6 +48,8 @@ const fb_cfg_key_t fb_node_keys[] = {
     {"resend-ms", FB_CFG_INT, S_INT(resend_ms), "3000", 50, 3600000, "resend unconfirmed publishes after"},
     {"heartbeat-ms", FB_CFG_INT, S_INT(heartbeat_ms), "5000", 100, 3600000, "heartbeat period"},
     {"outbox-max", FB_CFG_INT, S_INT(outbox_max), "100000", 16, 10000000, "most unconfirmed publishes held"},
+    {"inflight-frames", FB_CFG_INT, S_INT(inflight_frames), "2", 1, S_FRAMES_MAX,
+     "publish frames sent and not yet answered; what comes meanwhile waits to go as one batch"},
     {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
     {"log-level", FB_CFG_STR, S_FIELD(log_level), "info", 0, 0, "err, warn, info or debug"},
     FB_CFG_END,
@@ -89,6 +92,10 @@ struct fb_node {
     volatile sig_atomic_t *stop;
     fb_http_t *http;
     uint64_t submitted, confirmed, rejected, client_acks_dropped;
+    uint8_t *batch_buf; /* the PublishBatch frame being built */
+    size_t batch_cap;
+    uint64_t frame_end[S_FRAMES_MAX]; /* in flight: each frame's end (absolute index), oldest first */
+    int nframes;
 };
 
 /* ------------------------------------------------------------- replies --- */
@@ -150,15 +157,76 @@ static int s_send_entry(fb_node_t *self, s_entry_t *e)
     return 0;
 }
 
-/* Sends, in order, every entry not yet sent since the last Welcome. */
+/* Sends, in order, every entry not yet sent since the last Welcome: what
+ * queued up since the last turn goes as PublishBatch frames (up to
+ * FB_BATCH_MAX envelopes, within the broker's max-frame), so that under load
+ * one frame and one AckBatch carry many publishes; a lone entry goes alone. */
 static void s_send_pending(fb_node_t *self)
 {
     if (!self->welcomed) return;
     if (self->cursor < self->head) self->cursor = self->head;
     while (self->cursor < self->tail) {
         s_entry_t *e = s_at(self, self->cursor);
-        if (!e->done && s_send_entry(self, e) != 0) return;
-        self->cursor++;
+        if (e->done) {
+            self->cursor++;
+            continue;
+        }
+        /* A frame is answered once the outbox's head passed its end. While
+         * inflight-frames are unanswered, what comes waits and then goes in
+         * one frame: the batch grows to what arrives during one round trip
+         * to the broker, which keeps frames (and wake-ups) few under load
+         * and costs nothing when the link is idle. */
+        int done = 0;
+        while (done < self->nframes && self->frame_end[done] <= self->head) done++;
+        if (done) {
+            memmove(self->frame_end, self->frame_end + done, (size_t)(self->nframes - done) * sizeof(uint64_t));
+            self->nframes -= done;
+        }
+        if (self->nframes >= self->cfg.inflight_frames) return;
+        /* How far a batch from the cursor reaches. */
+        uint64_t end = self->cursor;
+        size_t inner = 0, n = 0;
+        while (end < self->tail && n < FB_BATCH_MAX) {
+            s_entry_t *x = s_at(self, end);
+            if (!x->done) {
+                const uint8_t *env;
+                size_t env_len;
+                fb_envelope_publish_view(x->frame, x->frame_len, &env, &env_len);
+                size_t more = fb_envelope_field_size(1, env_len);
+                if (n > 0 && (long long)fb_envelope_field_size(4, inner + more) > self->max_frame) break;
+                inner += more;
+                n++;
+            }
+            end++;
+        }
+        if (n == 1) {
+            if (s_send_entry(self, e) != 0) return;
+            self->cursor = end;
+            self->frame_end[self->nframes++] = end;
+            continue;
+        }
+        size_t flen = fb_envelope_field_size(4, inner);
+        if (flen > self->batch_cap) {
+            uint8_t *nb = realloc(self->batch_buf, flen);
+            if (!nb) return; /* the timer tries again */
+            self->batch_buf = nb;
+            self->batch_cap = flen;
+        }
+        uint8_t *p = self->batch_buf;
+        p += fb_envelope_put_header(4, inner, p); /* NodeMessage.publish_batch */
+        for (uint64_t i = self->cursor; i < end; i++) {
+            s_entry_t *x = s_at(self, i);
+            if (x->done) continue;
+            const uint8_t *env;
+            size_t env_len;
+            fb_envelope_publish_view(x->frame, x->frame_len, &env, &env_len);
+            p += fb_envelope_put_bytes(1, env, env_len, p); /* PublishBatch.envelopes */
+        }
+        if (zmq_send(self->broker, self->batch_buf, flen, ZMQ_DONTWAIT) < 0) return;
+        int64_t now = fb_time_mono_us();
+        for (uint64_t i = self->cursor; i < end; i++) s_at(self, i)->sent_at_us = now;
+        self->cursor = end;
+        self->frame_end[self->nframes++] = end;
     }
 }
 
@@ -315,7 +383,7 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, const uint8_t *en
     fb_map_put(self->by_id, e->id, FB_UUID_LEN, abs);
     self->depth = (long long)(self->tail - self->head);
     self->submitted++;
-    s_send_pending(self);
+    /* Sent at the end of this turn of the loop, with whatever else came. */
 }
 
 /* Handles one submitted frame; returns 0, or -1 when none was waiting. */
@@ -364,18 +432,80 @@ out:
 
 /* --------------------------------------------------------------- broker -- */
 
+/* Settles the outbox entry that ack a answers and hands the ack to its
+ * submitter as the frame reply (reply_len bytes: BrokerMessage{ack}). */
+static void s_on_ack(fb_node_t *self, const Fedbus__Ack *a, const void *reply, size_t reply_len)
+{
+    uint64_t abs;
+    if (a->message_id.len != FB_UUID_LEN || !fb_map_get(self->by_id, a->message_id.data, FB_UUID_LEN, &abs)) {
+        if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED && a->message_id.len == 0)
+            fb_warn("broker rejected a frame: %s: %s", fb_reject_name(a->reason), a->detail);
+        return; /* a second ack of something already confirmed */
+    }
+    s_entry_t *e = s_at(self, abs);
+    if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED &&
+        a->reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE)
+        return; /* transient: the resend timer tries again */
+    if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED) {
+        self->rejected++;
+        fb_info("broker rejected origin_seq %llu: %s: %s", (unsigned long long)e->origin_seq,
+                fb_reject_name(a->reason), a->detail);
+    } else {
+        self->confirmed++;
+    }
+    if (e->has_client && s_send_to(self->submit, &e->client, reply, reply_len) != 0 &&
+        self->client_acks_dropped++ % 1000 == 0)
+        fb_warn("ack to a submitter dropped (gone or not reading): %llu in all",
+                (unsigned long long)self->client_acks_dropped);
+    e->done = 1;
+    fb_map_del(self->by_id, e->id, FB_UUID_LEN);
+}
+
+/* Takes an AckBatch (its acks, read in place): each ack settles its entry
+ * and goes to its submitter as an ordinary BrokerMessage{ack}. Returns 0, or
+ * -1 when the batch is not well-formed. */
+static int s_on_ack_batch(fb_node_t *self, const uint8_t *list, size_t list_len)
+{
+    const uint8_t *p = list, *end = list + list_len, *ack;
+    size_t ack_len;
+    uint8_t reply[1024];
+    int rc;
+    while ((rc = fb_envelope_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
+        Fedbus__Ack *a = fedbus__ack__unpack(NULL, ack_len, ack);
+        if (!a) return -1;
+        size_t rlen = fb_envelope_field_size(1, ack_len);
+        uint8_t *r = rlen <= sizeof(reply) ? reply : malloc(rlen);
+        if (r) {
+            size_t h = fb_envelope_put_header(1, ack_len, r); /* BrokerMessage.ack */
+            memcpy(r + h, ack, ack_len);
+            s_on_ack(self, a, r, rlen);
+            if (r != reply) free(r);
+        }
+        fedbus__ack__free_unpacked(a, NULL);
+    }
+    return rc;
+}
+
 /* Handles one frame from the broker; returns 0, or -1 when none was waiting. */
 static int s_on_broker(fb_node_t *self)
 {
     zmq_msg_t body;
+    Fedbus__BrokerMessage *bm = NULL;
     zmq_msg_init(&body);
     if (zmq_msg_recv(&body, self->broker, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&body);
         return -1;
     }
     fb_zmq_drain(self->broker);
-    Fedbus__BrokerMessage *bm =
-        fedbus__broker_message__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    const uint8_t *list;
+    size_t list_len;
+    if (fb_envelope_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 3, &list, &list_len) == 0) {
+        if (s_on_ack_batch(self, list, list_len) != 0)
+            fb_warn("broker sent an undecodable AckBatch of %zu bytes", zmq_msg_size(&body));
+        s_pop_done(self);
+        goto out;
+    }
+    bm = fedbus__broker_message__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
     if (!bm) {
         fb_warn("broker sent an undecodable frame of %zu bytes", zmq_msg_size(&body));
         goto out;
@@ -394,33 +524,10 @@ static int s_on_broker(fb_node_t *self)
         }
         /* Everything unconfirmed goes again, in order, before anything new. */
         self->cursor = self->head;
+        self->nframes = 0;
         s_send_pending(self);
     } else if (bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_ACK) {
-        const Fedbus__Ack *a = bm->ack;
-        uint64_t abs;
-        if (a->message_id.len != FB_UUID_LEN || !fb_map_get(self->by_id, a->message_id.data, FB_UUID_LEN, &abs)) {
-            if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED && a->message_id.len == 0)
-                fb_warn("broker rejected a frame: %s: %s", fb_reject_name(a->reason), a->detail);
-            goto out; /* a second ack of something already confirmed */
-        }
-        s_entry_t *e = s_at(self, abs);
-        if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED &&
-            a->reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE)
-            goto out; /* transient: the resend timer tries again */
-        if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED) {
-            self->rejected++;
-            fb_info("broker rejected origin_seq %llu: %s: %s", (unsigned long long)e->origin_seq,
-                    fb_reject_name(a->reason), a->detail);
-        } else {
-            self->confirmed++;
-        }
-        if (e->has_client &&
-            s_send_to(self->submit, &e->client, zmq_msg_data(&body), zmq_msg_size(&body)) != 0 &&
-            self->client_acks_dropped++ % 1000 == 0)
-            fb_warn("ack to a submitter dropped (gone or not reading): %llu in all",
-                    (unsigned long long)self->client_acks_dropped);
-        e->done = 1;
-        fb_map_del(self->by_id, e->id, FB_UUID_LEN);
+        s_on_ack(self, bm->ack, zmq_msg_data(&body), zmq_msg_size(&body));
         s_pop_done(self);
     }
 out:
@@ -559,7 +666,7 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
                 ;
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) s_on_monitor(self);
         if (n > 0 && self->welcomed && (items[2].revents & ZMQ_POLLIN))
-            for (int k = 0; k < 10000 && self->welcomed && s_on_submit(self) == 0; k++)
+            for (int k = 0; k < FB_BATCH_MAX && self->welcomed && s_on_submit(self) == 0; k++)
                 ;
         s_on_timer(self);
     }
@@ -647,6 +754,7 @@ void fb_node_destroy(fb_node_t **self_p)
     if (self->monitor) zmq_close(self->monitor);
     fb_map_destroy(&self->by_id);
     free(self->ring);
+    free(self->batch_buf);
     free(self);
     *self_p = NULL;
 }

@@ -26,6 +26,7 @@ typedef struct {
     long long resend_ms;
     long long heartbeat_ms;
     long long outbox_max;
+    long long inflight_frames;
     long long max_frame;
     char log_level[16];
 } fb_node_config_t;
