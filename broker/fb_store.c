@@ -45,6 +45,20 @@ static const char *const s_migrations[] = {
      * below ~2 KB were never compressed and are unaffected; rows already
      * stored keep their form. */
     "ALTER TABLE fedbus_messages ALTER COLUMN envelope SET STORAGE EXTERNAL;",
+    /* 3: ids and topics compare as bytes. Every stored row is inserted into
+     * the unique index on (origin, message_id) with ~20 comparisons, and
+     * under a libc collation (C.UTF-8, en_US.UTF-8...) each one compared
+     * origin with strcoll() first. Now message_id (16 bytes, time-ordered:
+     * inserts land at the right edge) comes first and origin, like topic,
+     * is COLLATE "C" (memcmp; origins and topics are [a-z0-9.-] only, so
+     * no order anyone relies on changes). The type change rebuilds the
+     * indexes. */
+    "ALTER TABLE fedbus_messages DROP CONSTRAINT fedbus_messages_origin_message_id_key;"
+    "ALTER TABLE fedbus_messages ALTER COLUMN origin TYPE text COLLATE \"C\","
+    "  ALTER COLUMN topic TYPE text COLLATE \"C\";"
+    "ALTER TABLE fedbus_messages ADD CONSTRAINT fedbus_messages_id_origin_key"
+    "  UNIQUE (message_id, origin);"
+    "ALTER TABLE fedbus_origins ALTER COLUMN origin TYPE text COLLATE \"C\";",
 };
 #define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
 

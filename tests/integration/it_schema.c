@@ -18,11 +18,25 @@
     "SELECT (attstorage = 'e')::int FROM pg_attribute"                                   \
     " WHERE attrelid = 'fedbus_messages'::regclass AND attname = 'envelope'"
 
-/* Versions 1..max are all recorded, each once. */
+/* 1 when ids and topics compare as bytes and the unique key leads with
+ * message_id (version 3). */
+#define S_BYTEWISE_KEYS                                                                  \
+    "SELECT (count(*) = 3)::int FROM information_schema.columns"                         \
+    " WHERE table_name IN ('fedbus_messages', 'fedbus_origins')"                         \
+    " AND column_name IN ('origin', 'topic') AND collation_name = 'C'"
+#define S_ID_FIRST_KEY                                                                   \
+    "SELECT count(*) FROM pg_constraint WHERE conname = 'fedbus_messages_id_origin_key'" \
+    " AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid ="              \
+    " 'fedbus_messages'::regclass AND attname = 'message_id'), (SELECT attnum FROM"      \
+    " pg_attribute WHERE attrelid = 'fedbus_messages'::regclass AND attname = 'origin')]"
+
+/* Versions 1..max are all recorded, each once, and in effect. */
 static void s_assert_every_version(th_t *t)
 {
     assert_int_equal(
-        th_sql_int(t, "SELECT count(*) FROM fedbus_schema WHERE version = 2"), 1);
+        th_sql_int(t, "SELECT count(*) FROM fedbus_schema WHERE version IN (2, 3)"), 2);
+    assert_int_equal(th_sql_int(t, S_BYTEWISE_KEYS), 1);
+    assert_int_equal(th_sql_int(t, S_ID_FIRST_KEY), 1);
     assert_int_equal(
         th_sql_int(t, "SELECT (count(*) = max(version) AND min(version) = 1)::int"
                       " FROM fedbus_schema"),
@@ -85,8 +99,15 @@ static void test_version_1_database_is_upgraded(void **state)
     th_broker_start(&t, NULL);
     s_publish_compressible(&t, 1);
     th_broker_stop(&t, SIGTERM);
-    /* Back to what a version-1 broker left: the column's default storage,
-     * and a row compressed under it. */
+    /* Back to what a version-1 broker left: the unique key on (origin,
+     * message_id) under the database's collation, the column's default
+     * storage, and a row compressed under it. */
+    th_sql_exec(&t, "ALTER TABLE fedbus_messages DROP CONSTRAINT fedbus_messages_id_origin_key");
+    th_sql_exec(&t, "ALTER TABLE fedbus_messages ALTER COLUMN origin TYPE text COLLATE \"default\","
+                    " ALTER COLUMN topic TYPE text COLLATE \"default\"");
+    th_sql_exec(&t, "ALTER TABLE fedbus_messages ADD UNIQUE (origin, message_id)");
+    th_sql_exec(&t, "ALTER TABLE fedbus_origins ALTER COLUMN origin TYPE text COLLATE \"default\"");
+    assert_int_equal(th_sql_int(&t, S_BYTEWISE_KEYS), 0);
     th_sql_exec(&t,
                 "ALTER TABLE fedbus_messages ALTER COLUMN envelope SET STORAGE EXTENDED");
     th_sql_exec(&t, "DELETE FROM fedbus_schema WHERE version > 1");
