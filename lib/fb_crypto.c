@@ -3,29 +3,58 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-int fb_sha256(const void *data, size_t len, uint8_t out[FB_SHA256_LEN])
+/* OpenSSL 3 looks the implementation of EVP_sha256() up in its provider
+ * store, under a lock, on every EVP_DigestInit_ex(), and a fresh context is
+ * one more allocation: the broker hashes every publish. So the digest is
+ * fetched once, and each thread keeps one context (freed when it exits). */
+static EVP_MD *s_md;
+static pthread_key_t s_ctx_key;
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+static void s_ctx_free(void *ctx)
 {
-    unsigned int n = 0;
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != FB_SHA256_LEN) return -1;
-    return 0;
+    EVP_MD_CTX_free(ctx);
+}
+
+static void s_init(void)
+{
+    s_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (pthread_key_create(&s_ctx_key, s_ctx_free) != 0) {
+        EVP_MD_free(s_md);
+        s_md = NULL;
+    }
+}
+
+static EVP_MD_CTX *s_ctx(void)
+{
+    pthread_once(&s_once, s_init);
+    if (!s_md) return NULL;
+    EVP_MD_CTX *ctx = pthread_getspecific(s_ctx_key);
+    if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(s_ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
 }
 
 int fb_sha256_parts(const void *const *parts, const size_t *lens, size_t n, uint8_t out[FB_SHA256_LEN])
 {
     unsigned int olen = 0;
-    int ok = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx) return -1;
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
-        ok = 1;
-        for (size_t i = 0; i < n && ok; i++) ok = EVP_DigestUpdate(ctx, parts[i], lens[i]) == 1;
-        ok = ok && EVP_DigestFinal_ex(ctx, out, &olen) == 1 && olen == FB_SHA256_LEN;
-    }
-    EVP_MD_CTX_free(ctx);
+    EVP_MD_CTX *ctx = s_ctx();
+    if (!ctx || EVP_DigestInit_ex(ctx, s_md, NULL) != 1) return -1;
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; i++) ok = EVP_DigestUpdate(ctx, parts[i], lens[i]) == 1;
+    ok = ok && EVP_DigestFinal_ex(ctx, out, &olen) == 1 && olen == FB_SHA256_LEN;
     return ok ? 0 : -1;
+}
+
+int fb_sha256(const void *data, size_t len, uint8_t out[FB_SHA256_LEN])
+{
+    return fb_sha256_parts(&data, &len, 1, out);
 }
 
 int fb_random(void *out, size_t len)
