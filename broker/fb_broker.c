@@ -53,6 +53,8 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "most publishes committed in one transaction"},
     {"batch-bytes", FB_CFG_INT, offsetof(fb_broker_config_t, batch_bytes), 0, "16777216", 65536,
      1LL << 31, "most publish bytes committed in one transaction"},
+    {"heads-interval", FB_CFG_INT, offsetof(fb_broker_config_t, heads_interval), 0, "1000", 0, 3600000,
+     "milliseconds between writes of the origin heads table (0 = with every batch); at start the broker reads what came after from the messages"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -210,7 +212,9 @@ static void s_reject(fb_broker_t *self, zmq_msg_t *ident, const ProtobufCBinaryD
 
 static void s_load_head(const char *origin, uint64_t last, void *arg)
 {
-    fb_map_put(arg, origin, strlen(origin), last);
+    uint64_t have = 0;
+    if (!fb_map_get(arg, origin, strlen(origin), &have) || last > have)
+        fb_map_put(arg, origin, strlen(origin), last);
 }
 
 /* The highest origin_seq stored for origin, as the writer knows it: this
@@ -604,6 +608,10 @@ static void *s_writer_main(void *arg)
         while (zmq_send(pipe, &b, sizeof(b), 0) < 0 && errno == EINTR)
             ;
     }
+    /* Leave fedbus_origins current; if this fails, the next start reads
+     * the heads from the messages themselves. */
+    if (fb_store_check(self->store) != 0 || fb_store_write_heads(self->store) != FB_OK)
+        fb_warn("store: origin heads not written at stop: %s", fb_store_error(self->store));
     zmq_close(pipe);
     return NULL;
 }
@@ -1168,6 +1176,7 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
         fb_err("store: %s", err);
         goto error;
     }
+    fb_store_set_heads_interval(self->store, cfg->heads_interval);
     self->reader = fb_store_open(cfg->pg, FB_STORE_READER, err, sizeof(err));
     if (!self->reader) {
         fb_err("store (reader): %s", err);

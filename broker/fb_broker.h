@@ -14,6 +14,7 @@ typedef struct {
     long long max_frame;
     long long batch_max;
     long long batch_bytes;
+    long long heads_interval;
     long long stats_interval;
     char log_level[16];
 } fb_broker_config_t;

@@ -2,6 +2,7 @@
 #include "fb_store.h"
 
 #include "fb_map.h"
+#include "fb_time.h"
 #include "fedbus/fedbus.h"
 
 #include <libpq-fe.h>
@@ -11,6 +12,9 @@
 
 #define S_LOCK_KEY "7146590318425"  /* advisory lock: one writing broker per database */
 #define S_PG_EPOCH_US 946684800000000LL /* 2000-01-01 in Unix microseconds */
+#define S_COPY_SQL                                                                                 \
+    "COPY fedbus_messages (global_seq, origin, origin_seq, message_id, topic, created_at, "      \
+    "stored_at, content_hash, envelope) FROM STDIN (FORMAT binary)"
 
 /* Schema versions, applied in order, each once; the pending ones run in one
  * transaction under an advisory lock. Never edit an applied entry: append a
@@ -62,6 +66,12 @@ static const char *const s_migrations[] = {
 };
 #define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
 
+typedef struct {
+    char origin[FB_SEGMENT_MAX + 1];
+    uint64_t origin_seq, global_seq;
+    int64_t stored_at_us;
+} s_head_t;
+
 struct fb_store {
     PGconn *conn;
     fb_store_role_t role;
@@ -69,6 +79,18 @@ struct fb_store {
     char error[256];
     uint8_t *buf; /* COPY buffer, reused across batches */
     size_t cap, len;
+    /* Heads are written to fedbus_origins once per heads-interval, not with
+     * every batch: `pending` holds, per origin, the head of what was
+     * committed since the last time; `batch` the heads of the batch being
+     * written. Reading the heads adds what was stored after them. */
+    s_head_t *pending;
+    size_t npending, cap_pending;
+    fb_map_t *pending_at; /* origin -> index in pending */
+    s_head_t *batch;
+    size_t nbatch, cap_batch;
+    fb_map_t *batch_at;
+    int64_t heads_interval_us;
+    int64_t heads_written_us; /* monotonic; 0 = never */
 };
 
 static void s_set_error(fb_store_t *self, const char *what, const PGresult *res)
@@ -171,6 +193,12 @@ fb_store_t *fb_store_open(const char *conninfo, fb_store_role_t role, char *err,
         return NULL;
     }
     self->role = role;
+    self->heads_interval_us = FB_STORE_HEADS_INTERVAL_MS * 1000LL;
+    if (!(self->pending_at = fb_map_new(64)) || !(self->batch_at = fb_map_new(64))) {
+        snprintf(err, err_size, "out of memory");
+        fb_store_destroy(&self);
+        return NULL;
+    }
     if (s_connect(self) != 0) {
         snprintf(err, err_size, "%s", self->error);
         fb_store_destroy(&self);
@@ -186,6 +214,10 @@ void fb_store_destroy(fb_store_t **self_p)
     if (self->conn) PQfinish(self->conn);
     free(self->conninfo);
     free(self->buf);
+    free(self->pending);
+    free(self->batch);
+    fb_map_destroy(&self->pending_at);
+    fb_map_destroy(&self->batch_at);
     free(self);
     *self_p = NULL;
 }
@@ -209,6 +241,9 @@ int fb_store_head(fb_store_t *self, uint64_t *global_seq)
     return FB_OK;
 }
 
+static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
+                      uint64_t origin_seq, uint64_t global_seq, int64_t stored_at_us);
+
 int fb_store_origin_heads(fb_store_t *self,
                           void (*fn)(const char *origin, uint64_t last_origin_seq, void *arg),
                           void *arg)
@@ -221,6 +256,33 @@ int fb_store_origin_heads(fb_store_t *self,
     }
     for (int i = 0; i < PQntuples(r); i++)
         fn(PQgetvalue(r, i, 0), strtoull(PQgetvalue(r, i, 1), NULL, 10), arg);
+    PQclear(r);
+    /* fedbus_origins covers every message up to its highest last_global_seq;
+     * what was stored after that (at most a heads interval, or what a
+     * broker that stopped abruptly did not write) is read from the table
+     * through its primary key: each origin's last message there holds its
+     * head. Those heads are written with the next batch. */
+    r = PQexec(self->conn,
+               "SELECT DISTINCT ON (origin) origin, origin_seq, global_seq,"
+               " (extract(epoch FROM stored_at) * 1000000)::bigint FROM fedbus_messages"
+               " WHERE global_seq > (SELECT coalesce(max(last_global_seq), 0) FROM fedbus_origins)"
+               " ORDER BY origin, global_seq DESC");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "reading origin heads", r);
+        PQclear(r);
+        return FB_ESTORE;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *origin = PQgetvalue(r, i, 0);
+        uint64_t oseq = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+        uint64_t gseq = strtoull(PQgetvalue(r, i, 2), NULL, 10);
+        int64_t at = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+        fn(origin, oseq, arg);
+        if (self->role == FB_STORE_WRITER &&
+            s_head_put(&self->pending, &self->npending, &self->cap_pending, self->pending_at, origin,
+                       oseq, gseq, at) == 0)
+            self->heads_written_us = 0;
+    }
     PQclear(r);
     return FB_OK;
 }
@@ -315,41 +377,83 @@ static int s_encode(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     return 0;
 }
 
-/* Builds the per-origin head upsert for the batch (rows are in seq order,
- * so the last row of an origin holds its head). */
-static char *s_heads_sql(const fb_store_row_t *rows, size_t n)
+/* Sets the head of row's origin in (heads, at) to row, growing heads;
+ * returns 0 or -1 when out of memory. */
+static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
+                      uint64_t origin_seq, uint64_t global_seq, int64_t stored_at_us)
 {
-    size_t cap = 1024 + n * 128, len = 0;
+    size_t olen = strlen(origin);
+    uint64_t i;
+    if (olen > FB_SEGMENT_MAX) return -1;
+    if (!fb_map_get(at, origin, olen, &i)) {
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 16;
+            s_head_t *h = realloc(*heads, c * sizeof(*h));
+            if (!h) return -1;
+            *heads = h;
+            *cap = c;
+        }
+        i = (*n)++;
+        memcpy((*heads)[i].origin, origin, olen + 1);
+        (*heads)[i].origin_seq = 0;
+        if (fb_map_put(at, origin, olen, i) != 0) return -1;
+    }
+    s_head_t *h = &(*heads)[i];
+    if (origin_seq > h->origin_seq) h->origin_seq = origin_seq;
+    h->global_seq = global_seq;
+    h->stored_at_us = stored_at_us;
+    return 0;
+}
+
+/* Builds "INSERT ... ON CONFLICT ...; COMMIT" for the pending heads merged
+ * with this batch's. */
+static char *s_heads_sql(fb_store_t *self)
+{
+    size_t cap = 1024 + (self->npending + self->nbatch) * 128, len = 0;
     char *sql = malloc(cap);
     if (!sql) return NULL;
     len += (size_t)snprintf(sql, cap,
                             "INSERT INTO fedbus_origins AS o (origin, last_origin_seq, "
                             "last_global_seq, last_stored_at) VALUES ");
     int first = 1;
-    fb_map_t *seen = fb_map_new(64);
-    if (!seen) {
-        free(sql);
-        return NULL;
+    for (int part = 0; part < 2; part++) {
+        const s_head_t *heads = part ? self->batch : self->pending;
+        size_t n = part ? self->nbatch : self->npending;
+        for (size_t i = 0; i < n; i++) {
+            const s_head_t *h = &heads[i];
+            /* A pending origin that this batch moves on is written once, newest. */
+            if (!part && fb_map_get(self->batch_at, h->origin, strlen(h->origin), NULL)) continue;
+            /* origin is a validated segment: [a-z0-9-] only, safe to inline. */
+            len += (size_t)snprintf(sql + len, cap - len, "%s('%s', %llu, %llu, to_timestamp(%lld / 1e6))",
+                                    first ? "" : ",", h->origin, (unsigned long long)h->origin_seq,
+                                    (unsigned long long)h->global_seq, (long long)h->stored_at_us);
+            first = 0;
+        }
     }
-    for (size_t k = n; k-- > 0;) { /* last row of each origin first */
-        size_t i = k;
-        size_t olen = strlen(rows[i].origin);
-        if (fb_map_get(seen, rows[i].origin, olen, NULL)) continue;
-        fb_map_put(seen, rows[i].origin, olen, 1);
-        /* origin is a validated segment: [a-z0-9-] only, safe to inline. */
-        len += (size_t)snprintf(sql + len, cap - len,
-                                "%s('%s', %llu, %llu, to_timestamp(%lld / 1e6))", first ? "" : ",",
-                                rows[i].origin, (unsigned long long)rows[i].origin_seq,
-                                (unsigned long long)rows[i].global_seq,
-                                (long long)rows[i].stored_at_us);
-        first = 0;
-    }
-    fb_map_destroy(&seen);
     snprintf(sql + len, cap - len,
              " ON CONFLICT (origin) DO UPDATE SET last_origin_seq = GREATEST(o.last_origin_seq, "
              "excluded.last_origin_seq), last_global_seq = excluded.last_global_seq, "
              "last_stored_at = excluded.last_stored_at; COMMIT");
     return sql;
+}
+
+/* Folds the committed batch's heads into the pending ones. */
+static int s_heads_commit(fb_store_t *self)
+{
+    for (size_t i = 0; i < self->nbatch; i++) {
+        const s_head_t *h = &self->batch[i];
+        if (s_head_put(&self->pending, &self->npending, &self->cap_pending, self->pending_at, h->origin,
+                       h->origin_seq, h->global_seq, h->stored_at_us) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void s_heads_written(fb_store_t *self)
+{
+    self->npending = 0;
+    fb_map_clear(self->pending_at);
+    self->heads_written_us = fb_time_mono_us();
 }
 
 int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
@@ -358,17 +462,19 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     int rc = FB_ESTORE;
     PGresult *r = NULL;
     if (n == 0) return FB_OK;
-    if (s_encode(self, rows, n) != 0 || !(heads = s_heads_sql(rows, n))) {
-        snprintf(self->error, sizeof(self->error), "out of memory encoding a batch");
-        free(heads);
-        return FB_ESTORE;
-    }
-    /* Two round trips per batch: "BEGIN; COPY" (libpq stops at the COPY and
-     * hands over the data stream), then the heads upsert and COMMIT as one
-     * message (a failure in it aborts the transaction: nothing is stored). */
-    r = PQexec(self->conn,
-               "BEGIN; COPY fedbus_messages (global_seq, origin, origin_seq, message_id, topic, "
-               "created_at, stored_at, content_hash, envelope) FROM STDIN (FORMAT binary)");
+    self->nbatch = 0;
+    fb_map_clear(self->batch_at);
+    for (size_t i = 0; i < n; i++)
+        if (s_head_put(&self->batch, &self->nbatch, &self->cap_batch, self->batch_at, rows[i].origin,
+                       rows[i].origin_seq, rows[i].global_seq, rows[i].stored_at_us) != 0)
+            goto oom;
+    /* Most batches are one COPY in its own transaction: two round trips,
+     * and it commits when the data ends. Once per heads-interval the batch
+     * also writes the heads, in one transaction with the rows. */
+    int with_heads = !self->heads_written_us || self->heads_interval_us == 0 ||
+                     fb_time_mono_us() - self->heads_written_us >= self->heads_interval_us;
+    if (s_encode(self, rows, n) != 0 || (with_heads && !(heads = s_heads_sql(self)))) goto oom;
+    r = PQexec(self->conn, with_heads ? "BEGIN; " S_COPY_SQL : S_COPY_SQL);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         s_set_error(self, "starting COPY", r);
         goto error;
@@ -389,8 +495,16 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     }
     PQclear(r);
     while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
-    if (s_exec(self, heads, PGRES_COMMAND_OK)) goto error;
+    /* The heads upsert and COMMIT go as one message; a failure in it aborts
+     * the transaction: nothing is stored. */
+    if (with_heads && s_exec(self, heads, PGRES_COMMAND_OK)) goto error;
     free(heads);
+    if (with_heads) s_heads_written(self);
+    else if (s_heads_commit(self) != 0) {
+        /* Stored, but the heads to write later could not be kept: write
+         * them with the next batch, whatever the interval. */
+        self->heads_written_us = 0;
+    }
     /* A rare huge batch should not pin its buffer for the broker's life. */
     if (self->cap > (32u << 20) && self->len < self->cap / 4) {
         free(self->buf);
@@ -398,12 +512,42 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
         self->cap = 0;
     }
     return FB_OK;
+oom:
+    snprintf(self->error, sizeof(self->error), "out of memory encoding a batch");
+    free(heads);
+    return FB_ESTORE;
 error:
     if (r) PQclear(r);
     while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
-    if (PQstatus(self->conn) == CONNECTION_OK) PQclear(PQexec(self->conn, "ROLLBACK"));
+    if (with_heads && PQstatus(self->conn) == CONNECTION_OK) PQclear(PQexec(self->conn, "ROLLBACK"));
     free(heads);
     return rc;
+}
+
+int fb_store_write_heads(fb_store_t *self)
+{
+    if (self->npending == 0) return FB_OK;
+    self->nbatch = 0;
+    fb_map_clear(self->batch_at);
+    char *heads = s_heads_sql(self);
+    if (!heads) {
+        snprintf(self->error, sizeof(self->error), "out of memory");
+        return FB_ESTORE;
+    }
+    /* s_heads_sql ends in "; COMMIT": open the transaction it closes. */
+    int rc = s_exec(self, "BEGIN", PGRES_COMMAND_OK) || s_exec(self, heads, PGRES_COMMAND_OK);
+    free(heads);
+    if (rc) {
+        if (PQstatus(self->conn) == CONNECTION_OK) PQclear(PQexec(self->conn, "ROLLBACK"));
+        return FB_ESTORE;
+    }
+    s_heads_written(self);
+    return FB_OK;
+}
+
+void fb_store_set_heads_interval(fb_store_t *self, int64_t ms)
+{
+    self->heads_interval_us = ms * 1000;
 }
 
 /* ---------------------------------------------------------- lookups ----- */

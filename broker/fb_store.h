@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fedbus/fb_topic.h"
+
 typedef struct fb_store fb_store_t;
 
 typedef enum { FB_STORE_WRITER, FB_STORE_READER } fb_store_role_t;
@@ -58,15 +60,26 @@ int fb_store_check(fb_store_t *self);
 /* Highest global_seq stored (0 when empty). Returns FB_OK or FB_ESTORE. */
 int fb_store_head(fb_store_t *self, uint64_t *global_seq);
 
-/* Calls fn for every origin with the highest origin_seq stored for it. */
+/* Calls fn for every origin with the highest origin_seq stored for it
+ * (fedbus_origins as last written, plus what was stored since). */
 int fb_store_origin_heads(fb_store_t *self,
                           void (*fn)(const char *origin, uint64_t last_origin_seq, void *arg),
                           void *arg);
 
-/* Appends n rows and the origins' heads in one transaction. Returns FB_OK
- * once COMMIT succeeded; FB_ECONFLICT when a (origin, message_id) already
- * exists (nothing stored); FB_ESTORE otherwise (nothing stored). */
+/* Appends n rows in one transaction; once per heads interval the same
+ * transaction also writes the origins' heads (fedbus_origins) for what was
+ * committed since the last time. Returns FB_OK once COMMIT succeeded;
+ * FB_ECONFLICT when a (origin, message_id) already exists (nothing stored);
+ * FB_ESTORE otherwise (nothing stored). */
 int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n);
+
+/* Writes the heads committed since the last write now (the broker does at
+ * stop). Returns FB_OK or FB_ESTORE. */
+int fb_store_write_heads(fb_store_t *self);
+
+/* Heads are written at most every ms milliseconds (0 = with every batch). */
+#define FB_STORE_HEADS_INTERVAL_MS 1000
+void fb_store_set_heads_interval(fb_store_t *self, int64_t ms);
 
 /* Looks up n keys; fills found[i] for each. Returns FB_OK or FB_ESTORE. */
 int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_store_found_t *found);

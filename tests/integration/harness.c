@@ -173,6 +173,7 @@ long long th_sql_int(th_t *t, const char *sql)
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    if (PQntuples(r) < 1 || PQgetisnull(r, 0, 0)) fail_msg("%s: no value", sql);
     long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     PQfinish(c);

@@ -1,4 +1,5 @@
-/* it_restart.c — a broker killed with unconfirmed publishes loses nothing; one writer per database. */
+/* it_restart.c — a broker killed with unconfirmed publishes loses nothing; origin heads survive a
+ * kill between two writes of the heads table; one writer per database. */
 #include "harness.h"
 
 #include "fb_zmq.h"
@@ -65,6 +66,55 @@ static void test_node_resends_what_a_killed_broker_never_confirmed(void **state)
     th_cleanup(&t);
 }
 
+/* Publishes one raw event as kr-daejeon with origin_seq seq over s and
+ * returns the ack. */
+static th_ack_t s_raw_publish(void *s, uint64_t seq)
+{
+    char title[32];
+    size_t len;
+    snprintf(title, sizeof(title), "raw %llu", (unsigned long long)seq);
+    uint8_t *f = th_frame(th_event_json("kr-daejeon", "seminar", title), "kr-daejeon", seq, NULL, &len);
+    assert_true(zmq_send(s, f, len, 0) >= 0);
+    free(f);
+    th_ack_t a;
+    assert_int_equal(th_read_ack(s, 10000, &a), 0);
+    return a;
+}
+
+static void test_origin_heads_survive_a_kill_between_heads_writes(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "heads", 23000);
+    /* Heads are written with the first batch, then not for an hour. */
+    const char *const slow[] = {"--heads-interval=3600000", NULL};
+    th_broker_start(&t, slow);
+    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    for (uint64_t seq = 1; seq <= 10; seq++)
+        assert_int_equal(s_raw_publish(s, seq).status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    /* The table lags: what it says is not what is stored. */
+    assert_true(th_sql_int(&t, "SELECT last_origin_seq FROM fedbus_origins WHERE origin = 'kr-daejeon'") < 10);
+    zmq_close(s);
+
+    th_broker_stop(&t, SIGKILL);
+    th_broker_start(&t, slow);
+    s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    /* The restarted broker knows 10 is the head: 7 (a new message) is stale. */
+    th_ack_t a = s_raw_publish(s, 7);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_STALE_SEQUENCE);
+    a = s_raw_publish(s, 11);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    assert_int_equal(a.global_seq, 11);
+    zmq_close(s);
+
+    /* A clean stop writes the heads. */
+    th_broker_stop(&t, SIGTERM);
+    assert_int_equal(th_sql_int(&t, "SELECT last_origin_seq FROM fedbus_origins WHERE origin = 'kr-daejeon'"), 11);
+    assert_int_equal(th_sql_int(&t, "SELECT last_global_seq FROM fedbus_origins WHERE origin = 'kr-daejeon'"), 11);
+    th_cleanup(&t);
+}
+
 static void test_second_broker_on_the_same_database_is_refused(void **state)
 {
     (void)state;
@@ -85,6 +135,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_resends_what_a_killed_broker_never_confirmed),
+        cmocka_unit_test(test_origin_heads_survive_a_kill_between_heads_writes),
         cmocka_unit_test(test_second_broker_on_the_same_database_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
