@@ -15,7 +15,12 @@ program that drives it against a running fedbus-broker:
   * reads its CFP from the feed (2 frames, stored envelope = published bytes
     plus the broker's suffix);
   * replays event.intl-pyclient from the first acked global_seq and gets
-    exactly its event.
+    exactly its event;
+  * sends three envelopes in one PublishBatch frame (the middle one outside
+    the topic grammar) -> one AckBatch frame: ACCEPTED, REJECTED BAD_TOPIC
+    naming its id, ACCEPTED, in order, with consecutive global_seqs; resends
+    the frame -> DUPLICATE, REJECTED, DUPLICATE with the same global_seqs; an
+    empty PublishBatch -> one plain Ack, REJECTED MALFORMED, no message_id.
 
 The bindings are generated at test time:
     protoc --python_out=DIR -I proto fedbus.proto
@@ -155,6 +160,25 @@ class DirectPublisher:
 
     def send_bytes(self, body):
         self._send(pb.NodeMessage(publish=pb.Publish(envelope=body)))
+
+    def publish_batch(self, bodies):
+        """Sends serialized envelopes as one PublishBatch frame and returns
+        the answer: the AckBatch's acks (acks[i] answers bodies[i]), or the
+        single Ack of a frame refused whole. Welcomes and other acks that
+        arrive first are set aside."""
+        self._send(pb.NodeMessage(publish_batch=pb.PublishBatch(envelopes=bodies)))
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            bm = self._recv(deadline)
+            if bm is None:
+                raise ProtocolError("no answer to a batch frame within %d ms" % self.timeout_ms)
+            kind = bm.WhichOneof("body")
+            if kind == "ack_batch":
+                return list(bm.ack_batch.acks)
+            if kind == "ack" and not bm.ack.message_id:
+                return bm.ack
+            if kind == "ack":
+                self.stray.append(bm.ack)
 
     def wait_acks(self, message_ids, timeout_s=None):
         """Acks for the given ids, matched by message_id (not by order)."""
@@ -438,6 +462,42 @@ def _run(ctx, args):
         "second Welcome last_origin_seq %d, expected %d" % (w2.last_origin_seq, res.origin_seq)
     assert w2.head_global_seq >= max(gs), "second Welcome head %d < %d" % (w2.head_global_seq, max(gs))
     pubr2.close()
+
+    # -- three envelopes in one PublishBatch frame, the middle one refused
+    bodies, ids = [], []
+    for k, category in enumerate(["seminar", "semi_nar", "seminar"]):  # '_' is outside the grammar
+        e = pubr.envelope("event.%s.%s" % (origin, category))
+        e.event.kind = pb.EVENT_KIND_SEMINAR
+        e.event.title.en = "Batch seminar %d" % k
+        e.event.starts_at.CopyFrom(ts(t0 + k * 86400 * 10**6))
+        bodies.append(e.SerializeToString())
+        ids.append(e.message_id)
+    acks = pubr.publish_batch(bodies)
+    assert isinstance(acks, list), "batch frame refused whole: %s" % describe(acks)
+    print("batch of 3: %s" % "; ".join(describe(a) for a in acks))
+    assert len(acks) == 3, "AckBatch holds %d acks for 3 envelopes" % len(acks)
+    assert [a.status for a in acks] == [pb.ACK_STATUS_ACCEPTED, pb.ACK_STATUS_REJECTED, pb.ACK_STATUS_ACCEPTED], \
+        "batch acks %s, expected ACCEPTED, REJECTED, ACCEPTED" % [name_status(a.status) for a in acks]
+    assert [a.message_id for a in acks] == ids, "AckBatch acks not in the batch's order"
+    assert acks[1].reason == pb.REJECT_BAD_TOPIC and acks[1].global_seq == 0, \
+        "middle envelope: %s, expected REJECTED BAD_TOPIC" % describe(acks[1])
+    assert acks[2].global_seq == acks[0].global_seq + 1, \
+        "batch global_seqs %d, %d not consecutive" % (acks[0].global_seq, acks[2].global_seq)
+    again = pubr.publish_batch(bodies)
+    assert isinstance(again, list) and len(again) == 3, "resent batch not answered by an AckBatch of 3"
+    print("batch resent: %s" % "; ".join(describe(a) for a in again))
+    for a, b in ((again[0], acks[0]), (again[2], acks[2])):
+        assert a.status == pb.ACK_STATUS_DUPLICATE and a.global_seq == b.global_seq, \
+            "resent envelope: %s, expected DUPLICATE gs=%d" % (describe(a), b.global_seq)
+    assert again[1].status == pb.ACK_STATUS_REJECTED and again[1].reason == pb.REJECT_BAD_TOPIC, \
+        "resent bad envelope: %s" % describe(again[1])
+    empty = pubr.publish_batch([])
+    assert not isinstance(empty, list), "an empty batch was answered by an AckBatch"
+    print("empty batch: %s" % describe(empty))
+    assert empty.status == pb.ACK_STATUS_REJECTED and empty.reason == pb.REJECT_MALFORMED, \
+        "empty batch: %s, expected REJECTED MALFORMED" % describe(empty)
+    assert not pubr.stray, "acks that matched nothing: %s" % "; ".join(describe(a) for a in pubr.stray)
+
     pubr.close()
     feed.close()
     print("OK: foreign client passed (global_seq %s)" % gs)

@@ -1,4 +1,5 @@
-/* test_envelope.c — every reject reason of the envelope codec, in memory and on the wire; stamping; content hash. */
+/* test_envelope.c — every reject reason of the envelope codec, in memory and on the wire; stamping; content
+ * hash; batch frames read and written in place; decoding into an arena. */
 #include "fb_envelope.h"
 
 #include "fedbus/fedbus.h"
@@ -958,6 +959,439 @@ static void test_scan_reads_the_top_level_fields_and_appended_ones_win(void **st
     free(e);
 }
 
+/* ------------------------------------------------- batch frames in place --- */
+
+/* Packs NodeMessage{publish_batch{envelopes}} with protobuf-c; caller frees. */
+static uint8_t *s_batch_frame(ProtobufCBinaryData *envs, size_t n, size_t *len)
+{
+    Fedbus__PublishBatch pb = FEDBUS__PUBLISH_BATCH__INIT;
+    pb.envelopes = envs;
+    pb.n_envelopes = n;
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH;
+    nm.publish_batch = &pb;
+    *len = fedbus__node_message__get_packed_size(&nm);
+    uint8_t *f = malloc(*len + 8); /* room for trailing bytes */
+    assert_non_null(f);
+    assert_int_equal(fedbus__node_message__pack(&nm, f), *len);
+    return f;
+}
+
+/* Three envelopes whose sizes need length varints of one, two and three
+ * bytes, so that every header width is exercised. */
+typedef struct {
+    ProtobufCBinaryData envs[3];
+    uint8_t *bufs[3];
+} s_three_t;
+
+static void s_three(s_three_t *t)
+{
+    static const size_t sizes[3] = {5, 300, 20000};
+    for (int i = 0; i < 3; i++) {
+        t->bufs[i] = malloc(sizes[i]);
+        assert_non_null(t->bufs[i]);
+        memset(t->bufs[i], 'a' + i, sizes[i]);
+        t->envs[i].data = t->bufs[i];
+        t->envs[i].len = sizes[i];
+    }
+}
+
+static void s_three_free(s_three_t *t)
+{
+    for (int i = 0; i < 3; i++) free(t->bufs[i]);
+}
+
+static void test_sole_field_gives_the_contents_of_a_frame_that_is_that_field(void **state)
+{
+    (void)state;
+    s_three_t t;
+    s_three(&t);
+    size_t flen;
+    uint8_t *frame = s_batch_frame(t.envs, 3, &flen);
+    Fedbus__PublishBatch pb = FEDBUS__PUBLISH_BATCH__INIT;
+    pb.envelopes = t.envs;
+    pb.n_envelopes = 3;
+    size_t blen = fedbus__publish_batch__get_packed_size(&pb);
+    uint8_t *want = malloc(blen);
+    fedbus__publish_batch__pack(&pb, want);
+    const uint8_t *body = NULL;
+    size_t body_len = 0;
+    assert_int_equal(fb_envelope_sole_field(frame, flen, 4, &body, &body_len), 0);
+    assert_int_equal(body_len, blen);
+    assert_memory_equal(body, want, blen);
+    assert_true(body > frame && body + body_len == frame + flen); /* in place, no copy */
+    free(want);
+    free(frame);
+    s_three_free(&t);
+}
+
+static void test_sole_field_accepts_a_field_of_no_bytes(void **state)
+{
+    (void)state;
+    /* NodeMessage{publish_batch{}}: the field is there, the batch is empty
+     * (the broker then refuses it for holding no envelope). */
+    const uint8_t frame[] = {0x22, 0x00};
+    const uint8_t *body = NULL;
+    size_t body_len = 99;
+    assert_int_equal(fb_envelope_sole_field(frame, sizeof(frame), 4, &body, &body_len), 0);
+    assert_int_equal(body_len, 0);
+    assert_ptr_equal(body, frame + 2);
+}
+
+static void test_sole_field_declines_another_tag_or_wire_type(void **state)
+{
+    (void)state;
+    s_three_t t;
+    s_three(&t);
+    size_t flen;
+    uint8_t *frame = s_batch_frame(t.envs, 3, &flen);
+    const uint8_t *body;
+    size_t body_len;
+    assert_int_equal(fb_envelope_sole_field(frame, flen, 1, &body, &body_len), -1);
+    assert_int_equal(fb_envelope_sole_field(frame, flen, 3, &body, &body_len), -1);
+    /* tag 4 as a varint, then as a fixed32: not length-delimited */
+    const uint8_t varint[] = {0x20, 0x05}, fixed32[] = {0x25, 1, 2, 3, 4};
+    assert_int_equal(fb_envelope_sole_field(varint, sizeof(varint), 4, &body, &body_len), -1);
+    assert_int_equal(fb_envelope_sole_field(fixed32, sizeof(fixed32), 4, &body, &body_len), -1);
+    free(frame);
+    s_three_free(&t);
+}
+
+static void test_sole_field_declines_trailing_bytes(void **state)
+{
+    (void)state;
+    s_three_t t;
+    s_three(&t);
+    size_t flen;
+    uint8_t *frame = s_batch_frame(t.envs, 3, &flen);
+    const uint8_t *body;
+    size_t body_len;
+    /* NodeMessage{publish_batch, hello{}}: more than the batch alone */
+    frame[flen] = 0x12, frame[flen + 1] = 0x00;
+    assert_int_equal(fb_envelope_sole_field(frame, flen + 2, 4, &body, &body_len), -1);
+    /* a single stray byte */
+    assert_int_equal(fb_envelope_sole_field(frame, flen + 1, 4, &body, &body_len), -1);
+    free(frame);
+    s_three_free(&t);
+}
+
+static void test_sole_field_declines_a_truncated_length(void **state)
+{
+    (void)state;
+    s_three_t t;
+    s_three(&t);
+    size_t flen;
+    uint8_t *frame = s_batch_frame(t.envs, 3, &flen);
+    const uint8_t *body;
+    size_t body_len;
+    /* the length says more than the frame holds */
+    assert_int_equal(fb_envelope_sole_field(frame, flen - 1, 4, &body, &body_len), -1);
+    /* the length varint itself is cut, or missing */
+    const uint8_t cut[] = {0x22, 0x80}, bare[] = {0x22};
+    assert_int_equal(fb_envelope_sole_field(cut, sizeof(cut), 4, &body, &body_len), -1);
+    assert_int_equal(fb_envelope_sole_field(bare, sizeof(bare), 4, &body, &body_len), -1);
+    free(frame);
+    s_three_free(&t);
+}
+
+static void test_sole_field_declines_an_empty_frame(void **state)
+{
+    (void)state;
+    const uint8_t none[1] = {0};
+    const uint8_t *body;
+    size_t body_len;
+    assert_int_equal(fb_envelope_sole_field(none, 0, 4, &body, &body_len), -1);
+}
+
+static void test_next_bytes_yields_each_wanted_field_in_place_and_in_order(void **state)
+{
+    (void)state;
+    s_three_t t;
+    s_three(&t);
+    size_t flen;
+    uint8_t *frame = s_batch_frame(t.envs, 3, &flen);
+    const uint8_t *list, *data;
+    size_t list_len, len;
+    assert_int_equal(fb_envelope_sole_field(frame, flen, 4, &list, &list_len), 0);
+    const uint8_t *p = list, *end = list + list_len;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 1);
+        assert_int_equal(len, t.envs[i].len);
+        assert_memory_equal(data, t.envs[i].data, len);
+        assert_true(data > list && data + len <= end);
+    }
+    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 0);
+    assert_ptr_equal(p, end);
+    free(frame);
+    s_three_free(&t);
+}
+
+static void test_next_bytes_skips_other_fields_of_every_wire_type(void **state)
+{
+    (void)state;
+    const uint8_t buf[] = {
+        0x10, 0xAC, 0x02,                               /* 2: varint 300 */
+        0x19, 1, 2, 3, 4, 5, 6, 7, 8,                   /* 3: fixed64 */
+        0x0a, 0x01, 'x',                                /* 1: "x" (wanted) */
+        0x25, 1, 2, 3, 4,                               /* 4: fixed32 */
+        0x2a, 0x02, 'y', 'y',                           /* 5: bytes, another tag */
+        0x9a, 0x01, 0x01, 'z',                          /* 19: bytes, a two-byte key */
+        0x30, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, /* 6: longest varint */
+        0x08, 0x07,                                     /* 1 as a varint: not a bytes field */
+        0x0a, 0x00,                                     /* 1: "" (wanted, empty) */
+        0x0d, 9, 9, 9, 9,                               /* 1 as a fixed32 */
+    };
+    const uint8_t *p = buf, *end = buf + sizeof(buf), *data;
+    size_t len;
+    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 1);
+    assert_int_equal(len, 1);
+    assert_int_equal(data[0], 'x');
+    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 1);
+    assert_int_equal(len, 0);
+    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 0);
+    assert_ptr_equal(p, end);
+    /* The same bytes, asking for the two-byte tag. */
+    p = buf;
+    assert_int_equal(fb_envelope_next_bytes(&p, end, 19, &data, &len), 1);
+    assert_int_equal(len, 1);
+    assert_int_equal(data[0], 'z');
+    assert_int_equal(fb_envelope_next_bytes(&p, end, 19, &data, &len), 0);
+}
+
+/* Asserts that reading buf for tag 1 fails. */
+static void s_assert_next_fails(const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *data;
+    size_t n;
+    assert_int_equal(fb_envelope_next_bytes(&p, buf + len, 1, &data, &n), -1);
+}
+
+static void test_next_bytes_fails_on_a_truncated_varint(void **state)
+{
+    (void)state;
+    const uint8_t key[] = {0x80}, value[] = {0x10, 0xff, 0xff}, length[] = {0x0a, 0x80};
+    const uint8_t after_good[] = {0x0a, 0x01, 'x', 0x10, 0x80};
+    s_assert_next_fails(key, sizeof(key));
+    s_assert_next_fails(value, sizeof(value));
+    s_assert_next_fails(length, sizeof(length));
+    /* the good field first comes out; the broken one after it is an error, not an end */
+    const uint8_t *p = after_good, *end = after_good + sizeof(after_good), *data;
+    size_t n;
+    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &n), 1);
+    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &n), -1);
+}
+
+static void test_next_bytes_fails_on_a_length_past_the_end(void **state)
+{
+    (void)state;
+    const uint8_t wanted[] = {0x0a, 0x05, 'a', 'b'}, other[] = {0x12, 0x05, 'a'};
+    const uint8_t fixed64[] = {0x19, 1, 2, 3}, fixed32[] = {0x25, 1};
+    s_assert_next_fails(wanted, sizeof(wanted));
+    s_assert_next_fails(other, sizeof(other));
+    s_assert_next_fails(fixed64, sizeof(fixed64));
+    s_assert_next_fails(fixed32, sizeof(fixed32));
+}
+
+static void test_next_bytes_fails_on_wire_types_protobuf_does_not_use(void **state)
+{
+    (void)state;
+    const uint8_t group_start[] = {0x13}, group_end[] = {0x14}, six[] = {0x16, 0x00}, seven[] = {0x17, 0x00};
+    s_assert_next_fails(group_start, sizeof(group_start));
+    s_assert_next_fails(group_end, sizeof(group_end));
+    s_assert_next_fails(six, sizeof(six));
+    s_assert_next_fails(seven, sizeof(seven));
+}
+
+static void test_next_bytes_returns_0_at_the_end(void **state)
+{
+    (void)state;
+    const uint8_t none[1] = {0}, other[] = {0x10, 0x01};
+    const uint8_t *p = none, *data = NULL;
+    size_t len = 0;
+    assert_int_equal(fb_envelope_next_bytes(&p, none, 1, &data, &len), 0);
+    assert_ptr_equal(p, none);
+    /* only fields of other tags: nothing, and the cursor reached the end */
+    p = other;
+    assert_int_equal(fb_envelope_next_bytes(&p, other + sizeof(other), 1, &data, &len), 0);
+    assert_ptr_equal(p, other + sizeof(other));
+}
+
+static void test_put_header_and_field_size_agree(void **state)
+{
+    (void)state;
+    const uint32_t tags[] = {1, 3, 4, 15, 16, 2047, 2048, 536870911};
+    const size_t lens[] = {0, 1, 127, 128, 16383, 16384, 2097151, 2097152, (size_t)1 << 31};
+    for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+        for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+            uint8_t out[16];
+            memset(out, 0xEE, sizeof(out));
+            size_t n = fb_envelope_put_header(tags[i], lens[k], out);
+            assert_in_range(n, 2, 15);
+            assert_int_equal(out[n], 0xEE); /* nothing written beyond what it says */
+            assert_int_equal(fb_envelope_field_size(tags[i], lens[k]), n + lens[k]);
+            /* and the header reads back as that tag and length */
+            uint8_t buf[16];
+            memcpy(buf, out, n);
+            const uint8_t *p = buf, *data;
+            size_t len;
+            if (lens[k] == 0) {
+                assert_int_equal(fb_envelope_next_bytes(&p, buf + n, tags[i], &data, &len), 1);
+                assert_int_equal(len, 0);
+            } else {
+                /* the contents are not there: a well-formed header, a length past the end */
+                assert_int_equal(fb_envelope_next_bytes(&p, buf + n, tags[i], &data, &len), -1);
+            }
+        }
+}
+
+static void test_batch_written_with_put_header_is_what_protobuf_c_packs(void **state)
+{
+    (void)state;
+    s_three_t t;
+    s_three(&t);
+    size_t want_len;
+    uint8_t *want = s_batch_frame(t.envs, 3, &want_len);
+    /* As a node writes one: the outer header, then each envelope's. */
+    size_t inner = 0;
+    for (int i = 0; i < 3; i++) inner += fb_envelope_field_size(1, t.envs[i].len);
+    size_t got_len = fb_envelope_field_size(4, inner);
+    assert_int_equal(got_len, want_len);
+    uint8_t *got = malloc(got_len), *p = got;
+    p += fb_envelope_put_header(4, inner, p);
+    for (int i = 0; i < 3; i++) {
+        p += fb_envelope_put_header(1, t.envs[i].len, p);
+        memcpy(p, t.envs[i].data, t.envs[i].len);
+        p += t.envs[i].len;
+    }
+    assert_int_equal((size_t)(p - got), want_len);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    free(want);
+    s_three_free(&t);
+}
+
+static void test_ack_batch_written_with_put_header_is_what_protobuf_c_packs(void **state)
+{
+    (void)state;
+    /* As the broker writes an AckBatch: one accepted, one duplicate, one reject. */
+    static uint8_t id[3][16] = {{1}, {2}, {3}};
+    Fedbus__Ack acks[3], *ptrs[3];
+    for (int i = 0; i < 3; i++) {
+        fedbus__ack__init(&acks[i]);
+        acks[i].message_id.data = id[i];
+        acks[i].message_id.len = 16;
+        ptrs[i] = &acks[i];
+    }
+    acks[0].status = FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED;
+    acks[0].global_seq = 1ULL << 40;
+    acks[0].origin_seq = 7;
+    acks[1].status = FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE;
+    acks[1].global_seq = 3;
+    acks[1].origin_seq = 8;
+    acks[1].detail = "stored before";
+    acks[2].status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
+    acks[2].reason = S_R(BAD_TOPIC);
+    acks[2].detail = "topic 'event..x' is outside the grammar";
+    Fedbus__AckBatch ab = FEDBUS__ACK_BATCH__INIT;
+    ab.acks = ptrs;
+    ab.n_acks = 3;
+    Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
+    bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_ACK_BATCH;
+    bm.ack_batch = &ab;
+    size_t want_len = fedbus__broker_message__get_packed_size(&bm);
+    uint8_t *want = malloc(want_len);
+    fedbus__broker_message__pack(&bm, want);
+
+    size_t sizes[3], inner = 0;
+    for (int i = 0; i < 3; i++) {
+        sizes[i] = fedbus__ack__get_packed_size(&acks[i]);
+        inner += fb_envelope_field_size(1, sizes[i]);
+    }
+    assert_int_equal(fb_envelope_field_size(3, inner), want_len);
+    uint8_t *got = malloc(want_len), *p = got;
+    p += fb_envelope_put_header(3, inner, p);
+    for (int i = 0; i < 3; i++) {
+        p += fb_envelope_put_header(1, sizes[i], p);
+        p += fedbus__ack__pack(&acks[i], p);
+    }
+    assert_int_equal((size_t)(p - got), want_len);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    free(want);
+}
+
+/* ------------------------------------------------------ decoding in an arena --- */
+
+/* Decodes the packed env with and without an arena; asserts both give the
+ * same envelope, and that the arena's came from the arena. */
+static void s_assert_arena_decode_matches(const Fedbus__Envelope *env)
+{
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    fb_arena_t *arena = fb_arena_new(4096, 0);
+    assert_non_null(arena);
+    fb_verdict_t v1, v2;
+    Fedbus__Envelope *heap = fb_envelope_decode(buf, len, &v1, NULL);
+    Fedbus__Envelope *in = fb_envelope_decode_in(arena, buf, len, &v2, NULL);
+    assert_non_null(heap);
+    if (!in) fail_msg("arena decode refused: %s %s", fb_reject_name(v2.reason), v2.detail);
+    assert_int_equal(v2.reason, S_R(NONE));
+    assert_true(fb_arena_used(arena) > 0);
+    size_t l1, l2;
+    uint8_t *b1 = s_pack(heap, &l1), *b2 = s_pack(in, &l2);
+    assert_int_equal(l2, l1);
+    assert_memory_equal(b2, b1, l1);
+    assert_int_equal(l1, len);
+    assert_memory_equal(b1, buf, len);
+    assert_string_equal(in->topic, heap->topic);
+    assert_int_equal(in->origin_seq, heap->origin_seq);
+    free(b1);
+    free(b2);
+    fedbus__envelope__free_unpacked(heap, NULL);
+    fb_arena_destroy(&arena); /* `in` goes with it: nothing to free */
+    free(buf);
+}
+
+static void test_decode_in_an_arena_gives_what_decode_gives(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    s_assert_arena_decode_matches(s_event(&f));
+    s_assert_arena_decode_matches(s_cfp(&f));
+    s_assert_arena_decode_matches(s_researcher(&f));
+}
+
+static void test_decode_in_an_arena_refuses_what_decode_refuses(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->topic = "event..forum";
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    fb_arena_t *arena = fb_arena_new(4096, 0);
+    fb_verdict_t v1, v2;
+    Fedbus__Envelope *bad1 = NULL, *bad2 = NULL;
+    assert_null(fb_envelope_decode(buf, len, &v1, &bad1));
+    assert_null(fb_envelope_decode_in(arena, buf, len, &v2, &bad2));
+    assert_int_equal(v2.reason, S_R(BAD_TOPIC));
+    assert_int_equal(v2.reason, v1.reason);
+    assert_string_equal(v2.detail, v1.detail);
+    /* What it decoded to is handed out too, so that a reject can name the message. */
+    assert_non_null(bad2);
+    assert_int_equal(bad2->message_id.len, 16);
+    assert_memory_equal(bad2->message_id.data, f.id, 16);
+    fedbus__envelope__free_unpacked(bad1, NULL);
+    /* Bytes that are not an envelope: nothing to hand out. */
+    const uint8_t junk[] = {0x0a, 0xff, 0x01};
+    bad2 = env;
+    assert_null(fb_envelope_decode_in(arena, junk, sizeof(junk), &v2, &bad2));
+    assert_int_equal(v2.reason, S_R(MALFORMED));
+    assert_null(bad2);
+    fb_arena_destroy(&arena);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1004,6 +1438,23 @@ int main(void)
         cmocka_unit_test(test_content_hash_changes_with_topic_or_payload),
         cmocka_unit_test(test_content_hash_of_broken_bytes_fails),
         cmocka_unit_test(test_reject_names_are_the_enum_names_without_prefix),
+        cmocka_unit_test(test_sole_field_gives_the_contents_of_a_frame_that_is_that_field),
+        cmocka_unit_test(test_sole_field_accepts_a_field_of_no_bytes),
+        cmocka_unit_test(test_sole_field_declines_another_tag_or_wire_type),
+        cmocka_unit_test(test_sole_field_declines_trailing_bytes),
+        cmocka_unit_test(test_sole_field_declines_a_truncated_length),
+        cmocka_unit_test(test_sole_field_declines_an_empty_frame),
+        cmocka_unit_test(test_next_bytes_yields_each_wanted_field_in_place_and_in_order),
+        cmocka_unit_test(test_next_bytes_skips_other_fields_of_every_wire_type),
+        cmocka_unit_test(test_next_bytes_fails_on_a_truncated_varint),
+        cmocka_unit_test(test_next_bytes_fails_on_a_length_past_the_end),
+        cmocka_unit_test(test_next_bytes_fails_on_wire_types_protobuf_does_not_use),
+        cmocka_unit_test(test_next_bytes_returns_0_at_the_end),
+        cmocka_unit_test(test_put_header_and_field_size_agree),
+        cmocka_unit_test(test_batch_written_with_put_header_is_what_protobuf_c_packs),
+        cmocka_unit_test(test_ack_batch_written_with_put_header_is_what_protobuf_c_packs),
+        cmocka_unit_test(test_decode_in_an_arena_gives_what_decode_gives),
+        cmocka_unit_test(test_decode_in_an_arena_refuses_what_decode_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
