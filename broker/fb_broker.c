@@ -803,6 +803,15 @@ static int s_read_ingest(fb_broker_t *self)
         s_read_batch(self, it, list, list_len);
         return 0;
     }
+    /* A batch with anything beside it is refused, not decoded: protobuf
+     * would keep the oneof member that comes last and drop the batch
+     * unanswered. */
+    const uint8_t *scan = data;
+    if (fb_envelope_next_bytes(&scan, data + len, 4, &list, &list_len) == 1) {
+        s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                 "a PublishBatch frame holds the batch and nothing else");
+        goto done;
+    }
     it->nm = fedbus__node_message__unpack(NULL, len, data);
     if (!it->nm) {
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
