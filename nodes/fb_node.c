@@ -157,6 +157,19 @@ static int s_send_entry(fb_node_t *self, s_entry_t *e)
     return 0;
 }
 
+/* Forgets the frames the broker has answered (the outbox's head passed
+ * their end); returns 1 when another frame may be sent. */
+static int s_frame_free(fb_node_t *self)
+{
+    int done = 0;
+    while (done < self->nframes && self->frame_end[done] <= self->head) done++;
+    if (done) {
+        memmove(self->frame_end, self->frame_end + done, (size_t)(self->nframes - done) * sizeof(uint64_t));
+        self->nframes -= done;
+    }
+    return self->nframes < self->cfg.inflight_frames;
+}
+
 /* Sends, in order, every entry not yet sent since the last Welcome: what
  * queued up since the last turn goes as PublishBatch frames (up to
  * FB_BATCH_MAX envelopes, within the broker's max-frame), so that under load
@@ -176,13 +189,7 @@ static void s_send_pending(fb_node_t *self)
          * one frame: the batch grows to what arrives during one round trip
          * to the broker, which keeps frames (and wake-ups) few under load
          * and costs nothing when the link is idle. */
-        int done = 0;
-        while (done < self->nframes && self->frame_end[done] <= self->head) done++;
-        if (done) {
-            memmove(self->frame_end, self->frame_end + done, (size_t)(self->nframes - done) * sizeof(uint64_t));
-            self->nframes -= done;
-        }
-        if (self->nframes >= self->cfg.inflight_frames) return;
+        if (!s_frame_free(self)) return;
         /* How far a batch from the cursor reaches. */
         uint64_t end = self->cursor;
         size_t inner = 0, n = 0;
@@ -654,8 +661,12 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
             {self->submit, 0, ZMQ_POLLIN, 0},
         };
         /* Until the broker says where this origin's sequence stands, the
-         * submit socket is not read: publishes wait in its queue. */
-        int n = zmq_poll(items, self->welcomed ? 3 : 2, self->hello_due ? 10 : 200);
+         * submit socket is not read: publishes wait in its queue. Nor while
+         * every frame slot is taken: what is submitted meanwhile could not
+         * leave before an answer anyway, and read in one go after it, it
+         * costs one wake-up and leaves as one batch. */
+        int take = self->welcomed && s_frame_free(self);
+        int n = zmq_poll(items, take ? 3 : 2, self->hello_due ? 10 : 200);
         if (n < 0 && errno != EINTR) {
             fb_err("poll: %s", zmq_strerror(errno));
             break;
