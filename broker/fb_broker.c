@@ -106,6 +106,7 @@ typedef struct {
 
 typedef struct {
     uint64_t frames, accepted, duplicates, rejected, batches, store_errors, replays, replies_dropped;
+    uint64_t hellos, heartbeats, batch_frames;
     uint64_t by_reason[S_NREASONS];
 } s_stats_t;
 
@@ -661,6 +662,7 @@ static void s_hello(fb_broker_t *self, zmq_msg_t *ident, const Fedbus__Hello *h)
     Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
     bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_WELCOME;
     bm.welcome = &w;
+    self->stats.hellos++;
     fb_info("hello from %s (version %s), last origin_seq %llu", origin,
             h->version ? h->version : "?", (unsigned long long)w.last_origin_seq);
     s_send_reply(self->ingest, ident, &bm);
@@ -671,6 +673,7 @@ static void s_heartbeat(fb_broker_t *self, const Fedbus__Heartbeat *hb)
     const char *origin = hb->origin ? hb->origin : "";
     if (!fb_segment_valid(origin, strlen(origin))) return;
     fb_map_put(self->last_seen, origin, strlen(origin), (uint64_t)fb_time_now_us());
+    self->stats.heartbeats++;
     fb_debug("heartbeat %s outbox=%llu last_origin_seq=%llu", origin,
              (unsigned long long)hb->outbox_depth, (unsigned long long)hb->last_origin_seq);
 }
@@ -800,6 +803,7 @@ static int s_read_ingest(fb_broker_t *self)
      * decoded. */
     if (fb_envelope_publish_view(data, len, &it->env_data, &it->env_len) == 0) goto publish;
     if (fb_envelope_sole_field(data, len, 4, &list, &list_len) == 0) {
+        self->stats.batch_frames++;
         s_read_batch(self, it, list, list_len);
         return 0;
     }
@@ -1069,9 +1073,11 @@ static void s_log_stats(fb_broker_t *self)
         if (s->by_reason[r] && o < sizeof(reasons))
             o += (size_t)snprintf(reasons + o, sizeof(reasons) - o, " %s=%llu", fb_reject_name(r),
                                   (unsigned long long)s->by_reason[r]);
-    fb_info("stats frames=%llu accepted=%llu duplicates=%llu rejected=%llu batches=%llu "
-            "store_errors=%llu replays=%llu head=%llu origins=%zu%s%s",
-            (unsigned long long)s->frames, (unsigned long long)s->accepted,
+    fb_info("stats frames=%llu batch_frames=%llu hellos=%llu heartbeats=%llu accepted=%llu "
+            "duplicates=%llu rejected=%llu batches=%llu store_errors=%llu replays=%llu head=%llu "
+            "origins=%zu%s%s",
+            (unsigned long long)s->frames, (unsigned long long)s->batch_frames,
+            (unsigned long long)s->hellos, (unsigned long long)s->heartbeats, (unsigned long long)s->accepted,
             (unsigned long long)s->duplicates, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
             (unsigned long long)s->replays, (unsigned long long)self->head,

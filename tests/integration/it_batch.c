@@ -801,10 +801,13 @@ static s_stats_t s_final_stats(void)
     fclose(f);
     print_message("%s", last);
     s_stats_t st;
-    const char *p = strstr(last, "stats frames=");
-    if (!p || sscanf(p, "stats frames=%llu accepted=%llu duplicates=%llu rejected=%llu batches=%llu",
-                     &st.frames, &st.accepted, &st.duplicates, &st.rejected, &st.batches) != 5)
-        fail_msg("no stats line in %s", s_n.broker_log);
+    unsigned long long *fields[] = {&st.frames, &st.accepted, &st.duplicates, &st.rejected, &st.batches};
+    const char *names[] = {" frames=", " accepted=", " duplicates=", " rejected=", " batches="};
+    for (int i = 0; i < 5; i++) {
+        const char *p = strstr(last, names[i]);
+        if (!p || sscanf(p + strlen(names[i]), "%llu", fields[i]) != 1)
+            fail_msg("no%s in the stats line of %s", names[i], s_n.broker_log);
+    }
     return st;
 }
 
