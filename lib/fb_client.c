@@ -147,10 +147,11 @@ done:
 
 /* ----------------------------------------------------------- messages ---- */
 
-/* Decodes raw into msg; env (caller frees) backs the msg's pointers. */
-static Fedbus__Envelope *s_message_fill(fb_message_t *msg, const void *raw, size_t len)
+/* Decodes raw into msg; env backs the msg's pointers: in arena when not
+ * NULL, else the caller frees it. */
+static Fedbus__Envelope *s_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_t len)
 {
-    Fedbus__Envelope *env = fedbus__envelope__unpack(NULL, len, raw);
+    Fedbus__Envelope *env = fb_envelope_unpack_in(arena, raw, len);
     if (!env) return NULL;
     memset(msg, 0, sizeof(*msg));
     msg->topic = env->topic;
@@ -308,7 +309,7 @@ static int s_replay(const char *replay_endpoint, const char *const *patterns, in
         }
         for (size_t i = 0; i < ch->n_envelopes && !finished; i++) {
             fb_message_t msg;
-            Fedbus__Envelope *env = s_message_fill(&msg, ch->envelopes[i].data, ch->envelopes[i].len);
+            Fedbus__Envelope *env = s_message_fill(NULL, &msg, ch->envelopes[i].data, ch->envelopes[i].len);
             if (!env) {
                 rc = FB_EPROTO;
                 finished = 1;
@@ -360,7 +361,8 @@ struct fb_subscriber {
     s_blob_t *queue;      /* replayed history waiting for delivery */
     size_t qlen, qcap, qhead;
     uint8_t *held;        /* replayed blob behind the last delivered message */
-    Fedbus__Envelope *cur;
+    Fedbus__Envelope *cur; /* the last delivered message, decoded into arena */
+    fb_arena_t *arena;    /* reset for each message: no free per decoded field */
     zmq_msg_t frame;
     int frame_live;
 };
@@ -370,7 +372,7 @@ fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay
     fb_subscriber_t *self = calloc(1, sizeof(*self));
     if (!self) return NULL;
     self->sock = fb_zmq_socket(ZMQ_SUB, feed_endpoint, 0, 0, 0, 1000000);
-    if (!self->sock) goto error;
+    if (!self->sock || !(self->arena = fb_arena_new(64 << 10, 64 << 10))) goto error;
     if (replay_endpoint && !(self->replay_endpoint = strdup(replay_endpoint))) goto error;
     return self;
 error:
@@ -395,7 +397,7 @@ void fb_subscriber_destroy(fb_subscriber_t **self_p)
     free(self->patterns);
     s_queue_clear(self);
     free(self->queue);
-    if (self->cur) fedbus__envelope__free_unpacked(self->cur, NULL);
+    fb_arena_destroy(&self->arena);
     if (self->frame_live) zmq_msg_close(&self->frame);
     free(self->replay_endpoint);
     free(self);
@@ -446,10 +448,8 @@ static int s_enqueue(const fb_message_t *msg, void *arg)
 
 int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
 {
-    if (self->cur) {
-        fedbus__envelope__free_unpacked(self->cur, NULL);
-        self->cur = NULL;
-    }
+    self->cur = NULL;
+    fb_arena_reset(self->arena);
     if (self->frame_live) {
         zmq_msg_close(&self->frame);
         self->frame_live = 0;
@@ -472,24 +472,33 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         /* The blob backs msg->raw until the next call frees it. */
         self->held = b->data;
         if (self->qhead == self->qlen) self->qhead = self->qlen = 0;
-        self->cur = s_message_fill(msg, b->data, b->len);
+        self->cur = s_message_fill(self->arena, msg, b->data, b->len);
         if (!self->cur) return FB_EPROTO;
         if (msg->global_seq > self->last_seq) self->last_seq = msg->global_seq;
         return FB_OK;
     }
     int64_t deadline = fb_time_mono_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
-        long wait = timeout_ms < 0 ? -1 : (long)((deadline - fb_time_mono_us()) / 1000);
-        if (timeout_ms >= 0 && wait < 0) wait = 0;
-        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&item, 1, wait);
-        if (n < 0) return errno == EINTR ? FB_EINTR : FB_EIO;
-        if (n == 0) return FB_ETIMEOUT;
+        /* What is queued already is taken without a poll; only an empty
+         * queue waits. */
         zmq_msg_t topic;
         zmq_msg_init(&topic);
-        if (zmq_msg_recv(&topic, self->sock, 0) < 0) {
-            zmq_msg_close(&topic);
-            return errno == EINTR ? FB_EINTR : FB_EIO;
+        if (zmq_msg_recv(&topic, self->sock, ZMQ_DONTWAIT) < 0) {
+            if (errno != EAGAIN) {
+                zmq_msg_close(&topic);
+                return errno == EINTR ? FB_EINTR : FB_EIO;
+            }
+            long wait = timeout_ms < 0 ? -1 : (long)((deadline - fb_time_mono_us()) / 1000);
+            if (timeout_ms >= 0 && wait < 0) wait = 0;
+            zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+            int n = zmq_poll(&item, 1, wait);
+            if (n <= 0) zmq_msg_close(&topic);
+            if (n < 0) return errno == EINTR ? FB_EINTR : FB_EIO;
+            if (n == 0) return FB_ETIMEOUT;
+            if (zmq_msg_recv(&topic, self->sock, 0) < 0) {
+                zmq_msg_close(&topic);
+                return errno == EINTR ? FB_EINTR : FB_EIO;
+            }
         }
         int more = zmq_msg_more(&topic);
         zmq_msg_close(&topic);
@@ -498,14 +507,14 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         self->frame_live = 1;
         if (zmq_msg_recv(&self->frame, self->sock, 0) < 0) return FB_EIO;
         fb_zmq_drain(self->sock);
-        self->cur = s_message_fill(msg, zmq_msg_data(&self->frame), zmq_msg_size(&self->frame));
+        self->cur = s_message_fill(self->arena, msg, zmq_msg_data(&self->frame), zmq_msg_size(&self->frame));
         if (!self->cur) return FB_EPROTO;
         /* Skip what catch-up already delivered, and what the patterns'
          * prefixes let through but the patterns do not match. */
         s_filter_t f = {(const char *const *)self->patterns, self->npatterns};
         if (msg->global_seq <= self->last_seq || !s_filter_match(&f, msg->topic)) {
-            fedbus__envelope__free_unpacked(self->cur, NULL);
             self->cur = NULL;
+            fb_arena_reset(self->arena);
             zmq_msg_close(&self->frame);
             self->frame_live = 0;
             continue;

@@ -283,6 +283,12 @@ static void s_arena_free(void *arena, void *p)
     (void)p; /* released with the arena */
 }
 
+Fedbus__Envelope *fb_envelope_unpack_in(fb_arena_t *arena, const uint8_t *buf, size_t len)
+{
+    ProtobufCAllocator a = {s_arena_alloc, s_arena_free, arena};
+    return fedbus__envelope__unpack(arena ? &a : NULL, len, buf);
+}
+
 Fedbus__Envelope *fb_envelope_decode_in(fb_arena_t *arena, const uint8_t *buf, size_t len,
                                         fb_verdict_t *v, Fedbus__Envelope **bad)
 {

@@ -37,6 +37,10 @@ Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_
 Fedbus__Envelope *fb_envelope_decode_in(fb_arena_t *arena, const uint8_t *buf, size_t len,
                                         fb_verdict_t *v, Fedbus__Envelope **bad);
 
+/* Unpacks without checking (what a subscriber does with stored envelopes
+ * the broker checked), into arena when not NULL; NULL when undecodable. */
+Fedbus__Envelope *fb_envelope_unpack_in(fb_arena_t *arena, const uint8_t *buf, size_t len);
+
 /* Checks an envelope already in memory (same rules as fb_envelope_decode,
  * minus decoding). Returns 0 when good, else -1 with the reason in *v. */
 int fb_envelope_check(const Fedbus__Envelope *env, fb_verdict_t *v);

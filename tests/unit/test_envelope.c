@@ -1392,6 +1392,33 @@ static void test_decode_in_an_arena_refuses_what_decode_refuses(void **state)
     free(buf);
 }
 
+/* Unpacking (no checks) into an arena: what protobuf-c gives, even for an
+ * envelope the checks would refuse; NULL for bytes that are no message. */
+static void test_unpack_in_an_arena_gives_what_protobuf_c_gives(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    env->topic = "event..forum"; /* refused by the checks, not by unpacking */
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    fb_arena_t *arena = fb_arena_new(4096, 0);
+    Fedbus__Envelope *a = fb_envelope_unpack_in(arena, buf, len);
+    Fedbus__Envelope *b = fedbus__envelope__unpack(NULL, len, buf);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a->topic, b->topic);
+    assert_int_equal(a->origin_seq, b->origin_seq);
+    assert_int_equal(a->payload_case, b->payload_case);
+    assert_string_equal(a->event->title->ko, b->event->title->ko);
+    assert_true(fb_arena_used(arena) > 0);
+    fedbus__envelope__free_unpacked(b, NULL);
+    const uint8_t junk[] = {0x0a, 0xff, 0x01};
+    assert_null(fb_envelope_unpack_in(arena, junk, sizeof(junk)));
+    fb_arena_destroy(&arena);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1455,6 +1482,7 @@ int main(void)
         cmocka_unit_test(test_ack_batch_written_with_put_header_is_what_protobuf_c_packs),
         cmocka_unit_test(test_decode_in_an_arena_gives_what_decode_gives),
         cmocka_unit_test(test_decode_in_an_arena_refuses_what_decode_refuses),
+        cmocka_unit_test(test_unpack_in_an_arena_gives_what_protobuf_c_gives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
