@@ -99,6 +99,8 @@ typedef struct {
     int fd;
     uint8_t *env, *frame;
     size_t env_cap, frame_cap, frame_len;
+    fb_arena_t *arena;  /* acks are decoded into it and released at once */
+    ProtobufCAllocator alloc;
     size_t id_off, created_off;
     int patch;          /* the frame is a template: only id and created_at change */
     uint64_t next_seq;  /* direct: next origin_seq */
@@ -234,8 +236,9 @@ static void s_template(s_conn_t *c)
 
 static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
 {
-    Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, len, data);
+    Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(&c->alloc, len, data);
     if (!bm) {
+        fb_arena_reset(c->arena);
         c->stray++;
         return;
     }
@@ -243,12 +246,12 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
         if (c->direct && bm->welcome->last_origin_seq >= c->next_seq)
             c->next_seq = bm->welcome->last_origin_seq + 1;
         if (!c->next_seq) c->next_seq = 1;
-        fedbus__broker_message__free_unpacked(bm, NULL);
+        fb_arena_reset(c->arena);
         return;
     }
     if (bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK) {
         c->stray++;
-        fedbus__broker_message__free_unpacked(bm, NULL);
+        fb_arena_reset(c->arena);
         return;
     }
     const Fedbus__Ack *a = bm->ack;
@@ -290,7 +293,7 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
             c->lat[c->nlat++] = now - c->sent[counter];
         }
     }
-    fedbus__broker_message__free_unpacked(bm, NULL);
+    fb_arena_reset(c->arena);
 }
 
 /* Handles every frame already there; when there is none, waits up to
@@ -586,6 +589,8 @@ int main(int argc, char **argv)
         c->env_cap = c->msg.size + 64;
         c->frame_cap = c->env_cap + 32;
         c->env = malloc(c->env_cap);
+        if (!(c->arena = fb_arena_new(16 << 10, 16 << 10))) goto oom;
+        fb_envelope_arena_allocator(c->arena, &c->alloc);
         c->frame = malloc(c->frame_cap);
         c->sent = calloc(s_messages, sizeof(*c->sent));
         c->acked = calloc(s_messages, 1);
@@ -779,6 +784,7 @@ done:
     for (int i = 0; conns && i < s_nconns; i++) {
         fb_bench_msg_fini(&conns[i].msg);
         free(conns[i].env);
+        fb_arena_destroy(&conns[i].arena);
         free(conns[i].frame);
         free(conns[i].sent);
         free(conns[i].acked);

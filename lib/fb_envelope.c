@@ -283,6 +283,13 @@ static void s_arena_free(void *arena, void *p)
     (void)p; /* released with the arena */
 }
 
+void fb_envelope_arena_allocator(fb_arena_t *arena, ProtobufCAllocator *a)
+{
+    a->alloc = s_arena_alloc;
+    a->free = s_arena_free;
+    a->allocator_data = arena;
+}
+
 Fedbus__Envelope *fb_envelope_unpack_in(fb_arena_t *arena, const uint8_t *buf, size_t len)
 {
     ProtobufCAllocator a = {s_arena_alloc, s_arena_free, arena};

@@ -37,6 +37,11 @@ Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_
 Fedbus__Envelope *fb_envelope_decode_in(fb_arena_t *arena, const uint8_t *buf, size_t len,
                                         fb_verdict_t *v, Fedbus__Envelope **bad);
 
+/* Fills *a with an allocator that takes its memory from arena and frees
+ * nothing: for unpacking other messages the same way (the arena's reset
+ * releases them). */
+void fb_envelope_arena_allocator(fb_arena_t *arena, ProtobufCAllocator *a);
+
 /* Unpacks without checking (what a subscriber does with stored envelopes
  * the broker checked), into arena when not NULL; NULL when undecodable. */
 Fedbus__Envelope *fb_envelope_unpack_in(fb_arena_t *arena, const uint8_t *buf, size_t len);
