@@ -643,6 +643,10 @@ static int s_collect(fb_broker_t *self, long wait_ms)
     s_batch_t *b = NULL;
     if (zmq_recv(self->pipe, &b, sizeof(b), ZMQ_DONTWAIT) != (int)sizeof(b)) return 0;
     self->busy = NULL;
+    /* The next batch goes to the writer first, so that its COPY runs while
+     * this one is answered; the hand-off makes b the filling batch, and
+     * nothing is read into it before it is answered and emptied. */
+    s_hand_off(self);
     s_answer(self, b);
     return 1;
 }
