@@ -124,6 +124,33 @@ static void test_bytes_f5_to_ff_are_refused_everywhere(void **state)
     }
 }
 
+/* ASCII is taken eight bytes at a time: a NUL, a stray byte or a Korean
+ * syllable at any offset of a long ASCII run, aligned or not, is still seen. */
+static void test_any_offset_in_a_long_ascii_run_is_checked(void **state)
+{
+    (void)state;
+    char buf[64];
+    for (size_t at = 0; at < 40; at++) {
+        memset(buf, 'a', sizeof(buf));
+        assert_int_equal(fb_utf8_valid(buf, sizeof(buf)), 1);
+        buf[at] = '\0';
+        assert_int_equal(fb_utf8_valid(buf, sizeof(buf)), 0);
+        buf[at] = (char)0xFF;
+        assert_int_equal(fb_utf8_valid(buf, sizeof(buf)), 0);
+        buf[at] = (char)0x80; /* a lone continuation byte */
+        assert_int_equal(fb_utf8_valid(buf, sizeof(buf)), 0);
+        memcpy(buf + at, "\xed\x95\x9c", 3); /* 한 */
+        assert_int_equal(fb_utf8_valid(buf, sizeof(buf)), 1);
+        memcpy(buf + at, "\xed\x95", 2); /* cut before its last byte */
+        buf[at + 2] = 'a';
+        assert_int_equal(fb_utf8_valid(buf, sizeof(buf)), 0);
+        /* The same strings through an unaligned start. */
+        memset(buf, 'a', sizeof(buf));
+        buf[at + 1] = '\0';
+        assert_int_equal(fb_utf8_valid(buf + 1, sizeof(buf) - 1), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_lone_continuation_bytes_are_refused),
         cmocka_unit_test(test_nul_byte_is_refused),
         cmocka_unit_test(test_bytes_f5_to_ff_are_refused_everywhere),
+        cmocka_unit_test(test_any_offset_in_a_long_ascii_run_is_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
