@@ -67,10 +67,14 @@ static void test_help_and_usage_errors_have_clear_exit_codes(void **state)
         {{FEDBUS_BROKER_BIN, "--max-frame=abc", NULL}, 2},
         {{FEDBUS_BROKER_BIN, "stray", NULL}, 2},
         {{FEDBUS_BROKER_BIN, "--log-level=loud", NULL}, 2},
+        {{FEDBUS_BROKER_BIN, "--heads-interval=-1", NULL}, 2},
+        {{FEDBUS_BROKER_BIN, "--heads-interval=3600001", NULL}, 2},
         {{FEDBUS_NODE_BIN, "--help", NULL}, 0},
         {{FEDBUS_NODE_BIN, NULL}, 2},
         {{FEDBUS_NODE_BIN, "--member=Not_A_Member", NULL}, 2},
         {{FEDBUS_NODE_BIN, "--member=kr-busan", "--http-port=70000", NULL}, 2},
+        {{FEDBUS_NODE_BIN, "--member=kr-busan", "--inflight-frames=0", NULL}, 2},
+        {{FEDBUS_NODE_BIN, "--member=kr-busan", "--inflight-frames=65", NULL}, 2},
         {{FEDBUS_NODE_BIN, "--member=kr-busan", "--config=/nonexistent.ini", NULL}, 2},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -1,5 +1,6 @@
 /* it_store_outage.c — PostgreSQL connections cut under load: nothing acked is lost,
- * nothing is acked twice under two numbers, the sequence stays gapless. */
+ * nothing is acked twice under two numbers, the sequence stays gapless; a broker stopped
+ * while PostgreSQL is away exits at once, having acked nothing. */
 #include "harness.h"
 
 #include "fb_zmq.h"
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 #include <cmocka.h>
@@ -85,10 +87,78 @@ static void test_cut_connections_lose_nothing_and_keep_the_sequence_gapless(void
     th_cleanup(&t);
 }
 
+/* Runs sql on the maintenance database (the test's own may refuse connections). */
+static void s_admin(const char *sql)
+{
+    PGconn *c = PQconnectdb("dbname=postgres");
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "away", 23100);
+    th_broker_start(&t, NULL);
+    const char *db = strstr(t.conninfo, "dbname=") + strlen("dbname=");
+    char sql[256];
+    /* PostgreSQL goes away for this database: no session, no new one. */
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", db);
+    s_admin(sql);
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'", db);
+    s_admin(sql);
+
+    enum { N = 5 };
+    uint8_t *frames[N];
+    size_t lens[N];
+    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    for (int i = 0; i < N; i++) {
+        char title[32], id[40];
+        snprintf(title, sizeof(title), "away %d", i);
+        snprintf(id, sizeof(id), "018f0000-0000-7000-8000-0000000000%02d", i);
+        frames[i] = th_frame(th_event_json("kr-seoul", "forum", title), "kr-seoul", (uint64_t)i + 1, id, &lens[i]);
+        assert_true(zmq_send(s, frames[i], lens[i], 0) >= 0);
+    }
+    th_ack_t a;
+    assert_int_equal(th_read_ack(s, 1500, &a), -1); /* nothing is acked while it is away */
+    assert_true(th_count_lines(t.broker_log, "waits:") > 0);
+
+    /* SIGTERM: the writer gives up its batch at once; the broker exits 0. */
+    int status = th_broker_stop(&t, SIGTERM);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(th_count_lines(t.broker_log, "publishes unacknowledged") > 0);
+    assert_int_equal(th_read_ack(s, 200, &a), -1);
+
+    /* Back: the same publishes, resent, are stored once each. */
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", db);
+    s_admin(sql);
+    th_broker_start(&t, NULL);
+    zmq_close(s);
+    s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    for (int i = 0; i < N; i++) {
+        assert_true(zmq_send(s, frames[i], lens[i], 0) >= 0);
+        assert_int_equal(th_read_ack(s, 10000, &a), 0);
+        assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+        assert_int_equal(a.global_seq, (uint64_t)i + 1);
+        free(frames[i]);
+    }
+    zmq_close(s);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), N);
+    th_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cut_connections_lose_nothing_and_keep_the_sequence_gapless),
+        cmocka_unit_test(test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
