@@ -56,6 +56,7 @@ typedef struct {
     long long subscribers;
     long long duration;
     long long idle;
+    long long submit_batch;
     char json[512];
 } s_config_t;
 
@@ -86,6 +87,9 @@ static const fb_cfg_key_t s_keys[] = {
      "seconds after which the run stops and counts what is missing"},
     {"idle", FB_CFG_INT, S_INT(idle), "15", 1, 86400,
      "seconds without an ack after which a connection stops waiting (a lost ack never comes)"},
+    {"submit-batch", FB_CFG_INT, S_INT(submit_batch), "1", 1, FB_BATCH_MAX,
+     "through nodes: most publishes per submitted frame (1 = one Publish each; more = PublishBatch "
+     "frames of what is due, answered in AckBatch frames)"},
     {"json", FB_CFG_STR, S_FIELD(json), "-", 0, 0, "file that receives the JSON result (- = stdout)"},
     FB_CFG_END,
 };
@@ -101,6 +105,9 @@ typedef struct {
     size_t env_cap, frame_cap, frame_len;
     fb_arena_t *arena;  /* acks are decoded into it and released at once */
     ProtobufCAllocator alloc;
+    uint8_t *bframe;    /* a PublishBatch frame being built */
+    size_t bframe_cap;
+    int64_t *bdue;      /* the send times of its publishes */
     size_t id_off, created_off;
     int patch;          /* the frame is a template: only id and created_at change */
     uint64_t next_seq;  /* direct: next origin_seq */
@@ -234,27 +241,9 @@ static void s_template(s_conn_t *c)
     }
 }
 
-static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
+/* Counts one ack. */
+static void s_on_ack(s_conn_t *c, const Fedbus__Ack *a, int64_t now)
 {
-    Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(&c->alloc, len, data);
-    if (!bm) {
-        fb_arena_reset(c->arena);
-        c->stray++;
-        return;
-    }
-    if (bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_WELCOME) {
-        if (c->direct && bm->welcome->last_origin_seq >= c->next_seq)
-            c->next_seq = bm->welcome->last_origin_seq + 1;
-        if (!c->next_seq) c->next_seq = 1;
-        fb_arena_reset(c->arena);
-        return;
-    }
-    if (bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK) {
-        c->stray++;
-        fb_arena_reset(c->arena);
-        return;
-    }
-    const Fedbus__Ack *a = bm->ack;
     int conn;
     uint32_t counter;
     int rejected = a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
@@ -293,6 +282,48 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
             c->lat[c->nlat++] = now - c->sent[counter];
         }
     }
+}
+
+static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
+{
+    const uint8_t *list, *ack;
+    size_t list_len, ack_len;
+    if (fb_envelope_sole_field(data, len, 3, &list, &list_len) == 0) {
+        /* An AckBatch: the answers to a PublishBatch submitted earlier. */
+        const uint8_t *p = list, *end = list + list_len;
+        int rc;
+        while ((rc = fb_envelope_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
+            Fedbus__Ack *a = fedbus__ack__unpack(&c->alloc, ack_len, ack);
+            if (!a) {
+                rc = -1;
+                break;
+            }
+            s_on_ack(c, a, now);
+            fb_arena_reset(c->arena);
+        }
+        if (rc < 0) c->stray++;
+        fb_arena_reset(c->arena);
+        return;
+    }
+    Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(&c->alloc, len, data);
+    if (!bm) {
+        fb_arena_reset(c->arena);
+        c->stray++;
+        return;
+    }
+    if (bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_WELCOME) {
+        if (c->direct && bm->welcome->last_origin_seq >= c->next_seq)
+            c->next_seq = bm->welcome->last_origin_seq + 1;
+        if (!c->next_seq) c->next_seq = 1;
+        fb_arena_reset(c->arena);
+        return;
+    }
+    if (bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK) {
+        c->stray++;
+        fb_arena_reset(c->arena);
+        return;
+    }
+    s_on_ack(c, bm->ack, now);
     fb_arena_reset(c->arena);
 }
 
@@ -329,6 +360,32 @@ static int s_pump(s_conn_t *c, int64_t timeout_us)
 
 /* Sends message nsent, counting its latency from `from`; returns 0, or -1
  * when the socket cannot take it now. */
+/* Sends messages nsent .. nsent+k-1, due at due[0..k-1], as one
+ * PublishBatch frame; returns 0, or -1 when the socket cannot take it now. */
+static int s_send_batch(s_conn_t *c, const int64_t *due, int k)
+{
+    const uint8_t *env;
+    size_t env_len, inner = 0, len = 0;
+    for (int i = 0; i < k; i++) {
+        s_build(c, (uint32_t)(c->nsent + (uint64_t)i), s_wall_of(due[i]));
+        fb_envelope_publish_view(c->frame, c->frame_len, &env, &env_len);
+        size_t item = fb_envelope_field_size(1, env_len);
+        if (16 + inner + item > c->bframe_cap) return -1; /* sized at start for FB_BATCH_MAX */
+        /* Items first, after room for the frame's header; moved down below. */
+        len = 16 + inner;
+        len += fb_envelope_put_header(1, env_len, c->bframe + len);
+        memcpy(c->bframe + len, env, env_len);
+        inner += item;
+    }
+    uint8_t head[16];
+    size_t h = fb_envelope_put_header(4, inner, head); /* NodeMessage.publish_batch */
+    memcpy(c->bframe + 16 - h, head, h);
+    if (zmq_send(c->sock, c->bframe + 16 - h, h + inner, ZMQ_DONTWAIT) < 0) return -1;
+    for (int i = 0; i < k; i++) c->sent[c->nsent + (uint64_t)i] = due[i];
+    c->nsent += (uint64_t)k;
+    return 0;
+}
+
 static int s_send(s_conn_t *c, int64_t from)
 {
     uint32_t k = (uint32_t)c->nsent;
@@ -402,6 +459,8 @@ static void *s_conn_main(void *arg)
     pthread_barrier_wait(&s_barrier); /* warmed up */
     pthread_barrier_wait(&s_barrier); /* start time set */
     const int64_t start = s_start_mono, window = s_cfg.window;
+    /* Batches only through a node whose frames are patched templates. */
+    const int batch = c->direct || !c->patch ? 1 : (int)s_cfg.submit_batch;
     const double iv = s_cfg.rate > 0 ? 1e6 * s_nconns / (double)s_cfg.rate : 0;
     const double phase = iv * c->index / s_nconns;
     const int64_t idle = s_cfg.idle * 1000000;
@@ -418,13 +477,21 @@ static void *s_conn_main(void *arg)
         }
         int blocked = 0;
         while (c->nsent < s_messages && (int64_t)(c->nsent - c->nacked) < window) {
-            int64_t due = iv > 0 ? start + (int64_t)(phase + iv * (double)c->nsent) : now;
-            if (due > now) break;
-            if (s_send(c, due) != 0) {
+            /* What is due and the window allows: one frame, or one each. */
+            int k = 0;
+            while (k < batch && c->nsent + (uint64_t)k < s_messages &&
+                   (int64_t)(c->nsent + (uint64_t)k - c->nacked) < window) {
+                int64_t due = iv > 0 ? start + (int64_t)(phase + iv * (double)(c->nsent + (uint64_t)k)) : now;
+                if (due > now) break;
+                c->bdue[k++] = due;
+            }
+            if (k == 0) break;
+            if (k > 1 ? s_send_batch(c, c->bdue, k) != 0 : s_send(c, c->bdue[0]) != 0) {
                 blocked = 1;
                 break;
             }
-            if (iv > 0 && now - due > 2 * S_TICK_US) c->late++;
+            for (int i = 0; i < k; i++)
+                if (iv > 0 && now - c->bdue[i] > 2 * S_TICK_US) c->late++;
         }
         int64_t wait = 50000;
         if (blocked) wait = 1000;
@@ -590,6 +657,9 @@ int main(int argc, char **argv)
         c->frame_cap = c->env_cap + 32;
         c->env = malloc(c->env_cap);
         if (!(c->arena = fb_arena_new(16 << 10, 16 << 10))) goto oom;
+        c->bframe_cap = 16 + (size_t)s_cfg.submit_batch * (c->frame_cap + 16);
+        if (!(c->bframe = malloc(c->bframe_cap)) || !(c->bdue = calloc((size_t)s_cfg.submit_batch, sizeof(int64_t))))
+            goto oom;
         fb_envelope_arena_allocator(c->arena, &c->alloc);
         c->frame = malloc(c->frame_cap);
         c->sent = calloc(s_messages, sizeof(*c->sent));
@@ -722,6 +792,7 @@ int main(int argc, char **argv)
     S_SETI("payload", s_cfg.payload);
     S_SETI("envelope_bytes", conns[0].msg.size);
     S_SETI("window", s_cfg.window);
+    S_SETI("submit_batch", s_cfg.submit_batch);
     S_SETI("rate_offered", s_cfg.rate);
     S_SETF("elapsed_s", elapsed);
     S_SETI("acked", nacked);
@@ -785,6 +856,8 @@ done:
         fb_bench_msg_fini(&conns[i].msg);
         free(conns[i].env);
         fb_arena_destroy(&conns[i].arena);
+        free(conns[i].bframe);
+        free(conns[i].bdue);
         free(conns[i].frame);
         free(conns[i].sent);
         free(conns[i].acked);

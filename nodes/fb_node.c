@@ -65,6 +65,7 @@ typedef struct {
     size_t frame_len;
     zmq_msg_t client;   /* who submitted it, to forward the ack */
     int has_client;
+    int batch_client;   /* submitted in a PublishBatch: its ack goes back in an AckBatch */
     int done;
 } s_entry_t;
 
@@ -96,6 +97,12 @@ struct fb_node {
     size_t batch_cap;
     uint64_t frame_end[S_FRAMES_MAX]; /* in flight: each frame's end (absolute index), oldest first */
     int nframes;
+    /* Acks on their way back to a batch submitter, gathered into one
+     * AckBatch: its identity and the AckBatch.acks fields so far. */
+    zmq_msg_t fwd_client;
+    int fwd_has;
+    uint8_t *fwd;
+    size_t fwd_len, fwd_cap;
 };
 
 /* ------------------------------------------------------------- replies --- */
@@ -303,7 +310,8 @@ static void s_send_heartbeat(fb_node_t *self)
  * fields — and queues the frame. The envelope is not decoded here: the broker
  * checks every publish and its reject, which names the message, comes back to
  * the submitter. */
-static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, const uint8_t *env, size_t env_len)
+static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, const uint8_t *env, size_t env_len,
+                            int batched)
 {
     fb_envelope_head_t h;
     uint64_t abs;
@@ -339,6 +347,7 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, const uint8_t *en
         zmq_msg_init(&e->client);
         zmq_msg_copy(&e->client, ident);
         e->has_client = 1;
+        e->batch_client = batched;
         return;
     }
     if (self->tail - self->head >= self->cap) {
@@ -387,10 +396,32 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, const uint8_t *en
     zmq_msg_init(&e->client);
     zmq_msg_copy(&e->client, ident);
     e->has_client = 1;
+    e->batch_client = batched;
     fb_map_put(self->by_id, e->id, FB_UUID_LEN, abs);
     self->depth = (long long)(self->tail - self->head);
     self->submitted++;
     /* Sent at the end of this turn of the loop, with whatever else came. */
+}
+
+/* Takes the envelopes of a submitted PublishBatch, in order, each as
+ * s_accept_submit() takes one; their acks go back in AckBatch frames. A
+ * frame that is not a well-formed batch of 1 to FB_BATCH_MAX is refused
+ * whole, with one ack naming no message. */
+static void s_accept_submit_batch(fb_node_t *self, zmq_msg_t *ident, const uint8_t *list, size_t list_len)
+{
+    const uint8_t *p = list, *end = list + list_len, *env;
+    size_t env_len, n = 0;
+    int rc;
+    while ((rc = fb_envelope_next_bytes(&p, end, 1, &env, &env_len)) == 1) n++;
+    if (rc < 0 || n == 0 || n > FB_BATCH_MAX) {
+        s_reply_reject(self, ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                       rc < 0 ? "PublishBatch is not well-formed protobuf"
+                              : "a PublishBatch holds 1 to 1024 envelopes");
+        return;
+    }
+    p = list;
+    while (fb_envelope_next_bytes(&p, end, 1, &env, &env_len) == 1)
+        s_accept_submit(self, ident, env, env_len, 1);
 }
 
 /* Handles one submitted frame; returns 0, or -1 when none was waiting. */
@@ -416,16 +447,20 @@ static int s_on_submit(fb_node_t *self)
                        "frame exceeds max-frame");
         goto out;
     }
-    const uint8_t *env;
-    size_t env_len;
+    const uint8_t *env, *list;
+    size_t env_len, list_len;
     if (fb_envelope_publish_view(zmq_msg_data(&body), zmq_msg_size(&body), &env, &env_len) == 0) {
-        s_accept_submit(self, &ident, env, env_len);
+        s_accept_submit(self, &ident, env, env_len, 0);
+        goto out;
+    }
+    if (fb_envelope_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 4, &list, &list_len) == 0) {
+        s_accept_submit_batch(self, &ident, list, list_len);
         goto out;
     }
     /* Not a plain publish: decode it to say what it is. */
     Fedbus__NodeMessage *nm = fedbus__node_message__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
     if (nm && nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH)
-        s_accept_submit(self, &ident, nm->publish->envelope.data, nm->publish->envelope.len);
+        s_accept_submit(self, &ident, nm->publish->envelope.data, nm->publish->envelope.len, 0);
     else
         s_reply_reject(self, &ident, NULL,
                        nm ? FEDBUS__REJECT_REASON__REJECT_UNKNOWN_REQUEST : FEDBUS__REJECT_REASON__REJECT_MALFORMED,
@@ -439,9 +474,77 @@ out:
 
 /* --------------------------------------------------------------- broker -- */
 
-/* Settles the outbox entry that ack a answers and hands the ack to its
- * submitter as the frame reply (reply_len bytes: BrokerMessage{ack}). */
-static void s_on_ack(fb_node_t *self, const Fedbus__Ack *a, const void *reply, size_t reply_len)
+/* Sends the gathered AckBatch, if any, to its submitter. */
+static void s_fwd_flush(fb_node_t *self)
+{
+    if (!self->fwd_has) return;
+    size_t h = fb_envelope_field_size(3, self->fwd_len) - self->fwd_len;
+    zmq_msg_t m;
+    if (zmq_msg_init_size(&m, h + self->fwd_len) == 0) {
+        uint8_t *p = zmq_msg_data(&m);
+        p += fb_envelope_put_header(3, self->fwd_len, p); /* BrokerMessage.ack_batch */
+        memcpy(p, self->fwd, self->fwd_len);
+        zmq_msg_t id;
+        zmq_msg_init(&id);
+        zmq_msg_copy(&id, &self->fwd_client);
+        if (zmq_msg_send(&id, self->submit, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            zmq_msg_close(&m);
+            self->client_acks_dropped++;
+        } else if (zmq_msg_send(&m, self->submit, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            self->client_acks_dropped++;
+        }
+    }
+    zmq_msg_close(&self->fwd_client);
+    self->fwd_has = 0;
+    self->fwd_len = 0;
+}
+
+/* Hands ack (ack_len bytes of an Ack) to e's submitter: gathered into an
+ * AckBatch when e came in a batch, as its own BrokerMessage{ack} otherwise. */
+static void s_forward_ack(fb_node_t *self, s_entry_t *e, const uint8_t *ack, size_t ack_len)
+{
+    if (!e->has_client) return;
+    zmq_msg_t *c = &e->client;
+    if (self->fwd_has && (!e->batch_client || zmq_msg_size(c) != zmq_msg_size(&self->fwd_client) ||
+                          memcmp(zmq_msg_data(c), zmq_msg_data(&self->fwd_client), zmq_msg_size(c)) != 0))
+        s_fwd_flush(self);
+    size_t item = fb_envelope_field_size(1, ack_len);
+    if (e->batch_client) {
+        if (self->fwd_len + item > self->fwd_cap) {
+            size_t cap = self->fwd_cap ? self->fwd_cap : 64 << 10;
+            while (cap < self->fwd_len + item) cap *= 2;
+            uint8_t *b = realloc(self->fwd, cap);
+            if (!b) goto single; /* send it alone rather than not at all */
+            self->fwd = b;
+            self->fwd_cap = cap;
+        }
+        if (!self->fwd_has) {
+            zmq_msg_init(&self->fwd_client);
+            zmq_msg_copy(&self->fwd_client, c);
+            self->fwd_has = 1;
+        }
+        self->fwd_len += fb_envelope_put_header(1, ack_len, self->fwd + self->fwd_len); /* AckBatch.acks */
+        memcpy(self->fwd + self->fwd_len, ack, ack_len);
+        self->fwd_len += ack_len;
+        return;
+    }
+single:;
+    uint8_t reply[1024];
+    uint8_t *r = item <= sizeof(reply) ? reply : malloc(item);
+    if (!r) return;
+    size_t h = fb_envelope_put_header(1, ack_len, r); /* BrokerMessage.ack */
+    memcpy(r + h, ack, ack_len);
+    if (s_send_to(self->submit, c, r, item) != 0 && self->client_acks_dropped++ % 1000 == 0)
+        fb_warn("ack to a submitter dropped (gone or not reading): %llu in all",
+                (unsigned long long)self->client_acks_dropped);
+    if (r != reply) free(r);
+}
+
+/* Settles the outbox entry that ack a (whose bytes are ack, ack_len)
+ * answers and hands the ack on to its submitter. */
+static void s_on_ack(fb_node_t *self, const Fedbus__Ack *a, const uint8_t *ack, size_t ack_len)
 {
     uint64_t abs;
     if (a->message_id.len != FB_UUID_LEN || !fb_map_get(self->by_id, a->message_id.data, FB_UUID_LEN, &abs)) {
@@ -460,36 +563,29 @@ static void s_on_ack(fb_node_t *self, const Fedbus__Ack *a, const void *reply, s
     } else {
         self->confirmed++;
     }
-    if (e->has_client && s_send_to(self->submit, &e->client, reply, reply_len) != 0 &&
-        self->client_acks_dropped++ % 1000 == 0)
-        fb_warn("ack to a submitter dropped (gone or not reading): %llu in all",
-                (unsigned long long)self->client_acks_dropped);
+    s_forward_ack(self, e, ack, ack_len);
     e->done = 1;
     fb_map_del(self->by_id, e->id, FB_UUID_LEN);
 }
 
 /* Takes an AckBatch (its acks, read in place): each ack settles its entry
- * and goes to its submitter as an ordinary BrokerMessage{ack}. Returns 0, or
- * -1 when the batch is not well-formed. */
+ * and goes on to its submitter. Returns 0, or -1 when the batch is not
+ * well-formed. */
 static int s_on_ack_batch(fb_node_t *self, const uint8_t *list, size_t list_len)
 {
     const uint8_t *p = list, *end = list + list_len, *ack;
     size_t ack_len;
-    uint8_t reply[1024];
     int rc;
     while ((rc = fb_envelope_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
         Fedbus__Ack *a = fedbus__ack__unpack(NULL, ack_len, ack);
-        if (!a) return -1;
-        size_t rlen = fb_envelope_field_size(1, ack_len);
-        uint8_t *r = rlen <= sizeof(reply) ? reply : malloc(rlen);
-        if (r) {
-            size_t h = fb_envelope_put_header(1, ack_len, r); /* BrokerMessage.ack */
-            memcpy(r + h, ack, ack_len);
-            s_on_ack(self, a, r, rlen);
-            if (r != reply) free(r);
+        if (!a) {
+            rc = -1;
+            break;
         }
+        s_on_ack(self, a, ack, ack_len);
         fedbus__ack__free_unpacked(a, NULL);
     }
+    s_fwd_flush(self);
     return rc;
 }
 
@@ -534,7 +630,22 @@ static int s_on_broker(fb_node_t *self)
         self->nframes = 0;
         s_send_pending(self);
     } else if (bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_ACK) {
-        s_on_ack(self, bm->ack, zmq_msg_data(&body), zmq_msg_size(&body));
+        const uint8_t *ack;
+        size_t ack_len;
+        if (fb_envelope_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 1, &ack, &ack_len) == 0) {
+            s_on_ack(self, bm->ack, ack, ack_len);
+            s_fwd_flush(self);
+        } else {
+            /* Not in the plain shape: repack the ack it decoded to. */
+            size_t n = fedbus__ack__get_packed_size(bm->ack);
+            uint8_t *b = malloc(n ? n : 1);
+            if (b) {
+                fedbus__ack__pack(bm->ack, b);
+                s_on_ack(self, bm->ack, b, n);
+                s_fwd_flush(self);
+                free(b);
+            }
+        }
         s_pop_done(self);
     }
 out:
@@ -766,6 +877,8 @@ void fb_node_destroy(fb_node_t **self_p)
     fb_map_destroy(&self->by_id);
     free(self->ring);
     free(self->batch_buf);
+    if (self->fwd_has) zmq_msg_close(&self->fwd_client);
+    free(self->fwd);
     free(self);
     *self_p = NULL;
 }

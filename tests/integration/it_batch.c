@@ -862,6 +862,93 @@ static void test_node_keeps_each_batch_within_the_brokers_max_frame(void **state
     assert_true(st.frames >= 1 + (N * PAD) / 65536); /* a Hello, and at least this many frames of publishes */
 }
 
+static int s_submit_setup(void **state)
+{
+    (void)state;
+    s_start_node("batchsub", 22150, NULL);
+    return 0;
+}
+
+/* A submitter may hand the node a PublishBatch: the node takes its
+ * envelopes in order and answers them in AckBatch frames, one Ack per
+ * envelope, in the order submitted. */
+static void test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order(void **state)
+{
+    (void)state;
+    enum { N = 300, PER = 100 };
+    void *sock = fb_zmq_socket(ZMQ_DEALER, s_submit, 0, 0, 0, 4 * N);
+    assert_non_null(sock);
+    assert_int_equal(fb_uuid_v7(fb_time_now_us(), s_base_id), 0);
+    for (uint32_t f = 0; f < N / PER; f++) {
+        uint8_t *items = NULL;
+        size_t len = 0;
+        for (uint32_t i = f * PER; i < (f + 1) * PER; i++) {
+            uint8_t id[16];
+            char id_text[37], title[48];
+            s_burst_id(i, id);
+            fb_uuid_format(id, id_text);
+            snprintf(title, sizeof(title), "batched seminar %u", i);
+            size_t flen;
+            uint8_t *frame = th_frame(th_event_json(S_MEMBER, "seminar", title), S_MEMBER, 0, id_text, &flen);
+            const uint8_t *env;
+            size_t env_len;
+            assert_int_equal(fb_envelope_publish_view(frame, flen, &env, &env_len), 0);
+            items = realloc(items, len + fb_envelope_field_size(1, env_len));
+            assert_non_null(items);
+            len += fb_envelope_put_bytes(1, env, env_len, items + len);
+            free(frame);
+        }
+        uint8_t *frame = malloc(len + 16);
+        assert_non_null(frame);
+        size_t h = fb_envelope_put_header(4, len, frame); /* NodeMessage.publish_batch */
+        memcpy(frame + h, items, len);
+        assert_int_equal(zmq_send(sock, frame, h + len, 0), (int)(h + len));
+        free(frame);
+        free(items);
+    }
+    uint32_t next = 0, frames = 0;
+    uint64_t last_seq = 0;
+    int64_t deadline = fb_time_mono_us() + 15 * 1000000LL;
+    while (next < N) {
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+        long left = (long)((deadline - fb_time_mono_us()) / 1000);
+        if (left <= 0 || zmq_poll(&it, 1, left) != 1) fail_msg("%u of %u acks in time", next, N);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, sock, 0) >= 0);
+        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        zmq_msg_close(&m);
+        assert_non_null(bm);
+        if (bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK_BATCH)
+            fail_msg("the node answered a batch submitter with body %d, not an AckBatch", bm->body_case);
+        frames++;
+        for (size_t k = 0; k < bm->ack_batch->n_acks; k++) {
+            const Fedbus__Ack *a = bm->ack_batch->acks[k];
+            assert_int_equal(a->status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+            assert_int_equal(a->message_id.len, 16);
+            assert_memory_equal(a->message_id.data, s_base_id, 12);
+            uint32_t i = (uint32_t)a->message_id.data[12] << 24 | (uint32_t)a->message_id.data[13] << 16 |
+                         (uint32_t)a->message_id.data[14] << 8 | a->message_id.data[15];
+            assert_int_equal(i, next); /* in the order submitted */
+            assert_true(a->global_seq > last_seq);
+            last_seq = a->global_seq;
+            next++;
+        }
+        fedbus__broker_message__free_unpacked(bm, NULL);
+    }
+    assert_true(frames < N); /* many acks per frame */
+    assert_int_equal(th_sql_int(&s_n, "SELECT count(*) FROM fedbus_messages"), N);
+
+    /* A batch that is not one is refused whole, with one plain ack. */
+    const uint8_t empty[] = {0x22, 0x00};
+    assert_int_equal(zmq_send(sock, empty, sizeof(empty), 0), (int)sizeof(empty));
+    th_ack_t a;
+    assert_int_equal(th_read_ack(sock, 10000, &a), 0);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_MALFORMED);
+    zmq_close(sock);
+}
+
 int main(void)
 {
     const struct CMUnitTest broker[] = {
@@ -888,11 +975,15 @@ int main(void)
         cmocka_unit_test(test_burst_through_a_node_is_stored_once_each_in_origin_seq_order),
         cmocka_unit_test(test_burst_through_a_node_takes_fewer_frames_than_publishes),
     };
+    const struct CMUnitTest submit[] = {
+        cmocka_unit_test(test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order),
+    };
     const struct CMUnitTest small[] = {
         cmocka_unit_test(test_node_keeps_each_batch_within_the_brokers_max_frame),
     };
     int failed = cmocka_run_group_tests_name("broker", broker, s_setup, s_teardown);
     failed += cmocka_run_group_tests_name("node", node, s_node_setup, s_node_teardown);
+    failed += cmocka_run_group_tests_name("node, batch submits", submit, s_submit_setup, s_node_teardown);
     failed += cmocka_run_group_tests_name("node, small max-frame", small, s_small_setup, s_node_teardown);
     return failed;
 }
