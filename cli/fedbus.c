@@ -131,29 +131,15 @@ static char *s_read_all(FILE *f, size_t *len)
     return buf;
 }
 
-static void s_publish_text(s_pub_ctx_t *c, const char *name, const char *text, size_t len)
-{
-    fb_ack_t ack;
-    int rc = fb_publisher_send_json(c->pub, text, len, &ack, (int)c->o->timeout_ms);
-    if (rc == FB_OK) {
-        c->ok++;
-        if (!c->o->quiet)
-            printf("%s global_seq=%llu origin_seq=%llu id=%s %s\n",
-                   ack.status == FB_ACK_DUPLICATE ? "duplicate" : "accepted",
-                   (unsigned long long)ack.global_seq, (unsigned long long)ack.origin_seq,
-                   ack.message_id, name);
-    } else if (rc == FB_EREJECTED) {
-        c->rejected++;
-        printf("rejected %s: %s %s\n", ack.reason_name, ack.detail, name);
-    } else {
-        c->failed++;
-        fprintf(stderr, "fedbus publish: %s: %s%s%s\n", name, fb_strerror(rc), ack.detail[0] ? ": " : "",
-                ack.detail);
-    }
-    fflush(stdout);
-}
+/* The messages of one `fedbus publish`: every file read first, then all
+ * published at once (as batches, in order). */
+typedef struct {
+    char **names, **texts;
+    size_t *lens;
+    size_t n, cap;
+} s_items_t;
 
-static void s_publish_file(s_pub_ctx_t *c, const char *path)
+static void s_read_file(s_pub_ctx_t *c, s_items_t *it, const char *path)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
@@ -169,8 +155,25 @@ static void s_publish_file(s_pub_ctx_t *c, const char *path)
         fprintf(stderr, "fedbus publish: %s: cannot read\n", path);
         return;
     }
-    s_publish_text(c, path, text, len);
-    free(text);
+    if (it->n == it->cap) {
+        size_t cap = it->cap ? it->cap * 2 : 64;
+        char **nn = realloc(it->names, cap * sizeof(*nn)), **tt = nn ? realloc(it->texts, cap * sizeof(*tt)) : NULL;
+        if (nn) it->names = nn;
+        if (tt) it->texts = tt;
+        size_t *ll = tt ? realloc(it->lens, cap * sizeof(*ll)) : NULL;
+        if (ll) it->lens = ll;
+        if (!nn || !tt || !ll) {
+            c->failed++;
+            fprintf(stderr, "fedbus publish: %s: out of memory\n", path);
+            free(text);
+            return;
+        }
+        it->cap = cap;
+    }
+    it->names[it->n] = strdup(path);
+    it->texts[it->n] = text;
+    it->lens[it->n] = len;
+    it->n++;
 }
 
 static int s_json_name(const struct dirent *d)
@@ -179,7 +182,7 @@ static int s_json_name(const struct dirent *d)
     return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
 }
 
-static void s_publish_path(s_pub_ctx_t *c, const char *path)
+static void s_read_path(s_pub_ctx_t *c, s_items_t *it, const char *path)
 {
     struct stat st;
     if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -193,13 +196,55 @@ static void s_publish_path(s_pub_ctx_t *c, const char *path)
         for (int i = 0; i < n; i++) {
             char full[4096];
             snprintf(full, sizeof(full), "%s/%s", path, list[i]->d_name);
-            if (!s_stop) s_publish_file(c, full);
+            if (!s_stop) s_read_file(c, it, full);
             free(list[i]);
         }
         free(list);
         return;
     }
-    s_publish_file(c, path);
+    s_read_file(c, it, path);
+}
+
+/* Reports what became of one message, as one line. */
+static void s_report(s_pub_ctx_t *c, const char *name, int rc, const fb_ack_t *ack)
+{
+    if (rc == FB_OK) {
+        c->ok++;
+        if (!c->o->quiet)
+            printf("%s global_seq=%llu origin_seq=%llu id=%s %s\n",
+                   ack->status == FB_ACK_DUPLICATE ? "duplicate" : "accepted",
+                   (unsigned long long)ack->global_seq, (unsigned long long)ack->origin_seq,
+                   ack->message_id, name);
+    } else if (rc == FB_EREJECTED) {
+        c->rejected++;
+        printf("rejected %s: %s %s\n", ack->reason_name, ack->detail, name);
+    } else {
+        c->failed++;
+        fprintf(stderr, "fedbus publish: %s: %s%s%s\n", name, fb_strerror(rc), ack->detail[0] ? ": " : "",
+                ack->detail);
+    }
+    fflush(stdout);
+}
+
+/* One message goes alone; several go as batches, one round trip for many. */
+static void s_publish_items(s_pub_ctx_t *c, const s_items_t *it)
+{
+    if (it->n == 0) return;
+    fb_ack_t *acks = calloc(it->n, sizeof(*acks));
+    int *rcs = calloc(it->n, sizeof(*rcs));
+    if (!acks || !rcs) {
+        c->failed += (int)it->n;
+        fprintf(stderr, "fedbus publish: out of memory\n");
+    } else if (it->n == 1) {
+        rcs[0] = fb_publisher_send_json(c->pub, it->texts[0], it->lens[0], &acks[0], (int)c->o->timeout_ms);
+        s_report(c, it->names[0], rcs[0], &acks[0]);
+    } else {
+        fb_publisher_send_json_many(c->pub, (const char *const *)it->texts, it->lens, it->n, acks, rcs,
+                                    (int)c->o->timeout_ms);
+        for (size_t i = 0; i < it->n; i++) s_report(c, it->names[i], rcs[i], &acks[i]);
+    }
+    free(acks);
+    free(rcs);
 }
 
 static int s_cmd_publish(int argc, char **argv)
@@ -217,7 +262,16 @@ static int s_cmd_publish(int argc, char **argv)
         fprintf(stderr, "fedbus publish: cannot connect to %s\n", o.node);
         return 1;
     }
-    for (int i = 1; i <= nargs && !s_stop; i++) s_publish_path(&c, argv[i]);
+    s_items_t items = {0};
+    for (int i = 1; i <= nargs && !s_stop; i++) s_read_path(&c, &items, argv[i]);
+    if (!s_stop) s_publish_items(&c, &items);
+    for (size_t i = 0; i < items.n; i++) {
+        free(items.names[i]);
+        free(items.texts[i]);
+    }
+    free(items.names);
+    free(items.texts);
+    free(items.lens);
     fb_publisher_destroy(&c.pub);
     if (!o.quiet || c.rejected || c.failed)
         fprintf(stderr, "fedbus publish: %d confirmed, %d rejected, %d failed\n", c.ok, c.rejected, c.failed);

@@ -3,6 +3,7 @@
 
 #include "fb_crypto.h"
 #include "fb_envelope.h"
+#include "fb_map.h"
 #include "fb_json.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
@@ -142,6 +143,167 @@ done:
     free(frame);
     if (pm) protobuf_c_message_free_unpacked(pm, NULL);
     json_decref(root);
+    return rc;
+}
+
+/* Parses json into a packed envelope (caller frees *out) with its
+ * message_id in id; on failure fills ack->detail and returns FB_EINVAL or
+ * FB_ENOMEM. */
+static int s_pack_json(const char *json, size_t len, fb_ack_t *ack, uint8_t id[FB_UUID_LEN],
+                       uint8_t **out, size_t *out_len)
+{
+    json_error_t jerr;
+    ProtobufCMessage *pm = NULL;
+    int rc = FB_EINVAL;
+    memset(ack, 0, sizeof(*ack));
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(ack->detail, sizeof(ack->detail), "JSON line %d: %s", jerr.line, jerr.text);
+        return FB_EINVAL;
+    }
+    if (fb_json_to_message(root, &fedbus__envelope__descriptor, &pm, ack->detail, sizeof(ack->detail)) != 0)
+        goto done;
+    Fedbus__Envelope *env = (Fedbus__Envelope *)pm;
+    rc = FB_ENOMEM;
+    if (env->message_id.len == 0) {
+        env->message_id.data = malloc(FB_UUID_LEN);
+        if (!env->message_id.data || fb_uuid_v7(fb_time_now_us(), env->message_id.data) != 0) goto done;
+        env->message_id.len = FB_UUID_LEN;
+    }
+    if (env->message_id.len != FB_UUID_LEN) {
+        snprintf(ack->detail, sizeof(ack->detail), "message_id: 16 bytes");
+        rc = FB_EINVAL;
+        goto done;
+    }
+    if (env->schema_version == 0) env->schema_version = FEDBUS_SCHEMA_VERSION;
+    if (env->created_at_us == 0) env->created_at_us = fb_time_now_us();
+    *out_len = fedbus__envelope__get_packed_size(env);
+    if (!(*out = malloc(*out_len ? *out_len : 1))) goto done;
+    fedbus__envelope__pack(env, *out);
+    memcpy(id, env->message_id.data, FB_UUID_LEN);
+    fb_uuid_format(id, ack->message_id);
+    rc = FB_OK;
+done:
+    if (pm) protobuf_c_message_free_unpacked(pm, NULL);
+    json_decref(root);
+    return rc;
+}
+
+/* Frames sent by fb_publisher_send_json_many stay below the default
+ * max-frame of nodes and brokers (1 MiB). */
+#define S_MANY_FRAME_MAX (1024 * 1024 - 1024)
+
+/* Settles message i of a send_json_many call with ack a. */
+static void s_many_settle(const Fedbus__Ack *a, fb_map_t *by_id, fb_ack_t *acks, int *rcs, size_t *left)
+{
+    uint64_t i;
+    if (a->message_id.len != FB_UUID_LEN || !fb_map_get(by_id, a->message_id.data, FB_UUID_LEN, &i) ||
+        rcs[i] != FB_ETIMEOUT)
+        return; /* not one of ours, or answered already */
+    s_ack_fill(&acks[i], a);
+    rcs[i] = acks[i].status == FB_ACK_ACCEPTED || acks[i].status == FB_ACK_DUPLICATE ? FB_OK : FB_EREJECTED;
+    (*left)--;
+}
+
+int fb_publisher_send_json_many(fb_publisher_t *self, const char *const *jsons, const size_t *lens, size_t n,
+                                fb_ack_t *acks, int *rcs, int timeout_ms)
+{
+    uint8_t **envs = calloc(n ? n : 1, sizeof(*envs));
+    size_t *env_lens = calloc(n ? n : 1, sizeof(*env_lens));
+    uint8_t *frame = NULL;
+    fb_map_t *by_id = fb_map_new(n);
+    size_t left = 0;
+    int rc = FB_OK;
+    if (!envs || !env_lens || !by_id) {
+        rc = FB_ENOMEM;
+        for (size_t i = 0; i < n; i++) rcs[i] = FB_ENOMEM, memset(&acks[i], 0, sizeof(acks[i]));
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t id[FB_UUID_LEN];
+        rcs[i] = s_pack_json(jsons[i], lens[i], &acks[i], id, &envs[i], &env_lens[i]);
+        if (rcs[i] == FB_OK && fb_map_put(by_id, id, FB_UUID_LEN, i) != 0) rcs[i] = FB_ENOMEM;
+        if (rcs[i] == FB_OK) rcs[i] = FB_ETIMEOUT, left++; /* until its ack comes */
+    }
+    /* Send, in order, as PublishBatch frames of up to FB_BATCH_MAX. */
+    for (size_t i = 0; i < n;) {
+        size_t inner = 0, k = 0, j = i;
+        for (; j < n && k < FB_BATCH_MAX; j++) {
+            if (rcs[j] != FB_ETIMEOUT) continue;
+            size_t item = fb_envelope_field_size(1, env_lens[j]);
+            if (k > 0 && fb_envelope_field_size(4, inner + item) > S_MANY_FRAME_MAX) break;
+            inner += item;
+            k++;
+        }
+        if (k > 0) {
+            size_t flen = fb_envelope_field_size(4, inner);
+            uint8_t *f = realloc(frame, flen);
+            if (!f) {
+                rc = FB_ENOMEM;
+                break;
+            }
+            frame = f;
+            uint8_t *p = frame + fb_envelope_put_header(4, inner, frame); /* NodeMessage.publish_batch */
+            for (size_t x = i; x < j; x++)
+                if (rcs[x] == FB_ETIMEOUT) p += fb_envelope_put_bytes(1, envs[x], env_lens[x], p);
+            if (zmq_send(self->sock, frame, flen, 0) < 0) {
+                rc = FB_EIO;
+                break;
+            }
+        }
+        i = j;
+    }
+    if (rc != FB_OK) {
+        /* What was not sent cannot be answered: say so for every one. */
+        for (size_t i = 0; i < n; i++)
+            if (rcs[i] == FB_ETIMEOUT) rcs[i] = rc;
+        left = 0;
+    }
+    /* Acks come in AckBatch frames, and as plain acks for what the node
+     * refused itself or a resend the broker answered alone. */
+    int64_t deadline = fb_time_mono_us() + (int64_t)timeout_ms * 1000;
+    while (left > 0) {
+        int64_t wait = (deadline - fb_time_mono_us()) / 1000;
+        if (timeout_ms >= 0 && wait <= 0) break;
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+        int prc = zmq_poll(&item, 1, timeout_ms < 0 ? -1 : (long)wait);
+        if (prc < 0 && errno == EINTR) continue;
+        if (prc <= 0) break;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->sock, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        fb_zmq_drain(self->sock);
+        const uint8_t *list, *ack;
+        size_t list_len, ack_len;
+        if (fb_envelope_sole_field(zmq_msg_data(&m), zmq_msg_size(&m), 3, &list, &list_len) == 0) {
+            const uint8_t *q = list, *end = list + list_len;
+            while (fb_envelope_next_bytes(&q, end, 1, &ack, &ack_len) == 1) {
+                Fedbus__Ack *a = fedbus__ack__unpack(NULL, ack_len, ack);
+                if (!a) break;
+                s_many_settle(a, by_id, acks, rcs, &left);
+                fedbus__ack__free_unpacked(a, NULL);
+            }
+        } else {
+            Fedbus__BrokerMessage *bm =
+                fedbus__broker_message__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+            if (bm && bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_ACK)
+                s_many_settle(bm->ack, by_id, acks, rcs, &left);
+            if (bm) fedbus__broker_message__free_unpacked(bm, NULL);
+        }
+        zmq_msg_close(&m);
+    }
+    for (size_t i = 0; i < n && rc == FB_OK; i++)
+        if (rcs[i] != FB_OK) rc = rcs[i];
+done:
+    if (envs)
+        for (size_t i = 0; i < n; i++) free(envs[i]);
+    free(envs);
+    free(env_lens);
+    free(frame);
+    fb_map_destroy(&by_id);
     return rc;
 }
 

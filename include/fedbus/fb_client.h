@@ -68,6 +68,19 @@ void fb_publisher_destroy(fb_publisher_t **self_p);
 int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, fb_ack_t *ack,
                            int timeout_ms);
 
+/* Publishes n messages given in fedbus JSON form, in order, as PublishBatch
+ * frames of up to 1024 (one round trip for many, where
+ * fb_publisher_send_json() takes one each), and waits up to timeout_ms in
+ * all for their acks. For each i, rcs[i] and acks[i] (both caller-provided
+ * arrays of n) say what became of message i, as fb_publisher_send_json()
+ * would: FB_OK (accepted or duplicate), FB_EREJECTED, FB_EINVAL (bad JSON,
+ * not sent), FB_ETIMEOUT (sent, no ack yet: sending the same message_id
+ * again is safe), FB_ENOMEM or FB_EIO. Returns FB_OK when every message is
+ * FB_OK, else the first other code. For a node's submit socket, which
+ * answers batches in AckBatch frames. */
+int fb_publisher_send_json_many(fb_publisher_t *self, const char *const *jsons, const size_t *lens, size_t n,
+                                fb_ack_t *acks, int *rcs, int timeout_ms);
+
 /* Sends an already serialised NodeMessage frame as is and waits for the reply
  * frame's ack (for tests and foreign-protocol tooling). */
 int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, fb_ack_t *ack,

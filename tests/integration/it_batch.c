@@ -949,6 +949,51 @@ static void test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order(v
     zmq_close(sock);
 }
 
+/* The client library's batch call: many messages, one round trip; each
+ * gets its own verdict — stored, refused by the broker, or bad JSON and
+ * never sent — in the order given. */
+static void test_publisher_batch_call_answers_each_message_in_order(void **state)
+{
+    (void)state;
+    enum { N = 50, BAD_JSON = 7, BAD_TOPIC = 21 };
+    fb_publisher_t *pub = fb_publisher_new(s_submit);
+    assert_non_null(pub);
+    char *texts[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        char title[32];
+        snprintf(title, sizeof(title), "many %d", i);
+        const char *json = i == BAD_JSON ? "{\"topic\": " : th_event_json(S_MEMBER, "seminar", title);
+        texts[i] = strdup(json);
+        if (i == BAD_TOPIC) memcpy(strstr(texts[i], "event."), "event..", 7); /* outside the grammar */
+        lens[i] = strlen(texts[i]);
+    }
+    long long before = th_sql_int(&s_n, "SELECT count(*) FROM fedbus_messages");
+    fb_ack_t acks[N];
+    int rcs[N];
+    int rc = fb_publisher_send_json_many(pub, (const char *const *)texts, lens, N, acks, rcs, 15000);
+    assert_int_equal(rc, FB_EINVAL); /* the first one that is not FB_OK, in order */
+    uint64_t last = 0;
+    for (int i = 0; i < N; i++) {
+        if (i == BAD_JSON) {
+            assert_int_equal(rcs[i], FB_EINVAL);
+            assert_true(acks[i].detail[0] != '\0');
+        } else if (i == BAD_TOPIC) {
+            assert_int_equal(rcs[i], FB_EREJECTED);
+            assert_string_equal(acks[i].reason_name, "BAD_TOPIC");
+        } else {
+            if (rcs[i] != FB_OK) fail_msg("message %d: %s: %s", i, fb_strerror(rcs[i]), acks[i].detail);
+            assert_int_equal(acks[i].status, FB_ACK_ACCEPTED);
+            assert_true(acks[i].global_seq > last); /* stored in the order given */
+            last = acks[i].global_seq;
+            assert_int_equal(strlen(acks[i].message_id), 36);
+        }
+        free(texts[i]);
+    }
+    assert_int_equal(th_sql_int(&s_n, "SELECT count(*) FROM fedbus_messages"), before + N - 2);
+    fb_publisher_destroy(&pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest broker[] = {
@@ -977,6 +1022,7 @@ int main(void)
     };
     const struct CMUnitTest submit[] = {
         cmocka_unit_test(test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order),
+        cmocka_unit_test(test_publisher_batch_call_answers_each_message_in_order),
     };
     const struct CMUnitTest small[] = {
         cmocka_unit_test(test_node_keeps_each_batch_within_the_brokers_max_frame),
