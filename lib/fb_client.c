@@ -156,6 +156,10 @@ static int s_pack_json(const char *json, size_t len, fb_ack_t *ack, uint8_t id[F
     ProtobufCMessage *pm = NULL;
     int rc = FB_EINVAL;
     memset(ack, 0, sizeof(*ack));
+    if (!json) {
+        snprintf(ack->detail, sizeof(ack->detail), "no message");
+        return FB_EINVAL;
+    }
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         snprintf(ack->detail, sizeof(ack->detail), "JSON line %d: %s", jerr.line, jerr.text);

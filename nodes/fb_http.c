@@ -57,6 +57,35 @@ static json_t *s_error(const char *reason, const char *detail)
     return json_pack("{s:s, s:s, s:s}", "status", "rejected", "reason", reason, "detail", detail);
 }
 
+/* The HTTP status and body for what became of one message. */
+static unsigned s_result(int rc, const fb_ack_t *ack, json_t **body)
+{
+    switch (rc) {
+    case FB_OK:
+        *body = json_pack("{s:s, s:s, s:I, s:I}", "status",
+                          ack->status == FB_ACK_DUPLICATE ? "duplicate" : "accepted", "message_id",
+                          ack->message_id, "global_seq", (json_int_t)ack->global_seq, "origin_seq",
+                          (json_int_t)ack->origin_seq);
+        return ack->status == FB_ACK_DUPLICATE ? MHD_HTTP_OK : MHD_HTTP_CREATED;
+    case FB_EREJECTED:
+        *body = json_pack("{s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", ack->message_id,
+                          "reason", ack->reason_name, "detail", ack->detail);
+        return ack->reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? (unsigned)MHD_HTTP_SERVICE_UNAVAILABLE
+               : ack->reason == FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE ? 413u
+                                                                              : 422u;
+    case FB_EINVAL:
+        *body = s_error("INVALID_JSON", ack->detail);
+        return MHD_HTTP_BAD_REQUEST;
+    case FB_ETIMEOUT:
+        *body = json_pack("{s:s, s:s, s:s}", "status", "pending", "message_id", ack->message_id, "detail",
+                          "not confirmed yet; the node keeps resending: POST the same message_id again to ask");
+        return MHD_HTTP_ACCEPTED;
+    default:
+        *body = s_error("NODE_UNAVAILABLE", fb_strerror(rc));
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    }
+}
+
 /* Publishes one JSON message; returns the HTTP status and sets *body. */
 static unsigned s_publish_one(const char *text, size_t len, json_t **body)
 {
@@ -68,30 +97,50 @@ static unsigned s_publish_one(const char *text, size_t len, json_t **body)
     }
     int rc = fb_publisher_send_json(pub, text, len, &ack, 30000);
     fb_publisher_destroy(&pub);
-    switch (rc) {
-    case FB_OK:
-        *body = json_pack("{s:s, s:s, s:I, s:I}", "status",
-                          ack.status == FB_ACK_DUPLICATE ? "duplicate" : "accepted", "message_id",
-                          ack.message_id, "global_seq", (json_int_t)ack.global_seq, "origin_seq",
-                          (json_int_t)ack.origin_seq);
-        return ack.status == FB_ACK_DUPLICATE ? MHD_HTTP_OK : MHD_HTTP_CREATED;
-    case FB_EREJECTED:
-        *body = json_pack("{s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", ack.message_id,
-                          "reason", ack.reason_name, "detail", ack.detail);
-        return ack.reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? (unsigned)MHD_HTTP_SERVICE_UNAVAILABLE
-               : ack.reason == FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE ? 413u
-                                                                             : 422u;
-    case FB_EINVAL:
-        *body = s_error("INVALID_JSON", ack.detail);
-        return MHD_HTTP_BAD_REQUEST;
-    case FB_ETIMEOUT:
-        *body = json_pack("{s:s, s:s, s:s}", "status", "pending", "message_id", ack.message_id, "detail",
-                          "not confirmed yet; the node keeps resending: POST the same message_id again to ask");
-        return MHD_HTTP_ACCEPTED;
-    default:
-        *body = s_error("NODE_UNAVAILABLE", fb_strerror(rc));
-        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    return s_result(rc, &ack, body);
+}
+
+/* Publishes the n elements of an array in one go (PublishBatch frames);
+ * sets results to one body per element and returns the array's status:
+ * 200 when all are stored, else the worst failure, or 202 when only some
+ * are pending. */
+static unsigned s_publish_many(json_t *doc, json_t *results)
+{
+    size_t n = json_array_size(doc);
+    char **texts = calloc(n ? n : 1, sizeof(*texts));
+    size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+    fb_ack_t *acks = calloc(n ? n : 1, sizeof(*acks));
+    int *rcs = calloc(n ? n : 1, sizeof(*rcs));
+    fb_publisher_t *pub = fb_publisher_new(FB_NODE_INPROC);
+    unsigned worst = MHD_HTTP_OK;
+    if (!texts || !lens || !acks || !rcs || !pub) {
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(results, s_error("NODE_UNAVAILABLE", pub ? "out of memory" : "cannot reach the node loop"));
+        worst = MHD_HTTP_SERVICE_UNAVAILABLE;
+        goto done;
     }
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = json_dumps(json_array_get(doc, i), JSON_COMPACT);
+        /* an element that cannot be written out goes as nothing: bad JSON */
+        lens[i] = texts[i] ? strlen(texts[i]) : 0;
+    }
+    fb_publisher_send_json_many(pub, (const char *const *)texts, lens, n, acks, rcs, 30000);
+    for (size_t i = 0; i < n; i++) {
+        json_t *body;
+        unsigned status = s_result(rcs[i], &acks[i], &body);
+        json_array_append_new(results, body);
+        if (status >= 400 && status > worst) worst = status;
+        else if (status == MHD_HTTP_ACCEPTED && worst < 400) worst = MHD_HTTP_ACCEPTED;
+    }
+done:
+    if (texts)
+        for (size_t i = 0; i < n; i++) free(texts[i]);
+    free(texts);
+    free(lens);
+    free(acks);
+    free(rcs);
+    fb_publisher_destroy(&pub);
+    return worst;
 }
 
 static s_mhd_result s_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -151,20 +200,7 @@ static s_mhd_result s_handler(void *cls, struct MHD_Connection *c, const char *u
         return s_respond(c, status, body);
     }
     json_t *results = json_array();
-    unsigned worst = MHD_HTTP_OK;
-    size_t i;
-    json_t *item;
-    json_array_foreach(doc, i, item) {
-        char *text = json_dumps(item, JSON_COMPACT);
-        json_t *body;
-        unsigned status = text ? s_publish_one(text, strlen(text), &body) : MHD_HTTP_INTERNAL_SERVER_ERROR;
-        if (!text) body = s_error("NODE_UNAVAILABLE", "out of memory");
-        free(text);
-        json_array_append_new(results, body);
-        /* 200 when all are stored; else the worst failure, or 202 when only pending. */
-        if (status >= 400 && status > worst) worst = status;
-        else if (status == MHD_HTTP_ACCEPTED && worst < 400) worst = MHD_HTTP_ACCEPTED;
-    }
+    unsigned worst = s_publish_many(doc, results);
     json_decref(doc);
     return s_respond(c, worst, results);
 }

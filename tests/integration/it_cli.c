@@ -212,9 +212,24 @@ static void test_http_publish_and_health(void **state)
     /* An array is answered item by item, with 200 when every item is stored. */
     assert_int_equal(s_http(port, "POST", "/v1/publish", batch, body, sizeof(body)), 200);
     assert_int_equal(s_count(body, "\"status\":\"accepted\""), 2);
+    /* One go for the whole array (PublishBatch), a verdict per item in
+     * order, and the worst one as the status. */
+    char mixed[2048];
+    snprintf(mixed, sizeof(mixed),
+             "[%s,{\"topic\":\"event.kr-busan.forum\",\"event\":{\"kind\":\"forum\","
+             "\"title\":{\"en\":\"x\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}},42,%s]",
+             good, good);
+    assert_int_equal(s_http(port, "POST", "/v1/publish", mixed, body, sizeof(body)), 422);
+    const char *a1 = strstr(body, "\"status\":\"accepted\""), *r = strstr(body, "NAMESPACE"),
+               *j = strstr(body, "INVALID_JSON");
+    assert_non_null(a1);
+    assert_non_null(r);
+    assert_non_null(j);
+    assert_true(a1 < r && r < j); /* in the order posted */
+    assert_non_null(strstr(j, "\"status\":\"accepted\"")); /* the last one, after them */
     assert_int_equal(s_http(port, "GET", "/nope", NULL, body, sizeof(body)), 404);
     assert_int_equal(s_http(port, "DELETE", "/v1/publish", NULL, body, sizeof(body)), 405);
-    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'kr-seoul'"), 3);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'kr-seoul'"), 5);
     assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
 }
 
