@@ -98,58 +98,13 @@ int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, f
     return s_wait_ack(self, NULL, ack, timeout_ms);
 }
 
-int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, fb_ack_t *ack,
-                           int timeout_ms)
-{
-    json_error_t jerr;
-    ProtobufCMessage *pm = NULL;
-    uint8_t *frame = NULL;
-    int rc = FB_EINVAL;
-
-    memset(ack, 0, sizeof(*ack));
-    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(ack->detail, sizeof(ack->detail), "JSON line %d: %s", jerr.line, jerr.text);
-        return FB_EINVAL;
-    }
-    if (fb_json_to_message(root, &fedbus__envelope__descriptor, &pm, ack->detail,
-                           sizeof(ack->detail)) != 0)
-        goto done;
-    Fedbus__Envelope *env = (Fedbus__Envelope *)pm;
-    /* The publisher picks the id, so that resending after a timeout is
-     * recognised as the same message. */
-    if (env->message_id.len == 0) {
-        env->message_id.data = malloc(FB_UUID_LEN);
-        if (!env->message_id.data || fb_uuid_v7(fb_time_now_us(), env->message_id.data) != 0) {
-            rc = FB_ENOMEM;
-            goto done;
-        }
-        env->message_id.len = FB_UUID_LEN;
-    }
-    if (env->schema_version == 0) env->schema_version = FEDBUS_SCHEMA_VERSION;
-    if (env->created_at_us == 0) env->created_at_us = fb_time_now_us();
-    size_t flen;
-    if (!(frame = fb_envelope_publish_frame(env, &flen))) {
-        rc = FB_ENOMEM;
-        goto done;
-    }
-    fb_uuid_format(env->message_id.data, ack->message_id);
-    if (zmq_send(self->sock, frame, flen, 0) < 0) {
-        rc = FB_EIO;
-        goto done;
-    }
-    rc = s_wait_ack(self, env->message_id.data, ack, timeout_ms);
-done:
-    free(frame);
-    if (pm) protobuf_c_message_free_unpacked(pm, NULL);
-    json_decref(root);
-    return rc;
-}
-
-/* Parses json into a packed envelope (caller frees *out) with its
- * message_id in id; on failure fills ack->detail and returns FB_EINVAL or
- * FB_ENOMEM. */
-static int s_pack_json(const char *json, size_t len, fb_ack_t *ack, uint8_t id[FB_UUID_LEN],
+/* Parses json into a packed envelope (caller frees *out), giving it a
+ * UUIDv7 message_id (the publisher picks the id, so that a resend after a
+ * timeout is the same message), the schema version and the time when it
+ * has none; the
+ * id goes to id and ack->message_id when it is 16 bytes (*id_ok). On
+ * failure fills ack->detail and returns FB_EINVAL or FB_ENOMEM. */
+static int s_pack_json(const char *json, size_t len, fb_ack_t *ack, uint8_t id[FB_UUID_LEN], int *id_ok,
                        uint8_t **out, size_t *out_len)
 {
     json_error_t jerr;
@@ -174,22 +129,37 @@ static int s_pack_json(const char *json, size_t len, fb_ack_t *ack, uint8_t id[F
         if (!env->message_id.data || fb_uuid_v7(fb_time_now_us(), env->message_id.data) != 0) goto done;
         env->message_id.len = FB_UUID_LEN;
     }
-    if (env->message_id.len != FB_UUID_LEN) {
-        snprintf(ack->detail, sizeof(ack->detail), "message_id: 16 bytes");
-        rc = FB_EINVAL;
-        goto done;
-    }
     if (env->schema_version == 0) env->schema_version = FEDBUS_SCHEMA_VERSION;
     if (env->created_at_us == 0) env->created_at_us = fb_time_now_us();
     *out_len = fedbus__envelope__get_packed_size(env);
     if (!(*out = malloc(*out_len ? *out_len : 1))) goto done;
     fedbus__envelope__pack(env, *out);
-    memcpy(id, env->message_id.data, FB_UUID_LEN);
-    fb_uuid_format(id, ack->message_id);
+    /* An id of another length is the node's to refuse, which it does. */
+    *id_ok = env->message_id.len == FB_UUID_LEN;
+    if (*id_ok) {
+        memcpy(id, env->message_id.data, FB_UUID_LEN);
+        fb_uuid_format(id, ack->message_id);
+    }
     rc = FB_OK;
 done:
     if (pm) protobuf_c_message_free_unpacked(pm, NULL);
     json_decref(root);
+    return rc;
+}
+
+int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, fb_ack_t *ack,
+                           int timeout_ms)
+{
+    uint8_t id[FB_UUID_LEN], *env = NULL, *frame = NULL;
+    size_t env_len, flen;
+    int id_ok = 0;
+    int rc = s_pack_json(json, len, ack, id, &id_ok, &env, &env_len);
+    if (rc != FB_OK) return rc;
+    if (!(frame = fb_envelope_publish_wrap(env, env_len, NULL, 0, &flen))) rc = FB_ENOMEM;
+    else if (zmq_send(self->sock, frame, flen, 0) < 0) rc = FB_EIO;
+    else rc = s_wait_ack(self, id_ok ? id : NULL, ack, timeout_ms);
+    free(frame);
+    free(env);
     return rc;
 }
 
@@ -225,7 +195,13 @@ int fb_publisher_send_json_many(fb_publisher_t *self, const char *const *jsons, 
     }
     for (size_t i = 0; i < n; i++) {
         uint8_t id[FB_UUID_LEN];
-        rcs[i] = s_pack_json(jsons[i], lens[i], &acks[i], id, &envs[i], &env_lens[i]);
+        int id_ok = 0;
+        rcs[i] = s_pack_json(jsons[i], lens[i], &acks[i], id, &id_ok, &envs[i], &env_lens[i]);
+        if (rcs[i] == FB_OK && !id_ok) {
+            /* Its answer could not be told from the others'. */
+            snprintf(acks[i].detail, sizeof(acks[i].detail), "message_id must be 16 bytes");
+            rcs[i] = FB_EINVAL;
+        }
         if (rcs[i] == FB_OK && fb_map_put(by_id, id, FB_UUID_LEN, i) != 0) rcs[i] = FB_ENOMEM;
         if (rcs[i] == FB_OK) rcs[i] = FB_ETIMEOUT, left++; /* until its ack comes */
     }

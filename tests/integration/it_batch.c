@@ -738,6 +738,33 @@ static void *s_submit_burst(uint32_t n, size_t pad)
     return sock;
 }
 
+/* Waits until deadline for the next frame on sock and decodes it as a
+ * BrokerMessage (caller frees); fails the test on a timeout, naming what
+ * was awaited (got of want). */
+static Fedbus__BrokerMessage *s_next_reply(void *sock, int64_t deadline, uint32_t got, uint32_t want)
+{
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    long left = (long)((deadline - fb_time_mono_us()) / 1000);
+    if (left <= 0 || zmq_poll(&it, 1, left) != 1) fail_msg("%u of %u acks in time", got, want);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    assert_true(zmq_msg_recv(&m, sock, 0) >= 0);
+    Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+    zmq_msg_close(&m);
+    assert_non_null(bm);
+    return bm;
+}
+
+/* The burst index an ack names (the last four bytes of its message_id),
+ * after checking the id is one of this burst's. */
+static uint32_t s_burst_index(const Fedbus__Ack *a)
+{
+    assert_int_equal(a->message_id.len, 16);
+    assert_memory_equal(a->message_id.data, s_base_id, 12);
+    return (uint32_t)a->message_id.data[12] << 24 | (uint32_t)a->message_id.data[13] << 16 |
+           (uint32_t)a->message_id.data[14] << 8 | a->message_id.data[15];
+}
+
 /* Reads the burst's n acks from sock: one plain Ack per publish, ACCEPTED,
  * each the first and only one for it, numbered in submission order. */
 static void s_expect_burst_acked(void *sock, uint32_t n)
@@ -746,24 +773,13 @@ static void s_expect_burst_acked(void *sock, uint32_t n)
     assert_non_null(seen);
     int64_t deadline = fb_time_mono_us() + 15 * 1000000LL;
     for (uint32_t got = 0; got < n; got++) {
-        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-        long left = (long)((deadline - fb_time_mono_us()) / 1000);
-        if (left <= 0 || zmq_poll(&it, 1, left) != 1) fail_msg("%u of %u publishes acked in time", got, n);
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        assert_true(zmq_msg_recv(&m, sock, 0) >= 0);
-        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-        zmq_msg_close(&m);
-        assert_non_null(bm);
+        Fedbus__BrokerMessage *bm = s_next_reply(sock, deadline, got, n);
         if (bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK)
             fail_msg("the node answered a submitter with body %d, not an Ack", bm->body_case);
         const Fedbus__Ack *a = bm->ack;
         if (a->status != FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED)
             fail_msg("status %d (%s: %s), want ACCEPTED", a->status, fb_reject_name(a->reason), a->detail);
-        assert_int_equal(a->message_id.len, 16);
-        assert_memory_equal(a->message_id.data, s_base_id, 12);
-        uint32_t i = (uint32_t)a->message_id.data[12] << 24 | (uint32_t)a->message_id.data[13] << 16 |
-                     (uint32_t)a->message_id.data[14] << 8 | a->message_id.data[15];
+        uint32_t i = s_burst_index(a);
         assert_in_range(i, 0, n - 1);
         if (seen[i]++) fail_msg("publish %u acked twice", i);
         assert_int_equal(a->origin_seq, i + 1); /* a fresh origin: the node numbers from 1 */
@@ -910,26 +926,14 @@ static void test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order(v
     uint64_t last_seq = 0;
     int64_t deadline = fb_time_mono_us() + 15 * 1000000LL;
     while (next < N) {
-        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-        long left = (long)((deadline - fb_time_mono_us()) / 1000);
-        if (left <= 0 || zmq_poll(&it, 1, left) != 1) fail_msg("%u of %u acks in time", next, N);
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        assert_true(zmq_msg_recv(&m, sock, 0) >= 0);
-        Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-        zmq_msg_close(&m);
-        assert_non_null(bm);
+        Fedbus__BrokerMessage *bm = s_next_reply(sock, deadline, next, N);
         if (bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK_BATCH)
             fail_msg("the node answered a batch submitter with body %d, not an AckBatch", bm->body_case);
         frames++;
         for (size_t k = 0; k < bm->ack_batch->n_acks; k++) {
             const Fedbus__Ack *a = bm->ack_batch->acks[k];
             assert_int_equal(a->status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
-            assert_int_equal(a->message_id.len, 16);
-            assert_memory_equal(a->message_id.data, s_base_id, 12);
-            uint32_t i = (uint32_t)a->message_id.data[12] << 24 | (uint32_t)a->message_id.data[13] << 16 |
-                         (uint32_t)a->message_id.data[14] << 8 | a->message_id.data[15];
-            assert_int_equal(i, next); /* in the order submitted */
+            assert_int_equal(s_burst_index(a), next); /* in the order submitted */
             assert_true(a->global_seq > last_seq);
             last_seq = a->global_seq;
             next++;
