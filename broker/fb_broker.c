@@ -55,6 +55,10 @@ const fb_cfg_key_t fb_broker_keys[] = {
      1LL << 31, "most publish bytes committed in one transaction"},
     {"heads-interval", FB_CFG_INT, offsetof(fb_broker_config_t, heads_interval), 0, "1000", 0, 3600000,
      "milliseconds between writes of the origin heads table (0 = with every batch); at start the broker reads what came after from the messages"},
+    {"commit-linger", FB_CFG_INT, offsetof(fb_broker_config_t, commit_linger), 0, "0", 0, 10000,
+     "milliseconds a small batch (below commit-min publishes) may wait for more before it is committed (0 = never waits)"},
+    {"commit-min", FB_CFG_INT, offsetof(fb_broker_config_t, commit_min), 0, "256", 1, 65536,
+     "publishes that make a batch worth committing at once, without commit-linger"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -126,6 +130,7 @@ typedef struct {
     uint64_t base;       /* the store's head when the writer took the batch */
     uint64_t head;       /* ... and after it stored the batch */
     uint64_t store_errors;
+    int64_t first_us;    /* monotonic: when its first publish was read */
     int dropped;         /* stop requested while the store was away: nothing stored */
 } s_batch_t;
 
@@ -622,6 +627,10 @@ static void s_hand_off(fb_broker_t *self)
 {
     s_batch_t *b = self->fill;
     if (self->busy || b->nitems == 0) return;
+    if (self->cfg.commit_linger > 0 && !*self->stop && (long long)b->nitems < self->cfg.commit_min &&
+        b->bytes < self->cfg.batch_bytes / 4 &&
+        fb_time_mono_us() - b->first_us < self->cfg.commit_linger * 1000)
+        return;
     if (zmq_send(self->pipe, &b, sizeof(b), 0) != (int)sizeof(b)) {
         fb_err("writer hand-off: %s", zmq_strerror(errno));
         return;
@@ -1127,6 +1136,12 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             {self->ingest, 0, room ? ZMQ_POLLIN : 0, 0},
         };
         long timeout = self->nreplays ? 0 : 500;
+        if (!self->busy && self->fill->nitems > 0) {
+            /* A lingering batch: wake when its time is up. */
+            int64_t left = self->fill->first_us + self->cfg.commit_linger * 1000 - fb_time_mono_us();
+            long ms = left <= 0 ? 0 : (long)((left + 999) / 1000);
+            if (ms < timeout) timeout = ms;
+        }
         int rc = zmq_poll(items, 4, timeout);
         if (rc < 0 && errno != EINTR) {
             fb_err("poll: %s", zmq_strerror(errno));
@@ -1137,6 +1152,7 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             /* Take what is queued, up to batch-max publishes (and as many
              * frames of any kind) or batch-bytes. */
             s_batch_t *b = self->fill;
+            if (b->nitems == 0) b->first_us = fb_time_mono_us();
             for (long long frames = 0; frames < self->cfg.batch_max &&
                                        (long long)b->nitems < self->cfg.batch_max &&
                                        b->bytes < self->cfg.batch_bytes && s_read_ingest(self) == 0;

@@ -15,6 +15,8 @@ typedef struct {
     long long batch_max;
     long long batch_bytes;
     long long heads_interval;
+    long long commit_linger;
+    long long commit_min;
     long long stats_interval;
     char log_level[16];
 } fb_broker_config_t;

@@ -24,9 +24,9 @@
 #define S_PROBE "intl-probe" /* the origin of s_expect_nothing_more()'s publishes */
 #define S_BIG_BATCH 1024 /* FB_BATCH_MAX, the documented limit, spelled out: the test checks the code */
 
-/* Ports 22000-22119, clear of the other tests (21000-21952) and of bench/run
+/* Ports 22000-22169, clear of the other tests (21000-21952) and of bench/run
  * (17701-17703, 18001 up): each group's broker at +0..+2 of its base (22000,
- * 22050, 22100), its node's submit socket at +10. */
+ * 22050, 22100, 22150), its node's submit socket at +10. */
 static th_t s_t;
 static void *s_sock;         /* raw DEALER on the broker's ingest */
 static uint64_t s_seq = 1;   /* S_ORIGIN's next origin_seq */
@@ -37,6 +37,19 @@ static int s_setup(void **state)
     th_init(&s_t, "batch", 22000);
     /* The default, spelled out: the size tests below are built around it. */
     const char *extra[] = {"--max-frame=1048576", NULL};
+    th_broker_start(&s_t, extra);
+    s_sock = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    return s_sock ? 0 : -1;
+}
+
+/* A broker whose small batches wait S_LINGER_MS for more, and whose batches
+ * of 3 publishes or more are committed at once. */
+#define S_LINGER_MS 2000
+static int s_linger_setup(void **state)
+{
+    (void)state;
+    th_init(&s_t, "linger", 22150);
+    const char *extra[] = {"--commit-linger=2000", "--commit-min=3", NULL};
     th_broker_start(&s_t, extra);
     s_sock = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
     return s_sock ? 0 : -1;
@@ -640,6 +653,62 @@ static void test_broker_still_accepts_a_single_publish_after_all_that(void **sta
     s_free(&e, 1);
 }
 
+/* -------------------------------------------------------- commit-linger --- */
+
+/* Sends n envelopes as one batch frame and returns how long the AckBatch
+ * took, in ms; every envelope must be accepted. */
+static double s_timed_batch(size_t n)
+{
+    s_env_t e[4];
+    assert_true(n <= 4);
+    for (size_t i = 0; i < n; i++) s_make(&e[i], "forum", "Lingering batch");
+    int64_t t0 = fb_time_mono_us();
+    Fedbus__BrokerMessage *bm = s_publish_batch(e, n);
+    double ms = (double)(fb_time_mono_us() - t0) / 1000.0;
+    for (size_t i = 0; i < n; i++) s_assert_accepted(bm->ack_batch->acks[i], &e[i]);
+    fedbus__broker_message__free_unpacked(bm, NULL);
+    s_free(e, n);
+    return ms;
+}
+
+static void test_batch_below_commit_min_waits_commit_linger(void **state)
+{
+    (void)state;
+    double ms = s_timed_batch(1);
+    /* The broker read the frame after it was sent, and held it S_LINGER_MS from then. */
+    if (ms < S_LINGER_MS - 5)
+        fail_msg("a lone publish was acked after %.1f ms, before the %d ms linger", ms, S_LINGER_MS);
+}
+
+static void test_batch_of_commit_min_is_committed_without_lingering(void **state)
+{
+    (void)state;
+    double ms = s_timed_batch(3);
+    if (ms >= S_LINGER_MS / 2) fail_msg("a batch of commit-min publishes was acked after %.1f ms: it lingered", ms);
+}
+
+static void test_lingering_publish_is_committed_when_the_broker_stops(void **state)
+{
+    (void)state;
+    s_env_t e;
+    s_make(&e, "forum", "Published just before the broker stops");
+    size_t len;
+    uint8_t *f = s_batch_frame(&e, 1, &len);
+    s_send(f, len);
+    free(f);
+    /* Let the broker read it into its filling batch, then stop it while it lingers. */
+    zmq_poll(NULL, 0, 300);
+    int64_t t0 = fb_time_mono_us();
+    assert_int_equal(th_broker_stop(&s_t, SIGTERM), 0);
+    double ms = (double)(fb_time_mono_us() - t0) / 1000.0;
+    assert_int_equal(s_rows_with_id(&e), 1);
+    if (ms >= S_LINGER_MS / 2) fail_msg("stopping took %.1f ms: the lingering batch held the stop", ms);
+    Fedbus__BrokerMessage *bm = s_ack_batch(1);
+    s_assert_accepted(bm->ack_batch->acks[0], &e);
+    fedbus__broker_message__free_unpacked(bm, NULL);
+    s_free(&e, 1);
+}
+
 /* ------------------------------------------------------ through a node --- */
 
 #define S_BURST 3000
@@ -1019,6 +1088,11 @@ int main(void)
         cmocka_unit_test(test_batch_frame_over_max_frame_is_refused_whole),
         cmocka_unit_test(test_broker_still_accepts_a_single_publish_after_all_that),
     };
+    const struct CMUnitTest linger[] = {
+        cmocka_unit_test(test_batch_below_commit_min_waits_commit_linger),
+        cmocka_unit_test(test_batch_of_commit_min_is_committed_without_lingering),
+        cmocka_unit_test(test_lingering_publish_is_committed_when_the_broker_stops),
+    };
     const struct CMUnitTest node[] = {
         cmocka_unit_test(test_burst_through_a_node_is_acked_once_each_in_order),
         cmocka_unit_test(test_burst_through_a_node_is_stored_once_each_in_origin_seq_order),
@@ -1032,6 +1106,7 @@ int main(void)
         cmocka_unit_test(test_node_keeps_each_batch_within_the_brokers_max_frame),
     };
     int failed = cmocka_run_group_tests_name("broker", broker, s_setup, s_teardown);
+    failed += cmocka_run_group_tests_name("broker, commit-linger", linger, s_linger_setup, s_teardown);
     failed += cmocka_run_group_tests_name("node", node, s_node_setup, s_node_teardown);
     failed += cmocka_run_group_tests_name("node, batch submits", submit, s_submit_setup, s_node_teardown);
     failed += cmocka_run_group_tests_name("node, small max-frame", small, s_small_setup, s_node_teardown);
