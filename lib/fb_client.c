@@ -289,30 +289,70 @@ done:
 
 /* ----------------------------------------------------------- messages ---- */
 
-/* Decodes raw into msg; env backs the msg's pointers: in arena when not
- * NULL, else the caller frees it. */
-static Fedbus__Envelope *s_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_t len)
+/* What a delivered message's priv_ points to: its bytes, and their full
+ * decode once something asked for the payload. Lives in the arena. */
+typedef struct {
+    const uint8_t *raw;
+    size_t len;
+    fb_arena_t *arena;
+    Fedbus__Envelope *env;
+    int tried;
+} s_lazy_t;
+
+static char *s_arena_str(fb_arena_t *arena, const uint8_t *p, size_t n)
 {
-    Fedbus__Envelope *env = fb_envelope_unpack_in(arena, raw, len);
-    if (!env) return NULL;
+    char *s = fb_arena_alloc(arena, n + 1);
+    if (!s) return NULL;
+    if (n) memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Fills msg from the envelope's top-level fields, read in place; the
+ * payload is decoded (into arena) only when fb_message_json(), _title() or
+ * _kind() asks for it: a subscriber that routes by topic or counts messages
+ * never pays for it. Returns 0, or -1 when raw is not protobuf. raw and
+ * arena back msg until the arena is reset. */
+static int s_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_t len)
+{
+    fb_envelope_head_t h;
+    if (fb_envelope_scan(raw, len, &h) != 0) return -1;
+    s_lazy_t *lz = fb_arena_alloc(arena, sizeof(*lz));
+    char *topic = s_arena_str(arena, h.topic, h.topic_len);
+    char *origin = s_arena_str(arena, h.origin, h.origin_len);
+    if (!lz || !topic || !origin) return -1;
+    *lz = (s_lazy_t){raw, len, arena, NULL, 0};
     memset(msg, 0, sizeof(*msg));
-    msg->topic = env->topic;
-    msg->origin = env->origin;
-    if (env->message_id.len == FB_UUID_LEN) fb_uuid_format(env->message_id.data, msg->message_id);
-    msg->global_seq = env->global_seq;
-    msg->origin_seq = env->origin_seq;
-    msg->created_at_us = env->created_at_us;
-    msg->stored_at_us = env->stored_at_us;
+    msg->topic = topic;
+    msg->origin = origin;
+    if (h.message_id_len == FB_UUID_LEN) fb_uuid_format(h.message_id, msg->message_id);
+    msg->global_seq = h.global_seq;
+    msg->origin_seq = h.origin_seq;
+    msg->created_at_us = h.created_at_us;
+    msg->stored_at_us = h.stored_at_us;
     msg->raw = raw;
     msg->raw_len = len;
-    msg->priv_ = env;
-    return env;
+    msg->priv_ = lz;
+    return 0;
+}
+
+/* The message's full decode, made on first use; NULL when it does not decode. */
+static const Fedbus__Envelope *s_message_env(const fb_message_t *msg)
+{
+    s_lazy_t *lz = msg ? msg->priv_ : NULL;
+    if (!lz) return NULL;
+    if (!lz->tried) {
+        lz->tried = 1;
+        lz->env = fb_envelope_unpack_in(lz->arena, lz->raw, lz->len);
+    }
+    return lz->env;
 }
 
 char *fb_message_json(const fb_message_t *msg)
 {
-    if (!msg || !msg->priv_) return NULL;
-    json_t *j = fb_json_from_message(msg->priv_);
+    const Fedbus__Envelope *env = s_message_env(msg);
+    if (!env) return NULL;
+    json_t *j = fb_json_from_message(&env->base);
     if (!j) return NULL;
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);
@@ -329,7 +369,7 @@ static const char *s_text(const Fedbus__Text *t, const char *lang)
 
 const char *fb_message_title(const fb_message_t *msg, const char *lang)
 {
-    const Fedbus__Envelope *env = msg ? msg->priv_ : NULL;
+    const Fedbus__Envelope *env = s_message_env(msg);
     if (!env) return "";
     switch (env->payload_case) {
     case FEDBUS__ENVELOPE__PAYLOAD_EVENT:
@@ -345,7 +385,8 @@ const char *fb_message_title(const fb_message_t *msg, const char *lang)
 
 const char *fb_message_kind(const fb_message_t *msg)
 {
-    const char *k = msg && msg->priv_ ? fb_envelope_kind(msg->priv_) : NULL;
+    const Fedbus__Envelope *env = s_message_env(msg);
+    const char *k = env ? fb_envelope_kind(env) : NULL;
     return k ? k : "";
 }
 
@@ -376,9 +417,11 @@ static int s_replay(const char *replay_endpoint, const char *const *patterns, in
     int nprefix = 0, rc = FB_OK;
     void *sock = NULL;
     uint8_t *buf = NULL;
+    fb_arena_t *arena = NULL; /* the message being handed to fn */
     s_filter_t filter = {patterns, npatterns};
 
     if (npatterns < 0 || npatterns > 64) return FB_EINVAL;
+    if (!(arena = fb_arena_new(16 << 10, 16 << 10))) return FB_ENOMEM;
     prefixes = calloc((size_t)(npatterns ? npatterns : 1) * FB_PATTERN_MAX_PREFIXES, sizeof(*prefixes));
     prefix_ptrs = calloc((size_t)(npatterns ? npatterns : 1) * FB_PATTERN_MAX_PREFIXES, sizeof(char *));
     if (!prefixes || !prefix_ptrs) {
@@ -451,16 +494,15 @@ static int s_replay(const char *replay_endpoint, const char *const *patterns, in
         }
         for (size_t i = 0; i < ch->n_envelopes && !finished; i++) {
             fb_message_t msg;
-            Fedbus__Envelope *env = s_message_fill(NULL, &msg, ch->envelopes[i].data, ch->envelopes[i].len);
-            if (!env) {
+            fb_arena_reset(arena);
+            if (s_message_fill(arena, &msg, ch->envelopes[i].data, ch->envelopes[i].len) != 0) {
                 rc = FB_EPROTO;
                 finished = 1;
                 break;
             }
             (*scanned)++;
-            *scanned_last = env->global_seq;
-            if (s_filter_match(&filter, env->topic) && fn(&msg, arg) != 0) finished = 1;
-            fedbus__envelope__free_unpacked(env, NULL);
+            *scanned_last = msg.global_seq;
+            if (s_filter_match(&filter, msg.topic) && fn(&msg, arg) != 0) finished = 1;
         }
         if (ch->done) finished = 1;
         fedbus__replay_chunk__free_unpacked(ch, NULL);
@@ -470,6 +512,7 @@ done:
     free(buf);
     free(prefix_ptrs);
     free(prefixes);
+    fb_arena_destroy(&arena);
     return rc;
 }
 
@@ -503,8 +546,7 @@ struct fb_subscriber {
     s_blob_t *queue;      /* replayed history waiting for delivery */
     size_t qlen, qcap, qhead;
     uint8_t *held;        /* replayed blob behind the last delivered message */
-    Fedbus__Envelope *cur; /* the last delivered message, decoded into arena */
-    fb_arena_t *arena;    /* reset for each message: no free per decoded field */
+    fb_arena_t *arena;    /* the last delivered message's fields and decode; reset for each */
     zmq_msg_t frame;
     int frame_live;
 };
@@ -590,7 +632,6 @@ static int s_enqueue(const fb_message_t *msg, void *arg)
 
 int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
 {
-    self->cur = NULL;
     fb_arena_reset(self->arena);
     if (self->frame_live) {
         zmq_msg_close(&self->frame);
@@ -614,8 +655,7 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         /* The blob backs msg->raw until the next call frees it. */
         self->held = b->data;
         if (self->qhead == self->qlen) self->qhead = self->qlen = 0;
-        self->cur = s_message_fill(self->arena, msg, b->data, b->len);
-        if (!self->cur) return FB_EPROTO;
+        if (s_message_fill(self->arena, msg, b->data, b->len) != 0) return FB_EPROTO;
         if (msg->global_seq > self->last_seq) self->last_seq = msg->global_seq;
         return FB_OK;
     }
@@ -649,13 +689,12 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         self->frame_live = 1;
         if (zmq_msg_recv(&self->frame, self->sock, 0) < 0) return FB_EIO;
         fb_zmq_drain(self->sock);
-        self->cur = s_message_fill(self->arena, msg, zmq_msg_data(&self->frame), zmq_msg_size(&self->frame));
-        if (!self->cur) return FB_EPROTO;
+        if (s_message_fill(self->arena, msg, zmq_msg_data(&self->frame), zmq_msg_size(&self->frame)) != 0)
+            return FB_EPROTO;
         /* Skip what catch-up already delivered, and what the patterns'
          * prefixes let through but the patterns do not match. */
         s_filter_t f = {(const char *const *)self->patterns, self->npatterns};
         if (msg->global_seq <= self->last_seq || !s_filter_match(&f, msg->topic)) {
-            self->cur = NULL;
             fb_arena_reset(self->arena);
             zmq_msg_close(&self->frame);
             self->frame_live = 0;

@@ -467,6 +467,7 @@ int fb_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h)
             if (s_read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return -1;
             if (tag == 1) h->message_id = p, h->message_id_len = (size_t)v;
             else if (tag == 2) h->origin = p, h->origin_len = (size_t)v;
+            else if (tag == 3) h->topic = p, h->topic_len = (size_t)v;
             p += v;
             break;
         case 5:

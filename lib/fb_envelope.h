@@ -85,6 +85,8 @@ typedef struct {
     size_t message_id_len;
     const uint8_t *origin;
     size_t origin_len;
+    const uint8_t *topic;
+    size_t topic_len;
     int64_t created_at_us;
     uint64_t schema_version;
     uint64_t origin_seq;

@@ -37,7 +37,10 @@ typedef struct {
 } fb_ack_t;
 
 /* One delivered message. Pointers stay valid until the next receive on the
- * same object. */
+ * same object. The fields below are read in place from the envelope's
+ * header; the payload is decoded only when fb_message_json(),
+ * fb_message_title() or fb_message_kind() first asks for it (a payload that
+ * does not decode then gives NULL or ""). */
 typedef struct {
     const char *topic;
     const char *origin;

@@ -936,6 +936,8 @@ static void test_scan_reads_the_top_level_fields_and_appended_ones_win(void **st
     assert_int_equal(h.message_id_len, 16);
     assert_memory_equal(h.message_id, f.id, 16);
     assert_int_equal(h.origin_len, 0);
+    assert_int_equal(h.topic_len, strlen(env->topic));
+    assert_memory_equal(h.topic, env->topic, h.topic_len);
     assert_int_equal(h.created_at_us, S_CREATED_US);
     assert_int_equal(h.schema_version, FEDBUS_SCHEMA_VERSION);
     assert_int_equal(h.origin_seq, 0);
