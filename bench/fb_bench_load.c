@@ -1,8 +1,9 @@
 /* fb_bench_load.c — fedbus-bench-load: the load driver: publishers, subscribers, latencies.
  *
- * One thread per publishing connection (a node's submit socket, or the
- * broker's ingest directly) sends NodeMessage{publish} frames on a DEALER and
- * reads the acks. Closed loop (rate 0): as fast as acks allow, with at most
+ * Each publishing connection (a node's submit socket, or the broker's ingest
+ * directly) sends NodeMessage{publish} frames on a DEALER and reads the acks;
+ * `threads` threads (default one) serve the connections, each its share from
+ * one loop, so that the driver wakes once per tick, not once per connection. Closed loop (rate 0): as fast as acks allow, with at most
  * `window` publishes in flight per connection. Open loop (rate > 0): each
  * publish has a send time in a fixed schedule of `rate` messages per second
  * in total, and its latency counts from that time, so queueing in the
@@ -57,6 +58,7 @@ typedef struct {
     long long duration;
     long long idle;
     long long submit_batch;
+    long long threads;
     char json[512];
 } s_config_t;
 
@@ -90,6 +92,9 @@ static const fb_cfg_key_t s_keys[] = {
     {"submit-batch", FB_CFG_INT, S_INT(submit_batch), "1", 1, FB_BATCH_MAX,
      "through nodes: most publishes per submitted frame (1 = one Publish each; more = PublishBatch "
      "frames of what is due, answered in AckBatch frames)"},
+    {"threads", FB_CFG_INT, S_INT(threads), "1", 1, S_MAX_CONNS,
+     "publishing threads; the connections are dealt out among them, each thread serving its share "
+     "from one loop"},
     {"json", FB_CFG_STR, S_FIELD(json), "-", 0, 0, "file that receives the JSON result (- = stdout)"},
     FB_CFG_END,
 };
@@ -119,9 +124,19 @@ typedef struct {
     uint64_t by_reason[S_NREASONS];
     uint64_t late;      /* open loop: publishes sent more than two ticks behind schedule */
     int64_t last_ack;
+    int64_t progress;   /* when the last new ack came (the idle limit counts from it) */
+    uint64_t seen;      /* nacked then */
+    int finished;
     int failed;
     char error[256];
 } s_conn_t;
+
+/* The connections one publishing thread serves. */
+typedef struct {
+    s_conn_t **conns;
+    int n;
+    struct pollfd *fds;
+} s_group_t;
 
 typedef struct {
     int index;
@@ -449,65 +464,131 @@ static void s_warmup(s_conn_t *c)
     }
 }
 
-static void *s_conn_main(void *arg)
+/* One turn of connection c: sends what is due and its window allows.
+ * Returns how long c can wait (µs) before its next turn, or -1 once it is
+ * finished (all acked, failed, stopped, past the deadline, or idle). */
+static int64_t s_turn(s_conn_t *c)
 {
-    s_conn_t *c = arg;
-    if (s_connect(c) == 0) {
-        s_template(c);
-        s_warmup(c);
-    }
-    pthread_barrier_wait(&s_barrier); /* warmed up */
-    pthread_barrier_wait(&s_barrier); /* start time set */
     const int64_t start = s_start_mono, window = s_cfg.window;
     /* Batches only through a node whose frames are patched templates. */
     const int batch = c->direct || !c->patch ? 1 : (int)s_cfg.submit_batch;
     const double iv = s_cfg.rate > 0 ? 1e6 * s_nconns / (double)s_cfg.rate : 0;
     const double phase = iv * c->index / s_nconns;
-    const int64_t idle = s_cfg.idle * 1000000;
-    int64_t progress = start;
-    uint64_t seen = 0;
-    while (!c->failed && !s_stop && c->nacked < s_messages) {
-        int64_t now = fb_time_mono_us();
-        if (now > s_deadline) break;
-        if (c->nacked != seen) {
-            seen = c->nacked;
-            progress = now;
-        } else if (now - progress > idle && now > start) {
+    int64_t now = fb_time_mono_us();
+    if (c->failed || s_stop || c->nacked >= s_messages || now > s_deadline) return -1;
+    if (c->nacked != c->seen) {
+        c->seen = c->nacked;
+        c->progress = now;
+    } else if (now - c->progress > s_cfg.idle * 1000000 && now > start) {
+        return -1;
+    }
+    int blocked = 0;
+    while (c->nsent < s_messages && (int64_t)(c->nsent - c->nacked) < window) {
+        /* What is due and the window allows: one frame, or one each. */
+        int k = 0;
+        while (k < batch && c->nsent + (uint64_t)k < s_messages &&
+               (int64_t)(c->nsent + (uint64_t)k - c->nacked) < window) {
+            int64_t due = iv > 0 ? start + (int64_t)(phase + iv * (double)(c->nsent + (uint64_t)k)) : now;
+            if (due > now) break;
+            c->bdue[k++] = due;
+        }
+        if (k == 0) break;
+        if (k > 1 ? s_send_batch(c, c->bdue, k) != 0 : s_send(c, c->bdue[0]) != 0) {
+            blocked = 1;
             break;
         }
-        int blocked = 0;
-        while (c->nsent < s_messages && (int64_t)(c->nsent - c->nacked) < window) {
-            /* What is due and the window allows: one frame, or one each. */
-            int k = 0;
-            while (k < batch && c->nsent + (uint64_t)k < s_messages &&
-                   (int64_t)(c->nsent + (uint64_t)k - c->nacked) < window) {
-                int64_t due = iv > 0 ? start + (int64_t)(phase + iv * (double)(c->nsent + (uint64_t)k)) : now;
-                if (due > now) break;
-                c->bdue[k++] = due;
-            }
-            if (k == 0) break;
-            if (k > 1 ? s_send_batch(c, c->bdue, k) != 0 : s_send(c, c->bdue[0]) != 0) {
-                blocked = 1;
-                break;
-            }
-            for (int i = 0; i < k; i++)
-                if (iv > 0 && now - c->bdue[i] > 2 * S_TICK_US) c->late++;
-        }
-        int64_t wait = 50000;
-        if (blocked) wait = 1000;
-        else if (iv > 0 && c->nsent < s_messages && (int64_t)(c->nsent - c->nacked) < window) {
-            /* Sleep at least S_TICK_US: at high rates a wake-up per message
-             * would cost the machine more than the publishes. Sends go out
-             * late by up to a tick, never early, and that lateness counts. */
-            int64_t due = start + (int64_t)(phase + iv * (double)c->nsent);
-            wait = due - fb_time_mono_us();
-            if (wait < S_TICK_US) wait = S_TICK_US;
-            if (wait > 50000) wait = 50000;
-        }
-        s_pump(c, wait);
+        for (int i = 0; i < k; i++)
+            if (iv > 0 && now - c->bdue[i] > 2 * S_TICK_US) c->late++;
     }
-    if (c->sock) zmq_close(c->sock);
-    c->sock = NULL;
+    int64_t wait = 50000;
+    if (blocked) wait = 1000;
+    else if (iv > 0 && c->nsent < s_messages && (int64_t)(c->nsent - c->nacked) < window) {
+        /* Sleep at least S_TICK_US: at high rates a wake-up per message
+         * would cost the machine more than the publishes. Sends go out
+         * late by up to a tick, never early, and that lateness counts. */
+        int64_t due = start + (int64_t)(phase + iv * (double)c->nsent);
+        wait = due - fb_time_mono_us();
+        if (wait < S_TICK_US) wait = S_TICK_US;
+        if (wait > 50000) wait = 50000;
+    }
+    return wait;
+}
+
+/* Reads what every live connection of g has queued; returns how many
+ * frames. */
+static int s_drain_group(s_group_t *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->n; i++)
+        if (!g->conns[i]->finished) n += s_pump(g->conns[i], 0);
+    return n;
+}
+
+/* Waits up to timeout_us for a frame on any live connection of g, and reads
+ * what came. */
+static void s_pump_group(s_group_t *g, int64_t timeout_us)
+{
+    if (s_drain_group(g) > 0 || timeout_us <= 0) return;
+    /* ZMQ_FD is edge-triggered: wait only once ZMQ_EVENTS says nothing is queued. */
+    int nfds = 0;
+    for (int i = 0; i < g->n; i++) {
+        s_conn_t *c = g->conns[i];
+        if (c->finished) continue;
+        uint32_t ev = 0;
+        size_t sz = sizeof(ev);
+        zmq_getsockopt(c->sock, ZMQ_EVENTS, &ev, &sz);
+        if (ev & ZMQ_POLLIN) {
+            s_drain_group(g);
+            return;
+        }
+        g->fds[nfds++] = (struct pollfd){c->fd, POLLIN, 0};
+    }
+    struct timespec ts = {(time_t)(timeout_us / 1000000), (long)(timeout_us % 1000000) * 1000};
+    ppoll(g->fds, (nfds_t)nfds, &ts, NULL);
+    s_drain_group(g);
+}
+
+/* A publishing thread: connects and warms up each of its connections, then
+ * serves them all from one loop (one wake-up per tick for all of them, not
+ * one per connection). */
+static void *s_group_main(void *arg)
+{
+    s_group_t *g = arg;
+    for (int i = 0; i < g->n; i++) {
+        s_conn_t *c = g->conns[i];
+        if (s_connect(c) == 0) {
+            s_template(c);
+            s_warmup(c);
+        }
+    }
+    pthread_barrier_wait(&s_barrier); /* warmed up */
+    pthread_barrier_wait(&s_barrier); /* start time set */
+    for (int i = 0; i < g->n; i++) {
+        g->conns[i]->progress = s_start_mono;
+        g->conns[i]->finished = g->conns[i]->failed || !g->conns[i]->sock;
+    }
+    for (;;) {
+        int64_t wait = INT64_MAX;
+        int live = 0;
+        for (int i = 0; i < g->n; i++) {
+            s_conn_t *c = g->conns[i];
+            if (c->finished) continue;
+            int64_t w = s_turn(c);
+            if (w < 0) {
+                c->finished = 1;
+                continue;
+            }
+            live++;
+            if (w < wait) wait = w;
+        }
+        if (!live) break;
+        s_pump_group(g, wait);
+    }
+    for (int i = 0; i < g->n; i++) {
+        s_conn_t *c = g->conns[i];
+        if (c->sock) zmq_close(c->sock);
+        c->sock = NULL;
+    }
     return NULL;
 }
 
@@ -686,7 +767,24 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     /* ---- run ---- */
-    pthread_barrier_init(&s_barrier, NULL, (unsigned)s_nconns + 1);
+    /* Connection i goes to publishing thread i mod threads. */
+    int ngroups = s_cfg.threads < s_nconns ? (int)s_cfg.threads : s_nconns;
+    s_group_t *groups = calloc((size_t)ngroups, sizeof(*groups));
+    s_conn_t **members = calloc((size_t)s_nconns, sizeof(*members));
+    struct pollfd *fds = calloc((size_t)s_nconns, sizeof(*fds));
+    if (!groups || !members || !fds) {
+        free(groups);
+        free(members);
+        free(fds);
+        goto oom;
+    }
+    for (int gi = 0, at = 0; gi < ngroups; gi++) {
+        groups[gi].conns = members + at;
+        groups[gi].fds = fds + at;
+        for (int i = gi; i < s_nconns; i += ngroups) members[at + groups[gi].n++] = &conns[i];
+        at += groups[gi].n;
+    }
+    pthread_barrier_init(&s_barrier, NULL, (unsigned)ngroups + 1);
     int started = 0;
     for (int i = 0; i < s_nsubs; i++) {
         if (pthread_create(&threads[s_nconns + i], NULL, s_sub_main, &subs[i]) != 0) {
@@ -694,8 +792,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    for (int i = 0; i < s_nconns; i++, started++)
-        if (pthread_create(&threads[i], NULL, s_conn_main, &conns[i]) != 0) {
+    for (int i = 0; i < ngroups; i++, started++)
+        if (pthread_create(&threads[i], NULL, s_group_main, &groups[i]) != 0) {
             fprintf(stderr, "fedbus-bench-load: cannot start a thread\n");
             return 1;
         }
@@ -709,6 +807,9 @@ int main(int argc, char **argv)
     pthread_barrier_wait(&s_barrier);
     for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
     int64_t conns_end = fb_time_mono_us();
+    free(groups);
+    free(members);
+    free(fds);
 
     uint64_t accepted = 0, duplicates = 0, rejected = 0, nacked = 0, stray = 0, late = 0, nlat = 0;
     uint64_t by_reason[S_NREASONS] = {0};
