@@ -639,6 +639,14 @@ static void s_hand_off(fb_broker_t *self)
     self->fill = b == &self->batches[0] ? &self->batches[1] : &self->batches[0];
 }
 
+/* Whether the writer has handed its batch back (without waiting). */
+static int s_writer_back(fb_broker_t *self)
+{
+    uint32_t ev = 0;
+    size_t sz = sizeof(ev);
+    return zmq_getsockopt(self->pipe, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
+}
+
 /* Waits for the writer's answer when wait_ms allows (-1: as long as it
  * takes) and answers the batch; returns 1 when one was answered. */
 static int s_collect(fb_broker_t *self, long wait_ms)
@@ -1157,7 +1165,11 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
                                        (long long)b->nitems < self->cfg.batch_max &&
                                        b->bytes < self->cfg.batch_bytes && s_read_ingest(self) == 0;
                  frames++)
-                ;
+                /* A writer that is back gets what has been read so far at
+                 * once: under load a frame holds up to 1,024 publishes, and
+                 * reading the batch full would leave PostgreSQL idle. */
+                if (self->busy && s_writer_back(self)) break;
+            if (self->busy && s_writer_back(self)) s_collect(self, 0);
         }
         /* The writer never idles while publishes wait. */
         s_hand_off(self);
