@@ -49,7 +49,7 @@ const fb_cfg_key_t fb_node_keys[] = {
     {"heartbeat-ms", FB_CFG_INT, S_INT(heartbeat_ms), "5000", 100, 3600000, "heartbeat period"},
     {"outbox-max", FB_CFG_INT, S_INT(outbox_max), "100000", 16, 10000000, "most unconfirmed publishes held"},
     {"inflight-frames", FB_CFG_INT, S_INT(inflight_frames), "2", 1, S_FRAMES_MAX,
-     "publish frames sent and not yet answered; what comes meanwhile waits to go as one batch"},
+     "publish frames sent and not yet answered (twice as many while they hold fewer than 1024 publishes); what comes meanwhile waits to go as one batch"},
     {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
     {"log-level", FB_CFG_STR, S_FIELD(log_level), "info", 0, 0, "err, warn, info or debug"},
     FB_CFG_END,
@@ -95,7 +95,7 @@ struct fb_node {
     uint64_t submitted, confirmed, rejected, client_acks_dropped;
     uint8_t *batch_buf; /* the PublishBatch frame being built */
     size_t batch_cap;
-    uint64_t frame_end[S_FRAMES_MAX]; /* in flight: each frame's end (absolute index), oldest first */
+    uint64_t frame_end[2 * S_FRAMES_MAX]; /* in flight: each frame's end (absolute index), oldest first */
     int nframes;
     /* Acks on their way back to a batch submitter, gathered into one
      * AckBatch: its identity and the AckBatch.acks fields so far. */
@@ -165,7 +165,11 @@ static int s_send_entry(fb_node_t *self, s_entry_t *e)
 }
 
 /* Forgets the frames the broker has answered (the outbox's head passed
- * their end); returns 1 when another frame may be sent. */
+ * their end); returns 1 when another frame may be sent: while fewer than
+ * inflight-frames are unanswered, or fewer than twice that holding fewer
+ * than FB_BATCH_MAX publishes together. Under load frames are large and two
+ * keep the broker busy; at moderate load they are small, and a publish that
+ * had to wait for a slot would wait a whole broker round trip. */
 static int s_frame_free(fb_node_t *self)
 {
     int done = 0;
@@ -174,7 +178,9 @@ static int s_frame_free(fb_node_t *self)
         memmove(self->frame_end, self->frame_end + done, (size_t)(self->nframes - done) * sizeof(uint64_t));
         self->nframes -= done;
     }
-    return self->nframes < self->cfg.inflight_frames;
+    if (self->nframes < self->cfg.inflight_frames) return 1;
+    return self->nframes < 2 * self->cfg.inflight_frames &&
+           self->frame_end[self->nframes - 1] - self->head < FB_BATCH_MAX;
 }
 
 /* Sends, in order, every entry not yet sent since the last Welcome: what

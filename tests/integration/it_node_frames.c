@@ -1,0 +1,257 @@
+/* it_node_frames.c — how many publish frames a real fedbus-node keeps unanswered, against a scripted
+ * broker (a ROUTER socket of the test's own, which answers only when the test says so): inflight-frames
+ * frames at any time, up to twice that while they hold fewer than 1,024 publishes together, and never
+ * more; an answer frees a slot at once.
+ *
+ * Ports 22200-22229, clear of the other tests (21000-21952, 22000-22169) and of bench/run: test k's
+ * scripted broker on 22200+k and its node's submit socket on 22210+k (a closed socket's port is not
+ * always free again at once); feed and replay, 22220-22221, are never served. */
+#include "harness.h"
+
+#include "fb_envelope.h"
+#include "fb_time.h"
+#include "fb_zmq.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include <cmocka.h>
+
+#define S_MEMBER "intl-frames"
+#define S_QUIET_MS 500 /* how long "nothing more is sent" is watched for */
+
+static void *s_broker; /* the scripted broker: ROUTER on S_INGEST */
+static void *s_client; /* a submitter: DEALER on the node's submit socket */
+static pid_t s_node;
+static zmq_msg_t s_peer; /* the node's identity on s_broker */
+
+/* One publish frame as the scripted broker saw it. */
+typedef struct {
+    size_t n;              /* publishes it holds */
+    uint8_t last_id[16];   /* message_id of its last one */
+} s_frame_t;
+
+/* The next frame from the node that carries publishes (Hello and heartbeats
+ * are skipped, a Hello answered with a Welcome); returns 0, or -1 when none
+ * came within timeout_ms. */
+static int s_next_frame(int timeout_ms, s_frame_t *f)
+{
+    int64_t until = fb_time_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        long left = (long)((until - fb_time_mono_us()) / 1000);
+        zmq_pollitem_t it = {s_broker, 0, ZMQ_POLLIN, 0};
+        if (left <= 0 || zmq_poll(&it, 1, left) != 1) return -1;
+        zmq_msg_t id, body;
+        zmq_msg_init(&id);
+        zmq_msg_init(&body);
+        assert_true(zmq_msg_recv(&id, s_broker, 0) >= 0);
+        assert_true(zmq_msg_more(&id));
+        assert_true(zmq_msg_recv(&body, s_broker, 0) >= 0);
+        zmq_msg_close(&s_peer);
+        zmq_msg_init(&s_peer);
+        zmq_msg_copy(&s_peer, &id);
+        zmq_msg_close(&id);
+        Fedbus__NodeMessage *nm =
+            fedbus__node_message__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+        zmq_msg_close(&body);
+        if (!nm) fail_msg("the node sent a frame that is not a NodeMessage");
+        int got = 0;
+        if (nm->body_case == FEDBUS__NODE_MESSAGE__BODY_HELLO) {
+            Fedbus__Welcome w = FEDBUS__WELCOME__INIT;
+            w.origin = nm->hello->origin;
+            w.max_frame = 1 << 20;
+            Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
+            bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_WELCOME;
+            bm.welcome = &w;
+            uint8_t buf[256];
+            size_t len = fedbus__broker_message__pack(&bm, buf);
+            zmq_msg_t to;
+            zmq_msg_init(&to);
+            zmq_msg_copy(&to, &s_peer);
+            assert_true(zmq_msg_send(&to, s_broker, ZMQ_SNDMORE) >= 0);
+            assert_int_equal(zmq_send(s_broker, buf, len, 0), (int)len);
+        } else if (nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH ||
+                   nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH) {
+            const ProtobufCBinaryData *last = nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH
+                                                  ? &nm->publish->envelope
+                                                  : &nm->publish_batch->envelopes[nm->publish_batch->n_envelopes - 1];
+            f->n = nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH ? 1 : nm->publish_batch->n_envelopes;
+            fb_envelope_head_t h;
+            assert_int_equal(fb_envelope_scan(last->data, last->len, &h), 0);
+            assert_int_equal(h.message_id_len, 16);
+            memcpy(f->last_id, h.message_id, 16);
+            got = 1;
+        }
+        fedbus__node_message__free_unpacked(nm, NULL);
+        if (got) return 0;
+    }
+}
+
+/* Answers the frame f as a broker would: one Ack (a lone publish) or an
+ * AckBatch, every publish ACCEPTED. Only f's last id is known here, so it
+ * answers frames of one publish only. */
+static void s_answer_single(const s_frame_t *f, uint64_t global_seq)
+{
+    assert_int_equal(f->n, 1);
+    Fedbus__Ack a = FEDBUS__ACK__INIT;
+    a.message_id.data = (uint8_t *)f->last_id;
+    a.message_id.len = 16;
+    a.status = FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED;
+    a.global_seq = global_seq;
+    Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
+    bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_ACK;
+    bm.ack = &a;
+    uint8_t buf[256];
+    size_t len = fedbus__broker_message__pack(&bm, buf);
+    zmq_msg_t to;
+    zmq_msg_init(&to);
+    zmq_msg_copy(&to, &s_peer);
+    assert_true(zmq_msg_send(&to, s_broker, ZMQ_SNDMORE) >= 0);
+    assert_int_equal(zmq_send(s_broker, buf, len, 0), (int)len);
+}
+
+/* Submits one event to the node, or a PublishBatch of n when n > 1. */
+static void s_submit(size_t n)
+{
+    static int counter;
+    if (n == 1) {
+        char title[64];
+        snprintf(title, sizeof(title), "Frame test %d", ++counter);
+        size_t len;
+        uint8_t *f = th_frame(th_event_json(S_MEMBER, "frames", title), S_MEMBER, 0, NULL, &len);
+        assert_int_equal(zmq_send(s_client, f, len, 0), (int)len);
+        free(f);
+        return;
+    }
+    ProtobufCBinaryData *envs = calloc(n, sizeof(*envs));
+    uint8_t **frames = calloc(n, sizeof(*frames));
+    assert_non_null(envs);
+    assert_non_null(frames);
+    for (size_t i = 0; i < n; i++) {
+        char title[64];
+        snprintf(title, sizeof(title), "Frame test %d", ++counter);
+        size_t len;
+        frames[i] = th_frame(th_event_json(S_MEMBER, "frames", title), S_MEMBER, 0, NULL, &len);
+        const uint8_t *env;
+        size_t env_len;
+        assert_int_equal(fb_envelope_publish_view(frames[i], len, &env, &env_len), 0);
+        envs[i] = (ProtobufCBinaryData){env_len, (uint8_t *)env};
+    }
+    Fedbus__PublishBatch pb = FEDBUS__PUBLISH_BATCH__INIT;
+    pb.envelopes = envs;
+    pb.n_envelopes = n;
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH;
+    nm.publish_batch = &pb;
+    size_t len = fedbus__node_message__get_packed_size(&nm);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    fedbus__node_message__pack(&nm, buf);
+    assert_int_equal(zmq_send(s_client, buf, len, 0), (int)len);
+    free(buf);
+    for (size_t i = 0; i < n; i++) free(frames[i]);
+    free(frames);
+    free(envs);
+}
+
+/* Starts test k's scripted broker, then a node with inflight-frames set to
+ * frames. */
+static void s_start(int k, int frames)
+{
+    char ingest[64], submit[64], broker_arg[80], submit_arg[80];
+    snprintf(ingest, sizeof(ingest), "tcp://127.0.0.1:%d", 22200 + k);
+    snprintf(submit, sizeof(submit), "tcp://127.0.0.1:%d", 22210 + k);
+    snprintf(broker_arg, sizeof(broker_arg), "--broker=%s", ingest);
+    snprintf(submit_arg, sizeof(submit_arg), "--submit=%s", submit);
+    s_broker = fb_zmq_socket(ZMQ_ROUTER, ingest, 1, 0, 0, 0);
+    assert_non_null(s_broker);
+    zmq_msg_init(&s_peer);
+    char inflight[64];
+    snprintf(inflight, sizeof(inflight), "--inflight-frames=%d", frames);
+    unlink("it-node-frames.log");
+    const char *argv[] = {FEDBUS_NODE_BIN, "--member=" S_MEMBER, broker_arg,
+                          "--feed=tcp://127.0.0.1:22220", "--replay=tcp://127.0.0.1:22221",
+                          submit_arg, "--http-port=0", "--resend-ms=60000",
+                          "--heartbeat-ms=60000", inflight, "--log-level=debug", NULL};
+    s_node = th_spawn(argv, "it-node-frames.log");
+    s_client = fb_zmq_socket(ZMQ_DEALER, submit, 0, 0, 0, 0);
+    assert_non_null(s_client);
+    /* The Hello is answered inside s_next_frame; a first publish shows the
+     * node is welcomed and sending. */
+}
+
+static void s_stop(void)
+{
+    th_stop_pid(s_node, SIGKILL);
+    zmq_close(s_client);
+    zmq_msg_close(&s_peer);
+    zmq_close(s_broker);
+}
+
+static void test_small_frames_take_up_to_twice_inflight_frames_and_no_more(void **state)
+{
+    (void)state;
+    s_start(0, 2);
+    s_frame_t f[5];
+    /* Each publish goes as soon as it is submitted while a slot is free:
+     * two slots, and two more since the four frames hold four publishes. */
+    for (int i = 0; i < 4; i++) {
+        s_submit(1);
+        if (s_next_frame(10000, &f[i]) != 0) fail_msg("publish %d was not sent with %d frames unanswered", i + 1, i);
+        assert_int_equal(f[i].n, 1);
+    }
+    s_submit(1);
+    s_frame_t extra;
+    if (s_next_frame(S_QUIET_MS, &extra) == 0)
+        fail_msg("a fifth frame was sent with four unanswered (inflight-frames 2)");
+    /* Answering the oldest frees a slot: the waiting publish goes. */
+    s_answer_single(&f[0], 1);
+    if (s_next_frame(10000, &f[4]) != 0) fail_msg("the waiting publish was not sent after an answer");
+    assert_int_equal(f[4].n, 1);
+    s_stop();
+}
+
+static void test_frames_holding_a_full_batch_take_only_inflight_frames(void **state)
+{
+    (void)state;
+    s_start(1, 1);
+    s_frame_t big, extra;
+    s_submit(FB_BATCH_MAX); /* one frame of 1,024 publishes, unanswered */
+    if (s_next_frame(10000, &big) != 0) fail_msg("the batch was not sent");
+    assert_int_equal(big.n, FB_BATCH_MAX);
+    s_submit(1);
+    if (s_next_frame(S_QUIET_MS, &extra) == 0)
+        fail_msg("a second frame was sent beside an unanswered frame of %d publishes (inflight-frames 1)",
+                 FB_BATCH_MAX);
+    s_stop();
+}
+
+static void test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1(void **state)
+{
+    (void)state;
+    s_start(2, 1);
+    s_frame_t a, b, extra;
+    s_submit(1);
+    if (s_next_frame(10000, &a) != 0) fail_msg("the first publish was not sent");
+    s_submit(1);
+    if (s_next_frame(10000, &b) != 0) fail_msg("a small frame did not leave room for a second one");
+    s_submit(1);
+    if (s_next_frame(S_QUIET_MS, &extra) == 0) fail_msg("a third frame was sent with two unanswered (inflight-frames 1)");
+    s_stop();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_frames_take_up_to_twice_inflight_frames_and_no_more),
+        cmocka_unit_test(test_frames_holding_a_full_batch_take_only_inflight_frames),
+        cmocka_unit_test(test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1),
+    };
+    return cmocka_run_group_tests_name("node frames", tests, NULL, NULL);
+}
