@@ -1,7 +1,7 @@
 /* it_node_frames.c — how many publish frames a real fedbus-node keeps unanswered, against a scripted
  * broker (a ROUTER socket of the test's own, which answers only when the test says so): inflight-frames
- * frames at any time, up to twice that while they hold fewer than 1,024 publishes together, and never
- * more; an answer frees a slot at once.
+ * frames at any time, up to twice that while they hold fewer than 1,024 publishes and less than half a
+ * max-frame together, and never more; an answer frees a slot at once.
  *
  * Ports 22200-22229, clear of the other tests (21000-21952, 22000-22169) and of bench/run: test k's
  * scripted broker on 22200+k and its node's submit socket on 22210+k (a closed socket's port is not
@@ -160,6 +160,55 @@ static void s_submit(size_t n)
     free(envs);
 }
 
+/* Submits a PublishBatch of n events whose summaries are bytes long. */
+static void s_submit_big(size_t n, size_t bytes)
+{
+    char *summary = malloc(bytes + 1);
+    assert_non_null(summary);
+    memset(summary, 'x', bytes);
+    summary[bytes] = '\0';
+    ProtobufCBinaryData *envs = calloc(n, sizeof(*envs));
+    assert_non_null(envs);
+    for (size_t i = 0; i < n; i++) {
+        Fedbus__Envelope env = FEDBUS__ENVELOPE__INIT;
+        Fedbus__Event ev = FEDBUS__EVENT__INIT;
+        Fedbus__Text title = FEDBUS__TEXT__INIT, sum = FEDBUS__TEXT__INIT;
+        Fedbus__Timestamp starts = FEDBUS__TIMESTAMP__INIT;
+        env.origin = S_MEMBER;
+        env.topic = "event." S_MEMBER ".frames";
+        env.schema_version = 1;
+        env.created_at_us = fb_time_now_us();
+        title.en = "A large frame test";
+        sum.en = summary;
+        starts.unix_us = 1789776000000000LL;
+        ev.kind = FEDBUS__EVENT_KIND__EVENT_KIND_FORUM;
+        ev.title = &title;
+        ev.summary = &sum;
+        ev.starts_at = &starts;
+        env.payload_case = FEDBUS__ENVELOPE__PAYLOAD_EVENT;
+        env.event = &ev;
+        envs[i].len = fedbus__envelope__get_packed_size(&env);
+        envs[i].data = malloc(envs[i].len);
+        assert_non_null(envs[i].data);
+        fedbus__envelope__pack(&env, envs[i].data);
+    }
+    Fedbus__PublishBatch pb = FEDBUS__PUBLISH_BATCH__INIT;
+    pb.envelopes = envs;
+    pb.n_envelopes = n;
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH;
+    nm.publish_batch = &pb;
+    size_t len = fedbus__node_message__get_packed_size(&nm);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    fedbus__node_message__pack(&nm, buf);
+    assert_int_equal(zmq_send(s_client, buf, len, 0), (int)len);
+    free(buf);
+    for (size_t i = 0; i < n; i++) free(envs[i].data);
+    free(envs);
+    free(summary);
+}
+
 /* Starts test k's scripted broker, then a node with inflight-frames set to
  * frames. */
 static void s_start(int k, int frames)
@@ -232,6 +281,21 @@ static void test_frames_holding_a_full_batch_take_only_inflight_frames(void **st
     s_stop();
 }
 
+static void test_frames_of_half_a_max_frame_take_only_inflight_frames(void **state)
+{
+    (void)state;
+    s_start(3, 1);
+    s_frame_t big, extra;
+    s_submit_big(3, 200000); /* one frame of ~600 KB: more than half of max-frame (1 MiB) */
+    if (s_next_frame(10000, &big) != 0) fail_msg("the batch was not sent");
+    assert_int_equal(big.n, 3);
+    s_submit(1);
+    if (s_next_frame(S_QUIET_MS, &extra) == 0)
+        fail_msg("a second frame was sent beside an unanswered frame of more than half a max-frame "
+                 "(inflight-frames 1)");
+    s_stop();
+}
+
 static void test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1(void **state)
 {
     (void)state;
@@ -251,6 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_frames_take_up_to_twice_inflight_frames_and_no_more),
         cmocka_unit_test(test_frames_holding_a_full_batch_take_only_inflight_frames),
+        cmocka_unit_test(test_frames_of_half_a_max_frame_take_only_inflight_frames),
         cmocka_unit_test(test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1),
     };
     return cmocka_run_group_tests_name("node frames", tests, NULL, NULL);
