@@ -3,8 +3,9 @@
  * Each publishing connection (a node's submit socket, or the broker's ingest
  * directly) sends NodeMessage{publish} frames on a DEALER and reads the acks;
  * `threads` threads (default one) serve the connections, each its share from
- * one loop, so that the driver wakes once per tick, not once per connection. Closed loop (rate 0): as fast as acks allow, with at most
- * `window` publishes in flight per connection. Open loop (rate > 0): each
+ * one loop, so that the driver wakes once per tick, not once per connection.
+ * Closed loop (rate 0): as fast as acks allow, with at most `window`
+ * publishes in flight per connection. Open loop (rate > 0): each
  * publish has a send time in a fixed schedule of `rate` messages per second
  * in total, and its latency counts from that time, so queueing in the
  * driver counts too. One or more subscriber threads receive the broker's

@@ -56,7 +56,7 @@ const fb_cfg_key_t fb_broker_keys[] = {
     {"heads-interval", FB_CFG_INT, offsetof(fb_broker_config_t, heads_interval), 0, "1000", 0, 3600000,
      "milliseconds between writes of the origin heads table (0 = with every batch); at start the broker reads what came after from the messages"},
     {"commit-linger", FB_CFG_INT, offsetof(fb_broker_config_t, commit_linger), 0, "0", 0, 10000,
-     "milliseconds a small batch (below commit-min publishes) may wait for more before it is committed (0 = never waits)"},
+     "milliseconds a small batch (below commit-min publishes and a quarter of batch-bytes) may wait for more before it is committed (0 = never waits)"},
     {"commit-min", FB_CFG_INT, offsetof(fb_broker_config_t, commit_min), 0, "256", 1, 65536,
      "publishes that make a batch worth committing at once, without commit-linger"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
@@ -1144,7 +1144,7 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             {self->ingest, 0, room ? ZMQ_POLLIN : 0, 0},
         };
         long timeout = self->nreplays ? 0 : 500;
-        if (!self->busy && self->fill->nitems > 0) {
+        if (self->cfg.commit_linger > 0 && !self->busy && self->fill->nitems > 0) {
             /* A lingering batch: wake when its time is up. */
             int64_t left = self->fill->first_us + self->cfg.commit_linger * 1000 - fb_time_mono_us();
             long ms = left <= 0 ? 0 : (long)((left + 999) / 1000);

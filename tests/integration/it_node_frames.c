@@ -1,11 +1,13 @@
-/* it_node_frames.c — how many publish frames a real fedbus-node keeps unanswered, against a scripted
- * broker (a ROUTER socket of the test's own, which answers only when the test says so): inflight-frames
- * frames at any time, up to twice that while they hold fewer than 1,024 publishes and less than half a
- * max-frame together, and never more; an answer frees a slot at once.
+/* it_node_frames.c — how many publish frames a real fedbus-node keeps unanswered, against
+ * a scripted broker (a ROUTER socket of the test's own, which answers only when the test
+ * says so): inflight-frames frames at any time, up to twice that while they hold fewer
+ * than 1,024 publishes and less than half a max-frame together, and never more; an answer
+ * frees a slot at once.
  *
- * Ports 22200-22229, clear of the other tests (21000-21952, 22000-22169) and of bench/run: test k's
- * scripted broker on 22200+k and its node's submit socket on 22210+k (a closed socket's port is not
- * always free again at once); feed and replay, 22220-22221, are never served. */
+ * Ports 22200-22229, clear of the other tests (21000-21952, 22000-22169) and of
+ * bench/run: test k's scripted broker on 22200+k and its node's submit socket on 22210+k
+ * (a closed socket's port is not always free again at once); feed and replay,
+ * 22220-22221, are never served. */
 #include "harness.h"
 
 #include "fb_envelope.h"
@@ -23,7 +25,7 @@
 #include <zmq.h>
 #include <cmocka.h>
 
-#define S_MEMBER "intl-frames"
+#define S_MEMBER   "intl-frames"
 #define S_QUIET_MS 500 /* how long "nothing more is sent" is watched for */
 
 static void *s_broker; /* the scripted broker: ROUTER on S_INGEST */
@@ -33,8 +35,8 @@ static zmq_msg_t s_peer; /* the node's identity on s_broker */
 
 /* One publish frame as the scripted broker saw it. */
 typedef struct {
-    size_t n;              /* publishes it holds */
-    uint8_t last_id[16];   /* message_id of its last one */
+    size_t n;            /* publishes it holds */
+    uint8_t last_id[16]; /* message_id of its last one */
 } s_frame_t;
 
 /* The next frame from the node that carries publishes (Hello and heartbeats
@@ -78,10 +80,13 @@ static int s_next_frame(int timeout_ms, s_frame_t *f)
             assert_int_equal(zmq_send(s_broker, buf, len, 0), (int)len);
         } else if (nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH ||
                    nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH) {
-            const ProtobufCBinaryData *last = nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH
-                                                  ? &nm->publish->envelope
-                                                  : &nm->publish_batch->envelopes[nm->publish_batch->n_envelopes - 1];
-            f->n = nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH ? 1 : nm->publish_batch->n_envelopes;
+            const ProtobufCBinaryData *last =
+                nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH
+                    ? &nm->publish->envelope
+                    : &nm->publish_batch->envelopes[nm->publish_batch->n_envelopes - 1];
+            f->n = nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH
+                       ? 1
+                       : nm->publish_batch->n_envelopes;
             fb_envelope_head_t h;
             assert_int_equal(fb_envelope_scan(last->data, last->len, &h), 0);
             assert_int_equal(h.message_id_len, 16);
@@ -124,7 +129,8 @@ static void s_submit(size_t n)
         char title[64];
         snprintf(title, sizeof(title), "Frame test %d", ++counter);
         size_t len;
-        uint8_t *f = th_frame(th_event_json(S_MEMBER, "frames", title), S_MEMBER, 0, NULL, &len);
+        uint8_t *f =
+            th_frame(th_event_json(S_MEMBER, "frames", title), S_MEMBER, 0, NULL, &len);
         assert_int_equal(zmq_send(s_client, f, len, 0), (int)len);
         free(f);
         return;
@@ -137,7 +143,8 @@ static void s_submit(size_t n)
         char title[64];
         snprintf(title, sizeof(title), "Frame test %d", ++counter);
         size_t len;
-        frames[i] = th_frame(th_event_json(S_MEMBER, "frames", title), S_MEMBER, 0, NULL, &len);
+        frames[i] =
+            th_frame(th_event_json(S_MEMBER, "frames", title), S_MEMBER, 0, NULL, &len);
         const uint8_t *env;
         size_t env_len;
         assert_int_equal(fb_envelope_publish_view(frames[i], len, &env, &env_len), 0);
@@ -155,7 +162,8 @@ static void s_submit(size_t n)
     fedbus__node_message__pack(&nm, buf);
     assert_int_equal(zmq_send(s_client, buf, len, 0), (int)len);
     free(buf);
-    for (size_t i = 0; i < n; i++) free(frames[i]);
+    for (size_t i = 0; i < n; i++)
+        free(frames[i]);
     free(frames);
     free(envs);
 }
@@ -204,7 +212,8 @@ static void s_submit_big(size_t n, size_t bytes)
     fedbus__node_message__pack(&nm, buf);
     assert_int_equal(zmq_send(s_client, buf, len, 0), (int)len);
     free(buf);
-    for (size_t i = 0; i < n; i++) free(envs[i].data);
+    for (size_t i = 0; i < n; i++)
+        free(envs[i].data);
     free(envs);
     free(summary);
 }
@@ -224,10 +233,18 @@ static void s_start(int k, int frames)
     char inflight[64];
     snprintf(inflight, sizeof(inflight), "--inflight-frames=%d", frames);
     unlink("it-node-frames.log");
-    const char *argv[] = {FEDBUS_NODE_BIN, "--member=" S_MEMBER, broker_arg,
-                          "--feed=tcp://127.0.0.1:22220", "--replay=tcp://127.0.0.1:22221",
-                          submit_arg, "--http-port=0", "--resend-ms=60000",
-                          "--heartbeat-ms=60000", inflight, "--log-level=debug", NULL};
+    const char *argv[] = {FEDBUS_NODE_BIN,
+                          "--member=" S_MEMBER,
+                          broker_arg,
+                          "--feed=tcp://127.0.0.1:22220",
+                          "--replay=tcp://127.0.0.1:22221",
+                          submit_arg,
+                          "--http-port=0",
+                          "--resend-ms=60000",
+                          "--heartbeat-ms=60000",
+                          inflight,
+                          "--log-level=debug",
+                          NULL};
     s_node = th_spawn(argv, "it-node-frames.log");
     s_client = fb_zmq_socket(ZMQ_DEALER, submit, 0, 0, 0, 0);
     assert_non_null(s_client);
@@ -252,7 +269,8 @@ static void test_small_frames_take_up_to_twice_inflight_frames_and_no_more(void 
      * two slots, and two more since the four frames hold four publishes. */
     for (int i = 0; i < 4; i++) {
         s_submit(1);
-        if (s_next_frame(10000, &f[i]) != 0) fail_msg("publish %d was not sent with %d frames unanswered", i + 1, i);
+        if (s_next_frame(10000, &f[i]) != 0)
+            fail_msg("publish %d was not sent with %d frames unanswered", i + 1, i);
         assert_int_equal(f[i].n, 1);
     }
     s_submit(1);
@@ -261,7 +279,8 @@ static void test_small_frames_take_up_to_twice_inflight_frames_and_no_more(void 
         fail_msg("a fifth frame was sent with four unanswered (inflight-frames 2)");
     /* Answering the oldest frees a slot: the waiting publish goes. */
     s_answer_single(&f[0], 1);
-    if (s_next_frame(10000, &f[4]) != 0) fail_msg("the waiting publish was not sent after an answer");
+    if (s_next_frame(10000, &f[4]) != 0)
+        fail_msg("the waiting publish was not sent after an answer");
     assert_int_equal(f[4].n, 1);
     s_stop();
 }
@@ -276,7 +295,8 @@ static void test_frames_holding_a_full_batch_take_only_inflight_frames(void **st
     assert_int_equal(big.n, FB_BATCH_MAX);
     s_submit(1);
     if (s_next_frame(S_QUIET_MS, &extra) == 0)
-        fail_msg("a second frame was sent beside an unanswered frame of %d publishes (inflight-frames 1)",
+        fail_msg("a second frame was sent beside an unanswered frame of %d publishes "
+                 "(inflight-frames 1)",
                  FB_BATCH_MAX);
     s_stop();
 }
@@ -286,17 +306,20 @@ static void test_frames_of_half_a_max_frame_take_only_inflight_frames(void **sta
     (void)state;
     s_start(3, 1);
     s_frame_t big, extra;
-    s_submit_big(3, 200000); /* one frame of ~600 KB: more than half of max-frame (1 MiB) */
+    s_submit_big(3,
+                 200000); /* one frame of ~600 KB: more than half of max-frame (1 MiB) */
     if (s_next_frame(10000, &big) != 0) fail_msg("the batch was not sent");
     assert_int_equal(big.n, 3);
     s_submit(1);
     if (s_next_frame(S_QUIET_MS, &extra) == 0)
-        fail_msg("a second frame was sent beside an unanswered frame of more than half a max-frame "
+        fail_msg("a second frame was sent beside an unanswered frame of more than half a "
+                 "max-frame "
                  "(inflight-frames 1)");
     s_stop();
 }
 
-static void test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1(void **state)
+static void
+test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1(void **state)
 {
     (void)state;
     s_start(2, 1);
@@ -304,9 +327,11 @@ static void test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1
     s_submit(1);
     if (s_next_frame(10000, &a) != 0) fail_msg("the first publish was not sent");
     s_submit(1);
-    if (s_next_frame(10000, &b) != 0) fail_msg("a small frame did not leave room for a second one");
+    if (s_next_frame(10000, &b) != 0)
+        fail_msg("a small frame did not leave room for a second one");
     s_submit(1);
-    if (s_next_frame(S_QUIET_MS, &extra) == 0) fail_msg("a third frame was sent with two unanswered (inflight-frames 1)");
+    if (s_next_frame(S_QUIET_MS, &extra) == 0)
+        fail_msg("a third frame was sent with two unanswered (inflight-frames 1)");
     s_stop();
 }
 
@@ -316,7 +341,8 @@ int main(void)
         cmocka_unit_test(test_small_frames_take_up_to_twice_inflight_frames_and_no_more),
         cmocka_unit_test(test_frames_holding_a_full_batch_take_only_inflight_frames),
         cmocka_unit_test(test_frames_of_half_a_max_frame_take_only_inflight_frames),
-        cmocka_unit_test(test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1),
+        cmocka_unit_test(
+            test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1),
     };
     return cmocka_run_group_tests_name("node frames", tests, NULL, NULL);
 }
