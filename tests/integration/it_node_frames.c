@@ -121,6 +121,23 @@ static void s_answer_single(const s_frame_t *f, uint64_t global_seq)
     assert_int_equal(zmq_send(s_broker, buf, len, 0), (int)len);
 }
 
+/* Sends the n envelopes to the node as one PublishBatch frame. */
+static void s_send_batch(ProtobufCBinaryData *envs, size_t n)
+{
+    Fedbus__PublishBatch pb = FEDBUS__PUBLISH_BATCH__INIT;
+    pb.envelopes = envs;
+    pb.n_envelopes = n;
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH;
+    nm.publish_batch = &pb;
+    size_t len = fedbus__node_message__get_packed_size(&nm);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    fedbus__node_message__pack(&nm, buf);
+    assert_int_equal(zmq_send(s_client, buf, len, 0), (int)len);
+    free(buf);
+}
+
 /* Submits one event to the node, or a PublishBatch of n when n > 1. */
 static void s_submit(size_t n)
 {
@@ -150,18 +167,7 @@ static void s_submit(size_t n)
         assert_int_equal(fb_envelope_publish_view(frames[i], len, &env, &env_len), 0);
         envs[i] = (ProtobufCBinaryData){env_len, (uint8_t *)env};
     }
-    Fedbus__PublishBatch pb = FEDBUS__PUBLISH_BATCH__INIT;
-    pb.envelopes = envs;
-    pb.n_envelopes = n;
-    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
-    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH;
-    nm.publish_batch = &pb;
-    size_t len = fedbus__node_message__get_packed_size(&nm);
-    uint8_t *buf = malloc(len);
-    assert_non_null(buf);
-    fedbus__node_message__pack(&nm, buf);
-    assert_int_equal(zmq_send(s_client, buf, len, 0), (int)len);
-    free(buf);
+    s_send_batch(envs, n);
     for (size_t i = 0; i < n; i++)
         free(frames[i]);
     free(frames);
@@ -200,18 +206,7 @@ static void s_submit_big(size_t n, size_t bytes)
         assert_non_null(envs[i].data);
         fedbus__envelope__pack(&env, envs[i].data);
     }
-    Fedbus__PublishBatch pb = FEDBUS__PUBLISH_BATCH__INIT;
-    pb.envelopes = envs;
-    pb.n_envelopes = n;
-    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
-    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH;
-    nm.publish_batch = &pb;
-    size_t len = fedbus__node_message__get_packed_size(&nm);
-    uint8_t *buf = malloc(len);
-    assert_non_null(buf);
-    fedbus__node_message__pack(&nm, buf);
-    assert_int_equal(zmq_send(s_client, buf, len, 0), (int)len);
-    free(buf);
+    s_send_batch(envs, n);
     for (size_t i = 0; i < n; i++)
         free(envs[i].data);
     free(envs);
