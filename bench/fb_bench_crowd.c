@@ -400,42 +400,33 @@ static void s_live_check(s_sub_t *s, const void *data, size_t len)
     s_n.live_deliveries++;
 }
 
-/* Reads every queued two-frame message of one subscriber; returns how many. */
+/* Reads every queued feed message (one frame: topic, NUL, stored envelope)
+ * of one subscriber; returns how many. */
 static int s_sub_read(s_sub_t *s)
 {
     for (int got = 0;; got++) {
-        zmq_msg_t topic, body;
-        zmq_msg_init(&topic);
-        if (zmq_msg_recv(&topic, s->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s->sock, ZMQ_DONTWAIT) < 0) {
             if (errno != EAGAIN) s_n.recv_failed++;
-            zmq_msg_close(&topic);
+            zmq_msg_close(&m);
             return got;
         }
-        if (!zmq_msg_more(&topic)) {
+        const uint8_t *data = zmq_msg_data(&m);
+        size_t size = zmq_msg_size(&m);
+        const uint8_t *nul = zmq_msg_more(&m) ? NULL : memchr(data, 0, size);
+        if (!nul) {
+            if (zmq_msg_more(&m)) fb_zmq_drain(s->sock);
             s_n.stray_frames++;
-            zmq_msg_close(&topic);
-            continue;
-        }
-        zmq_msg_init(&body);
-        if (zmq_msg_recv(&body, s->sock, 0) < 0) {
-            s_n.recv_failed++;
-            zmq_msg_close(&body);
-            zmq_msg_close(&topic);
-            return got + 1;
-        }
-        if (zmq_msg_more(&body)) {
-            fb_zmq_drain(s->sock);
-            s_n.stray_frames++;
-        } else if (!fb_pattern_match(s->pattern, zmq_msg_data(&topic), zmq_msg_size(&topic))) {
+        } else if (!fb_pattern_match(s->pattern, (const char *)data, (size_t)(nul - data))) {
             s->unmatched++;
             s_n.unmatched++;
         } else {
             s->deliveries++;
             s_n.deliveries++;
-            if (s->live) s_live_check(s, zmq_msg_data(&body), zmq_msg_size(&body));
+            if (s->live) s_live_check(s, nul + 1, size - (size_t)(nul + 1 - data));
         }
-        zmq_msg_close(&body);
-        zmq_msg_close(&topic);
+        zmq_msg_close(&m);
     }
 }
 

@@ -460,23 +460,19 @@ static void s_store_batch(fb_broker_t *self, s_batch_t *b)
     b->head = self->store_head;
 }
 
+/* Sends a stored message on the feed: one frame, the topic, a NUL, then the
+ * stored envelope (docs/protocol.md, "Feed"); subscriptions match its
+ * leading topic bytes. */
 static void s_fanout(fb_broker_t *self, const s_item_t *it)
 {
-    zmq_msg_t topic, msg;
+    zmq_msg_t msg;
     size_t tlen = strlen(it->env->topic);
-    if (zmq_msg_init_size(&topic, tlen) != 0) return;
-    memcpy(zmq_msg_data(&topic), it->env->topic, tlen);
-    if (zmq_msg_init_size(&msg, it->env_len + it->stamp_len) != 0) {
-        zmq_msg_close(&topic);
-        return;
-    }
-    memcpy(zmq_msg_data(&msg), it->env_data, it->env_len);
-    memcpy((uint8_t *)zmq_msg_data(&msg) + it->env_len, it->stamp, it->stamp_len);
-    if (zmq_msg_send(&topic, self->feed, ZMQ_SNDMORE) < 0) {
-        zmq_msg_close(&topic);
-        zmq_msg_close(&msg);
-        return;
-    }
+    if (zmq_msg_init_size(&msg, tlen + 1 + it->env_len + it->stamp_len) != 0) return;
+    uint8_t *p = zmq_msg_data(&msg);
+    memcpy(p, it->env->topic, tlen);
+    p[tlen] = '\0';
+    memcpy(p + tlen + 1, it->env_data, it->env_len);
+    memcpy(p + tlen + 1 + it->env_len, it->stamp, it->stamp_len);
     if (zmq_msg_send(&msg, self->feed, 0) < 0) zmq_msg_close(&msg);
 }
 

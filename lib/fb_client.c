@@ -663,34 +663,34 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
     for (;;) {
         /* What is queued already is taken without a poll; only an empty
          * queue waits. */
-        zmq_msg_t topic;
-        zmq_msg_init(&topic);
-        if (zmq_msg_recv(&topic, self->sock, ZMQ_DONTWAIT) < 0) {
-            if (errno != EAGAIN) {
-                zmq_msg_close(&topic);
-                return errno == EINTR ? FB_EINTR : FB_EIO;
-            }
+        zmq_msg_init(&self->frame);
+        self->frame_live = 1;
+        if (zmq_msg_recv(&self->frame, self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&self->frame);
+            self->frame_live = 0;
+            if (errno != EAGAIN) return errno == EINTR ? FB_EINTR : FB_EIO;
             long wait = timeout_ms < 0 ? -1 : (long)((deadline - fb_time_mono_us()) / 1000);
             if (timeout_ms >= 0 && wait < 0) wait = 0;
             zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
             int n = zmq_poll(&item, 1, wait);
-            if (n <= 0) zmq_msg_close(&topic);
             if (n < 0) return errno == EINTR ? FB_EINTR : FB_EIO;
             if (n == 0) return FB_ETIMEOUT;
-            if (zmq_msg_recv(&topic, self->sock, 0) < 0) {
-                zmq_msg_close(&topic);
-                return errno == EINTR ? FB_EINTR : FB_EIO;
-            }
+            continue;
         }
-        int more = zmq_msg_more(&topic);
-        zmq_msg_close(&topic);
-        if (!more) continue; /* not a fedbus feed message */
-        zmq_msg_init(&self->frame);
-        self->frame_live = 1;
-        if (zmq_msg_recv(&self->frame, self->sock, 0) < 0) return FB_EIO;
-        fb_zmq_drain(self->sock);
-        if (s_message_fill(self->arena, msg, zmq_msg_data(&self->frame), zmq_msg_size(&self->frame)) != 0)
-            return FB_EPROTO;
+        /* One frame: the topic, a NUL, the stored envelope. Anything else
+         * is not a fedbus feed message. */
+        const uint8_t *data = zmq_msg_data(&self->frame);
+        size_t size = zmq_msg_size(&self->frame);
+        const uint8_t *nul = zmq_msg_more(&self->frame)
+                                 ? NULL
+                                 : memchr(data, 0, size < FB_TOPIC_MAX + 1 ? size : FB_TOPIC_MAX + 1);
+        if (!nul) {
+            if (zmq_msg_more(&self->frame)) fb_zmq_drain(self->sock);
+            zmq_msg_close(&self->frame);
+            self->frame_live = 0;
+            continue;
+        }
+        if (s_message_fill(self->arena, msg, nul + 1, size - (size_t)(nul + 1 - data)) != 0) return FB_EPROTO;
         /* Skip what catch-up already delivered, and what the patterns'
          * prefixes let through but the patterns do not match. */
         s_filter_t f = {(const char *const *)self->patterns, self->npatterns};

@@ -12,7 +12,7 @@ program that drives it against a running fedbus-broker:
     matches the ACCEPTED acks by message_id;
   * resends the CFP's bytes -> DUPLICATE with the same global_seq;
   * publishes outside its namespace -> REJECTED, REJECT_NAMESPACE;
-  * reads its CFP from the feed (2 frames, stored envelope = published bytes
+  * reads its CFP from the feed (one frame: topic, NUL, stored envelope = published bytes
     plus the broker's suffix);
   * replays event.intl-pyclient from the first acked global_seq and gets
     exactly its event;
@@ -207,7 +207,7 @@ class DirectPublisher:
 # ---------------------------------------------------------- subscriber --
 
 class FeedSubscriber:
-    """SUB on the broker's XPUB feed: 2 frames [topic][stored envelope]."""
+    """SUB on the broker's XPUB feed: one frame, topic + NUL + stored envelope."""
 
     def __init__(self, ctx, endpoint, prefixes, timeout_ms=3000):
         self.sock = socket(ctx, zmq.SUB, endpoint, timeout_ms)
@@ -219,11 +219,14 @@ class FeedSubscriber:
         frames = recv_until(self.sock, time.monotonic() + timeout_s)
         if frames is None:
             return None
-        if len(frames) != 2:
-            raise ProtocolError("feed message of %d frames, expected 2" % len(frames))
+        if len(frames) != 1:
+            raise ProtocolError("feed message of %d frames, expected 1" % len(frames))
+        topic, sep, stored = frames[0].partition(b"\0")
+        if not sep:
+            raise ProtocolError("feed message without the NUL after its topic")
         env = pb.Envelope()
-        env.ParseFromString(frames[1])
-        return frames[0], frames[1], env
+        env.ParseFromString(stored)
+        return topic, stored, env
 
     def close(self):
         self.sock.close(0)
