@@ -39,6 +39,18 @@ typedef struct {
     uint8_t last_id[16]; /* message_id of its last one */
 } s_frame_t;
 
+/* Sends bm to the node, as the broker answers on its ROUTER. */
+static void s_reply(const Fedbus__BrokerMessage *bm)
+{
+    uint8_t buf[256];
+    size_t len = fedbus__broker_message__pack(bm, buf);
+    zmq_msg_t to;
+    zmq_msg_init(&to);
+    zmq_msg_copy(&to, &s_peer);
+    assert_true(zmq_msg_send(&to, s_broker, ZMQ_SNDMORE) >= 0);
+    assert_int_equal(zmq_send(s_broker, buf, len, 0), (int)len);
+}
+
 /* The next frame from the node that carries publishes (Hello and heartbeats
  * are skipped, a Hello answered with a Welcome); returns 0, or -1 when none
  * came within timeout_ms. */
@@ -71,13 +83,7 @@ static int s_next_frame(int timeout_ms, s_frame_t *f)
             Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
             bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_WELCOME;
             bm.welcome = &w;
-            uint8_t buf[256];
-            size_t len = fedbus__broker_message__pack(&bm, buf);
-            zmq_msg_t to;
-            zmq_msg_init(&to);
-            zmq_msg_copy(&to, &s_peer);
-            assert_true(zmq_msg_send(&to, s_broker, ZMQ_SNDMORE) >= 0);
-            assert_int_equal(zmq_send(s_broker, buf, len, 0), (int)len);
+            s_reply(&bm);
         } else if (nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH ||
                    nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH_BATCH) {
             const ProtobufCBinaryData *last =
@@ -112,13 +118,7 @@ static void s_answer_single(const s_frame_t *f, uint64_t global_seq)
     Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
     bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_ACK;
     bm.ack = &a;
-    uint8_t buf[256];
-    size_t len = fedbus__broker_message__pack(&bm, buf);
-    zmq_msg_t to;
-    zmq_msg_init(&to);
-    zmq_msg_copy(&to, &s_peer);
-    assert_true(zmq_msg_send(&to, s_broker, ZMQ_SNDMORE) >= 0);
-    assert_int_equal(zmq_send(s_broker, buf, len, 0), (int)len);
+    s_reply(&bm);
 }
 
 /* Sends the n envelopes to the node as one PublishBatch frame. */
