@@ -131,6 +131,7 @@ typedef struct {
     uint64_t head;       /* ... and after it stored the batch */
     uint64_t store_errors;
     int64_t first_us;    /* monotonic: when its first publish was read */
+    int64_t store_us;    /* how long the writer took to store it, retries included */
     int dropped;         /* stop requested while the store was away: nothing stored */
 } s_batch_t;
 
@@ -148,6 +149,8 @@ struct fb_broker {
     s_replay_t replays[S_REPLAY_MAX_ACTIVE];
     int nreplays;
     s_stats_t stats, last_stats;
+    int64_t store_us_max, store_us_sum; /* batches stored since the last stats line */
+    uint64_t stored;
     int64_t next_stats_us;
     volatile sig_atomic_t *stop;
     Fedbus__Ack acks[FB_BATCH_MAX]; /* one AckBatch being written */
@@ -568,6 +571,9 @@ static void s_answer(fb_broker_t *self, s_batch_t *b)
     self->head = b->head;
     fb_map_each(b->heads, s_merge_head, self->heads);
     self->stats.batches++;
+    self->stored++;
+    self->store_us_sum += b->store_us;
+    if (b->store_us > self->store_us_max) self->store_us_max = b->store_us;
     for (size_t i = 0; i < b->nitems;) {
         s_item_t *it = &b->items[i];
         if (it->in_group) {
@@ -606,7 +612,9 @@ static void *s_writer_main(void *arg)
         int rc = zmq_recv(pipe, &b, sizeof(b), 0);
         if (rc < 0 && errno == EINTR) continue;
         if (rc != (int)sizeof(b) || !b) break; /* NULL: stop */
+        int64_t t0 = fb_time_mono_us();
         s_store_batch(self, b);
+        b->store_us = fb_time_mono_us() - t0;
         while (zmq_send(pipe, &b, sizeof(b), 0) < 0 && errno == EINTR)
             ;
     }
@@ -1090,15 +1098,21 @@ static void s_log_stats(fb_broker_t *self)
         if (s->by_reason[r] && o < sizeof(reasons))
             o += (size_t)snprintf(reasons + o, sizeof(reasons) - o, " %s=%llu", fb_reject_name(r),
                                   (unsigned long long)s->by_reason[r]);
+    /* store_ms_*: the batches stored since the last line (a PostgreSQL
+     * stall shows here before anywhere else). */
     fb_info("stats frames=%llu batch_frames=%llu hellos=%llu heartbeats=%llu accepted=%llu "
             "duplicates=%llu rejected=%llu batches=%llu store_errors=%llu replays=%llu head=%llu "
-            "origins=%zu%s%s",
+            "origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
             (unsigned long long)s->frames, (unsigned long long)s->batch_frames,
             (unsigned long long)s->hellos, (unsigned long long)s->heartbeats, (unsigned long long)s->accepted,
             (unsigned long long)s->duplicates, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
             (unsigned long long)s->replays, (unsigned long long)self->head,
-            fb_map_size(self->heads), o ? " rejects:" : "", reasons);
+            fb_map_size(self->heads), (double)self->store_us_max / 1000.0,
+            self->stored ? (double)self->store_us_sum / 1000.0 / (double)self->stored : 0.0,
+            o ? " rejects:" : "", reasons);
+    self->store_us_max = self->store_us_sum = 0;
+    self->stored = 0;
     if (s->replies_dropped != l->replies_dropped)
         fb_warn("acks dropped (peer queue full or peer gone): %llu in all",
                 (unsigned long long)s->replies_dropped);

@@ -1,6 +1,7 @@
 /* it_store_outage.c — PostgreSQL connections cut under load: nothing acked is lost,
  * nothing is acked twice under two numbers, the sequence stays gapless; a broker stopped
- * while PostgreSQL is away exits at once, having acked nothing. */
+ * while PostgreSQL is away exits at once, having acked nothing; the wait shows in the
+ * stats line as the slowest store. */
 #include "harness.h"
 
 #include "fb_zmq.h"
@@ -154,11 +155,60 @@ static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(voi
     th_cleanup(&t);
 }
 
+/* The value of key (" store_ms_max=") in the last stats line of the broker's log. */
+static double s_last_stat(const th_t *t, const char *key)
+{
+    FILE *f = fopen(t->broker_log, "r");
+    assert_non_null(f);
+    char line[4096], last[4096] = "";
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, "stats frames=")) snprintf(last, sizeof(last), "%s", line);
+    fclose(f);
+    const char *p = strstr(last, key);
+    double v = -1;
+    if (!p || sscanf(p + strlen(key), "%lf", &v) != 1) fail_msg("no%s in the stats line: %s", key, last);
+    return v;
+}
+
+static void test_an_outage_shows_as_the_slowest_store_in_the_stats_line(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "slow", 23130);
+    th_broker_start(&t, NULL);
+    const char *db = strstr(t.conninfo, "dbname=") + strlen("dbname=");
+    char sql[256];
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", db);
+    s_admin(sql);
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'", db);
+    s_admin(sql);
+    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    size_t len;
+    uint8_t *f = th_frame(th_event_json("kr-busan", "forum", "slow"), "kr-busan", 1, NULL, &len);
+    assert_true(zmq_send(s, f, len, 0) >= 0);
+    free(f);
+    th_ack_t a;
+    assert_int_equal(th_read_ack(s, 1500, &a), -1); /* away for 1.5 s at least */
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", db);
+    s_admin(sql);
+    assert_int_equal(th_read_ack(s, 10000, &a), 0);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    zmq_close(s);
+    th_broker_stop(&t, SIGTERM); /* logs its last stats line */
+    double max = s_last_stat(&t, " store_ms_max="), avg = s_last_stat(&t, " store_ms_avg=");
+    print_message("store_ms_max=%.1f store_ms_avg=%.1f\n", max, avg);
+    assert_true(max >= 1500.0); /* the one batch waited out the outage */
+    assert_true(avg > 0.0 && avg <= max);
+    th_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cut_connections_lose_nothing_and_keep_the_sequence_gapless),
         cmocka_unit_test(test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing),
+        cmocka_unit_test(test_an_outage_shows_as_the_slowest_store_in_the_stats_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
