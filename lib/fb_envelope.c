@@ -357,36 +357,52 @@ static int s_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return -1;
 }
 
+/* Reads the field at *p (< end is not required): its key, and for wire
+ * type 0 its value in *v, for type 2 its bytes (*data, *v long); fixed
+ * fields are stepped over (*data at their bytes). Returns 1 and advances
+ * *p, 0 at end, -1 when the bytes are not well-formed protobuf (truncated,
+ * a length past the end, a wire type protobuf 3 does not use). */
+static int s_next_field(const uint8_t **p, const uint8_t *end, uint64_t *key, uint64_t *v,
+                        const uint8_t **data)
+{
+    if (*p >= end) return 0;
+    if (s_read_varint(p, end, key)) return -1;
+    *v = 0;
+    *data = NULL;
+    switch (*key & 7) {
+    case 0:
+        return s_read_varint(p, end, v) ? -1 : 1;
+    case 1:
+        if (end - *p < 8) return -1;
+        *data = *p;
+        *p += 8;
+        return 1;
+    case 2:
+        if (s_read_varint(p, end, v) || *v > (uint64_t)(end - *p)) return -1;
+        *data = *p;
+        *p += *v;
+        return 1;
+    case 5:
+        if (end - *p < 4) return -1;
+        *data = *p;
+        *p += 4;
+        return 1;
+    default:
+        return -1;
+    }
+}
+
 #define S_HASH_PARTS 16
 
 int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32])
 {
     const void *parts[S_HASH_PARTS];
     size_t lens[S_HASH_PARTS], n = 0;
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p = buf, *end = buf + len, *data;
     while (p < end) {
         const uint8_t *start = p;
         uint64_t key, v;
-        if (s_read_varint(&p, end, &key)) return -1;
-        switch (key & 7) {
-        case 0:
-            if (s_read_varint(&p, end, &v)) return -1;
-            break;
-        case 1:
-            if (end - p < 8) return -1;
-            p += 8;
-            break;
-        case 2:
-            if (s_read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return -1;
-            p += v;
-            break;
-        case 5:
-            if (end - p < 4) return -1;
-            p += 4;
-            break;
-        default:
-            return -1;
-        }
+        if (s_next_field(&p, end, &key, &v, &data) != 1) return -1;
         uint64_t tag = key >> 3;
         if (tag == 3 || tag >= S_PAYLOAD_FIRST) {
             /* Adjacent kept fields are hashed as one range. */
@@ -444,41 +460,51 @@ uint8_t *fb_envelope_publish_wrap(const uint8_t *env, size_t env_len, const uint
 
 int fb_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h)
 {
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p = buf, *end = buf + len, *d;
+    uint64_t key, v;
+    int rc;
     memset(h, 0, sizeof(*h));
-    while (p < end) {
-        uint64_t key, v;
-        if (s_read_varint(&p, end, &key)) return -1;
+    while ((rc = s_next_field(&p, end, &key, &v, &d)) == 1) {
         uint64_t tag = key >> 3;
-        switch (key & 7) {
-        case 0:
-            if (s_read_varint(&p, end, &v)) return -1;
+        if ((key & 7) == 0) {
             if (tag == 4) h->created_at_us = (int64_t)v;
             else if (tag == 5) h->schema_version = v;
             else if (tag == 6) h->origin_seq = v;
             else if (tag == 7) h->global_seq = v;
             else if (tag == 9) h->stored_at_us = (int64_t)v;
-            break;
-        case 1:
-            if (end - p < 8) return -1;
-            p += 8;
-            break;
-        case 2:
-            if (s_read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return -1;
-            if (tag == 1) h->message_id = p, h->message_id_len = (size_t)v;
-            else if (tag == 2) h->origin = p, h->origin_len = (size_t)v;
-            else if (tag == 3) h->topic = p, h->topic_len = (size_t)v;
-            p += v;
-            break;
-        case 5:
-            if (end - p < 4) return -1;
-            p += 4;
-            break;
-        default:
-            return -1;
+        } else if ((key & 7) == 2) {
+            if (tag == 1) h->message_id = d, h->message_id_len = (size_t)v;
+            else if (tag == 2) h->origin = d, h->origin_len = (size_t)v;
+            else if (tag == 3) h->topic = d, h->topic_len = (size_t)v;
         }
     }
-    return 0;
+    return rc;
+}
+
+int fb_ack_scan(const uint8_t *buf, size_t len, fb_ack_view_t *a)
+{
+    const uint8_t *p = buf, *end = buf + len, *d;
+    uint64_t key, v;
+    int rc;
+    memset(a, 0, sizeof(*a));
+    while ((rc = s_next_field(&p, end, &key, &v, &d)) == 1) {
+        uint64_t tag = key >> 3;
+        int type = (int)(key & 7);
+        if (tag == 0) return -1;
+        if (tag == 1 || tag == 6) {
+            if (type != 2) return -1;
+            if (tag == 1) a->message_id = d, a->message_id_len = (size_t)v;
+            else a->detail = (const char *)d, a->detail_len = (size_t)v;
+        } else if (tag >= 2 && tag <= 5) {
+            if (type != 0) return -1;
+            /* Enums are int32 on the wire: a negative one is ten bytes. */
+            if (tag == 2) a->status = (int32_t)v;
+            else if (tag == 3) a->global_seq = v;
+            else if (tag == 4) a->origin_seq = v;
+            else a->reason = (int32_t)v;
+        }
+    }
+    return rc;
 }
 
 size_t fb_envelope_put_varint(uint32_t tag, uint64_t value, uint8_t *out)
@@ -511,36 +537,16 @@ int fb_envelope_sole_field(const uint8_t *frame, size_t len, uint32_t tag, const
 int fb_envelope_next_bytes(const uint8_t **p, const uint8_t *end, uint32_t tag, const uint8_t **data,
                            size_t *len)
 {
-    while (*p < end) {
-        uint64_t key, v;
-        if (s_read_varint(p, end, &key)) return -1;
-        switch (key & 7) {
-        case 0:
-            if (s_read_varint(p, end, &v)) return -1;
-            break;
-        case 1:
-            if (end - *p < 8) return -1;
-            *p += 8;
-            break;
-        case 2:
-            if (s_read_varint(p, end, &v) || v > (uint64_t)(end - *p)) return -1;
-            if (key >> 3 == tag) {
-                *data = *p;
-                *len = (size_t)v;
-                *p += v;
-                return 1;
-            }
-            *p += v;
-            break;
-        case 5:
-            if (end - *p < 4) return -1;
-            *p += 4;
-            break;
-        default:
-            return -1;
+    uint64_t key, v;
+    const uint8_t *d;
+    int rc;
+    while ((rc = s_next_field(p, end, &key, &v, &d)) == 1)
+        if ((key & 7) == 2 && key >> 3 == tag) {
+            *data = d;
+            *len = (size_t)v;
+            return 1;
         }
-    }
-    return 0;
+    return rc;
 }
 
 size_t fb_envelope_put_header(uint32_t tag, size_t len, uint8_t *out)

@@ -98,6 +98,25 @@ typedef struct {
  * well-formed protobuf. Nested messages are not looked into. */
 int fb_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h);
 
+/* An Ack (BrokerMessage.ack, or one of an AckBatch) read in place, without
+ * decoding or allocating: absent fields are 0 / NULL; detail is not
+ * NUL-terminated. */
+typedef struct {
+    const uint8_t *message_id;
+    size_t message_id_len;
+    int status;  /* Fedbus__AckStatus */
+    uint64_t global_seq;
+    uint64_t origin_seq;
+    int reason;  /* Fedbus__RejectReason */
+    const char *detail;
+    size_t detail_len;
+} fb_ack_view_t;
+
+/* Reads the Ack in buf into *a (the last occurrence of a field wins, as in
+ * decoding; unknown fields are skipped); returns 0, or -1 when buf is not
+ * well-formed protobuf or a field of Ack has the wrong wire type. */
+int fb_ack_scan(const uint8_t *buf, size_t len, fb_ack_view_t *a);
+
 /* Append field `tag` as a varint / as length-delimited bytes to out (which
  * must hold 11 + tag bytes / 11 + len bytes); return the bytes written. */
 size_t fb_envelope_put_varint(uint32_t tag, uint64_t value, uint8_t *out);

@@ -560,12 +560,13 @@ single:;
 
 /* Settles the outbox entry that ack a (whose bytes are ack, ack_len)
  * answers and hands the ack on to its submitter. */
-static void s_on_ack(fb_node_t *self, const Fedbus__Ack *a, const uint8_t *ack, size_t ack_len)
+static void s_on_ack(fb_node_t *self, const fb_ack_view_t *a, const uint8_t *ack, size_t ack_len)
 {
     uint64_t abs;
-    if (a->message_id.len != FB_UUID_LEN || !fb_map_get(self->by_id, a->message_id.data, FB_UUID_LEN, &abs)) {
-        if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED && a->message_id.len == 0)
-            fb_warn("broker rejected a frame: %s: %s", fb_reject_name(a->reason), a->detail);
+    if (a->message_id_len != FB_UUID_LEN || !fb_map_get(self->by_id, a->message_id, FB_UUID_LEN, &abs)) {
+        if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED && a->message_id_len == 0)
+            fb_warn("broker rejected a frame: %s: %.*s", fb_reject_name(a->reason), (int)a->detail_len,
+                    a->detail ? a->detail : "");
         return; /* a second ack of something already confirmed */
     }
     s_entry_t *e = s_at(self, abs);
@@ -574,8 +575,8 @@ static void s_on_ack(fb_node_t *self, const Fedbus__Ack *a, const uint8_t *ack, 
         return; /* transient: the resend timer tries again */
     if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED) {
         self->rejected++;
-        fb_info("broker rejected origin_seq %llu: %s: %s", (unsigned long long)e->origin_seq,
-                fb_reject_name(a->reason), a->detail);
+        fb_info("broker rejected origin_seq %llu: %s: %.*s", (unsigned long long)e->origin_seq,
+                fb_reject_name(a->reason), (int)a->detail_len, a->detail ? a->detail : "");
     } else {
         self->confirmed++;
     }
@@ -584,22 +585,21 @@ static void s_on_ack(fb_node_t *self, const Fedbus__Ack *a, const uint8_t *ack, 
     fb_map_del(self->by_id, e->id, FB_UUID_LEN);
 }
 
-/* Takes an AckBatch (its acks, read in place): each ack settles its entry
- * and goes on to its submitter. Returns 0, or -1 when the batch is not
- * well-formed. */
+/* Takes an AckBatch (its acks, read in place, none decoded): each ack
+ * settles its entry and goes on to its submitter. Returns 0, or -1 when the
+ * batch is not well-formed. */
 static int s_on_ack_batch(fb_node_t *self, const uint8_t *list, size_t list_len)
 {
     const uint8_t *p = list, *end = list + list_len, *ack;
     size_t ack_len;
     int rc;
     while ((rc = fb_envelope_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
-        Fedbus__Ack *a = fedbus__ack__unpack(NULL, ack_len, ack);
-        if (!a) {
+        fb_ack_view_t a;
+        if (fb_ack_scan(ack, ack_len, &a) != 0) {
             rc = -1;
             break;
         }
-        s_on_ack(self, a, ack, ack_len);
-        fedbus__ack__free_unpacked(a, NULL);
+        s_on_ack(self, &a, ack, ack_len);
     }
     s_fwd_flush(self);
     return rc;
@@ -648,19 +648,20 @@ static int s_on_broker(fb_node_t *self)
     } else if (bm->body_case == FEDBUS__BROKER_MESSAGE__BODY_ACK) {
         const uint8_t *ack;
         size_t ack_len;
-        if (fb_envelope_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 1, &ack, &ack_len) == 0) {
-            s_on_ack(self, bm->ack, ack, ack_len);
+        fb_ack_view_t a;
+        if (fb_envelope_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 1, &ack, &ack_len) == 0 &&
+            fb_ack_scan(ack, ack_len, &a) == 0) {
+            s_on_ack(self, &a, ack, ack_len);
             s_fwd_flush(self);
         } else {
             /* Not in the plain shape: repack the ack it decoded to. */
             size_t n = fedbus__ack__get_packed_size(bm->ack);
             uint8_t *b = malloc(n ? n : 1);
-            if (b) {
-                fedbus__ack__pack(bm->ack, b);
-                s_on_ack(self, bm->ack, b, n);
+            if (b && fb_ack_scan(b, fedbus__ack__pack(bm->ack, b), &a) == 0) {
+                s_on_ack(self, &a, b, n);
                 s_fwd_flush(self);
-                free(b);
             }
+            free(b);
         }
         s_pop_done(self);
     }

@@ -1421,6 +1421,94 @@ static void test_unpack_in_an_arena_gives_what_protobuf_c_gives(void **state)
     free(buf);
 }
 
+/* Packs an Ack with protobuf-c; the caller frees the bytes. */
+static uint8_t *s_pack_ack(const Fedbus__Ack *a, size_t *len)
+{
+    *len = fedbus__ack__get_packed_size(a);
+    uint8_t *b = malloc(*len ? *len : 1);
+    assert_non_null(b);
+    fedbus__ack__pack(a, b);
+    return b;
+}
+
+static void test_ack_scan_reads_what_protobuf_c_packed(void **state)
+{
+    (void)state;
+    uint8_t id[16] = {0x01, 0x8f, 0x01, 0x02, 0x03, 0x04, 0x70, 0x05, 0x80, 0x06, 7, 8, 9, 10, 11, 12};
+    Fedbus__Ack a = FEDBUS__ACK__INIT;
+    a.message_id = (ProtobufCBinaryData){sizeof(id), id};
+    a.status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
+    a.global_seq = 1ULL << 40;
+    a.origin_seq = 300;
+    a.reason = FEDBUS__REJECT_REASON__REJECT_NAMESPACE;
+    a.detail = (char *)"topic is outside the namespace";
+    size_t len;
+    uint8_t *b = s_pack_ack(&a, &len);
+    fb_ack_view_t v;
+    assert_int_equal(fb_ack_scan(b, len, &v), 0);
+    assert_int_equal(v.message_id_len, sizeof(id));
+    assert_memory_equal(v.message_id, id, sizeof(id));
+    assert_true(v.message_id >= b && v.message_id < b + len); /* in place */
+    assert_int_equal(v.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+    assert_int_equal(v.global_seq, 1ULL << 40);
+    assert_int_equal(v.origin_seq, 300);
+    assert_int_equal(v.reason, FEDBUS__REJECT_REASON__REJECT_NAMESPACE);
+    assert_int_equal(v.detail_len, strlen(a.detail));
+    assert_memory_equal(v.detail, a.detail, v.detail_len);
+    free(b);
+}
+
+static void test_ack_scan_of_nothing_is_all_zero(void **state)
+{
+    (void)state;
+    fb_ack_view_t v;
+    memset(&v, 0xab, sizeof(v));
+    assert_int_equal(fb_ack_scan((const uint8_t *)"", 0, &v), 0);
+    assert_null(v.message_id);
+    assert_int_equal(v.message_id_len, 0);
+    assert_int_equal(v.status, 0);
+    assert_int_equal(v.global_seq, 0);
+    assert_null(v.detail);
+}
+
+static void test_ack_scan_takes_the_last_occurrence_and_skips_unknown_fields(void **state)
+{
+    (void)state;
+    /* global_seq 5, an unknown varint (field 15), an unknown fixed64 (field 14), global_seq 7,
+     * a negative enum (status -1, ten bytes) */
+    const uint8_t b[] = {0x18, 0x05, 0x78, 0x2a, 0x71, 1, 2, 3, 4, 5, 6, 7, 8, 0x18, 0x07,
+                         0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    fb_ack_view_t v;
+    assert_int_equal(fb_ack_scan(b, sizeof(b), &v), 0);
+    assert_int_equal(v.global_seq, 7);
+    assert_int_equal(v.status, -1);
+    Fedbus__Ack *a = fedbus__ack__unpack(NULL, sizeof(b), b); /* as protobuf-c reads it */
+    assert_non_null(a);
+    assert_int_equal(a->global_seq, 7);
+    assert_int_equal((int)a->status, -1);
+    fedbus__ack__free_unpacked(a, NULL);
+}
+
+static void test_ack_scan_refuses_what_is_not_an_ack(void **state)
+{
+    (void)state;
+    fb_ack_view_t v;
+    const uint8_t truncated_varint[] = {0x18, 0xff};
+    const uint8_t length_past_end[] = {0x0a, 0x10, 1, 2, 3};
+    const uint8_t group[] = {0x0b, 0x0c};
+    const uint8_t tag_zero[] = {0x00, 0x01};
+    const uint8_t id_as_varint[] = {0x08, 0x01};     /* message_id must be bytes */
+    const uint8_t status_as_bytes[] = {0x12, 0x00};  /* status must be a varint */
+    const uint8_t detail_as_fixed[] = {0x35, 1, 2, 3, 4};
+    assert_int_equal(fb_ack_scan(truncated_varint, sizeof(truncated_varint), &v), -1);
+    assert_int_equal(fb_ack_scan(length_past_end, sizeof(length_past_end), &v), -1);
+    assert_int_equal(fb_ack_scan(group, sizeof(group), &v), -1);
+    assert_int_equal(fb_ack_scan(tag_zero, sizeof(tag_zero), &v), -1);
+    assert_int_equal(fb_ack_scan(id_as_varint, sizeof(id_as_varint), &v), -1);
+    assert_int_equal(fb_ack_scan(status_as_bytes, sizeof(status_as_bytes), &v), -1);
+    assert_int_equal(fb_ack_scan(detail_as_fixed, sizeof(detail_as_fixed), &v), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1485,6 +1573,10 @@ int main(void)
         cmocka_unit_test(test_decode_in_an_arena_gives_what_decode_gives),
         cmocka_unit_test(test_decode_in_an_arena_refuses_what_decode_refuses),
         cmocka_unit_test(test_unpack_in_an_arena_gives_what_protobuf_c_gives),
+        cmocka_unit_test(test_ack_scan_reads_what_protobuf_c_packed),
+        cmocka_unit_test(test_ack_scan_of_nothing_is_all_zero),
+        cmocka_unit_test(test_ack_scan_takes_the_last_occurrence_and_skips_unknown_fields),
+        cmocka_unit_test(test_ack_scan_refuses_what_is_not_an_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
