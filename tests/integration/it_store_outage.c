@@ -100,20 +100,27 @@ static void s_admin(const char *sql)
     PQfinish(c);
 }
 
+/* PostgreSQL goes away for t's database (away = 1: no session, no new
+ * one), or comes back (away = 0). */
+static void s_database_away(const th_t *t, int away)
+{
+    const char *db = strstr(t->conninfo, "dbname=") + strlen("dbname=");
+    char sql[256];
+    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS %s", db, away ? "false" : "true");
+    s_admin(sql);
+    if (!away) return;
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'", db);
+    s_admin(sql);
+}
+
 static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(void **state)
 {
     (void)state;
     th_t t;
     th_init(&t, "away", 23100);
     th_broker_start(&t, NULL);
-    const char *db = strstr(t.conninfo, "dbname=") + strlen("dbname=");
-    char sql[256];
-    /* PostgreSQL goes away for this database: no session, no new one. */
-    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", db);
-    s_admin(sql);
-    snprintf(sql, sizeof(sql),
-             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'", db);
-    s_admin(sql);
+    s_database_away(&t, 1);
 
     enum { N = 5 };
     uint8_t *frames[N];
@@ -138,8 +145,7 @@ static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(voi
     assert_int_equal(th_read_ack(s, 200, &a), -1);
 
     /* Back: the same publishes, resent, are stored once each. */
-    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", db);
-    s_admin(sql);
+    s_database_away(&t, 0);
     th_broker_start(&t, NULL);
     zmq_close(s);
     s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
@@ -176,13 +182,7 @@ static void test_an_outage_shows_as_the_slowest_store_in_the_stats_line(void **s
     th_t t;
     th_init(&t, "slow", 23130);
     th_broker_start(&t, NULL);
-    const char *db = strstr(t.conninfo, "dbname=") + strlen("dbname=");
-    char sql[256];
-    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", db);
-    s_admin(sql);
-    snprintf(sql, sizeof(sql),
-             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'", db);
-    s_admin(sql);
+    s_database_away(&t, 1);
     void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
     size_t len;
     uint8_t *f = th_frame(th_event_json("kr-busan", "forum", "slow"), "kr-busan", 1, NULL, &len);
@@ -190,8 +190,7 @@ static void test_an_outage_shows_as_the_slowest_store_in_the_stats_line(void **s
     free(f);
     th_ack_t a;
     assert_int_equal(th_read_ack(s, 1500, &a), -1); /* away for 1.5 s at least */
-    snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", db);
-    s_admin(sql);
+    s_database_away(&t, 0);
     assert_int_equal(th_read_ack(s, 10000, &a), 0);
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     zmq_close(s);
