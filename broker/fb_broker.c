@@ -23,6 +23,7 @@
 #include "fedbus/fedbus.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #define S_REPLAY_MAX_PREFIXES 256
 #define S_NREASONS 16
 #define S_HWM 100000 /* messages queued per peer on ingest and feed */
+#define S_TRIM_US (10 * 1000000) /* how often freed memory goes back to the system */
 
 const fb_cfg_key_t fb_broker_keys[] = {
     {"pg", FB_CFG_STR, offsetof(fb_broker_config_t, pg), sizeof(((fb_broker_config_t *)0)->pg), "",
@@ -152,6 +154,7 @@ struct fb_broker {
     int64_t store_us_max, store_us_sum; /* batches stored since the last stats line */
     uint64_t stored;
     int64_t next_stats_us;
+    int64_t next_trim_us;
     volatile sig_atomic_t *stop;
     Fedbus__Ack acks[FB_BATCH_MAX]; /* one AckBatch being written */
     size_t ack_sizes[FB_BATCH_MAX];
@@ -1186,6 +1189,14 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) s_read_replay(self);
         if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) s_drain_xpub(self);
         if (self->nreplays) s_serve_replays(self);
+        if (!self->busy && self->fill->nitems == 0 && fb_time_mono_us() >= self->next_trim_us) {
+            /* A burst leaves the heap large: queued frames, big batches,
+             * their COPY data. Hand what is free back to the system, so that
+             * the resident size follows the load down again (the allocator
+             * keeps it otherwise). Between batches, every few seconds. */
+            malloc_trim(0);
+            self->next_trim_us = fb_time_mono_us() + S_TRIM_US;
+        }
         if (self->cfg.stats_interval > 0 && fb_time_mono_us() >= self->next_stats_us) {
             s_log_stats(self);
             self->next_stats_us = fb_time_mono_us() + self->cfg.stats_interval * 1000000;

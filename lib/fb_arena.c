@@ -20,6 +20,7 @@ struct fb_arena {
     s_chunk_t *spare;  /* kept by the last reset, empty */
     size_t chunk, keep;
     size_t used, held;
+    size_t last_used; /* used in the cycle before the last reset */
 };
 
 fb_arena_t *fb_arena_new(size_t chunk, size_t keep)
@@ -83,12 +84,17 @@ void *fb_arena_alloc(fb_arena_t *self, size_t size)
 
 void fb_arena_reset(fb_arena_t *self)
 {
+    /* Keep what the last two cycles needed (one chunk at least), up to
+     * keep: a burst's chunks go back after two quiet cycles. */
+    size_t budget = self->used > self->last_used ? self->used : self->last_used;
+    if (budget < self->chunk) budget = self->chunk;
+    if (budget > self->keep) budget = self->keep;
     size_t kept = 0;
     s_chunk_t *spare = NULL, *all[2] = {self->chunks, self->spare};
     for (int l = 0; l < 2; l++)
         for (s_chunk_t *c = all[l], *n; c; c = n) {
             n = c->next;
-            if (kept + c->size <= self->keep) {
+            if (kept + c->size <= budget) {
                 c->used = 0;
                 c->next = spare;
                 spare = c;
@@ -100,6 +106,7 @@ void fb_arena_reset(fb_arena_t *self)
     self->chunks = NULL;
     self->spare = spare;
     self->held = kept;
+    self->last_used = self->used;
     self->used = 0;
 }
 

@@ -25,8 +25,10 @@ void fb_arena_destroy(fb_arena_t **self_p);
  * gets a chunk of its own. */
 void *fb_arena_alloc(fb_arena_t *self, size_t size);
 
-/* Releases every allocation at once; keeps up to `keep` bytes of chunks for
- * reuse and frees the rest. */
+/* Releases every allocation at once; keeps chunks for reuse, as many as the
+ * larger of this cycle's and the previous cycle's allocations needed (one
+ * chunk at least) and no more than `keep` bytes, and frees the rest: the
+ * memory of a burst goes back after two quieter cycles. */
 void fb_arena_reset(fb_arena_t *self);
 
 /* Bytes handed out since the last reset, and bytes of chunks held. */

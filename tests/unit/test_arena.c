@@ -1,4 +1,5 @@
-/* test_arena.c — the bump allocator: alignment, chunks, oversized requests, reset and what it keeps. */
+/* test_arena.c — the bump allocator: alignment, chunks, oversized requests, reset and what it keeps
+ * (and gives back after a burst). */
 #include "fb_arena.h"
 
 #include <setjmp.h>
@@ -77,6 +78,25 @@ static void test_reset_keeps_up_to_keep_bytes_and_reuses_them(void **state)
     fb_arena_destroy(&a);
 }
 
+static void test_reset_gives_a_bursts_chunks_back_after_two_quiet_cycles(void **state)
+{
+    (void)state;
+    fb_arena_t *a = fb_arena_new(4096, 1 << 20);
+    for (int i = 0; i < 40; i++) assert_non_null(fb_arena_alloc(a, 1000)); /* a burst */
+    fb_arena_reset(a);
+    size_t after_burst = fb_arena_held(a);
+    assert_true(after_burst >= 8 * 4096); /* kept for a burst that comes again */
+    assert_non_null(fb_arena_alloc(a, 100));
+    fb_arena_reset(a);
+    assert_int_equal(fb_arena_held(a), after_burst); /* one quiet cycle: still kept */
+    assert_non_null(fb_arena_alloc(a, 100));
+    fb_arena_reset(a);
+    assert_int_equal(fb_arena_held(a), 4096); /* two: one chunk is left */
+    for (int i = 0; i < 40; i++) assert_non_null(fb_arena_alloc(a, 1000)); /* it grows again */
+    assert_true(fb_arena_held(a) >= 10 * 4096);
+    fb_arena_destroy(&a);
+}
+
 static void test_reset_with_keep_zero_frees_everything(void **state)
 {
     (void)state;
@@ -97,6 +117,7 @@ int main(void)
         cmocka_unit_test(test_zero_size_returns_null),
         cmocka_unit_test(test_request_larger_than_a_chunk_gets_its_own),
         cmocka_unit_test(test_reset_keeps_up_to_keep_bytes_and_reuses_them),
+        cmocka_unit_test(test_reset_gives_a_bursts_chunks_back_after_two_quiet_cycles),
         cmocka_unit_test(test_reset_with_keep_zero_frees_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
