@@ -77,7 +77,7 @@ struct fb_store {
     fb_store_role_t role;
     char *conninfo;
     char error[256];
-    uint8_t *buf; /* COPY buffer, reused across batches */
+    uint8_t *buf; /* COPY data being encoded: one chunk (S_CHUNK), reused */
     size_t cap, len;
     /* Heads are written to fedbus_origins once per heads-interval, not with
      * every batch: `pending` holds, per origin, the head of what was
@@ -302,16 +302,30 @@ int fb_store_count(fb_store_t *self, int64_t *count)
 
 /* ------------------------------------------------------ binary COPY ------ */
 
-static int s_reserve(fb_store_t *self, size_t more)
+/* The COPY data goes to the server in chunks of this size while it is
+ * encoded, not as one buffer for the whole batch: the server parses the
+ * first rows while the rest are encoded, each chunk is still in the cache
+ * when libpq copies it into its output buffer, and neither buffer grows with
+ * the batch (a batch of 16 MiB used to hold 16 MiB in each). */
+#define S_CHUNK (128u << 10)
+
+/* Sends the encoded chunk; returns 0, or -1 with the error set. */
+static int s_flush(fb_store_t *self)
 {
-    if (self->len + more <= self->cap) return 0;
-    size_t cap = self->cap ? self->cap : 1 << 20;
-    while (cap < self->len + more) cap *= 2;
-    uint8_t *b = realloc(self->buf, cap);
-    if (!b) return -1;
-    self->buf = b;
-    self->cap = cap;
+    if (self->len == 0) return 0;
+    if (PQputCopyData(self->conn, (const char *)self->buf, (int)self->len) != 1) {
+        s_set_error(self, "sending COPY data", NULL);
+        return -1;
+    }
+    self->len = 0;
     return 0;
+}
+
+/* Makes room for more bytes in the chunk, sending what it holds when they
+ * would not fit; 0, or -1 with the error set. */
+static int s_room(fb_store_t *self, size_t more)
+{
+    return self->len + more <= self->cap ? 0 : s_flush(self);
 }
 
 static void s_put16(fb_store_t *self, uint16_t v)
@@ -343,11 +357,29 @@ static void s_field64(fb_store_t *self, uint64_t v)
     s_put64(self, v);
 }
 
-static int s_encode(fb_store_t *self, const fb_store_row_t *rows, size_t n)
+/* Appends bytes that may be larger than a chunk: into the chunk when they
+ * fit, else straight to libpq after what the chunk holds. */
+static int s_bytes(fb_store_t *self, const uint8_t *data, size_t len)
+{
+    if (s_room(self, len) != 0) return -1;
+    if (len <= self->cap) {
+        memcpy(self->buf + self->len, data, len);
+        self->len += len;
+        return 0;
+    }
+    if (PQputCopyData(self->conn, (const char *)data, (int)len) != 1) {
+        s_set_error(self, "sending COPY data", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Encodes rows as binary COPY data and sends it, chunk by chunk, inside a
+ * COPY that has started; 0, or -1 with the error set. */
+static int s_send_rows(fb_store_t *self, const fb_store_row_t *rows, size_t n)
 {
     static const uint8_t header[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
     self->len = 0;
-    if (s_reserve(self, sizeof(header) + 8 + 2)) return -1;
     memcpy(self->buf, header, sizeof(header));
     self->len = sizeof(header);
     s_put32(self, 0); /* flags */
@@ -355,8 +387,9 @@ static int s_encode(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     for (size_t i = 0; i < n; i++) {
         const fb_store_row_t *r = &rows[i];
         size_t olen = strlen(r->origin), tlen = strlen(r->topic);
-        if (s_reserve(self, 2 + 9 * 4 + 8 * 5 + 16 + 32 + olen + tlen + r->body_len + r->stamp_len))
-            return -1;
+        /* origin and topic are at most a few hundred bytes (their
+         * grammar), far below a chunk; the envelope may be larger. */
+        if (s_room(self, 2 + 9 * 4 + 8 * 5 + 16 + 32 + olen + tlen) != 0) return -1;
         s_put16(self, 9);
         s_field64(self, r->global_seq);
         s_field(self, r->origin, olen);
@@ -367,14 +400,12 @@ static int s_encode(fb_store_t *self, const fb_store_row_t *rows, size_t n)
         s_field64(self, (uint64_t)(r->stored_at_us - S_PG_EPOCH_US));
         s_field(self, r->hash, 32);
         s_put32(self, (uint32_t)(r->body_len + r->stamp_len));
-        memcpy(self->buf + self->len, r->body, r->body_len);
-        self->len += r->body_len;
-        memcpy(self->buf + self->len, r->stamp, r->stamp_len);
-        self->len += r->stamp_len;
+        if (s_bytes(self, r->body, r->body_len) != 0 || s_bytes(self, r->stamp, r->stamp_len) != 0)
+            return -1;
     }
-    if (s_reserve(self, 2)) return -1;
+    if (s_room(self, 2) != 0) return -1;
     s_put16(self, 0xffff);
-    return 0;
+    return s_flush(self);
 }
 
 /* Sets the head of row's origin in (heads, at) to row, growing heads;
@@ -473,7 +504,9 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
      * also writes the heads, in one transaction with the rows. */
     int with_heads = !self->heads_written_us || self->heads_interval_us == 0 ||
                      fb_time_mono_us() - self->heads_written_us >= self->heads_interval_us;
-    if (s_encode(self, rows, n) != 0 || (with_heads && !(heads = s_heads_sql(self)))) goto oom;
+    if ((!self->buf && !(self->buf = malloc(S_CHUNK))) || (with_heads && !(heads = s_heads_sql(self))))
+        goto oom;
+    self->cap = S_CHUNK;
     r = PQexec(self->conn, with_heads ? "BEGIN; " S_COPY_SQL : S_COPY_SQL);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         s_set_error(self, "starting COPY", r);
@@ -481,9 +514,14 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     }
     PQclear(r);
     r = NULL;
-    if (PQputCopyData(self->conn, (const char *)self->buf, (int)self->len) != 1 ||
-        PQputCopyEnd(self->conn, NULL) != 1) {
-        s_set_error(self, "sending COPY data", NULL);
+    if (s_send_rows(self, rows, n) != 0) {
+        /* Nothing of it is stored: the server fails the COPY (and its
+         * transaction). */
+        PQputCopyEnd(self->conn, "fedbus: sending the batch failed");
+        goto error;
+    }
+    if (PQputCopyEnd(self->conn, NULL) != 1) {
+        s_set_error(self, "ending COPY data", NULL);
         goto error;
     }
     r = PQgetResult(self->conn);
@@ -504,12 +542,6 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
         /* Stored, but the heads to write later could not be kept: write
          * them with the next batch, whatever the interval. */
         self->heads_written_us = 0;
-    }
-    /* A rare huge batch should not pin its buffer for the broker's life. */
-    if (self->cap > (32u << 20) && self->len < self->cap / 4) {
-        free(self->buf);
-        self->buf = NULL;
-        self->cap = 0;
     }
     return FB_OK;
 oom:

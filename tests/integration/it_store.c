@@ -1,0 +1,188 @@
+/* it_store.c — the broker's store against a real PostgreSQL: rows of every size, on both
+ * sides of the COPY chunk, come back byte for byte; a batch that conflicts after many
+ * chunks have gone stores nothing and leaves the connection ready for the next one. */
+#include "harness.h"
+
+#include "fb_store.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define S_CHUNK (128u << 10) /* fb_store.c's chunk of COPY data */
+
+typedef struct {
+    fb_store_row_t *rows;
+    uint8_t (*ids)[16];
+    uint8_t (*hashes)[32];
+    uint8_t **bodies;
+    uint8_t stamp[4];
+    size_t n;
+} s_rows_t;
+
+/* n rows from global_seq first on, origin kr-busan, body i of size sizes[i % nsizes],
+ * each byte a function of (row, offset) so that a shifted or cut body shows. */
+static void s_rows(s_rows_t *r, uint64_t first, size_t n, const size_t *sizes, size_t nsizes)
+{
+    r->n = n;
+    r->rows = calloc(n, sizeof(*r->rows));
+    r->ids = calloc(n, sizeof(*r->ids));
+    r->hashes = calloc(n, sizeof(*r->hashes));
+    r->bodies = calloc(n, sizeof(*r->bodies));
+    assert_non_null(r->rows);
+    assert_non_null(r->ids);
+    assert_non_null(r->hashes);
+    assert_non_null(r->bodies);
+    memcpy(r->stamp, "\x38\x01\x48\x02", 4);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = first + i;
+        size_t len = sizes[i % nsizes];
+        r->bodies[i] = malloc(len ? len : 1);
+        assert_non_null(r->bodies[i]);
+        for (size_t k = 0; k < len; k++) r->bodies[i][k] = (uint8_t)(seq * 31 + k * 7 + (k >> 8));
+        for (int k = 0; k < 16; k++) r->ids[i][k] = (uint8_t)(k < 8 ? seq >> (8 * (7 - k)) : (uint64_t)(0x5a + k));
+        memset(r->hashes[i], (int)(seq & 0xff), 32);
+        r->rows[i] = (fb_store_row_t){
+            .global_seq = seq,
+            .origin = "kr-busan",
+            .origin_seq = seq,
+            .message_id = r->ids[i],
+            .topic = "event.kr-busan.forum",
+            .created_at_us = 1796000000000000LL + (int64_t)seq,
+            .stored_at_us = 1796000000500000LL + (int64_t)seq,
+            .hash = r->hashes[i],
+            .body = r->bodies[i],
+            .body_len = len,
+            .stamp = r->stamp,
+            .stamp_len = sizeof(r->stamp),
+        };
+    }
+}
+
+static void s_rows_free(s_rows_t *r)
+{
+    for (size_t i = 0; i < r->n; i++) free(r->bodies[i]);
+    free(r->rows);
+    free(r->ids);
+    free(r->hashes);
+    free(r->bodies);
+}
+
+typedef struct {
+    const s_rows_t *want;
+    size_t seen;
+    uint64_t last;
+    int mismatches;
+} s_check_t;
+
+static void s_compare(const fb_store_page_t *page, void *arg)
+{
+    s_check_t *c = arg;
+    for (size_t i = 0; i < page->n; i++, c->seen++) {
+        const fb_store_row_t *w = &c->want->rows[c->seen < c->want->n ? c->seen : 0];
+        if (c->seen >= c->want->n || page->lens[i] != w->body_len + w->stamp_len ||
+            memcmp(page->envs[i], w->body, w->body_len) != 0 ||
+            memcmp(page->envs[i] + w->body_len, w->stamp, w->stamp_len) != 0)
+            c->mismatches++;
+    }
+    c->last = page->last_seq;
+}
+
+/* Reads everything stored back, page by page, against want. */
+static void s_assert_stored(const char *conninfo, const s_rows_t *want)
+{
+    char err[256];
+    fb_store_t *reader = fb_store_open(conninfo, FB_STORE_READER, err, sizeof(err));
+    assert_non_null(reader);
+    s_check_t c = {want, 0, 0, 0};
+    for (;;) {
+        int got = fb_store_page(reader, c.last + 1, 0, NULL, 0, 64, s_compare, &c);
+        assert_true(got >= 0);
+        if (got == 0) break;
+    }
+    assert_int_equal(c.seen, want->n);
+    assert_int_equal(c.mismatches, 0);
+    fb_store_destroy(&reader);
+}
+
+static void test_rows_on_both_sides_of_a_chunk_come_back_byte_for_byte(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "store_sizes", 23200);
+    char err[256];
+    fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
+    assert_non_null(w);
+    /* Empty and tiny bodies, bodies that end a chunk exactly or just miss
+     * it, and bodies larger than a chunk, which go to libpq directly. */
+    const size_t sizes[] = {0,         1,         255,      1000,          16384,
+                            S_CHUNK - 60, S_CHUNK - 1, S_CHUNK, S_CHUNK + 1, 3 * S_CHUNK + 17,
+                            777};
+    s_rows_t r;
+    s_rows(&r, 1, 300, sizes, sizeof(sizes) / sizeof(sizes[0]));
+    assert_int_equal(fb_store_append(w, r.rows, r.n), FB_OK);
+    uint64_t head = 0;
+    assert_int_equal(fb_store_head(w, &head), FB_OK);
+    assert_int_equal(head, 300);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 300);
+    assert_int_equal(th_sql_int(&t, "SELECT max(length(envelope)) FROM fedbus_messages"),
+                     3 * S_CHUNK + 17 + 4);
+    s_assert_stored(t.conninfo, &r);
+    s_rows_free(&r);
+    fb_store_destroy(&w);
+    th_cleanup(&t);
+}
+
+static void test_a_conflict_after_many_chunks_stores_nothing_and_the_next_batch_goes_in(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "store_conflict", 23210);
+    char err[256];
+    fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
+    assert_non_null(w);
+    const size_t small[] = {300};
+    s_rows_t first;
+    s_rows(&first, 1, 10, small, 1);
+    assert_int_equal(fb_store_append(w, first.rows, first.n), FB_OK);
+
+    /* 2,000 rows of 1,000 bytes: about 16 chunks. The last one repeats the
+     * (origin, message_id) of a stored row, so the server refuses the COPY
+     * after everything before it has been sent. */
+    const size_t kb[] = {1000};
+    s_rows_t next;
+    s_rows(&next, 11, 2000, kb, 1);
+    next.rows[next.n - 1].message_id = first.ids[3];
+    assert_int_equal(fb_store_append(w, next.rows, next.n), FB_ECONFLICT);
+    assert_non_null(strstr(fb_store_error(w), "duplicate"));
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 10);
+
+    /* The same connection takes the batch without that row at once. */
+    assert_int_equal(fb_store_append(w, next.rows, next.n - 1), FB_OK);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 10 + 1999);
+    s_rows_t all;
+    s_rows(&all, 1, 10 + 1999, small, 1);
+    for (size_t i = 10; i < all.n; i++) {
+        all.rows[i].body = next.rows[i - 10].body;
+        all.rows[i].body_len = next.rows[i - 10].body_len;
+    }
+    s_assert_stored(t.conninfo, &all);
+    s_rows_free(&all);
+    s_rows_free(&next);
+    s_rows_free(&first);
+    fb_store_destroy(&w);
+    th_cleanup(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_on_both_sides_of_a_chunk_come_back_byte_for_byte),
+        cmocka_unit_test(test_a_conflict_after_many_chunks_stores_nothing_and_the_next_batch_goes_in),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
