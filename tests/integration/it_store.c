@@ -1,6 +1,7 @@
 /* it_store.c — the broker's store against a real PostgreSQL: rows of every size, on both
  * sides of the COPY chunk, come back byte for byte; a batch that conflicts after many
- * chunks have gone stores nothing and leaves the connection ready for the next one. */
+ * chunks have gone, or in the first of them, stores nothing and leaves the connection ready
+ * for the next batch. */
 #include "harness.h"
 
 #include "fb_store.h"
@@ -137,11 +138,13 @@ static void test_rows_on_both_sides_of_a_chunk_come_back_byte_for_byte(void **st
     th_cleanup(&t);
 }
 
-static void test_a_conflict_after_many_chunks_stores_nothing_and_the_next_batch_goes_in(void **state)
+/* A batch of 2,000 rows of 1,000 bytes (about 16 chunks) in which the row at `at`
+ * repeats the (origin, message_id) of a stored row: nothing of it is stored, and
+ * the same connection takes the batch without that row at once. */
+static void s_conflict_at(const char *name, int port, size_t at)
 {
-    (void)state;
     th_t t;
-    th_init(&t, "store_conflict", 23210);
+    th_init(&t, name, port);
     char err[256];
     fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
     assert_non_null(w);
@@ -150,22 +153,20 @@ static void test_a_conflict_after_many_chunks_stores_nothing_and_the_next_batch_
     s_rows(&first, 1, 10, small, 1);
     assert_int_equal(fb_store_append(w, first.rows, first.n), FB_OK);
 
-    /* 2,000 rows of 1,000 bytes: about 16 chunks. The last one repeats the
-     * (origin, message_id) of a stored row, so the server refuses the COPY
-     * after everything before it has been sent. */
     const size_t kb[] = {1000};
     s_rows_t next;
     s_rows(&next, 11, 2000, kb, 1);
-    next.rows[next.n - 1].message_id = first.ids[3];
+    const uint8_t *own = next.rows[at].message_id;
+    next.rows[at].message_id = first.ids[3];
     assert_int_equal(fb_store_append(w, next.rows, next.n), FB_ECONFLICT);
     assert_non_null(strstr(fb_store_error(w), "duplicate"));
     assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 10);
 
-    /* The same connection takes the batch without that row at once. */
-    assert_int_equal(fb_store_append(w, next.rows, next.n - 1), FB_OK);
-    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 10 + 1999);
+    next.rows[at].message_id = own;
+    assert_int_equal(fb_store_append(w, next.rows, next.n), FB_OK);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 10 + 2000);
     s_rows_t all;
-    s_rows(&all, 1, 10 + 1999, small, 1);
+    s_rows(&all, 1, 10 + 2000, small, 1);
     for (size_t i = 10; i < all.n; i++) {
         all.rows[i].body = next.rows[i - 10].body;
         all.rows[i].body_len = next.rows[i - 10].body_len;
@@ -178,11 +179,27 @@ static void test_a_conflict_after_many_chunks_stores_nothing_and_the_next_batch_
     th_cleanup(&t);
 }
 
+/* The server refuses the COPY at its end, after every chunk went. */
+static void test_a_conflict_in_the_last_row_stores_nothing_and_the_next_batch_goes_in(void **state)
+{
+    (void)state;
+    s_conflict_at("store_conflict_last", 23210, 1999);
+}
+
+/* The server refuses the COPY in its first chunk and discards the 15 that
+ * follow; the store still ends the COPY cleanly and reads the refusal. */
+static void test_a_conflict_in_the_first_row_stores_nothing_and_the_next_batch_goes_in(void **state)
+{
+    (void)state;
+    s_conflict_at("store_conflict_first", 23220, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_on_both_sides_of_a_chunk_come_back_byte_for_byte),
-        cmocka_unit_test(test_a_conflict_after_many_chunks_stores_nothing_and_the_next_batch_goes_in),
+        cmocka_unit_test(test_a_conflict_in_the_last_row_stores_nothing_and_the_next_batch_goes_in),
+        cmocka_unit_test(test_a_conflict_in_the_first_row_stores_nothing_and_the_next_batch_goes_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
