@@ -49,7 +49,7 @@ const fb_cfg_key_t fb_node_keys[] = {
     {"heartbeat-ms", FB_CFG_INT, S_INT(heartbeat_ms), "5000", 100, 3600000, "heartbeat period"},
     {"outbox-max", FB_CFG_INT, S_INT(outbox_max), "100000", 16, 10000000, "most unconfirmed publishes held"},
     {"inflight-frames", FB_CFG_INT, S_INT(inflight_frames), "2", 1, S_FRAMES_MAX,
-     "publish frames sent and not yet answered (twice as many while they hold fewer than 1024 publishes and half a max-frame); what comes meanwhile waits to go as one batch"},
+     "publish frames sent and not yet answered (up to twice as many while they hold fewer publishes than this many full frames of 1024); what comes meanwhile waits to go as one batch"},
     {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
     {"log-level", FB_CFG_STR, S_FIELD(log_level), "info", 0, 0, "err, warn, info or debug"},
     FB_CFG_END,
@@ -96,7 +96,6 @@ struct fb_node {
     uint8_t *batch_buf; /* the PublishBatch frame being built */
     size_t batch_cap;
     uint64_t frame_end[2 * S_FRAMES_MAX]; /* in flight: each frame's end (absolute index), oldest first */
-    size_t frame_bytes[2 * S_FRAMES_MAX]; /* ... and its size */
     int nframes;
     /* Acks on their way back to a batch submitter, gathered into one
      * AckBatch: its identity and the AckBatch.acks fields so far. */
@@ -168,10 +167,12 @@ static int s_send_entry(fb_node_t *self, s_entry_t *e)
 /* Forgets the frames the broker has answered (the outbox's head passed
  * their end); returns 1 when another frame may be sent: while fewer than
  * inflight-frames are unanswered, or fewer than twice that holding together
- * fewer than FB_BATCH_MAX publishes and less than half a max-frame. Under
- * load frames are large and two keep the broker busy; at moderate load they
- * are small, and a publish that had to wait for a slot would wait a whole
- * broker round trip. */
+ * fewer publishes than inflight-frames full frames (FB_BATCH_MAX each).
+ * Under load, frames of small envelopes are full and two keep the broker
+ * busy. At moderate load frames are small, and a publish that had to wait
+ * for a slot would wait a whole broker round trip. Frames of large
+ * envelopes fill up by max-frame long before FB_BATCH_MAX publishes (64 at
+ * 16 KiB), and two of them held a broker batch to a few hundred publishes. */
 static int s_frame_free(fb_node_t *self)
 {
     int done = 0;
@@ -179,16 +180,12 @@ static int s_frame_free(fb_node_t *self)
     if (done) {
         size_t left = (size_t)(self->nframes - done);
         memmove(self->frame_end, self->frame_end + done, left * sizeof(self->frame_end[0]));
-        memmove(self->frame_bytes, self->frame_bytes + done, left * sizeof(self->frame_bytes[0]));
         self->nframes -= done;
     }
     if (self->nframes < self->cfg.inflight_frames) return 1;
-    if (self->nframes >= 2 * self->cfg.inflight_frames ||
-        self->frame_end[self->nframes - 1] - self->head >= FB_BATCH_MAX)
-        return 0;
-    size_t bytes = 0;
-    for (int i = 0; i < self->nframes; i++) bytes += self->frame_bytes[i];
-    return (long long)bytes < self->max_frame / 2;
+    return self->nframes < 2 * self->cfg.inflight_frames &&
+           self->frame_end[self->nframes - 1] - self->head <
+               (uint64_t)self->cfg.inflight_frames * FB_BATCH_MAX;
 }
 
 /* Sends, in order, every entry not yet sent since the last Welcome: what
@@ -230,7 +227,6 @@ static void s_send_pending(fb_node_t *self)
         if (n == 1) {
             if (s_send_entry(self, e) != 0) return;
             self->cursor = end;
-            self->frame_bytes[self->nframes] = e->frame_len;
             self->frame_end[self->nframes++] = end;
             continue;
         }
@@ -255,7 +251,6 @@ static void s_send_pending(fb_node_t *self)
         int64_t now = fb_time_mono_us();
         for (uint64_t i = self->cursor; i < end; i++) s_at(self, i)->sent_at_us = now;
         self->cursor = end;
-        self->frame_bytes[self->nframes] = flen;
         self->frame_end[self->nframes++] = end;
     }
 }

@@ -1,8 +1,8 @@
 /* it_node_frames.c — how many publish frames a real fedbus-node keeps unanswered, against
  * a scripted broker (a ROUTER socket of the test's own, which answers only when the test
  * says so): inflight-frames frames at any time, up to twice that while they hold fewer
- * than 1,024 publishes and less than half a max-frame together, and never more; an answer
- * frees a slot at once.
+ * publishes together than inflight-frames full frames (1,024 each), whatever their bytes,
+ * and never more; an answer frees a slot at once.
  *
  * Ports 22200-22229, clear of the other tests (21000-21952, 22000-22169) and of
  * bench/run: test k's scripted broker on 22200+k and its node's submit socket on 22210+k
@@ -296,20 +296,23 @@ static void test_frames_holding_a_full_batch_take_only_inflight_frames(void **st
     s_stop();
 }
 
-static void test_frames_of_half_a_max_frame_take_only_inflight_frames(void **state)
+static void test_frames_of_large_envelopes_take_up_to_twice_inflight_frames(void **state)
 {
     (void)state;
     s_start(3, 1);
-    s_frame_t big, extra;
-    s_submit_big(3,
-                 200000); /* one frame of ~600 KB: more than half of max-frame (1 MiB) */
+    s_frame_t big, second, extra;
+    /* One frame of ~600 KB holds 3 publishes, far fewer than a full frame's
+     * 1,024: a second may go beside it, a third may not. */
+    s_submit_big(3, 200000);
     if (s_next_frame(10000, &big) != 0) fail_msg("the batch was not sent");
     assert_int_equal(big.n, 3);
+    s_submit_big(3, 200000);
+    if (s_next_frame(10000, &second) != 0)
+        fail_msg("a frame of 3 large publishes did not leave room for a second (inflight-frames 1)");
+    assert_int_equal(second.n, 3);
     s_submit(1);
     if (s_next_frame(S_QUIET_MS, &extra) == 0)
-        fail_msg("a second frame was sent beside an unanswered frame of more than half a "
-                 "max-frame "
-                 "(inflight-frames 1)");
+        fail_msg("a third frame was sent with two unanswered (inflight-frames 1)");
     s_stop();
 }
 
@@ -335,7 +338,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_frames_take_up_to_twice_inflight_frames_and_no_more),
         cmocka_unit_test(test_frames_holding_a_full_batch_take_only_inflight_frames),
-        cmocka_unit_test(test_frames_of_half_a_max_frame_take_only_inflight_frames),
+        cmocka_unit_test(test_frames_of_large_envelopes_take_up_to_twice_inflight_frames),
         cmocka_unit_test(
             test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1),
     };
