@@ -65,6 +65,7 @@ typedef struct {
     long long submit_batch;
     long long threads;
     long long settle_ms;
+    char latency_log[512];
     char json[512];
 } s_config_t;
 
@@ -104,6 +105,9 @@ static const fb_cfg_key_t s_keys[] = {
     {"settle-ms", FB_CFG_INT, S_INT(settle_ms), "0", 0, 600000,
      "open loop: publishes due in the first N ms are the settling phase; their latencies are "
      "reported apart (settle_*), not in the percentiles; they count as messages"},
+    {"latency-log", FB_CFG_STR, S_FIELD(latency_log), "", 0, 0,
+     "file that receives one line per message after the run: connection, number, when it was due "
+     "(ms from the start), its publish->ack, publish->delivery and publish->stored_at ms (empty = none)"},
     {"json", FB_CFG_STR, S_FIELD(json), "-", 0, 0, "file that receives the JSON result (- = stdout)"},
     FB_CFG_END,
 };
@@ -129,6 +133,7 @@ typedef struct {
     uint8_t *acked;
     int64_t *lat;       /* publish -> ack, µs; the settling phase's from the end */
     size_t nlat, nslat;
+    int64_t *ack_us;    /* with --latency-log: per message, publish -> ack, µs (-1 = none) */
     uint64_t nsent, nacked, accepted, duplicates, rejected, stray, warm_sent, warm_acked;
     uint64_t by_reason[S_NREASONS];
     uint64_t late;      /* open loop: publishes sent more than two ticks behind schedule */
@@ -152,6 +157,8 @@ typedef struct {
     uint8_t *seen;      /* per (connection, counter) */
     int64_t *lat;       /* created_at -> delivery, µs; the settling phase's from the end */
     size_t nlat, nslat;
+    int64_t *deliv_us;  /* with --latency-log (first subscriber): per (connection, counter) */
+    int64_t *stored_us; /* ... and created_at -> the broker's stored_at_us */
     uint64_t received, duplicates, foreign, warm, errors;
     int64_t last_at;
     int failed;
@@ -307,6 +314,7 @@ static void s_on_ack(s_conn_t *c, const Fedbus__Ack *a, int64_t now)
                 c->lat[s_messages - 1 - c->nslat++] = now - c->sent[counter];
             else
                 c->lat[c->nlat++] = now - c->sent[counter];
+            if (c->ack_us) c->ack_us[counter] = now - c->sent[counter];
         }
     }
 }
@@ -651,6 +659,13 @@ static void *s_sub_main(void *arg)
                         s->lat[(size_t)s_nconns * s_messages - 1 - s->nslat++] = now - due;
                     else
                         s->lat[s->nlat++] = now - due;
+                    if (s->deliv_us) {
+                        /* stored_at_us is the broker's wall clock, created_at_us
+                         * this run's: both the same machine's clock here. */
+                        size_t k = (size_t)conn * s_messages + counter;
+                        s->deliv_us[k] = now - due;
+                        s->stored_us[k] = msg.stored_at_us - msg.created_at_us;
+                    }
                 }
             } else {
                 s->foreign++;
@@ -687,6 +702,41 @@ static int s_write_json(json_t *j)
     return 0;
 }
 
+/* Prints one number of milliseconds, or "-" for none (us < 0). */
+static void s_put_ms(FILE *f, int64_t us)
+{
+    if (us < 0) fputs(" -", f);
+    else fprintf(f, " %.3f", (double)us / 1000.0);
+}
+
+/* --latency-log: one line per message, in connection and number order, so
+ * that a run's latencies can be followed over time (`sort -k3 -n`, buckets
+ * by due time). Returns 0, or -1 when the file could not be written. */
+static int s_write_latencies(FILE *f, const s_conn_t *conns, const s_sub_t *sub)
+{
+    fprintf(f, "# connection number due_ms ack_ms delivery_ms stored_ms "
+               "(due: from the start; ack and delivery: from due; stored: from due to the broker's "
+               "stored_at_us; - = none)\n");
+    for (int i = 0; i < s_nconns; i++) {
+        const s_conn_t *c = &conns[i];
+        for (uint64_t m = 0; m < c->nsent && m < s_messages; m++) {
+            size_t k = (size_t)i * s_messages + m;
+            fprintf(f, "%d %llu", i + 1, (unsigned long long)m);
+            s_put_ms(f, c->sent[m] - s_start_mono);
+            s_put_ms(f, c->ack_us[m]);
+            s_put_ms(f, sub ? sub->deliv_us[k] : -1);
+            s_put_ms(f, sub && sub->deliv_us[k] >= 0 ? sub->stored_us[k] : -1);
+            fputc('\n', f);
+        }
+    }
+    if (fflush(f) != 0 || ferror(f)) {
+        fprintf(stderr, "fedbus-bench-load: cannot write --latency-log %s: %s\n", s_cfg.latency_log,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
@@ -694,6 +744,7 @@ int main(int argc, char **argv)
     s_conn_t *conns = NULL;
     s_sub_t *subs = NULL;
     pthread_t *threads = NULL;
+    FILE *latf = NULL;
     memset(&s_cfg, 0, sizeof(s_cfg));
     int lrc = fb_config_load(s_keys, &s_cfg, argc, argv, &nargs, err, sizeof(err));
     if (lrc == 1) {
@@ -719,6 +770,12 @@ int main(int argc, char **argv)
     }
     s_messages = (uint64_t)s_cfg.messages;
     s_nsubs = s_cfg.feed[0] ? (int)s_cfg.subscribers : 0;
+    /* Opened now, so that a path that cannot be written stops the run before it starts. */
+    if (s_cfg.latency_log[0] && !(latf = fopen(s_cfg.latency_log, "w"))) {
+        fprintf(stderr, "fedbus-bench-load: cannot write --latency-log %s: %s\n", s_cfg.latency_log,
+                strerror(errno));
+        return 2;
+    }
 
     /* ---- connections and subscribers ---- */
     char list[sizeof(s_cfg.nodes)];
@@ -767,12 +824,23 @@ int main(int argc, char **argv)
         c->acked = calloc(s_messages, 1);
         c->lat = calloc(s_messages, sizeof(*c->lat));
         if (!c->env || !c->frame || !c->sent || !c->acked || !c->lat) goto oom;
+        if (latf) {
+            if (!(c->ack_us = malloc(s_messages * sizeof(*c->ack_us)))) goto oom;
+            for (uint64_t m = 0; m < s_messages; m++) c->ack_us[m] = -1;
+        }
     }
     for (int i = 0; i < s_nsubs; i++) {
         subs[i].index = i;
         subs[i].seen = calloc((size_t)s_nconns * s_messages, 1);
         subs[i].lat = calloc((size_t)s_nconns * s_messages, sizeof(*subs[i].lat));
         if (!subs[i].seen || !subs[i].lat) goto oom;
+        if (latf && i == 0) {
+            size_t n = (size_t)s_nconns * s_messages;
+            subs[i].deliv_us = malloc(n * sizeof(*subs[i].deliv_us));
+            subs[i].stored_us = malloc(n * sizeof(*subs[i].stored_us));
+            if (!subs[i].deliv_us || !subs[i].stored_us) goto oom;
+            for (size_t k = 0; k < n; k++) subs[i].deliv_us[k] = subs[i].stored_us[k] = -1;
+        }
     }
     uint8_t first[16];
     if (fb_uuid_v7(fb_time_now_us(), first) != 0) goto oom;
@@ -1010,6 +1078,7 @@ int main(int argc, char **argv)
     free(sdels);
     rc = s_write_json(j) == 0 && ok ? 0 : 1;
     json_decref(j);
+    if (latf && s_write_latencies(latf, conns, s_nsubs ? &subs[0] : NULL) != 0) rc = 1;
     goto done;
 oom:
     fprintf(stderr, "fedbus-bench-load: out of memory\n");
@@ -1024,11 +1093,15 @@ done:
         free(conns[i].sent);
         free(conns[i].acked);
         free(conns[i].lat);
+        free(conns[i].ack_us);
     }
     for (int i = 0; subs && i < s_nsubs; i++) {
         free(subs[i].seen);
         free(subs[i].lat);
+        free(subs[i].deliv_us);
+        free(subs[i].stored_us);
     }
+    if (latf) fclose(latf);
     free(conns);
     free(subs);
     free(threads);
