@@ -309,14 +309,19 @@ int fb_store_count(fb_store_t *self, int64_t *count)
  * the batch (a batch of 16 MiB used to hold 16 MiB in each). */
 #define S_CHUNK (128u << 10)
 
+/* Hands len bytes of COPY data to libpq; returns 0, or -1 with the error set. */
+static int s_put_data(fb_store_t *self, const uint8_t *data, size_t len)
+{
+    if (PQputCopyData(self->conn, (const char *)data, (int)len) == 1) return 0;
+    s_set_error(self, "sending COPY data", NULL);
+    return -1;
+}
+
 /* Sends the encoded chunk; returns 0, or -1 with the error set. */
 static int s_flush(fb_store_t *self)
 {
     if (self->len == 0) return 0;
-    if (PQputCopyData(self->conn, (const char *)self->buf, (int)self->len) != 1) {
-        s_set_error(self, "sending COPY data", NULL);
-        return -1;
-    }
+    if (s_put_data(self, self->buf, self->len) != 0) return -1;
     self->len = 0;
     return 0;
 }
@@ -367,11 +372,7 @@ static int s_bytes(fb_store_t *self, const uint8_t *data, size_t len)
         self->len += len;
         return 0;
     }
-    if (PQputCopyData(self->conn, (const char *)data, (int)len) != 1) {
-        s_set_error(self, "sending COPY data", NULL);
-        return -1;
-    }
-    return 0;
+    return s_put_data(self, data, len);
 }
 
 /* Encodes rows as binary COPY data and sends it, chunk by chunk, inside a
