@@ -35,7 +35,7 @@
 #define S_REPLAY_MAX_ACTIVE 64
 #define S_REPLAY_MAX_PREFIXES 256
 #define S_NREASONS 16
-#define S_HWM 100000 /* messages queued per peer on ingest and feed */
+#define S_HWM 100000 /* frames queued per peer on ingest */
 #define S_TRIM_US (10 * 1000000) /* how often freed memory goes back to the system */
 
 const fb_cfg_key_t fb_broker_keys[] = {
@@ -61,6 +61,8 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "milliseconds a small batch (below commit-min publishes and a quarter of batch-bytes) may wait for more before it is committed (0 = never waits)"},
     {"commit-min", FB_CFG_INT, offsetof(fb_broker_config_t, commit_min), 0, "256", 1, 65536,
      "publishes that make a batch worth committing at once, without commit-linger"},
+    {"feed-queue", FB_CFG_INT, offsetof(fb_broker_config_t, feed_queue), 0, "10000", 100, 10000000,
+     "feed frames queued for a subscriber before the feed drops frames for it (a batched frame holds up to 32 messages and 8 KiB)"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -117,6 +119,7 @@ typedef struct {
 typedef struct {
     uint64_t frames, accepted, duplicates, rejected, batches, store_errors, replays, replies_dropped;
     uint64_t hellos, heartbeats, batch_frames;
+    uint64_t feed_frames, feed_batches; /* sent on the feed: one message each, several each */
     uint64_t by_reason[S_NREASONS];
 } s_stats_t;
 
@@ -162,6 +165,12 @@ struct fb_broker {
     int64_t next_trim_us;
     volatile sig_atomic_t *stop;
     Fedbus__Ack acks[FB_BATCH_MAX]; /* one AckBatch being written */
+    /* The feed's subscriptions as XPUB reports them (each distinct prefix
+     * once): plain ones, and ones to batched frames (FB_FEED_MARK). Each
+     * kind of frame is built only while someone subscribes to it. */
+    long feed_plain, feed_batched;
+    const s_item_t *run[FB_FEED_BATCH_MAX]; /* the batched feed frame being gathered: one topic */
+    size_t nrun, run_bytes;
     size_t ack_sizes[FB_BATCH_MAX];
     /* The writer thread's own, untouched by main while it runs. */
     fb_store_t *store;    /* writer connection */
@@ -470,11 +479,51 @@ static void s_store_batch(fb_broker_t *self, s_batch_t *b)
     b->head = self->store_head;
 }
 
-/* Sends a stored message on the feed: one frame, the topic, a NUL, then the
- * stored envelope (docs/protocol.md, "Feed"); subscriptions match its
- * leading topic bytes. */
+/* Sends the gathered run of stored messages as one batched feed frame:
+ * FB_FEED_MARK, their topic, a NUL, then FeedBatch.envelopes, each a stored
+ * envelope (docs/protocol.md, "Feed"). (Main.) */
+static void s_feed_flush(fb_broker_t *self)
+{
+    if (!self->nrun) return;
+    const char *topic = self->run[0]->topic;
+    size_t tlen = strlen(topic);
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, 1 + tlen + 1 + self->run_bytes) == 0) {
+        uint8_t *p = zmq_msg_data(&msg);
+        *p++ = FB_FEED_MARK;
+        memcpy(p, topic, tlen);
+        p += tlen;
+        *p++ = '\0';
+        for (size_t i = 0; i < self->nrun; i++) {
+            const s_item_t *it = self->run[i];
+            p += fb_envelope_put_header(1, it->env_len + it->stamp_len, p); /* FeedBatch.envelopes */
+            memcpy(p, it->env_data, it->env_len);
+            memcpy(p + it->env_len, it->stamp, it->stamp_len);
+            p += it->env_len + it->stamp_len;
+        }
+        if (zmq_msg_send(&msg, self->feed, 0) < 0) zmq_msg_close(&msg);
+        else self->stats.feed_batches++;
+    }
+    self->nrun = 0;
+    self->run_bytes = 0;
+}
+
+/* Sends a stored message on the feed (docs/protocol.md, "Feed"): to plain
+ * subscribers as one frame, the topic, a NUL, then the stored envelope; to
+ * batch subscribers in the run being gathered, sent when the topic changes,
+ * the run is full, or the batch is answered. The item must live until
+ * s_feed_flush(). (Main.) */
 static void s_fanout(fb_broker_t *self, const s_item_t *it)
 {
+    if (self->feed_batched > 0) {
+        size_t entry = fb_envelope_field_size(1, it->env_len + it->stamp_len);
+        if (self->nrun && (self->nrun == FB_FEED_BATCH_MAX || self->run_bytes + entry > FB_FEED_BATCH_BYTES ||
+                           strcmp(self->run[0]->topic, it->topic) != 0))
+            s_feed_flush(self);
+        self->run[self->nrun++] = it;
+        self->run_bytes += entry;
+    }
+    if (self->feed_plain <= 0) return;
     zmq_msg_t msg;
     size_t tlen = strlen(it->topic);
     if (zmq_msg_init_size(&msg, tlen + 1 + it->env_len + it->stamp_len) != 0) return;
@@ -484,6 +533,7 @@ static void s_fanout(fb_broker_t *self, const s_item_t *it)
     memcpy(p + tlen + 1, it->env_data, it->env_len);
     memcpy(p + tlen + 1 + it->env_len, it->stamp, it->stamp_len);
     if (zmq_msg_send(&msg, self->feed, 0) < 0) zmq_msg_close(&msg);
+    else self->stats.feed_frames++;
 }
 
 /* Settles what item it gets: resolves a reference to an earlier copy in
@@ -595,6 +645,7 @@ static void s_answer(fb_broker_t *self, s_batch_t *b)
         if (s_send_reply(self->ingest, &it->ident, &bm) != 0) self->stats.replies_dropped++;
         i++;
     }
+    s_feed_flush(self);
     s_batch_release(b);
 }
 
@@ -1135,13 +1186,15 @@ static void s_log_stats(fb_broker_t *self)
     /* store_ms_*: the batches stored since the last line (a PostgreSQL
      * stall shows here before anywhere else). */
     fb_info("stats frames=%llu batch_frames=%llu hellos=%llu heartbeats=%llu accepted=%llu "
-            "duplicates=%llu rejected=%llu batches=%llu store_errors=%llu replays=%llu head=%llu "
+            "duplicates=%llu rejected=%llu batches=%llu store_errors=%llu replays=%llu "
+            "feed_frames=%llu feed_batches=%llu head=%llu "
             "origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
             (unsigned long long)s->frames, (unsigned long long)s->batch_frames,
             (unsigned long long)s->hellos, (unsigned long long)s->heartbeats, (unsigned long long)s->accepted,
             (unsigned long long)s->duplicates, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
-            (unsigned long long)s->replays, (unsigned long long)self->head,
+            (unsigned long long)s->replays, (unsigned long long)s->feed_frames,
+            (unsigned long long)s->feed_batches, (unsigned long long)self->head,
             fb_map_size(self->heads), (double)self->store_us_max / 1000.0,
             self->stored ? (double)self->store_us_sum / 1000.0 / (double)self->stored : 0.0,
             o ? " rejects:" : "", reasons);
@@ -1159,9 +1212,14 @@ static void s_drain_xpub(fb_broker_t *self)
     zmq_msg_init(&m);
     while (zmq_msg_recv(&m, self->feed, ZMQ_DONTWAIT) >= 0) {
         const uint8_t *d = zmq_msg_data(&m);
-        if (zmq_msg_size(&m) >= 1)
-            fb_debug("feed %s '%.*s'", d[0] ? "subscribe" : "unsubscribe",
-                     (int)zmq_msg_size(&m) - 1, (const char *)d + 1);
+        size_t n = zmq_msg_size(&m);
+        if (n < 1 || d[0] > 1) continue; /* not a (un)subscription */
+        int batched = n >= 2 && d[1] == FB_FEED_MARK;
+        long *count = batched ? &self->feed_batched : &self->feed_plain;
+        if (d[0]) (*count)++;
+        else if (*count > 0) (*count)--;
+        fb_debug("feed %s%s '%.*s'", d[0] ? "subscribe" : "unsubscribe", batched ? " (batched)" : "",
+                 (int)(n - 1 - (size_t)batched), (const char *)d + 1 + batched);
     }
     zmq_msg_close(&m);
 }
@@ -1299,7 +1357,7 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
         fb_err("cannot bind ingest %s: %s", cfg->ingest, zmq_strerror(errno));
         goto error;
     }
-    self->feed = fb_zmq_socket(ZMQ_XPUB, cfg->feed, 1, 0, 0, S_HWM);
+    self->feed = fb_zmq_socket(ZMQ_XPUB, cfg->feed, 1, 0, 0, (int)cfg->feed_queue);
     if (!self->feed) {
         fb_err("cannot bind feed %s: %s", cfg->feed, zmq_strerror(errno));
         goto error;

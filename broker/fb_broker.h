@@ -18,6 +18,7 @@ typedef struct {
     long long commit_linger;
     long long commit_min;
     long long stats_interval;
+    long long feed_queue;
     char log_level[16];
 } fb_broker_config_t;
 

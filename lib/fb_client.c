@@ -549,13 +549,22 @@ struct fb_subscriber {
     fb_arena_t *arena;    /* the last delivered message's fields and decode; reset for each */
     zmq_msg_t frame;
     int frame_live;
+    /* Batched feed frames (docs/protocol.md, "Feed"): until the first one
+     * comes, the plain prefixes are subscribed too, for a broker that
+     * sends no batches; after it, they are unsubscribed (the SUB socket
+     * then drops the plain frames still queued, as matching nothing). While
+     * bp < bend, frame is a batch not yet delivered whole. */
+    int batched;
+    char **plain;
+    int nplain;
+    const uint8_t *bp, *bend;
 };
 
 fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay_endpoint)
 {
     fb_subscriber_t *self = calloc(1, sizeof(*self));
     if (!self) return NULL;
-    self->sock = fb_zmq_socket(ZMQ_SUB, feed_endpoint, 0, 0, 0, 1000000);
+    self->sock = fb_zmq_socket(ZMQ_SUB, feed_endpoint, 0, 0, 0, 100000);
     if (!self->sock || !(self->arena = fb_arena_new(64 << 10, 64 << 10))) goto error;
     if (replay_endpoint && !(self->replay_endpoint = strdup(replay_endpoint))) goto error;
     return self;
@@ -583,6 +592,8 @@ void fb_subscriber_destroy(fb_subscriber_t **self_p)
     free(self->queue);
     fb_arena_destroy(&self->arena);
     if (self->frame_live) zmq_msg_close(&self->frame);
+    for (int i = 0; i < self->nplain; i++) free(self->plain[i]);
+    free(self->plain);
     free(self->replay_endpoint);
     free(self);
     *self_p = NULL;
@@ -598,10 +609,36 @@ int fb_subscriber_add(fb_subscriber_t *self, const char *pattern)
     self->patterns = p;
     if (!(p[self->npatterns] = strdup(pattern))) return FB_ENOMEM;
     self->npatterns++;
-    for (int i = 0; i < n; i++)
-        if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, prefixes[i], strlen(prefixes[i])) != 0)
-            return FB_EIO;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(prefixes[i]);
+        char marked[FB_TOPIC_MAX + 2];
+        marked[0] = FB_FEED_MARK;
+        memcpy(marked + 1, prefixes[i], len);
+        if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, marked, len + 1) != 0) return FB_EIO;
+        if (self->batched) continue;
+        char **pl = realloc(self->plain, sizeof(char *) * (size_t)(self->nplain + 1));
+        if (!pl) return FB_ENOMEM;
+        self->plain = pl;
+        if (!(pl[self->nplain] = strdup(prefixes[i]))) return FB_ENOMEM;
+        self->nplain++;
+        if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, prefixes[i], len) != 0) return FB_EIO;
+    }
     return FB_OK;
+}
+
+/* The broker sends batched frames: from now on only they are read, and the
+ * plain subscriptions go (the broker then stops building plain frames for
+ * this subscriber). */
+static void s_go_batched(fb_subscriber_t *self)
+{
+    self->batched = 1;
+    for (int i = 0; i < self->nplain; i++) {
+        zmq_setsockopt(self->sock, ZMQ_UNSUBSCRIBE, self->plain[i], strlen(self->plain[i]));
+        free(self->plain[i]);
+    }
+    free(self->plain);
+    self->plain = NULL;
+    self->nplain = 0;
 }
 
 int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq)
@@ -630,13 +667,18 @@ static int s_enqueue(const fb_message_t *msg, void *arg)
     return 0;
 }
 
+/* Closes the frame last received, batch or not. */
+static void s_frame_done(fb_subscriber_t *self)
+{
+    if (self->frame_live) zmq_msg_close(&self->frame);
+    self->frame_live = 0;
+    self->bp = self->bend = NULL;
+}
+
 int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
 {
     fb_arena_reset(self->arena);
-    if (self->frame_live) {
-        zmq_msg_close(&self->frame);
-        self->frame_live = 0;
-    }
+    if (!self->bp) s_frame_done(self);
     free(self->held);
     self->held = NULL;
     /* Catch-up goes page by page, so history of any length takes bounded
@@ -660,7 +702,27 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         return FB_OK;
     }
     int64_t deadline = fb_time_mono_us() + (int64_t)timeout_ms * 1000;
+    s_filter_t f = {(const char *const *)self->patterns, self->npatterns};
     for (;;) {
+        if (self->bp) {
+            /* The next envelope of a batched frame. */
+            const uint8_t *env;
+            size_t env_len;
+            int rc = fb_envelope_next_bytes(&self->bp, self->bend, 1, &env, &env_len);
+            if (rc != 1) {
+                s_frame_done(self);
+                if (rc < 0) return FB_EPROTO; /* the rest of the frame is not readable */
+                continue;
+            }
+            if (s_message_fill(self->arena, msg, env, env_len) != 0) return FB_EPROTO;
+            if (msg->global_seq <= self->last_seq || !s_filter_match(&f, msg->topic)) {
+                fb_arena_reset(self->arena);
+                continue;
+            }
+            self->last_seq = msg->global_seq;
+            return FB_OK;
+        }
+        s_frame_done(self);
         /* What is queued already is taken without a poll; only an empty
          * queue waits. */
         zmq_msg_init(&self->frame);
@@ -683,17 +745,26 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         size_t size = zmq_msg_size(&self->frame);
         const uint8_t *nul = zmq_msg_more(&self->frame)
                                  ? NULL
-                                 : memchr(data, 0, size < FB_TOPIC_MAX + 1 ? size : FB_TOPIC_MAX + 1);
+                                 : memchr(data, 0, size < FB_TOPIC_MAX + 2 ? size : FB_TOPIC_MAX + 2);
         if (!nul) {
             if (zmq_msg_more(&self->frame)) fb_zmq_drain(self->sock);
             zmq_msg_close(&self->frame);
             self->frame_live = 0;
             continue;
         }
+        if (data[0] == FB_FEED_MARK) {
+            /* A batched frame: its envelopes come one per call. What plain
+             * frames delivered before it comes again in it, and is skipped
+             * by global_seq. */
+            if (!self->batched) s_go_batched(self);
+            self->bp = nul + 1;
+            self->bend = data + size;
+            if (self->bp == self->bend) s_frame_done(self);
+            continue;
+        }
         if (s_message_fill(self->arena, msg, nul + 1, size - (size_t)(nul + 1 - data)) != 0) return FB_EPROTO;
         /* Skip what catch-up already delivered, and what the patterns'
          * prefixes let through but the patterns do not match. */
-        s_filter_t f = {(const char *const *)self->patterns, self->npatterns};
         if (msg->global_seq <= self->last_seq || !s_filter_match(&f, msg->topic)) {
             fb_arena_reset(self->arena);
             zmq_msg_close(&self->frame);

@@ -134,6 +134,14 @@ int fb_envelope_publish_view(const uint8_t *frame, size_t len, const uint8_t **e
 /* Most envelopes in one PublishBatch (docs/protocol.md). */
 #define FB_BATCH_MAX 1024
 
+/* Batched feed frames (docs/protocol.md, "Feed"): FB_FEED_MARK, a topic, a
+ * NUL, then FeedBatch.envelopes: up to FB_FEED_BATCH_MAX stored envelopes
+ * of that topic, together within FB_FEED_BATCH_BYTES (or one larger
+ * envelope alone). A subscription to FB_FEED_MARK + prefix selects them. */
+#define FB_FEED_MARK 0x01
+#define FB_FEED_BATCH_MAX 32
+#define FB_FEED_BATCH_BYTES 8192
+
 /* When frame is exactly one length-delimited field `tag` filling it (as
  * NodeMessage{publish_batch} is tag 4, BrokerMessage{ack_batch} tag 3), sets
  * *body and *body_len to its contents (pointing into frame) and returns 0;
