@@ -272,25 +272,27 @@ static void s_template(s_conn_t *c)
     }
 }
 
-/* Counts one ack. */
-static void s_on_ack(s_conn_t *c, const Fedbus__Ack *a, int64_t now)
+/* Counts one ack, read in place (fb_ack_scan). */
+static void s_on_ack(s_conn_t *c, const fb_ack_view_t *a, int64_t now)
 {
     int conn;
     uint32_t counter;
     int rejected = a->status == FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
-    if (a->message_id.len != 16 || s_id_parse(a->message_id.data, &conn, &counter) ||
+    int dl = (int)a->detail_len;
+    const char *detail = a->detail ? a->detail : "";
+    if (a->message_id_len != 16 || s_id_parse(a->message_id, &conn, &counter) ||
         conn != c->index) {
         /* An ack that names no message of ours: a frame-level reject. */
         c->stray++;
         if (rejected) {
             c->rejected++;
             c->by_reason[(unsigned)a->reason < S_NREASONS ? a->reason : 0]++;
-            s_fail(c, "frame rejected: %s", a->detail ? a->detail : "");
+            s_fail(c, "frame rejected: %.*s", dl, detail);
         }
     } else if (counter & S_WARM_BIT) {
         if (rejected) {
             char why[200];
-            snprintf(why, sizeof(why), "%s: %s", fb_reject_name(a->reason), a->detail ? a->detail : "");
+            snprintf(why, sizeof(why), "%s: %.*s", fb_reject_name(a->reason), dl, detail);
             s_fail(c, "warm-up publish rejected: %s", why);
         } else {
             c->warm_acked++;
@@ -305,8 +307,8 @@ static void s_on_ack(s_conn_t *c, const Fedbus__Ack *a, int64_t now)
             c->rejected++;
             c->by_reason[(unsigned)a->reason < S_NREASONS ? a->reason : 0]++;
             if (!c->error[0])
-                snprintf(c->error, sizeof(c->error), "rejected: %s: %s", fb_reject_name(a->reason),
-                         a->detail ? a->detail : "");
+                snprintf(c->error, sizeof(c->error), "rejected: %s: %.*s", fb_reject_name(a->reason), dl,
+                         detail);
         } else {
             if (a->status == FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE) c->duplicates++;
             else c->accepted++;
@@ -328,16 +330,21 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
         const uint8_t *p = list, *end = list + list_len;
         int rc;
         while ((rc = fb_envelope_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
-            Fedbus__Ack *a = fedbus__ack__unpack(&c->alloc, ack_len, ack);
-            if (!a) {
+            fb_ack_view_t a;
+            if (fb_ack_scan(ack, ack_len, &a) != 0) {
                 rc = -1;
                 break;
             }
-            s_on_ack(c, a, now);
-            fb_arena_reset(c->arena);
+            s_on_ack(c, &a, now);
         }
         if (rc < 0) c->stray++;
-        fb_arena_reset(c->arena);
+        return;
+    }
+    if (fb_envelope_sole_field(data, len, 1, &ack, &ack_len) == 0) {
+        /* One Ack (BrokerMessage.ack), the answer to a single Publish. */
+        fb_ack_view_t a;
+        if (fb_ack_scan(ack, ack_len, &a) != 0) c->stray++;
+        else s_on_ack(c, &a, now);
         return;
     }
     Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(&c->alloc, len, data);
@@ -353,12 +360,7 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
         fb_arena_reset(c->arena);
         return;
     }
-    if (bm->body_case != FEDBUS__BROKER_MESSAGE__BODY_ACK) {
-        c->stray++;
-        fb_arena_reset(c->arena);
-        return;
-    }
-    s_on_ack(c, bm->ack, now);
+    c->stray++; /* neither an ack nor a Welcome */
     fb_arena_reset(c->arena);
 }
 
