@@ -362,10 +362,13 @@ static int s_resolve_lookups(fb_broker_t *self, s_batch_t *b, s_state_t which)
 }
 
 /* Gives S_NEW items their global_seq and stamp, and fills rows; returns
- * their count. (Writer thread.) */
+ * their count. b->heads gets each origin's last new origin_seq (the
+ * highest: classification keeps them rising), once per run of one origin.
+ * (Writer thread.) */
 static size_t s_assign(fb_broker_t *self, s_batch_t *b, int64_t now_us)
 {
     size_t n = 0;
+    const s_item_t *run = NULL; /* the last S_NEW item, while its origin's run lasts */
     fb_map_clear(b->heads);
     for (size_t i = 0; i < b->nitems; i++) {
         s_item_t *it = &b->items[i];
@@ -385,8 +388,11 @@ static size_t s_assign(fb_broker_t *self, s_batch_t *b, int64_t now_us)
         r->body_len = it->env_len;
         r->stamp = it->stamp;
         r->stamp_len = it->stamp_len;
-        fb_map_put(b->heads, it->origin, strlen(it->origin), it->origin_seq);
+        if (run && strcmp(run->origin, it->origin) != 0)
+            fb_map_put(b->heads, run->origin, strlen(run->origin), run->origin_seq);
+        run = it;
     }
+    if (run) fb_map_put(b->heads, run->origin, strlen(run->origin), run->origin_seq);
     return n;
 }
 
@@ -406,13 +412,18 @@ static void s_store_batch(fb_broker_t *self, s_batch_t *b)
     fb_map_clear(b->ids);
     b->dropped = 0;
     b->store_errors = 0;
+    /* Publishes come in runs of one origin (a node's frame): its head is
+     * looked up once per run, and written back when the run ends. */
+    const char *run = NULL;
+    uint64_t run_head = 0;
+    int run_new = 0;
     for (size_t i = 0; i < b->nitems; i++) {
         s_item_t *it = &b->items[i];
         uint8_t key[FB_MAP_KEY_MAX];
         uint64_t first;
         if (it->state == S_REJECTED) continue; /* refused while reading its batch */
         size_t klen = s_id_key(it, key);
-        if (fb_map_get(b->ids, key, klen, &first)) {
+        if (fb_map_add(b->ids, key, klen, i, &first) == 1) {
             if (memcmp(b->items[first].hash, it->hash, FB_SHA256_LEN) == 0) {
                 it->state = S_DUP_REF;
                 it->ref = first;
@@ -422,14 +433,21 @@ static void s_store_batch(fb_broker_t *self, s_batch_t *b)
             }
             continue;
         }
-        fb_map_put(b->ids, key, klen, i);
-        if (it->origin_seq > s_stored_head(self, b, it->origin)) {
+        if (!run || strcmp(run, it->origin) != 0) {
+            if (run_new) fb_map_put(b->heads, run, strlen(run), run_head);
+            run = it->origin;
+            run_head = s_stored_head(self, b, run);
+            run_new = 0;
+        }
+        if (it->origin_seq > run_head) {
             it->state = S_NEW;
-            fb_map_put(b->heads, it->origin, strlen(it->origin), it->origin_seq);
+            run_head = it->origin_seq;
+            run_new = 1;
         } else {
             it->state = S_CHECK;
         }
     }
+    if (run_new) fb_map_put(b->heads, run, strlen(run), run_head);
 
     /* Nothing is acked before COMMIT, and nothing is rejected because
      * PostgreSQL is away: the batch is retried until it is stored, while the

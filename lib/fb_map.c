@@ -128,6 +128,25 @@ int fb_map_put(fb_map_t *self, const void *key, size_t len, uint64_t value)
     return 0;
 }
 
+int fb_map_add(fb_map_t *self, const void *key, size_t len, uint64_t value, uint64_t *have)
+{
+    if (len > FB_MAP_KEY_MAX) return -1;
+    if ((self->size + 1) * 10 > self->cap * 7 && s_grow(self) != 0) return -1;
+    uint64_t h = s_hash(key, len);
+    s_slot_t *s = s_find(self, key, len, h);
+    if (s_used(self, s)) {
+        if (have) *have = s->value;
+        return 1;
+    }
+    s->hash = h;
+    s->gen = self->gen;
+    s->len = (uint32_t)len;
+    memcpy(s->key, key, len);
+    s->value = value;
+    self->size++;
+    return 0;
+}
+
 int fb_map_get(const fb_map_t *self, const void *key, size_t len, uint64_t *value)
 {
     if (len > FB_MAP_KEY_MAX) return 0;

@@ -20,6 +20,12 @@ void fb_map_destroy(fb_map_t **self_p);
 /* Sets key to value; returns 0, or -1 when the key is too long or memory ran out. */
 int fb_map_put(fb_map_t *self, const void *key, size_t len, uint64_t value);
 
+/* Adds key with value unless it is present: returns 0 when it was added, 1
+ * (and its value in *have, when have is not NULL) when it was there already
+ * and nothing changed, -1 when the key is too long or memory ran out. One
+ * probe where fb_map_get() then fb_map_put() take two. */
+int fb_map_add(fb_map_t *self, const void *key, size_t len, uint64_t value, uint64_t *have);
+
 /* Returns 1 and *value when key is present, else 0. */
 int fb_map_get(const fb_map_t *self, const void *key, size_t len, uint64_t *value);
 

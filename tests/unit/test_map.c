@@ -380,6 +380,53 @@ static void test_each_visits_every_entry_once_and_stops_when_asked(void **state)
     fb_map_destroy(&m);
 }
 
+static void test_add_keeps_what_is_there_and_says_so(void **state)
+{
+    (void)state;
+    fb_map_t *m = fb_map_new(0);
+    assert_non_null(m);
+    uint64_t have = 7;
+    assert_int_equal(fb_map_add(m, "kr-busan", 8, 1, &have), 0);
+    assert_int_equal(have, 7); /* untouched when the key was added */
+    assert_int_equal(fb_map_add(m, "kr-busan", 8, 2, &have), 1);
+    assert_int_equal(have, 1);
+    assert_int_equal(fb_map_add(m, "kr-busan", 8, 3, NULL), 1); /* have may be NULL */
+    uint64_t v = 0;
+    assert_int_equal(fb_map_get(m, "kr-busan", 8, &v), 1);
+    assert_int_equal(v, 1); /* the first value stays */
+    assert_int_equal(fb_map_size(m), 1);
+    uint8_t longkey[FB_MAP_KEY_MAX + 1] = {0};
+    assert_int_equal(fb_map_add(m, longkey, sizeof(longkey), 1, &have), -1);
+    assert_int_equal(fb_map_size(m), 1);
+    /* After a clear the key is new again. */
+    fb_map_clear(m);
+    assert_int_equal(fb_map_add(m, "kr-busan", 8, 4, &have), 0);
+    assert_int_equal(fb_map_get(m, "kr-busan", 8, &v), 1);
+    assert_int_equal(v, 4);
+    fb_map_destroy(&m);
+}
+
+static void test_add_of_100k_keys_twice_matches_put_and_get(void **state)
+{
+    (void)state;
+    fb_map_t *m = fb_map_new(0); /* grows all the way */
+    assert_non_null(m);
+    uint8_t key[FB_MAP_KEY_MAX];
+    for (uint64_t i = 0; i < S_N; i++) {
+        size_t len = s_key(i, key);
+        assert_int_equal(fb_map_add(m, key, len, s_value(i), NULL), 0);
+    }
+    assert_int_equal(fb_map_size(m), S_N);
+    for (uint64_t i = 0; i < S_N; i++) {
+        size_t len = s_key(i, key);
+        uint64_t have = 0;
+        assert_int_equal(fb_map_add(m, key, len, 0, &have), 1);
+        assert_int_equal(have, s_value(i));
+    }
+    assert_int_equal(fb_map_size(m), S_N);
+    fb_map_destroy(&m);
+}
+
 static void test_destroy_accepts_null(void **state)
 {
     (void)state;
@@ -402,6 +449,8 @@ int main(void)
         cmocka_unit_test(test_clear_removes_everything_and_the_map_stays_usable),
         cmocka_unit_test(test_clear_over_many_rounds_never_shows_an_earlier_round),
         cmocka_unit_test(test_each_visits_every_entry_once_and_stops_when_asked),
+        cmocka_unit_test(test_add_keeps_what_is_there_and_says_so),
+        cmocka_unit_test(test_add_of_100k_keys_twice_matches_put_and_get),
         cmocka_unit_test(test_destroy_accepts_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
