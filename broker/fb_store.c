@@ -242,7 +242,7 @@ int fb_store_head(fb_store_t *self, uint64_t *global_seq)
 }
 
 static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
-                      uint64_t origin_seq, uint64_t global_seq, int64_t stored_at_us);
+                      uint64_t origin_seq, uint64_t global_seq, int64_t stored_at_us, size_t *index);
 
 int fb_store_origin_heads(fb_store_t *self,
                           void (*fn)(const char *origin, uint64_t last_origin_seq, void *arg),
@@ -280,7 +280,7 @@ int fb_store_origin_heads(fb_store_t *self,
         fn(origin, oseq, arg);
         if (self->role == FB_STORE_WRITER &&
             s_head_put(&self->pending, &self->npending, &self->cap_pending, self->pending_at, origin,
-                       oseq, gseq, at) == 0)
+                       oseq, gseq, at, NULL) == 0)
             self->heads_written_us = 0;
     }
     PQclear(r);
@@ -409,10 +409,10 @@ static int s_send_rows(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     return s_flush(self);
 }
 
-/* Sets the head of row's origin in (heads, at) to row, growing heads;
- * returns 0 or -1 when out of memory. */
+/* Sets the head of row's origin in (heads, at) to row, growing heads, and
+ * its place in *index (when not NULL); returns 0 or -1 when out of memory. */
 static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
-                      uint64_t origin_seq, uint64_t global_seq, int64_t stored_at_us)
+                      uint64_t origin_seq, uint64_t global_seq, int64_t stored_at_us, size_t *index)
 {
     size_t olen = strlen(origin);
     uint64_t i;
@@ -434,6 +434,7 @@ static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, co
     if (origin_seq > h->origin_seq) h->origin_seq = origin_seq;
     h->global_seq = global_seq;
     h->stored_at_us = stored_at_us;
+    if (index) *index = (size_t)i;
     return 0;
 }
 
@@ -475,7 +476,7 @@ static int s_heads_commit(fb_store_t *self)
     for (size_t i = 0; i < self->nbatch; i++) {
         const s_head_t *h = &self->batch[i];
         if (s_head_put(&self->pending, &self->npending, &self->cap_pending, self->pending_at, h->origin,
-                       h->origin_seq, h->global_seq, h->stored_at_us) != 0)
+                       h->origin_seq, h->global_seq, h->stored_at_us, NULL) != 0)
             return -1;
     }
     return 0;
@@ -496,10 +497,19 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     if (n == 0) return FB_OK;
     self->nbatch = 0;
     fb_map_clear(self->batch_at);
-    for (size_t i = 0; i < n; i++)
+    size_t run = 0; /* the head the row before set: rows come in runs of one origin */
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(self->batch[run].origin, rows[i].origin) == 0) {
+            s_head_t *h = &self->batch[run];
+            if (rows[i].origin_seq > h->origin_seq) h->origin_seq = rows[i].origin_seq;
+            h->global_seq = rows[i].global_seq;
+            h->stored_at_us = rows[i].stored_at_us;
+            continue;
+        }
         if (s_head_put(&self->batch, &self->nbatch, &self->cap_batch, self->batch_at, rows[i].origin,
-                       rows[i].origin_seq, rows[i].global_seq, rows[i].stored_at_us) != 0)
+                       rows[i].origin_seq, rows[i].global_seq, rows[i].stored_at_us, &run) != 0)
             goto oom;
+    }
     /* Most batches are one COPY in its own transaction: two round trips,
      * and it commits when the data ends. Once per heads-interval the batch
      * also writes the heads, in one transaction with the rows. */

@@ -194,12 +194,55 @@ static void test_a_conflict_in_the_first_row_stores_nothing_and_the_next_batch_g
     s_conflict_at("store_conflict_first", 23220, 0);
 }
 
+static void test_heads_of_interleaved_runs_of_origins_are_each_origins_last_row(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "store_heads", 23230);
+    char err[256];
+    fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
+    assert_non_null(w);
+    /* Runs of one origin as nodes' frames make them, an origin coming back
+     * after another: busan 1-3, daejeon 1-2, busan 4-5, seoul 1, daejeon 3. */
+    const char *origins[] = {"kr-busan", "kr-busan", "kr-busan", "kr-daejeon", "kr-daejeon",
+                             "kr-busan", "kr-busan", "kr-seoul", "kr-daejeon"};
+    const uint64_t seqs[] = {1, 2, 3, 1, 2, 4, 5, 1, 3};
+    enum { N = 9 };
+    const size_t size = 100;
+    s_rows_t r;
+    s_rows(&r, 1, N, &size, 1);
+    for (size_t i = 0; i < N; i++) {
+        r.rows[i].origin = origins[i];
+        r.rows[i].origin_seq = seqs[i];
+    }
+    assert_int_equal(fb_store_append(w, r.rows, r.n), FB_OK);
+    assert_int_equal(fb_store_write_heads(w), FB_OK);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_origins"), 3);
+    assert_int_equal(th_sql_int(&t, "SELECT last_origin_seq * 100 + last_global_seq FROM fedbus_origins "
+                                    "WHERE origin = 'kr-busan'"),
+                     507);
+    assert_int_equal(th_sql_int(&t, "SELECT last_origin_seq * 100 + last_global_seq FROM fedbus_origins "
+                                    "WHERE origin = 'kr-daejeon'"),
+                     309);
+    assert_int_equal(th_sql_int(&t, "SELECT last_origin_seq * 100 + last_global_seq FROM fedbus_origins "
+                                    "WHERE origin = 'kr-seoul'"),
+                     108);
+    /* The stamp of each origin's last row is its head's. */
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_origins o JOIN fedbus_messages m "
+                                    "ON m.global_seq = o.last_global_seq AND m.stored_at = o.last_stored_at"),
+                     3);
+    s_rows_free(&r);
+    fb_store_destroy(&w);
+    th_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_on_both_sides_of_a_chunk_come_back_byte_for_byte),
         cmocka_unit_test(test_a_conflict_in_the_last_row_stores_nothing_and_the_next_batch_goes_in),
         cmocka_unit_test(test_a_conflict_in_the_first_row_stores_nothing_and_the_next_batch_goes_in),
+        cmocka_unit_test(test_heads_of_interleaved_runs_of_origins_are_each_origins_last_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
