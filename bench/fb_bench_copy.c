@@ -86,6 +86,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "fedbus-bench-copy: store: %s\n", err);
         return 1;
     }
+    /* As the broker's writer does. */
+    fb_store_set_ahead(store, 1);
     uint64_t head = 0;
     heads = fb_map_new(nn);
     if (!heads || fb_store_head(store, &head) != FB_OK ||

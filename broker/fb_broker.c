@@ -36,6 +36,7 @@
 #define S_REPLAY_MAX_PREFIXES 256
 #define S_NREASONS 16
 #define S_HWM 100000 /* frames queued per peer on ingest */
+#define S_AHEAD_IDLE_MS 20 /* a COPY sent ahead is closed when no batch came in this time */
 #define S_TRIM_US (10 * 1000000) /* how often freed memory goes back to the system */
 
 const fb_cfg_key_t fb_broker_keys[] = {
@@ -684,6 +685,16 @@ static void *s_writer_main(void *arg)
     }
     for (;;) {
         s_batch_t *b = NULL;
+        if (fb_store_ahead(self->store)) {
+            /* The next batch's COPY is open: close it when none comes. */
+            zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
+            int n = zmq_poll(&item, 1, S_AHEAD_IDLE_MS);
+            if (n < 0 && errno == EINTR) continue;
+            if (n == 0) {
+                fb_store_idle(self->store);
+                continue;
+            }
+        }
         int rc = zmq_recv(pipe, &b, sizeof(b), 0);
         if (rc < 0 && errno == EINTR) continue;
         if (rc != (int)sizeof(b) || !b) break; /* NULL: stop */
@@ -1355,6 +1366,7 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
         goto error;
     }
     fb_store_set_heads_interval(self->store, cfg->heads_interval);
+    fb_store_set_ahead(self->store, 1);
     self->reader = fb_store_open(cfg->pg, FB_STORE_READER, err, sizeof(err));
     if (!self->reader) {
         fb_err("store (reader): %s", err);

@@ -91,7 +91,15 @@ struct fb_store {
     fb_map_t *batch_at;
     int64_t heads_interval_us;
     int64_t heads_written_us; /* monotonic; 0 = never */
+    /* The COPY of the next batch, sent ahead (fb_store_append, after a
+     * commit): 0 = none, S_AHEAD_COPY, or S_AHEAD_BEGIN when it opened a
+     * transaction for the heads too. */
+    int ahead;
+    int send_ahead; /* whether to (fb_store_set_ahead) */
 };
+
+#define S_AHEAD_COPY 1
+#define S_AHEAD_BEGIN 2
 
 static void s_set_error(fb_store_t *self, const char *what, const PGresult *res)
 {
@@ -170,6 +178,7 @@ static int s_take_lock(fb_store_t *self)
 static int s_connect(fb_store_t *self)
 {
     if (self->conn) PQfinish(self->conn);
+    self->ahead = 0;
     self->conn = PQconnectdb(self->conninfo);
     if (PQstatus(self->conn) != CONNECTION_OK) {
         s_set_error(self, "connecting to PostgreSQL", NULL);
@@ -222,6 +231,83 @@ void fb_store_destroy(fb_store_t **self_p)
     *self_p = NULL;
 }
 
+/* Whether the heads are due with the batch about to be written. */
+static int s_heads_due(const fb_store_t *self)
+{
+    return !self->heads_written_us || self->heads_interval_us == 0 ||
+           fb_time_mono_us() - self->heads_written_us >= self->heads_interval_us;
+}
+
+/* Sends the next batch's COPY command without waiting for its answer, so
+ * that the round trip and the server's setup of the COPY overlap what the
+ * caller does until the batch comes. */
+static void s_send_ahead(fb_store_t *self)
+{
+    int begin = s_heads_due(self);
+    if (PQsendQuery(self->conn, begin ? "BEGIN; " S_COPY_SQL : S_COPY_SQL) == 1)
+        self->ahead = begin ? S_AHEAD_BEGIN : S_AHEAD_COPY;
+}
+
+/* Waits for the server's answers to a COPY command sent with PQsendQuery
+ * (BEGIN's first, if any); returns 0 once it takes COPY data, or -1 with
+ * the error set and the connection idle. */
+static int s_await_copy(fb_store_t *self)
+{
+    PGresult *r;
+    while ((r = PQgetResult(self->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN) {
+            PQclear(r);
+            return 0;
+        }
+        if (st != PGRES_COMMAND_OK) {
+            s_set_error(self, "starting COPY", r);
+            PQclear(r);
+            while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+    }
+    s_set_error(self, "starting COPY", NULL);
+    return -1;
+}
+
+/* Closes the COPY sent ahead, if any, without storing anything: it ends
+ * empty (no row, no error in the server's log) and its transaction ends. */
+static void s_drop_ahead(fb_store_t *self)
+{
+    if (!self->ahead) return;
+    int begin = self->ahead == S_AHEAD_BEGIN;
+    self->ahead = 0;
+    if (s_await_copy(self) == 0) {
+        static const uint8_t empty[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0,
+                                        0,   0,   0,   0,   0,   0,   0,    0,    0xff, 0xff};
+        PGresult *r;
+        PQputCopyData(self->conn, (const char *)empty, (int)sizeof(empty));
+        PQputCopyEnd(self->conn, NULL);
+        while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
+    }
+    if (begin && PQstatus(self->conn) == CONNECTION_OK) PQclear(PQexec(self->conn, "ROLLBACK"));
+}
+
+int fb_store_idle(fb_store_t *self)
+{
+    int had = self->ahead != 0;
+    s_drop_ahead(self);
+    return had;
+}
+
+int fb_store_ahead(const fb_store_t *self)
+{
+    return self->ahead != 0;
+}
+
+void fb_store_set_ahead(fb_store_t *self, int on)
+{
+    self->send_ahead = on;
+    if (!on) s_drop_ahead(self);
+}
+
 int fb_store_check(fb_store_t *self)
 {
     if (PQstatus(self->conn) == CONNECTION_OK) return 0;
@@ -230,6 +316,7 @@ int fb_store_check(fb_store_t *self)
 
 int fb_store_head(fb_store_t *self, uint64_t *global_seq)
 {
+    s_drop_ahead(self);
     PGresult *r = PQexec(self->conn, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         s_set_error(self, "reading the head", r);
@@ -248,6 +335,7 @@ int fb_store_origin_heads(fb_store_t *self,
                           void (*fn)(const char *origin, uint64_t last_origin_seq, void *arg),
                           void *arg)
 {
+    s_drop_ahead(self);
     PGresult *r = PQexec(self->conn, "SELECT origin, last_origin_seq FROM fedbus_origins");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         s_set_error(self, "reading origin heads", r);
@@ -289,6 +377,7 @@ int fb_store_origin_heads(fb_store_t *self,
 
 int fb_store_count(fb_store_t *self, int64_t *count)
 {
+    s_drop_ahead(self);
     PGresult *r = PQexec(self->conn, "SELECT count(*) FROM fedbus_messages");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         s_set_error(self, "counting", r);
@@ -489,42 +578,38 @@ static void s_heads_written(fb_store_t *self)
     self->heads_written_us = fb_time_mono_us();
 }
 
-int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
+/* Writes rows in one COPY: in the COPY sent ahead when there is one (*ahead
+ * is set then), else in a new one. Returns as fb_store_append(). */
+static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n, int *ahead)
 {
     char *heads = NULL;
     int rc = FB_ESTORE;
     PGresult *r = NULL;
-    if (n == 0) return FB_OK;
-    self->nbatch = 0;
-    fb_map_clear(self->batch_at);
-    size_t run = 0; /* the head the row before set: rows come in runs of one origin */
-    for (size_t i = 0; i < n; i++) {
-        if (i && strcmp(self->batch[run].origin, rows[i].origin) == 0) {
-            s_head_t *h = &self->batch[run];
-            if (rows[i].origin_seq > h->origin_seq) h->origin_seq = rows[i].origin_seq;
-            h->global_seq = rows[i].global_seq;
-            h->stored_at_us = rows[i].stored_at_us;
-            continue;
-        }
-        if (s_head_put(&self->batch, &self->nbatch, &self->cap_batch, self->batch_at, rows[i].origin,
-                       rows[i].origin_seq, rows[i].global_seq, rows[i].stored_at_us, &run) != 0)
-            goto oom;
-    }
     /* Most batches are one COPY in its own transaction: two round trips,
      * and it commits when the data ends. Once per heads-interval the batch
-     * also writes the heads, in one transaction with the rows. */
-    int with_heads = !self->heads_written_us || self->heads_interval_us == 0 ||
-                     fb_time_mono_us() - self->heads_written_us >= self->heads_interval_us;
-    if ((!self->buf && !(self->buf = malloc(S_CHUNK))) || (with_heads && !(heads = s_heads_sql(self))))
-        goto oom;
-    self->cap = S_CHUNK;
-    r = PQexec(self->conn, with_heads ? "BEGIN; " S_COPY_SQL : S_COPY_SQL);
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-        s_set_error(self, "starting COPY", r);
-        goto error;
+     * also writes the heads, in one transaction with the rows. Under load
+     * the COPY was sent ahead, right after the batch before committed, and
+     * only its answer is waited for here. */
+    *ahead = self->ahead != 0;
+    int with_heads = self->ahead ? self->ahead == S_AHEAD_BEGIN : s_heads_due(self);
+    if ((!self->buf && !(self->buf = malloc(S_CHUNK))) || (with_heads && !(heads = s_heads_sql(self)))) {
+        snprintf(self->error, sizeof(self->error), "out of memory encoding a batch");
+        s_drop_ahead(self);
+        return FB_ESTORE;
     }
-    PQclear(r);
-    r = NULL;
+    self->cap = S_CHUNK;
+    if (self->ahead) {
+        self->ahead = 0;
+        if (s_await_copy(self) != 0) goto error;
+    } else {
+        r = PQexec(self->conn, with_heads ? "BEGIN; " S_COPY_SQL : S_COPY_SQL);
+        if (PQresultStatus(r) != PGRES_COPY_IN) {
+            s_set_error(self, "starting COPY", r);
+            goto error;
+        }
+        PQclear(r);
+        r = NULL;
+    }
     if (s_send_rows(self, rows, n) != 0) {
         /* Nothing of it is stored: the server fails the COPY (and its
          * transaction). */
@@ -554,11 +639,8 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
          * them with the next batch, whatever the interval. */
         self->heads_written_us = 0;
     }
+    if (self->send_ahead) s_send_ahead(self);
     return FB_OK;
-oom:
-    snprintf(self->error, sizeof(self->error), "out of memory encoding a batch");
-    free(heads);
-    return FB_ESTORE;
 error:
     if (r) PQclear(r);
     while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
@@ -567,8 +649,39 @@ error:
     return rc;
 }
 
+int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
+{
+    if (n == 0) return FB_OK;
+    self->nbatch = 0;
+    fb_map_clear(self->batch_at);
+    size_t run = 0; /* the head the row before set: rows come in runs of one origin */
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(self->batch[run].origin, rows[i].origin) == 0) {
+            s_head_t *h = &self->batch[run];
+            if (rows[i].origin_seq > h->origin_seq) h->origin_seq = rows[i].origin_seq;
+            h->global_seq = rows[i].global_seq;
+            h->stored_at_us = rows[i].stored_at_us;
+            continue;
+        }
+        if (s_head_put(&self->batch, &self->nbatch, &self->cap_batch, self->batch_at, rows[i].origin,
+                       rows[i].origin_seq, rows[i].global_seq, rows[i].stored_at_us, &run) != 0) {
+            snprintf(self->error, sizeof(self->error), "out of memory encoding a batch");
+            s_drop_ahead(self);
+            return FB_ESTORE;
+        }
+    }
+    int ahead, rc = s_append_once(self, rows, n, &ahead);
+    /* A COPY sent ahead may have gone stale meanwhile (the server ended
+     * it): nothing was stored, so the batch goes again, in a COPY of its
+     * own. A conflict is the batch's, not the COPY's. */
+    if (rc == FB_ESTORE && ahead && PQstatus(self->conn) == CONNECTION_OK)
+        rc = s_append_once(self, rows, n, &ahead);
+    return rc;
+}
+
 int fb_store_write_heads(fb_store_t *self)
 {
+    s_drop_ahead(self);
     if (self->npending == 0) return FB_OK;
     self->nbatch = 0;
     fb_map_clear(self->batch_at);
@@ -607,6 +720,7 @@ static void s_uuid_text(const uint8_t *id, char *out)
 
 int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_store_found_t *found)
 {
+    s_drop_ahead(self);
     if (n == 0) return FB_OK;
     size_t olen = 3, ilen = 3;
     for (size_t i = 0; i < n; i++) olen += strlen(keys[i].origin) + 1, ilen += 33;

@@ -73,6 +73,21 @@ int fb_store_origin_heads(fb_store_t *self,
  * FB_ESTORE otherwise (nothing stored). */
 int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n);
 
+/* With on, every fb_store_append() that commits sends the next batch's
+ * COPY command at once, without waiting for its answer: the next append
+ * then only takes the answer, one round trip less on its way. A COPY sent
+ * ahead holds a transaction (and its snapshot) open on the server until
+ * the next append, fb_store_idle(), or any other call of this store, which
+ * close it first, storing nothing. Off by default. */
+void fb_store_set_ahead(fb_store_t *self, int on);
+
+/* Whether a COPY sent ahead is open. */
+int fb_store_ahead(const fb_store_t *self);
+
+/* Closes the COPY sent ahead, if any (call it when no batch is coming
+ * soon); returns 1 when there was one. */
+int fb_store_idle(fb_store_t *self);
+
 /* Writes the heads committed since the last write now (the broker does at
  * stop). Returns FB_OK or FB_ESTORE. */
 int fb_store_write_heads(fb_store_t *self);

@@ -179,6 +179,37 @@ static void test_global_seq_is_gapless_across_origins(void **state)
                      N / 3);
 }
 
+static void test_an_idle_broker_holds_no_copy_open(void **state)
+{
+    (void)state;
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'fedbus_it_%s' AND state = 'active' "
+             "AND query LIKE '%%COPY fedbus_messages%%' AND pid <> pg_backend_pid()",
+             s_t.name);
+    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    /* A burst: each commit sends the next batch's COPY ahead. */
+    enum { N = 200 };
+    for (int i = 0; i < N; i++) {
+        size_t len;
+        uint8_t *f = th_frame(th_event_json("kr-ulsan", "forum", "idle"), "kr-ulsan", (uint64_t)(i + 1), NULL, &len);
+        assert_true(zmq_send(s, f, len, 0) >= 0);
+        free(f);
+    }
+    int open_seen = 0;
+    for (int i = 0; i < N; i++) {
+        th_ack_t a;
+        assert_int_equal(th_read_ack(s, 10000, &a), 0);
+        assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    }
+    open_seen = th_sql_int(&s_t, sql) > 0; /* right after the last commit: usually still open */
+    /* Idle for 300 ms: the COPY sent ahead has been closed. */
+    usleep(300 * 1000);
+    assert_int_equal(th_sql_int(&s_t, sql), 0);
+    print_message("COPY open right after the burst: %s\n", open_seen ? "yes" : "no");
+    zmq_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +217,7 @@ int main(void)
         cmocka_unit_test(test_resend_through_node_is_stored_once_with_the_same_seq),
         cmocka_unit_test(test_raw_resends_and_in_batch_copies_get_the_original_seq),
         cmocka_unit_test(test_global_seq_is_gapless_across_origins),
+        cmocka_unit_test(test_an_idle_broker_holds_no_copy_open),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #define S_CHUNK (128u << 10) /* fb_store.c's chunk of COPY data */
@@ -236,6 +237,108 @@ static void test_heads_of_interleaved_runs_of_origins_are_each_origins_last_row(
     th_cleanup(&t);
 }
 
+/* Sessions of this database's writer that are running a COPY. */
+static long long s_copies_open(th_t *t)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'fedbus_it_%s' "
+             "AND state = 'active' AND query LIKE '%%COPY fedbus_messages%%' AND pid <> pg_backend_pid()",
+             t->name);
+    return th_sql_int(t, sql);
+}
+
+static void test_a_copy_sent_ahead_takes_the_next_batch_and_closes_empty_when_idle(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "store_ahead", 23260);
+    char err[256];
+    fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
+    assert_non_null(w);
+    fb_store_set_ahead(w, 1);
+    const size_t size = 300;
+    s_rows_t a, b;
+    s_rows(&a, 1, 100, &size, 1);
+    s_rows(&b, 101, 100, &size, 1);
+    assert_false(fb_store_ahead(w));
+    assert_int_equal(fb_store_append(w, a.rows, a.n), FB_OK);
+    /* Committed, and the next COPY is already open on the server. */
+    assert_true(fb_store_ahead(w));
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 100);
+    assert_int_equal(s_copies_open(&t), 1);
+    assert_int_equal(fb_store_append(w, b.rows, b.n), FB_OK);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 200);
+    assert_true(fb_store_ahead(w));
+    /* Idle: it ends empty, and nothing is left open. */
+    assert_int_equal(fb_store_idle(w), 1);
+    assert_false(fb_store_ahead(w));
+    assert_int_equal(fb_store_idle(w), 0);
+    assert_int_equal(s_copies_open(&t), 0);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 200);
+    assert_int_equal(th_sql_int(&t, "SELECT max(global_seq) - min(global_seq) + 1 FROM fedbus_messages"), 200);
+    /* Any other call closes it first: a lookup after an append. */
+    s_rows_t c;
+    s_rows(&c, 201, 10, &size, 1);
+    assert_int_equal(fb_store_append(w, c.rows, c.n), FB_OK);
+    assert_true(fb_store_ahead(w));
+    fb_store_key_t key = {c.rows[3].origin, c.rows[3].message_id};
+    fb_store_found_t found;
+    assert_int_equal(fb_store_lookup(w, &key, 1, &found), FB_OK);
+    assert_true(found.found);
+    assert_int_equal(found.global_seq, 204);
+    assert_false(fb_store_ahead(w));
+    assert_int_equal(s_copies_open(&t), 0);
+    uint64_t head = 0;
+    assert_int_equal(fb_store_head(w, &head), FB_OK);
+    assert_int_equal(head, 210);
+    s_rows_free(&a);
+    s_rows_free(&b);
+    s_rows_free(&c);
+    fb_store_destroy(&w);
+    th_cleanup(&t);
+}
+
+static void test_a_copy_sent_ahead_that_the_server_ended_is_started_afresh(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "store_ahead_stale", 23290);
+    char err[256];
+    /* The server cancels any statement after 300 ms: the COPY sent ahead
+     * too, while it waits for the next batch. */
+    char sql[256];
+    snprintf(sql, sizeof(sql), "ALTER DATABASE fedbus_it_%s SET statement_timeout = '300ms'", t.name);
+    th_sql_exec(&t, sql);
+    fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
+    assert_non_null(w);
+    fb_store_set_ahead(w, 1);
+    const size_t size = 200;
+    s_rows_t a, b;
+    s_rows(&a, 1, 50, &size, 1);
+    s_rows(&b, 51, 50, &size, 1);
+    /* Twice: once after a plain COPY sent ahead, once after one that also
+     * opened a transaction for the heads (the first append writes them). */
+    for (int round = 0; round < 2; round++) {
+        s_rows_t *r = round ? &b : &a;
+        if (round) fb_store_set_heads_interval(w, 0);
+        assert_int_equal(fb_store_append(w, r->rows, r->n), FB_OK);
+        assert_true(fb_store_ahead(w));
+        usleep(600 * 1000);
+    }
+    assert_int_equal(fb_store_append(w, b.rows, 0), FB_OK); /* nothing to do */
+    s_rows_t c;
+    s_rows(&c, 101, 50, &size, 1);
+    assert_int_equal(fb_store_append(w, c.rows, c.n), FB_OK);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 150);
+    assert_int_equal(th_sql_int(&t, "SELECT last_global_seq FROM fedbus_origins WHERE origin = 'kr-busan'"), 150);
+    s_rows_free(&a);
+    s_rows_free(&b);
+    s_rows_free(&c);
+    fb_store_destroy(&w);
+    th_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +346,8 @@ int main(void)
         cmocka_unit_test(test_a_conflict_in_the_last_row_stores_nothing_and_the_next_batch_goes_in),
         cmocka_unit_test(test_a_conflict_in_the_first_row_stores_nothing_and_the_next_batch_goes_in),
         cmocka_unit_test(test_heads_of_interleaved_runs_of_origins_are_each_origins_last_row),
+        cmocka_unit_test(test_a_copy_sent_ahead_takes_the_next_batch_and_closes_empty_when_idle),
+        cmocka_unit_test(test_a_copy_sent_ahead_that_the_server_ended_is_started_afresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
