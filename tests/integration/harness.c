@@ -227,6 +227,21 @@ const char *th_event_json(const char *origin, const char *category, const char *
     return buf;
 }
 
+double th_stat(const th_t *t, const char *key)
+{
+    FILE *f = fopen(t->broker_log, "r");
+    assert_non_null(f);
+    char line[4096], last[4096] = "";
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, "stats frames=")) snprintf(last, sizeof(last), "%s", line);
+    fclose(f);
+    const char *p = strstr(last, key);
+    double v = -1;
+    if (!p || sscanf(p + strlen(key), "%lf", &v) != 1)
+        fail_msg("no%s in the last stats line of %s: %s", key, t->broker_log, last);
+    return v;
+}
+
 int th_count_lines(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "r");

@@ -73,6 +73,10 @@ int th_read_ack(void *sock, int timeout_ms, th_ack_t *ack);
  * with title text t (static buffer, overwritten by the next call). */
 const char *th_event_json(const char *origin, const char *category, const char *title);
 
+/* The value of key (e.g. " store_ms_max=") in the last stats line of t's
+ * broker log; fails the test when there is none. */
+double th_stat(const th_t *t, const char *key);
+
 /* Counts lines of a file that contain needle. */
 int th_count_lines(const char *path, const char *needle);
 

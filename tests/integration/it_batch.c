@@ -878,21 +878,10 @@ typedef struct {
 static s_stats_t s_final_stats(void)
 {
     th_broker_stop(&s_n, SIGTERM);
-    FILE *f = fopen(s_n.broker_log, "r");
-    assert_non_null(f);
-    char line[4096], last[4096] = "";
-    while (fgets(line, sizeof(line), f))
-        if (strstr(line, "stats frames=")) snprintf(last, sizeof(last), "%s", line);
-    fclose(f);
-    print_message("%s", last);
     s_stats_t st;
     unsigned long long *fields[] = {&st.frames, &st.accepted, &st.duplicates, &st.rejected, &st.batches};
     const char *names[] = {" frames=", " accepted=", " duplicates=", " rejected=", " batches="};
-    for (int i = 0; i < 5; i++) {
-        const char *p = strstr(last, names[i]);
-        if (!p || sscanf(p + strlen(names[i]), "%llu", fields[i]) != 1)
-            fail_msg("no%s in the stats line of %s", names[i], s_n.broker_log);
-    }
+    for (int i = 0; i < 5; i++) *fields[i] = (unsigned long long)th_stat(&s_n, names[i]);
     return st;
 }
 

@@ -161,21 +161,6 @@ static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(voi
     th_cleanup(&t);
 }
 
-/* The value of key (" store_ms_max=") in the last stats line of the broker's log. */
-static double s_last_stat(const th_t *t, const char *key)
-{
-    FILE *f = fopen(t->broker_log, "r");
-    assert_non_null(f);
-    char line[4096], last[4096] = "";
-    while (fgets(line, sizeof(line), f))
-        if (strstr(line, "stats frames=")) snprintf(last, sizeof(last), "%s", line);
-    fclose(f);
-    const char *p = strstr(last, key);
-    double v = -1;
-    if (!p || sscanf(p + strlen(key), "%lf", &v) != 1) fail_msg("no%s in the stats line: %s", key, last);
-    return v;
-}
-
 static void test_an_outage_shows_as_the_slowest_store_in_the_stats_line(void **state)
 {
     (void)state;
@@ -195,7 +180,7 @@ static void test_an_outage_shows_as_the_slowest_store_in_the_stats_line(void **s
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     zmq_close(s);
     th_broker_stop(&t, SIGTERM); /* logs its last stats line */
-    double max = s_last_stat(&t, " store_ms_max="), avg = s_last_stat(&t, " store_ms_avg=");
+    double max = th_stat(&t, " store_ms_max="), avg = th_stat(&t, " store_ms_avg=");
     print_message("store_ms_max=%.1f store_ms_avg=%.1f\n", max, avg);
     assert_true(max >= 1500.0); /* the one batch waited out the outage */
     assert_true(avg > 0.0 && avg <= max);
