@@ -121,6 +121,7 @@ typedef struct {
     uint64_t frames, accepted, duplicates, rejected, batches, store_errors, replays, replies_dropped;
     uint64_t hellos, heartbeats, batch_frames;
     uint64_t feed_frames, feed_batches; /* sent on the feed: one message each, several each */
+    uint64_t handed_ahead; /* batches handed to the writer while it committed the one before */
     uint64_t by_reason[S_NREASONS];
 } s_stats_t;
 
@@ -153,9 +154,12 @@ struct fb_broker {
     uint64_t head;      /* highest global_seq committed and answered */
     fb_map_t *heads;    /* origin -> highest origin_seq committed, as main knows it */
     fb_map_t *last_seen;
-    s_batch_t batches[2];
+    s_batch_t batches[3];
     s_batch_t *fill;    /* being read into (main) */
     s_batch_t *busy;    /* with the writer, or NULL */
+    s_batch_t *next;    /* handed to the writer behind busy, or NULL */
+    s_batch_t *spare[3]; /* empty and answered */
+    int nspare;
     fb_arena_t *scratch; /* one envelope's decoding, reset after its checks (main) */
     s_replay_t replays[S_REPLAY_MAX_ACTIVE];
     int nreplays;
@@ -179,6 +183,8 @@ struct fb_broker {
     fb_map_t *store_heads; /* origin -> highest origin_seq stored */
     pthread_t writer;
     int writer_running;
+    void *wpipe;          /* the writer's end of the hand-off */
+    s_batch_t *writing;   /* the batch the writer is storing */
     char pipe_endpoint[64];
 };
 
@@ -670,6 +676,29 @@ static void s_answer(fb_broker_t *self, s_batch_t *b)
 
 /* ------------------------------------------------------------- writer --- */
 
+/* What the writer tells the main thread about a batch: its rows are all
+ * sent and it waits for the COMMIT (sent), or it is stored (done). */
+typedef struct {
+    int sent;
+    s_batch_t *b;
+} s_wmsg_t;
+
+static void s_writer_tell(fb_broker_t *self, int sent, s_batch_t *b)
+{
+    s_wmsg_t m = {sent, b};
+    while (zmq_send(self->wpipe, &m, sizeof(m), 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* fb_store_append()'s rows are on their way: the main thread may hand
+ * over the next batch now, so that it is there when the COMMIT returns.
+ * (Writer.) */
+static void s_on_sent(void *arg)
+{
+    fb_broker_t *self = arg;
+    s_writer_tell(self, 1, self->writing);
+}
+
 static void *s_writer_main(void *arg)
 {
     fb_broker_t *self = arg;
@@ -683,6 +712,8 @@ static void *s_writer_main(void *arg)
         if (pipe) zmq_close(pipe);
         return NULL;
     }
+    self->wpipe = pipe;
+    fb_store_set_on_sent(self->store, s_on_sent, self);
     for (;;) {
         s_batch_t *b = NULL;
         if (fb_store_ahead(self->store)) {
@@ -699,11 +730,12 @@ static void *s_writer_main(void *arg)
         if (rc < 0 && errno == EINTR) continue;
         if (rc != (int)sizeof(b) || !b) break; /* NULL: stop */
         int64_t t0 = fb_time_mono_us();
+        self->writing = b;
         s_store_batch(self, b);
         b->store_us = fb_time_mono_us() - t0;
-        while (zmq_send(pipe, &b, sizeof(b), 0) < 0 && errno == EINTR)
-            ;
+        s_writer_tell(self, 0, b);
     }
+    fb_store_set_on_sent(self->store, NULL, NULL);
     /* Leave fedbus_origins current; if this fails, the next start reads
      * the heads from the messages themselves. */
     if (fb_store_check(self->store) != 0 || fb_store_write_heads(self->store) != FB_OK)
@@ -712,24 +744,46 @@ static void *s_writer_main(void *arg)
     return NULL;
 }
 
-/* Hands the filling batch to the idle writer and takes the other one to fill. */
-static void s_hand_off(fb_broker_t *self)
+/* Hands the filling batch to the idle writer and fills then (whichever
+ * is given, or a spare one); returns 1 when it did. */
+static int s_hand_off(fb_broker_t *self, s_batch_t *then)
 {
     s_batch_t *b = self->fill;
-    if (self->busy || b->nitems == 0) return;
+    if (self->busy || b->nitems == 0 || (!then && self->nspare == 0)) return 0;
     if (self->cfg.commit_linger > 0 && !*self->stop && (long long)b->nitems < self->cfg.commit_min &&
         b->bytes < self->cfg.batch_bytes / 4 &&
         fb_time_mono_us() - b->first_us < self->cfg.commit_linger * 1000)
-        return;
+        return 0;
     if (zmq_send(self->pipe, &b, sizeof(b), 0) != (int)sizeof(b)) {
+        fb_err("writer hand-off: %s", zmq_strerror(errno));
+        return 0;
+    }
+    self->busy = b;
+    self->fill = then ? then : self->spare[--self->nspare];
+    return 1;
+}
+
+/* The writer has sent batch b's rows and waits for its COMMIT: a filling
+ * batch of commit-min publishes or more goes to it now, queued behind b,
+ * so that its COPY starts as soon as b is stored instead of after a round
+ * trip through this thread. (Smaller ones, and every one with
+ * commit-linger, keep filling until b is answered, as before.) */
+static void s_hand_ahead(fb_broker_t *self, const s_batch_t *b)
+{
+    s_batch_t *f = self->fill;
+    if (b != self->busy || self->next || self->nspare == 0 || self->cfg.commit_linger > 0 ||
+        (long long)f->nitems < self->cfg.commit_min)
+        return;
+    if (zmq_send(self->pipe, &f, sizeof(f), 0) != (int)sizeof(f)) {
         fb_err("writer hand-off: %s", zmq_strerror(errno));
         return;
     }
-    self->busy = b;
-    self->fill = b == &self->batches[0] ? &self->batches[1] : &self->batches[0];
+    self->next = f;
+    self->fill = self->spare[--self->nspare];
+    self->stats.handed_ahead++;
 }
 
-/* Whether the writer has handed its batch back (without waiting). */
+/* Whether the writer has said something (without waiting). */
 static int s_writer_back(fb_broker_t *self)
 {
     uint32_t ev = 0;
@@ -737,25 +791,44 @@ static int s_writer_back(fb_broker_t *self)
     return zmq_getsockopt(self->pipe, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
 }
 
-/* Waits for the writer's answer when wait_ms allows (-1: as long as it
- * takes) and answers the batch; returns 1 when one was answered. */
+/* Takes one message of the writer, waiting for it when wait_ms allows (-1:
+ * as long as it takes), and answers the batch it stored; returns 1 when
+ * one was answered, 0 when none, -1 when the wait failed. */
 static int s_collect(fb_broker_t *self, long wait_ms)
 {
     if (!self->busy) return 0;
     zmq_pollitem_t item = {self->pipe, 0, ZMQ_POLLIN, 0};
     if (wait_ms != 0) {
         int rc = zmq_poll(&item, 1, wait_ms);
+        if (rc < 0 && errno != EINTR) return -1;
         if (rc <= 0) return 0;
     }
-    s_batch_t *b = NULL;
-    if (zmq_recv(self->pipe, &b, sizeof(b), ZMQ_DONTWAIT) != (int)sizeof(b)) return 0;
-    self->busy = NULL;
-    /* The next batch goes to the writer first, so that its COPY runs while
-     * this one is answered; the hand-off makes b the filling batch, and
-     * nothing is read into it before it is answered and emptied. */
-    s_hand_off(self);
+    s_wmsg_t m;
+    if (zmq_recv(self->pipe, &m, sizeof(m), ZMQ_DONTWAIT) != (int)sizeof(m)) return 0;
+    if (m.sent) {
+        s_hand_ahead(self, m.b);
+        return 0;
+    }
+    s_batch_t *b = m.b;
+    self->busy = self->next;
+    self->next = NULL;
+    /* With nothing queued, the next batch goes to the writer first, so that
+     * its COPY runs while this one is answered; the hand-off makes b the
+     * filling batch, and nothing is read into it before it is answered and
+     * emptied. */
+    int refill = !self->busy && s_hand_off(self, b);
     s_answer(self, b);
+    if (!refill) self->spare[self->nspare++] = b;
     return 1;
+}
+
+/* Stores and answers every batch held: with the writer, queued, filling. */
+static void s_drain_batches(fb_broker_t *self)
+{
+    for (;;) {
+        if (!self->busy) s_hand_off(self, NULL);
+        if (!self->busy || s_collect(self, -1) < 0) return;
+    }
 }
 
 /* -------------------------------------------------------------- ingest --- */
@@ -1216,14 +1289,15 @@ static void s_log_stats(fb_broker_t *self)
      * stall shows here before anywhere else). */
     fb_info("stats frames=%llu batch_frames=%llu hellos=%llu heartbeats=%llu accepted=%llu "
             "duplicates=%llu rejected=%llu batches=%llu store_errors=%llu replays=%llu "
-            "feed_frames=%llu feed_batches=%llu head=%llu "
+            "feed_frames=%llu feed_batches=%llu handed_ahead=%llu head=%llu "
             "origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
             (unsigned long long)s->frames, (unsigned long long)s->batch_frames,
             (unsigned long long)s->hellos, (unsigned long long)s->heartbeats, (unsigned long long)s->accepted,
             (unsigned long long)s->duplicates, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
             (unsigned long long)s->replays, (unsigned long long)s->feed_frames,
-            (unsigned long long)s->feed_batches, (unsigned long long)self->head,
+            (unsigned long long)s->feed_batches, (unsigned long long)s->handed_ahead,
+            (unsigned long long)self->head,
             fb_map_size(self->heads), (double)self->store_us_max / 1000.0,
             self->stored ? (double)self->store_us_sum / 1000.0 / (double)self->stored : 0.0,
             o ? " rejects:" : "", reasons);
@@ -1303,7 +1377,7 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             if (self->busy && s_writer_back(self)) s_collect(self, 0);
         }
         /* The writer never idles while publishes wait. */
-        s_hand_off(self);
+        s_hand_off(self, NULL);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) s_read_replay(self);
         if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) s_drain_xpub(self);
         if (self->nreplays) s_serve_replays(self);
@@ -1320,11 +1394,9 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             self->next_stats_us = fb_time_mono_us() + self->cfg.stats_interval * 1000000;
         }
     }
-    /* Store and answer what is held: the batch with the writer, then the
+    /* Store and answer what is held: the batches with the writer, then the
      * one being filled. */
-    s_collect(self, -1);
-    s_hand_off(self);
-    s_collect(self, -1);
+    s_drain_batches(self);
     s_batch_t *quit = NULL;
     zmq_send(self->pipe, &quit, sizeof(quit), 0);
     pthread_join(self->writer, NULL);
@@ -1355,11 +1427,14 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
      * envelope; a large one gets a chunk of its own, given back at reset. */
     self->scratch = fb_arena_new(64 << 10, 64 << 10);
     if (s_batch_init(&self->batches[0], bm) != 0 || s_batch_init(&self->batches[1], bm) != 0 ||
+        s_batch_init(&self->batches[2], bm) != 0 ||
         !self->heads || !self->store_heads || !self->last_seen || !self->scratch) {
         fb_err("out of memory");
         goto error;
     }
     self->fill = &self->batches[0];
+    self->spare[self->nspare++] = &self->batches[1];
+    self->spare[self->nspare++] = &self->batches[2];
     self->store = fb_store_open(cfg->pg, FB_STORE_WRITER, err, sizeof(err));
     if (!self->store) {
         fb_err("store: %s", err);
@@ -1417,13 +1492,13 @@ void fb_broker_destroy(fb_broker_t **self_p)
     if (self->writer_running) {
         /* fb_broker_run joins its writer; this is only reached if it did not. */
         s_batch_t *quit = NULL;
-        s_collect(self, -1);
+        while (self->busy && s_collect(self, -1) >= 0)
+            ;
         zmq_send(self->pipe, &quit, sizeof(quit), 0);
         pthread_join(self->writer, NULL);
     }
     for (int i = 0; i < self->nreplays; i++) s_replay_free(&self->replays[i]);
-    s_batch_fini(&self->batches[0]);
-    s_batch_fini(&self->batches[1]);
+    for (int i = 0; i < 3; i++) s_batch_fini(&self->batches[i]);
     if (self->ingest) zmq_close(self->ingest);
     if (self->feed) zmq_close(self->feed);
     if (self->replay) zmq_close(self->replay);

@@ -96,6 +96,8 @@ struct fb_store {
      * transaction for the heads too. */
     int ahead;
     int send_ahead; /* whether to (fb_store_set_ahead) */
+    void (*on_sent)(void *arg); /* fb_store_set_on_sent */
+    void *on_sent_arg;
 };
 
 #define S_AHEAD_COPY 1
@@ -300,6 +302,12 @@ int fb_store_idle(fb_store_t *self)
 int fb_store_ahead(const fb_store_t *self)
 {
     return self->ahead != 0;
+}
+
+void fb_store_set_on_sent(fb_store_t *self, void (*fn)(void *arg), void *arg)
+{
+    self->on_sent = fn;
+    self->on_sent_arg = arg;
 }
 
 void fb_store_set_ahead(fb_store_t *self, int on)
@@ -620,6 +628,7 @@ static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n,
         s_set_error(self, "ending COPY data", NULL);
         goto error;
     }
+    if (self->on_sent) self->on_sent(self->on_sent_arg);
     r = PQgetResult(self->conn);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);

@@ -81,6 +81,10 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n);
  * close it first, storing nothing. Off by default. */
 void fb_store_set_ahead(fb_store_t *self, int on);
 
+/* fn(arg) is called by fb_store_append() once the batch's rows are all
+ * sent, before it waits for the COMMIT (again on a retry). */
+void fb_store_set_on_sent(fb_store_t *self, void (*fn)(void *arg), void *arg);
+
 /* Whether a COPY sent ahead is open. */
 int fb_store_ahead(const fb_store_t *self);
 

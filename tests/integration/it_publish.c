@@ -210,6 +210,54 @@ static void test_an_idle_broker_holds_no_copy_open(void **state)
     zmq_close(s);
 }
 
+static void test_a_burst_is_stored_once_each_with_batches_handed_ahead(void **state)
+{
+    (void)state;
+    /* Two publishers, 10,000 publishes each sent at once: while the writer
+     * commits one batch the next fills far beyond commit-min, and goes to
+     * the writer before the COMMIT returns. */
+    enum { N = 10000, P = 2 };
+    const char *origins[P] = {"kr-gwangju", "kr-sejong"};
+    void *s[P];
+    long long before = th_sql_int(&s_t, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
+    double ahead0 = th_stat(&s_t, " handed_ahead=");
+    for (int p = 0; p < P; p++) {
+        s[p] = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+        assert_non_null(s[p]);
+    }
+    for (int i = 0; i < N; i++)
+        for (int p = 0; p < P; p++) {
+            size_t len;
+            uint8_t *f = th_frame(th_event_json(origins[p], "forum", "burst"), origins[p], (uint64_t)(i + 1), NULL, &len);
+            assert_true(zmq_send(s[p], f, len, 0) >= 0);
+            free(f);
+        }
+    char *seen = calloc((size_t)P * N + 1, 1);
+    assert_non_null(seen);
+    for (int p = 0; p < P; p++)
+        for (int i = 0; i < N; i++) {
+            th_ack_t a;
+            assert_int_equal(th_read_ack(s[p], 20000, &a), 0);
+            assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+            long long k = (long long)a.global_seq - before;
+            assert_in_range(k, 1, (long long)P * N);
+            assert_int_equal(seen[k], 0); /* each global_seq acked once */
+            seen[k] = 1;
+        }
+    free(seen);
+    for (int p = 0; p < P; p++) zmq_close(s[p]);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin IN ('kr-gwangju', 'kr-sejong')"),
+                     (long long)P * N);
+    assert_int_equal(th_sql_int(&s_t, "SELECT max(global_seq) - min(global_seq) + 1 - count(*) FROM fedbus_messages"), 0);
+    /* The stats line comes every second. */
+    double ahead = ahead0;
+    for (int i = 0; i < 30 && ahead == ahead0; i++) {
+        usleep(100 * 1000);
+        ahead = th_stat(&s_t, " handed_ahead=");
+    }
+    assert_true(ahead > ahead0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_raw_resends_and_in_batch_copies_get_the_original_seq),
         cmocka_unit_test(test_global_seq_is_gapless_across_origins),
         cmocka_unit_test(test_an_idle_broker_holds_no_copy_open),
+        cmocka_unit_test(test_a_burst_is_stored_once_each_with_batches_handed_ahead),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
