@@ -125,6 +125,13 @@ typedef struct {
     uint64_t by_reason[S_NREASONS];
 } s_stats_t;
 
+/* A set of feed subscription prefixes (bytes, not strings). */
+typedef struct {
+    uint8_t **v;
+    size_t *len;
+    size_t n, cap;
+} s_prefixes_t;
+
 /* A batch of publishes. Filled and answered by the main thread, classified
  * and stored by the writer; it belongs to one of them at a time. */
 typedef struct {
@@ -171,9 +178,14 @@ struct fb_broker {
     volatile sig_atomic_t *stop;
     Fedbus__Ack acks[FB_BATCH_MAX]; /* one AckBatch being written */
     /* The feed's subscriptions as XPUB reports them (each distinct prefix
-     * once): plain ones, and ones to batched frames (FB_FEED_MARK). Each
-     * kind of frame is built only while someone subscribes to it. */
-    long feed_plain, feed_batched;
+     * once): plain ones, and ones to batched frames (FB_FEED_MARK, kept
+     * without it). A kind of frame is built for a topic only while one of
+     * its prefixes may select it; the answer is kept for the last topic. */
+    s_prefixes_t feed_plain, feed_batched;
+    uint64_t feed_gen;      /* changes with the prefixes */
+    char want_topic[FB_TOPIC_MAX + 1];
+    uint64_t want_gen;      /* feed_gen when want_* were worked out */
+    int want_plain, want_batched;
     const s_item_t *run[FB_FEED_BATCH_MAX]; /* the batched feed frame being gathered: one topic */
     size_t nrun, run_bytes;
     size_t ack_sizes[FB_BATCH_MAX];
@@ -504,6 +516,58 @@ static void s_store_batch(fb_broker_t *self, s_batch_t *b)
     b->head = self->store_head;
 }
 
+/* Adds (add) or removes a prefix of len bytes; returns 0, or -1 when out of
+ * memory (the prefix is then not kept: frames are built as if it were). */
+static int s_prefixes_set(s_prefixes_t *ps, const uint8_t *p, size_t len, int add)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->len[i] == len && memcmp(ps->v[i], p, len) == 0) {
+            if (add) return 0;
+            free(ps->v[i]);
+            ps->v[i] = ps->v[--ps->n];
+            ps->len[i] = ps->len[ps->n];
+            return 0;
+        }
+    if (!add) return 0;
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 16;
+        uint8_t **v = realloc(ps->v, cap * sizeof(*v));
+        if (!v) return -1;
+        ps->v = v;
+        size_t *l = realloc(ps->len, cap * sizeof(*l));
+        if (!l) return -1;
+        ps->len = l;
+        ps->cap = cap;
+    }
+    uint8_t *c = malloc(len ? len : 1);
+    if (!c) return -1;
+    memcpy(c, p, len);
+    ps->v[ps->n] = c;
+    ps->len[ps->n++] = len;
+    return 0;
+}
+
+static void s_prefixes_free(s_prefixes_t *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) free(ps->v[i]);
+    free(ps->v);
+    free(ps->len);
+    memset(ps, 0, sizeof(*ps));
+}
+
+/* Whether a frame that starts with topic and a NUL may match one of ps:
+ * a prefix within the topic must match it; a longer one, the topic and
+ * the NUL (what follows is envelope bytes: taken as a match). */
+static int s_prefixes_select(const s_prefixes_t *ps, const char *topic, size_t tlen)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        size_t l = ps->len[i];
+        if (l <= tlen ? memcmp(ps->v[i], topic, l) == 0 : memcmp(ps->v[i], topic, tlen) == 0 && ps->v[i][tlen] == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Sends the gathered run of stored messages as one batched feed frame:
  * FB_FEED_MARK, their topic, a NUL, then FeedBatch.envelopes, each a stored
  * envelope (docs/protocol.md, "Feed"). (Main.) */
@@ -540,7 +604,14 @@ static void s_feed_flush(fb_broker_t *self)
  * s_feed_flush(). (Main.) */
 static void s_fanout(fb_broker_t *self, const s_item_t *it)
 {
-    if (self->feed_batched > 0) {
+    size_t tlen = strlen(it->topic);
+    if (self->want_gen != self->feed_gen || strcmp(self->want_topic, it->topic) != 0) {
+        memcpy(self->want_topic, it->topic, tlen + 1);
+        self->want_gen = self->feed_gen;
+        self->want_plain = s_prefixes_select(&self->feed_plain, it->topic, tlen);
+        self->want_batched = s_prefixes_select(&self->feed_batched, it->topic, tlen);
+    }
+    if (self->want_batched) {
         size_t entry = fb_envelope_field_size(1, it->env_len + it->stamp_len);
         if (self->nrun && (self->nrun == FB_FEED_BATCH_MAX || self->run_bytes + entry > FB_FEED_BATCH_BYTES ||
                            strcmp(self->run[0]->topic, it->topic) != 0))
@@ -548,9 +619,8 @@ static void s_fanout(fb_broker_t *self, const s_item_t *it)
         self->run[self->nrun++] = it;
         self->run_bytes += entry;
     }
-    if (self->feed_plain <= 0) return;
+    if (!self->want_plain) return;
     zmq_msg_t msg;
-    size_t tlen = strlen(it->topic);
     if (zmq_msg_init_size(&msg, tlen + 1 + it->env_len + it->stamp_len) != 0) return;
     uint8_t *p = zmq_msg_data(&msg);
     memcpy(p, it->topic, tlen);
@@ -1318,9 +1388,13 @@ static void s_drain_xpub(fb_broker_t *self)
         size_t n = zmq_msg_size(&m);
         if (n < 1 || d[0] > 1) continue; /* not a (un)subscription */
         int batched = n >= 2 && d[1] == FB_FEED_MARK;
-        long *count = batched ? &self->feed_batched : &self->feed_plain;
-        if (d[0]) (*count)++;
-        else if (*count > 0) (*count)--;
+        if (s_prefixes_set(batched ? &self->feed_batched : &self->feed_plain, d + 1 + batched,
+                           n - 1 - (size_t)batched, d[0]) != 0) {
+            /* Not kept: from now on every frame of that kind is built. */
+            fb_warn("feed: out of memory keeping a subscription");
+            s_prefixes_set(batched ? &self->feed_batched : &self->feed_plain, (const uint8_t *)"", 0, 1);
+        }
+        self->feed_gen++;
         fb_debug("feed %s%s '%.*s'", d[0] ? "subscribe" : "unsubscribe", batched ? " (batched)" : "",
                  (int)(n - 1 - (size_t)batched), (const char *)d + 1 + batched);
     }
@@ -1499,6 +1573,8 @@ void fb_broker_destroy(fb_broker_t **self_p)
     }
     for (int i = 0; i < self->nreplays; i++) s_replay_free(&self->replays[i]);
     for (int i = 0; i < 3; i++) s_batch_fini(&self->batches[i]);
+    s_prefixes_free(&self->feed_plain);
+    s_prefixes_free(&self->feed_batched);
     if (self->ingest) zmq_close(self->ingest);
     if (self->feed) zmq_close(self->feed);
     if (self->replay) zmq_close(self->replay);
