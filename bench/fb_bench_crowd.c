@@ -25,6 +25,7 @@
 #include "fb_bench.h"
 
 #include "fb_config.h"
+#include "fb_envelope.h"
 #include "fb_map.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
@@ -68,6 +69,7 @@ typedef struct {
     long long live_hwm;
     long long tick_ms;
     char loop[16];
+    char frames[16];
     long long duration;
     long long ready_timeout;
     char json[512];
@@ -106,6 +108,8 @@ static const fb_cfg_key_t s_keys[] = {
      "the loop wakes at most once per tick (heartbeats leave up to a tick late)"},
     {"loop", FB_CFG_STR, S_FIELD(loop), "epoll", 0, 0,
      "epoll: wait on the sockets' ZMQ_FDs, look only at those signalled; zmq_poll: scan all"},
+    {"frames", FB_CFG_STR, S_FIELD(frames), "batched", 0, 0,
+     "feed frames the subscribers take: batched (as the C library's subscribers do) or plain (one message each)"},
     {"duration", FB_CFG_INT, S_INT(duration), "60", 0, 30 * 86400,
      "seconds to run (0 = until SIGINT or SIGTERM)"},
     {"ready-timeout", FB_CFG_INT, S_INT(ready_timeout), "60", 1, 3600,
@@ -415,12 +419,26 @@ static int s_sub_read(s_sub_t *s)
         const uint8_t *data = zmq_msg_data(&m);
         size_t size = zmq_msg_size(&m);
         const uint8_t *nul = zmq_msg_more(&m) ? NULL : memchr(data, 0, size);
+        /* A batched frame (mark, topic, NUL, FeedBatch.envelopes) holds
+         * messages of its topic: each counts as a delivery. */
+        int batched = nul && size > 0 && data[0] == FB_FEED_MARK;
+        const uint8_t *topic = data + batched;
         if (!nul) {
             if (zmq_msg_more(&m)) fb_zmq_drain(s->sock);
             s_n.stray_frames++;
-        } else if (!fb_pattern_match(s->pattern, (const char *)data, (size_t)(nul - data))) {
+        } else if (!fb_pattern_match(s->pattern, (const char *)topic, (size_t)(nul - topic))) {
             s->unmatched++;
             s_n.unmatched++;
+        } else if (batched) {
+            const uint8_t *p = nul + 1, *end = data + size, *env;
+            size_t env_len;
+            int rc;
+            while ((rc = fb_envelope_next_bytes(&p, end, 1, &env, &env_len)) == 1) {
+                s->deliveries++;
+                s_n.deliveries++;
+                if (s->live) s_live_check(s, env, env_len);
+            }
+            if (rc < 0) s_n.undecodable++;
         } else {
             s->deliveries++;
             s_n.deliveries++;
@@ -445,11 +463,16 @@ static int s_sub_open(s_sub_t *s, int hwm)
                 zmq_strerror(errno));
         return -1;
     }
-    for (int k = 0; k < np; k++)
-        if (zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, prefixes[k], strlen(prefixes[k])) != 0) {
+    for (int k = 0; k < np; k++) {
+        char sub[FB_TOPIC_MAX + 2];
+        size_t len = strlen(prefixes[k]), off = strcmp(s_cfg.frames, "batched") == 0;
+        sub[0] = FB_FEED_MARK;
+        memcpy(sub + off, prefixes[k], len);
+        if (zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, sub, off + len) != 0) {
             fprintf(stderr, "fedbus-bench-crowd: cannot subscribe: %s\n", zmq_strerror(errno));
             return -1;
         }
+    }
     if (s->live && !(s->last_seq = fb_map_new(16))) return -1;
     return 0;
 }
@@ -514,6 +537,10 @@ int main(int argc, char **argv)
     const int use_epoll = strcmp(s_cfg.loop, "epoll") == 0;
     if (!use_epoll && strcmp(s_cfg.loop, "zmq_poll") != 0) {
         fprintf(stderr, "fedbus-bench-crowd: --loop is epoll or zmq_poll, not '%s'\n", s_cfg.loop);
+        return 2;
+    }
+    if (strcmp(s_cfg.frames, "batched") != 0 && strcmp(s_cfg.frames, "plain") != 0) {
+        fprintf(stderr, "fedbus-bench-crowd: --frames is batched or plain, not '%s'\n", s_cfg.frames);
         return 2;
     }
     if (n + m == 0) {
@@ -772,6 +799,7 @@ int main(int argc, char **argv)
     S_SETI(j, "live_hwm", s_cfg.live_hwm);
     S_SETI(j, "fd_limit", nofile);
     json_object_set_new(j, "loop", json_string(s_cfg.loop));
+    json_object_set_new(j, "frames", json_string(s_cfg.frames));
     S_SETI(j, "polls", polls);
     S_SETI(j, "sockets_woken", woken);
     S_SETI(j, "found_by_sweep", swept);
