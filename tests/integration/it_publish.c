@@ -213,25 +213,39 @@ static void test_an_idle_broker_holds_no_copy_open(void **state)
 static void test_a_burst_is_stored_once_each_with_batches_handed_ahead(void **state)
 {
     (void)state;
-    /* Two publishers, 10,000 publishes each sent at once: while the writer
-     * commits one batch the next fills far beyond commit-min, and goes to
-     * the writer before the COMMIT returns. */
+    /* Two publishers, 10,000 publishes each, encoded first and then sent
+     * at once. A statement trigger holds each COPY 20 ms after its rows
+     * are sent, so the publishes queue up whatever the machine's speed:
+     * while the writer waits for one batch's answer the next has filled
+     * far beyond commit-min, and goes to the writer before it returns. */
     enum { N = 10000, P = 2 };
     const char *origins[P] = {"kr-gwangju", "kr-sejong"};
     void *s[P];
+    th_sql_exec(&s_t, "CREATE FUNCTION fedbus_it_slow() RETURNS trigger LANGUAGE plpgsql AS "
+                      "$$ BEGIN PERFORM pg_sleep(0.02); RETURN NULL; END $$");
+    th_sql_exec(&s_t, "CREATE TRIGGER fedbus_it_slow AFTER INSERT ON fedbus_messages "
+                      "FOR EACH STATEMENT EXECUTE FUNCTION fedbus_it_slow()");
     long long before = th_sql_int(&s_t, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
     double ahead0 = th_stat(&s_t, " handed_ahead=");
+    uint8_t **frames = calloc((size_t)P * N, sizeof(*frames));
+    size_t *lens = calloc((size_t)P * N, sizeof(*lens));
+    assert_non_null(frames);
+    assert_non_null(lens);
+    for (int i = 0; i < N; i++)
+        for (int p = 0; p < P; p++)
+            frames[i * P + p] = th_frame(th_event_json(origins[p], "forum", "burst"), origins[p], (uint64_t)(i + 1),
+                                         NULL, &lens[i * P + p]);
     for (int p = 0; p < P; p++) {
         s[p] = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
         assert_non_null(s[p]);
     }
     for (int i = 0; i < N; i++)
         for (int p = 0; p < P; p++) {
-            size_t len;
-            uint8_t *f = th_frame(th_event_json(origins[p], "forum", "burst"), origins[p], (uint64_t)(i + 1), NULL, &len);
-            assert_true(zmq_send(s[p], f, len, 0) >= 0);
-            free(f);
+            assert_true(zmq_send(s[p], frames[i * P + p], lens[i * P + p], 0) >= 0);
+            free(frames[i * P + p]);
         }
+    free(frames);
+    free(lens);
     char *seen = calloc((size_t)P * N + 1, 1);
     assert_non_null(seen);
     for (int p = 0; p < P; p++)
@@ -246,6 +260,8 @@ static void test_a_burst_is_stored_once_each_with_batches_handed_ahead(void **st
         }
     free(seen);
     for (int p = 0; p < P; p++) zmq_close(s[p]);
+    th_sql_exec(&s_t, "DROP TRIGGER fedbus_it_slow ON fedbus_messages");
+    th_sql_exec(&s_t, "DROP FUNCTION fedbus_it_slow()");
     assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin IN ('kr-gwangju', 'kr-sejong')"),
                      (long long)P * N);
     assert_int_equal(th_sql_int(&s_t, "SELECT max(global_seq) - min(global_seq) + 1 - count(*) FROM fedbus_messages"), 0);
