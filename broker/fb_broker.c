@@ -60,6 +60,8 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "milliseconds between writes of the origin heads table (0 = with every batch); at start the broker reads what came after from the messages"},
     {"commit-linger", FB_CFG_INT, offsetof(fb_broker_config_t, commit_linger), 0, "0", 0, 10000,
      "milliseconds a small batch (below commit-min publishes and a quarter of batch-bytes) may wait for more before it is committed (0 = never waits)"},
+    {"commit-interval", FB_CFG_INT, offsetof(fb_broker_config_t, commit_interval), 0, "0", 0, 1000000,
+     "microseconds from one batch's hand-off to the writer before the next may follow, while it holds fewer than commit-min publishes and a quarter of batch-bytes (0 = at once)"},
     {"commit-min", FB_CFG_INT, offsetof(fb_broker_config_t, commit_min), 0, "256", 1, 65536,
      "publishes that make a batch worth committing at once, without commit-linger"},
     {"feed-queue", FB_CFG_INT, offsetof(fb_broker_config_t, feed_queue), 0, "10000", 100, 10000000,
@@ -165,6 +167,7 @@ struct fb_broker {
     s_batch_t *fill;    /* being read into (main) */
     s_batch_t *busy;    /* with the writer, or NULL */
     s_batch_t *next;    /* handed to the writer behind busy, or NULL */
+    int64_t handed_us;  /* monotonic: when the last batch went to the writer (commit-interval) */
     s_batch_t *spare[3]; /* empty and answered */
     int nspare;
     fb_arena_t *scratch; /* one envelope's decoding, reset after its checks (main) */
@@ -814,6 +817,13 @@ static void *s_writer_main(void *arg)
     return NULL;
 }
 
+/* Whether commit-interval holds batch b back: a small batch, no stop. */
+static int s_pacing(const fb_broker_t *self, const s_batch_t *b)
+{
+    return self->cfg.commit_interval > 0 && !*self->stop && (long long)b->nitems < self->cfg.commit_min &&
+           b->bytes < self->cfg.batch_bytes / 4;
+}
+
 /* Hands the filling batch to the idle writer and fills then (whichever
  * is given, or a spare one); returns 1 when it did. */
 static int s_hand_off(fb_broker_t *self, s_batch_t *then)
@@ -824,10 +834,13 @@ static int s_hand_off(fb_broker_t *self, s_batch_t *then)
         b->bytes < self->cfg.batch_bytes / 4 &&
         fb_time_mono_us() - b->first_us < self->cfg.commit_linger * 1000)
         return 0;
+    int64_t now = fb_time_mono_us();
+    if (s_pacing(self, b) && now - self->handed_us < self->cfg.commit_interval) return 0;
     if (zmq_send(self->pipe, &b, sizeof(b), 0) != (int)sizeof(b)) {
         fb_err("writer hand-off: %s", zmq_strerror(errno));
         return 0;
     }
+    self->handed_us = now;
     self->busy = b;
     self->fill = then ? then : self->spare[--self->nspare];
     return 1;
@@ -849,6 +862,7 @@ static void s_hand_ahead(fb_broker_t *self, const s_batch_t *b)
         return;
     }
     self->next = f;
+    self->handed_us = fb_time_mono_us();
     self->fill = self->spare[--self->nspare];
     self->stats.handed_ahead++;
 }
@@ -1426,6 +1440,12 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
         if (self->cfg.commit_linger > 0 && !self->busy && self->fill->nitems > 0) {
             /* A lingering batch: wake when its time is up. */
             int64_t left = self->fill->first_us + self->cfg.commit_linger * 1000 - fb_time_mono_us();
+            long ms = left <= 0 ? 0 : (long)((left + 999) / 1000);
+            if (ms < timeout) timeout = ms;
+        }
+        if (!self->busy && self->fill->nitems > 0 && s_pacing(self, self->fill)) {
+            /* A paced batch: wake when the interval is over. */
+            int64_t left = self->handed_us + self->cfg.commit_interval - fb_time_mono_us();
             long ms = left <= 0 ? 0 : (long)((left + 999) / 1000);
             if (ms < timeout) timeout = ms;
         }

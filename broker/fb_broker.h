@@ -16,6 +16,7 @@ typedef struct {
     long long batch_bytes;
     long long heads_interval;
     long long commit_linger;
+    long long commit_interval;
     long long commit_min;
     long long stats_interval;
     long long feed_queue;

@@ -26,7 +26,7 @@
 
 /* Ports 22000-22169, clear of the other tests (21000-21952) and of bench/run
  * (17701-17703, 18001 up): each group's broker at +0..+2 of its base (22000,
- * 22050, 22100, 22150), its node's submit socket at +10. */
+ * 22050, 22100, 22130, 22150), its node's submit socket at +10. */
 static th_t s_t;
 static void *s_sock;         /* raw DEALER on the broker's ingest */
 static uint64_t s_seq = 1;   /* S_ORIGIN's next origin_seq */
@@ -50,6 +50,20 @@ static int s_linger_setup(void **state)
     (void)state;
     th_init(&s_t, "linger", 22150);
     const char *extra[] = {"--commit-linger=2000", "--commit-min=3", NULL};
+    th_broker_start(&s_t, extra);
+    s_sock = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    return s_sock ? 0 : -1;
+}
+
+/* A broker that lets a small batch follow the one before only
+ * S_INTERVAL_MS after it, and commits batches of 3 publishes or more at
+ * once. */
+#define S_INTERVAL_MS 1000
+static int s_interval_setup(void **state)
+{
+    (void)state;
+    th_init(&s_t, "interval", 22130);
+    const char *extra[] = {"--commit-interval=1000000", "--commit-min=3", NULL};
     th_broker_start(&s_t, extra);
     s_sock = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
     return s_sock ? 0 : -1;
@@ -709,6 +723,57 @@ static void test_lingering_publish_is_committed_when_the_broker_stops(void **sta
     s_free(&e, 1);
 }
 
+/* ------------------------------------------------------ commit-interval --- */
+
+static void test_small_batch_goes_at_once_and_the_next_waits_commit_interval(void **state)
+{
+    (void)state;
+    /* Nothing went to the writer for a while (the broker just started, or
+     * the test before waited out its interval): the first goes at once. */
+    zmq_poll(NULL, 0, S_INTERVAL_MS);
+    int64_t t0 = fb_time_mono_us();
+    double first = s_timed_batch(1);
+    if (first >= S_INTERVAL_MS / 2)
+        fail_msg("a lone publish after a quiet second was acked after %.1f ms: it was paced", first);
+    s_timed_batch(1);
+    double both = (double)(fb_time_mono_us() - t0) / 1000.0;
+    /* The second was handed over S_INTERVAL_MS after the first, which went
+     * after t0. */
+    if (both < S_INTERVAL_MS - 5)
+        fail_msg("the second small batch was acked %.1f ms after the first was sent, within the %d ms interval",
+                 both, S_INTERVAL_MS);
+}
+
+static void test_batch_of_commit_min_is_not_paced(void **state)
+{
+    (void)state;
+    s_timed_batch(1); /* a hand-off just now */
+    double ms = s_timed_batch(3);
+    if (ms >= S_INTERVAL_MS / 2) fail_msg("a batch of commit-min publishes was acked after %.1f ms: it was paced", ms);
+}
+
+static void test_paced_publish_is_committed_when_the_broker_stops(void **state)
+{
+    (void)state;
+    s_timed_batch(1); /* a hand-off just now: the next small batch is paced */
+    s_env_t e;
+    s_make(&e, "forum", "Paced, then the broker stops");
+    size_t len;
+    uint8_t *f = s_batch_frame(&e, 1, &len);
+    s_send(f, len);
+    free(f);
+    zmq_poll(NULL, 0, 200);
+    int64_t t0 = fb_time_mono_us();
+    assert_int_equal(th_broker_stop(&s_t, SIGTERM), 0);
+    double ms = (double)(fb_time_mono_us() - t0) / 1000.0;
+    assert_int_equal(s_rows_with_id(&e), 1);
+    if (ms >= S_INTERVAL_MS / 2) fail_msg("stopping took %.1f ms: the paced batch held the stop", ms);
+    Fedbus__BrokerMessage *bm = s_ack_batch(1);
+    s_assert_accepted(bm->ack_batch->acks[0], &e);
+    fedbus__broker_message__free_unpacked(bm, NULL);
+    s_free(&e, 1);
+}
+
 /* ------------------------------------------------------ through a node --- */
 
 #define S_BURST 3000
@@ -1082,6 +1147,11 @@ int main(void)
         cmocka_unit_test(test_batch_of_commit_min_is_committed_without_lingering),
         cmocka_unit_test(test_lingering_publish_is_committed_when_the_broker_stops),
     };
+    const struct CMUnitTest interval[] = {
+        cmocka_unit_test(test_small_batch_goes_at_once_and_the_next_waits_commit_interval),
+        cmocka_unit_test(test_batch_of_commit_min_is_not_paced),
+        cmocka_unit_test(test_paced_publish_is_committed_when_the_broker_stops),
+    };
     const struct CMUnitTest node[] = {
         cmocka_unit_test(test_burst_through_a_node_is_acked_once_each_in_order),
         cmocka_unit_test(test_burst_through_a_node_is_stored_once_each_in_origin_seq_order),
@@ -1096,6 +1166,7 @@ int main(void)
     };
     int failed = cmocka_run_group_tests_name("broker", broker, s_setup, s_teardown);
     failed += cmocka_run_group_tests_name("broker, commit-linger", linger, s_linger_setup, s_teardown);
+    failed += cmocka_run_group_tests_name("broker, commit-interval", interval, s_interval_setup, s_teardown);
     failed += cmocka_run_group_tests_name("node", node, s_node_setup, s_node_teardown);
     failed += cmocka_run_group_tests_name("node, batch submits", submit, s_submit_setup, s_node_teardown);
     failed += cmocka_run_group_tests_name("node, small max-frame", small, s_small_setup, s_node_teardown);

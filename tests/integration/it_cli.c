@@ -72,6 +72,8 @@ static void test_help_and_usage_errors_have_clear_exit_codes(void **state)
         {{FEDBUS_BROKER_BIN, "--commit-linger=-1", NULL}, 2},
         {{FEDBUS_BROKER_BIN, "--commit-linger=10001", NULL}, 2},
         {{FEDBUS_BROKER_BIN, "--commit-min=0", NULL}, 2},
+        {{FEDBUS_BROKER_BIN, "--commit-interval=-1", NULL}, 2},
+        {{FEDBUS_BROKER_BIN, "--commit-interval=1000001", NULL}, 2},
         {{FEDBUS_NODE_BIN, "--help", NULL}, 0},
         {{FEDBUS_NODE_BIN, NULL}, 2},
         {{FEDBUS_NODE_BIN, "--member=Not_A_Member", NULL}, 2},
