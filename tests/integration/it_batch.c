@@ -701,26 +701,33 @@ static void test_batch_of_commit_min_is_committed_without_lingering(void **state
     if (ms >= S_LINGER_MS / 2) fail_msg("a batch of commit-min publishes was acked after %.1f ms: it lingered", ms);
 }
 
-static void test_lingering_publish_is_committed_when_the_broker_stops(void **state)
+/* Sends one publish, lets the broker read it into its filling batch (where
+ * it is held back), stops the broker, and checks that the stop stored and
+ * acked it within limit_ms rather than waiting out what held it. */
+static void s_held_publish_survives_the_stop(const char *summary, int wait_ms, int limit_ms, const char *held)
 {
-    (void)state;
     s_env_t e;
-    s_make(&e, "forum", "Published just before the broker stops");
+    s_make(&e, "forum", summary);
     size_t len;
     uint8_t *f = s_batch_frame(&e, 1, &len);
     s_send(f, len);
     free(f);
-    /* Let the broker read it into its filling batch, then stop it while it lingers. */
-    zmq_poll(NULL, 0, 300);
+    zmq_poll(NULL, 0, wait_ms);
     int64_t t0 = fb_time_mono_us();
     assert_int_equal(th_broker_stop(&s_t, SIGTERM), 0);
     double ms = (double)(fb_time_mono_us() - t0) / 1000.0;
     assert_int_equal(s_rows_with_id(&e), 1);
-    if (ms >= S_LINGER_MS / 2) fail_msg("stopping took %.1f ms: the lingering batch held the stop", ms);
+    if (ms >= limit_ms) fail_msg("stopping took %.1f ms: the %s batch held the stop", ms, held);
     Fedbus__BrokerMessage *bm = s_ack_batch(1);
     s_assert_accepted(bm->ack_batch->acks[0], &e);
     fedbus__broker_message__free_unpacked(bm, NULL);
     s_free(&e, 1);
+}
+
+static void test_lingering_publish_is_committed_when_the_broker_stops(void **state)
+{
+    (void)state;
+    s_held_publish_survives_the_stop("Published just before the broker stops", 300, S_LINGER_MS / 2, "lingering");
 }
 
 /* ------------------------------------------------------ commit-interval --- */
@@ -756,22 +763,7 @@ static void test_paced_publish_is_committed_when_the_broker_stops(void **state)
 {
     (void)state;
     s_timed_batch(1); /* a hand-off just now: the next small batch is paced */
-    s_env_t e;
-    s_make(&e, "forum", "Paced, then the broker stops");
-    size_t len;
-    uint8_t *f = s_batch_frame(&e, 1, &len);
-    s_send(f, len);
-    free(f);
-    zmq_poll(NULL, 0, 200);
-    int64_t t0 = fb_time_mono_us();
-    assert_int_equal(th_broker_stop(&s_t, SIGTERM), 0);
-    double ms = (double)(fb_time_mono_us() - t0) / 1000.0;
-    assert_int_equal(s_rows_with_id(&e), 1);
-    if (ms >= S_INTERVAL_MS / 2) fail_msg("stopping took %.1f ms: the paced batch held the stop", ms);
-    Fedbus__BrokerMessage *bm = s_ack_batch(1);
-    s_assert_accepted(bm->ack_batch->acks[0], &e);
-    fedbus__broker_message__free_unpacked(bm, NULL);
-    s_free(&e, 1);
+    s_held_publish_survives_the_stop("Paced, then the broker stops", 200, S_INTERVAL_MS / 2, "paced");
 }
 
 /* ------------------------------------------------------ through a node --- */
