@@ -135,3 +135,20 @@ double fb_bench_cpu_s(void)
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec / 1e6;
 }
+
+int fb_bench_host_ticks(uint64_t *steal, uint64_t *total)
+{
+    *steal = *total = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    /* cpu  user nice system idle iowait irq softirq steal (guest time is
+     * counted in user already) */
+    unsigned long long v[8];
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n != 8) return -1;
+    for (int i = 0; i < 8; i++) *total += v[i];
+    *steal = v[7];
+    return 0;
+}

@@ -46,4 +46,10 @@ int64_t fb_bench_rank(const int64_t *sorted, size_t n, double q);
 /* CPU seconds (user + system) this process used so far. */
 double fb_bench_cpu_s(void);
 
+/* Clock ticks of all CPUs so far, from the first line of /proc/stat: in
+ * *total all of them, in *steal those in which a virtual CPU wanted to run
+ * and its host ran something else. Returns 0, or -1 when they cannot be
+ * read (*steal and *total are then 0). */
+int fb_bench_host_ticks(uint64_t *steal, uint64_t *total);
+
 #endif

@@ -894,9 +894,15 @@ int main(int argc, char **argv)
     __atomic_store_n(&s_start_wall, fb_time_now_us() + 1000, __ATOMIC_RELEASE);
     s_deadline = s_start_mono + s_cfg.duration * 1000000;
     double cpu0 = fb_bench_cpu_s();
+    uint64_t steal0, ticks0, steal1, ticks1;
+    int host_ok = fb_bench_host_ticks(&steal0, &ticks0) == 0;
     pthread_barrier_wait(&s_barrier);
     for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
     int64_t conns_end = fb_time_mono_us();
+    /* How much of the machine its host took back while the publishes ran:
+     * on a shared virtual machine the tail of an open loop follows it. */
+    host_ok = host_ok && fb_bench_host_ticks(&steal1, &ticks1) == 0 && ticks1 > ticks0;
+    double steal_pct = host_ok ? 100.0 * (double)(steal1 - steal0) / (double)(ticks1 - ticks0) : -1;
     free(groups);
     free(members);
     free(fds);
@@ -1042,6 +1048,7 @@ int main(int argc, char **argv)
     S_SETF("settle_delivery_p99_ms", s_ms(fb_bench_rank(sdels, snd, 0.99)));
     S_SETI("late_sends", late);
     S_SETF("driver_cpu_s", cpu);
+    json_object_set_new(j, "host_steal_pct", steal_pct >= 0 ? json_real(steal_pct) : json_null());
     json_object_set_new(j, "ok", json_boolean(ok));
     json_object_set_new(j, "error", json_string(error ? error : ""));
     json_object_set_new(j, "rejects", rej);
@@ -1058,14 +1065,16 @@ int main(int argc, char **argv)
     if (per) json_object_set_new(j, "per_connection", per);
 #undef S_SETI
 #undef S_SETF
+    char steal_txt[32] = "unknown";
+    if (steal_pct >= 0) snprintf(steal_txt, sizeof(steal_txt), "%.1f %%", steal_pct);
     fprintf(stderr,
             "fedbus-bench-load: %s loop, %d x %llu messages of %zu bytes: %llu acked in %.3f s "
-            "= %.0f msgs/s; ack p50 %.2f p99 %.2f ms; delivery p50 %.2f p99 %.2f ms%s%s\n",
+            "= %.0f msgs/s; ack p50 %.2f p99 %.2f ms; delivery p50 %.2f p99 %.2f ms; host steal %s%s%s\n",
             s_cfg.rate ? "open" : "closed", s_nconns, (unsigned long long)s_messages,
             conns[0].msg.size, (unsigned long long)nacked, elapsed,
             elapsed > 0 ? (double)(accepted + duplicates) / elapsed : 0,
             s_ms(fb_bench_rank(acks, na, 0.5)), s_ms(fb_bench_rank(acks, na, 0.99)),
-            s_ms(fb_bench_rank(dels, dn, 0.5)), s_ms(fb_bench_rank(dels, dn, 0.99)),
+            s_ms(fb_bench_rank(dels, dn, 0.5)), s_ms(fb_bench_rank(dels, dn, 0.99)), steal_txt,
             error ? "; FAILED: " : "", error ? error : "");
     if (s_cfg.settle_ms > 0)
         fprintf(stderr,
