@@ -136,13 +136,13 @@ int main(int argc, char **argv)
         r->created_at_us = at;
         r->stored_at_us = at + 1000;
         r->hash = hashes + i * FB_SHA256_LEN;
-        if (fb_envelope_content_hash(body, r->body_len, hashes + i * FB_SHA256_LEN) != 0) {
+        if (fb_wire_content_hash(body, r->body_len, hashes + i * FB_SHA256_LEN) != 0) {
             fprintf(stderr, "fedbus-bench-copy: hashing failed\n");
             goto done;
         }
         r->body = body;
         r->stamp = stamps + i * FB_STAMP_MAX;
-        r->stamp_len = fb_envelope_stamp(r->global_seq, r->stored_at_us, stamps + i * FB_STAMP_MAX);
+        r->stamp_len = fb_wire_stamp_stored(r->global_seq, r->stored_at_us, stamps + i * FB_STAMP_MAX);
     }
 
     /* ---- the timed part ---- */

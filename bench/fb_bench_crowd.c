@@ -433,7 +433,7 @@ static int s_sub_read(s_sub_t *s)
             const uint8_t *p = nul + 1, *end = data + size, *env;
             size_t env_len;
             int rc;
-            while ((rc = fb_envelope_next_bytes(&p, end, 1, &env, &env_len)) == 1) {
+            while ((rc = fb_wire_next_bytes(&p, end, 1, &env, &env_len)) == 1) {
                 s->deliveries++;
                 s_n.deliveries++;
                 if (s->live) s_live_check(s, env, env_len);

@@ -272,7 +272,7 @@ static void s_template(s_conn_t *c)
     }
 }
 
-/* Counts one ack, read in place (fb_ack_scan). */
+/* Counts one ack, read in place (fb_wire_ack_scan). */
 static void s_on_ack(s_conn_t *c, const fb_ack_view_t *a, int64_t now)
 {
     int conn;
@@ -325,13 +325,13 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
 {
     const uint8_t *list, *ack;
     size_t list_len, ack_len;
-    if (fb_envelope_sole_field(data, len, 3, &list, &list_len) == 0) {
+    if (fb_wire_sole_field(data, len, 3, &list, &list_len) == 0) {
         /* An AckBatch: the answers to a PublishBatch submitted earlier. */
         const uint8_t *p = list, *end = list + list_len;
         int rc;
-        while ((rc = fb_envelope_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
+        while ((rc = fb_wire_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
             fb_ack_view_t a;
-            if (fb_ack_scan(ack, ack_len, &a) != 0) {
+            if (fb_wire_ack_scan(ack, ack_len, &a) != 0) {
                 rc = -1;
                 break;
             }
@@ -340,10 +340,10 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
         if (rc < 0) c->stray++;
         return;
     }
-    if (fb_envelope_sole_field(data, len, 1, &ack, &ack_len) == 0) {
+    if (fb_wire_sole_field(data, len, 1, &ack, &ack_len) == 0) {
         /* One Ack (BrokerMessage.ack), the answer to a single Publish. */
         fb_ack_view_t a;
-        if (fb_ack_scan(ack, ack_len, &a) != 0) c->stray++;
+        if (fb_wire_ack_scan(ack, ack_len, &a) != 0) c->stray++;
         else s_on_ack(c, &a, now);
         return;
     }
@@ -405,17 +405,17 @@ static int s_send_batch(s_conn_t *c, const int64_t *due, int k)
     size_t env_len, inner = 0, len = 0;
     for (int i = 0; i < k; i++) {
         s_build(c, (uint32_t)(c->nsent + (uint64_t)i), s_wall_of(due[i]));
-        fb_envelope_publish_view(c->frame, c->frame_len, &env, &env_len);
-        size_t item = fb_envelope_field_size(1, env_len);
+        fb_wire_publish_view(c->frame, c->frame_len, &env, &env_len);
+        size_t item = fb_wire_field_size(1, env_len);
         if (16 + inner + item > c->bframe_cap) return -1; /* sized at start for FB_BATCH_MAX */
         /* Items first, after room for the frame's header; moved down below. */
         len = 16 + inner;
-        len += fb_envelope_put_header(1, env_len, c->bframe + len);
+        len += fb_wire_put_header(1, env_len, c->bframe + len);
         memcpy(c->bframe + len, env, env_len);
         inner += item;
     }
     uint8_t head[16];
-    size_t h = fb_envelope_put_header(4, inner, head); /* NodeMessage.publish_batch */
+    size_t h = fb_wire_put_header(4, inner, head); /* NodeMessage.publish_batch */
     memcpy(c->bframe + 16 - h, head, h);
     if (zmq_send(c->sock, c->bframe + 16 - h, h + inner, ZMQ_DONTWAIT) < 0) return -1;
     for (int i = 0; i < k; i++) c->sent[c->nsent + (uint64_t)i] = due[i];

@@ -368,7 +368,7 @@ static int s_resolve_lookups(fb_broker_t *self, s_batch_t *b, s_state_t which)
              * lost: it was never acked nor fanned out. */
             it->state = S_COMMITTED;
             it->global_seq = f->global_seq;
-            it->stamp_len = fb_envelope_stamp(f->global_seq, f->stored_at_us, it->stamp);
+            it->stamp_len = fb_wire_stamp_stored(f->global_seq, f->stored_at_us, it->stamp);
         } else if (f->found && memcmp(f->hash, it->hash, FB_SHA256_LEN) == 0) {
             it->state = S_DUPLICATE;
             it->global_seq = f->global_seq;
@@ -396,7 +396,7 @@ static size_t s_assign(fb_broker_t *self, s_batch_t *b, int64_t now_us)
         s_item_t *it = &b->items[i];
         if (it->state != S_NEW) continue;
         it->global_seq = self->store_head + n + 1;
-        it->stamp_len = fb_envelope_stamp(it->global_seq, now_us, it->stamp);
+        it->stamp_len = fb_wire_stamp_stored(it->global_seq, now_us, it->stamp);
         fb_store_row_t *r = &b->rows[n++];
         r->global_seq = it->global_seq;
         r->origin = it->origin;
@@ -588,7 +588,7 @@ static void s_feed_flush(fb_broker_t *self)
         *p++ = '\0';
         for (size_t i = 0; i < self->nrun; i++) {
             const s_item_t *it = self->run[i];
-            p += fb_envelope_put_header(1, it->env_len + it->stamp_len, p); /* FeedBatch.envelopes */
+            p += fb_wire_put_header(1, it->env_len + it->stamp_len, p); /* FeedBatch.envelopes */
             memcpy(p, it->env_data, it->env_len);
             memcpy(p + it->env_len, it->stamp, it->stamp_len);
             p += it->env_len + it->stamp_len;
@@ -615,7 +615,7 @@ static void s_fanout(fb_broker_t *self, const s_item_t *it)
         self->want_batched = s_prefixes_select(&self->feed_batched, it->topic, tlen);
     }
     if (self->want_batched) {
-        size_t entry = fb_envelope_field_size(1, it->env_len + it->stamp_len);
+        size_t entry = fb_wire_field_size(1, it->env_len + it->stamp_len);
         if (self->nrun && (self->nrun == FB_FEED_BATCH_MAX || self->run_bytes + entry > FB_FEED_BATCH_BYTES ||
                            strcmp(self->run[0]->topic, it->topic) != 0))
             s_feed_flush(self);
@@ -684,17 +684,17 @@ static void s_answer_group(fb_broker_t *self, s_batch_t *b, s_item_t *first, siz
     for (size_t k = 0; k < n; k++) {
         s_outcome(self, b, first + k, &self->acks[k]);
         self->ack_sizes[k] = fedbus__ack__get_packed_size(&self->acks[k]);
-        total += fb_envelope_field_size(1, self->ack_sizes[k]);
+        total += fb_wire_field_size(1, self->ack_sizes[k]);
     }
     zmq_msg_t msg, id;
-    if (zmq_msg_init_size(&msg, fb_envelope_field_size(3, total)) != 0) {
+    if (zmq_msg_init_size(&msg, fb_wire_field_size(3, total)) != 0) {
         self->stats.replies_dropped++;
         return;
     }
     uint8_t *p = zmq_msg_data(&msg);
-    p += fb_envelope_put_header(3, total, p); /* BrokerMessage.ack_batch */
+    p += fb_wire_put_header(3, total, p); /* BrokerMessage.ack_batch */
     for (size_t k = 0; k < n; k++) {
-        p += fb_envelope_put_header(1, self->ack_sizes[k], p); /* AckBatch.acks */
+        p += fb_wire_put_header(1, self->ack_sizes[k], p); /* AckBatch.acks */
         p += fedbus__ack__pack(&self->acks[k], p);
     }
     zmq_msg_init(&id);
@@ -989,7 +989,7 @@ static int s_check_publish(fb_arena_t *scratch, fb_arena_t *arena, s_item_t *it,
         reason = FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD;
         goto done;
     }
-    if (fb_envelope_content_hash(it->env_data, it->env_len, it->hash) != 0) {
+    if (fb_wire_content_hash(it->env_data, it->env_len, it->hash) != 0) {
         snprintf(detail, size, "envelope could not be hashed");
         reason = FEDBUS__REJECT_REASON__REJECT_MALFORMED;
         goto done;
@@ -1028,7 +1028,7 @@ static void s_read_batch(fb_broker_t *self, s_item_t *first, const uint8_t *list
     const uint8_t *p = list, *end = list + list_len, *env;
     size_t env_len, n = 0;
     int rc;
-    while ((rc = fb_envelope_next_bytes(&p, end, 1, &env, &env_len)) == 1) n++;
+    while ((rc = fb_wire_next_bytes(&p, end, 1, &env, &env_len)) == 1) n++;
     if (rc < 0 || n == 0 || n > FB_BATCH_MAX) {
         char detail[96];
         if (rc < 0) snprintf(detail, sizeof(detail), "PublishBatch is not well-formed protobuf");
@@ -1046,7 +1046,7 @@ static void s_read_batch(fb_broker_t *self, s_item_t *first, const uint8_t *list
             zmq_msg_init(&it->body);
             s_item_reset(it);
         }
-        fb_envelope_next_bytes(&p, end, 1, &it->env_data, &it->env_len);
+        fb_wire_next_bytes(&p, end, 1, &it->env_data, &it->env_len);
         it->in_group = 1;
         char detail[192];
         int reason = s_check_publish(self->scratch, b->arena, it, detail, sizeof(detail));
@@ -1099,8 +1099,8 @@ static int s_read_ingest(fb_broker_t *self)
     }
     /* Publishes, alone or in a batch, are read in place; anything else is
      * decoded. */
-    if (fb_envelope_publish_view(data, len, &it->env_data, &it->env_len) == 0) goto publish;
-    if (fb_envelope_sole_field(data, len, 4, &list, &list_len) == 0) {
+    if (fb_wire_publish_view(data, len, &it->env_data, &it->env_len) == 0) goto publish;
+    if (fb_wire_sole_field(data, len, 4, &list, &list_len) == 0) {
         self->stats.batch_frames++;
         s_read_batch(self, it, list, list_len);
         return 0;
@@ -1109,7 +1109,7 @@ static int s_read_ingest(fb_broker_t *self)
      * would keep the oneof member that comes last and drop the batch
      * unanswered. */
     const uint8_t *scan = data;
-    if (fb_envelope_next_bytes(&scan, data + len, 4, &list, &list_len) == 1) {
+    if (fb_wire_next_bytes(&scan, data + len, 4, &list, &list_len) == 1) {
         s_reject(self, &it->ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                  "a PublishBatch frame holds the batch and nothing else");
         goto done;

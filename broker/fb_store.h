@@ -24,7 +24,7 @@ typedef struct {
     const char *topic;
     int64_t created_at_us;
     int64_t stored_at_us;
-    const uint8_t *hash; /* 32 bytes: content hash (fb_envelope_content_hash) */
+    const uint8_t *hash; /* 32 bytes: content hash (fb_wire_content_hash) */
     const uint8_t *body;
     size_t body_len;
     const uint8_t *stamp;

@@ -155,7 +155,7 @@ int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, f
     int id_ok = 0;
     int rc = s_pack_json(json, len, ack, id, &id_ok, &env, &env_len);
     if (rc != FB_OK) return rc;
-    if (!(frame = fb_envelope_publish_wrap(env, env_len, NULL, 0, &flen))) rc = FB_ENOMEM;
+    if (!(frame = fb_wire_publish_wrap(env, env_len, NULL, 0, &flen))) rc = FB_ENOMEM;
     else if (zmq_send(self->sock, frame, flen, 0) < 0) rc = FB_EIO;
     else rc = s_wait_ack(self, id_ok ? id : NULL, ack, timeout_ms);
     free(frame);
@@ -210,22 +210,22 @@ int fb_publisher_send_json_many(fb_publisher_t *self, const char *const *jsons, 
         size_t inner = 0, k = 0, j = i;
         for (; j < n && k < FB_BATCH_MAX; j++) {
             if (rcs[j] != FB_ETIMEOUT) continue;
-            size_t item = fb_envelope_field_size(1, env_lens[j]);
-            if (k > 0 && fb_envelope_field_size(4, inner + item) > S_MANY_FRAME_MAX) break;
+            size_t item = fb_wire_field_size(1, env_lens[j]);
+            if (k > 0 && fb_wire_field_size(4, inner + item) > S_MANY_FRAME_MAX) break;
             inner += item;
             k++;
         }
         if (k > 0) {
-            size_t flen = fb_envelope_field_size(4, inner);
+            size_t flen = fb_wire_field_size(4, inner);
             uint8_t *f = realloc(frame, flen);
             if (!f) {
                 rc = FB_ENOMEM;
                 break;
             }
             frame = f;
-            uint8_t *p = frame + fb_envelope_put_header(4, inner, frame); /* NodeMessage.publish_batch */
+            uint8_t *p = frame + fb_wire_put_header(4, inner, frame); /* NodeMessage.publish_batch */
             for (size_t x = i; x < j; x++)
-                if (rcs[x] == FB_ETIMEOUT) p += fb_envelope_put_bytes(1, envs[x], env_lens[x], p);
+                if (rcs[x] == FB_ETIMEOUT) p += fb_wire_put_bytes(1, envs[x], env_lens[x], p);
             if (zmq_send(self->sock, frame, flen, 0) < 0) {
                 rc = FB_EIO;
                 break;
@@ -258,9 +258,9 @@ int fb_publisher_send_json_many(fb_publisher_t *self, const char *const *jsons, 
         fb_zmq_drain(self->sock);
         const uint8_t *list, *ack;
         size_t list_len, ack_len;
-        if (fb_envelope_sole_field(zmq_msg_data(&m), zmq_msg_size(&m), 3, &list, &list_len) == 0) {
+        if (fb_wire_sole_field(zmq_msg_data(&m), zmq_msg_size(&m), 3, &list, &list_len) == 0) {
             const uint8_t *q = list, *end = list + list_len;
-            while (fb_envelope_next_bytes(&q, end, 1, &ack, &ack_len) == 1) {
+            while (fb_wire_next_bytes(&q, end, 1, &ack, &ack_len) == 1) {
                 Fedbus__Ack *a = fedbus__ack__unpack(NULL, ack_len, ack);
                 if (!a) break;
                 s_many_settle(a, by_id, acks, rcs, &left);
@@ -316,7 +316,7 @@ static char *s_arena_str(fb_arena_t *arena, const uint8_t *p, size_t n)
 static int s_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_t len)
 {
     fb_envelope_head_t h;
-    if (fb_envelope_scan(raw, len, &h) != 0) return -1;
+    if (fb_wire_envelope_scan(raw, len, &h) != 0) return -1;
     s_lazy_t *lz = fb_arena_alloc(arena, sizeof(*lz));
     char *topic = s_arena_str(arena, h.topic, h.topic_len);
     char *origin = s_arena_str(arena, h.origin, h.origin_len);
@@ -708,7 +708,7 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
             /* The next envelope of a batched frame. */
             const uint8_t *env;
             size_t env_len;
-            int rc = fb_envelope_next_bytes(&self->bp, self->bend, 1, &env, &env_len);
+            int rc = fb_wire_next_bytes(&self->bp, self->bend, 1, &env, &env_len);
             if (rc != 1) {
                 s_frame_done(self);
                 if (rc < 0) return FB_EPROTO; /* the rest of the frame is not readable */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_PAYLOAD_FIRST 16 /* first oneof tag; tags from here up are payload kinds */
 #define S_OFFSET_MAX (24 * 60)
 
 static int s_verdict(fb_verdict_t *v, int reason, const char *fmt, ...)
@@ -188,7 +187,7 @@ static int s_check(const Fedbus__Envelope *env, fb_verdict_t *v, int strings_che
                          "global_seq and stored_at_us are assigned by the broker");
     if (env->payload_case == FEDBUS__ENVELOPE__PAYLOAD__NOT_SET) {
         for (size_t i = 0; i < env->base.n_unknown_fields; i++)
-            if (env->base.unknown_fields[i].tag >= S_PAYLOAD_FIRST)
+            if (fb_wire_is_payload_tag(env->base.unknown_fields[i].tag))
                 return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_UNKNOWN_KIND,
                                  "payload kind with tag %u is unknown to this broker",
                                  env->base.unknown_fields[i].tag);
@@ -225,8 +224,6 @@ int fb_envelope_check(const Fedbus__Envelope *env, fb_verdict_t *v)
     return s_check(env, v, 0);
 }
 
-static int s_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
-
 /* Checks every string field of the message described by d in the wire bytes
  * [p, end), recursively: UTF-8 and no NUL over the whole length, which
  * protobuf-c's NUL-terminated copies would hide. Returns 0, or -1 with *v
@@ -237,10 +234,10 @@ static int s_wire_strings(const uint8_t *p, const uint8_t *end, const ProtobufCM
     if (depth > 16) return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "nesting too deep");
     while (p < end) {
         uint64_t key, n;
-        if (s_read_varint(&p, end, &key)) goto malformed;
+        if (fb_wire_read_varint(&p, end, &key)) goto malformed;
         switch (key & 7) {
         case 0:
-            if (s_read_varint(&p, end, &n)) goto malformed;
+            if (fb_wire_read_varint(&p, end, &n)) goto malformed;
             continue;
         case 1:
             if (end - p < 8) goto malformed;
@@ -255,7 +252,7 @@ static int s_wire_strings(const uint8_t *p, const uint8_t *end, const ProtobufCM
         default:
             goto malformed;
         }
-        if (s_read_varint(&p, end, &n) || n > (uint64_t)(end - p)) goto malformed;
+        if (fb_wire_read_varint(&p, end, &n) || n > (uint64_t)(end - p)) goto malformed;
         const ProtobufCFieldDescriptor *f = key >> 3 <= UINT32_MAX
                                                 ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3))
                                                 : NULL;
@@ -321,256 +318,9 @@ Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_
     return fb_envelope_decode_in(NULL, buf, len, v, bad);
 }
 
-static size_t s_varint(uint64_t x, uint8_t *out)
-{
-    size_t n = 0;
-    while (x >= 0x80) {
-        out[n++] = (uint8_t)(x | 0x80);
-        x >>= 7;
-    }
-    out[n++] = (uint8_t)x;
-    return n;
-}
-
-size_t fb_envelope_stamp(uint64_t global_seq, int64_t stored_at_us, uint8_t *out)
-{
-    size_t n = 0;
-    out[n++] = (7 << 3) | 0; /* global_seq, varint */
-    n += s_varint(global_seq, out + n);
-    out[n++] = (9 << 3) | 0; /* stored_at_us, varint */
-    n += s_varint((uint64_t)stored_at_us, out + n);
-    return n;
-}
-
-/* Reads a varint at *p (< end); returns 0 and advances *p, or -1. */
-static int s_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Reads the field at *p (< end is not required): its key, and for wire
- * type 0 its value in *v, for type 2 its bytes (*data, *v long); fixed
- * fields are stepped over (*data at their bytes). Returns 1 and advances
- * *p, 0 at end, -1 when the bytes are not well-formed protobuf (truncated,
- * a length past the end, a wire type protobuf 3 does not use). */
-static int s_next_field(const uint8_t **p, const uint8_t *end, uint64_t *key, uint64_t *v,
-                        const uint8_t **data)
-{
-    if (*p >= end) return 0;
-    if (s_read_varint(p, end, key)) return -1;
-    *v = 0;
-    *data = NULL;
-    switch (*key & 7) {
-    case 0:
-        return s_read_varint(p, end, v) ? -1 : 1;
-    case 1:
-        if (end - *p < 8) return -1;
-        *data = *p;
-        *p += 8;
-        return 1;
-    case 2:
-        if (s_read_varint(p, end, v) || *v > (uint64_t)(end - *p)) return -1;
-        *data = *p;
-        *p += *v;
-        return 1;
-    case 5:
-        if (end - *p < 4) return -1;
-        *data = *p;
-        *p += 4;
-        return 1;
-    default:
-        return -1;
-    }
-}
-
-#define S_HASH_PARTS 16
-
-int fb_envelope_content_hash(const uint8_t *buf, size_t len, uint8_t out[32])
-{
-    const void *parts[S_HASH_PARTS];
-    size_t lens[S_HASH_PARTS], n = 0;
-    const uint8_t *p = buf, *end = buf + len, *data;
-    while (p < end) {
-        const uint8_t *start = p;
-        uint64_t key, v;
-        if (s_next_field(&p, end, &key, &v, &data) != 1) return -1;
-        uint64_t tag = key >> 3;
-        if (tag == 3 || tag >= S_PAYLOAD_FIRST) {
-            /* Adjacent kept fields are hashed as one range. */
-            if (n && (const uint8_t *)parts[n - 1] + lens[n - 1] == start) {
-                lens[n - 1] += (size_t)(p - start);
-            } else {
-                if (n == S_HASH_PARTS) return -1;
-                parts[n] = start;
-                lens[n++] = (size_t)(p - start);
-            }
-        }
-    }
-    return fb_sha256_parts(parts, lens, n, out);
-}
-
-static size_t s_varint_size(uint64_t x)
-{
-    size_t n = 1;
-    while (x >= 0x80) x >>= 7, n++;
-    return n;
-}
-
-/* Allocates a publish frame for an envelope of env_len bytes, writes the two
- * headers, and returns where the envelope goes in *body. */
-static uint8_t *s_frame_alloc(size_t env_len, size_t *len, uint8_t **body)
-{
-    size_t pub_len = 1 + s_varint_size(env_len) + env_len;
-    *len = 1 + s_varint_size(pub_len) + pub_len;
-    uint8_t *f = malloc(*len), *p = f;
-    if (!f) return NULL;
-    *p++ = (1 << 3) | 2; /* NodeMessage.publish */
-    p += s_varint(pub_len, p);
-    *p++ = (1 << 3) | 2; /* Publish.envelope */
-    p += s_varint(env_len, p);
-    *body = p;
-    return f;
-}
-
 uint8_t *fb_envelope_publish_frame(const Fedbus__Envelope *env, size_t *len)
 {
-    uint8_t *body, *f = s_frame_alloc(fedbus__envelope__get_packed_size(env), len, &body);
+    uint8_t *body, *f = fb_wire_publish_alloc(fedbus__envelope__get_packed_size(env), len, &body);
     if (f) fedbus__envelope__pack(env, body);
     return f;
-}
-
-uint8_t *fb_envelope_publish_wrap(const uint8_t *env, size_t env_len, const uint8_t *tail,
-                                  size_t tail_len, size_t *len)
-{
-    uint8_t *body, *f = s_frame_alloc(env_len + tail_len, len, &body);
-    if (!f) return NULL;
-    memcpy(body, env, env_len);
-    if (tail_len) memcpy(body + env_len, tail, tail_len);
-    return f;
-}
-
-int fb_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h)
-{
-    const uint8_t *p = buf, *end = buf + len, *d;
-    uint64_t key, v;
-    int rc;
-    memset(h, 0, sizeof(*h));
-    while ((rc = s_next_field(&p, end, &key, &v, &d)) == 1) {
-        uint64_t tag = key >> 3;
-        if ((key & 7) == 0) {
-            if (tag == 4) h->created_at_us = (int64_t)v;
-            else if (tag == 5) h->schema_version = v;
-            else if (tag == 6) h->origin_seq = v;
-            else if (tag == 7) h->global_seq = v;
-            else if (tag == 9) h->stored_at_us = (int64_t)v;
-        } else if ((key & 7) == 2) {
-            if (tag == 1) h->message_id = d, h->message_id_len = (size_t)v;
-            else if (tag == 2) h->origin = d, h->origin_len = (size_t)v;
-            else if (tag == 3) h->topic = d, h->topic_len = (size_t)v;
-        }
-    }
-    return rc;
-}
-
-int fb_ack_scan(const uint8_t *buf, size_t len, fb_ack_view_t *a)
-{
-    const uint8_t *p = buf, *end = buf + len, *d;
-    uint64_t key, v;
-    int rc;
-    memset(a, 0, sizeof(*a));
-    while ((rc = s_next_field(&p, end, &key, &v, &d)) == 1) {
-        uint64_t tag = key >> 3;
-        int type = (int)(key & 7);
-        if (tag == 0) return -1;
-        if (tag == 1 || tag == 6) {
-            if (type != 2) return -1;
-            if (tag == 1) a->message_id = d, a->message_id_len = (size_t)v;
-            else a->detail = (const char *)d, a->detail_len = (size_t)v;
-        } else if (tag >= 2 && tag <= 5) {
-            if (type != 0) return -1;
-            /* Enums are int32 on the wire: a negative one is ten bytes. */
-            if (tag == 2) a->status = (int32_t)v;
-            else if (tag == 3) a->global_seq = v;
-            else if (tag == 4) a->origin_seq = v;
-            else a->reason = (int32_t)v;
-        }
-    }
-    return rc;
-}
-
-size_t fb_envelope_put_varint(uint32_t tag, uint64_t value, uint8_t *out)
-{
-    size_t n = s_varint((uint64_t)tag << 3, out);
-    return n + s_varint(value, out + n);
-}
-
-size_t fb_envelope_put_bytes(uint32_t tag, const void *data, size_t len, uint8_t *out)
-{
-    size_t n = s_varint((uint64_t)tag << 3 | 2, out);
-    n += s_varint(len, out + n);
-    memcpy(out + n, data, len);
-    return n + len;
-}
-
-int fb_envelope_sole_field(const uint8_t *frame, size_t len, uint32_t tag, const uint8_t **body,
-                           size_t *body_len)
-{
-    const uint8_t *p = frame, *end = frame + len;
-    uint64_t key, n;
-    if (s_read_varint(&p, end, &key) || key != ((uint64_t)tag << 3 | 2) || s_read_varint(&p, end, &n) ||
-        n != (uint64_t)(end - p))
-        return -1;
-    *body = p;
-    *body_len = (size_t)n;
-    return 0;
-}
-
-int fb_envelope_next_bytes(const uint8_t **p, const uint8_t *end, uint32_t tag, const uint8_t **data,
-                           size_t *len)
-{
-    uint64_t key, v;
-    const uint8_t *d;
-    int rc;
-    while ((rc = s_next_field(p, end, &key, &v, &d)) == 1)
-        if ((key & 7) == 2 && key >> 3 == tag) {
-            *data = d;
-            *len = (size_t)v;
-            return 1;
-        }
-    return rc;
-}
-
-size_t fb_envelope_put_header(uint32_t tag, size_t len, uint8_t *out)
-{
-    size_t n = s_varint((uint64_t)tag << 3 | 2, out);
-    return n + s_varint(len, out + n);
-}
-
-size_t fb_envelope_field_size(uint32_t tag, size_t len)
-{
-    return s_varint_size((uint64_t)tag << 3 | 2) + s_varint_size(len) + len;
-}
-
-int fb_envelope_publish_view(const uint8_t *frame, size_t len, const uint8_t **env, size_t *env_len)
-{
-    const uint8_t *p = frame, *end = frame + len;
-    uint64_t n;
-    /* NodeMessage.publish (field 1, length-delimited) filling the frame... */
-    if (p == end || *p++ != ((1 << 3) | 2) || s_read_varint(&p, end, &n) || n != (uint64_t)(end - p))
-        return -1;
-    /* ...holding Publish.envelope (field 1, length-delimited) filling it. */
-    if (p == end || *p++ != ((1 << 3) | 2) || s_read_varint(&p, end, &n) || n != (uint64_t)(end - p))
-        return -1;
-    *env = p;
-    *env_len = (size_t)n;
-    return 0;
 }

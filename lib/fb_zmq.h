@@ -1,4 +1,4 @@
-/* fb_zmq.h — the process-wide ZeroMQ context and small frame helpers. */
+/* fb_zmq.h — the process-wide ZeroMQ context, the one way fedbus makes a socket, frame helpers. */
 #ifndef FB_ZMQ_H
 #define FB_ZMQ_H
 
@@ -8,13 +8,42 @@
 /* Returns the process's ZeroMQ context, created on first use; NULL on failure. */
 void *fb_zmq_context(void);
 
-/* Creates a socket of type, sets linger_ms, (when > 0) the largest message
- * it accepts and (when > 0) both high-water marks, then binds (bind != 0) or
- * connects to endpoint. Options must precede bind/connect: ZeroMQ copies them
- * into each listener and connection at that moment. Returns the socket or
- * NULL (errno set by ZeroMQ). */
-void *fb_zmq_socket(int type, const char *endpoint, int bind, int linger_ms, long long max_msg,
-                    int hwm);
+/* Length of a Z85-encoded CURVE key, without its NUL. */
+#define FB_CURVE_KEY_Z85 40
+
+/* Everything a socket is made with. Zero means "ZeroMQ's default" for every
+ * number, "not set" for every pointer; initialise with designated fields:
+ *   fb_zmq_opts_t o = {.type = ZMQ_DEALER, .endpoint = ep, .linger_ms = 1000}; */
+typedef struct {
+    int type;              /* ZMQ_ROUTER, ZMQ_DEALER, ZMQ_XPUB, ZMQ_SUB, ZMQ_PAIR */
+    const char *endpoint;  /* bound or connected to; NULL: neither (the caller does it) */
+    int bind;              /* non-zero: bind, else connect */
+    int linger_ms;         /* ZMQ_LINGER (0 unless set: fedbus never blocks at close) */
+    long long max_msg;     /* > 0: ZMQ_MAXMSGSIZE, the largest message accepted */
+    int sndhwm, rcvhwm;    /* > 0: the high-water marks, messages */
+    int immediate;         /* ZMQ_IMMEDIATE: queue only to connections that are up */
+    /* When set: ZeroMQ reports monitor_events of this socket on this inproc
+     * endpoint, from before its first bind or connect (zmq_socket_monitor). */
+    const char *monitor;
+    int monitor_events;
+    /* CURVE, Z85 text (FB_CURVE_KEY_Z85 characters). A server sets
+     * curve_server and curve_secretkey; a client sets curve_serverkey,
+     * curve_publickey and curve_secretkey. All NULL: no encryption. */
+    int curve_server;
+    const char *curve_serverkey, *curve_publickey, *curve_secretkey;
+    const char *zap_domain; /* ZMQ_ZAP_DOMAIN: the ZAP domain a server asks about its peers */
+} fb_zmq_opts_t;
+
+/* Creates a socket as *o says, sets every option (options must precede
+ * bind/connect: ZeroMQ copies them into each listener and connection at
+ * that moment), then binds or connects. A bound ROUTER is made mandatory,
+ * so that a reply to a peer whose queue is full fails (EAGAIN) instead of
+ * vanishing. Returns the socket, or NULL with errno set (EINVAL for a CURVE
+ * key that is not 40 characters of Z85). */
+void *fb_zmq_open(const fb_zmq_opts_t *o);
+
+/* Deprecated positional form of fb_zmq_open(), being removed. */
+void *fb_zmq_socket(int type, const char *endpoint, int bind, int linger_ms, long long max_msg, int hwm);
 
 /* Receives the rest of a multipart message and drops it. */
 void fb_zmq_drain(void *sock);

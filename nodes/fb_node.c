@@ -216,9 +216,9 @@ static void s_send_pending(fb_node_t *self)
             if (!x->done) {
                 const uint8_t *env;
                 size_t env_len;
-                fb_envelope_publish_view(x->frame, x->frame_len, &env, &env_len);
-                size_t more = fb_envelope_field_size(1, env_len);
-                if (n > 0 && (long long)fb_envelope_field_size(4, inner + more) > self->max_frame) break;
+                fb_wire_publish_view(x->frame, x->frame_len, &env, &env_len);
+                size_t more = fb_wire_field_size(1, env_len);
+                if (n > 0 && (long long)fb_wire_field_size(4, inner + more) > self->max_frame) break;
                 inner += more;
                 n++;
             }
@@ -230,7 +230,7 @@ static void s_send_pending(fb_node_t *self)
             self->frame_end[self->nframes++] = end;
             continue;
         }
-        size_t flen = fb_envelope_field_size(4, inner);
+        size_t flen = fb_wire_field_size(4, inner);
         if (flen > self->batch_cap) {
             uint8_t *nb = realloc(self->batch_buf, flen);
             if (!nb) return; /* the timer tries again */
@@ -238,14 +238,14 @@ static void s_send_pending(fb_node_t *self)
             self->batch_cap = flen;
         }
         uint8_t *p = self->batch_buf;
-        p += fb_envelope_put_header(4, inner, p); /* NodeMessage.publish_batch */
+        p += fb_wire_put_header(4, inner, p); /* NodeMessage.publish_batch */
         for (uint64_t i = self->cursor; i < end; i++) {
             s_entry_t *x = s_at(self, i);
             if (x->done) continue;
             const uint8_t *env;
             size_t env_len;
-            fb_envelope_publish_view(x->frame, x->frame_len, &env, &env_len);
-            p += fb_envelope_put_bytes(1, env, env_len, p); /* PublishBatch.envelopes */
+            fb_wire_publish_view(x->frame, x->frame_len, &env, &env_len);
+            p += fb_wire_put_bytes(1, env, env_len, p); /* PublishBatch.envelopes */
         }
         if (zmq_send(self->broker, self->batch_buf, flen, ZMQ_DONTWAIT) < 0) return;
         int64_t now = fb_time_mono_us();
@@ -329,7 +329,7 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, const uint8_t *en
     const char *member = self->cfg.member;
     size_t mlen = strlen(member);
     uint8_t id[FB_UUID_LEN];
-    if (fb_envelope_scan(env, env_len, &h) != 0) {
+    if (fb_wire_envelope_scan(env, env_len, &h) != 0) {
         s_reply_reject(self, ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                        "envelope is not a decodable protobuf message");
         return;
@@ -375,13 +375,13 @@ static void s_accept_submit(fb_node_t *self, zmq_msg_t *ident, const uint8_t *en
     }
     uint8_t tail[2 * 11 + FB_SEGMENT_MAX + FB_UUID_LEN + 3 * 11];
     size_t tl = 0;
-    if (!h.origin_len) tl += fb_envelope_put_bytes(2, member, mlen, tail + tl);
-    if (!named) tl += fb_envelope_put_bytes(1, id, FB_UUID_LEN, tail + tl);
-    if (!h.created_at_us) tl += fb_envelope_put_varint(4, (uint64_t)created, tail + tl);
-    if (!h.schema_version) tl += fb_envelope_put_varint(5, FEDBUS_SCHEMA_VERSION, tail + tl);
-    tl += fb_envelope_put_varint(6, self->next_seq, tail + tl);
+    if (!h.origin_len) tl += fb_wire_put_bytes(2, member, mlen, tail + tl);
+    if (!named) tl += fb_wire_put_bytes(1, id, FB_UUID_LEN, tail + tl);
+    if (!h.created_at_us) tl += fb_wire_put_uint(4, (uint64_t)created, tail + tl);
+    if (!h.schema_version) tl += fb_wire_put_uint(5, FEDBUS_SCHEMA_VERSION, tail + tl);
+    tl += fb_wire_put_uint(6, self->next_seq, tail + tl);
     size_t flen;
-    uint8_t *frame = fb_envelope_publish_wrap(env, env_len, tail, tl, &flen);
+    uint8_t *frame = fb_wire_publish_wrap(env, env_len, tail, tl, &flen);
     ProtobufCBinaryData idn = {FB_UUID_LEN, id};
     if (!frame) {
         s_reply_reject(self, ident, &idn, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "out of memory");
@@ -423,7 +423,7 @@ static void s_accept_submit_batch(fb_node_t *self, zmq_msg_t *ident, const uint8
     const uint8_t *p = list, *end = list + list_len, *env;
     size_t env_len, n = 0;
     int rc;
-    while ((rc = fb_envelope_next_bytes(&p, end, 1, &env, &env_len)) == 1) n++;
+    while ((rc = fb_wire_next_bytes(&p, end, 1, &env, &env_len)) == 1) n++;
     if (rc < 0 || n == 0 || n > FB_BATCH_MAX) {
         s_reply_reject(self, ident, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                        rc < 0 ? "PublishBatch is not well-formed protobuf"
@@ -431,7 +431,7 @@ static void s_accept_submit_batch(fb_node_t *self, zmq_msg_t *ident, const uint8
         return;
     }
     p = list;
-    while (fb_envelope_next_bytes(&p, end, 1, &env, &env_len) == 1)
+    while (fb_wire_next_bytes(&p, end, 1, &env, &env_len) == 1)
         s_accept_submit(self, ident, env, env_len, 1);
 }
 
@@ -460,11 +460,11 @@ static int s_on_submit(fb_node_t *self)
     }
     const uint8_t *env, *list;
     size_t env_len, list_len;
-    if (fb_envelope_publish_view(zmq_msg_data(&body), zmq_msg_size(&body), &env, &env_len) == 0) {
+    if (fb_wire_publish_view(zmq_msg_data(&body), zmq_msg_size(&body), &env, &env_len) == 0) {
         s_accept_submit(self, &ident, env, env_len, 0);
         goto out;
     }
-    if (fb_envelope_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 4, &list, &list_len) == 0) {
+    if (fb_wire_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 4, &list, &list_len) == 0) {
         s_accept_submit_batch(self, &ident, list, list_len);
         goto out;
     }
@@ -489,11 +489,11 @@ out:
 static void s_fwd_flush(fb_node_t *self)
 {
     if (!self->fwd_has) return;
-    size_t h = fb_envelope_field_size(3, self->fwd_len) - self->fwd_len;
+    size_t h = fb_wire_field_size(3, self->fwd_len) - self->fwd_len;
     zmq_msg_t m;
     if (zmq_msg_init_size(&m, h + self->fwd_len) == 0) {
         uint8_t *p = zmq_msg_data(&m);
-        p += fb_envelope_put_header(3, self->fwd_len, p); /* BrokerMessage.ack_batch */
+        p += fb_wire_put_header(3, self->fwd_len, p); /* BrokerMessage.ack_batch */
         memcpy(p, self->fwd, self->fwd_len);
         zmq_msg_t id;
         zmq_msg_init(&id);
@@ -521,7 +521,7 @@ static void s_forward_ack(fb_node_t *self, s_entry_t *e, const uint8_t *ack, siz
     if (self->fwd_has && (!e->batch_client || zmq_msg_size(c) != zmq_msg_size(&self->fwd_client) ||
                           memcmp(zmq_msg_data(c), zmq_msg_data(&self->fwd_client), zmq_msg_size(c)) != 0))
         s_fwd_flush(self);
-    size_t item = fb_envelope_field_size(1, ack_len);
+    size_t item = fb_wire_field_size(1, ack_len);
     if (e->batch_client) {
         if (self->fwd_len + item > self->fwd_cap) {
             size_t cap = self->fwd_cap ? self->fwd_cap : 64 << 10;
@@ -536,7 +536,7 @@ static void s_forward_ack(fb_node_t *self, s_entry_t *e, const uint8_t *ack, siz
             zmq_msg_copy(&self->fwd_client, c);
             self->fwd_has = 1;
         }
-        self->fwd_len += fb_envelope_put_header(1, ack_len, self->fwd + self->fwd_len); /* AckBatch.acks */
+        self->fwd_len += fb_wire_put_header(1, ack_len, self->fwd + self->fwd_len); /* AckBatch.acks */
         memcpy(self->fwd + self->fwd_len, ack, ack_len);
         self->fwd_len += ack_len;
         return;
@@ -545,7 +545,7 @@ single:;
     uint8_t reply[1024];
     uint8_t *r = item <= sizeof(reply) ? reply : malloc(item);
     if (!r) return;
-    size_t h = fb_envelope_put_header(1, ack_len, r); /* BrokerMessage.ack */
+    size_t h = fb_wire_put_header(1, ack_len, r); /* BrokerMessage.ack */
     memcpy(r + h, ack, ack_len);
     if (s_send_to(self->submit, c, r, item) != 0 && self->client_acks_dropped++ % 1000 == 0)
         fb_warn("ack to a submitter dropped (gone or not reading): %llu in all",
@@ -588,9 +588,9 @@ static int s_on_ack_batch(fb_node_t *self, const uint8_t *list, size_t list_len)
     const uint8_t *p = list, *end = list + list_len, *ack;
     size_t ack_len;
     int rc;
-    while ((rc = fb_envelope_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
+    while ((rc = fb_wire_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
         fb_ack_view_t a;
-        if (fb_ack_scan(ack, ack_len, &a) != 0) {
+        if (fb_wire_ack_scan(ack, ack_len, &a) != 0) {
             rc = -1;
             break;
         }
@@ -613,7 +613,7 @@ static int s_on_broker(fb_node_t *self)
     fb_zmq_drain(self->broker);
     const uint8_t *list;
     size_t list_len;
-    if (fb_envelope_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 3, &list, &list_len) == 0) {
+    if (fb_wire_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 3, &list, &list_len) == 0) {
         if (s_on_ack_batch(self, list, list_len) != 0)
             fb_warn("broker sent an undecodable AckBatch of %zu bytes", zmq_msg_size(&body));
         s_pop_done(self);
@@ -644,15 +644,15 @@ static int s_on_broker(fb_node_t *self)
         const uint8_t *ack;
         size_t ack_len;
         fb_ack_view_t a;
-        if (fb_envelope_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 1, &ack, &ack_len) == 0 &&
-            fb_ack_scan(ack, ack_len, &a) == 0) {
+        if (fb_wire_sole_field(zmq_msg_data(&body), zmq_msg_size(&body), 1, &ack, &ack_len) == 0 &&
+            fb_wire_ack_scan(ack, ack_len, &a) == 0) {
             s_on_ack(self, &a, ack, ack_len);
             s_fwd_flush(self);
         } else {
             /* Not in the plain shape: repack the ack it decoded to. */
             size_t n = fedbus__ack__get_packed_size(bm->ack);
             uint8_t *b = malloc(n ? n : 1);
-            if (b && fb_ack_scan(b, fedbus__ack__pack(bm->ack, b), &a) == 0) {
+            if (b && fb_wire_ack_scan(b, fedbus__ack__pack(bm->ack, b), &a) == 0) {
                 s_on_ack(self, &a, b, n);
                 s_fwd_flush(self);
             }

@@ -76,7 +76,7 @@ static void s_good(s_msg_t *m)
 /* Wraps envelope bytes (with extra bytes appended) into a NodeMessage frame. */
 static uint8_t *s_wrap(const uint8_t *env, size_t env_len, size_t *len)
 {
-    return fb_envelope_publish_wrap(env, env_len, NULL, 0, len);
+    return fb_wire_publish_wrap(env, env_len, NULL, 0, len);
 }
 
 static uint8_t *s_frame(const Fedbus__Envelope *env, size_t *len)

@@ -609,7 +609,7 @@ static void test_batch_frame_followed_by_a_publish_is_refused_whole(void **state
     s_make(&e[1], "forum", "In the publish after the batch");
     size_t blen, plen;
     uint8_t *batch = s_batch_frame(&e[0], 1, &blen);
-    uint8_t *publish = fb_envelope_publish_wrap(e[1].data, e[1].len, NULL, 0, &plen);
+    uint8_t *publish = fb_wire_publish_wrap(e[1].data, e[1].len, NULL, 0, &plen);
     uint8_t *f = malloc(blen + plen);
     memcpy(f, batch, blen);
     memcpy(f + blen, publish, plen);
@@ -654,7 +654,7 @@ static void test_broker_still_accepts_a_single_publish_after_all_that(void **sta
     s_make(&e, "forum", "A single publish at the end");
     long long head = th_sql_int(&s_t, "SELECT max(global_seq) FROM fedbus_messages");
     size_t len;
-    uint8_t *f = fb_envelope_publish_wrap(e.data, e.len, NULL, 0, &len);
+    uint8_t *f = fb_wire_publish_wrap(e.data, e.len, NULL, 0, &len);
     s_send(f, len);
     Fedbus__BrokerMessage *bm = s_reply(10000);
     assert_int_equal(bm->body_case, FEDBUS__BROKER_MESSAGE__BODY_ACK); /* a single publish, a single ack */
@@ -1023,15 +1023,15 @@ static void test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order(v
             uint8_t *frame = th_frame(th_event_json(S_MEMBER, "seminar", title), S_MEMBER, 0, id_text, &flen);
             const uint8_t *env;
             size_t env_len;
-            assert_int_equal(fb_envelope_publish_view(frame, flen, &env, &env_len), 0);
-            items = realloc(items, len + fb_envelope_field_size(1, env_len));
+            assert_int_equal(fb_wire_publish_view(frame, flen, &env, &env_len), 0);
+            items = realloc(items, len + fb_wire_field_size(1, env_len));
             assert_non_null(items);
-            len += fb_envelope_put_bytes(1, env, env_len, items + len);
+            len += fb_wire_put_bytes(1, env, env_len, items + len);
             free(frame);
         }
         uint8_t *frame = malloc(len + 16);
         assert_non_null(frame);
-        size_t h = fb_envelope_put_header(4, len, frame); /* NodeMessage.publish_batch */
+        size_t h = fb_wire_put_header(4, len, frame); /* NodeMessage.publish_batch */
         memcpy(frame + h, items, len);
         assert_int_equal(zmq_send(sock, frame, h + len, 0), (int)(h + len));
         free(frame);

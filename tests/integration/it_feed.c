@@ -171,7 +171,7 @@ static void s_expect_subscription(const char *want, size_t wlen)
 /* Appends FeedBatch.envelopes entry (bytes, len) to the frame in buf at *off. */
 static void s_entry(uint8_t *buf, size_t *off, const uint8_t *bytes, size_t len)
 {
-    *off += fb_envelope_put_bytes(1, bytes, len, buf + *off);
+    *off += fb_wire_put_bytes(1, bytes, len, buf + *off);
 }
 
 /* Sends a batched frame of topic whose envelopes are entries (n bytes). */

@@ -129,7 +129,7 @@ static uint64_t s_take_plain(s_seen_t *seen, const uint8_t *f, size_t n)
     fb_envelope_head_t h;
     const uint8_t *env = nul + 1;
     size_t len = n - (size_t)(env - f);
-    assert_int_equal(fb_envelope_scan(env, len, &h), 0);
+    assert_int_equal(fb_wire_envelope_scan(env, len, &h), 0);
     assert_int_equal(h.topic_len, (size_t)(nul - f));
     assert_memory_equal(h.topic, f, h.topic_len);
     s_keep(seen, h.global_seq, env, len);
@@ -149,9 +149,9 @@ static int s_take_batch(s_seen_t *seen, const uint8_t *f, size_t n, uint64_t *la
     const uint8_t *p = nul + 1, *end = f + n, *env;
     size_t len, body = (size_t)(end - p);
     int count = 0, rc;
-    while ((rc = fb_envelope_next_bytes(&p, end, 1, &env, &len)) == 1) {
+    while ((rc = fb_wire_next_bytes(&p, end, 1, &env, &len)) == 1) {
         fb_envelope_head_t h;
-        assert_int_equal(fb_envelope_scan(env, len, &h), 0);
+        assert_int_equal(fb_wire_envelope_scan(env, len, &h), 0);
         assert_int_equal(h.topic_len, tlen);
         assert_memory_equal(h.topic, topic, tlen);
         assert_true(h.global_seq > *last);

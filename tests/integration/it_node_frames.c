@@ -94,7 +94,7 @@ static int s_next_frame(int timeout_ms, s_frame_t *f)
                        ? 1
                        : nm->publish_batch->n_envelopes;
             fb_envelope_head_t h;
-            assert_int_equal(fb_envelope_scan(last->data, last->len, &h), 0);
+            assert_int_equal(fb_wire_envelope_scan(last->data, last->len, &h), 0);
             assert_int_equal(h.message_id_len, 16);
             memcpy(f->last_id, h.message_id, 16);
             got = 1;
@@ -164,7 +164,7 @@ static void s_submit(size_t n)
             th_frame(th_event_json(S_MEMBER, "frames", title), S_MEMBER, 0, NULL, &len);
         const uint8_t *env;
         size_t env_len;
-        assert_int_equal(fb_envelope_publish_view(frames[i], len, &env, &env_len), 0);
+        assert_int_equal(fb_wire_publish_view(frames[i], len, &env, &env_len), 0);
         envs[i] = (ProtobufCBinaryData){env_len, (uint8_t *)env};
     }
     s_send_batch(envs, n);

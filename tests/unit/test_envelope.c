@@ -706,7 +706,7 @@ static void s_assert_stamp_round_trips(uint64_t seq, int64_t at)
     uint8_t *orig = malloc(len);
     assert_non_null(orig);
     memcpy(orig, buf, len);
-    size_t n = fb_envelope_stamp(seq, at, buf + len);
+    size_t n = fb_wire_stamp_stored(seq, at, buf + len);
     assert_true(n > 0);
     assert_true(n <= FB_STAMP_MAX);
     Fedbus__Envelope *got = fedbus__envelope__unpack(NULL, len + n, buf);
@@ -739,11 +739,11 @@ static void test_stamp_writes_two_varint_fields(void **state)
 {
     (void)state;
     uint8_t out[FB_STAMP_MAX];
-    size_t n = fb_envelope_stamp(300, 1, out);
+    size_t n = fb_wire_stamp_stored(300, 1, out);
     const uint8_t want[] = {0x38, 0xAC, 0x02, 0x48, 0x01}; /* 7:300, 9:1 */
     assert_int_equal(n, sizeof(want));
     assert_memory_equal(out, want, sizeof(want));
-    assert_int_equal(fb_envelope_stamp(UINT64_MAX, -1, out), 22);
+    assert_int_equal(fb_wire_stamp_stored(UINT64_MAX, -1, out), 22);
 }
 
 static void test_stamped_envelope_is_refused_as_a_publish(void **state)
@@ -753,7 +753,7 @@ static void test_stamped_envelope_is_refused_as_a_publish(void **state)
     Fedbus__Envelope *env = s_event(&f);
     size_t len;
     uint8_t *buf = s_pack(env, &len);
-    size_t n = fb_envelope_stamp(42, S_CREATED_US + 5, buf + len);
+    size_t n = fb_wire_stamp_stored(42, S_CREATED_US + 5, buf + len);
     s_assert_decode_rejects(buf, len + n, S_R(INVALID_FIELD));
     free(buf);
 }
@@ -764,7 +764,7 @@ static void s_hash_of(const Fedbus__Envelope *env, uint8_t out[32])
 {
     size_t len;
     uint8_t *buf = s_pack(env, &len);
-    assert_int_equal(fb_envelope_content_hash(buf, len, out), 0);
+    assert_int_equal(fb_wire_content_hash(buf, len, out), 0);
     free(buf);
 }
 
@@ -782,8 +782,8 @@ static void test_content_hash_ignores_ids_sequences_times_and_stamp(void **state
     assert_memory_equal(a, b, 32);
     size_t len;
     uint8_t *buf = s_pack(env, &len);
-    size_t n = fb_envelope_stamp(12345, S_CREATED_US, buf + len);
-    assert_int_equal(fb_envelope_content_hash(buf, len + n, b), 0);
+    size_t n = fb_wire_stamp_stored(12345, S_CREATED_US, buf + len);
+    assert_int_equal(fb_wire_content_hash(buf, len + n, b), 0);
     assert_memory_equal(a, b, 32);
     free(buf);
 }
@@ -815,10 +815,10 @@ static void test_content_hash_of_broken_bytes_fails(void **state)
     const uint8_t short_string[] = {0x1A, 0x05, 'a'};
     const uint8_t bad_wire_type[] = {0x1F};
     const uint8_t short_fixed64[] = {0x09, 1, 2, 3};
-    assert_int_equal(fb_envelope_content_hash(unterminated, sizeof(unterminated), h), -1);
-    assert_int_equal(fb_envelope_content_hash(short_string, sizeof(short_string), h), -1);
-    assert_int_equal(fb_envelope_content_hash(bad_wire_type, sizeof(bad_wire_type), h), -1);
-    assert_int_equal(fb_envelope_content_hash(short_fixed64, sizeof(short_fixed64), h), -1);
+    assert_int_equal(fb_wire_content_hash(unterminated, sizeof(unterminated), h), -1);
+    assert_int_equal(fb_wire_content_hash(short_string, sizeof(short_string), h), -1);
+    assert_int_equal(fb_wire_content_hash(bad_wire_type, sizeof(bad_wire_type), h), -1);
+    assert_int_equal(fb_wire_content_hash(short_fixed64, sizeof(short_fixed64), h), -1);
 }
 
 /* ----------------------------------------------------------- reject names --- */
@@ -863,7 +863,7 @@ static void test_publish_frame_is_what_protobuf_c_packs(void **state)
     fedbus__envelope__pack(env, e);
     uint8_t *want = s_publish_frame(e, elen, &want_len);
     uint8_t *got = fb_envelope_publish_frame(env, &got_len);
-    uint8_t *wrap = fb_envelope_publish_wrap(e, elen, NULL, 0, &wrap_len);
+    uint8_t *wrap = fb_wire_publish_wrap(e, elen, NULL, 0, &wrap_len);
     assert_int_equal(got_len, want_len);
     assert_memory_equal(got, want, want_len);
     assert_int_equal(wrap_len, want_len);
@@ -885,7 +885,7 @@ static void test_publish_view_points_at_the_envelope_bytes(void **state)
     uint8_t *frame = s_publish_frame(e, elen, &flen);
     const uint8_t *view = NULL;
     size_t vlen = 0;
-    assert_int_equal(fb_envelope_publish_view(frame, flen, &view, &vlen), 0);
+    assert_int_equal(fb_wire_publish_view(frame, flen, &view, &vlen), 0);
     assert_int_equal(vlen, elen);
     assert_memory_equal(view, e, elen);
     assert_true(view > frame && view + vlen == frame + flen); /* in place, no copy */
@@ -903,9 +903,9 @@ static void test_publish_view_declines_every_other_frame(void **state)
     size_t vlen;
     /* trailing bytes after the publish, a cut frame, an empty frame */
     frame[flen] = 0x10, frame[flen + 1] = 0x01;
-    assert_int_equal(fb_envelope_publish_view(frame, flen + 2, &view, &vlen), -1);
-    assert_int_equal(fb_envelope_publish_view(frame, flen - 1, &view, &vlen), -1);
-    assert_int_equal(fb_envelope_publish_view(frame, 0, &view, &vlen), -1);
+    assert_int_equal(fb_wire_publish_view(frame, flen + 2, &view, &vlen), -1);
+    assert_int_equal(fb_wire_publish_view(frame, flen - 1, &view, &vlen), -1);
+    assert_int_equal(fb_wire_publish_view(frame, 0, &view, &vlen), -1);
     free(frame);
     /* a Hello */
     Fedbus__Hello h = FEDBUS__HELLO__INIT;
@@ -915,10 +915,10 @@ static void test_publish_view_declines_every_other_frame(void **state)
     nm.hello = &h;
     uint8_t buf[64];
     size_t hlen = fedbus__node_message__pack(&nm, buf);
-    assert_int_equal(fb_envelope_publish_view(buf, hlen, &view, &vlen), -1);
+    assert_int_equal(fb_wire_publish_view(buf, hlen, &view, &vlen), -1);
     /* a length that runs past the frame */
     const uint8_t bad[] = {0x0a, 0x05, 0x0a, 0x09, 0x00};
-    assert_int_equal(fb_envelope_publish_view(bad, sizeof(bad), &view, &vlen), -1);
+    assert_int_equal(fb_wire_publish_view(bad, sizeof(bad), &view, &vlen), -1);
 }
 
 static void test_scan_reads_the_top_level_fields_and_appended_ones_win(void **state)
@@ -932,7 +932,7 @@ static void test_scan_reads_the_top_level_fields_and_appended_ones_win(void **st
     uint8_t *e = malloc(elen + 64);
     fedbus__envelope__pack(env, e);
     fb_envelope_head_t h;
-    assert_int_equal(fb_envelope_scan(e, elen, &h), 0);
+    assert_int_equal(fb_wire_envelope_scan(e, elen, &h), 0);
     assert_int_equal(h.message_id_len, 16);
     assert_memory_equal(h.message_id, f.id, 16);
     assert_int_equal(h.origin_len, 0);
@@ -943,9 +943,9 @@ static void test_scan_reads_the_top_level_fields_and_appended_ones_win(void **st
     assert_int_equal(h.origin_seq, 0);
     /* What a node appends is what a reader decodes. */
     size_t n = elen;
-    n += fb_envelope_put_bytes(2, "kr-incheon", 10, e + n);
-    n += fb_envelope_put_varint(6, 300, e + n);
-    assert_int_equal(fb_envelope_scan(e, n, &h), 0);
+    n += fb_wire_put_bytes(2, "kr-incheon", 10, e + n);
+    n += fb_wire_put_uint(6, 300, e + n);
+    assert_int_equal(fb_wire_envelope_scan(e, n, &h), 0);
     assert_int_equal(h.origin_len, 10);
     assert_int_equal(h.origin_seq, 300);
     Fedbus__Envelope *got = fedbus__envelope__unpack(NULL, n, e);
@@ -956,8 +956,8 @@ static void test_scan_reads_the_top_level_fields_and_appended_ones_win(void **st
     fedbus__envelope__free_unpacked(got, NULL);
     /* Not protobuf: a length past the end, a group wire type. */
     const uint8_t bad1[] = {0x1a, 0x09, 'x'}, bad2[] = {0x0b};
-    assert_int_equal(fb_envelope_scan(bad1, sizeof(bad1), &h), -1);
-    assert_int_equal(fb_envelope_scan(bad2, sizeof(bad2), &h), -1);
+    assert_int_equal(fb_wire_envelope_scan(bad1, sizeof(bad1), &h), -1);
+    assert_int_equal(fb_wire_envelope_scan(bad2, sizeof(bad2), &h), -1);
     free(e);
 }
 
@@ -1018,7 +1018,7 @@ static void test_sole_field_gives_the_contents_of_a_frame_that_is_that_field(voi
     fedbus__publish_batch__pack(&pb, want);
     const uint8_t *body = NULL;
     size_t body_len = 0;
-    assert_int_equal(fb_envelope_sole_field(frame, flen, 4, &body, &body_len), 0);
+    assert_int_equal(fb_wire_sole_field(frame, flen, 4, &body, &body_len), 0);
     assert_int_equal(body_len, blen);
     assert_memory_equal(body, want, blen);
     assert_true(body > frame && body + body_len == frame + flen); /* in place, no copy */
@@ -1035,7 +1035,7 @@ static void test_sole_field_accepts_a_field_of_no_bytes(void **state)
     const uint8_t frame[] = {0x22, 0x00};
     const uint8_t *body = NULL;
     size_t body_len = 99;
-    assert_int_equal(fb_envelope_sole_field(frame, sizeof(frame), 4, &body, &body_len), 0);
+    assert_int_equal(fb_wire_sole_field(frame, sizeof(frame), 4, &body, &body_len), 0);
     assert_int_equal(body_len, 0);
     assert_ptr_equal(body, frame + 2);
 }
@@ -1049,12 +1049,12 @@ static void test_sole_field_declines_another_tag_or_wire_type(void **state)
     uint8_t *frame = s_batch_frame(t.envs, 3, &flen);
     const uint8_t *body;
     size_t body_len;
-    assert_int_equal(fb_envelope_sole_field(frame, flen, 1, &body, &body_len), -1);
-    assert_int_equal(fb_envelope_sole_field(frame, flen, 3, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(frame, flen, 1, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(frame, flen, 3, &body, &body_len), -1);
     /* tag 4 as a varint, then as a fixed32: not length-delimited */
     const uint8_t varint[] = {0x20, 0x05}, fixed32[] = {0x25, 1, 2, 3, 4};
-    assert_int_equal(fb_envelope_sole_field(varint, sizeof(varint), 4, &body, &body_len), -1);
-    assert_int_equal(fb_envelope_sole_field(fixed32, sizeof(fixed32), 4, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(varint, sizeof(varint), 4, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(fixed32, sizeof(fixed32), 4, &body, &body_len), -1);
     free(frame);
     s_three_free(&t);
 }
@@ -1070,9 +1070,9 @@ static void test_sole_field_declines_trailing_bytes(void **state)
     size_t body_len;
     /* NodeMessage{publish_batch, hello{}}: more than the batch alone */
     frame[flen] = 0x12, frame[flen + 1] = 0x00;
-    assert_int_equal(fb_envelope_sole_field(frame, flen + 2, 4, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(frame, flen + 2, 4, &body, &body_len), -1);
     /* a single stray byte */
-    assert_int_equal(fb_envelope_sole_field(frame, flen + 1, 4, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(frame, flen + 1, 4, &body, &body_len), -1);
     free(frame);
     s_three_free(&t);
 }
@@ -1087,11 +1087,11 @@ static void test_sole_field_declines_a_truncated_length(void **state)
     const uint8_t *body;
     size_t body_len;
     /* the length says more than the frame holds */
-    assert_int_equal(fb_envelope_sole_field(frame, flen - 1, 4, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(frame, flen - 1, 4, &body, &body_len), -1);
     /* the length varint itself is cut, or missing */
     const uint8_t cut[] = {0x22, 0x80}, bare[] = {0x22};
-    assert_int_equal(fb_envelope_sole_field(cut, sizeof(cut), 4, &body, &body_len), -1);
-    assert_int_equal(fb_envelope_sole_field(bare, sizeof(bare), 4, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(cut, sizeof(cut), 4, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(bare, sizeof(bare), 4, &body, &body_len), -1);
     free(frame);
     s_three_free(&t);
 }
@@ -1102,7 +1102,7 @@ static void test_sole_field_declines_an_empty_frame(void **state)
     const uint8_t none[1] = {0};
     const uint8_t *body;
     size_t body_len;
-    assert_int_equal(fb_envelope_sole_field(none, 0, 4, &body, &body_len), -1);
+    assert_int_equal(fb_wire_sole_field(none, 0, 4, &body, &body_len), -1);
 }
 
 static void test_next_bytes_yields_each_wanted_field_in_place_and_in_order(void **state)
@@ -1114,15 +1114,15 @@ static void test_next_bytes_yields_each_wanted_field_in_place_and_in_order(void 
     uint8_t *frame = s_batch_frame(t.envs, 3, &flen);
     const uint8_t *list, *data;
     size_t list_len, len;
-    assert_int_equal(fb_envelope_sole_field(frame, flen, 4, &list, &list_len), 0);
+    assert_int_equal(fb_wire_sole_field(frame, flen, 4, &list, &list_len), 0);
     const uint8_t *p = list, *end = list + list_len;
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 1);
+        assert_int_equal(fb_wire_next_bytes(&p, end, 1, &data, &len), 1);
         assert_int_equal(len, t.envs[i].len);
         assert_memory_equal(data, t.envs[i].data, len);
         assert_true(data > list && data + len <= end);
     }
-    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 0);
+    assert_int_equal(fb_wire_next_bytes(&p, end, 1, &data, &len), 0);
     assert_ptr_equal(p, end);
     free(frame);
     s_three_free(&t);
@@ -1145,19 +1145,19 @@ static void test_next_bytes_skips_other_fields_of_every_wire_type(void **state)
     };
     const uint8_t *p = buf, *end = buf + sizeof(buf), *data;
     size_t len;
-    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 1);
+    assert_int_equal(fb_wire_next_bytes(&p, end, 1, &data, &len), 1);
     assert_int_equal(len, 1);
     assert_int_equal(data[0], 'x');
-    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 1);
+    assert_int_equal(fb_wire_next_bytes(&p, end, 1, &data, &len), 1);
     assert_int_equal(len, 0);
-    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &len), 0);
+    assert_int_equal(fb_wire_next_bytes(&p, end, 1, &data, &len), 0);
     assert_ptr_equal(p, end);
     /* The same bytes, asking for the two-byte tag. */
     p = buf;
-    assert_int_equal(fb_envelope_next_bytes(&p, end, 19, &data, &len), 1);
+    assert_int_equal(fb_wire_next_bytes(&p, end, 19, &data, &len), 1);
     assert_int_equal(len, 1);
     assert_int_equal(data[0], 'z');
-    assert_int_equal(fb_envelope_next_bytes(&p, end, 19, &data, &len), 0);
+    assert_int_equal(fb_wire_next_bytes(&p, end, 19, &data, &len), 0);
 }
 
 /* Asserts that reading buf for tag 1 fails. */
@@ -1165,7 +1165,7 @@ static void s_assert_next_fails(const uint8_t *buf, size_t len)
 {
     const uint8_t *p = buf, *data;
     size_t n;
-    assert_int_equal(fb_envelope_next_bytes(&p, buf + len, 1, &data, &n), -1);
+    assert_int_equal(fb_wire_next_bytes(&p, buf + len, 1, &data, &n), -1);
 }
 
 static void test_next_bytes_fails_on_a_truncated_varint(void **state)
@@ -1179,8 +1179,8 @@ static void test_next_bytes_fails_on_a_truncated_varint(void **state)
     /* the good field first comes out; the broken one after it is an error, not an end */
     const uint8_t *p = after_good, *end = after_good + sizeof(after_good), *data;
     size_t n;
-    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &n), 1);
-    assert_int_equal(fb_envelope_next_bytes(&p, end, 1, &data, &n), -1);
+    assert_int_equal(fb_wire_next_bytes(&p, end, 1, &data, &n), 1);
+    assert_int_equal(fb_wire_next_bytes(&p, end, 1, &data, &n), -1);
 }
 
 static void test_next_bytes_fails_on_a_length_past_the_end(void **state)
@@ -1210,11 +1210,11 @@ static void test_next_bytes_returns_0_at_the_end(void **state)
     const uint8_t none[1] = {0}, other[] = {0x10, 0x01};
     const uint8_t *p = none, *data = NULL;
     size_t len = 0;
-    assert_int_equal(fb_envelope_next_bytes(&p, none, 1, &data, &len), 0);
+    assert_int_equal(fb_wire_next_bytes(&p, none, 1, &data, &len), 0);
     assert_ptr_equal(p, none);
     /* only fields of other tags: nothing, and the cursor reached the end */
     p = other;
-    assert_int_equal(fb_envelope_next_bytes(&p, other + sizeof(other), 1, &data, &len), 0);
+    assert_int_equal(fb_wire_next_bytes(&p, other + sizeof(other), 1, &data, &len), 0);
     assert_ptr_equal(p, other + sizeof(other));
 }
 
@@ -1227,21 +1227,21 @@ static void test_put_header_and_field_size_agree(void **state)
         for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
             uint8_t out[16];
             memset(out, 0xEE, sizeof(out));
-            size_t n = fb_envelope_put_header(tags[i], lens[k], out);
+            size_t n = fb_wire_put_header(tags[i], lens[k], out);
             assert_in_range(n, 2, 15);
             assert_int_equal(out[n], 0xEE); /* nothing written beyond what it says */
-            assert_int_equal(fb_envelope_field_size(tags[i], lens[k]), n + lens[k]);
+            assert_int_equal(fb_wire_field_size(tags[i], lens[k]), n + lens[k]);
             /* and the header reads back as that tag and length */
             uint8_t buf[16];
             memcpy(buf, out, n);
             const uint8_t *p = buf, *data;
             size_t len;
             if (lens[k] == 0) {
-                assert_int_equal(fb_envelope_next_bytes(&p, buf + n, tags[i], &data, &len), 1);
+                assert_int_equal(fb_wire_next_bytes(&p, buf + n, tags[i], &data, &len), 1);
                 assert_int_equal(len, 0);
             } else {
                 /* the contents are not there: a well-formed header, a length past the end */
-                assert_int_equal(fb_envelope_next_bytes(&p, buf + n, tags[i], &data, &len), -1);
+                assert_int_equal(fb_wire_next_bytes(&p, buf + n, tags[i], &data, &len), -1);
             }
         }
 }
@@ -1255,13 +1255,13 @@ static void test_batch_written_with_put_header_is_what_protobuf_c_packs(void **s
     uint8_t *want = s_batch_frame(t.envs, 3, &want_len);
     /* As a node writes one: the outer header, then each envelope's. */
     size_t inner = 0;
-    for (int i = 0; i < 3; i++) inner += fb_envelope_field_size(1, t.envs[i].len);
-    size_t got_len = fb_envelope_field_size(4, inner);
+    for (int i = 0; i < 3; i++) inner += fb_wire_field_size(1, t.envs[i].len);
+    size_t got_len = fb_wire_field_size(4, inner);
     assert_int_equal(got_len, want_len);
     uint8_t *got = malloc(got_len), *p = got;
-    p += fb_envelope_put_header(4, inner, p);
+    p += fb_wire_put_header(4, inner, p);
     for (int i = 0; i < 3; i++) {
-        p += fb_envelope_put_header(1, t.envs[i].len, p);
+        p += fb_wire_put_header(1, t.envs[i].len, p);
         memcpy(p, t.envs[i].data, t.envs[i].len);
         p += t.envs[i].len;
     }
@@ -1307,13 +1307,13 @@ static void test_ack_batch_written_with_put_header_is_what_protobuf_c_packs(void
     size_t sizes[3], inner = 0;
     for (int i = 0; i < 3; i++) {
         sizes[i] = fedbus__ack__get_packed_size(&acks[i]);
-        inner += fb_envelope_field_size(1, sizes[i]);
+        inner += fb_wire_field_size(1, sizes[i]);
     }
-    assert_int_equal(fb_envelope_field_size(3, inner), want_len);
+    assert_int_equal(fb_wire_field_size(3, inner), want_len);
     uint8_t *got = malloc(want_len), *p = got;
-    p += fb_envelope_put_header(3, inner, p);
+    p += fb_wire_put_header(3, inner, p);
     for (int i = 0; i < 3; i++) {
-        p += fb_envelope_put_header(1, sizes[i], p);
+        p += fb_wire_put_header(1, sizes[i], p);
         p += fedbus__ack__pack(&acks[i], p);
     }
     assert_int_equal((size_t)(p - got), want_len);
@@ -1445,7 +1445,7 @@ static void test_ack_scan_reads_what_protobuf_c_packed(void **state)
     size_t len;
     uint8_t *b = s_pack_ack(&a, &len);
     fb_ack_view_t v;
-    assert_int_equal(fb_ack_scan(b, len, &v), 0);
+    assert_int_equal(fb_wire_ack_scan(b, len, &v), 0);
     assert_int_equal(v.message_id_len, sizeof(id));
     assert_memory_equal(v.message_id, id, sizeof(id));
     assert_true(v.message_id >= b && v.message_id < b + len); /* in place */
@@ -1463,7 +1463,7 @@ static void test_ack_scan_of_nothing_is_all_zero(void **state)
     (void)state;
     fb_ack_view_t v;
     memset(&v, 0xab, sizeof(v));
-    assert_int_equal(fb_ack_scan((const uint8_t *)"", 0, &v), 0);
+    assert_int_equal(fb_wire_ack_scan((const uint8_t *)"", 0, &v), 0);
     assert_null(v.message_id);
     assert_int_equal(v.message_id_len, 0);
     assert_int_equal(v.status, 0);
@@ -1479,7 +1479,7 @@ static void test_ack_scan_takes_the_last_occurrence_and_skips_unknown_fields(voi
     const uint8_t b[] = {0x18, 0x05, 0x78, 0x2a, 0x71, 1, 2, 3, 4, 5, 6, 7, 8, 0x18, 0x07,
                          0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
     fb_ack_view_t v;
-    assert_int_equal(fb_ack_scan(b, sizeof(b), &v), 0);
+    assert_int_equal(fb_wire_ack_scan(b, sizeof(b), &v), 0);
     assert_int_equal(v.global_seq, 7);
     assert_int_equal(v.status, -1);
     Fedbus__Ack *a = fedbus__ack__unpack(NULL, sizeof(b), b); /* as protobuf-c reads it */
@@ -1500,13 +1500,13 @@ static void test_ack_scan_refuses_what_is_not_an_ack(void **state)
     const uint8_t id_as_varint[] = {0x08, 0x01};     /* message_id must be bytes */
     const uint8_t status_as_bytes[] = {0x12, 0x00};  /* status must be a varint */
     const uint8_t detail_as_fixed[] = {0x35, 1, 2, 3, 4};
-    assert_int_equal(fb_ack_scan(truncated_varint, sizeof(truncated_varint), &v), -1);
-    assert_int_equal(fb_ack_scan(length_past_end, sizeof(length_past_end), &v), -1);
-    assert_int_equal(fb_ack_scan(group, sizeof(group), &v), -1);
-    assert_int_equal(fb_ack_scan(tag_zero, sizeof(tag_zero), &v), -1);
-    assert_int_equal(fb_ack_scan(id_as_varint, sizeof(id_as_varint), &v), -1);
-    assert_int_equal(fb_ack_scan(status_as_bytes, sizeof(status_as_bytes), &v), -1);
-    assert_int_equal(fb_ack_scan(detail_as_fixed, sizeof(detail_as_fixed), &v), -1);
+    assert_int_equal(fb_wire_ack_scan(truncated_varint, sizeof(truncated_varint), &v), -1);
+    assert_int_equal(fb_wire_ack_scan(length_past_end, sizeof(length_past_end), &v), -1);
+    assert_int_equal(fb_wire_ack_scan(group, sizeof(group), &v), -1);
+    assert_int_equal(fb_wire_ack_scan(tag_zero, sizeof(tag_zero), &v), -1);
+    assert_int_equal(fb_wire_ack_scan(id_as_varint, sizeof(id_as_varint), &v), -1);
+    assert_int_equal(fb_wire_ack_scan(status_as_bytes, sizeof(status_as_bytes), &v), -1);
+    assert_int_equal(fb_wire_ack_scan(detail_as_fixed, sizeof(detail_as_fixed), &v), -1);
 }
 
 int main(void)

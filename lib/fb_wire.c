@@ -1,0 +1,405 @@
+/* fb_wire.c — the wire format: frames read and written in place, and the field numbers they use. */
+#include "fb_wire.h"
+
+#include "fb_crypto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Field numbers of proto/fedbus.proto; this file is the only one that
+ * spells them. Never renumbered: they are the protocol. */
+enum {
+    S_ENV_MESSAGE_ID = 1,
+    S_ENV_ORIGIN = 2,
+    S_ENV_TOPIC = 3,
+    S_ENV_CREATED_AT_US = 4,
+    S_ENV_SCHEMA_VERSION = 5,
+    S_ENV_ORIGIN_SEQ = 6,
+    S_ENV_GLOBAL_SEQ = 7,
+    S_ENV_STORED_AT_US = 9,
+    S_ENV_PAYLOAD_FIRST = 16, /* the payload oneof: every kind has a tag from here up */
+    S_PUBLISH_ENVELOPE = 1,
+    S_BATCH_ITEM = 1, /* PublishBatch.envelopes, AckBatch.acks, FeedBatch.envelopes */
+    S_NODE_PUBLISH = 1,
+    S_NODE_PUBLISH_BATCH = 4,
+    S_BROKER_ACK = 1,
+    S_BROKER_ACK_BATCH = 3,
+    S_ACK_MESSAGE_ID = 1,
+    S_ACK_STATUS = 2,
+    S_ACK_GLOBAL_SEQ = 3,
+    S_ACK_ORIGIN_SEQ = 4,
+    S_ACK_REASON = 5,
+    S_ACK_DETAIL = 6,
+};
+
+#define S_VARINT 0
+#define S_FIXED64 1
+#define S_BYTES 2
+#define S_FIXED32 5
+#define S_KEY(tag, type) ((uint64_t)(tag) << 3 | (type))
+
+/* ----------------------------------------------------------- primitives -- */
+
+size_t fb_wire_put_varint(uint64_t x, uint8_t *out)
+{
+    size_t n = 0;
+    while (x >= 0x80) {
+        out[n++] = (uint8_t)(x | 0x80);
+        x >>= 7;
+    }
+    out[n++] = (uint8_t)x;
+    return n;
+}
+
+size_t fb_wire_varint_size(uint64_t x)
+{
+    size_t n = 1;
+    while (x >= 0x80) x >>= 7, n++;
+    return n;
+}
+
+int fb_wire_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int fb_wire_next_field(const uint8_t **p, const uint8_t *end, uint64_t *key, uint64_t *v,
+                       const uint8_t **data)
+{
+    if (*p >= end) return 0;
+    if (fb_wire_read_varint(p, end, key)) return -1;
+    *v = 0;
+    *data = NULL;
+    switch (*key & 7) {
+    case S_VARINT:
+        return fb_wire_read_varint(p, end, v) ? -1 : 1;
+    case S_FIXED64:
+        if (end - *p < 8) return -1;
+        *data = *p;
+        *p += 8;
+        return 1;
+    case S_BYTES:
+        if (fb_wire_read_varint(p, end, v) || *v > (uint64_t)(end - *p)) return -1;
+        *data = *p;
+        *p += *v;
+        return 1;
+    case S_FIXED32:
+        if (end - *p < 4) return -1;
+        *data = *p;
+        *p += 4;
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+size_t fb_wire_put_uint(uint32_t tag, uint64_t value, uint8_t *out)
+{
+    size_t n = fb_wire_put_varint(S_KEY(tag, S_VARINT), out);
+    return n + fb_wire_put_varint(value, out + n);
+}
+
+size_t fb_wire_put_header(uint32_t tag, size_t len, uint8_t *out)
+{
+    size_t n = fb_wire_put_varint(S_KEY(tag, S_BYTES), out);
+    return n + fb_wire_put_varint(len, out + n);
+}
+
+size_t fb_wire_put_bytes(uint32_t tag, const void *data, size_t len, uint8_t *out)
+{
+    size_t n = fb_wire_put_header(tag, len, out);
+    if (len) memcpy(out + n, data, len);
+    return n + len;
+}
+
+size_t fb_wire_field_size(uint32_t tag, size_t len)
+{
+    return fb_wire_varint_size(S_KEY(tag, S_BYTES)) + fb_wire_varint_size(len) + len;
+}
+
+int fb_wire_sole_field(const uint8_t *frame, size_t len, uint32_t tag, const uint8_t **body,
+                       size_t *body_len)
+{
+    const uint8_t *p = frame, *end = frame + len;
+    uint64_t key, n;
+    if (fb_wire_read_varint(&p, end, &key) || key != S_KEY(tag, S_BYTES) ||
+        fb_wire_read_varint(&p, end, &n) || n != (uint64_t)(end - p))
+        return -1;
+    *body = p;
+    *body_len = (size_t)n;
+    return 0;
+}
+
+int fb_wire_next_bytes(const uint8_t **p, const uint8_t *end, uint32_t tag, const uint8_t **data,
+                       size_t *len)
+{
+    uint64_t key, v;
+    const uint8_t *d;
+    int rc;
+    while ((rc = fb_wire_next_field(p, end, &key, &v, &d)) == 1)
+        if (key == S_KEY(tag, S_BYTES)) {
+            *data = d;
+            *len = (size_t)v;
+            return 1;
+        }
+    return rc;
+}
+
+/* ------------------------------------------------------------ envelope -- */
+
+int fb_wire_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h)
+{
+    const uint8_t *p = buf, *end = buf + len, *d;
+    uint64_t key, v;
+    int rc;
+    memset(h, 0, sizeof(*h));
+    while ((rc = fb_wire_next_field(&p, end, &key, &v, &d)) == 1) {
+        uint64_t tag = key >> 3;
+        if ((key & 7) == S_VARINT) {
+            if (tag == S_ENV_CREATED_AT_US) h->created_at_us = (int64_t)v;
+            else if (tag == S_ENV_SCHEMA_VERSION) h->schema_version = v;
+            else if (tag == S_ENV_ORIGIN_SEQ) h->origin_seq = v;
+            else if (tag == S_ENV_GLOBAL_SEQ) h->global_seq = v;
+            else if (tag == S_ENV_STORED_AT_US) h->stored_at_us = (int64_t)v;
+        } else if ((key & 7) == S_BYTES) {
+            if (tag == S_ENV_MESSAGE_ID) h->message_id = d, h->message_id_len = (size_t)v;
+            else if (tag == S_ENV_ORIGIN) h->origin = d, h->origin_len = (size_t)v;
+            else if (tag == S_ENV_TOPIC) h->topic = d, h->topic_len = (size_t)v;
+        }
+    }
+    return rc;
+}
+
+size_t fb_wire_stamp_stored(uint64_t global_seq, int64_t stored_at_us, uint8_t *out)
+{
+    size_t n = fb_wire_put_uint(S_ENV_GLOBAL_SEQ, global_seq, out);
+    return n + fb_wire_put_uint(S_ENV_STORED_AT_US, (uint64_t)stored_at_us, out + n);
+}
+
+size_t fb_wire_stamp_origin(const fb_wire_origin_stamp_t *s, uint8_t *out)
+{
+    size_t n = 0;
+    if (s->origin) n += fb_wire_put_bytes(S_ENV_ORIGIN, s->origin, s->origin_len, out + n);
+    if (s->message_id) n += fb_wire_put_bytes(S_ENV_MESSAGE_ID, s->message_id, 16, out + n);
+    if (s->created_at_us) n += fb_wire_put_uint(S_ENV_CREATED_AT_US, (uint64_t)s->created_at_us, out + n);
+    if (s->schema_version) n += fb_wire_put_uint(S_ENV_SCHEMA_VERSION, s->schema_version, out + n);
+    if (s->origin_seq) n += fb_wire_put_uint(S_ENV_ORIGIN_SEQ, s->origin_seq, out + n);
+    return n;
+}
+
+int fb_wire_is_payload_tag(uint32_t tag)
+{
+    return tag >= S_ENV_PAYLOAD_FIRST;
+}
+
+#define S_HASH_PARTS 16
+
+int fb_wire_content_hash(const uint8_t *buf, size_t len, uint8_t out[32])
+{
+    const void *parts[S_HASH_PARTS];
+    size_t lens[S_HASH_PARTS], n = 0;
+    const uint8_t *p = buf, *end = buf + len, *data;
+    while (p < end) {
+        const uint8_t *start = p;
+        uint64_t key, v;
+        if (fb_wire_next_field(&p, end, &key, &v, &data) != 1) return -1;
+        uint64_t tag = key >> 3;
+        if (tag == S_ENV_TOPIC || tag >= S_ENV_PAYLOAD_FIRST) {
+            /* Adjacent kept fields are hashed as one range. */
+            if (n && (const uint8_t *)parts[n - 1] + lens[n - 1] == start) {
+                lens[n - 1] += (size_t)(p - start);
+            } else {
+                if (n == S_HASH_PARTS) return -1;
+                parts[n] = start;
+                lens[n++] = (size_t)(p - start);
+            }
+        }
+    }
+    return fb_sha256_parts(parts, lens, n, out);
+}
+
+/* ------------------------------------------------------------- publish -- */
+
+uint8_t *fb_wire_publish_alloc(size_t env_len, size_t *len, uint8_t **body)
+{
+    size_t pub_len = fb_wire_field_size(S_PUBLISH_ENVELOPE, env_len);
+    *len = fb_wire_field_size(S_NODE_PUBLISH, pub_len);
+    uint8_t *f = malloc(*len), *p = f;
+    if (!f) return NULL;
+    p += fb_wire_put_header(S_NODE_PUBLISH, pub_len, p);
+    p += fb_wire_put_header(S_PUBLISH_ENVELOPE, env_len, p);
+    *body = p;
+    return f;
+}
+
+uint8_t *fb_wire_publish_wrap(const uint8_t *env, size_t env_len, const uint8_t *tail,
+                              size_t tail_len, size_t *len)
+{
+    uint8_t *body, *f = fb_wire_publish_alloc(env_len + tail_len, len, &body);
+    if (!f) return NULL;
+    memcpy(body, env, env_len);
+    if (tail_len) memcpy(body + env_len, tail, tail_len);
+    return f;
+}
+
+int fb_wire_publish_view(const uint8_t *frame, size_t len, const uint8_t **env, size_t *env_len)
+{
+    const uint8_t *pub;
+    size_t pub_len;
+    if (fb_wire_sole_field(frame, len, S_NODE_PUBLISH, &pub, &pub_len) != 0) return -1;
+    return fb_wire_sole_field(pub, pub_len, S_PUBLISH_ENVELOPE, env, env_len);
+}
+
+/* ------------------------------------------------- frames of many items -- */
+
+size_t fb_wire_item_size(size_t len)
+{
+    return fb_wire_field_size(S_BATCH_ITEM, len);
+}
+
+size_t fb_wire_put_item_header(size_t len, uint8_t *out)
+{
+    return fb_wire_put_header(S_BATCH_ITEM, len, out);
+}
+
+size_t fb_wire_put_item(const void *data, size_t len, uint8_t *out)
+{
+    return fb_wire_put_bytes(S_BATCH_ITEM, data, len, out);
+}
+
+int fb_wire_next_item(const uint8_t **p, const uint8_t *end, const uint8_t **data, size_t *len)
+{
+    return fb_wire_next_bytes(p, end, S_BATCH_ITEM, data, len);
+}
+
+size_t fb_wire_publish_batch_size(size_t items_len)
+{
+    return fb_wire_field_size(S_NODE_PUBLISH_BATCH, items_len);
+}
+
+size_t fb_wire_put_publish_batch_header(size_t items_len, uint8_t *out)
+{
+    return fb_wire_put_header(S_NODE_PUBLISH_BATCH, items_len, out);
+}
+
+int fb_wire_publish_batch_view(const uint8_t *frame, size_t len, const uint8_t **items,
+                               size_t *items_len)
+{
+    return fb_wire_sole_field(frame, len, S_NODE_PUBLISH_BATCH, items, items_len);
+}
+
+int fb_wire_has_publish_batch(const uint8_t *frame, size_t len)
+{
+    const uint8_t *p = frame, *d;
+    size_t n;
+    return fb_wire_next_bytes(&p, frame + len, S_NODE_PUBLISH_BATCH, &d, &n);
+}
+
+size_t fb_wire_ack_batch_size(size_t items_len)
+{
+    return fb_wire_field_size(S_BROKER_ACK_BATCH, items_len);
+}
+
+size_t fb_wire_put_ack_batch_header(size_t items_len, uint8_t *out)
+{
+    return fb_wire_put_header(S_BROKER_ACK_BATCH, items_len, out);
+}
+
+int fb_wire_ack_batch_view(const uint8_t *frame, size_t len, const uint8_t **items, size_t *items_len)
+{
+    return fb_wire_sole_field(frame, len, S_BROKER_ACK_BATCH, items, items_len);
+}
+
+/* ----------------------------------------------------------------- acks -- */
+
+int fb_wire_ack_scan(const uint8_t *buf, size_t len, fb_ack_view_t *a)
+{
+    const uint8_t *p = buf, *end = buf + len, *d;
+    uint64_t key, v;
+    int rc;
+    memset(a, 0, sizeof(*a));
+    while ((rc = fb_wire_next_field(&p, end, &key, &v, &d)) == 1) {
+        uint64_t tag = key >> 3;
+        int type = (int)(key & 7);
+        if (tag == 0) return -1;
+        if (tag == S_ACK_MESSAGE_ID || tag == S_ACK_DETAIL) {
+            if (type != S_BYTES) return -1;
+            if (tag == S_ACK_MESSAGE_ID) a->message_id = d, a->message_id_len = (size_t)v;
+            else a->detail = (const char *)d, a->detail_len = (size_t)v;
+        } else if (tag >= S_ACK_STATUS && tag <= S_ACK_REASON) {
+            if (type != S_VARINT) return -1;
+            /* Enums are int32 on the wire: a negative one is ten bytes. */
+            if (tag == S_ACK_STATUS) a->status = (int32_t)v;
+            else if (tag == S_ACK_GLOBAL_SEQ) a->global_seq = v;
+            else if (tag == S_ACK_ORIGIN_SEQ) a->origin_seq = v;
+            else a->reason = (int32_t)v;
+        }
+    }
+    return rc;
+}
+
+/* An enum (int32) as protobuf writes it: a negative value sign-extended
+ * to 64 bits. */
+static uint64_t s_enum(int v)
+{
+    return (uint64_t)(int64_t)v;
+}
+
+size_t fb_wire_ack_size(const fb_ack_view_t *a)
+{
+    size_t n = 0;
+    if (a->message_id_len) n += fb_wire_field_size(S_ACK_MESSAGE_ID, a->message_id_len);
+    if (a->status) n += 1 + fb_wire_varint_size(s_enum(a->status));
+    if (a->global_seq) n += 1 + fb_wire_varint_size(a->global_seq);
+    if (a->origin_seq) n += 1 + fb_wire_varint_size(a->origin_seq);
+    if (a->reason) n += 1 + fb_wire_varint_size(s_enum(a->reason));
+    if (a->detail_len) n += fb_wire_field_size(S_ACK_DETAIL, a->detail_len);
+    return n;
+}
+
+size_t fb_wire_put_ack(const fb_ack_view_t *a, uint8_t *out)
+{
+    size_t n = 0;
+    if (a->message_id_len) n += fb_wire_put_bytes(S_ACK_MESSAGE_ID, a->message_id, a->message_id_len, out);
+    if (a->status) n += fb_wire_put_uint(S_ACK_STATUS, s_enum(a->status), out + n);
+    if (a->global_seq) n += fb_wire_put_uint(S_ACK_GLOBAL_SEQ, a->global_seq, out + n);
+    if (a->origin_seq) n += fb_wire_put_uint(S_ACK_ORIGIN_SEQ, a->origin_seq, out + n);
+    if (a->reason) n += fb_wire_put_uint(S_ACK_REASON, s_enum(a->reason), out + n);
+    if (a->detail_len) n += fb_wire_put_bytes(S_ACK_DETAIL, a->detail, a->detail_len, out + n);
+    return n;
+}
+
+size_t fb_wire_ack_frame_size(size_t ack_len)
+{
+    return fb_wire_field_size(S_BROKER_ACK, ack_len);
+}
+
+size_t fb_wire_put_ack_frame_header(size_t ack_len, uint8_t *out)
+{
+    return fb_wire_put_header(S_BROKER_ACK, ack_len, out);
+}
+
+int fb_wire_ack_frame_view(const uint8_t *frame, size_t len, const uint8_t **ack, size_t *ack_len)
+{
+    return fb_wire_sole_field(frame, len, S_BROKER_ACK, ack, ack_len);
+}
+
+uint8_t *fb_wire_ack_frame(const fb_ack_view_t *a, size_t *len)
+{
+    size_t ack_len = fb_wire_ack_size(a);
+    *len = fb_wire_ack_frame_size(ack_len);
+    uint8_t *f = malloc(*len);
+    if (!f) return NULL;
+    size_t h = fb_wire_put_ack_frame_header(ack_len, f);
+    fb_wire_put_ack(a, f + h);
+    return f;
+}
