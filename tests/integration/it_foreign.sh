@@ -71,4 +71,32 @@ set +e
   --replay="$REPLAY"
 rc=$?
 set -e
-exit "$rc"
+[ "$rc" = 0 ] || exit "$rc"
+
+# The walkthrough of docs/protocol.md ("Writing a client in Python"), run as
+# printed: its python blocks in order, on this test's ports.
+rc=1
+DOC=$here/../../docs/protocol.md
+awk '/^## Writing a client in Python/{on=1; next} /^## /{on=0}
+     on && /^```python/{code=1; next} on && /^```/{code=0; next} on && code' "$DOC" |
+  sed -e "s#tcp://127.0.0.1:7701#$INGEST#; s#tcp://127.0.0.1:7702#$FEED#; s#tcp://127.0.0.1:7703#$REPLAY#" \
+  >"$tmp/walkthrough.py"
+grep -q 'feed.recv' "$tmp/walkthrough.py" || { echo "it_foreign: no walkthrough found in $DOC"; exit 1; }
+set +e
+(cd "$tmp" && timeout 30 "$PY" walkthrough.py) >"$tmp/walkthrough.out" 2>&1
+wrc=$?
+set -e
+cat "$tmp/walkthrough.out"
+if [ "$wrc" != 0 ]; then
+  echo "it_foreign: the walkthrough of docs/protocol.md failed (exit $wrc)"
+  exit 1
+fi
+# It publishes, reads the event back from the feed, and batches three more.
+grep -qE '^ACK_STATUS_ACCEPTED [0-9]+ REJECT_NONE' "$tmp/walkthrough.out" || { echo "it_foreign: walkthrough publish not accepted"; exit 1; }
+grep -qE '^event\.intl-wta\.forum [0-9]+ [0-9]+ Technopolis forum 2026$' "$tmp/walkthrough.out" ||
+  { echo "it_foreign: walkthrough did not read its event from the feed"; exit 1; }
+[ "$(grep -cE '^ACK_STATUS_ACCEPTED [0-9]+ REJECT_NONE$' "$tmp/walkthrough.out")" = 3 ] ||
+  { echo "it_foreign: walkthrough batch not accepted three times"; exit 1; }
+echo "it_foreign: the docs/protocol.md walkthrough runs as printed"
+rc=0
+exit 0
