@@ -194,6 +194,14 @@ static int s_check(const Fedbus__Envelope *env, fb_verdict_t *v, int strings_che
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD,
                          "payload (event, cfp or researcher) is required");
     }
+    /* A payload kind this build does not know beside one it does: a newer
+     * reader would see two payloads, an older one only one of them, so the
+     * envelope would mean different things to different readers. */
+    for (size_t i = 0; i < env->base.n_unknown_fields; i++)
+        if (fb_wire_is_payload_tag(env->base.unknown_fields[i].tag))
+            return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_UNKNOWN_KIND,
+                             "payload kind with tag %u beside %s: an envelope carries one payload",
+                             env->base.unknown_fields[i].tag, fb_envelope_kind(env));
     size_t tlen = env->topic ? strlen(env->topic) : 0;
     if (!fb_topic_valid(env->topic ? env->topic : "", tlen, &why))
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC, "%s", why);
