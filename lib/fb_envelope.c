@@ -6,11 +6,13 @@
 #include "fedbus/fedbus.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_OFFSET_MAX (24 * 60)
+#define S_TIME_MAX_US 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
 
 static int s_verdict(fb_verdict_t *v, int reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -182,6 +184,14 @@ static int s_check(const Fedbus__Envelope *env, fb_verdict_t *v, int strings_che
                          "origin is not 1-32 of [a-z0-9-]");
     if (env->created_at_us <= 0)
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "created_at_us is required");
+    /* Both reach PostgreSQL (timestamptz, bigint) and the broker's heads:
+     * a value past these would fail every COPY of the batch that holds it. */
+    if (env->created_at_us > S_TIME_MAX_US)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "created_at_us is after 9999-12-31T23:59:59.999999Z");
+    if (env->origin_seq > (uint64_t)INT64_MAX)
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "origin_seq is above 9223372036854775807 (2^63-1)");
     if (env->global_seq != 0 || env->stored_at_us != 0)
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
                          "global_seq and stored_at_us are assigned by the broker");

@@ -1,0 +1,146 @@
+/* it_hostile.c — one peer's extreme values never stop the broker or another member's acks. */
+#include "harness.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+#include <cmocka.h>
+
+#include "fb_zmq.h"
+
+static th_t s_t;
+
+static int s_setup(void **state)
+{
+    (void)state;
+    th_init(&s_t, "hostile", 24000);
+    th_broker_start(&s_t, NULL);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    th_cleanup(&s_t);
+    return 0;
+}
+
+static void *s_dealer(void)
+{
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    assert_non_null(s);
+    return s;
+}
+
+/* Sends one publish built from json as origin with origin_seq, and returns its ack. */
+static th_ack_t s_publish(void *s, const char *json, const char *origin, uint64_t origin_seq)
+{
+    size_t len;
+    uint8_t *frame = th_frame(json, origin, origin_seq, NULL, &len);
+    assert_true(zmq_send(s, frame, len, 0) >= 0);
+    free(frame);
+    th_ack_t a;
+    assert_int_equal(th_read_ack(s, 10000, &a), 0);
+    return a;
+}
+
+/* An honest member publishes its next message and must be stored. */
+static void s_assert_member_acked(void *s, const char *origin, uint64_t origin_seq)
+{
+    th_ack_t a = s_publish(s, th_event_json(origin, "forum", "still served"), origin, origin_seq);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    assert_true(a.global_seq > 0);
+}
+
+static void s_assert_broker_alive(void)
+{
+    int status;
+    assert_int_equal(waitpid(s_t.broker, &status, WNOHANG), 0);
+}
+
+static void test_origin_seq_above_int64_max_is_refused_and_other_members_keep_their_acks(void **state)
+{
+    (void)state;
+    void *s = s_dealer();
+    th_ack_t a = s_publish(s, th_event_json("intl-evil", "forum", "2^63"), "intl-evil", 1ULL << 63);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
+    a = s_publish(s, th_event_json("intl-evil", "forum", "2^64-1"), "intl-evil", UINT64_MAX);
+    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'intl-evil'"), 0);
+    /* The origin heads are written about once a second: past that, and past
+     * a restart that reads them back, an honest member is still served. */
+    usleep(1500 * 1000);
+    s_assert_member_acked(s, "kr-busan", 1);
+    assert_int_equal(th_broker_stop(&s_t, SIGTERM), 0);
+    th_broker_start(&s_t, NULL);
+    zmq_close(s);
+    s = s_dealer();
+    s_assert_member_acked(s, "kr-busan", 2);
+    zmq_close(s);
+}
+
+static void test_origin_seq_at_int64_max_is_stored_and_the_next_one_refused_without_harm(void **state)
+{
+    (void)state;
+    void *s = s_dealer();
+    th_ack_t a = s_publish(s, th_event_json("kr-daejeon", "forum", "last"), "kr-daejeon", INT64_MAX);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    /* A node of that member now starts at INT64_MAX + 1: refused, and the
+     * broker lives on and serves everyone else. */
+    int n = th_node_start(&s_t, "kr-daejeon", NULL);
+    fb_publisher_t *pub = fb_publisher_new(s_t.node_submit[n]);
+    assert_non_null(pub);
+    const char *json = th_event_json("kr-daejeon", "forum", "after the last");
+    fb_ack_t ack;
+    assert_int_equal(fb_publisher_send_json(pub, json, strlen(json), &ack, 10000), FB_EREJECTED);
+    assert_int_equal(ack.reason, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
+    fb_publisher_destroy(&pub);
+    usleep(2500 * 1000);
+    s_assert_broker_alive();
+    s_assert_member_acked(s, "kr-seoul", 1);
+    zmq_close(s);
+}
+
+static void test_created_at_beyond_year_9999_is_refused_and_other_members_keep_their_acks(void **state)
+{
+    (void)state;
+    void *s = s_dealer();
+    static const char *const times[] = {"4611686018427387904", "9223372036854775807", "253402300800000000"};
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        char json[512];
+        snprintf(json, sizeof(json),
+                 "{\"created_at_us\":%s,\"topic\":\"event.intl-late.forum\",\"event\":{\"kind\":\"forum\","
+                 "\"title\":{\"en\":\"far future\"},\"starts_at\":\"2026-05-20T14:00:00+09:00\"}}",
+                 times[i]);
+        th_ack_t a = s_publish(s, json, "intl-late", i + 1);
+        assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+        assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
+    }
+    usleep(1500 * 1000);
+    s_assert_broker_alive();
+    s_assert_member_acked(s, "kr-incheon", 1);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'intl-late'"), 0);
+    zmq_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_origin_seq_above_int64_max_is_refused_and_other_members_keep_their_acks,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_origin_seq_at_int64_max_is_stored_and_the_next_one_refused_without_harm,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_created_at_beyond_year_9999_is_refused_and_other_members_keep_their_acks,
+                                        s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
