@@ -331,56 +331,20 @@ static int s_node_read(s_node_t *nodes, int i, int n, int64_t now)
 
 /* ---------------------------------------------------------- subscribers -- */
 
-/* Reads a varint at *p (< end); returns 0 and advances *p, or -1. */
-static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; *p < end && shift < 64; shift += 7) {
-        uint8_t b = *(*p)++;
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) return 0;
-    }
-    return -1;
-}
-
-/* Finds origin (2), origin_seq (6) and global_seq (7) among the envelope's
- * top-level fields without decoding the payload: a live subscriber reads
- * every message of a load node, and a full unpack would cost the shared
- * machine more than the broker's own work on it. The last occurrence wins,
- * as in protobuf (the broker's stamp is appended). Returns 0 or -1. */
+/* Finds origin, origin_seq and global_seq among the envelope's top-level
+ * fields without decoding the payload: a live subscriber reads every
+ * message of a load node, and a full unpack would cost the shared machine
+ * more than the broker's own work on it. The last occurrence wins, as in
+ * protobuf (the broker's stamp is appended). Returns 0 or -1. */
 static int s_envelope_seqs(const uint8_t *p, size_t len, const char **origin, size_t *olen,
                            uint64_t *origin_seq, uint64_t *global_seq)
 {
-    const uint8_t *end = p + len;
-    *origin = NULL;
-    *olen = 0;
-    *origin_seq = *global_seq = 0;
-    while (p < end) {
-        uint64_t key, v;
-        if (s_varint(&p, end, &key) != 0) return -1;
-        switch (key & 7) {
-        case 0:
-            if (s_varint(&p, end, &v) != 0) return -1;
-            if (key >> 3 == 6) *origin_seq = v;
-            else if (key >> 3 == 7) *global_seq = v;
-            break;
-        case 1:
-        case 5:
-            if ((size_t)(end - p) < ((key & 7) == 1 ? 8u : 4u)) return -1;
-            p += (key & 7) == 1 ? 8 : 4;
-            break;
-        case 2:
-            if (s_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) return -1;
-            if (key >> 3 == 2) {
-                *origin = (const char *)p;
-                *olen = (size_t)v;
-            }
-            p += v;
-            break;
-        default:
-            return -1;
-        }
-    }
+    fb_envelope_head_t h;
+    if (fb_wire_envelope_scan(p, len, &h) != 0) return -1;
+    *origin = (const char *)h.origin;
+    *olen = h.origin_len;
+    *origin_seq = h.origin_seq;
+    *global_seq = h.global_seq;
     return *origin && *olen > 0 && *olen <= FB_SEGMENT_MAX ? 0 : -1;
 }
 
@@ -433,7 +397,7 @@ static int s_sub_read(s_sub_t *s)
             const uint8_t *p = nul + 1, *end = data + size, *env;
             size_t env_len;
             int rc;
-            while ((rc = fb_wire_next_bytes(&p, end, 1, &env, &env_len)) == 1) {
+            while ((rc = fb_wire_next_item(&p, end, &env, &env_len)) == 1) {
                 s->deliveries++;
                 s_n.deliveries++;
                 if (s->live) s_live_check(s, env, env_len);
@@ -457,7 +421,8 @@ static int s_sub_open(s_sub_t *s, int hwm)
         fprintf(stderr, "fedbus-bench-crowd: '%s' is not a pattern\n", s->pattern);
         return -1;
     }
-    s->sock = fb_zmq_socket(ZMQ_SUB, s_cfg.feed, 0, 0, 0, hwm);
+    s->sock = fb_zmq_open(
+        &(fb_zmq_opts_t){.type = ZMQ_SUB, .endpoint = s_cfg.feed, .sndhwm = hwm, .rcvhwm = hwm});
     if (!s->sock) {
         fprintf(stderr, "fedbus-bench-crowd: cannot connect a subscriber to %s: %s\n", s_cfg.feed,
                 zmq_strerror(errno));
@@ -604,7 +569,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "fedbus-bench-crowd: '%s' is not a member id\n", c->member);
             goto done;
         }
-        c->sock = fb_zmq_socket(ZMQ_DEALER, s_cfg.ingest, 0, 0, 1 << 20, (int)s_cfg.hwm);
+        c->sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_cfg.ingest,
+                                               .max_msg = 1 << 20, .sndhwm = (int)s_cfg.hwm,
+                                               .rcvhwm = (int)s_cfg.hwm});
         if (!c->sock) {
             fprintf(stderr, "fedbus-bench-crowd: node %d: cannot connect to %s: %s\n", i + 1,
                     s_cfg.ingest, zmq_strerror(errno));

@@ -254,21 +254,23 @@ static void s_build(s_conn_t *c, uint32_t counter, int64_t created)
  * nodes: publishing directly, origin_seq changes size as it grows. */
 static void s_template(s_conn_t *c)
 {
-    uint8_t id[16], v[10];
+    uint8_t id[16], v[FB_ORIGIN_STAMP_MAX];
     memset(id, 0xEE, sizeof(id));
     int64_t created = fb_time_now_us();
-    size_t vl = s_varint((uint64_t)created, v + 1);
-    v[0] = 4 << 3; /* created_at_us, varint */
+    /* The created_at_us field as the envelope holds it: its key, then the
+     * varint that s_build() patches. */
+    size_t fl = fb_wire_stamp_origin(&(fb_wire_origin_stamp_t){.created_at_us = created}, v);
+    size_t vl = fb_wire_varint_size((uint64_t)created);
     size_t el = fb_bench_msg_pack(&c->msg, id, created, 0, c->env);
     c->frame_len = fb_bench_frame(c->env, el, c->frame);
     uint8_t *f = c->frame, *end = c->frame + c->frame_len;
     uint8_t *pi = memmem(f, c->frame_len, id, 16);
-    uint8_t *pc = memmem(f, c->frame_len, v, vl + 1);
+    uint8_t *pc = memmem(f, c->frame_len, v, fl);
     c->patch = !c->direct && vl == 8 && pi && pc && !memmem(pi + 1, (size_t)(end - pi - 1), id, 16) &&
-               !memmem(pc + 1, (size_t)(end - pc - 1), v, vl + 1);
+               !memmem(pc + 1, (size_t)(end - pc - 1), v, fl);
     if (c->patch) {
         c->id_off = (size_t)(pi - f);
-        c->created_off = (size_t)(pc - f) + 1;
+        c->created_off = (size_t)(pc - f) + (fl - vl);
     }
 }
 
@@ -325,11 +327,11 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
 {
     const uint8_t *list, *ack;
     size_t list_len, ack_len;
-    if (fb_wire_sole_field(data, len, 3, &list, &list_len) == 0) {
+    if (fb_wire_ack_batch_view(data, len, &list, &list_len) == 0) {
         /* An AckBatch: the answers to a PublishBatch submitted earlier. */
         const uint8_t *p = list, *end = list + list_len;
         int rc;
-        while ((rc = fb_wire_next_bytes(&p, end, 1, &ack, &ack_len)) == 1) {
+        while ((rc = fb_wire_next_item(&p, end, &ack, &ack_len)) == 1) {
             fb_ack_view_t a;
             if (fb_wire_ack_scan(ack, ack_len, &a) != 0) {
                 rc = -1;
@@ -340,7 +342,7 @@ static void s_on_frame(s_conn_t *c, const void *data, size_t len, int64_t now)
         if (rc < 0) c->stray++;
         return;
     }
-    if (fb_wire_sole_field(data, len, 1, &ack, &ack_len) == 0) {
+    if (fb_wire_ack_frame_view(data, len, &ack, &ack_len) == 0) {
         /* One Ack (BrokerMessage.ack), the answer to a single Publish. */
         fb_ack_view_t a;
         if (fb_wire_ack_scan(ack, ack_len, &a) != 0) c->stray++;
@@ -406,16 +408,16 @@ static int s_send_batch(s_conn_t *c, const int64_t *due, int k)
     for (int i = 0; i < k; i++) {
         s_build(c, (uint32_t)(c->nsent + (uint64_t)i), s_wall_of(due[i]));
         fb_wire_publish_view(c->frame, c->frame_len, &env, &env_len);
-        size_t item = fb_wire_field_size(1, env_len);
+        size_t item = fb_wire_item_size(env_len);
         if (16 + inner + item > c->bframe_cap) return -1; /* sized at start for FB_BATCH_MAX */
         /* Items first, after room for the frame's header; moved down below. */
         len = 16 + inner;
-        len += fb_wire_put_header(1, env_len, c->bframe + len);
+        len += fb_wire_put_item_header(env_len, c->bframe + len);
         memcpy(c->bframe + len, env, env_len);
         inner += item;
     }
     uint8_t head[16];
-    size_t h = fb_wire_put_header(4, inner, head); /* NodeMessage.publish_batch */
+    size_t h = fb_wire_put_publish_batch_header(inner, head);
     memcpy(c->bframe + 16 - h, head, h);
     if (zmq_send(c->sock, c->bframe + 16 - h, h + inner, ZMQ_DONTWAIT) < 0) return -1;
     for (int i = 0; i < k; i++) c->sent[c->nsent + (uint64_t)i] = due[i];
@@ -436,13 +438,10 @@ static int s_send(s_conn_t *c, int64_t from)
 
 static int s_connect(s_conn_t *c)
 {
-    int hwm = (int)(s_cfg.window * 2 + 1000), zero = 0;
-    c->sock = zmq_socket(fb_zmq_context(), ZMQ_DEALER);
-    if (!c->sock) return s_fail(c, "socket: %s", zmq_strerror(errno));
-    zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-    zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof(zero));
-    if (zmq_connect(c->sock, c->endpoint) != 0) return s_fail(c, "cannot connect to %s", c->endpoint);
+    int hwm = (int)(s_cfg.window * 2 + 1000);
+    c->sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = c->endpoint, .sndhwm = hwm,
+                                           .rcvhwm = hwm});
+    if (!c->sock) return s_fail(c, "cannot connect to %s: %s", c->endpoint, zmq_strerror(errno));
     size_t sz = sizeof(c->fd);
     zmq_getsockopt(c->sock, ZMQ_FD, &c->fd, &sz);
     if (!c->direct) return 0;

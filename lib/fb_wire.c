@@ -18,6 +18,7 @@ enum {
     S_ENV_GLOBAL_SEQ = 7,
     S_ENV_STORED_AT_US = 9,
     S_ENV_PAYLOAD_FIRST = 16, /* the payload oneof: every kind has a tag from here up */
+    S_ENV_PAYLOAD_UNKNOWN = 19, /* the first kind this build does not know */
     S_PUBLISH_ENVELOPE = 1,
     S_BATCH_ITEM = 1, /* PublishBatch.envelopes, AckBatch.acks, FeedBatch.envelopes */
     S_NODE_PUBLISH = 1,
@@ -30,6 +31,7 @@ enum {
     S_ACK_ORIGIN_SEQ = 4,
     S_ACK_REASON = 5,
     S_ACK_DETAIL = 6,
+    S_UNKNOWN_FIELD = 15, /* reserved in Envelope, unused in every message read as a frame */
 };
 
 #define S_VARINT 0
@@ -402,4 +404,16 @@ uint8_t *fb_wire_ack_frame(const fb_ack_view_t *a, size_t *len)
     size_t h = fb_wire_put_ack_frame_header(ack_len, f);
     fb_wire_put_ack(a, f + h);
     return f;
+}
+
+/* ------------------------------------------------ fields from the future -- */
+
+size_t fb_wire_put_unknown_payload(const void *data, size_t len, uint8_t *out)
+{
+    return fb_wire_put_bytes(S_ENV_PAYLOAD_UNKNOWN, data, len, out);
+}
+
+size_t fb_wire_put_unknown_field(uint64_t value, uint8_t *out)
+{
+    return fb_wire_put_uint(S_UNKNOWN_FIELD, value, out);
 }

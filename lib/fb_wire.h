@@ -165,6 +165,23 @@ int fb_wire_ack_frame_view(const uint8_t *frame, size_t len, const uint8_t **ack
  * *len; NULL when out of memory. */
 uint8_t *fb_wire_ack_frame(const fb_ack_view_t *a, size_t *len);
 
+/* ------------------------------------------------ fields from the future -- */
+
+/* What a newer peer's fields look like to this build, for the tests and
+ * tools that show how a reader meets them; no daemon writes these. */
+
+/* Writes an envelope payload field of a kind this build does not know (the
+ * tag after the last kind in proto/fedbus.proto) holding len bytes of data,
+ * as a newer publisher would send one; returns the bytes written (at most
+ * 13 + len). */
+size_t fb_wire_put_unknown_payload(const void *data, size_t len, uint8_t *out);
+
+/* Writes `value` as a varint field whose number no message fedbus reads
+ * has (reserved in Envelope, unused in NodeMessage, BrokerMessage,
+ * Publish, PublishBatch, Ack and AckBatch); returns the bytes written (at
+ * most 11). */
+size_t fb_wire_put_unknown_field(uint64_t value, uint8_t *out);
+
 /* ----------------------------------------------------------- primitives -- */
 
 /* Reads a varint at *p (< end); returns 0 and advances *p, or -1. */

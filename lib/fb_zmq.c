@@ -54,6 +54,12 @@ void *fb_zmq_open(const fb_zmq_opts_t *o)
     if (o->zap_domain && zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, o->zap_domain, strlen(o->zap_domain)) != 0)
         goto error;
     if (o->curve_server) {
+        /* Without its secret key ZeroMQ would serve with an all-zero one,
+         * whose public key anyone can compute. */
+        if (!o->curve_secretkey) {
+            errno = EINVAL;
+            goto error;
+        }
         if (s_int(s, ZMQ_CURVE_SERVER, 1) != 0 || s_key(s, ZMQ_CURVE_SECRETKEY, o->curve_secretkey) != 0)
             goto error;
     } else if (o->curve_serverkey || o->curve_publickey || o->curve_secretkey) {

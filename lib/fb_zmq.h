@@ -39,7 +39,8 @@ typedef struct {
  * that moment), then binds or connects. A bound ROUTER is made mandatory,
  * so that a reply to a peer whose queue is full fails (EAGAIN) instead of
  * vanishing. Returns the socket, or NULL with errno set (EINVAL for a CURVE
- * key that is not 40 characters of Z85). */
+ * key that is not 40 characters of Z85, a CURVE server without its secret
+ * key, or a client without all three of its keys). */
 void *fb_zmq_open(const fb_zmq_opts_t *o);
 
 /* Deprecated positional form of fb_zmq_open(), being removed. */

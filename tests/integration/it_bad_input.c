@@ -155,7 +155,7 @@ static void test_multipart_publish_is_malformed(void **state)
 {
     (void)state;
     /* Raw DEALER: two frames in one message. */
-    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
     s_msg_t m;
     size_t len;
     s_good(&m);
@@ -215,13 +215,11 @@ static void test_unknown_payload_kind_is_refused(void **state)
     m.env.payload_case = FEDBUS__ENVELOPE__PAYLOAD__NOT_SET;
     m.env.event = NULL;
     size_t elen = fedbus__envelope__get_packed_size(&m.env), len;
-    uint8_t *e = malloc(elen + 4);
+    uint8_t *e = malloc(elen + 16);
     fedbus__envelope__pack(&m.env, e);
-    /* Field 19, length-delimited, 2 bytes: a payload kind from the future. */
-    e[elen] = 0x9a; /* key (19 << 3) | 2 as a varint: 0x9a 0x01 */
-    e[elen + 1] = 0x01;
-    e[elen + 2] = 0x00; /* length 0 */
-    uint8_t *f = s_wrap(e, elen + 3, &len);
+    /* An empty payload of a kind from the future. */
+    size_t n = fb_wire_put_unknown_payload(NULL, 0, e + elen);
+    uint8_t *f = s_wrap(e, elen + n, &len);
     s_expect_reject(f, len, FEDBUS__REJECT_REASON__REJECT_UNKNOWN_KIND);
     free(e);
     free(f);

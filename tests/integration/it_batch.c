@@ -38,7 +38,7 @@ static int s_setup(void **state)
     /* The default, spelled out: the size tests below are built around it. */
     const char *extra[] = {"--max-frame=1048576", NULL};
     th_broker_start(&s_t, extra);
-    s_sock = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    s_sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
     return s_sock ? 0 : -1;
 }
 
@@ -51,7 +51,7 @@ static int s_linger_setup(void **state)
     th_init(&s_t, "linger", 22150);
     const char *extra[] = {"--commit-linger=2000", "--commit-min=3", NULL};
     th_broker_start(&s_t, extra);
-    s_sock = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    s_sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
     return s_sock ? 0 : -1;
 }
 
@@ -65,7 +65,7 @@ static int s_interval_setup(void **state)
     th_init(&s_t, "interval", 22130);
     const char *extra[] = {"--commit-interval=1000000", "--commit-min=3", NULL};
     th_broker_start(&s_t, extra);
-    s_sock = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    s_sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
     return s_sock ? 0 : -1;
 }
 
@@ -533,9 +533,10 @@ static void test_empty_batch_is_refused_whole(void **state)
     long long before = s_rows();
     size_t len;
     uint8_t *f = s_batch_frame(NULL, 0, &len);
-    const uint8_t want[] = {0x22, 0x00}; /* NodeMessage{publish_batch{}} */
-    assert_int_equal(len, sizeof(want));
-    assert_memory_equal(f, want, sizeof(want));
+    uint8_t want[16];
+    size_t want_len = fb_wire_put_publish_batch_header(0, want); /* NodeMessage{publish_batch{}} */
+    assert_int_equal(len, want_len);
+    assert_memory_equal(f, want, want_len);
     s_send(f, len);
     s_expect_whole_reject(FEDBUS__REJECT_REASON__REJECT_MALFORMED);
     s_expect_nothing_more();
@@ -551,13 +552,13 @@ static void test_batch_with_a_truncated_length_is_refused_whole(void **state)
     /* PublishBatch = the good envelope, then an envelope field whose length
      * (100) runs past the end; the outer length is right, so only the batch
      * inside is broken. */
-    size_t inner = 1 + 1 + e.len + 3;
-    assert_true(e.len < 128 && inner < 128);
-    uint8_t f[256], *p = f;
-    *p++ = 0x22, *p++ = (uint8_t)inner;
-    *p++ = 0x0a, *p++ = (uint8_t)e.len;
-    memcpy(p, e.data, e.len), p += e.len;
-    *p++ = 0x0a, *p++ = 100, *p++ = 'x';
+    assert_true(e.len < 128);
+    uint8_t items[256], f[256], *p = items;
+    p += fb_wire_put_item(e.data, e.len, p);
+    p += fb_wire_put_item_header(100, p), *p++ = 'x';
+    size_t inner = (size_t)(p - items);
+    p = f + fb_wire_put_publish_batch_header(inner, f);
+    memcpy(p, items, inner), p += inner;
     long long before = s_rows();
     s_send(f, (size_t)(p - f));
     s_expect_whole_reject(FEDBUS__REJECT_REASON__REJECT_MALFORMED);
@@ -574,15 +575,21 @@ static void test_batch_frame_with_other_fields_is_refused_whole(void **state)
     s_make(&e, "forum", "Good, but in a frame with more");
     size_t blen;
     uint8_t *batch = s_batch_frame(&e, 1, &blen);
-    /* the batch then an unknown field (15, a varint); a Hello{} then the
+    /* the batch then an unknown field (a varint); a Hello{} then the
      * batch; the batch twice */
-    const uint8_t unknown[] = {0x78, 0x01}, hello[] = {0x12, 0x00};
+    uint8_t unknown[16], hello[16];
+    Fedbus__Hello h = FEDBUS__HELLO__INIT;
+    Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
+    nm.body_case = FEDBUS__NODE_MESSAGE__BODY_HELLO;
+    nm.hello = &h;
+    size_t unknown_len = fb_wire_put_unknown_field(1, unknown);
+    size_t hello_len = fedbus__node_message__pack(&nm, hello);
     struct {
         const uint8_t *before, *after;
         size_t before_len, after_len;
     } shapes[] = {
-        {NULL, unknown, 0, sizeof(unknown)},
-        {hello, NULL, sizeof(hello), 0},
+        {NULL, unknown, 0, unknown_len},
+        {hello, NULL, hello_len, 0},
         {NULL, batch, 0, blen},
     };
     long long before = s_rows();
@@ -832,7 +839,8 @@ static void s_burst_id(uint32_t i, uint8_t id[16])
 static void *s_submit_burst(uint32_t n, size_t pad)
 {
     /* High-water marks above the burst: nothing waits on this side. */
-    void *sock = fb_zmq_socket(ZMQ_DEALER, s_submit, 0, 0, 0, (int)(2 * n));
+    void *sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_submit,
+                                              .sndhwm = (int)(2 * n), .rcvhwm = (int)(2 * n)});
     assert_non_null(sock);
     assert_int_equal(fb_uuid_v7(fb_time_now_us(), s_base_id), 0);
     char *title = malloc(pad + 48);
@@ -1007,7 +1015,8 @@ static void test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order(v
 {
     (void)state;
     enum { N = 300, PER = 100 };
-    void *sock = fb_zmq_socket(ZMQ_DEALER, s_submit, 0, 0, 0, 4 * N);
+    void *sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_submit,
+                                              .sndhwm = 4 * N, .rcvhwm = 4 * N});
     assert_non_null(sock);
     assert_int_equal(fb_uuid_v7(fb_time_now_us(), s_base_id), 0);
     for (uint32_t f = 0; f < N / PER; f++) {
@@ -1024,14 +1033,14 @@ static void test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order(v
             const uint8_t *env;
             size_t env_len;
             assert_int_equal(fb_wire_publish_view(frame, flen, &env, &env_len), 0);
-            items = realloc(items, len + fb_wire_field_size(1, env_len));
+            items = realloc(items, len + fb_wire_item_size(env_len));
             assert_non_null(items);
-            len += fb_wire_put_bytes(1, env, env_len, items + len);
+            len += fb_wire_put_item(env, env_len, items + len);
             free(frame);
         }
         uint8_t *frame = malloc(len + 16);
         assert_non_null(frame);
-        size_t h = fb_wire_put_header(4, len, frame); /* NodeMessage.publish_batch */
+        size_t h = fb_wire_put_publish_batch_header(len, frame);
         memcpy(frame + h, items, len);
         assert_int_equal(zmq_send(sock, frame, h + len, 0), (int)(h + len));
         free(frame);
@@ -1059,8 +1068,9 @@ static void test_batch_submitted_to_a_node_is_answered_in_ack_batches_in_order(v
     assert_int_equal(th_sql_int(&s_n, "SELECT count(*) FROM fedbus_messages"), N);
 
     /* A batch that is not one is refused whole, with one plain ack. */
-    const uint8_t empty[] = {0x22, 0x00};
-    assert_int_equal(zmq_send(sock, empty, sizeof(empty), 0), (int)sizeof(empty));
+    uint8_t empty[16];
+    size_t empty_len = fb_wire_put_publish_batch_header(0, empty);
+    assert_int_equal(zmq_send(sock, empty, empty_len, 0), (int)empty_len);
     th_ack_t a;
     assert_int_equal(th_read_ack(sock, 10000, &a), 0);
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);

@@ -106,7 +106,7 @@ static int s_first_delivery(uint64_t seq, fb_message_t *msg)
 static int s_setup(void **state)
 {
     (void)state;
-    s_pub = fb_zmq_socket(ZMQ_XPUB, S_FEED, 1, 0, 0, 0);
+    s_pub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_XPUB, .endpoint = S_FEED, .bind = 1});
     s_sub = fb_subscriber_new(S_FEED, NULL);
     if (!s_pub || !s_sub || fb_subscriber_add(s_sub, "event") != FB_OK) return -1;
     return 0;
@@ -171,7 +171,7 @@ static void s_expect_subscription(const char *want, size_t wlen)
 /* Appends FeedBatch.envelopes entry (bytes, len) to the frame in buf at *off. */
 static void s_entry(uint8_t *buf, size_t *off, const uint8_t *bytes, size_t len)
 {
-    *off += fb_wire_put_bytes(1, bytes, len, buf + *off);
+    *off += fb_wire_put_item(bytes, len, buf + *off);
 }
 
 /* Sends a batched frame of topic whose envelopes are entries (n bytes). */
@@ -264,8 +264,8 @@ static void test_batched_frame_with_bad_entries_reports_each_and_goes_on(void **
     s_entry(a, &na, e20, l20);
     s_entry(a, &na, junk, sizeof(junk));
     s_entry(a, &na, e21, l21);
-    a[na++] = 0x0a; /* an entry cut short: its length past the frame's end */
-    a[na++] = 0x40;
+    /* an entry cut short: its length past the frame's end */
+    na += fb_wire_put_item_header(0x40, a + na);
     s_entry(b, &nb, e22, l22);
     s_send_batch(S_CFP, a, na);
     s_send_batch(S_CFP, b, nb);

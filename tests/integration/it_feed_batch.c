@@ -35,7 +35,7 @@ static const char *s_categories[] = {"forum", "seminar", "workshop"};
 
 static void *s_sub(th_t *t, const char *prefix, size_t len)
 {
-    void *s = fb_zmq_socket(ZMQ_SUB, t->feed, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_SUB, .endpoint = t->feed});
     assert_non_null(s);
     assert_int_equal(zmq_setsockopt(s, ZMQ_SUBSCRIBE, prefix, len), 0);
     return s;
@@ -149,7 +149,7 @@ static int s_take_batch(s_seen_t *seen, const uint8_t *f, size_t n, uint64_t *la
     const uint8_t *p = nul + 1, *end = f + n, *env;
     size_t len, body = (size_t)(end - p);
     int count = 0, rc;
-    while ((rc = fb_wire_next_bytes(&p, end, 1, &env, &len)) == 1) {
+    while ((rc = fb_wire_next_item(&p, end, &env, &len)) == 1) {
         fb_envelope_head_t h;
         assert_int_equal(fb_wire_envelope_scan(env, len, &h), 0);
         assert_int_equal(h.topic_len, tlen);
@@ -217,7 +217,7 @@ static void test_plain_and_batched_subscribers_get_the_same_bytes_in_order(void 
     void *plain = s_sub(&t, "event.", 6);
     const char marked[] = "\x01" "event.";
     void *batched = s_sub(&t, marked, sizeof(marked) - 1);
-    void *dealer = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    void *dealer = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     assert_non_null(dealer);
     void *subs[] = {plain, batched};
     uint64_t seqs[3] = {0, 0, 0};
@@ -281,7 +281,7 @@ static void test_plain_frames_are_built_only_for_topics_a_plain_prefix_selects(v
     void *batched = s_sub(&t, marked, sizeof(marked) - 1);
     /* The only plain subscriber follows one origin of three. */
     void *busan = s_sub(&t, "event.kr-busan.", 15);
-    void *dealer = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    void *dealer = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     assert_non_null(dealer);
     void *subs[] = {batched, busan};
     uint64_t seqs[3] = {0, 0, 0}, lo, hi;

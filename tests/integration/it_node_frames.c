@@ -222,7 +222,7 @@ static void s_start(int k, int frames)
     snprintf(submit, sizeof(submit), "tcp://127.0.0.1:%d", 22210 + k);
     snprintf(broker_arg, sizeof(broker_arg), "--broker=%s", ingest);
     snprintf(submit_arg, sizeof(submit_arg), "--submit=%s", submit);
-    s_broker = fb_zmq_socket(ZMQ_ROUTER, ingest, 1, 0, 0, 0);
+    s_broker = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = ingest, .bind = 1});
     assert_non_null(s_broker);
     zmq_msg_init(&s_peer);
     char inflight[64];
@@ -241,7 +241,7 @@ static void s_start(int k, int frames)
                           "--log-level=debug",
                           NULL};
     s_node = th_spawn(argv, "it-node-frames.log");
-    s_client = fb_zmq_socket(ZMQ_DEALER, submit, 0, 0, 0, 0);
+    s_client = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = submit});
     assert_non_null(s_client);
     /* The Hello is answered inside s_next_frame; a first publish shows the
      * node is welcomed and sending. */

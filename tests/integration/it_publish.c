@@ -99,7 +99,7 @@ static void test_resend_through_node_is_stored_once_with_the_same_seq(void **sta
 static void test_raw_resends_and_in_batch_copies_get_the_original_seq(void **state)
 {
     (void)state;
-    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
     assert_non_null(s);
     size_t len;
     uint8_t *frame = th_frame(th_event_json("intl-wta", "forum", "WTA forum"), "intl-wta", 1,
@@ -147,7 +147,7 @@ static void test_global_seq_is_gapless_across_origins(void **state)
 {
     (void)state;
     const char *origins[] = {"kr-daejeon", "kr-busan", "intl-example"};
-    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
     long long before = th_sql_int(&s_t, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
     enum { N = 300 };
     for (int i = 0; i < N; i++) {
@@ -187,7 +187,7 @@ static void test_an_idle_broker_holds_no_copy_open(void **state)
              "SELECT count(*) FROM pg_stat_activity WHERE datname = 'fedbus_it_%s' AND state = 'active' "
              "AND query LIKE '%%COPY fedbus_messages%%' AND pid <> pg_backend_pid()",
              s_t.name);
-    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
     /* A burst: each commit sends the next batch's COPY ahead. */
     enum { N = 200 };
     for (int i = 0; i < N; i++) {
@@ -236,7 +236,7 @@ static void test_a_burst_is_stored_once_each_with_batches_handed_ahead(void **st
             frames[i * P + p] = th_frame(th_event_json(origins[p], "forum", "burst"), origins[p], (uint64_t)(i + 1),
                                          NULL, &lens[i * P + p]);
     for (int p = 0; p < P; p++) {
-        s[p] = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+        s[p] = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
         assert_non_null(s[p]);
     }
     for (int i = 0; i < N; i++)

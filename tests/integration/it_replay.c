@@ -21,7 +21,7 @@ enum { N = 600 }; /* more than two replay pages */
 /* Publishes count events alternating kr-busan / kr-seoul, pipelined, and waits for all acks. */
 static void s_publish(int first, int count)
 {
-    void *s = fb_zmq_socket(ZMQ_DEALER, s_t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
     for (int i = first; i < first + count; i++) {
         const char *origin = i % 2 ? "kr-busan" : "kr-seoul";
         char title[32];

@@ -34,7 +34,7 @@ static void test_node_resends_what_a_killed_broker_never_confirmed(void **state)
 
     /* kill -9 the broker, then submit 10 more: the node holds them. */
     th_broker_stop(&t, SIGKILL);
-    void *s = fb_zmq_socket(ZMQ_DEALER, t.node_submit[n], 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.node_submit[n]});
     for (int i = 0; i < 10; i++) {
         char title[32];
         size_t len;
@@ -89,7 +89,7 @@ static void test_origin_heads_survive_a_kill_between_heads_writes(void **state)
     /* Heads are written with the first batch, then not for an hour. */
     const char *const slow[] = {"--heads-interval=3600000", NULL};
     th_broker_start(&t, slow);
-    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     for (uint64_t seq = 1; seq <= 10; seq++)
         assert_int_equal(s_raw_publish(s, seq).status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     /* The table lags: what it says is not what is stored. */
@@ -98,7 +98,7 @@ static void test_origin_heads_survive_a_kill_between_heads_writes(void **state)
 
     th_broker_stop(&t, SIGKILL);
     th_broker_start(&t, slow);
-    s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     /* The restarted broker knows 10 is the head: 7 (a new message) is stale. */
     th_ack_t a = s_raw_publish(s, 7);
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);

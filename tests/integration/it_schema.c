@@ -63,7 +63,7 @@ static void s_publish_compressible(th_t *t, uint64_t origin_seq)
     size_t len;
     uint8_t *f = th_frame(json, "kr-incheon", origin_seq, NULL, &len);
     free(json);
-    void *s = fb_zmq_socket(ZMQ_DEALER, t->ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t->ingest});
     assert_true(zmq_send(s, f, len, 0) >= 0);
     free(f);
     th_ack_t a;

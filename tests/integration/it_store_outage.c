@@ -45,7 +45,7 @@ static void test_cut_connections_lose_nothing_and_keep_the_sequence_gapless(void
     const char *extra[] = {"--batch-max=64", NULL};
     th_broker_start(&t, extra);
     enum { N = 3000 };
-    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     int hwm = 0;
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     pthread_t cutter;
@@ -125,7 +125,7 @@ static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(voi
     enum { N = 5 };
     uint8_t *frames[N];
     size_t lens[N];
-    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     for (int i = 0; i < N; i++) {
         char title[32], id[40];
         snprintf(title, sizeof(title), "away %d", i);
@@ -148,7 +148,7 @@ static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(voi
     s_database_away(&t, 0);
     th_broker_start(&t, NULL);
     zmq_close(s);
-    s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     for (int i = 0; i < N; i++) {
         assert_true(zmq_send(s, frames[i], lens[i], 0) >= 0);
         assert_int_equal(th_read_ack(s, 10000, &a), 0);
@@ -168,7 +168,7 @@ static void test_an_outage_shows_as_the_slowest_store_in_the_stats_line(void **s
     th_init(&t, "slow", 23130);
     th_broker_start(&t, NULL);
     s_database_away(&t, 1);
-    void *s = fb_zmq_socket(ZMQ_DEALER, t.ingest, 0, 0, 0, 0);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     size_t len;
     uint8_t *f = th_frame(th_event_json("kr-busan", "forum", "slow"), "kr-busan", 1, NULL, &len);
     assert_true(zmq_send(s, f, len, 0) >= 0);
