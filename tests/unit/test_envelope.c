@@ -450,38 +450,25 @@ static void test_unknown_envelope_field_below_the_payload_tags_is_ignored(void *
  * the decoder accepts such an envelope for the kind it knows, and as the
  * broker stores the published bytes (with its stamp appended), the unknown
  * field stays in them for a newer reader to find. */
-static void test_unknown_payload_beside_a_known_one_is_accepted_and_kept_for_newer_readers(void **state)
+static void test_unknown_payload_beside_a_known_one_is_refused_as_an_unknown_kind(void **state)
 {
     (void)state;
     static const char body[] = "a payload kind from the future";
-    const size_t body_len = sizeof(body) - 1;
     s_fix_t f;
     size_t len;
     uint8_t *buf = s_pack(s_event(&f), &len);
-    len += fb_wire_put_unknown_payload(body, body_len, buf + len);
+    /* Alone, the event is good... */
     fb_verdict_t v;
     Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v, NULL);
-    if (!got) fail_msg("refused: %s %s", fb_reject_name(v.reason), v.detail);
-    assert_int_equal(v.reason, S_R(NONE));
-    assert_int_equal(got->payload_case, FEDBUS__ENVELOPE__PAYLOAD_EVENT);
-    assert_int_equal(got->base.n_unknown_fields, 1);
-    uint32_t tag = got->base.unknown_fields[0].tag;
-    assert_true(fb_wire_is_payload_tag(tag));
+    assert_non_null(got);
     fedbus__envelope__free_unpacked(got, NULL);
-    /* Stored as published, stamped; read back as a subscriber reads it. */
-    len += fb_wire_stamp_stored(42, S_CREATED_US + 5, buf + len);
-    Fedbus__Envelope *stored = fb_envelope_unpack_in(NULL, buf, len);
-    assert_non_null(stored);
-    assert_int_equal(stored->global_seq, 42);
-    assert_int_equal(stored->payload_case, FEDBUS__ENVELOPE__PAYLOAD_EVENT);
-    assert_string_equal(stored->event->title->en, "Incheon S&T Forum");
-    assert_int_equal(stored->base.n_unknown_fields, 1);
-    const ProtobufCMessageUnknownField *u = &stored->base.unknown_fields[0];
-    assert_int_equal(u->tag, tag);
-    /* protobuf-c keeps the length prefix before the contents */
-    assert_true(u->len > body_len);
-    assert_memory_equal(u->data + u->len - body_len, body, body_len);
-    fedbus__envelope__free_unpacked(stored, NULL);
+    /* ...with a second payload of a kind this build does not know, a newer
+     * reader would see two messages in one: refused. */
+    len += fb_wire_put_unknown_payload(body, sizeof(body) - 1, buf + len);
+    got = fb_envelope_decode(buf, len, &v, NULL);
+    assert_null(got);
+    assert_int_equal(v.reason, S_R(UNKNOWN_KIND));
+    assert_non_null(strstr(v.detail, "one payload"));
     free(buf);
 }
 
@@ -882,7 +869,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_in_envelope_strings_comes_before_other_checks),
         cmocka_unit_test(test_payload_of_an_unknown_kind_is_refused),
         cmocka_unit_test(test_unknown_envelope_field_below_the_payload_tags_is_ignored),
-        cmocka_unit_test(test_unknown_payload_beside_a_known_one_is_accepted_and_kept_for_newer_readers),
+        cmocka_unit_test(test_unknown_payload_beside_a_known_one_is_refused_as_an_unknown_kind),
         cmocka_unit_test(test_envelope_fields_are_required),
         cmocka_unit_test(test_payload_is_required),
         cmocka_unit_test(test_event_needs_kind_title_and_start),
