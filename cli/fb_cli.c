@@ -37,6 +37,7 @@ void fb_cli_parse(const char *cmd, const fb_cfg_key_t *keys, fb_cli_opts_t *o, i
                   int *nargs, const char *synopsis)
 {
     char err[256];
+    memset(o, 0, sizeof(*o));
     int rc = fb_config_load(keys, o, argc, argv, nargs, err, sizeof(err));
     if (rc == 1) {
         printf("usage: fedbus %s [options] %s\n\nOptions:\n", cmd, synopsis);

@@ -30,7 +30,7 @@ typedef struct {
 /* Set by SIGINT and SIGTERM: the command finishes what it is at and exits. */
 extern volatile sig_atomic_t fb_cli_stop;
 
-/* Loads o (zeroed by the caller) from defaults, the environment and the
+/* Clears o and loads it from defaults, the environment and the
  * flags of argv, as keys say; non-option arguments move to argv[1..*nargs].
  * Prints the usage and exits 0 for --help; prints the reason and exits 2
  * for a bad flag. */

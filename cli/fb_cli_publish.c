@@ -180,7 +180,6 @@ int fb_cli_publish(int argc, char **argv)
 {
     fb_cli_opts_t o;
     int nargs;
-    memset(&o, 0, sizeof(o));
     fb_cli_parse("publish", s_publish_keys, &o, argc, argv, &nargs, "PATH...");
     if (nargs == 0) {
         fprintf(stderr, "fedbus publish: name at least one file, directory or - (see --help)\n");

@@ -75,7 +75,6 @@ int fb_cli_tail(int argc, char **argv)
 {
     fb_cli_opts_t o;
     int nargs;
-    memset(&o, 0, sizeof(o));
     fb_cli_parse("tail", s_tail_keys, &o, argc, argv, &nargs, "PATTERN...");
     if (nargs == 0) {
         fprintf(stderr, "fedbus tail: name at least one pattern, e.g. cfp or '*.kr-incheon' (see --help)\n");
@@ -117,7 +116,6 @@ int fb_cli_replay(int argc, char **argv)
     int nargs;
     int64_t since = 0;
     int off;
-    memset(&o, 0, sizeof(o));
     fb_cli_parse("replay", s_replay_keys, &o, argc, argv, &nargs, "[PATTERN...]");
     if (s_check_patterns("replay", nargs, argv) || s_check_format("replay", &o)) return 2;
     if (o.since[0] && fb_time_parse(o.since, &since, &off) != 0) {
