@@ -54,12 +54,46 @@ typedef struct {
     void *priv_;         /* library use */
 } fb_message_t;
 
+/* ---- endpoints ---- */
+
+/* Length of a CURVE key in its Z85 text form, without the NUL. */
+#define FB_CURVE_KEY_LEN 40
+
+/* How a client socket reaches a node or a broker. Zero-initialise it and set
+ * what you need; a number left 0 takes the default that each constructor
+ * below names:
+ *   fb_endpoint_opts_t o = {.endpoint = "tcp://127.0.0.1:7711", .hwm = 10000}; */
+typedef struct {
+    const char *endpoint;  /* required, e.g. "tcp://127.0.0.1:7711" */
+    int hwm;               /* > 0: messages queued each way before sending blocks
+                              or, on a feed, drops; 0: the default */
+    int linger_ms;         /* > 0: how long destroy lets unsent messages still go
+                              out; 0: the default; < 0: not at all */
+    /* CURVE encryption: the server's public key and this client's key pair,
+     * each FB_CURVE_KEY_LEN characters of Z85 (as zmq_curve_keypair() or
+     * `curve_keygen` print them). All three NULL: plaintext. Any other mix,
+     * or a key that is not 40 characters of Z85, is refused. */
+    const char *curve_serverkey;
+    const char *curve_publickey;
+    const char *curve_secretkey;
+} fb_endpoint_opts_t;
+
 /* ---- publishing (to a node's submit socket, or a broker's ingest) ---- */
 
 typedef struct fb_publisher fb_publisher_t;
 
-/* Connects to endpoint (e.g. "tcp://127.0.0.1:7711"). */
+/* Connects a publisher as opts says; the defaults are ZeroMQ's high-water
+ * mark (1000 messages) and a linger of 1000 ms. opts and its strings are
+ * only read during the call. Returns a new publisher, which the caller owns and frees
+ * with fb_publisher_destroy(); NULL when opts or its endpoint is NULL, a
+ * CURVE key is refused (errno EINVAL) or the socket cannot be made. */
+fb_publisher_t *fb_publisher_open(const fb_endpoint_opts_t *opts);
+
+/* fb_publisher_open() with the endpoint alone (e.g. "tcp://127.0.0.1:7711")
+ * and every default. */
 fb_publisher_t *fb_publisher_new(const char *endpoint);
+
+/* Closes the publisher and frees it; accepts NULL and sets *self_p to NULL. */
 void fb_publisher_destroy(fb_publisher_t **self_p);
 
 /* Publishes one message given in fedbus JSON form (docs/protocol.md) and
@@ -93,9 +127,23 @@ int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, f
 
 typedef struct fb_subscriber fb_subscriber_t;
 
-/* Connects to the broker's feed and replay endpoints (replay may be NULL when
- * no catch-up is wanted). */
+/* Connects a subscriber to the broker's feed as feed says (defaults: a
+ * high-water mark of 100000 messages, no linger) and keeps replay (NULL
+ * when no catch-up is wanted) for fb_subscriber_from(): each catch-up step
+ * connects with it (defaults: ZeroMQ's high-water mark, no linger). feed,
+ * replay and their strings are only read during the call: the subscriber
+ * keeps copies. Returns a new subscriber, which the caller owns and frees
+ * with fb_subscriber_destroy(); NULL when feed or an endpoint is NULL, a
+ * CURVE key of either is refused (errno EINVAL; replay's are checked now,
+ * not at the first catch-up) or memory or the socket cannot be had. */
+fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_endpoint_opts_t *replay);
+
+/* fb_subscriber_open() with the endpoints alone (replay_endpoint may be NULL
+ * when no catch-up is wanted) and every default. */
 fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay_endpoint);
+
+/* Closes the subscriber and frees it, with the message last received;
+ * accepts NULL and sets *self_p to NULL. */
 void fb_subscriber_destroy(fb_subscriber_t **self_p);
 
 /* Adds a pattern ("cfp", "*.kr-incheon", "cfp.kr-daejeon.bio"); returns
@@ -121,6 +169,14 @@ typedef int (*fb_replay_fn)(const fb_message_t *msg, void *arg); /* non-zero sto
 int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
               uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
               int timeout_ms);
+
+/* fb_replay() over a socket made as replay says (defaults: ZeroMQ's
+ * high-water mark, no linger); replay and its strings are only read during
+ * the call. Returns what fb_replay() returns, and FB_EINVAL also when
+ * replay or its endpoint is NULL or a CURVE key is refused (nothing sent). */
+int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
+                   uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+                   int timeout_ms);
 
 /* ---- messages ---- */
 

@@ -238,6 +238,62 @@ static void test_http_publish_and_health(void **state)
     assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
 }
 
+/* Counts the messages replay hands over and keeps the last one's global_seq. */
+static int s_take(const fb_message_t *msg, void *arg)
+{
+    uint64_t *seen = arg;
+    seen[0]++;
+    seen[1] = msg->global_seq;
+    return 0;
+}
+
+static void test_options_constructors_publish_subscribe_and_replay(void **state)
+{
+    (void)state;
+    fb_endpoint_opts_t submit = {.endpoint = s_t.node_submit[0], .hwm = 50, .linger_ms = -1};
+    fb_endpoint_opts_t feed = {.endpoint = s_t.feed, .hwm = 500};
+    fb_endpoint_opts_t replay = {.endpoint = s_t.replay, .hwm = 20, .linger_ms = 100};
+    fb_publisher_t *pub = fb_publisher_open(&submit);
+    assert_non_null(pub);
+    const char *json = th_event_json("kr-busan", "opts", "options");
+    fb_ack_t ack;
+    assert_int_equal(fb_publisher_send_json(pub, json, strlen(json), &ack, 15000), FB_OK);
+    assert_int_equal(ack.status, FB_ACK_ACCEPTED);
+    assert_true(ack.global_seq > 0);
+
+    /* Catch-up goes through the replay options, and so does fb_replay_opts. */
+    fb_subscriber_t *sub = fb_subscriber_open(&feed, &replay);
+    assert_non_null(sub);
+    assert_int_equal(fb_subscriber_add(sub, "event.kr-busan.opts"), FB_OK);
+    assert_int_equal(fb_subscriber_from(sub, 1), FB_OK);
+    fb_message_t msg;
+    assert_int_equal(fb_subscriber_recv(sub, &msg, 10000), FB_OK);
+    assert_int_equal(msg.global_seq, ack.global_seq);
+    assert_string_equal(msg.message_id, ack.message_id);
+    const char *pattern = "event.kr-busan.opts";
+    uint64_t seen[2] = {0, 0};
+    assert_int_equal(fb_replay_opts(&replay, &pattern, 1, 1, 0, 0, s_take, seen, 10000), FB_OK);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(seen[1], ack.global_seq);
+
+    /* Live through the feed options: publishes after the first come, once
+     * the subscription has reached the broker (it takes a moment). */
+    uint64_t first = ack.global_seq;
+    int rc = FB_ETIMEOUT;
+    for (int i = 0; i < 50 && rc == FB_ETIMEOUT; i++) {
+        json = th_event_json("kr-busan", "opts", "options again");
+        assert_int_equal(fb_publisher_send_json(pub, json, strlen(json), &ack, 15000), FB_OK);
+        rc = fb_subscriber_recv(sub, &msg, 200);
+    }
+    assert_int_equal(rc, FB_OK);
+    assert_true(msg.global_seq > first);
+    assert_string_equal(fb_message_title(&msg, "en"), "options again");
+    fb_subscriber_destroy(&sub);
+    fb_publisher_destroy(&pub);
+    assert_null(pub);
+    assert_null(sub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_publish_directory_then_replay_and_tail_history),
         cmocka_unit_test(test_publish_of_a_bad_file_is_reported_and_fails),
         cmocka_unit_test(test_http_publish_and_health),
+        cmocka_unit_test(test_options_constructors_publish_subscribe_and_replay),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,0 +1,207 @@
+/* fb_cli_publish.c — `fedbus publish`: JSON messages from files, directories or stdin, through the node.
+ *
+ * Every file is read first, then all are published at once: one message
+ * alone, several as batches (one round trip for many), each reported on
+ * its own line in the order given. */
+#include "fb_cli.h"
+#include "fedbus/fedbus.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const fb_cfg_key_t s_publish_keys[] = {
+    {"node", FB_CFG_STR, FB_CLI_STR(node), "tcp://127.0.0.1:7711", 0, 0, "the node's submit endpoint"},
+    {"timeout-ms", FB_CFG_INT, FB_CLI_INT(timeout_ms), "15000", 1, 3600000, "wait this long for each ack"},
+    {"quiet", FB_CFG_BOOL, FB_CLI_INT(quiet), "false", 0, 0, "print rejects only"},
+    FB_CFG_END,
+};
+
+typedef struct {
+    fb_publisher_t *pub;
+    fb_cli_opts_t *o;
+    int ok, rejected, failed;
+} s_pub_ctx_t;
+
+/* Reads all of f into a new buffer (the caller frees it), its length in
+ * *len. Returns NULL when reading fails, or memory runs out (*oom set):
+ * nothing is left allocated then. */
+static char *s_read_all(FILE *f, size_t *len, int *oom)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    *oom = !buf;
+    if (!buf) return NULL;
+    for (;;) {
+        if (n == cap) {
+            char *more = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!more) {
+                free(buf);
+                *oom = 1;
+                return NULL;
+            }
+            buf = more;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* The messages of one `fedbus publish`: every file read first, then all
+ * published at once (as batches, in order). */
+typedef struct {
+    char **names, **texts;
+    size_t *lens;
+    size_t n, cap;
+} s_items_t;
+
+static void s_read_file(s_pub_ctx_t *c, s_items_t *it, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        c->failed++;
+        fprintf(stderr, "fedbus publish: %s: %s\n", path, strerror(errno));
+        return;
+    }
+    size_t len = 0;
+    int oom = 0;
+    char *text = s_read_all(f, &len, &oom);
+    if (f != stdin) fclose(f);
+    if (!text) {
+        c->failed++;
+        fprintf(stderr, "fedbus publish: %s: %s\n", path, oom ? "out of memory" : "cannot read");
+        return;
+    }
+    if (it->n == it->cap) {
+        size_t cap = it->cap ? it->cap * 2 : 64;
+        char **nn = realloc(it->names, cap * sizeof(*nn)), **tt = nn ? realloc(it->texts, cap * sizeof(*tt)) : NULL;
+        if (nn) it->names = nn;
+        if (tt) it->texts = tt;
+        size_t *ll = tt ? realloc(it->lens, cap * sizeof(*ll)) : NULL;
+        if (ll) it->lens = ll;
+        if (!nn || !tt || !ll) goto oom;
+        it->cap = cap;
+    }
+    if (!(it->names[it->n] = strdup(path))) goto oom;
+    it->texts[it->n] = text;
+    it->lens[it->n] = len;
+    it->n++;
+    return;
+oom:
+    c->failed++;
+    fprintf(stderr, "fedbus publish: %s: out of memory\n", path);
+    free(text);
+}
+
+static int s_json_name(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+}
+
+static void s_read_path(s_pub_ctx_t *c, s_items_t *it, const char *path)
+{
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        struct dirent **list;
+        int n = scandir(path, &list, s_json_name, alphasort);
+        if (n < 0) {
+            c->failed++;
+            fprintf(stderr, "fedbus publish: %s: %s\n", path, strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            char full[4096];
+            snprintf(full, sizeof(full), "%s/%s", path, list[i]->d_name);
+            if (!fb_cli_stop) s_read_file(c, it, full);
+            free(list[i]);
+        }
+        free(list);
+        return;
+    }
+    s_read_file(c, it, path);
+}
+
+/* Reports what became of one message, as one line. */
+static void s_report(s_pub_ctx_t *c, const char *name, int rc, const fb_ack_t *ack)
+{
+    if (rc == FB_OK) {
+        c->ok++;
+        if (!c->o->quiet)
+            printf("%s global_seq=%llu origin_seq=%llu id=%s %s\n",
+                   ack->status == FB_ACK_DUPLICATE ? "duplicate" : "accepted",
+                   (unsigned long long)ack->global_seq, (unsigned long long)ack->origin_seq,
+                   ack->message_id, name);
+    } else if (rc == FB_EREJECTED) {
+        c->rejected++;
+        printf("rejected %s: %s %s\n", ack->reason_name, ack->detail, name);
+    } else {
+        c->failed++;
+        fprintf(stderr, "fedbus publish: %s: %s%s%s\n", name, fb_strerror(rc), ack->detail[0] ? ": " : "",
+                ack->detail);
+    }
+    fflush(stdout);
+}
+
+/* One message goes alone; several go as batches, one round trip for many. */
+static void s_publish_items(s_pub_ctx_t *c, const s_items_t *it)
+{
+    if (it->n == 0) return;
+    fb_ack_t *acks = calloc(it->n, sizeof(*acks));
+    int *rcs = calloc(it->n, sizeof(*rcs));
+    if (!acks || !rcs) {
+        c->failed += (int)it->n;
+        fprintf(stderr, "fedbus publish: out of memory\n");
+    } else if (it->n == 1) {
+        rcs[0] = fb_publisher_send_json(c->pub, it->texts[0], it->lens[0], &acks[0], (int)c->o->timeout_ms);
+        s_report(c, it->names[0], rcs[0], &acks[0]);
+    } else {
+        fb_publisher_send_json_many(c->pub, (const char *const *)it->texts, it->lens, it->n, acks, rcs,
+                                    (int)c->o->timeout_ms);
+        for (size_t i = 0; i < it->n; i++) s_report(c, it->names[i], rcs[i], &acks[i]);
+    }
+    free(acks);
+    free(rcs);
+}
+
+int fb_cli_publish(int argc, char **argv)
+{
+    fb_cli_opts_t o;
+    int nargs;
+    fb_cli_parse("publish", s_publish_keys, &o, argc, argv, &nargs, "PATH...");
+    if (nargs == 0) {
+        fprintf(stderr, "fedbus publish: name at least one file, directory or - (see --help)\n");
+        return 2;
+    }
+    s_pub_ctx_t c = {fb_publisher_new(o.node), &o, 0, 0, 0};
+    if (!c.pub) {
+        fprintf(stderr, "fedbus publish: cannot connect to %s\n", o.node);
+        return 1;
+    }
+    s_items_t items = {0};
+    for (int i = 1; i <= nargs && !fb_cli_stop; i++) s_read_path(&c, &items, argv[i]);
+    if (!fb_cli_stop) s_publish_items(&c, &items);
+    for (size_t i = 0; i < items.n; i++) {
+        free(items.names[i]);
+        free(items.texts[i]);
+    }
+    free(items.names);
+    free(items.texts);
+    free(items.lens);
+    fb_publisher_destroy(&c.pub);
+    if (!o.quiet || c.rejected || c.failed)
+        fprintf(stderr, "fedbus publish: %d confirmed, %d rejected, %d failed\n", c.ok, c.rejected, c.failed);
+    return c.rejected || c.failed ? 1 : 0;
+}

@@ -1,0 +1,58 @@
+/* fb_client_int.h — what the client's files share behind fedbus/fb_client.h.
+ *
+ * The client is five files: fb_publisher.c, fb_subscriber.c, fb_replay.c,
+ * fb_message.c and fb_endpoint.c. A delivered message is filled the same
+ * way from a feed frame and from a replay chunk (fb_message_fill), the
+ * subscriber catches up through the replay's scan (fb_replay_scan), and
+ * every client socket is made from the public endpoint options
+ * (fb_endpoint_open). */
+#ifndef FB_CLIENT_INT_H
+#define FB_CLIENT_INT_H
+
+#include "fb_arena.h"
+#include "fedbus/fedbus.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------- fb_message.c -- */
+
+/* Fills msg from the envelope's top-level fields, read in place; the
+ * payload is decoded (into arena) only when fb_message_json(), _title() or
+ * _kind() asks for it. Returns 0, or -1 when raw is not protobuf or arena
+ * is out of memory. raw (not copied) and arena back msg until the arena is
+ * reset. */
+int fb_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_t len);
+
+/* Returns 1 when msg's topic matches one of the patterns (none: every
+ * topic matches), else 0. */
+int fb_message_match(const fb_message_t *msg, const char *const *patterns, int npatterns);
+
+/* ------------------------------------------------------ fb_endpoint.c -- */
+
+/* Makes a ZeroMQ socket of type (ZMQ_DEALER, ZMQ_SUB) connected as e says,
+ * with hwm and linger_ms where e leaves them 0 (hwm 0: ZeroMQ's). Returns
+ * the socket (the caller closes it), or NULL with errno set: EINVAL when e
+ * or its endpoint is NULL or a CURVE key is refused. */
+void *fb_endpoint_open(const fb_endpoint_opts_t *e, int type, int hwm, int linger_ms);
+
+/* Returns 0 when e has an endpoint and its CURVE keys are all NULL or all
+ * FB_CURVE_KEY_LEN characters of Z85, else -1 with errno EINVAL: the check
+ * fb_endpoint_open() makes, for options kept to be used later. */
+int fb_endpoint_check(const fb_endpoint_opts_t *e);
+
+/* Returns a copy of e and its strings in one block (the caller frees it
+ * with free()), or NULL when out of memory. */
+fb_endpoint_opts_t *fb_endpoint_dup(const fb_endpoint_opts_t *e);
+
+/* -------------------------------------------------------- fb_replay.c -- */
+
+/* fb_replay_opts() without the check of replay's keys, also telling how
+ * many stored messages the broker sent (before the patterns' exact check)
+ * in *scanned and the last one's global_seq in *scanned_last: catch-up
+ * pages through history with it. */
+int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
+                   uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+                   int timeout_ms, uint32_t *scanned, uint64_t *scanned_last);
+
+#endif
