@@ -38,6 +38,7 @@ enum {
 #define S_FIXED64 1
 #define S_BYTES 2
 #define S_FIXED32 5
+#define S_FIELD_MAX 536870911u /* 2^29-1 */
 #define S_KEY(tag, type) ((uint64_t)(tag) << 3 | (type))
 
 /* ----------------------------------------------------------- primitives -- */
@@ -78,7 +79,8 @@ int fb_wire_next_field(const uint8_t **p, const uint8_t *end, uint64_t *key, uin
                        const uint8_t **data)
 {
     if (*p >= end) return 0;
-    if (fb_wire_read_varint(p, end, key)) return -1;
+    /* Field numbers run from 1 to 2^29-1: anything else is not protobuf. */
+    if (fb_wire_read_varint(p, end, key) || *key >> 3 == 0 || *key >> 3 > S_FIELD_MAX) return -1;
     *v = 0;
     *data = NULL;
     switch (*key & 7) {

@@ -1179,11 +1179,37 @@ static void test_put_ack_and_ack_frame_write_what_protobuf_c_packs(void **state)
         s_assert_ack_is_what_protobuf_c_packs(cases[i].name, &cases[i].v);
 }
 
+static void test_field_numbers_outside_1_to_2_29_are_not_protobuf(void **state)
+{
+    (void)state;
+    /* Field 0 (written short and long), field 2^29 and a key past 64 bits. */
+    static const uint8_t zero[] = {0x02, 0x00}, zero_long[] = {0x82, 0x00, 0x00},
+                         big[] = {0x80, 0x80, 0x80, 0x80, 0x10, 0x01}, ok[] = {0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01};
+    const uint8_t *cases[] = {zero, zero_long, big};
+    const size_t lens[] = {sizeof(zero), sizeof(zero_long), sizeof(big)};
+    for (size_t i = 0; i < 3; i++) {
+        const uint8_t *p = cases[i];
+        uint64_t key, v;
+        const uint8_t *d;
+        assert_int_equal(fb_wire_next_field(&p, cases[i] + lens[i], &key, &v, &d), -1);
+        fb_ack_view_t a;
+        assert_int_equal(fb_wire_ack_scan(cases[i], lens[i], &a), -1);
+    }
+    /* The largest field number, 2^29-1, is a field like any other. */
+    const uint8_t *p = ok;
+    uint64_t key, v;
+    const uint8_t *d;
+    assert_int_equal(fb_wire_next_field(&p, ok + sizeof(ok), &key, &v, &d), 1);
+    assert_int_equal(key >> 3, 536870911u);
+    assert_int_equal(v, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stamp_appended_to_the_bytes_sets_only_the_broker_fields),
         cmocka_unit_test(test_stamp_writes_two_varint_fields),
+        cmocka_unit_test(test_field_numbers_outside_1_to_2_29_are_not_protobuf),
         cmocka_unit_test(test_content_hash_ignores_ids_sequences_times_and_stamp),
         cmocka_unit_test(test_content_hash_changes_with_topic_or_payload),
         cmocka_unit_test(test_content_hash_of_broken_bytes_fails),
