@@ -163,6 +163,17 @@ static void s_resend_entry(fb_session_t *self, fb_outbox_entry_t *e)
     e->wait_us = e->wait_us ? (e->wait_us * 2 > cap ? cap : e->wait_us * 2) : self->cfg.resend_ms * 1000;
 }
 
+/* Sends a small control message (Hello, Heartbeat) without blocking;
+ * returns 0, or -1 when it could not be queued. */
+static int s_send_control(fb_session_t *self, const Fedbus__NodeMessage *nm)
+{
+    uint8_t buf[256];
+    size_t len = fedbus__node_message__get_packed_size(nm);
+    if (len > sizeof(buf)) return -1;
+    fedbus__node_message__pack(nm, buf);
+    return zmq_send(self->broker, buf, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
 static void s_send_hello(fb_session_t *self)
 {
     Fedbus__Hello h = FEDBUS__HELLO__INIT;
@@ -171,12 +182,9 @@ static void s_send_hello(fb_session_t *self)
     Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
     nm.body_case = FEDBUS__NODE_MESSAGE__BODY_HELLO;
     nm.hello = &h;
-    uint8_t buf[256];
-    size_t len = fedbus__node_message__get_packed_size(&nm);
-    fedbus__node_message__pack(&nm, buf);
     /* With ZMQ_IMMEDIATE the send fails until the connection's handshake is
      * done (after ZeroMQ reports it connected): try again on the next tick. */
-    self->hello_due = zmq_send(self->broker, buf, len, ZMQ_DONTWAIT) < 0;
+    self->hello_due = s_send_control(self, &nm) != 0;
     self->hello_at = fb_time_mono_us();
 }
 
@@ -192,10 +200,7 @@ static void s_send_heartbeat(fb_session_t *self)
     Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
     nm.body_case = FEDBUS__NODE_MESSAGE__BODY_HEARTBEAT;
     nm.heartbeat = &hb;
-    uint8_t buf[256];
-    size_t len = fedbus__node_message__get_packed_size(&nm);
-    fedbus__node_message__pack(&nm, buf);
-    zmq_send(self->broker, buf, len, ZMQ_DONTWAIT);
+    s_send_control(self, &nm);
     self->heartbeat_at = fb_time_mono_us();
 }
 

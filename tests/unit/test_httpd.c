@@ -85,6 +85,21 @@ static fb_httpd_t *s_start(fb_httpd_error_t hook, void *hook_arg)
     return h;
 }
 
+/* A server with the routes and no hook, for one test. */
+static int s_setup(void **state)
+{
+    *state = s_start(NULL, NULL);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fb_httpd_t *h = *state;
+    fb_httpd_stop(&h);
+    assert_null(h);
+    return 0;
+}
+
 /* --------------------------------------------------------------- client -- */
 
 typedef struct {
@@ -104,9 +119,9 @@ static int s_connect(int port)
     return fd;
 }
 
-/* Sends one request (body of len bytes, NULL: none) and reads the answer
- * until the server closes. */
-static void s_request(int port, const char *method, const char *path, const char *body, size_t len, s_resp_t *out)
+/* Sends one request (body of len bytes, NULL: none), reads the answer
+ * until the server closes, and returns its status. */
+static int s_request(int port, const char *method, const char *path, const char *body, size_t len, s_resp_t *out)
 {
     int fd = s_connect(port);
     char req[512];
@@ -131,6 +146,7 @@ static void s_request(int port, const char *method, const char *path, const char
     out->body_len = got - head_len - 4;
     assert_true(out->body_len < sizeof(out->body));
     memcpy(out->body, sep + 4, out->body_len);
+    return out->status;
 }
 
 /* The value of header name in r (spelt as the server writes it), or NULL. */
@@ -150,131 +166,101 @@ static const char *s_header(s_resp_t *r, const char *name, char *value, size_t s
 
 static void test_route_is_answered_by_its_handler(void **state)
 {
-    (void)state;
-    fb_httpd_t *h = s_start(NULL, NULL);
+    int port = fb_httpd_port(*state);
     s_resp_t r;
     char v[128];
-    s_request(fb_httpd_port(h), "GET", "/hello", NULL, 0, &r);
-    assert_int_equal(r.status, 200);
+    assert_int_equal(s_request(port, "GET", "/hello", NULL, 0, &r), 200);
     assert_string_equal(r.body, "hello\n");
     assert_string_equal(s_header(&r, "Content-Type", v, sizeof(v)), "text/plain");
     /* The query string is not part of the path. */
-    s_request(fb_httpd_port(h), "GET", "/hello?x=1", NULL, 0, &r);
-    assert_int_equal(r.status, 200);
-    fb_httpd_stop(&h);
-    assert_null(h);
+    assert_int_equal(s_request(port, "GET", "/hello?x=1", NULL, 0, &r), 200);
 }
 
 static void test_unknown_path_is_404(void **state)
 {
-    (void)state;
-    fb_httpd_t *h = s_start(NULL, NULL);
+    int port = fb_httpd_port(*state);
     s_resp_t r;
-    s_request(fb_httpd_port(h), "GET", "/nope", NULL, 0, &r);
-    assert_int_equal(r.status, 404);
-    s_request(fb_httpd_port(h), "POST", "/nope", "{}", 2, &r);
-    assert_int_equal(r.status, 404);
-    fb_httpd_stop(&h);
+    assert_int_equal(s_request(port, "GET", "/nope", NULL, 0, &r), 404);
+    assert_int_equal(s_request(port, "POST", "/nope", "{}", 2, &r), 404);
 }
 
 static void test_known_path_with_another_method_is_405_with_allow(void **state)
 {
-    (void)state;
-    fb_httpd_t *h = s_start(NULL, NULL);
+    int port = fb_httpd_port(*state);
     s_resp_t r;
     char v[128];
-    s_request(fb_httpd_port(h), "DELETE", "/hello", NULL, 0, &r);
-    assert_int_equal(r.status, 405);
+    assert_int_equal(s_request(port, "DELETE", "/hello", NULL, 0, &r), 405);
     assert_string_equal(s_header(&r, "Allow", v, sizeof(v)), "GET, HEAD");
-    s_request(fb_httpd_port(h), "GET", "/echo", NULL, 0, &r);
-    assert_int_equal(r.status, 405);
+    assert_int_equal(s_request(port, "GET", "/echo", NULL, 0, &r), 405);
     assert_string_equal(s_header(&r, "Allow", v, sizeof(v)), "POST");
-    fb_httpd_stop(&h);
 }
 
 static void test_body_up_to_the_limit_is_handed_over_whole(void **state)
 {
-    (void)state;
-    fb_httpd_t *h = s_start(NULL, NULL);
+    int port = fb_httpd_port(*state);
     s_resp_t r;
     char body[S_LIMIT], v[128];
     for (size_t i = 0; i < sizeof(body); i++) body[i] = (char)('a' + i % 26);
-    s_request(fb_httpd_port(h), "POST", "/echo", body, sizeof(body), &r);
-    assert_int_equal(r.status, 200);
+    assert_int_equal(s_request(port, "POST", "/echo", body, sizeof(body), &r), 200);
     assert_int_equal(r.body_len, S_LIMIT);
     assert_memory_equal(r.body, body, S_LIMIT);
     assert_string_equal(s_header(&r, "X-Body-Length", v, sizeof(v)), "64");
     /* No body: the handler sees none. */
-    s_request(fb_httpd_port(h), "POST", "/echo", NULL, 0, &r);
-    assert_int_equal(r.status, 200);
+    assert_int_equal(s_request(port, "POST", "/echo", NULL, 0, &r), 200);
     assert_string_equal(r.body, "(none)");
-    fb_httpd_stop(&h);
 }
 
 static void test_body_over_the_limit_is_413_naming_the_limit(void **state)
 {
-    (void)state;
-    fb_httpd_t *h = s_start(NULL, NULL);
+    int port = fb_httpd_port(*state);
     s_resp_t r;
     char body[S_LIMIT + 1];
     memset(body, 'x', sizeof(body));
-    s_request(fb_httpd_port(h), "POST", "/echo", body, sizeof(body), &r);
-    assert_int_equal(r.status, 413);
+    assert_int_equal(s_request(port, "POST", "/echo", body, sizeof(body), &r), 413);
     assert_non_null(strstr(r.body, "64 bytes"));
-    fb_httpd_stop(&h);
 }
 
 static void test_handler_sets_status_content_type_and_extra_headers(void **state)
 {
-    (void)state;
-    fb_httpd_t *h = s_start(NULL, NULL);
+    int port = fb_httpd_port(*state);
     s_resp_t r;
     char v[128];
-    s_request(fb_httpd_port(h), "GET", "/busy", NULL, 0, &r);
-    assert_int_equal(r.status, 503);
+    assert_int_equal(s_request(port, "GET", "/busy", NULL, 0, &r), 503);
     assert_string_equal(s_header(&r, "Retry-After", v, sizeof(v)), "7");
     assert_string_equal(s_header(&r, "Content-Type", v, sizeof(v)), "application/json");
     assert_string_equal(r.body, "{\"busy\":true}");
-    fb_httpd_stop(&h);
 }
 
 static void test_handler_that_answers_nothing_gives_500(void **state)
 {
-    (void)state;
-    fb_httpd_t *h = s_start(NULL, NULL);
+    int port = fb_httpd_port(*state);
     s_resp_t r;
-    s_request(fb_httpd_port(h), "GET", "/silent", NULL, 0, &r);
-    assert_int_equal(r.status, 500);
-    fb_httpd_stop(&h);
+    assert_int_equal(s_request(port, "GET", "/silent", NULL, 0, &r), 500);
 }
 
 static void test_error_hook_words_the_servers_own_answers(void **state)
 {
     (void)state;
     fb_httpd_t *h = s_start(s_hook, "hook");
+    int port = fb_httpd_port(h);
     s_resp_t r;
     char big[S_LIMIT + 10];
     memset(big, 'y', sizeof(big));
-    s_request(fb_httpd_port(h), "GET", "/nope", NULL, 0, &r);
-    assert_int_equal(r.status, 400); /* the hook may change the status */
+    assert_int_equal(s_request(port, "GET", "/nope", NULL, 0, &r), 400); /* the hook may change the status */
     assert_string_equal(r.body, "{\"error\":404,\"method\":\"GET\",\"path\":\"/nope\",\"by\":\"hook\"}");
-    s_request(fb_httpd_port(h), "PUT", "/hello", NULL, 0, &r);
-    assert_int_equal(r.status, 405);
+    assert_int_equal(s_request(port, "PUT", "/hello", NULL, 0, &r), 405);
     assert_non_null(strstr(r.body, "\"error\":405"));
-    s_request(fb_httpd_port(h), "POST", "/echo", big, sizeof(big), &r);
-    assert_int_equal(r.status, 413);
+    assert_int_equal(s_request(port, "POST", "/echo", big, sizeof(big), &r), 413);
     assert_non_null(strstr(r.body, "\"path\":\"/echo\""));
     /* Routes are not the hook's. */
-    s_request(fb_httpd_port(h), "GET", "/hello", NULL, 0, &r);
-    assert_int_equal(r.status, 200);
+    assert_int_equal(s_request(port, "GET", "/hello", NULL, 0, &r), 200);
     fb_httpd_stop(&h);
 }
 
 static void test_idle_connection_is_closed_after_the_timeout(void **state)
 {
-    (void)state;
-    fb_httpd_t *h = s_start(NULL, NULL);
-    int fd = s_connect(fb_httpd_port(h));
+    int port = fb_httpd_port(*state);
+    int fd = s_connect(port);
     /* Half a request, then nothing: the server closes it (timeout 1 s). */
     assert_int_equal(write(fd, "GET /hello HTTP/1.1\r\n", 21), 21);
     struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -284,9 +270,7 @@ static void test_idle_connection_is_closed_after_the_timeout(void **state)
     close(fd);
     /* And the server still serves. */
     s_resp_t r;
-    s_request(fb_httpd_port(h), "GET", "/hello", NULL, 0, &r);
-    assert_int_equal(r.status, 200);
-    fb_httpd_stop(&h);
+    assert_int_equal(s_request(port, "GET", "/hello", NULL, 0, &r), 200);
 }
 
 static void test_start_refuses_a_bad_address_and_a_taken_port(void **state)
@@ -301,7 +285,8 @@ static void test_start_refuses_a_bad_address_and_a_taken_port(void **state)
     assert_null(fb_httpd_start(&o, &err));
     assert_int_equal(err, FB_EINVAL);
     fb_httpd_t *h = s_start(NULL, NULL);
-    o.port = fb_httpd_port(h);
+    int port = fb_httpd_port(h);
+    o.port = port;
     err = 0;
     assert_null(fb_httpd_start(&o, &err));
     assert_int_equal(err, FB_EIO);
@@ -312,15 +297,15 @@ static void test_start_refuses_a_bad_address_and_a_taken_port(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_is_answered_by_its_handler),
-        cmocka_unit_test(test_unknown_path_is_404),
-        cmocka_unit_test(test_known_path_with_another_method_is_405_with_allow),
-        cmocka_unit_test(test_body_up_to_the_limit_is_handed_over_whole),
-        cmocka_unit_test(test_body_over_the_limit_is_413_naming_the_limit),
-        cmocka_unit_test(test_handler_sets_status_content_type_and_extra_headers),
-        cmocka_unit_test(test_handler_that_answers_nothing_gives_500),
+        cmocka_unit_test_setup_teardown(test_route_is_answered_by_its_handler, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_path_is_404, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_known_path_with_another_method_is_405_with_allow, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_body_up_to_the_limit_is_handed_over_whole, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_body_over_the_limit_is_413_naming_the_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_handler_sets_status_content_type_and_extra_headers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_handler_that_answers_nothing_gives_500, s_setup, s_teardown),
         cmocka_unit_test(test_error_hook_words_the_servers_own_answers),
-        cmocka_unit_test(test_idle_connection_is_closed_after_the_timeout),
+        cmocka_unit_test_setup_teardown(test_idle_connection_is_closed_after_the_timeout, s_setup, s_teardown),
         cmocka_unit_test(test_start_refuses_a_bad_address_and_a_taken_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

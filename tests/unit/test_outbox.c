@@ -44,6 +44,15 @@ static int s_append(fb_outbox_t *ob, uint64_t k)
     return s_append_who(ob, k, "client", 0);
 }
 
+/* A new outbox of cap entries holding publishes 1 to n. */
+static fb_outbox_t *s_outbox(size_t cap, uint64_t n)
+{
+    fb_outbox_t *ob = fb_outbox_new(cap);
+    assert_non_null(ob);
+    for (uint64_t k = 1; k <= n; k++) assert_int_equal(s_append(ob, k), FB_OK);
+    return ob;
+}
+
 /* Walks range and writes the origin_seqs it yields into seqs; returns how many. */
 static size_t s_walk(fb_outbox_t *ob, fb_outbox_range_t range, uint64_t *seqs, size_t max)
 {
@@ -110,9 +119,8 @@ static void test_append_takes_only_the_next_origin_seq(void **state)
 static void test_next_to_send_is_in_origin_seq_order_and_mark_sent_moves_on(void **state)
 {
     (void)state;
-    fb_outbox_t *ob = fb_outbox_new(8);
+    fb_outbox_t *ob = s_outbox(8, 5);
     uint64_t seqs[8];
-    for (uint64_t k = 1; k <= 5; k++) assert_int_equal(s_append(ob, k), FB_OK);
     assert_int_equal(s_walk(ob, FB_OUTBOX_UNSENT, seqs, 8), 5);
     for (uint64_t i = 0; i < 5; i++) assert_int_equal(seqs[i], i + 1);
     assert_int_equal(s_walk(ob, FB_OUTBOX_SENT, seqs, 8), 0);
@@ -134,9 +142,8 @@ static void test_next_to_send_is_in_origin_seq_order_and_mark_sent_moves_on(void
 static void test_answered_out_of_order_the_ring_advances_past_the_answered_head(void **state)
 {
     (void)state;
-    fb_outbox_t *ob = fb_outbox_new(4);
+    fb_outbox_t *ob = s_outbox(4, 4);
     uint64_t seqs[8];
-    for (uint64_t k = 1; k <= 4; k++) assert_int_equal(s_append(ob, k), FB_OK);
     fb_outbox_mark_sent(ob, fb_outbox_find_seq(ob, 4));
     assert_int_equal(s_answer(ob, 3)->origin_seq, 3);
     assert_int_equal(fb_outbox_answer_seq(ob, 2)->origin_seq, 2);
@@ -169,9 +176,8 @@ static void test_answered_out_of_order_the_ring_advances_past_the_answered_head(
 static void test_find_by_id_and_by_origin_seq_sees_only_what_is_held(void **state)
 {
     (void)state;
-    fb_outbox_t *ob = fb_outbox_new(8);
+    fb_outbox_t *ob = s_outbox(8, 3);
     uint8_t id[FB_UUID_LEN];
-    for (uint64_t k = 1; k <= 3; k++) assert_int_equal(s_append(ob, k), FB_OK);
     s_id(2, id);
     fb_outbox_entry_t *e = fb_outbox_find(ob, id);
     assert_non_null(e);
@@ -219,9 +225,8 @@ static void test_depth_and_oldest_age_follow_answers(void **state)
 static void test_after_a_rewind_everything_unanswered_is_sent_again_in_order(void **state)
 {
     (void)state;
-    fb_outbox_t *ob = fb_outbox_new(8);
+    fb_outbox_t *ob = s_outbox(8, 5);
     uint64_t seqs[8];
-    for (uint64_t k = 1; k <= 5; k++) assert_int_equal(s_append(ob, k), FB_OK);
     fb_outbox_mark_sent(ob, fb_outbox_find_seq(ob, 5));
     assert_int_equal(s_walk(ob, FB_OUTBOX_UNSENT, seqs, 8), 0);
     assert_non_null(s_answer(ob, 2));
