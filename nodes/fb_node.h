@@ -4,7 +4,12 @@
  * and the HTTP endpoint both use), stamps them with the origin and the next
  * origin_seq, forwards them to the broker in order, and resends whatever the
  * broker has not confirmed. Delivers the feeds it subscribes to as JSON
- * lines. Sends heartbeats. */
+ * lines. Sends heartbeats.
+ *
+ * Its parts: fb_submit (the submit socket), fb_outbox (publishes until
+ * answered), fb_session (the broker: sends, acks, heartbeats), fb_nodefeed
+ * (the feed thread), fb_http (the HTTP front); fb_node.c puts them together
+ * and runs the loop. */
 #ifndef FB_NODE_H
 #define FB_NODE_H
 
