@@ -4,13 +4,19 @@
  * and the HTTP endpoint both use), stamps them with the origin and the next
  * origin_seq, forwards them to the broker in order, and resends whatever the
  * broker has not confirmed. Delivers the feeds it subscribes to as JSON
- * lines. Sends heartbeats. */
+ * lines. Sends heartbeats.
+ *
+ * Its parts: fb_submit (the submit socket), fb_outbox (publishes until
+ * answered), fb_session (the broker: sends, acks, heartbeats), fb_nodefeed
+ * (the feed thread), fb_http (the HTTP front); fb_node.c puts them together
+ * and runs the loop. */
 #ifndef FB_NODE_H
 #define FB_NODE_H
 
 #include "fb_config.h"
 
 #include <signal.h>
+#include <stdint.h>
 
 typedef struct {
     char member[64];
@@ -33,6 +39,23 @@ typedef struct {
 
 extern const fb_cfg_key_t fb_node_keys[];
 
+/* The most inflight-frames may be. */
+#define FB_NODE_FRAMES_MAX 64
+
+/* Endpoint inside the process that the HTTP handlers publish through. */
+#define FB_NODE_INPROC "inproc://fedbus-node-submit"
+
+/* Counters the node logs when it stops; the loop's thread alone writes them. */
+typedef struct {
+    uint64_t submitted, confirmed, rejected, client_acks_dropped;
+} fb_node_stats_t;
+
+/* What other threads (HTTP) may know of the node's state. */
+typedef struct {
+    int connected;             /* the broker welcomed this node */
+    long long outbox_depth;    /* publishes not yet let go of */
+} fb_node_snapshot_t;
+
 typedef struct fb_node fb_node_t;
 
 /* Validates cfg, binds the submit socket and HTTP, connects to the broker.
@@ -43,13 +66,8 @@ void fb_node_destroy(fb_node_t **self_p);
 /* Serves until *stop becomes non-zero. Returns 0. */
 int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop);
 
-/* Endpoint inside the process that the HTTP handlers publish through. */
-#define FB_NODE_INPROC "inproc://fedbus-node-submit"
-
-/* HTTP front: POST /v1/publish and GET /v1/health (fb_http.c). */
-typedef struct fb_http fb_http_t;
-fb_http_t *fb_http_start(const char *bind_addr, int port, const char *member, long long max_body,
-                         const volatile int *welcomed, const volatile long long *outbox_depth);
-void fb_http_stop(fb_http_t **self_p);
+/* Fills *snap with the node's state as its loop last published it; safe
+ * from any thread while the node exists. */
+void fb_node_snapshot(const fb_node_t *self, fb_node_snapshot_t *snap);
 
 #endif

@@ -1,0 +1,255 @@
+/* fb_submit.c — the node's submit ROUTER: takes publishes and PublishBatch frames, stamps them, queues them.
+ *
+ * The envelope is not decoded here: its top-level fields are scanned, and
+ * what only the node may set (origin, origin_seq) and what the submitter
+ * left out (message_id, created_at_us, schema_version) are appended as
+ * fields (protobuf merges them: the last occurrence wins). The broker checks
+ * every publish, and its reject, which names the message, comes back to the
+ * submitter. */
+#include "fb_submit.h"
+
+#include "fb_envelope.h"
+#include "fb_log.h"
+#include "fb_time.h"
+#include "fb_wire.h"
+#include "fb_zmq.h"
+#include "fedbus/fedbus.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fb_submit {
+    void *sock;
+    fb_outbox_t *outbox;    /* borrowed */
+    fb_node_stats_t *stats; /* borrowed */
+    char member[sizeof(((fb_node_config_t *)0)->member)];
+    size_t member_len;
+    long long cfg_max_frame; /* ours: the largest frame a submitter may send */
+    /* While a frame is taken: its submitter, and the broker's max-frame. */
+    const uint8_t *who;
+    size_t who_len;
+    long long max_frame;
+};
+
+int fb_submit_reply(fb_submit_t *self, const uint8_t *who, size_t who_len, const void *data, size_t len)
+{
+    if (zmq_send(self->sock, who, who_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return -1;
+    return zmq_send(self->sock, data, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/* Answers the submitter of the frame being taken with a reject naming id
+ * (FB_UUID_LEN bytes; NULL: no message). */
+static void s_reject(fb_submit_t *self, const uint8_t *id, int reason, const char *detail)
+{
+    fb_ack_view_t a = {.message_id = id, .message_id_len = id ? FB_UUID_LEN : 0,
+                       .status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED, .reason = reason,
+                       .detail = detail, .detail_len = strlen(detail)};
+    size_t len;
+    uint8_t *frame = fb_wire_ack_frame(&a, &len);
+    if (!frame) return;
+    self->stats->rejected++;
+    fb_info("reject %s: %s", fb_reject_name(reason), detail);
+    if (fb_submit_reply(self, self->who, self->who_len, frame, len) != 0) self->stats->client_acks_dropped++;
+    free(frame);
+}
+
+/* The checks a node makes of a submitted envelope before it stamps it:
+ * returns 0, or -1 after answering with a reject. */
+static int s_check(fb_submit_t *self, const fb_envelope_head_t *h, const uint8_t *named)
+{
+    if (h->message_id_len && !named) {
+        s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "message_id must be 16 bytes");
+        return -1;
+    }
+    if (h->origin_len &&
+        (h->origin_len != self->member_len || memcmp(h->origin, self->member, self->member_len) != 0)) {
+        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_NAMESPACE,
+                 "origin differs from this node's member id");
+        return -1;
+    }
+    if (h->global_seq || h->stored_at_us) {
+        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                 "global_seq and stored_at_us are assigned by the broker");
+        return -1;
+    }
+    return 0;
+}
+
+/* Takes the submitter's envelope bytes as this node's next publish, and
+ * queues the frame; it is sent at the end of the loop's turn, with whatever
+ * else came. A message_id already in the outbox is a client's retry: the
+ * newest asker gets the answer. */
+static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int batched)
+{
+    fb_envelope_head_t h;
+    if (fb_wire_envelope_scan(env, env_len, &h) != 0) {
+        s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                 "envelope is not a decodable protobuf message");
+        return;
+    }
+    const uint8_t *named = h.message_id_len == FB_UUID_LEN ? h.message_id : NULL;
+    if (s_check(self, &h, named) != 0) return;
+    fb_outbox_entry_t *e = named ? fb_outbox_find(self->outbox, named) : NULL;
+    if (e) {
+        fb_outbox_set_submitter(e, self->who, self->who_len, batched);
+        return;
+    }
+    if (fb_outbox_full(self->outbox)) {
+        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "node outbox is full: retry later");
+        return;
+    }
+    uint8_t id[FB_UUID_LEN];
+    int64_t created = h.created_at_us ? h.created_at_us : fb_time_now_us();
+    if (named) memcpy(id, named, FB_UUID_LEN);
+    else if (fb_uuid_v7(created, id) != 0) {
+        s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "no randomness for a message_id");
+        return;
+    }
+    uint64_t seq = fb_outbox_next_seq(self->outbox);
+    fb_wire_origin_stamp_t stamp = {
+        .origin = h.origin_len ? NULL : self->member,
+        .origin_len = self->member_len,
+        .message_id = named ? NULL : id,
+        .created_at_us = h.created_at_us ? 0 : created,
+        .schema_version = h.schema_version ? 0 : FEDBUS_SCHEMA_VERSION,
+        .origin_seq = seq,
+    };
+    uint8_t tail[FB_ORIGIN_STAMP_MAX + sizeof(self->member)];
+    size_t tail_len = fb_wire_stamp_origin(&stamp, tail), flen;
+    uint8_t *frame = fb_wire_publish_wrap(env, env_len, tail, tail_len, &flen);
+    if (!frame) {
+        s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "out of memory");
+        return;
+    }
+    if ((long long)flen > self->max_frame) {
+        free(frame);
+        char detail[96];
+        snprintf(detail, sizeof(detail), "message of %zu bytes exceeds max-frame %lld", flen, self->max_frame);
+        s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, detail);
+        return;
+    }
+    fb_outbox_add_t add = {.id = id, .origin_seq = seq, .created_at_us = created, .frame = frame,
+                           .frame_len = flen, .who = self->who, .who_len = self->who_len,
+                           .batched = batched};
+    if (fb_outbox_append(self->outbox, &add) != FB_OK) {
+        free(frame);
+        s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "out of memory");
+        return;
+    }
+    self->stats->submitted++;
+}
+
+/* Takes the envelopes of a submitted PublishBatch, in order, each as
+ * s_accept() takes one; their acks go back in AckBatch frames. A frame that
+ * is not a well-formed batch of 1 to FB_BATCH_MAX is refused whole, with one
+ * ack naming no message. */
+static void s_accept_batch(fb_submit_t *self, const uint8_t *items, size_t items_len)
+{
+    const uint8_t *p = items, *end = items + items_len, *env;
+    size_t env_len, n = 0;
+    int rc;
+    while ((rc = fb_wire_next_item(&p, end, &env, &env_len)) == 1) n++;
+    if (rc < 0 || n == 0 || n > FB_BATCH_MAX) {
+        s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                 rc < 0 ? "PublishBatch is not well-formed protobuf" : "a PublishBatch holds 1 to 1024 envelopes");
+        return;
+    }
+    p = items;
+    while (fb_wire_next_item(&p, end, &env, &env_len) == 1) s_accept(self, env, env_len, 1);
+}
+
+/* Takes a frame that is neither a plain publish nor a plain batch: decodes
+ * it to say what it is. */
+static void s_accept_other(fb_submit_t *self, const uint8_t *frame, size_t len)
+{
+    Fedbus__NodeMessage *nm = fedbus__node_message__unpack(NULL, len, frame);
+    if (nm && nm->body_case == FEDBUS__NODE_MESSAGE__BODY_PUBLISH)
+        s_accept(self, nm->publish->envelope.data, nm->publish->envelope.len, 0);
+    else
+        s_reject(self, NULL,
+                 nm ? FEDBUS__REJECT_REASON__REJECT_UNKNOWN_REQUEST : FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                 nm ? "the submit socket takes publishes only" : "frame is not a decodable NodeMessage");
+    if (nm) fedbus__node_message__free_unpacked(nm, NULL);
+}
+
+int fb_submit_take(fb_submit_t *self, long long max_frame)
+{
+    zmq_msg_t ident, body;
+    int rc = 0;
+    zmq_msg_init(&ident);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&ident, self->sock, ZMQ_DONTWAIT) < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (!zmq_msg_more(&ident) || zmq_msg_recv(&body, self->sock, 0) < 0) goto out;
+    self->who = zmq_msg_data(&ident);
+    self->who_len = zmq_msg_size(&ident);
+    self->max_frame = max_frame;
+    const uint8_t *frame = zmq_msg_data(&body), *env, *items;
+    size_t len = zmq_msg_size(&body), env_len, items_len;
+    if (zmq_msg_more(&body)) {
+        fb_zmq_drain(self->sock);
+        s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "a publish is one frame; got several");
+    } else if ((long long)len > self->cfg_max_frame) {
+        s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, "frame exceeds max-frame");
+    } else if (fb_wire_publish_view(frame, len, &env, &env_len) == 0) {
+        s_accept(self, env, env_len, 0);
+    } else if (fb_wire_publish_batch_view(frame, len, &items, &items_len) == 0) {
+        s_accept_batch(self, items, items_len);
+    } else {
+        s_accept_other(self, frame, len);
+    }
+    self->who = NULL;
+    self->who_len = 0;
+out:
+    zmq_msg_close(&body);
+    zmq_msg_close(&ident);
+    return rc;
+}
+
+void *fb_submit_socket(const fb_submit_t *self)
+{
+    return self->sock;
+}
+
+fb_submit_t *fb_submit_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, fb_node_stats_t *stats)
+{
+    fb_submit_t *self = calloc(1, sizeof(*self));
+    if (!self) {
+        fb_err("out of memory");
+        return NULL;
+    }
+    self->outbox = outbox;
+    self->stats = stats;
+    snprintf(self->member, sizeof(self->member), "%s", cfg->member);
+    self->member_len = strlen(self->member);
+    self->cfg_max_frame = cfg->max_frame;
+    self->max_frame = cfg->max_frame;
+    self->sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = cfg->submit, .bind = 1,
+                                              .max_msg = cfg->max_frame * 2 + 4096,
+                                              .sndhwm = 100000, .rcvhwm = 100000});
+    if (!self->sock) {
+        fb_err("cannot bind submit %s: %s", cfg->submit, zmq_strerror(errno));
+        goto error;
+    }
+    if (zmq_bind(self->sock, FB_NODE_INPROC) != 0) {
+        fb_err("cannot bind %s: %s", FB_NODE_INPROC, zmq_strerror(errno));
+        goto error;
+    }
+    return self;
+error:
+    fb_submit_destroy(&self);
+    return NULL;
+}
+
+void fb_submit_destroy(fb_submit_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    fb_submit_t *self = *self_p;
+    if (self->sock) zmq_close(self->sock);
+    free(self);
+    *self_p = NULL;
+}
