@@ -1,8 +1,9 @@
-/* fb_store.h — the broker's PostgreSQL store: the only module that uses libpq.
+/* fb_store.h — the broker's PostgreSQL store: with fb_migrate.c, the only files that use libpq.
  *
  * One writer connection appends batches with binary COPY inside one
  * transaction (group commit); a reader connection serves replay. The schema
- * is versioned and migrated at open (docs/operations.md lists versions). */
+ * is versioned and migrated at open (fb_migrate.c; docs/operations.md lists
+ * versions); the rows are encoded by fb_copy.c. */
 #ifndef FB_STORE_H
 #define FB_STORE_H
 
