@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_AHEAD 16 /* items between a fingerprint's prefetch and its probe */
+
 fb_batch_t *fb_batch_new(size_t max)
 {
     fb_batch_t *self = calloc(1, sizeof(*self));
@@ -54,6 +56,7 @@ fb_batch_item_t *fb_batch_open(fb_batch_t *self)
     it->origin_seq = 0;
     it->created_at_us = 0;
     it->has_id = 0;
+    it->resent = 0;
     it->in_group = 0;
     it->group_n = 0;
     return it;
@@ -125,10 +128,19 @@ static int s_in_batch_copy(fb_batch_t *self, fb_batch_item_t *it, size_t i)
     return 1;
 }
 
-void fb_batch_classify(fb_batch_t *self, const fb_map_t *stored_heads)
+void fb_batch_classify(fb_batch_t *self, const fb_map_t *stored_heads, const fb_recent_t *recent)
 {
     fb_map_clear(self->heads);
     fb_map_clear(self->ids);
+    /* Every fingerprint first; the loop below asks for the slots of the one
+     * S_AHEAD items on, so that it finds them in the cache instead of
+     * waiting for each. */
+    for (size_t i = 0; i < self->nitems; i++) {
+        fb_batch_item_t *it = &self->items[i];
+        if (it->state != FB_BATCH_REJECTED) it->key = fb_recent_key(it->origin, it->id);
+    }
+    for (size_t i = 0; recent && i < S_AHEAD && i < self->nitems; i++)
+        fb_recent_prefetch(recent, self->items[i].key);
     /* Publishes come in runs of one origin (a node's frame): its head is
      * looked up once per run, and written back when the run ends. */
     const char *run = NULL;
@@ -136,7 +148,9 @@ void fb_batch_classify(fb_batch_t *self, const fb_map_t *stored_heads)
     int run_new = 0;
     for (size_t i = 0; i < self->nitems; i++) {
         fb_batch_item_t *it = &self->items[i];
+        if (recent && i + S_AHEAD < self->nitems) fb_recent_prefetch(recent, self->items[i + S_AHEAD].key);
         if (it->state == FB_BATCH_REJECTED) continue; /* refused while reading its batch */
+        it->resent = 0;
         if (s_in_batch_copy(self, it, i)) continue;
         if (!run || strcmp(run, it->origin) != 0) {
             if (run_new) fb_map_put(self->heads, run, strlen(run), run_head);
@@ -145,7 +159,7 @@ void fb_batch_classify(fb_batch_t *self, const fb_map_t *stored_heads)
             run_new = 0;
         }
         if (it->origin_seq > run_head) {
-            it->state = FB_BATCH_NEW;
+            it->state = recent && fb_recent_has(recent, it->key) ? FB_BATCH_SEEN : FB_BATCH_NEW;
             run_head = it->origin_seq;
             run_new = 1;
         } else {
@@ -162,7 +176,7 @@ size_t fb_batch_keys(fb_batch_t *self, int conflict)
     size_t n = 0;
     for (size_t i = 0; i < self->nitems; i++) {
         fb_batch_state_t st = self->items[i].state;
-        if (st != (conflict ? FB_BATCH_NEW : FB_BATCH_CHECK)) continue;
+        if (conflict ? st != FB_BATCH_NEW : st != FB_BATCH_CHECK && st != FB_BATCH_SEEN) continue;
         self->keys[n].origin = self->items[i].origin;
         self->keys[n].message_id = self->items[i].id;
         self->key_items[n++] = i;
@@ -183,6 +197,8 @@ void fb_batch_resolve(fb_batch_t *self, size_t n)
             it->global_seq = f->global_seq;
             it->stamp_len = fb_wire_stamp_stored(f->global_seq, f->stored_at_us, it->stamp);
         } else if (same) {
+            /* Sent again: under its old origin_seq, or a new one. */
+            it->resent = it->state != FB_BATCH_CHECK;
             it->state = FB_BATCH_DUPLICATE;
             it->global_seq = f->global_seq;
         } else if (f->found) {
@@ -191,6 +207,8 @@ void fb_batch_resolve(fb_batch_t *self, size_t n)
         } else if (it->state == FB_BATCH_CHECK) {
             fb_batch_reject(it, FEDBUS__REJECT_REASON__REJECT_STALE_SEQUENCE,
                             "origin_seq is not above the last stored one for this origin");
+        } else {
+            it->state = FB_BATCH_NEW;
         }
     }
 }

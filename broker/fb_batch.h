@@ -6,14 +6,15 @@
  * is open: the modules around it walk its items in their hot loops.
  *
  * The functions here are pure: no socket, no PostgreSQL. What the store knows
- * comes in as data (the stored heads, the rows found by a look-up the caller
- * made with fb_batch_keys()'s keys). */
+ * comes in as data (the stored heads, the recently stored ids, the rows found
+ * by a look-up the caller made with fb_batch_keys()'s keys). */
 #ifndef FB_BATCH_H
 #define FB_BATCH_H
 
 #include "fb_arena.h"
 #include "fb_crypto.h"
 #include "fb_map.h"
+#include "fb_recent.h"
 #include "fb_store.h"
 #include "fb_wire.h"
 
@@ -26,6 +27,7 @@ typedef enum {
     FB_BATCH_PENDING,   /* read and checked, not yet classified */
     FB_BATCH_NEW,       /* to be stored with the next global_seq */
     FB_BATCH_CHECK,     /* origin_seq not above its origin's head: look it up */
+    FB_BATCH_SEEN,      /* origin_seq above the head, but its id was stored lately: look it up */
     FB_BATCH_DUP_REF,   /* the same message earlier in this batch (ref) */
     FB_BATCH_DUPLICATE, /* stored before: acked with its global_seq */
     FB_BATCH_COMMITTED, /* stored by an earlier attempt of this batch whose COMMIT reply was lost */
@@ -46,6 +48,8 @@ typedef struct {
     fb_batch_state_t state;
     uint64_t global_seq;
     size_t ref;          /* FB_BATCH_DUP_REF: the index of the first copy */
+    int resent;          /* a duplicate that came under an origin_seq above the head */
+    uint64_t key;        /* fb_recent_key() of (origin, id), once classified */
     int reason;          /* FB_BATCH_REJECTED: a Fedbus__RejectReason */
     const char *detail;  /* ... and its text (static, or in the arena) */
     uint8_t stamp[FB_STAMP_MAX]; /* the broker's fields, appended to the stored envelope */
@@ -78,6 +82,7 @@ typedef struct {
     uint64_t base;       /* the store's head when the writer took the batch */
     uint64_t head;       /* ... and after it stored the batch */
     uint64_t store_errors;    /* attempts that failed */
+    uint64_t store_conflicts; /* COPYs refused for an id stored before */
     int64_t first_us;    /* monotonic: when its first publish was read */
     int64_t store_us;    /* how long the writer took to store it, retries included */
     int dropped;         /* stop requested while the store was away: nothing stored */
@@ -107,19 +112,20 @@ void fb_batch_reject(fb_batch_item_t *it, int reason, const char *detail);
 /* Classifies every item not yet refused, in order: a second copy of an
  * (origin, message_id) in the batch refers to the first (other content:
  * ID_REUSED); an origin_seq above its origin's head — this batch's new rows
- * first, then stored_heads — is new; any other is looked up
- * (FB_BATCH_CHECK). */
-void fb_batch_classify(fb_batch_t *self, const fb_map_t *stored_heads);
+ * first, then stored_heads — is new, unless recent (may be NULL) holds its
+ * id: then it is looked up (FB_BATCH_SEEN); any other is looked up
+ * (FB_BATCH_CHECK). Sets each item's key. */
+void fb_batch_classify(fb_batch_t *self, const fb_map_t *stored_heads, const fb_recent_t *recent);
 
 /* Fills keys and key_items with the items to look up in the store: those
- * classified CHECK, or with conflict the NEW ones (their COPY was refused:
- * one of them is stored already). Returns how many. */
+ * classified CHECK or SEEN, or with conflict the NEW ones (their COPY was
+ * refused: one of them is stored already). Returns how many. */
 size_t fb_batch_keys(fb_batch_t *self, int conflict);
 
 /* Settles the n items of keys by found[]: stored with the same content hash
  * is a DUPLICATE (COMMITTED when numbered above base: this batch stored it),
  * with other content ID_REUSED; not stored, a CHECK is STALE_SEQUENCE and a
- * NEW stays NEW. */
+ * SEEN is NEW. */
 void fb_batch_resolve(fb_batch_t *self, size_t n);
 
 /* Numbers the NEW items from store_head + 1 on, stamps them stored at

@@ -97,6 +97,7 @@ static void s_answer(void *arg, fb_batch_t *b)
 {
     fb_broker_t *self = arg;
     self->stats.store_errors += b->store_errors;
+    self->stats.store_conflicts += b->store_conflicts;
     if (b->dropped) {
         fb_warn("stopping with %zu publishes unacknowledged; publishers will resend", b->nitems);
         fb_batch_release(b);
@@ -129,14 +130,15 @@ static void s_log_stats(fb_broker_t *self)
      * stall shows here before anywhere else). */
     uint64_t stored = s->batches - l->batches;
     fb_info("stats frames=%llu batch_frames=%llu hellos=%llu heartbeats=%llu accepted=%llu "
-            "duplicates=%llu rejected=%llu batches=%llu store_errors=%llu replays=%llu "
-            "feed_frames=%llu feed_batches=%llu handed_ahead=%llu head=%llu "
-            "origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
+            "duplicates=%llu resends=%llu rejected=%llu batches=%llu store_errors=%llu "
+            "store_conflicts=%llu replays=%llu feed_frames=%llu feed_batches=%llu handed_ahead=%llu "
+            "head=%llu origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
             (unsigned long long)s->frames, (unsigned long long)s->batch_frames,
             (unsigned long long)s->hellos, (unsigned long long)s->heartbeats, (unsigned long long)s->accepted,
-            (unsigned long long)s->duplicates, (unsigned long long)s->rejected,
+            (unsigned long long)s->duplicates, (unsigned long long)s->resends, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
-            (unsigned long long)s->replays, (unsigned long long)s->feed_frames, (unsigned long long)s->feed_batches,
+            (unsigned long long)s->store_conflicts, (unsigned long long)s->replays,
+            (unsigned long long)s->feed_frames, (unsigned long long)s->feed_batches,
             (unsigned long long)s->handed_ahead, (unsigned long long)s->head, (size_t)s->origins,
             (double)self->store_us_max / 1000.0,
             stored ? (double)(s->store_us_sum - l->store_us_sum) / 1000.0 / (double)stored : 0.0,

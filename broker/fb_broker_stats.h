@@ -20,12 +20,14 @@ typedef struct {
     /* outcomes, one per publish */
     uint64_t accepted;
     uint64_t duplicates;
+    uint64_t resends;      /* duplicates that came under an origin_seq above their origin's head */
     uint64_t rejected;
     uint64_t by_reason[FB_BROKER_NREASONS];
     uint64_t replies_dropped; /* acks the peer's full queue (or its absence) refused */
     /* the store */
     uint64_t batches;         /* batches stored and answered */
     uint64_t store_errors;    /* attempts to store a batch that failed (and were retried) */
+    uint64_t store_conflicts; /* COPYs refused for an id stored before, then resolved and redone */
     uint64_t store_us_sum;    /* the writer's time on the batches answered, retries included */
     uint64_t handed_ahead;    /* batches handed to the writer while it committed the one before */
     /* the feed and replay */

@@ -118,6 +118,7 @@ static void s_outcome(fb_ingest_t *self, const fb_batch_t *b, fb_batch_item_t *i
         break;
     case FB_BATCH_DUPLICATE:
         self->stats->duplicates++;
+        if (it->resent) self->stats->resends++;
         ack->status = FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE;
         ack->global_seq = it->global_seq;
         ack->detail = "stored before";

@@ -282,6 +282,29 @@ int fb_store_origin_heads(fb_store_t *self,
     return FB_OK;
 }
 
+int fb_store_recent(fb_store_t *self, size_t max,
+                    void (*fn)(const char *origin, const uint8_t *message_id, void *arg), void *arg)
+{
+    s_drop_ahead(self);
+    char lim[24];
+    snprintf(lim, sizeof(lim), "%zu", max);
+    const char *params[1] = {lim};
+    /* The primary key, read backwards: as cheap as the rows asked for. */
+    PGresult *r = PQexecParams(self->conn,
+                               "SELECT origin, message_id FROM fedbus_messages"
+                               " ORDER BY global_seq DESC LIMIT $1::bigint",
+                               1, NULL, params, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "reading recent ids", r);
+        PQclear(r);
+        return FB_ESTORE;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (PQgetlength(r, i, 1) == 16) fn(PQgetvalue(r, i, 0), (const uint8_t *)PQgetvalue(r, i, 1), arg);
+    PQclear(r);
+    return FB_OK;
+}
+
 int fb_store_count(fb_store_t *self, int64_t *count)
 {
     s_drop_ahead(self);

@@ -67,6 +67,12 @@ int fb_store_origin_heads(fb_store_t *self,
                           void (*fn)(const char *origin, uint64_t last_origin_seq, void *arg),
                           void *arg);
 
+/* Calls fn with the origin and message_id (16 bytes) of each of the last max
+ * messages stored, newest first (valid during the call only). Returns FB_OK
+ * or FB_ESTORE. */
+int fb_store_recent(fb_store_t *self, size_t max,
+                    void (*fn)(const char *origin, const uint8_t *message_id, void *arg), void *arg);
+
 /* Appends n rows in one transaction; once per heads interval the same
  * transaction also writes the origins' heads (fedbus_origins) for what was
  * committed since the last time. Returns FB_OK once COMMIT succeeded;

@@ -3,6 +3,7 @@
 
 #include "fb_envelope.h"
 #include "fb_log.h"
+#include "fb_recent.h"
 #include "fb_store.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
@@ -15,6 +16,10 @@
 #include <string.h>
 
 #define S_AHEAD_IDLE_MS 20 /* a COPY sent ahead is closed when no batch came in this time */
+/* Ids the writer remembers as stored (fb_recent): at least the last this
+ * many stored, in 4 MiB. A resend of an older one is caught by the COPY's
+ * conflict instead, at the price of a failed transaction (store_conflicts). */
+#define S_RECENT_KEEP (1u << 16)
 #define S_NBATCHES 3
 
 struct fb_writer {
@@ -39,6 +44,7 @@ struct fb_writer {
     fb_store_t *store;     /* the writer connection */
     uint64_t store_head;   /* highest global_seq stored */
     fb_map_t *store_heads; /* origin -> highest origin_seq stored */
+    fb_recent_t *recent;   /* (origin, message_id) stored last */
     void *wpipe;           /* its end of the hand-off */
     fb_batch_t *writing;   /* the batch being stored */
 };
@@ -59,6 +65,11 @@ static void s_load_head(const char *origin, uint64_t last, void *arg)
         fb_map_put(arg, origin, strlen(origin), last);
 }
 
+static void s_load_recent(const char *origin, const uint8_t *message_id, void *arg)
+{
+    fb_recent_add(arg, fb_recent_key(origin, message_id));
+}
+
 static void s_tell(fb_writer_t *self, int sent, fb_batch_t *b)
 {
     s_wmsg_t m = {sent, b};
@@ -67,11 +78,16 @@ static void s_tell(fb_writer_t *self, int sent, fb_batch_t *b)
 }
 
 /* fb_store_append()'s rows are on their way: the main thread may hand over
- * the next batch now, so that it is there when the COMMIT returns. */
+ * the next batch now, so that it is there when the COMMIT returns. While
+ * PostgreSQL commits, the new rows' ids join those stored lately (should
+ * the COMMIT fail, a later resend of one is only looked up for nothing). */
 static void s_on_sent(void *arg)
 {
     fb_writer_t *self = arg;
-    s_tell(self, 1, self->writing);
+    fb_batch_t *b = self->writing;
+    s_tell(self, 1, b);
+    for (size_t i = 0; i < b->nitems; i++)
+        if (b->items[i].state == FB_BATCH_NEW) fb_recent_add(self->recent, b->items[i].key);
 }
 
 /* Looks up the items fb_batch_keys() names and settles them; 0, or -1 when
@@ -106,9 +122,10 @@ static int s_attempt(fb_writer_t *self, fb_batch_t *b, int retry, size_t *n)
     *n = fb_batch_assign(b, self->store_head, now);
     int rc = fb_store_append(self->store, b->rows, *n);
     if (rc != FB_ECONFLICT) return rc;
-    /* A new origin_seq carries a message_id stored before (a resend after
-     * the publisher lost its place, or this batch's, whose COMMIT reply was
-     * lost): find which. */
+    /* A new origin_seq carries a message_id stored before, longer ago than
+     * the ids remembered (or by this batch, whose COMMIT reply was lost):
+     * find which. */
+    b->store_conflicts++;
     fb_debug("batch conflict, resolving: %s", fb_store_error(self->store));
     if (s_look_up(self, b, 1) != 0) return FB_ESTORE;
     *n = fb_batch_assign(b, self->store_head, now);
@@ -122,7 +139,8 @@ static void s_store_batch(fb_writer_t *self, fb_batch_t *b)
 {
     b->dropped = 0;
     b->store_errors = 0;
-    fb_batch_classify(b, self->store_heads);
+    b->store_conflicts = 0;
+    fb_batch_classify(b, self->store_heads, self->recent);
     /* Nothing is acked before COMMIT, and nothing is rejected because
      * PostgreSQL is away: the batch is retried until it is stored, while the
      * publishers' frames wait in ZeroMQ's queues (backpressure). A stop
@@ -209,7 +227,8 @@ fb_writer_t *fb_writer_new(const fb_broker_config_t *cfg, fb_writer_answer_fn *a
     size_t max = (size_t)cfg->batch_max + FB_BATCH_MAX;
     for (int i = 0; i < S_NBATCHES; i++) self->batches[i] = fb_batch_new(max);
     self->store_heads = fb_map_new(64);
-    if (!self->batches[0] || !self->batches[1] || !self->batches[2] || !self->store_heads) {
+    self->recent = fb_recent_new(S_RECENT_KEEP);
+    if (!self->batches[0] || !self->batches[1] || !self->batches[2] || !self->store_heads || !self->recent) {
         fb_err("out of memory");
         goto error;
     }
@@ -223,7 +242,8 @@ fb_writer_t *fb_writer_new(const fb_broker_config_t *cfg, fb_writer_answer_fn *a
     fb_store_set_heads_interval(self->store, cfg->heads_interval);
     fb_store_set_ahead(self->store, 1);
     if (fb_store_head(self->store, &self->store_head) != FB_OK ||
-        fb_store_origin_heads(self->store, s_load_head, self->store_heads) != FB_OK) {
+        fb_store_origin_heads(self->store, s_load_head, self->store_heads) != FB_OK ||
+        fb_store_recent(self->store, S_RECENT_KEEP, s_load_recent, self->recent) != FB_OK) {
         fb_err("store: %s", fb_store_error(self->store));
         goto error;
     }
@@ -255,6 +275,7 @@ void fb_writer_destroy(fb_writer_t **self_p)
     if (self->pipe) zmq_close(self->pipe);
     fb_store_destroy(&self->store);
     fb_map_destroy(&self->store_heads);
+    fb_recent_destroy(&self->recent);
     free(self);
     *self_p = NULL;
 }

@@ -27,8 +27,8 @@ typedef struct fb_writer fb_writer_t;
 typedef void(fb_writer_answer_fn)(void *arg, fb_batch_t *b);
 
 /* Opens the writer's connection to cfg->pg (migrating the schema, taking the
- * single-writer lock), reads the stored heads, and makes the batches and the
- * hand-off. cfg and stats (handed_ahead is counted
+ * single-writer lock), reads the stored heads and the ids stored last, and
+ * makes the batches and the hand-off. cfg and stats (handed_ahead is counted
  * into it) are borrowed from the broker. Returns NULL after logging why. */
 fb_writer_t *fb_writer_new(const fb_broker_config_t *cfg, fb_writer_answer_fn *answer, void *arg,
                            fb_broker_stats_t *stats);

@@ -78,7 +78,7 @@ static void test_new_publishes_get_consecutive_global_seqs_after_the_store_head(
 {
     (void)state;
     for (uint8_t i = 1; i <= 3; i++) s_add("kr-busan", i, i, i);
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     for (size_t i = 0; i < 3; i++) assert_int_equal(s_b->items[i].state, FB_BATCH_NEW);
     assert_int_equal(fb_batch_keys(s_b, 0), 0); /* nothing to look up */
     assert_int_equal(fb_batch_assign(s_b, 41, S_NOW), 3);
@@ -103,7 +103,7 @@ static void test_origins_interleaved_keep_each_origins_head_within_the_batch(voi
     s_add("kr-seoul", 11, 2, 2);
     s_add("kr-busan", 2, 3, 3);
     s_add("kr-seoul", 11, 4, 4); /* the run of kr-seoul before already took 11 */
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     assert_int_equal(s_b->items[0].state, FB_BATCH_NEW);
     assert_int_equal(s_b->items[1].state, FB_BATCH_NEW);
     assert_int_equal(s_b->items[2].state, FB_BATCH_NEW);
@@ -118,7 +118,7 @@ static void test_same_message_twice_in_a_batch_is_a_duplicate_of_the_first(void 
     (void)state;
     s_add("kr-busan", 1, 7, 7);
     s_add("kr-busan", 2, 7, 7);
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     assert_int_equal(s_b->items[1].state, FB_BATCH_DUP_REF);
     assert_int_equal(s_b->items[1].ref, 0);
     assert_int_equal(fb_batch_assign(s_b, 100, S_NOW), 1);
@@ -127,6 +127,7 @@ static void test_same_message_twice_in_a_batch_is_a_duplicate_of_the_first(void 
     assert_int_equal(s_b->items[0].state, FB_BATCH_NEW);
     assert_int_equal(s_b->items[1].state, FB_BATCH_DUPLICATE);
     assert_int_equal(s_b->items[1].global_seq, 101);
+    assert_false(s_b->items[1].resent);
 }
 
 static void test_same_id_with_other_content_in_a_batch_is_id_reused(void **state)
@@ -134,7 +135,7 @@ static void test_same_id_with_other_content_in_a_batch_is_id_reused(void **state
     (void)state;
     s_add("kr-busan", 1, 7, 7);
     s_add("kr-busan", 2, 7, 8);
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     assert_int_equal(s_b->items[1].state, FB_BATCH_REJECTED);
     assert_int_equal(s_b->items[1].reason, FEDBUS__REJECT_REASON__REJECT_ID_REUSED);
     assert_int_equal(fb_batch_assign(s_b, 0, S_NOW), 1);
@@ -145,7 +146,7 @@ static void test_same_id_of_two_origins_is_two_messages(void **state)
     (void)state;
     s_add("kr-busan", 1, 7, 7);
     s_add("kr-seoul", 1, 7, 7);
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     assert_int_equal(s_b->items[1].state, FB_BATCH_NEW);
     assert_int_equal(fb_batch_assign(s_b, 0, S_NOW), 2);
 }
@@ -157,7 +158,7 @@ static void test_origin_seq_at_or_below_the_head_is_looked_up_and_settled(void *
     s_add("kr-busan", 5, 1, 1); /* at the head: stored before */
     s_add("kr-busan", 3, 2, 2); /* below it: never stored */
     s_add("kr-busan", 4, 3, 3); /* below it: the id stored with other content */
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     for (size_t i = 0; i < 3; i++) assert_int_equal(s_b->items[i].state, FB_BATCH_CHECK);
     assert_int_equal(fb_batch_keys(s_b, 0), 3);
     assert_string_equal(s_b->keys[1].origin, "kr-busan");
@@ -170,6 +171,7 @@ static void test_origin_seq_at_or_below_the_head_is_looked_up_and_settled(void *
     fb_batch_resolve(s_b, 3);
     assert_int_equal(s_b->items[0].state, FB_BATCH_DUPLICATE);
     assert_int_equal(s_b->items[0].global_seq, 17);
+    assert_false(s_b->items[0].resent); /* the same origin_seq again: a plain resend */
     assert_int_equal(s_b->items[1].state, FB_BATCH_REJECTED);
     assert_int_equal(s_b->items[1].reason, FEDBUS__REJECT_REASON__REJECT_STALE_SEQUENCE);
     assert_int_equal(s_b->items[2].state, FB_BATCH_REJECTED);
@@ -183,18 +185,62 @@ static void test_origin_seq_below_an_earlier_one_of_the_batch_is_looked_up(void 
     (void)state;
     s_add("kr-busan", 3, 1, 1);
     s_add("kr-busan", 2, 2, 2);
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     assert_int_equal(s_b->items[0].state, FB_BATCH_NEW);
     assert_int_equal(s_b->items[1].state, FB_BATCH_CHECK);
 }
 
-static void test_conflict_settles_the_new_ones_committed_or_stored_before(void **state)
+static void test_resend_under_a_new_origin_seq_is_a_duplicate_with_the_first_global_seq(void **state)
+{
+    (void)state;
+    fb_recent_t *recent = fb_recent_new(16);
+    assert_non_null(recent);
+    fb_recent_add(recent, fb_recent_key("kr-busan", (const uint8_t *)"\x07\x07\x07\x07\x07\x07\x07\x07"
+                                                                      "\x07\x07\x07\x07\x07\x07\x07\x07"));
+    s_stored_head("kr-busan", 1);
+    s_add("kr-busan", 2, 7, 7); /* message 7, stored as origin_seq 1, sent again as 2 */
+    s_add("kr-busan", 3, 8, 8); /* a new one behind it */
+    fb_batch_classify(s_b, s_stored, recent);
+    assert_int_equal(s_b->items[0].state, FB_BATCH_SEEN);
+    assert_int_equal(s_b->items[1].state, FB_BATCH_NEW);
+    assert_int_equal(fb_batch_keys(s_b, 0), 1); /* only the one seen: one look-up, before the COPY */
+    assert_int_equal(s_b->key_items[0], 0);
+    s_b->base = 9;
+    s_found(0, 4, 7);
+    fb_batch_resolve(s_b, 1);
+    assert_int_equal(s_b->items[0].state, FB_BATCH_DUPLICATE);
+    assert_int_equal(s_b->items[0].global_seq, 4);
+    assert_true(s_b->items[0].resent);
+    assert_int_equal(fb_batch_assign(s_b, 9, S_NOW), 1);
+    assert_int_equal(s_b->items[1].global_seq, 10);
+    assert_int_equal(s_head(s_b->heads, "kr-busan"), 3);
+    fb_recent_destroy(&recent);
+}
+
+static void test_seen_id_not_stored_after_all_is_numbered(void **state)
+{
+    (void)state;
+    fb_recent_t *recent = fb_recent_new(16);
+    assert_non_null(recent);
+    s_add("kr-busan", 1, 7, 7);
+    fb_recent_add(recent, fb_recent_key("kr-busan", s_b->items[0].id)); /* a COMMIT that failed */
+    fb_batch_classify(s_b, s_stored, recent);
+    assert_int_equal(s_b->items[0].state, FB_BATCH_SEEN);
+    assert_int_equal(fb_batch_keys(s_b, 0), 1);
+    s_found(0, 0, 0);
+    fb_batch_resolve(s_b, 1);
+    assert_int_equal(s_b->items[0].state, FB_BATCH_NEW);
+    assert_int_equal(fb_batch_assign(s_b, 0, S_NOW), 1);
+    fb_recent_destroy(&recent);
+}
+
+static void test_conflict_settles_the_new_ones_committed_or_resent(void **state)
 {
     (void)state;
     s_add("kr-busan", 1, 1, 1); /* stored by this batch's first attempt, its reply lost */
     s_add("kr-busan", 2, 2, 2); /* stored long ago under another origin_seq */
     s_add("kr-busan", 3, 3, 3); /* new */
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     s_b->base = 50;
     assert_int_equal(fb_batch_keys(s_b, 0), 0);
     assert_int_equal(fb_batch_keys(s_b, 1), 3);
@@ -209,6 +255,7 @@ static void test_conflict_settles_the_new_ones_committed_or_stored_before(void *
     assert_int_equal(s_b->items[0].stamp_len, n);
     assert_memory_equal(s_b->items[0].stamp, stamp, n);
     assert_int_equal(s_b->items[1].state, FB_BATCH_DUPLICATE);
+    assert_true(s_b->items[1].resent);
     assert_int_equal(s_b->items[2].state, FB_BATCH_NEW);
     assert_int_equal(fb_batch_assign(s_b, 51, S_NOW), 1);
     assert_int_equal(s_b->items[2].global_seq, 52);
@@ -221,7 +268,7 @@ static void test_refused_publishes_keep_their_place_and_take_no_number(void **st
     fb_batch_item_t *bad = s_add("kr-busan", 2, 2, 2);
     fb_batch_reject(bad, FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC, "topic");
     s_add("kr-busan", 3, 3, 3);
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     assert_int_equal(bad->state, FB_BATCH_REJECTED);
     assert_int_equal(bad->reason, FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC);
     assert_int_equal(fb_batch_assign(s_b, 0, S_NOW), 2);
@@ -237,7 +284,7 @@ static void test_copy_of_a_refused_publish_takes_its_reject(void **state)
     s_stored_head("kr-busan", 5);
     s_add("kr-busan", 3, 1, 1);
     s_add("kr-busan", 3, 1, 1);
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     assert_int_equal(fb_batch_keys(s_b, 0), 1);
     s_found(0, 0, 0);
     fb_batch_resolve(s_b, 1);
@@ -270,7 +317,7 @@ static void test_released_batch_is_empty_and_takes_publishes_again(void **state)
     assert_int_equal(s_b->nitems, 0);
     assert_int_equal(s_b->bytes, 0);
     s_add("kr-busan", 2, 2, 2);
-    fb_batch_classify(s_b, s_stored);
+    fb_batch_classify(s_b, s_stored, NULL);
     assert_int_equal(s_b->items[0].state, FB_BATCH_NEW);
 }
 
@@ -286,7 +333,9 @@ int main(void)
         S_TEST(test_same_id_of_two_origins_is_two_messages),
         S_TEST(test_origin_seq_at_or_below_the_head_is_looked_up_and_settled),
         S_TEST(test_origin_seq_below_an_earlier_one_of_the_batch_is_looked_up),
-        S_TEST(test_conflict_settles_the_new_ones_committed_or_stored_before),
+        S_TEST(test_resend_under_a_new_origin_seq_is_a_duplicate_with_the_first_global_seq),
+        S_TEST(test_seen_id_not_stored_after_all_is_numbered),
+        S_TEST(test_conflict_settles_the_new_ones_committed_or_resent),
         S_TEST(test_refused_publishes_keep_their_place_and_take_no_number),
         S_TEST(test_copy_of_a_refused_publish_takes_its_reject),
         S_TEST(test_merging_heads_keeps_each_origins_highest),
