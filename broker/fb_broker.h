@@ -2,6 +2,7 @@
 #ifndef FB_BROKER_H
 #define FB_BROKER_H
 
+#include "fb_broker_stats.h"
 #include "fb_config.h"
 
 #include <signal.h>
@@ -36,5 +37,10 @@ void fb_broker_destroy(fb_broker_t **self_p);
 /* Serves until *stop becomes non-zero; commits and acks what it holds before
  * returning. Returns 0, or -1 when the store could not be reached again. */
 int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop);
+
+/* Copies into *out the broker's statistics as they stood at the end of the
+ * loop's last turn: all of one moment. Safe from any thread while the
+ * broker lives. */
+void fb_broker_stats(fb_broker_t *self, fb_broker_stats_t *out);
 
 #endif

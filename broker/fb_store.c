@@ -1,6 +1,8 @@
-/* fb_store.c — PostgreSQL persistence: migrations, binary COPY batches, lookups, replay pages. */
+/* fb_store.c — PostgreSQL persistence: connections, batches COPYed in one transaction, heads, look-ups, replay pages. */
 #include "fb_store.h"
 
+#include "fb_copy.h"
+#include "fb_migrate.h"
 #include "fb_map.h"
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
@@ -9,62 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define S_LOCK_KEY "7146590318425"  /* advisory lock: one writing broker per database */
-#define S_PG_EPOCH_US 946684800000000LL /* 2000-01-01 in Unix microseconds */
-#define S_COPY_SQL                                                                                 \
-    "COPY fedbus_messages (global_seq, origin, origin_seq, message_id, topic, created_at, "      \
-    "stored_at, content_hash, envelope) FROM STDIN (FORMAT binary)"
-
-/* Schema versions, applied in order, each once; the pending ones run in one
- * transaction under an advisory lock. Never edit an applied entry: append a
- * new one. */
-static const char *const s_migrations[] = {
-    /* 1: messages and per-origin heads */
-    "CREATE TABLE fedbus_messages ("
-    "  global_seq   bigint PRIMARY KEY,"
-    "  origin       text NOT NULL,"
-    "  origin_seq   bigint NOT NULL,"
-    "  message_id   uuid NOT NULL,"
-    "  topic        text NOT NULL,"
-    "  created_at   timestamptz NOT NULL,"
-    "  stored_at    timestamptz NOT NULL,"
-    "  content_hash bytea NOT NULL,"
-    "  envelope     bytea NOT NULL,"
-    "  UNIQUE (origin, message_id));"
-    "CREATE INDEX fedbus_messages_stored_at ON fedbus_messages USING brin (stored_at);"
-    "CREATE TABLE fedbus_origins ("
-    "  origin          text PRIMARY KEY,"
-    "  last_origin_seq bigint NOT NULL,"
-    "  last_global_seq bigint NOT NULL,"
-    "  last_stored_at  timestamptz NOT NULL);",
-    /* 2: envelopes are stored without TOAST compression. Above ~2 KB the
-     * default (pglz) tries to compress each one inside the COPY: with the
-     * bench's 16 KiB envelopes that cost the server ~480 us of CPU per row
-     * (COPY ~1,900 rows/s), and they were stored raw anyway, as they did not
-     * shrink enough. lz4 gives up on them sooner (~120 us/row, ~7,100 rows/s)
-     * but is still a wasted attempt; EXTERNAL makes none (~95 us/row,
-     * ~8,200 rows/s) and stores the same bytes out of line. The price:
-     * envelopes that would compress take their full size on disk. Envelopes
-     * below ~2 KB were never compressed and are unaffected; rows already
-     * stored keep their form. */
-    "ALTER TABLE fedbus_messages ALTER COLUMN envelope SET STORAGE EXTERNAL;",
-    /* 3: ids and topics compare as bytes. Every stored row is inserted into
-     * the unique index on (origin, message_id) with ~20 comparisons, and
-     * under a libc collation (C.UTF-8, en_US.UTF-8...) each one compared
-     * origin with strcoll() first. Now message_id (16 bytes, time-ordered:
-     * inserts land at the right edge) comes first and origin, like topic,
-     * is COLLATE "C" (memcmp; origins and topics are [a-z0-9.-] only, so
-     * no order anyone relies on changes). The type change rebuilds the
-     * indexes. */
-    "ALTER TABLE fedbus_messages DROP CONSTRAINT fedbus_messages_origin_message_id_key;"
-    "ALTER TABLE fedbus_messages ALTER COLUMN origin TYPE text COLLATE \"C\","
-    "  ALTER COLUMN topic TYPE text COLLATE \"C\";"
-    "ALTER TABLE fedbus_messages ADD CONSTRAINT fedbus_messages_id_origin_key"
-    "  UNIQUE (message_id, origin);"
-    "ALTER TABLE fedbus_origins ALTER COLUMN origin TYPE text COLLATE \"C\";",
-};
-#define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
 
 typedef struct {
     char origin[FB_SEGMENT_MAX + 1];
@@ -77,8 +23,7 @@ struct fb_store {
     fb_store_role_t role;
     char *conninfo;
     char error[256];
-    uint8_t *buf; /* COPY data being encoded: one chunk (S_CHUNK), reused */
-    size_t cap, len;
+    fb_copy_t *copy; /* the COPY data's encoder, made by the first append */
     /* Heads are written to fedbus_origins once per heads-interval, not with
      * every batch: `pending` holds, per origin, the head of what was
      * committed since the last time; `batch` the heads of the batch being
@@ -105,10 +50,7 @@ struct fb_store {
 
 static void s_set_error(fb_store_t *self, const char *what, const PGresult *res)
 {
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn);
-    snprintf(self->error, sizeof(self->error), "%s: %s", what, msg && *msg ? msg : "failed");
-    for (char *p = self->error; *p; p++)
-        if (*p == '\n') *p = ' ';
+    fb_migrate_error(self->conn, what, res, self->error, sizeof(self->error));
 }
 
 const char *fb_store_error(const fb_store_t *self)
@@ -119,55 +61,12 @@ const char *fb_store_error(const fb_store_t *self)
 /* Runs sql with no parameters; returns 0 when it yields want. */
 static int s_exec(fb_store_t *self, const char *sql, ExecStatusType want)
 {
-    PGresult *r = PQexec(self->conn, sql);
-    int ok = PQresultStatus(r) == want;
-    if (!ok) {
-        char what[48];
-        snprintf(what, sizeof(what), "%.40s%s", sql, strlen(sql) > 40 ? "..." : "");
-        s_set_error(self, what, r);
-    }
-    PQclear(r);
-    return ok ? 0 : -1;
-}
-
-static int s_migrate(fb_store_t *self)
-{
-    if (s_exec(self, "SET client_min_messages = warning", PGRES_COMMAND_OK) ||
-        s_exec(self, "BEGIN", PGRES_COMMAND_OK) ||
-        s_exec(self, "SELECT pg_advisory_xact_lock(" S_LOCK_KEY " + 1)", PGRES_TUPLES_OK) ||
-        s_exec(self,
-               "CREATE TABLE IF NOT EXISTS fedbus_schema (version int PRIMARY KEY,"
-               " applied_at timestamptz NOT NULL DEFAULT now())",
-               PGRES_COMMAND_OK))
-        goto error;
-    PGresult *r = PQexec(self->conn, "SELECT coalesce(max(version), 0) FROM fedbus_schema");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        s_set_error(self, "reading schema version", r);
-        PQclear(r);
-        goto error;
-    }
-    int have = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (have > S_NMIGRATIONS) {
-        snprintf(self->error, sizeof(self->error),
-                 "database schema version %d is newer than this broker's %d", have, S_NMIGRATIONS);
-        goto error;
-    }
-    for (int v = have + 1; v <= S_NMIGRATIONS; v++) {
-        char sql[96];
-        if (s_exec(self, s_migrations[v - 1], PGRES_COMMAND_OK)) goto error;
-        snprintf(sql, sizeof(sql), "INSERT INTO fedbus_schema (version) VALUES (%d)", v);
-        if (s_exec(self, sql, PGRES_COMMAND_OK)) goto error;
-    }
-    return s_exec(self, "COMMIT", PGRES_COMMAND_OK);
-error:
-    PQclear(PQexec(self->conn, "ROLLBACK"));
-    return -1;
+    return fb_migrate_exec(self->conn, sql, want, self->error, sizeof(self->error));
 }
 
 static int s_take_lock(fb_store_t *self)
 {
-    PGresult *r = PQexec(self->conn, "SELECT pg_try_advisory_lock(" S_LOCK_KEY ")");
+    PGresult *r = PQexec(self->conn, "SELECT pg_try_advisory_lock(" FB_MIGRATE_LOCK_KEY ")");
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
     if (PQresultStatus(r) != PGRES_TUPLES_OK) s_set_error(self, "taking the writer lock", r);
     else if (!ok)
@@ -188,7 +87,7 @@ static int s_connect(fb_store_t *self)
     }
     if (s_exec(self, "SET client_min_messages = warning", PGRES_COMMAND_OK)) return -1;
     if (self->role == FB_STORE_WRITER) {
-        if (s_migrate(self) || s_take_lock(self)) return -1;
+        if (fb_migrate_run(self->conn, self->error, sizeof(self->error)) || s_take_lock(self)) return -1;
         /* The ack follows COMMIT: it must be durable, whatever the server default. */
         if (s_exec(self, "SET synchronous_commit = on", PGRES_COMMAND_OK)) return -1;
     }
@@ -224,7 +123,7 @@ void fb_store_destroy(fb_store_t **self_p)
     fb_store_t *self = *self_p;
     if (self->conn) PQfinish(self->conn);
     free(self->conninfo);
-    free(self->buf);
+    fb_copy_destroy(&self->copy);
     free(self->pending);
     free(self->batch);
     fb_map_destroy(&self->pending_at);
@@ -246,7 +145,7 @@ static int s_heads_due(const fb_store_t *self)
 static void s_send_ahead(fb_store_t *self)
 {
     int begin = s_heads_due(self);
-    if (PQsendQuery(self->conn, begin ? "BEGIN; " S_COPY_SQL : S_COPY_SQL) == 1)
+    if (PQsendQuery(self->conn, begin ? "BEGIN; " FB_COPY_SQL : FB_COPY_SQL) == 1)
         self->ahead = begin ? S_AHEAD_BEGIN : S_AHEAD_COPY;
 }
 
@@ -383,6 +282,29 @@ int fb_store_origin_heads(fb_store_t *self,
     return FB_OK;
 }
 
+int fb_store_recent(fb_store_t *self, size_t max,
+                    void (*fn)(const char *origin, const uint8_t *message_id, void *arg), void *arg)
+{
+    s_drop_ahead(self);
+    char lim[24];
+    snprintf(lim, sizeof(lim), "%zu", max);
+    const char *params[1] = {lim};
+    /* The primary key, read backwards: as cheap as the rows asked for. */
+    PGresult *r = PQexecParams(self->conn,
+                               "SELECT origin, message_id FROM fedbus_messages"
+                               " ORDER BY global_seq DESC LIMIT $1::bigint",
+                               1, NULL, params, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        s_set_error(self, "reading recent ids", r);
+        PQclear(r);
+        return FB_ESTORE;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (PQgetlength(r, i, 1) == 16) fn(PQgetvalue(r, i, 0), (const uint8_t *)PQgetvalue(r, i, 1), arg);
+    PQclear(r);
+    return FB_OK;
+}
+
 int fb_store_count(fb_store_t *self, int64_t *count)
 {
     s_drop_ahead(self);
@@ -397,113 +319,14 @@ int fb_store_count(fb_store_t *self, int64_t *count)
     return FB_OK;
 }
 
-/* ------------------------------------------------------ binary COPY ------ */
-
-/* The COPY data goes to the server in chunks of this size while it is
- * encoded, not as one buffer for the whole batch: the server parses the
- * first rows while the rest are encoded, each chunk is still in the cache
- * when libpq copies it into its output buffer, and neither buffer grows with
- * the batch (a batch of 16 MiB used to hold 16 MiB in each). */
-#define S_CHUNK (128u << 10)
-
-/* Hands len bytes of COPY data to libpq; returns 0, or -1 with the error set. */
-static int s_put_data(fb_store_t *self, const uint8_t *data, size_t len)
+/* Hands len bytes of COPY data to libpq (fb_copy's sink); returns 0, or -1
+ * with the error set. */
+static int s_put_data(void *arg, const uint8_t *data, size_t len)
 {
+    fb_store_t *self = arg;
     if (PQputCopyData(self->conn, (const char *)data, (int)len) == 1) return 0;
     s_set_error(self, "sending COPY data", NULL);
     return -1;
-}
-
-/* Sends the encoded chunk; returns 0, or -1 with the error set. */
-static int s_flush(fb_store_t *self)
-{
-    if (self->len == 0) return 0;
-    if (s_put_data(self, self->buf, self->len) != 0) return -1;
-    self->len = 0;
-    return 0;
-}
-
-/* Makes room for more bytes in the chunk, sending what it holds when they
- * would not fit; 0, or -1 with the error set. */
-static int s_room(fb_store_t *self, size_t more)
-{
-    return self->len + more <= self->cap ? 0 : s_flush(self);
-}
-
-static void s_put16(fb_store_t *self, uint16_t v)
-{
-    self->buf[self->len++] = (uint8_t)(v >> 8);
-    self->buf[self->len++] = (uint8_t)v;
-}
-
-static void s_put32(fb_store_t *self, uint32_t v)
-{
-    for (int s = 24; s >= 0; s -= 8) self->buf[self->len++] = (uint8_t)(v >> s);
-}
-
-static void s_put64(fb_store_t *self, uint64_t v)
-{
-    for (int s = 56; s >= 0; s -= 8) self->buf[self->len++] = (uint8_t)(v >> s);
-}
-
-static void s_field(fb_store_t *self, const void *data, size_t len)
-{
-    s_put32(self, (uint32_t)len);
-    memcpy(self->buf + self->len, data, len);
-    self->len += len;
-}
-
-static void s_field64(fb_store_t *self, uint64_t v)
-{
-    s_put32(self, 8);
-    s_put64(self, v);
-}
-
-/* Appends bytes that may be larger than a chunk: into the chunk when they
- * fit, else straight to libpq after what the chunk holds. */
-static int s_bytes(fb_store_t *self, const uint8_t *data, size_t len)
-{
-    if (s_room(self, len) != 0) return -1;
-    if (len <= self->cap) {
-        memcpy(self->buf + self->len, data, len);
-        self->len += len;
-        return 0;
-    }
-    return s_put_data(self, data, len);
-}
-
-/* Encodes rows as binary COPY data and sends it, chunk by chunk, inside a
- * COPY that has started; 0, or -1 with the error set. */
-static int s_send_rows(fb_store_t *self, const fb_store_row_t *rows, size_t n)
-{
-    static const uint8_t header[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
-    self->len = 0;
-    memcpy(self->buf, header, sizeof(header));
-    self->len = sizeof(header);
-    s_put32(self, 0); /* flags */
-    s_put32(self, 0); /* header extension length */
-    for (size_t i = 0; i < n; i++) {
-        const fb_store_row_t *r = &rows[i];
-        size_t olen = strlen(r->origin), tlen = strlen(r->topic);
-        /* origin and topic are at most a few hundred bytes (their
-         * grammar), far below a chunk; the envelope may be larger. */
-        if (s_room(self, 2 + 9 * 4 + 8 * 5 + 16 + 32 + olen + tlen) != 0) return -1;
-        s_put16(self, 9);
-        s_field64(self, r->global_seq);
-        s_field(self, r->origin, olen);
-        s_field64(self, r->origin_seq);
-        s_field(self, r->message_id, 16);
-        s_field(self, r->topic, tlen);
-        s_field64(self, (uint64_t)(r->created_at_us - S_PG_EPOCH_US));
-        s_field64(self, (uint64_t)(r->stored_at_us - S_PG_EPOCH_US));
-        s_field(self, r->hash, 32);
-        s_put32(self, (uint32_t)(r->body_len + r->stamp_len));
-        if (s_bytes(self, r->body, r->body_len) != 0 || s_bytes(self, r->stamp, r->stamp_len) != 0)
-            return -1;
-    }
-    if (s_room(self, 2) != 0) return -1;
-    s_put16(self, 0xffff);
-    return s_flush(self);
 }
 
 /* Sets the head of row's origin in (heads, at) to row, growing heads, and
@@ -600,17 +423,17 @@ static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n,
      * only its answer is waited for here. */
     *ahead = self->ahead != 0;
     int with_heads = self->ahead ? self->ahead == S_AHEAD_BEGIN : s_heads_due(self);
-    if ((!self->buf && !(self->buf = malloc(S_CHUNK))) || (with_heads && !(heads = s_heads_sql(self)))) {
+    if ((!self->copy && !(self->copy = fb_copy_new(s_put_data, self))) ||
+        (with_heads && !(heads = s_heads_sql(self)))) {
         snprintf(self->error, sizeof(self->error), "out of memory encoding a batch");
         s_drop_ahead(self);
         return FB_ESTORE;
     }
-    self->cap = S_CHUNK;
     if (self->ahead) {
         self->ahead = 0;
         if (s_await_copy(self) != 0) goto error;
     } else {
-        r = PQexec(self->conn, with_heads ? "BEGIN; " S_COPY_SQL : S_COPY_SQL);
+        r = PQexec(self->conn, with_heads ? "BEGIN; " FB_COPY_SQL : FB_COPY_SQL);
         if (PQresultStatus(r) != PGRES_COPY_IN) {
             s_set_error(self, "starting COPY", r);
             goto error;
@@ -618,7 +441,7 @@ static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n,
         PQclear(r);
         r = NULL;
     }
-    if (s_send_rows(self, rows, n) != 0) {
+    if (fb_copy_rows(self->copy, rows, n) != 0) {
         /* Nothing of it is stored: the server fails the COPY (and its
          * transaction). */
         PQputCopyEnd(self->conn, "fedbus: sending the batch failed");
@@ -780,7 +603,7 @@ int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_s
         uint64_t at = 0;
         p = (const uint8_t *)PQgetvalue(r, row, 4);
         for (int k = 0; k < 8; k++) at = at << 8 | p[k];
-        f->stored_at_us = (int64_t)at + S_PG_EPOCH_US;
+        f->stored_at_us = (int64_t)at + FB_COPY_PG_EPOCH_US;
         memcpy(f->hash, PQgetvalue(r, row, 3), 32);
     }
     PQclear(r);

@@ -1,8 +1,9 @@
-/* fb_store.h — the broker's PostgreSQL store: the only module that uses libpq.
+/* fb_store.h — the broker's PostgreSQL store: with fb_migrate.c, the only files that use libpq.
  *
  * One writer connection appends batches with binary COPY inside one
  * transaction (group commit); a reader connection serves replay. The schema
- * is versioned and migrated at open (docs/operations.md lists versions). */
+ * is versioned and migrated at open (fb_migrate.c; docs/operations.md lists
+ * versions); the rows are encoded by fb_copy.c. */
 #ifndef FB_STORE_H
 #define FB_STORE_H
 
@@ -65,6 +66,12 @@ int fb_store_head(fb_store_t *self, uint64_t *global_seq);
 int fb_store_origin_heads(fb_store_t *self,
                           void (*fn)(const char *origin, uint64_t last_origin_seq, void *arg),
                           void *arg);
+
+/* Calls fn with the origin and message_id (16 bytes) of each of the last max
+ * messages stored, newest first (valid during the call only). Returns FB_OK
+ * or FB_ESTORE. */
+int fb_store_recent(fb_store_t *self, size_t max,
+                    void (*fn)(const char *origin, const uint8_t *message_id, void *arg), void *arg);
 
 /* Appends n rows in one transaction; once per heads interval the same
  * transaction also writes the origins' heads (fedbus_origins) for what was

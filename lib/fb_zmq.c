@@ -83,15 +83,6 @@ error:;
     return NULL;
 }
 
-/* The positional form the project used before fb_zmq_open(); kept only
- * until every caller has moved. */
-void *fb_zmq_socket(int type, const char *endpoint, int bind, int linger_ms, long long max_msg, int hwm)
-{
-    fb_zmq_opts_t o = {.type = type, .endpoint = endpoint, .bind = bind, .linger_ms = linger_ms,
-                       .max_msg = max_msg, .sndhwm = hwm, .rcvhwm = hwm};
-    return fb_zmq_open(&o);
-}
-
 void fb_zmq_drain(void *sock)
 {
     int more = 0;

@@ -43,9 +43,6 @@ typedef struct {
  * key, or a client without all three of its keys). */
 void *fb_zmq_open(const fb_zmq_opts_t *o);
 
-/* Deprecated positional form of fb_zmq_open(), being removed. */
-void *fb_zmq_socket(int type, const char *endpoint, int bind, int linger_ms, long long max_msg, int hwm);
-
 /* Receives the rest of a multipart message and drops it. */
 void fb_zmq_drain(void *sock);
 

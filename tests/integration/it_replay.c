@@ -157,6 +157,51 @@ static void test_catch_up_joins_live_without_gaps_or_duplicates(void **state)
     fb_subscriber_destroy(&sub);
 }
 
+/* A replay request is one frame (docs/protocol.md, "Replay"): one sent as
+ * several frames is refused MALFORMED, unread (request_id 0), and the same
+ * socket is served as usual afterwards. */
+static void test_replay_request_of_two_frames_is_refused_malformed(void **state)
+{
+    (void)state;
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.replay});
+    assert_non_null(s);
+    Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
+    req.request_id = 77;
+    req.from_seq = 1;
+    req.limit = 1;
+    uint8_t buf[64];
+    size_t len = fedbus__replay_request__pack(&req, buf);
+    assert_int_equal(zmq_send(s, buf, len, ZMQ_SNDMORE), (int)len);
+    assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
+    for (int round = 0; round < 2; round++) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 5000) != 1) fail_msg("no answer to the %s request", round ? "second" : "two-frame");
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, s, 0) >= 0);
+        assert_false(zmq_msg_more(&m));
+        Fedbus__ReplayChunk *ch = fedbus__replay_chunk__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        zmq_msg_close(&m);
+        assert_non_null(ch);
+        assert_true(ch->done);
+        if (round == 0) {
+            if ((int)ch->error != FEDBUS__REJECT_REASON__REJECT_MALFORMED)
+                fail_msg("error %d (%s), want MALFORMED", (int)ch->error, ch->detail);
+            assert_int_equal(ch->request_id, 0);
+            assert_int_equal(ch->n_envelopes, 0);
+            assert_true(ch->detail && ch->detail[0]);
+            /* The same request as one frame is served. */
+            assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
+        } else {
+            assert_int_equal(ch->error, FEDBUS__REJECT_REASON__REJECT_NONE);
+            assert_int_equal(ch->request_id, 77);
+            assert_int_equal(ch->n_envelopes, 1);
+        }
+        fedbus__replay_chunk__free_unpacked(ch, NULL);
+    }
+    zmq_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_replay_since_time_returns_only_later_messages),
         cmocka_unit_test(test_replay_of_unknown_pattern_is_refused_by_the_library),
         cmocka_unit_test(test_catch_up_joins_live_without_gaps_or_duplicates),
+        cmocka_unit_test(test_replay_request_of_two_frames_is_refused_malformed),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,0 +1,42 @@
+/* fb_broker_stats.h — the broker's counters and gauges, as one struct other modules read.
+ *
+ * The main thread counts into its own copy, module by module (each gets a
+ * pointer to it); fb_broker_stats() hands a consistent copy to any thread.
+ * Counters only grow, from the broker's start; what the stats line shows per
+ * interval (store_ms_max, store_ms_avg) is worked out from them. */
+#ifndef FB_BROKER_STATS_H
+#define FB_BROKER_STATS_H
+
+#include <stdint.h>
+
+/* Room for every reject reason (Fedbus__RejectReason, 0-13 today). */
+#define FB_BROKER_NREASONS 16
+
+typedef struct {
+    /* ingest */
+    uint64_t frames;       /* frames read on ingest, of every kind */
+    uint64_t batch_frames; /* ... of them PublishBatch frames */
+    uint64_t hellos, heartbeats;
+    /* outcomes, one per publish */
+    uint64_t accepted;
+    uint64_t duplicates;
+    uint64_t resends;      /* duplicates that came under an origin_seq above their origin's head */
+    uint64_t rejected;
+    uint64_t by_reason[FB_BROKER_NREASONS];
+    uint64_t replies_dropped; /* acks the peer's full queue (or its absence) refused */
+    /* the store */
+    uint64_t batches;         /* batches stored and answered */
+    uint64_t store_errors;    /* attempts to store a batch that failed (and were retried) */
+    uint64_t store_conflicts; /* COPYs refused for an id stored before, then resolved and redone */
+    uint64_t store_us_sum;    /* the writer's time on the batches answered, retries included */
+    uint64_t handed_ahead;    /* batches handed to the writer while it committed the one before */
+    /* the feed and replay */
+    uint64_t feed_frames;  /* plain feed frames sent: one message each */
+    uint64_t feed_batches; /* batched feed frames sent: several messages each */
+    uint64_t replays;      /* replay requests taken */
+    /* gauges */
+    uint64_t head;    /* highest global_seq committed and answered */
+    uint64_t origins; /* origins with a committed head */
+} fb_broker_stats_t;
+
+#endif

@@ -1,0 +1,38 @@
+/* fb_feed.h — the feed: who subscribes to what, and every stored message sent out to them.
+ *
+ * Owns the XPUB socket. Its subscriptions are kept as a set of byte prefixes
+ * per kind of frame (plain, batched), as XPUB reports them, so that a kind is
+ * built for a topic only while someone may take it (docs/protocol.md, "Feed").
+ * Main thread only. */
+#ifndef FB_FEED_H
+#define FB_FEED_H
+
+#include "fb_batch.h"
+#include "fb_broker_stats.h"
+
+typedef struct fb_feed fb_feed_t;
+
+/* Returns the feed serving xpub (taken over: fb_feed_destroy() closes it),
+ * counting frames sent into stats (borrowed: the broker's, alive as long as
+ * the feed); NULL when out of memory (xpub is then closed too). */
+fb_feed_t *fb_feed_new(void *xpub, fb_broker_stats_t *stats);
+
+/* Frees *self_p and closes its socket (accepts NULL; sets *self_p to NULL). */
+void fb_feed_destroy(fb_feed_t **self_p);
+
+/* The XPUB socket, to poll. */
+void *fb_feed_socket(fb_feed_t *self);
+
+/* Reads every (un)subscription XPUB has queued into the prefix sets. */
+void fb_feed_drain(fb_feed_t *self);
+
+/* Sends the stored message it: to plain subscribers at once, as one frame
+ * (topic, NUL, stored envelope); to batched ones in the run being gathered,
+ * sent when the topic changes, the run is full, or fb_feed_flush(). it is
+ * borrowed and must live until fb_feed_flush(). */
+void fb_feed_send(fb_feed_t *self, const fb_batch_item_t *it);
+
+/* Sends the batched frame being gathered, if any. */
+void fb_feed_flush(fb_feed_t *self);
+
+#endif

@@ -1,0 +1,41 @@
+/* fb_replay_srv.h — the broker's replay service: requests taken, history served page by page.
+ *
+ * Owns the replay ROUTER socket and the reader connection to the store (the
+ * client library's fb_replay() is the other end). Each active replay gets one
+ * page per turn of the broker's loop, so that replays and ingest take turns.
+ * Main thread only. */
+#ifndef FB_REPLAY_SRV_H
+#define FB_REPLAY_SRV_H
+
+#include "fb_broker_stats.h"
+#include "fb_store.h"
+
+#include <stdint.h>
+
+typedef struct fb_replay_srv fb_replay_srv_t;
+
+/* Returns the service answering on router with the history of reader (both
+ * taken over: fb_replay_srv_destroy() closes them), counting requests into
+ * stats (borrowed: the broker's); NULL when out of memory (both are then
+ * closed too). */
+fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_stats_t *stats);
+
+/* Frees *self_p, its replays, socket and connection (accepts NULL; sets
+ * *self_p to NULL). */
+void fb_replay_srv_destroy(fb_replay_srv_t **self_p);
+
+/* The ROUTER socket, to poll. */
+void *fb_replay_srv_socket(fb_replay_srv_t *self);
+
+/* Reads one request; starts its replay, or answers it with an error chunk
+ * (MALFORMED, BAD_TOPIC, STORE_UNAVAILABLE). head is the highest global_seq
+ * committed, which every chunk reports. */
+void fb_replay_srv_read(fb_replay_srv_t *self, uint64_t head);
+
+/* Whether replays are in progress (the loop then does not sleep). */
+int fb_replay_srv_active(const fb_replay_srv_t *self);
+
+/* Serves one page of every replay in progress; finished ones end. */
+void fb_replay_srv_serve(fb_replay_srv_t *self, uint64_t head);
+
+#endif
