@@ -201,17 +201,6 @@ static int s_id_parse(const uint8_t *id, int *conn, uint32_t *counter)
     return 0;
 }
 
-static size_t s_varint(uint64_t x, uint8_t *out)
-{
-    size_t n = 0;
-    while (x >= 0x80) {
-        out[n++] = (uint8_t)(x | 0x80);
-        x >>= 7;
-    }
-    out[n++] = (uint8_t)x;
-    return n;
-}
-
 /* Wall-clock created_at_us of a monotonic instant of this run. */
 static int64_t s_wall_of(int64_t mono)
 {
@@ -240,7 +229,7 @@ static void s_build(s_conn_t *c, uint32_t counter, int64_t created)
 {
     uint8_t id[16], v[10];
     s_id(id, c->index, counter);
-    if (c->patch && s_varint((uint64_t)created, v) == 8) {
+    if (c->patch && fb_wire_put_varint((uint64_t)created, v) == 8) {
         memcpy(c->frame + c->id_off, id, 16);
         memcpy(c->frame + c->created_off, v, 8);
         return;
