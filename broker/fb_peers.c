@@ -114,9 +114,10 @@ char *fb_peers_escape(char *dst, size_t cap, const char *s, size_t len)
         return dst;
     }
     for (size_t i = 0; i < len;) {
-        size_t n = u[i] >= 0x80 ? s_utf8_len(u + i, len - i) : (u[i] >= 0x20 && u[i] < 0x7F) ? 1 : 0;
+        /* n: bytes copied as they are; 0: one byte written escaped. */
+        size_t n = u[i] >= 0x80 ? s_utf8_len(u + i, len - i)
+                 : (u[i] >= 0x20 && u[i] < 0x7F && u[i] != '\\') ? 1 : 0;
         size_t need = n ? n : u[i] == '\\' ? 2 : 4;
-        if (u[i] == '\\') n = 0;
         if (o + need + 4 > cap) { /* room for "..." and the NUL */
             memcpy(dst + o, "...", 3);
             o += 3;
