@@ -271,3 +271,15 @@ void fb_batch_settle(const fb_batch_t *self, fb_batch_item_t *it)
         it->global_seq = ref->global_seq;
     }
 }
+
+size_t fb_batch_count_origin(const fb_batch_t *self, const char *origin, uint64_t *max_seq)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nitems; i++) {
+        const fb_batch_item_t *it = &self->items[i];
+        if (!it->origin || !it->origin_seq || strcmp(it->origin, origin) != 0) continue;
+        n++;
+        if (it->origin_seq > *max_seq) *max_seq = it->origin_seq;
+    }
+    return n;
+}

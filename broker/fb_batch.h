@@ -86,6 +86,7 @@ typedef struct {
     int64_t first_us;    /* monotonic: when its first publish was read */
     int64_t store_us;    /* how long the writer took to store it, retries included */
     int dropped;         /* stop requested while the store was away: nothing stored */
+    uint64_t serial;     /* the writer's number for it, rising as batches start to fill */
 } fb_batch_t;
 
 /* Returns a batch with room for max items, or NULL when out of memory. */
@@ -135,6 +136,12 @@ size_t fb_batch_assign(fb_batch_t *self, uint64_t store_head, int64_t now_us);
 
 /* Raises each origin's head in into to from's where it is higher. */
 void fb_batch_merge_heads(const fb_map_t *from, fb_map_t *into);
+
+/* Returns how many items of the batch name origin (read and checked, not
+ * refused as they were read) and raises *max_seq to the highest origin_seq
+ * among them. Reads only what the main thread wrote (origin, origin_seq),
+ * so it may look at a batch the writer holds. */
+size_t fb_batch_count_origin(const fb_batch_t *self, const char *origin, uint64_t *max_seq);
 
 /* Settles a reference to an earlier copy in the batch: the item becomes a
  * DUPLICATE of it, or takes its reject. Items of other states are left. */

@@ -186,6 +186,7 @@ static void s_read_ingest(fb_broker_t *self)
 /* What the loop does every turn besides its sockets: memory, statistics. */
 static void s_housekeeping(fb_broker_t *self)
 {
+    fb_ingest_tick(self->ingest);
     if (!fb_writer_busy(self->writer) && fb_writer_filling(self->writer)->nitems == 0 &&
         fb_time_mono_us() >= self->next_trim_us) {
         /* A burst leaves the heap large: queued frames, big batches,
@@ -260,7 +261,7 @@ static int s_open_sockets(fb_broker_t *self, fb_store_t *reader)
         fb_err("cannot bind ingest %s: %s", cfg->ingest, zmq_strerror(errno));
         goto error;
     }
-    if (!(self->ingest = fb_ingest_new(s, cfg, self->heads, &self->stats))) goto oom;
+    if (!(self->ingest = fb_ingest_new(s, cfg, self->heads, &self->stats, self->writer))) goto oom;
     s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_XPUB, .endpoint = cfg->feed, .bind = 1,
                                      .sndhwm = (int)cfg->feed_queue, .rcvhwm = (int)cfg->feed_queue});
     if (!s) {

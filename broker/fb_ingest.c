@@ -3,6 +3,7 @@
 
 #include "fb_envelope.h"
 #include "fb_log.h"
+#include "fb_peers.h"
 #include "fb_reply.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
@@ -18,14 +19,14 @@ struct fb_ingest {
     const fb_broker_config_t *cfg;
     const fb_map_t *heads;
     fb_broker_stats_t *stats;
-    fb_map_t *last_seen;  /* origin -> when its last heartbeat came (wall clock, us) */
+    fb_peers_t *peers;    /* Hellos, heartbeats, the pace of reject lines */
     fb_arena_t *scratch;  /* one envelope's decoding, reset after its checks */
     fb_ack_view_t acks[FB_BATCH_MAX]; /* one AckBatch being written */
     size_t ack_sizes[FB_BATCH_MAX];
 };
 
 fb_ingest_t *fb_ingest_new(void *router, const fb_broker_config_t *cfg, const fb_map_t *heads,
-                           fb_broker_stats_t *stats)
+                           fb_broker_stats_t *stats, fb_writer_t *writer)
 {
     fb_ingest_t *self = calloc(1, sizeof(*self));
     if (!self) {
@@ -36,11 +37,11 @@ fb_ingest_t *fb_ingest_new(void *router, const fb_broker_config_t *cfg, const fb
     self->cfg = cfg;
     self->heads = heads;
     self->stats = stats;
-    self->last_seen = fb_map_new(64);
+    self->peers = fb_peers_new(router, cfg, heads, stats, writer);
     /* One envelope's decoding at a time: a chunk holds a few KiB of
      * envelope; a large one gets a chunk of its own, given back at reset. */
     self->scratch = fb_arena_new(64 << 10, 64 << 10);
-    if (!self->last_seen || !self->scratch) fb_ingest_destroy(&self);
+    if (!self->peers || !self->scratch) fb_ingest_destroy(&self);
     return self;
 }
 
@@ -49,7 +50,7 @@ void fb_ingest_destroy(fb_ingest_t **self_p)
     if (!self_p || !*self_p) return;
     fb_ingest_t *self = *self_p;
     zmq_close(self->router);
-    fb_map_destroy(&self->last_seen);
+    fb_peers_destroy(&self->peers);
     fb_arena_destroy(&self->scratch);
     free(self);
     *self_p = NULL;
@@ -80,19 +81,20 @@ static void s_send_ack(fb_ingest_t *self, const zmq_msg_t *ident, const fb_ack_v
     }
 }
 
-static void s_count_reject(fb_ingest_t *self, int reason, const char *detail)
+/* Counts a reject sent to ident, and logs it at the pace fb_peers allows. */
+static void s_count_reject(fb_ingest_t *self, const zmq_msg_t *ident, int reason, const char *detail)
 {
     self->stats->rejected++;
     if (reason >= 0 && reason < FB_BROKER_NREASONS) self->stats->by_reason[reason]++;
-    fb_info("reject %s: %s", fb_reject_name(reason), detail);
+    fb_peers_log_reject(self->peers, ident, reason, detail);
 }
 
-/* Rejects a frame right away (id: its message_id, or NULL); logs one line
- * and counts it. */
+/* Rejects a frame right away (id: its message_id, or NULL); counts it and
+ * logs it (paced). */
 static void s_reject(fb_ingest_t *self, const zmq_msg_t *ident, const uint8_t *id, int reason,
                      const char *detail)
 {
-    s_count_reject(self, reason, detail);
+    s_count_reject(self, ident, reason, detail);
     fb_ack_view_t a = {.message_id = id, .message_id_len = id ? FB_UUID_LEN : 0,
                        .status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED, .reason = reason,
                        .detail = detail, .detail_len = strlen(detail)};
@@ -100,9 +102,9 @@ static void s_reject(fb_ingest_t *self, const zmq_msg_t *ident, const uint8_t *i
 }
 
 /* Settles what item it gets, counts it, sends it out on the feed when it
- * was stored, and fills its ack (pointing into it). */
+ * was stored, and fills its ack (pointing into it) for ident. */
 static void s_outcome(fb_ingest_t *self, const fb_batch_t *b, fb_batch_item_t *it, fb_ack_view_t *ack,
-                      fb_feed_t *feed)
+                      fb_feed_t *feed, const zmq_msg_t *ident)
 {
     fb_batch_settle(b, it);
     memset(ack, 0, sizeof(*ack));
@@ -125,7 +127,7 @@ static void s_outcome(fb_ingest_t *self, const fb_batch_t *b, fb_batch_item_t *i
         ack->detail_len = strlen(ack->detail);
         break;
     default:
-        s_count_reject(self, it->reason, it->detail);
+        s_count_reject(self, ident, it->reason, it->detail);
         ack->status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
         ack->origin_seq = 0;
         ack->reason = it->reason;
@@ -141,7 +143,7 @@ static void s_answer_group(fb_ingest_t *self, fb_batch_t *b, size_t first, size_
 {
     size_t total = 0;
     for (size_t k = 0; k < n; k++) {
-        s_outcome(self, b, &b->items[first + k], &self->acks[k], feed);
+        s_outcome(self, b, &b->items[first + k], &self->acks[k], feed, &b->frames[first].ident);
         self->ack_sizes[k] = fb_wire_ack_size(&self->acks[k]);
         total += fb_wire_item_size(self->ack_sizes[k]);
     }
@@ -169,44 +171,10 @@ void fb_ingest_answer(fb_ingest_t *self, fb_batch_t *b, fb_feed_t *feed)
             continue;
         }
         fb_ack_view_t ack;
-        s_outcome(self, b, it, &ack, feed);
+        s_outcome(self, b, it, &ack, feed, &b->frames[i].ident);
         s_send_ack(self, &b->frames[i].ident, &ack);
         i++;
     }
-}
-
-/* ------------------------------------------------- hellos, heartbeats -- */
-
-static void s_hello(fb_ingest_t *self, const zmq_msg_t *ident, const Fedbus__Hello *h)
-{
-    Fedbus__Welcome w = FEDBUS__WELCOME__INIT;
-    const char *origin = h->origin ? h->origin : "";
-    w.origin = (char *)origin;
-    uint64_t last = 0;
-    fb_map_get(self->heads, origin, strlen(origin), &last);
-    w.last_origin_seq = last;
-    w.head_global_seq = self->stats->head;
-    w.max_frame = (uint32_t)self->cfg->max_frame;
-    Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
-    bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_WELCOME;
-    bm.welcome = &w;
-    self->stats->hellos++;
-    fb_info("hello from %s (version %s), last origin_seq %llu", origin,
-            h->version ? h->version : "?", (unsigned long long)w.last_origin_seq);
-    zmq_msg_t body;
-    if (zmq_msg_init_size(&body, fedbus__broker_message__get_packed_size(&bm)) != 0) return;
-    fedbus__broker_message__pack(&bm, zmq_msg_data(&body));
-    if (fb_reply_send(self->router, ident, &body) != 0) fb_debug("reply dropped: %s", zmq_strerror(errno));
-}
-
-static void s_heartbeat(fb_ingest_t *self, const Fedbus__Heartbeat *hb)
-{
-    const char *origin = hb->origin ? hb->origin : "";
-    if (!fb_segment_valid(origin, strlen(origin))) return;
-    fb_map_put(self->last_seen, origin, strlen(origin), (uint64_t)fb_time_now_us());
-    self->stats->heartbeats++;
-    fb_debug("heartbeat %s outbox=%llu last_origin_seq=%llu", origin,
-             (unsigned long long)hb->outbox_depth, (unsigned long long)hb->last_origin_seq);
 }
 
 /* ----------------------------------------------------------- publishes -- */
@@ -324,10 +292,10 @@ static int s_read_other(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *it, c
     }
     switch (nm->body_case) {
     case FEDBUS__NODE_MESSAGE__BODY_HELLO:
-        s_hello(self, ident, nm->hello);
+        fb_peers_hello(self->peers, ident, nm->hello);
         break;
     case FEDBUS__NODE_MESSAGE__BODY_HEARTBEAT:
-        s_heartbeat(self, nm->heartbeat);
+        fb_peers_heartbeat(self->peers, nm->heartbeat);
         break;
     case FEDBUS__NODE_MESSAGE__BODY_PUBLISH:
         /* A publish with more around it than the in-place reader takes
@@ -423,4 +391,9 @@ done:
     fb_batch_drop(b, it);
     if (b->nitems == 0) fb_arena_reset(b->arena);
     return 0;
+}
+
+void fb_ingest_tick(fb_ingest_t *self)
+{
+    fb_peers_tick(self->peers);
 }

@@ -4,7 +4,8 @@
  * Publish and PublishBatch frames without a copy of their envelopes, each
  * envelope decoded into a scratch arena, checked, and reduced to the few
  * fields the batch needs. What is refused before it reaches a batch is
- * answered at once (REJECTED); Hellos get a Welcome from the committed heads.
+ * answered at once (REJECTED); Hellos get a Welcome once nothing of their
+ * origin is in flight (fb_peers).
  * Once a batch is stored, fb_ingest_answer() acks each publish — alone, or in
  * its frame's AckBatch — and sends the new ones out on the feed. Main thread
  * only. */
@@ -16,16 +17,18 @@
 #include "fb_broker_stats.h"
 #include "fb_feed.h"
 #include "fb_map.h"
+#include "fb_writer.h"
 
 typedef struct fb_ingest fb_ingest_t;
 
 /* Returns ingest on router (taken over: fb_ingest_destroy() closes it). cfg,
  * heads (origin -> highest origin_seq committed) and stats (counted into;
  * its head is the highest global_seq committed) are borrowed from the
- * broker, which keeps them current and alive. NULL when out of memory
- * (router is then closed too). */
+ * broker, which keeps them current and alive; so is writer, asked what its
+ * batches hold before a Hello is answered. NULL when out of memory (router
+ * is then closed too). */
 fb_ingest_t *fb_ingest_new(void *router, const fb_broker_config_t *cfg, const fb_map_t *heads,
-                           fb_broker_stats_t *stats);
+                           fb_broker_stats_t *stats, fb_writer_t *writer);
 
 /* Frees *self_p and closes its socket (accepts NULL; sets *self_p to NULL). */
 void fb_ingest_destroy(fb_ingest_t **self_p);
@@ -42,5 +45,9 @@ int fb_ingest_read(fb_ingest_t *self, fb_batch_t *b);
  * in its frame's AckBatch, in the order read; each new one is sent on feed
  * as it is acked. b is left as it was (the caller releases it). */
 void fb_ingest_answer(fb_ingest_t *self, fb_batch_t *b, fb_feed_t *feed);
+
+/* Answers the Hellos held until their origin's publishes were settled, and
+ * logs the count of reject lines left out; every turn of the loop. */
+void fb_ingest_tick(fb_ingest_t *self);
 
 #endif

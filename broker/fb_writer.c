@@ -37,6 +37,8 @@ struct fb_writer {
     fb_batch_t *spare[S_NBATCHES]; /* empty and answered */
     int nspare;
     int64_t handed_us;    /* monotonic: when the last batch went to the writer (commit-interval) */
+    uint64_t serial;      /* the last batch number given (to the filling batch) */
+    uint64_t answered;    /* the number of the last batch answered */
     pthread_t thread;
     int running;
     char endpoint[64];
@@ -233,6 +235,7 @@ fb_writer_t *fb_writer_new(const fb_broker_config_t *cfg, fb_writer_answer_fn *a
         goto error;
     }
     self->fill = self->batches[0];
+    self->fill->serial = ++self->serial;
     for (int i = 1; i < S_NBATCHES; i++) self->spare[self->nspare++] = self->batches[i];
     self->store = fb_store_open(cfg->pg, FB_STORE_WRITER, err, sizeof(err));
     if (!self->store) {
@@ -349,6 +352,7 @@ static int s_hand_off(fb_writer_t *self, fb_batch_t *then)
     self->handed_us = now;
     self->busy = b;
     self->fill = then ? then : self->spare[--self->nspare];
+    self->fill->serial = ++self->serial;
     return 1;
 }
 
@@ -375,6 +379,7 @@ static void s_hand_ahead(fb_writer_t *self, const fb_batch_t *b)
     self->next = f;
     self->handed_us = fb_time_mono_us();
     self->fill = self->spare[--self->nspare];
+    self->fill->serial = ++self->serial;
     self->stats->handed_ahead++;
 }
 
@@ -401,6 +406,7 @@ int fb_writer_collect(fb_writer_t *self, long wait_ms)
         return 0;
     }
     fb_batch_t *b = m.b;
+    uint64_t serial = b->serial; /* renumbered if it fills again at once */
     self->busy = self->next;
     self->next = NULL;
     /* With nothing queued, the next batch goes to the writer first, so that
@@ -409,6 +415,7 @@ int fb_writer_collect(fb_writer_t *self, long wait_ms)
      * emptied. */
     int refill = !self->busy && s_hand_off(self, b);
     self->answer(self->arg, b);
+    self->answered = serial;
     if (!refill) self->spare[self->nspare++] = b;
     return 1;
 }
@@ -423,6 +430,24 @@ void fb_writer_stop(fb_writer_t *self)
     zmq_send(self->pipe, &quit, sizeof(quit), 0);
     pthread_join(self->thread, NULL);
     self->running = 0;
+}
+
+uint64_t fb_writer_fill_serial(const fb_writer_t *self)
+{
+    return self->fill->serial;
+}
+
+uint64_t fb_writer_answered(const fb_writer_t *self)
+{
+    return self->answered;
+}
+
+size_t fb_writer_held(const fb_writer_t *self, const char *origin, uint64_t *max_seq)
+{
+    size_t n = fb_batch_count_origin(self->fill, origin, max_seq);
+    if (self->busy) n += fb_batch_count_origin(self->busy, origin, max_seq);
+    if (self->next) n += fb_batch_count_origin(self->next, origin, max_seq);
+    return n;
 }
 
 /* Milliseconds from now until mono time at_us, rounded up; 0 when past. */

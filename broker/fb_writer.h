@@ -73,6 +73,18 @@ int fb_writer_hand_off(fb_writer_t *self);
  * answered, 0 when none, -1 when the wait failed. */
 int fb_writer_collect(fb_writer_t *self, long wait_ms);
 
+/* Batches are numbered as they start to fill, from 1 on, and answered in
+ * that order. The number of the filling batch: */
+uint64_t fb_writer_fill_serial(const fb_writer_t *self);
+
+/* ... and of the last batch answered (0: none yet). */
+uint64_t fb_writer_answered(const fb_writer_t *self);
+
+/* How many publishes of origin the batches hold that are not answered yet
+ * (filling, with the writer, queued behind it); raises *max_seq to their
+ * highest origin_seq. */
+size_t fb_writer_held(const fb_writer_t *self, const char *origin, uint64_t *max_seq);
+
 /* timeout, or less when a lingering or paced filling batch is due sooner
  * (milliseconds, for the loop's poll). */
 long fb_writer_timeout(const fb_writer_t *self, long timeout);

@@ -60,6 +60,32 @@ static void s_assert_member_acked(void *s, const char *origin, uint64_t origin_s
     assert_true(a.global_seq > 0);
 }
 
+/* Says Hello as origin on s and returns the Welcome's last_origin_seq. */
+static uint64_t s_hello(void *s, const char *origin)
+{
+    Fedbus__Hello h = FEDBUS__HELLO__INIT;
+    h.origin = (char *)origin;
+    h.version = "test";
+    Fedbus__NodeMessage m = FEDBUS__NODE_MESSAGE__INIT;
+    m.body_case = FEDBUS__NODE_MESSAGE__BODY_HELLO;
+    m.hello = &h;
+    uint8_t buf[256];
+    size_t len = fedbus__node_message__pack(&m, buf);
+    assert_true(zmq_send(s, buf, len, 0) >= 0);
+    int timeout = 10000;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    assert_true(zmq_msg_recv(&msg, s, 0) >= 0);
+    Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+    assert_non_null(bm);
+    assert_int_equal(bm->body_case, FEDBUS__BROKER_MESSAGE__BODY_WELCOME);
+    uint64_t last = bm->welcome->last_origin_seq;
+    fedbus__broker_message__free_unpacked(bm, NULL);
+    zmq_msg_close(&msg);
+    return last;
+}
+
 static void s_assert_broker_alive(void)
 {
     int status;
@@ -110,6 +136,29 @@ static void test_origin_seq_at_int64_max_is_stored_and_the_next_one_refused_with
     zmq_close(s);
 }
 
+static void test_hello_of_an_origin_at_int64_max_is_welcomed_and_the_operator_told(void **state)
+{
+    (void)state;
+    void *s = s_dealer();
+    th_ack_t a = s_publish(s, th_event_json("kr-daejeon", "forum", "last"), "kr-daejeon", INT64_MAX);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    /* Its node, restarted twice, is welcomed each time; neither it nor the
+     * broker stops, and the log says what to do. */
+    for (int k = 0; k < 2; k++) {
+        int n = th_node_start(&s_t, "kr-daejeon", NULL);
+        usleep(1000 * 1000);
+        int status;
+        assert_int_equal(waitpid(s_t.nodes[n], &status, WNOHANG), 0);
+        th_stop_pid(s_t.nodes[n], SIGKILL);
+        s_t.nodes[n] = 0;
+    }
+    assert_int_equal(s_hello(s, "kr-daejeon"), (uint64_t)INT64_MAX);
+    s_assert_broker_alive();
+    assert_true(th_count_lines(s_t.broker_log, "give that node a new member id") >= 1);
+    s_assert_member_acked(s, "kr-seoul", 1);
+    zmq_close(s);
+}
+
 static void test_created_at_beyond_year_9999_is_refused_and_other_members_keep_their_acks(void **state)
 {
     (void)state;
@@ -138,6 +187,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_origin_seq_above_int64_max_is_refused_and_other_members_keep_their_acks,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_origin_seq_at_int64_max_is_stored_and_the_next_one_refused_without_harm,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hello_of_an_origin_at_int64_max_is_welcomed_and_the_operator_told,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_created_at_beyond_year_9999_is_refused_and_other_members_keep_their_acks,
                                         s_setup, s_teardown),

@@ -321,6 +321,30 @@ static void test_released_batch_is_empty_and_takes_publishes_again(void **state)
     assert_int_equal(s_b->items[0].state, FB_BATCH_NEW);
 }
 
+static void test_count_of_an_origin_in_flight_names_its_highest_origin_seq(void **state)
+{
+    (void)state;
+    s_add("kr-incheon", 7, 1, 1);
+    s_add("kr-busan", 90, 2, 2);
+    s_add("kr-incheon", 12, 3, 3);
+    s_add("kr-incheon", 9, 4, 4);
+    /* Refused while it was read: no origin, or no origin_seq, is not in flight. */
+    fb_batch_item_t *bad = fb_batch_open(s_b);
+    fb_batch_reject(bad, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "bad");
+    s_b->nitems++;
+    uint64_t max = 5;
+    assert_int_equal(fb_batch_count_origin(s_b, "kr-incheon", &max), 3);
+    assert_int_equal(max, 12);
+    max = 100;
+    assert_int_equal(fb_batch_count_origin(s_b, "kr-busan", &max), 1);
+    assert_int_equal(max, 100); /* only ever raised */
+    max = 0;
+    assert_int_equal(fb_batch_count_origin(s_b, "kr-seoul", &max), 0);
+    assert_int_equal(max, 0);
+    fb_batch_release(s_b);
+    assert_int_equal(fb_batch_count_origin(s_b, "kr-incheon", &max), 0);
+}
+
 #define S_TEST(f) cmocka_unit_test_setup_teardown(f, s_setup, s_teardown)
 
 int main(void)
@@ -340,6 +364,7 @@ int main(void)
         S_TEST(test_copy_of_a_refused_publish_takes_its_reject),
         S_TEST(test_merging_heads_keeps_each_origins_highest),
         S_TEST(test_released_batch_is_empty_and_takes_publishes_again),
+        S_TEST(test_count_of_an_origin_in_flight_names_its_highest_origin_seq),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
