@@ -4,7 +4,8 @@
  * memory more than a little: a page reads at most S_SCAN global_seqs of
  * history (a prefix through the topic index), the reader's statement
  * timeout cuts a query that still runs long, one turn serves replays for at
- * most S_TURN_US (round robin), and a chunk that the client's queue
+ * most S_TURN_US (round robin), a chunk holds at most S_CHUNK_BYTES (or one
+ * envelope), and a chunk that the client's queue
  * (replay-queue) does not take is kept, alone, until it does — or, after
  * replay-stall, the replay is dropped and counted. */
 #include "fb_replay_srv.h"
@@ -25,6 +26,7 @@
 #define S_SCAN 16384         /* global_seqs one page may read */
 #define S_TURN_US 4000       /* replay work per loop turn */
 #define S_RETRY_US 5000      /* a chunk the client's queue refused is offered again after */
+#define S_CHUNK_BYTES (4u << 20) /* envelope bytes in one chunk (but always one envelope) */
 #define S_SINCE_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z, in µs */
 
 typedef struct {
@@ -263,26 +265,30 @@ static void s_hold_page(const fb_store_page_t *page, void *arg)
 {
     s_page_ctx_t *c = arg;
     s_replay_t *r = c->r;
+    /* A chunk holds up to S_CHUNK_BYTES of envelopes (at least one): the
+     * rest of the page is read again next time. */
+    size_t n = 0, bytes = 0;
+    while (n < page->n && (n == 0 || bytes + page->lens[n] <= S_CHUNK_BYTES)) bytes += page->lens[n++];
     int reach = c->to > c->srv->head;
-    int done = (r->remaining && page->n >= r->remaining) || (!page->n && reach);
-    uint64_t after = page->n ? page->last_seq + 1 : r->next_seq;
-    if (page->n == c->want) r->held_next = after;
+    int done = (r->remaining && n >= r->remaining) || (!n && reach);
+    uint64_t after = n ? page->seqs[n - 1] + 1 : r->next_seq;
+    if (n == c->want || n < page->n) r->held_next = after;
     else if (reach) r->held_next = after > c->srv->head + 1 ? after : c->srv->head + 1;
     else r->held_next = c->to;
-    r->held_remaining = r->remaining ? r->remaining - page->n : 0;
+    r->held_remaining = r->remaining ? r->remaining - n : 0;
     r->held_done = done;
-    if (!page->n && !done) {
+    if (!n && !done) {
         r->next_seq = r->held_next;
         return;
     }
     ProtobufCBinaryData envs[FB_STORE_PAGE_MAX];
-    for (size_t i = 0; i < page->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         envs[i].data = (uint8_t *)page->envs[i];
         envs[i].len = page->lens[i];
     }
     Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
     ch.request_id = r->request_id;
-    ch.n_envelopes = page->n;
+    ch.n_envelopes = n;
     ch.envelopes = envs;
     ch.head_seq = c->srv->head;
     ch.done = done;

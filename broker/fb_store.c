@@ -633,7 +633,7 @@ static PGresult *s_page_query(fb_store_t *self, int explain, uint64_t from_seq, 
     snprintf(num[1], 24, "%llu", (unsigned long long)(to_seq && to_seq <= INT64_MAX ? to_seq : INT64_MAX));
     snprintf(num[2], 24, "%lld", (long long)since_us);
     snprintf(num[3], 24, "%u", max);
-    for (int i = 0; i < 4; i++) params[i] = num[i];
+    params[0] = num[0], params[1] = num[1], params[2] = num[2], params[3] = num[3];
     char *q = sql + sprintf(sql, "%sSELECT envelope, global_seq FROM fedbus_messages WHERE global_seq >= $1::bigint"
                                  " AND global_seq < $2::bigint"
                                  " AND ($3::bigint = 0 OR stored_at >= to_timestamp($3::bigint / 1e6))",
@@ -659,11 +659,11 @@ int fb_store_page(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t 
 {
     const uint8_t *envs[FB_STORE_PAGE_MAX];
     size_t lens[FB_STORE_PAGE_MAX];
+    uint64_t seqs[FB_STORE_PAGE_MAX];
     if (max > FB_STORE_PAGE_MAX) max = FB_STORE_PAGE_MAX;
     if (from_seq > INT64_MAX) from_seq = INT64_MAX; /* nothing is stored there */
     PGresult *r = s_page_query(self, 0, from_seq, to_seq, since_us, prefixes, nprefixes, max);
-    /* A connection the server dropped (restarted, outage) still reads as
-     * OK until a query fails on it: reconnect and ask once more. */
+    /* A connection the server dropped still reads as OK until a query fails on it: reconnect, ask again. */
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQstatus(self->conn) != CONNECTION_OK && s_connect(self) == 0) {
         PQclear(r);
         r = s_page_query(self, 0, from_seq, to_seq, since_us, prefixes, nprefixes, max);
@@ -674,12 +674,12 @@ int fb_store_page(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t 
         return -1;
     }
     int n = PQntuples(r);
-    fb_store_page_t page = {envs, lens, (size_t)n, 0};
     for (int i = 0; i < n; i++) {
         envs[i] = (const uint8_t *)PQgetvalue(r, i, 0);
         lens[i] = (size_t)PQgetlength(r, i, 0);
+        seqs[i] = s_be64(PQgetvalue(r, i, 1));
     }
-    if (n) page.last_seq = s_be64(PQgetvalue(r, n - 1, 1));
+    fb_store_page_t page = {envs, lens, seqs, (size_t)n, n ? seqs[n - 1] : 0};
     fn(&page, arg);
     PQclear(r);
     return n;

@@ -115,6 +115,7 @@ int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_s
 typedef struct {
     const uint8_t **envs;
     size_t *lens;
+    const uint64_t *seqs; /* each envelope's global_seq */
     size_t n;
     uint64_t last_seq;
 } fb_store_page_t;

@@ -22,9 +22,11 @@ static uint64_t s_seq = 1; /* next origin_seq of kr-seoul */
 static int64_t s_publish_us(void *s);
 
 enum { FILLER = 400000, BIG = 10000, BIG_BYTES = 2048, BIG_FROM = FILLER + 2 };
+enum { HUGE_ROWS = 100, HUGE_BYTES = 256 << 10, HUGE_FROM = BIG_FROM + BIG };
 
 /* One real message, then 400k small rows of one topic no test asks for,
- * then 10k rows of 2 KiB under event.zz-big (from BIG_FROM): enough history
+ * then 10k rows of 2 KiB under event.zz-big (from BIG_FROM), then 100 of
+ * 256 KiB under event.zz-huge (from HUGE_FROM): enough history
  * that a scan shows and a full replay fills memory. Written directly, with
  * the broker stopped, and read back by the broker's next start. */
 static int s_setup(void **state)
@@ -45,6 +47,12 @@ static int s_setup(void **state)
              " '\\x00'::bytea, CASE WHEN g < %d THEN '\\x00'::bytea ELSE convert_to(repeat('x', %d), 'UTF8') END"
              " FROM generate_series(2, %d) g; ANALYZE fedbus_messages",
              BIG_FROM, BIG_FROM, BIG_BYTES, BIG_FROM + BIG - 1);
+    th_sql_exec(&s_t, sql);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO fedbus_messages SELECT g, 'zz-filler', g, md5(g::text)::uuid, 'event.zz-huge.forum',"
+             " now(), now(), '\\x00'::bytea, convert_to(repeat('y', %d), 'UTF8')"
+             " FROM generate_series(%d, %d) g",
+             HUGE_BYTES, HUGE_FROM, HUGE_FROM + HUGE_ROWS - 1);
     th_sql_exec(&s_t, sql);
     th_broker_start(&s_t, NULL);
     return 0;
@@ -219,6 +227,29 @@ static void test_a_clients_replays_beyond_replay_per_peer_are_refused(void **sta
     zmq_close(s);
 }
 
+/* A chunk carries at most 4 MiB of envelopes: 100 of 256 KiB come 16 a
+ * chunk, all of them, in order. */
+static void test_a_replay_chunk_holds_at_most_4_mib(void **state)
+{
+    (void)state;
+    void *s = s_replay_socket(0);
+    s_request(s, 5, 1, 0, "event.zz-huge", 0);
+    int got = 0, chunks = 0, most = 0, done = 0;
+    Fedbus__ReplayChunk *ch;
+    while (!done && (ch = s_chunk(s, 10000)) != NULL) {
+        assert_int_equal(ch->error, 0);
+        chunks++;
+        got += (int)ch->n_envelopes;
+        most = (int)ch->n_envelopes > most ? (int)ch->n_envelopes : most;
+        done = ch->done;
+        fedbus__replay_chunk__free_unpacked(ch, NULL);
+    }
+    zmq_close(s);
+    assert_true(done);
+    assert_int_equal(got, HUGE_ROWS);
+    assert_int_equal(most, (4 << 20) / HUGE_BYTES);
+}
+
 /* Values no history can have are refused for good (INVALID_FIELD), not
  * "retry" (STORE_UNAVAILABLE) as when they reached PostgreSQL. */
 static void test_replay_fields_out_of_range_are_refused_invalid_field(void **state)
@@ -318,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_64_replays_of_a_prefix_matching_nothing_leave_acks_fast),
         cmocka_unit_test(test_replay_clients_that_never_read_do_not_grow_the_broker),
         cmocka_unit_test(test_a_clients_replays_beyond_replay_per_peer_are_refused),
+        cmocka_unit_test(test_a_replay_chunk_holds_at_most_4_mib),
         cmocka_unit_test(test_replay_fields_out_of_range_are_refused_invalid_field),
         cmocka_unit_test(test_the_first_replay_after_the_store_came_back_is_served),
         cmocka_unit_test(test_huge_feed_subscriptions_do_not_grow_the_broker),
