@@ -19,10 +19,11 @@ typedef struct fb_feed fb_feed_t;
  * that ends it in a frame. A longer one cannot select more than that does. */
 #define FB_FEED_PREFIX_MAX (FB_TOPIC_MAX + 1)
 /* The largest subscription message the feed's socket takes (the (un)subscribe
- * byte, FB_FEED_MARK, a prefix): ZeroMQ keeps every subscription in its own
- * trie, a node per byte, so a longer message drops the connection before it
- * is stored (the socket's ZMQ_MAXMSGSIZE). */
-#define FB_FEED_SUB_MAX (FB_FEED_PREFIX_MAX + 2)
+ * byte, FB_FEED_MARK, a prefix; room too for the ZMTP 3.1 form, a command
+ * named SUBSCRIBE): ZeroMQ keeps every subscription in its own trie, a node
+ * per byte, so a longer message drops the connection before it is stored
+ * (the socket's ZMQ_MAXMSGSIZE). */
+#define FB_FEED_SUB_MAX (FB_FEED_PREFIX_MAX + 16)
 /* Distinct prefixes kept per kind of frame; past it, that kind of frame is
  * built for every topic (ZeroMQ still filters each subscriber's own). */
 #define FB_FEED_PREFIXES_MAX 4096

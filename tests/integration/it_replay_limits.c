@@ -1,6 +1,7 @@
 /* it_replay_limits.c — replays and feed subscriptions of hostile or careless peers cost the broker little: acks stay fast, memory stays bounded. */
 #include "harness.h"
 
+#include "fb_envelope.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
 
@@ -329,6 +330,31 @@ static void test_huge_feed_subscriptions_do_not_grow_the_broker(void **state)
     if (after - before > 16 * 1024) fail_msg("the broker grew by %ld KiB", after - before);
 }
 
+/* A subscription as long as a topic and its NUL, batched, is taken: the
+ * subscriber gets what it asked for. */
+static void test_a_feed_subscription_of_the_longest_topic_is_served(void **state)
+{
+    (void)state;
+    void *sub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_SUB, .endpoint = s_t.feed});
+    assert_non_null(sub);
+    char longest[FB_TOPIC_MAX + 3];
+    longest[0] = FB_FEED_MARK;
+    memset(longest + 1, 'a', FB_TOPIC_MAX + 1);
+    memcpy(longest + 1, "event.kr-seoul.", 15);
+    longest[FB_TOPIC_MAX + 1] = '\0';
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, longest, FB_TOPIC_MAX + 2), 0);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "event.kr-seoul", 14), 0);
+    usleep(300 * 1000);
+    void *pub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    int64_t ack_us = s_publish_us(pub);
+    zmq_close(pub);
+    zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+    int got = zmq_poll(&it, 1, 3000);
+    zmq_close(sub);
+    assert_true(ack_us >= 0);
+    assert_int_equal(got, 1);
+}
+
 /* A replay whose client takes nothing for replay-stall is dropped and
  * counted, freeing its place. */
 static void test_a_replay_whose_client_never_reads_is_dropped_after_replay_stall(void **state)
@@ -353,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_replay_fields_out_of_range_are_refused_invalid_field),
         cmocka_unit_test(test_the_first_replay_after_the_store_came_back_is_served),
         cmocka_unit_test(test_huge_feed_subscriptions_do_not_grow_the_broker),
+        cmocka_unit_test(test_a_feed_subscription_of_the_longest_topic_is_served),
         cmocka_unit_test(test_a_replay_whose_client_never_reads_is_dropped_after_replay_stall),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
