@@ -1,8 +1,9 @@
 /* fb_replay_srv.c — replay requests checked and served, one ReplayChunk of up to 256 rows per turn.
  *
  * Every bound here keeps a replay from costing the broker's main thread or
- * memory more than a little: a page reads at most S_SCAN global_seqs of
- * history (a prefix through the topic index), the reader's statement
+ * memory more than a little: a page reads a window of S_SCAN global_seqs of
+ * history (a prefix through the topic index; the window widens up to
+ * S_SCAN_MAX while it is read in well under a millisecond), the reader's statement
  * timeout cuts a query that still runs long, one turn serves replays for at
  * most S_TURN_US (round robin), a chunk holds at most S_CHUNK_BYTES (or one
  * envelope), and a chunk that the client's queue
@@ -23,8 +24,10 @@
 
 #define S_PAGE 256
 #define S_MAX_PREFIXES 256
-#define S_SCAN 16384         /* global_seqs one page may read */
-#define S_TURN_US 4000       /* replay work per loop turn */
+#define S_SCAN 16384         /* global_seqs one page reads at first... */
+#define S_SCAN_MAX (1u << 20) /* ...and at most, while windows come back short in under S_FAST_US */
+#define S_FAST_US 1000
+#define S_TURN_US 2000       /* replay work per loop turn */
 #define S_RETRY_US 5000      /* a chunk the client's queue refused is offered again after */
 #define S_CHUNK_BYTES (4u << 20) /* envelope bytes in one chunk (but always one envelope) */
 #define S_SINCE_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z, in µs */
@@ -44,6 +47,7 @@ typedef struct {
     int64_t blocked_us; /* monotonic: when the chunk was first refused */
     int64_t tried_us;   /* ... and last offered */
     int finished;       /* to be removed at the end of the turn */
+    uint32_t scan;      /* global_seqs the next page reads */
 } s_replay_t;
 
 struct fb_replay_srv {
@@ -201,6 +205,7 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus_
     r->next_seq = req->from_seq ? req->from_seq : 1;
     r->since_us = req->since_us;
     r->remaining = req->limit;
+    r->scan = S_SCAN;
     r->prefixes = calloc(req->n_prefixes ? req->n_prefixes : 1, sizeof(char *));
     for (size_t i = 0; r->prefixes && i < req->n_prefixes; i++) {
         if (!(r->prefixes[r->nprefixes] = strdup(req->prefixes[i]))) break;
@@ -330,10 +335,15 @@ static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
                        "store unavailable: retry");
         return 1;
     }
-    s_page_ctx_t ctx = {self, r, S_PAGE, r->next_seq + S_SCAN, 0};
+    s_page_ctx_t ctx = {self, r, S_PAGE, r->next_seq + r->scan, 0};
     if (r->remaining && r->remaining < ctx.want) ctx.want = (unsigned)r->remaining;
     int n = fb_store_page(self->reader, r->next_seq, ctx.to, r->since_us, (const char *const *)r->prefixes,
                           r->nprefixes, ctx.want, s_hold_page, &ctx);
+    /* A window read quickly and short (an index found little) may widen;
+     * one that took long (rows read one by one) narrows again. */
+    int64_t took = fb_time_mono_us() - now;
+    if (n >= 0 && (unsigned)n < ctx.want && took < S_FAST_US && r->scan < S_SCAN_MAX) r->scan *= 2;
+    else if (took > 2 * S_FAST_US && r->scan > S_SCAN) r->scan /= 2;
     if (n < 0 || ctx.failed) {
         fb_warn("replay: %s", n < 0 ? fb_store_error(self->reader) : "out of memory");
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
