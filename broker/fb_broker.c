@@ -64,6 +64,16 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "publishes that make a batch worth committing at once, without commit-linger"},
     {"feed-queue", FB_CFG_INT, offsetof(fb_broker_config_t, feed_queue), 0, "10000", 100, 10000000,
      "feed frames queued for a subscriber before the feed drops frames for it (a batched frame holds up to 32 messages and 8 KiB)"},
+    {"replay-max", FB_CFG_INT, offsetof(fb_broker_config_t, replay_max), 0, "64", 1, 4096,
+     "replays in progress on the broker; one more is answered STORE_UNAVAILABLE (retry)"},
+    {"replay-per-peer", FB_CFG_INT, offsetof(fb_broker_config_t, replay_per_peer), 0, "8", 1, 4096,
+     "replays in progress for one client connection; one more is answered STORE_UNAVAILABLE (retry)"},
+    {"replay-queue", FB_CFG_INT, offsetof(fb_broker_config_t, replay_queue), 0, "4", 1, 10000,
+     "replay chunks (of up to 256 messages) queued for one client; the next waits in the broker until the client reads"},
+    {"replay-stall", FB_CFG_INT, offsetof(fb_broker_config_t, replay_stall), 0, "10000", 100, 3600000,
+     "milliseconds a replay waits for its client to take a chunk before it is dropped (and counted)"},
+    {"replay-timeout", FB_CFG_INT, offsetof(fb_broker_config_t, replay_timeout), 0, "1000", 0, 600000,
+     "milliseconds one replay page's query may run (statement_timeout; 0 = none); a page cut short answers STORE_UNAVAILABLE"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -220,7 +230,7 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             {fb_feed_socket(self->feed), 0, ZMQ_POLLIN, 0},
             {fb_ingest_socket(self->ingest), 0, room ? ZMQ_POLLIN : 0, 0},
         };
-        int rc = zmq_poll(items, 4, fb_writer_timeout(w, fb_replay_srv_active(self->replay) ? 0 : 500));
+        int rc = zmq_poll(items, 4, fb_writer_timeout(w, fb_replay_srv_wait_ms(self->replay, 500)));
         if (rc < 0 && errno != EINTR) {
             fb_err("poll: %s", zmq_strerror(errno));
             break;
@@ -263,18 +273,22 @@ static int s_open_sockets(fb_broker_t *self, fb_store_t *reader)
     }
     if (!(self->ingest = fb_ingest_new(s, cfg, self->heads, &self->stats, self->writer))) goto oom;
     s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_XPUB, .endpoint = cfg->feed, .bind = 1,
-                                     .sndhwm = (int)cfg->feed_queue, .rcvhwm = (int)cfg->feed_queue});
+                                     .sndhwm = (int)cfg->feed_queue, .rcvhwm = (int)cfg->feed_queue,
+                                     .max_msg = FB_FEED_SUB_MAX});
     if (!s) {
         fb_err("cannot bind feed %s: %s", cfg->feed, zmq_strerror(errno));
         goto error;
     }
     if (!(self->feed = fb_feed_new(s, &self->stats))) goto oom;
-    s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = cfg->replay, .bind = 1, .max_msg = 1 << 20});
+    s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = cfg->replay, .bind = 1, .max_msg = 1 << 20,
+                                     .sndhwm = (int)cfg->replay_queue});
     if (!s) {
         fb_err("cannot bind replay %s: %s", cfg->replay, zmq_strerror(errno));
         goto error;
     }
-    if (!(self->replay = fb_replay_srv_new(s, reader, &self->stats))) {
+    fb_replay_limits_t limits = {(int)cfg->replay_max, (int)cfg->replay_per_peer, (int)cfg->replay_stall,
+                                 (int)cfg->replay_timeout};
+    if (!(self->replay = fb_replay_srv_new(s, reader, &self->stats, &limits))) {
         reader = NULL; /* closed with the socket */
         goto oom;
     }

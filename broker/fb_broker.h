@@ -21,6 +21,7 @@ typedef struct {
     long long commit_min;
     long long stats_interval;
     long long feed_queue;
+    long long replay_max, replay_per_peer, replay_queue, replay_stall, replay_timeout;
     char log_level[16];
 } fb_broker_config_t;
 

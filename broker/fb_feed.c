@@ -22,6 +22,7 @@ struct fb_feed {
      * without it). A kind of frame is built for a topic only while one of
      * its prefixes may select it; the answer is kept for the last topic. */
     s_prefixes_t plain, batched;
+    uint64_t ignored;       /* subscriptions too long, or past FB_FEED_PREFIXES_MAX */
     uint64_t gen;           /* changes with the prefixes */
     char want_topic[FB_TOPIC_MAX + 1];
     uint64_t want_gen;      /* gen when want_* were worked out */
@@ -31,7 +32,8 @@ struct fb_feed {
 };
 
 /* Adds (add) or removes a prefix of len bytes; returns 0, or -1 when out of
- * memory (the prefix is then not kept: frames are built as if it were). */
+ * memory or past FB_FEED_PREFIXES_MAX (the prefix is then not kept: frames
+ * are built as if it were). */
 static int s_prefixes_set(s_prefixes_t *ps, const uint8_t *p, size_t len, int add)
 {
     for (size_t i = 0; i < ps->n; i++)
@@ -43,6 +45,7 @@ static int s_prefixes_set(s_prefixes_t *ps, const uint8_t *p, size_t len, int ad
             return 0;
         }
     if (!add) return 0;
+    if (ps->n >= FB_FEED_PREFIXES_MAX && len) return -1; /* "" (everything) always fits */
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 16;
         uint8_t **v = realloc(ps->v, cap * sizeof(*v));
@@ -105,6 +108,11 @@ void fb_feed_destroy(fb_feed_t **self_p)
     *self_p = NULL;
 }
 
+uint64_t fb_feed_ignored(const fb_feed_t *self)
+{
+    return self->ignored;
+}
+
 void *fb_feed_socket(fb_feed_t *self)
 {
     return self->xpub;
@@ -120,9 +128,14 @@ void fb_feed_drain(fb_feed_t *self)
         if (n < 1 || d[0] > 1) continue; /* not a (un)subscription */
         int batched = n >= 2 && d[1] == FB_FEED_MARK;
         s_prefixes_t *ps = batched ? &self->batched : &self->plain;
+        if (n - 1 - (size_t)batched > FB_FEED_PREFIX_MAX) {
+            /* Past the socket's ZMQ_MAXMSGSIZE only if that was not set. */
+            self->ignored++;
+            continue;
+        }
         if (s_prefixes_set(ps, d + 1 + batched, n - 1 - (size_t)batched, d[0]) != 0) {
             /* Not kept: from now on every frame of that kind is built. */
-            fb_warn("feed: out of memory keeping a subscription");
+            if (self->ignored++ == 0) fb_warn("feed: a subscription not kept (out of memory or prefixes)");
             s_prefixes_set(ps, (const uint8_t *)"", 0, 1);
         }
         self->gen++;

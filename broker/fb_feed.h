@@ -9,8 +9,24 @@
 
 #include "fb_batch.h"
 #include "fb_broker_stats.h"
+#include "fedbus/fb_topic.h"
+
+#include <stdint.h>
 
 typedef struct fb_feed fb_feed_t;
+
+/* The longest subscription prefix kept: a topic (FB_TOPIC_MAX) and the NUL
+ * that ends it in a frame. A longer one cannot select more than that does. */
+#define FB_FEED_PREFIX_MAX (FB_TOPIC_MAX + 1)
+/* The largest subscription message the feed's socket takes (the (un)subscribe
+ * byte, FB_FEED_MARK, a prefix; room too for the ZMTP 3.1 form, a command
+ * named SUBSCRIBE): ZeroMQ keeps every subscription in its own trie, a node
+ * per byte, so a longer message drops the connection before it is stored
+ * (the socket's ZMQ_MAXMSGSIZE). */
+#define FB_FEED_SUB_MAX (FB_FEED_PREFIX_MAX + 16)
+/* Distinct prefixes kept per kind of frame; past it, that kind of frame is
+ * built for every topic (ZeroMQ still filters each subscriber's own). */
+#define FB_FEED_PREFIXES_MAX 4096
 
 /* Returns the feed serving xpub (taken over: fb_feed_destroy() closes it),
  * counting frames sent into stats (borrowed: the broker's, alive as long as
@@ -23,8 +39,12 @@ void fb_feed_destroy(fb_feed_t **self_p);
 /* The XPUB socket, to poll. */
 void *fb_feed_socket(fb_feed_t *self);
 
-/* Reads every (un)subscription XPUB has queued into the prefix sets. */
+/* Reads every (un)subscription XPUB has queued into the prefix sets. A
+ * prefix longer than FB_FEED_PREFIX_MAX is ignored, and counted. */
 void fb_feed_drain(fb_feed_t *self);
+
+/* Subscriptions ignored so far: too long, or past FB_FEED_PREFIXES_MAX. */
+uint64_t fb_feed_ignored(const fb_feed_t *self);
 
 /* Sends the stored message it: to plain subscribers at once, as one frame
  * (topic, NUL, stored envelope); to batched ones in the run being gathered,

@@ -52,6 +52,17 @@ static const char *const s_migrations[] = {
     "ALTER TABLE fedbus_messages ADD CONSTRAINT fedbus_messages_id_origin_key"
     "  UNIQUE (message_id, origin);"
     "ALTER TABLE fedbus_origins ALTER COLUMN origin TYPE text COLLATE \"C\";",
+    /* 4: replay by topic prefix reads an index. Without one, a prefix that
+     * matches little read every row from from_seq on (64 such replays over
+     * 400k rows took the broker's acks from 0.6 ms to 335 ms at p50). A
+     * prefix is asked as the byte range [prefix, prefix with its last byte
+     * + 1), which this index serves under topic's COLLATE "C"; global_seq
+     * second keeps each topic's rows in replay order and filters the
+     * requested window inside the index. Building it holds a write lock on
+     * fedbus_messages for the time it takes (about a second per million
+     * rows): on a large table, create it by hand first with CREATE INDEX
+     * CONCURRENTLY under this name and the migration skips it. */
+    "CREATE INDEX IF NOT EXISTS fedbus_messages_topic_seq ON fedbus_messages (topic, global_seq);",
 };
 #define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
 

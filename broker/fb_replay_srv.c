@@ -1,9 +1,20 @@
-/* fb_replay_srv.c — replay requests checked and served, one ReplayChunk of up to 256 rows per turn. */
+/* fb_replay_srv.c — replay requests checked and served, one ReplayChunk of up to 256 rows per turn.
+ *
+ * Every bound here keeps a replay from costing the broker's main thread or
+ * memory more than a little: a page reads a window of S_SCAN global_seqs of
+ * history (a prefix through the topic index; the window widens up to
+ * S_SCAN_MAX while it is read in well under a millisecond), the reader's statement
+ * timeout cuts a query that still runs long, one turn serves replays for at
+ * most S_TURN_US (round robin), a chunk holds at most S_CHUNK_BYTES (or one
+ * envelope), and a chunk that the client's queue
+ * (replay-queue) does not take is kept, alone, until it does — or, after
+ * replay-stall, the replay is dropped and counted. */
 #include "fb_replay_srv.h"
 
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_reply.h"
+#include "fb_time.h"
 #include "fb_zmq.h"
 #include "fedbus/fedbus.h"
 
@@ -12,8 +23,14 @@
 #include <string.h>
 
 #define S_PAGE 256
-#define S_MAX_ACTIVE 64
 #define S_MAX_PREFIXES 256
+#define S_SCAN 16384         /* global_seqs one page reads at first... */
+#define S_SCAN_MAX (1u << 20) /* ...and at most, while windows come back short in under S_FAST_US */
+#define S_FAST_US 1000
+#define S_TURN_US 2000       /* replay work per loop turn */
+#define S_RETRY_US 5000      /* a chunk the client's queue refused is offered again after */
+#define S_CHUNK_BYTES (4u << 20) /* envelope bytes in one chunk (but always one envelope) */
+#define S_SINCE_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z, in µs */
 
 typedef struct {
     zmq_msg_t ident;
@@ -23,21 +40,35 @@ typedef struct {
     char **prefixes;
     size_t nprefixes;
     uint64_t remaining; /* 0 = to the head */
+    /* A chunk the client's queue refused, with what follows once it is sent. */
+    zmq_msg_t held;
+    int holding, held_done;
+    uint64_t held_next, held_remaining;
+    int64_t blocked_us; /* monotonic: when the chunk was first refused */
+    int64_t tried_us;   /* ... and last offered */
+    int finished;       /* to be removed at the end of the turn */
+    uint32_t scan;      /* global_seqs the next page reads */
 } s_replay_t;
 
 struct fb_replay_srv {
     void *router;
     fb_store_t *reader;
     fb_broker_stats_t *stats;
+    fb_replay_limits_t limits;
     uint64_t head; /* as the caller last gave it */
-    s_replay_t replays[S_MAX_ACTIVE];
+    s_replay_t *replays; /* limits.max_active of them */
     int nreplays;
+    int turn;            /* where the next turn starts */
+    uint64_t dropped;    /* replays dropped for a client that did not read */
 };
 
-fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_stats_t *stats)
+fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_stats_t *stats,
+                                   const fb_replay_limits_t *limits)
 {
     fb_replay_srv_t *self = calloc(1, sizeof(*self));
-    if (!self) {
+    if (self) self->replays = calloc((size_t)limits->max_active, sizeof(s_replay_t));
+    if (!self || !self->replays) {
+        free(self);
         zmq_close(router);
         fb_store_destroy(&reader);
         return NULL;
@@ -45,6 +76,9 @@ fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_s
     self->router = router;
     self->reader = reader;
     self->stats = stats;
+    self->limits = *limits;
+    if (limits->timeout_ms && fb_store_set_timeout(reader, limits->timeout_ms) != 0)
+        fb_warn("replay: %s", fb_store_error(reader)); /* set again at the next connect */
     return self;
 }
 
@@ -53,6 +87,7 @@ static void s_replay_free(s_replay_t *r)
     for (size_t i = 0; i < r->nprefixes; i++) free(r->prefixes[i]);
     free(r->prefixes);
     zmq_msg_close(&r->ident);
+    if (r->holding) zmq_msg_close(&r->held);
 }
 
 void fb_replay_srv_destroy(fb_replay_srv_t **self_p)
@@ -60,6 +95,7 @@ void fb_replay_srv_destroy(fb_replay_srv_t **self_p)
     if (!self_p || !*self_p) return;
     fb_replay_srv_t *self = *self_p;
     for (int i = 0; i < self->nreplays; i++) s_replay_free(&self->replays[i]);
+    free(self->replays);
     zmq_close(self->router);
     fb_store_destroy(&self->reader);
     free(self);
@@ -71,57 +107,96 @@ void *fb_replay_srv_socket(fb_replay_srv_t *self)
     return self->router;
 }
 
-int fb_replay_srv_active(const fb_replay_srv_t *self)
+uint64_t fb_replay_srv_dropped(const fb_replay_srv_t *self)
 {
-    return self->nreplays > 0;
+    return self->dropped;
 }
 
-/* Packs ch and sends it to ident; returns 0, or -1 with errno (the chunk
- * is dropped). */
-static int s_send_chunk(fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus__ReplayChunk *ch)
+int fb_replay_srv_wait_ms(const fb_replay_srv_t *self, int idle_ms)
 {
-    zmq_msg_t body;
-    if (zmq_msg_init_size(&body, fedbus__replay_chunk__get_packed_size(ch)) != 0) return -1;
-    fedbus__replay_chunk__pack(ch, zmq_msg_data(&body));
-    return fb_reply_send(self->router, ident, &body);
+    int64_t now = fb_time_mono_us(), wait = -1;
+    for (int i = 0; i < self->nreplays; i++) {
+        const s_replay_t *r = &self->replays[i];
+        int64_t w = r->holding ? r->tried_us + S_RETRY_US - now : 0;
+        if (w <= 0) return 0;
+        if (wait < 0 || w < wait) wait = w;
+    }
+    if (wait < 0) return idle_ms;
+    return (int)((wait + 999) / 1000) < idle_ms ? (int)((wait + 999) / 1000) : idle_ms;
+}
+
+int fb_replay_srv_active(const fb_replay_srv_t *self)
+{
+    return fb_replay_srv_wait_ms(self, 1) == 0;
+}
+
+/* Packs ch into *msg; returns 0, or -1 when out of memory. */
+static int s_pack(const Fedbus__ReplayChunk *ch, zmq_msg_t *msg)
+{
+    if (zmq_msg_init_size(msg, fedbus__replay_chunk__get_packed_size(ch)) != 0) return -1;
+    fedbus__replay_chunk__pack(ch, zmq_msg_data(msg));
+    return 0;
 }
 
 static void s_replay_error(fb_replay_srv_t *self, const zmq_msg_t *ident, uint64_t request_id, int reason,
                            const char *detail)
 {
     Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
+    zmq_msg_t body;
     ch.request_id = request_id;
     ch.done = 1;
     ch.error = reason;
     ch.detail = (char *)detail;
     ch.head_seq = self->head;
-    s_send_chunk(self, ident, &ch);
+    if (s_pack(&ch, &body) == 0) fb_reply_send(self->router, ident, &body);
 }
 
-static int s_prefix_ok(const char *p)
+/* 0 when p is a valid prefix; else the reason to refuse it. */
+static int s_prefix_check(const char *p)
 {
     size_t len = strlen(p);
-    if (len == 0 || len > FB_TOPIC_MAX) return 0;
+    if (len > FB_TOPIC_MAX) return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
+    if (len == 0) return FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC;
     for (size_t i = 0; i < len; i++)
         if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-' ||
               p[i] == '.'))
-            return 0;
-    return 1;
+            return FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC;
+    return 0;
+}
+
+/* 0 when req may start; else the reason to refuse it, with *detail. */
+static int s_check(const fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus__ReplayRequest *req,
+                   const char **detail)
+{
+    *detail = "prefixes: at most 256, each 1-255 of [a-z0-9.-]";
+    if (req->n_prefixes > S_MAX_PREFIXES) return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
+    for (size_t i = 0; i < req->n_prefixes; i++) {
+        int why = s_prefix_check(req->prefixes[i]);
+        if (why) return why;
+    }
+    *detail = "from_seq: at most 2^63-1; since_us: 0 to 253402300799999999 (year 9999)";
+    if (req->from_seq > INT64_MAX || req->since_us < 0 || req->since_us > S_SINCE_MAX)
+        return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
+    *detail = "too many replays in progress: retry";
+    if (self->nreplays >= self->limits.max_active) return FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE;
+    int mine = 0;
+    size_t len = zmq_msg_size((zmq_msg_t *)ident);
+    for (int i = 0; i < self->nreplays; i++) {
+        zmq_msg_t *other = (zmq_msg_t *)&self->replays[i].ident;
+        mine += zmq_msg_size(other) == len && memcmp(zmq_msg_data(other), zmq_msg_data((zmq_msg_t *)ident), len) == 0;
+    }
+    *detail = "too many replays in progress for this client: retry";
+    if (mine >= self->limits.max_per_peer) return FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE;
+    return 0;
 }
 
 /* Starts the replay req asks for, or answers why not. */
 static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus__ReplayRequest *req)
 {
-    int ok = req->n_prefixes <= S_MAX_PREFIXES;
-    for (size_t i = 0; ok && i < req->n_prefixes; i++) ok = s_prefix_ok(req->prefixes[i]);
-    if (!ok) {
-        s_replay_error(self, ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC,
-                       "prefixes: at most 256, each 1-255 of [a-z0-9.-]");
-        return;
-    }
-    if (self->nreplays == S_MAX_ACTIVE) {
-        s_replay_error(self, ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       "too many replays in progress: retry");
+    const char *detail;
+    int why = s_check(self, ident, req, &detail);
+    if (why) {
+        s_replay_error(self, ident, req->request_id, why, detail);
         return;
     }
     s_replay_t *r = &self->replays[self->nreplays];
@@ -130,6 +205,7 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus_
     r->next_seq = req->from_seq ? req->from_seq : 1;
     r->since_us = req->since_us;
     r->remaining = req->limit;
+    r->scan = S_SCAN;
     r->prefixes = calloc(req->n_prefixes ? req->n_prefixes : 1, sizeof(char *));
     for (size_t i = 0; r->prefixes && i < req->n_prefixes; i++) {
         if (!(r->prefixes[r->nprefixes] = strdup(req->prefixes[i]))) break;
@@ -179,82 +255,121 @@ out:
 typedef struct {
     fb_replay_srv_t *srv;
     s_replay_t *r;
-    int done;
-    int sent;  /* the chunk left */
-    int gone;  /* the client is gone */
+    unsigned want;
+    uint64_t to; /* the page's window ends before */
+    int failed;  /* out of memory */
 } s_page_ctx_t;
 
-/* Sends one page as one ReplayChunk, while the rows are still alive. A full
- * client queue leaves the page to be read again on a later turn. */
-static void s_send_page(const fb_store_page_t *page, void *arg)
+/* Packs one page as one ReplayChunk into r->held, while the rows are still
+ * alive, with where the replay goes next. A window with no match that does
+ * not reach the head holds nothing: the replay just moves past it. Past the
+ * head, rows may still be committing (in order): the replay goes on from
+ * after the last row seen, or the head, and ends with an empty done chunk
+ * when nothing more is there. */
+static void s_hold_page(const fb_store_page_t *page, void *arg)
 {
     s_page_ctx_t *c = arg;
     s_replay_t *r = c->r;
+    /* A chunk holds up to S_CHUNK_BYTES of envelopes (at least one): the
+     * rest of the page is read again next time. */
+    size_t n = 0, bytes = 0;
+    while (n < page->n && (n == 0 || bytes + page->lens[n] <= S_CHUNK_BYTES)) bytes += page->lens[n++];
+    int reach = c->to > c->srv->head;
+    int done = (r->remaining && n >= r->remaining) || (!n && reach);
+    uint64_t after = n ? page->seqs[n - 1] + 1 : r->next_seq;
+    if (n == c->want || n < page->n) r->held_next = after;
+    else if (reach) r->held_next = after > c->srv->head + 1 ? after : c->srv->head + 1;
+    else r->held_next = c->to;
+    r->held_remaining = r->remaining ? r->remaining - n : 0;
+    r->held_done = done;
+    if (!n && !done) {
+        r->next_seq = r->held_next;
+        return;
+    }
     ProtobufCBinaryData envs[FB_STORE_PAGE_MAX];
-    for (size_t i = 0; i < page->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         envs[i].data = (uint8_t *)page->envs[i];
         envs[i].len = page->lens[i];
     }
     Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
     ch.request_id = r->request_id;
-    ch.n_envelopes = page->n;
+    ch.n_envelopes = n;
     ch.envelopes = envs;
     ch.head_seq = c->srv->head;
-    ch.done = c->done;
-    if (s_send_chunk(c->srv, &r->ident, &ch) != 0) {
-        c->gone = errno == EHOSTUNREACH;
-        return;
-    }
-    c->sent = 1;
-    if (page->n) r->next_seq = page->last_seq + 1;
-    if (r->remaining) r->remaining -= page->n;
+    ch.done = done;
+    if (s_pack(&ch, &r->held) != 0) c->failed = 1;
+    else r->holding = 1;
 }
 
-/* Serves one page of replay r; returns 1 when r is finished. */
-static int s_step(fb_replay_srv_t *self, s_replay_t *r)
+/* Offers the held chunk to the client; returns 1 when r is finished (sent
+ * the last chunk, client gone, or dropped after replay-stall), else 0. */
+static int s_offer(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
 {
-    unsigned want = S_PAGE;
-    if (r->remaining && r->remaining < want) want = (unsigned)r->remaining;
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, &r->held); /* a reference: the held one stays for a retry */
+    r->tried_us = now;
+    if (fb_reply_send(self->router, &r->ident, &copy) != 0) {
+        if (errno == EHOSTUNREACH) return 1;
+        if (!r->blocked_us) r->blocked_us = now;
+        if (now - r->blocked_us < (int64_t)self->limits.stall_ms * 1000) return 0;
+        self->dropped++;
+        fb_warn("replay: request %llu dropped: its client took nothing for %d ms (%llu dropped so far)",
+                (unsigned long long)r->request_id, self->limits.stall_ms, (unsigned long long)self->dropped);
+        return 1;
+    }
+    zmq_msg_close(&r->held);
+    r->holding = 0;
+    r->blocked_us = 0;
+    r->next_seq = r->held_next;
+    r->remaining = r->held_remaining;
+    return r->held_done;
+}
+
+/* Serves one step of replay r; returns 1 when r is finished. */
+static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
+{
+    if (r->holding) return s_offer(self, r, now);
     if (fb_store_check(self->reader) != 0) {
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
                        "store unavailable: retry");
         return 1;
     }
-    /* A page that exhausts the limit, or starts past the head, is the last;
-     * a page shorter than asked is followed by an empty done chunk. */
-    s_page_ctx_t ctx = {self, r, 0, 0, 0};
-    if (r->next_seq > self->head) ctx.done = 1;
-    else if (r->remaining && r->remaining <= want) ctx.done = 1;
-    int n = fb_store_page(self->reader, r->next_seq, r->since_us, (const char *const *)r->prefixes,
-                          r->nprefixes, want, s_send_page, &ctx);
-    if (n < 0) {
-        fb_warn("replay: %s", fb_store_error(self->reader));
+    s_page_ctx_t ctx = {self, r, S_PAGE, r->next_seq + r->scan, 0};
+    if (r->remaining && r->remaining < ctx.want) ctx.want = (unsigned)r->remaining;
+    int n = fb_store_page(self->reader, r->next_seq, ctx.to, r->since_us, (const char *const *)r->prefixes,
+                          r->nprefixes, ctx.want, s_hold_page, &ctx);
+    /* A window read quickly and short (an index found little) may widen;
+     * one that took long (rows read one by one) narrows again. */
+    int64_t took = fb_time_mono_us() - now;
+    if (n >= 0 && (unsigned)n < ctx.want && took < S_FAST_US && r->scan < S_SCAN_MAX) r->scan *= 2;
+    else if (took > 2 * S_FAST_US && r->scan > S_SCAN) r->scan /= 2;
+    if (n < 0 || ctx.failed) {
+        fb_warn("replay: %s", n < 0 ? fb_store_error(self->reader) : "out of memory");
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       "store error: retry");
+                       n < 0 ? "store error: retry" : "out of memory");
         return 1;
     }
-    if (ctx.gone) return 1;
-    if (!ctx.sent) return 0; /* the client's queue is full: same page next turn */
-    if (ctx.done) return 1;
-    if ((unsigned)n < want) {
-        fb_store_page_t empty = {NULL, NULL, 0, 0};
-        ctx.done = 1;
-        ctx.sent = 0;
-        s_send_page(&empty, &ctx);
-        return ctx.sent || ctx.gone;
-    }
-    return 0;
+    return r->holding ? s_offer(self, r, now) : 0;
 }
 
 void fb_replay_srv_serve(fb_replay_srv_t *self, uint64_t head)
 {
     self->head = head;
-    for (int i = 0; i < self->nreplays;) {
-        if (s_step(self, &self->replays[i])) {
-            s_replay_free(&self->replays[i]);
-            self->replays[i] = self->replays[--self->nreplays];
-        } else {
-            i++;
-        }
+    int64_t start = fb_time_mono_us(), now = start;
+    int n = self->nreplays, served = 0;
+    /* Round robin from where the last turn stopped, until the turn's time
+     * is spent; finished replays are removed after the walk. */
+    for (; served < n && now - start < S_TURN_US; served++) {
+        s_replay_t *r = &self->replays[(self->turn + served) % n];
+        if (r->holding && now - r->tried_us < S_RETRY_US) continue;
+        r->finished = s_step(self, r, now);
+        now = fb_time_mono_us();
+    }
+    self->turn = n ? (self->turn + served) % n : 0;
+    for (int i = n - 1; i >= 0; i--) {
+        if (!self->replays[i].finished) continue;
+        s_replay_free(&self->replays[i]);
+        self->replays[i] = self->replays[--self->nreplays];
     }
 }

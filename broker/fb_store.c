@@ -43,6 +43,7 @@ struct fb_store {
     int send_ahead; /* whether to (fb_store_set_ahead) */
     void (*on_sent)(void *arg); /* fb_store_set_on_sent */
     void *on_sent_arg;
+    int timeout_ms; /* statement_timeout, set at every connect (0 = the server's) */
 };
 
 #define S_AHEAD_COPY 1
@@ -76,6 +77,13 @@ static int s_take_lock(fb_store_t *self)
     return ok ? 0 : -1;
 }
 
+static int s_set_timeout(fb_store_t *self)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SET statement_timeout = %d", self->timeout_ms);
+    return s_exec(self, sql, PGRES_COMMAND_OK);
+}
+
 static int s_connect(fb_store_t *self)
 {
     if (self->conn) PQfinish(self->conn);
@@ -86,6 +94,7 @@ static int s_connect(fb_store_t *self)
         return -1;
     }
     if (s_exec(self, "SET client_min_messages = warning", PGRES_COMMAND_OK)) return -1;
+    if (self->timeout_ms && s_set_timeout(self)) return -1;
     if (self->role == FB_STORE_WRITER) {
         if (fb_migrate_run(self->conn, self->error, sizeof(self->error)) || s_take_lock(self)) return -1;
         /* The ack follows COMMIT: it must be durable, whatever the server default. */
@@ -215,24 +224,35 @@ void fb_store_set_ahead(fb_store_t *self, int on)
     if (!on) s_drop_ahead(self);
 }
 
+int fb_store_set_timeout(fb_store_t *self, int ms)
+{
+    self->timeout_ms = ms;
+    return s_set_timeout(self);
+}
+
 int fb_store_check(fb_store_t *self)
 {
     if (PQstatus(self->conn) == CONNECTION_OK) return 0;
     return s_connect(self);
 }
 
-int fb_store_head(fb_store_t *self, uint64_t *global_seq)
+/* Runs sql, which returns one non-negative bigint, into *out; returns
+ * FB_OK or FB_ESTORE (the error says what failed). */
+static int s_query_int(fb_store_t *self, const char *sql, const char *what, uint64_t *out)
 {
     s_drop_ahead(self);
-    PGresult *r = PQexec(self->conn, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        s_set_error(self, "reading the head", r);
-        PQclear(r);
-        return FB_ESTORE;
-    }
-    *global_seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PGresult *r = PQexec(self->conn, sql);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (ok) *out = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    else s_set_error(self, what, r);
     PQclear(r);
-    return FB_OK;
+    return ok ? FB_OK : FB_ESTORE;
+}
+
+int fb_store_head(fb_store_t *self, uint64_t *global_seq)
+{
+    return s_query_int(self, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages", "reading the head",
+                       global_seq);
 }
 
 static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
@@ -244,11 +264,7 @@ int fb_store_origin_heads(fb_store_t *self,
 {
     s_drop_ahead(self);
     PGresult *r = PQexec(self->conn, "SELECT origin, last_origin_seq FROM fedbus_origins");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        s_set_error(self, "reading origin heads", r);
-        PQclear(r);
-        return FB_ESTORE;
-    }
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) goto error;
     for (int i = 0; i < PQntuples(r); i++)
         fn(PQgetvalue(r, i, 0), strtoull(PQgetvalue(r, i, 1), NULL, 10), arg);
     PQclear(r);
@@ -262,11 +278,7 @@ int fb_store_origin_heads(fb_store_t *self,
                " (extract(epoch FROM stored_at) * 1000000)::bigint FROM fedbus_messages"
                " WHERE global_seq > (SELECT coalesce(max(last_global_seq), 0) FROM fedbus_origins)"
                " ORDER BY origin, global_seq DESC");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        s_set_error(self, "reading origin heads", r);
-        PQclear(r);
-        return FB_ESTORE;
-    }
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) goto error;
     for (int i = 0; i < PQntuples(r); i++) {
         const char *origin = PQgetvalue(r, i, 0);
         uint64_t oseq = strtoull(PQgetvalue(r, i, 1), NULL, 10);
@@ -280,6 +292,10 @@ int fb_store_origin_heads(fb_store_t *self,
     }
     PQclear(r);
     return FB_OK;
+error:
+    s_set_error(self, "reading origin heads", r);
+    PQclear(r);
+    return FB_ESTORE;
 }
 
 int fb_store_recent(fb_store_t *self, size_t max,
@@ -294,29 +310,20 @@ int fb_store_recent(fb_store_t *self, size_t max,
                                "SELECT origin, message_id FROM fedbus_messages"
                                " ORDER BY global_seq DESC LIMIT $1::bigint",
                                1, NULL, params, NULL, NULL, 1);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        s_set_error(self, "reading recent ids", r);
-        PQclear(r);
-        return FB_ESTORE;
-    }
-    for (int i = 0; i < PQntuples(r); i++)
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    for (int i = 0; ok && i < PQntuples(r); i++)
         if (PQgetlength(r, i, 1) == 16) fn(PQgetvalue(r, i, 0), (const uint8_t *)PQgetvalue(r, i, 1), arg);
+    if (!ok) s_set_error(self, "reading recent ids", r);
     PQclear(r);
-    return FB_OK;
+    return ok ? FB_OK : FB_ESTORE;
 }
 
 int fb_store_count(fb_store_t *self, int64_t *count)
 {
-    s_drop_ahead(self);
-    PGresult *r = PQexec(self->conn, "SELECT count(*) FROM fedbus_messages");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        s_set_error(self, "counting", r);
-        PQclear(r);
-        return FB_ESTORE;
-    }
-    *count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return FB_OK;
+    uint64_t n = 0;
+    int rc = s_query_int(self, "SELECT count(*) FROM fedbus_messages", "counting", &n);
+    *count = (int64_t)n;
+    return rc;
 }
 
 /* Hands len bytes of COPY data to libpq (fb_copy's sink); returns 0, or -1
@@ -540,6 +547,14 @@ void fb_store_set_heads_interval(fb_store_t *self, int64_t ms)
 
 /* ---------------------------------------------------------- lookups ----- */
 
+/* A bigint or timestamptz of a binary result: 8 bytes, big-endian. */
+static uint64_t s_be64(const char *p)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++) v = v << 8 | (uint8_t)p[k];
+    return v;
+}
+
 static void s_uuid_text(const uint8_t *id, char *out)
 {
     static const char hex[] = "0123456789abcdef";
@@ -588,73 +603,98 @@ int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_s
         return FB_ESTORE;
     }
     for (int row = 0; row < PQntuples(r); row++) {
-        uint64_t idx = 0, gs = 0, os = 0;
-        const uint8_t *p = (const uint8_t *)PQgetvalue(r, row, 0);
-        for (int k = 0; k < 8; k++) idx = idx << 8 | p[k];
-        p = (const uint8_t *)PQgetvalue(r, row, 1);
-        for (int k = 0; k < 8; k++) gs = gs << 8 | p[k];
-        p = (const uint8_t *)PQgetvalue(r, row, 2);
-        for (int k = 0; k < 8; k++) os = os << 8 | p[k];
+        uint64_t idx = s_be64(PQgetvalue(r, row, 0));
         if (idx < 1 || idx > n || PQgetlength(r, row, 3) != 32) continue;
         fb_store_found_t *f = &found[idx - 1];
         f->found = 1;
-        f->global_seq = gs;
-        f->origin_seq = os;
-        uint64_t at = 0;
-        p = (const uint8_t *)PQgetvalue(r, row, 4);
-        for (int k = 0; k < 8; k++) at = at << 8 | p[k];
-        f->stored_at_us = (int64_t)at + FB_COPY_PG_EPOCH_US;
+        f->global_seq = s_be64(PQgetvalue(r, row, 1));
+        f->origin_seq = s_be64(PQgetvalue(r, row, 2));
+        f->stored_at_us = (int64_t)s_be64(PQgetvalue(r, row, 4)) + FB_COPY_PG_EPOCH_US;
         memcpy(f->hash, PQgetvalue(r, row, 3), 32);
     }
     PQclear(r);
     return FB_OK;
 }
 
-int fb_store_page(fb_store_t *self, uint64_t from_seq, int64_t since_us,
+/* Sends the page query (EXPLAIN of it when explain): rows of [from_seq,
+ * to_seq) in global_seq order, each prefix as a byte range [p, p with its
+ * last byte + 1) that the (topic, global_seq) index serves (topics and
+ * prefixes are [a-z0-9.-]: the last byte never overflows). */
+static PGresult *s_page_query(fb_store_t *self, int explain, uint64_t from_seq, uint64_t to_seq,
+                              int64_t since_us, const char *const *prefixes, size_t nprefixes, unsigned max)
+{
+    char num[4][24];
+    size_t np = 4 + 2 * nprefixes, blen = 0;
+    for (size_t i = 0; i < nprefixes; i++) blen += strlen(prefixes[i]) + 1;
+    const char **params = malloc(np * sizeof(*params) + blen + 512 + nprefixes * 48);
+    if (!params) return NULL;
+    char *n = (char *)(params + np), *sql = n + blen;
+    snprintf(num[0], 24, "%llu", (unsigned long long)from_seq);
+    snprintf(num[1], 24, "%llu", (unsigned long long)(to_seq && to_seq <= INT64_MAX ? to_seq : INT64_MAX));
+    snprintf(num[2], 24, "%lld", (long long)since_us);
+    snprintf(num[3], 24, "%u", max);
+    params[0] = num[0], params[1] = num[1], params[2] = num[2], params[3] = num[3];
+    char *q = sql + sprintf(sql, "%sSELECT envelope, global_seq FROM fedbus_messages WHERE global_seq >= $1::bigint"
+                                 " AND global_seq < $2::bigint"
+                                 " AND ($3::bigint = 0 OR stored_at >= to_timestamp($3::bigint / 1e6))",
+                            explain ? "EXPLAIN " : "");
+    for (size_t i = 0; i < nprefixes; i++) {
+        size_t len = strlen(prefixes[i]);
+        memcpy(n, prefixes[i], len + 1);
+        n[len - 1]++;
+        params[4 + 2 * i] = prefixes[i];
+        params[5 + 2 * i] = n;
+        n += len + 1;
+        q += sprintf(q, "%s(topic >= $%zu AND topic < $%zu)", i ? " OR " : " AND (", 5 + 2 * i, 6 + 2 * i);
+    }
+    sprintf(q, "%s ORDER BY global_seq LIMIT $4::int", nprefixes ? ")" : "");
+    PGresult *r = PQexecParams(self->conn, sql, (int)np, NULL, params, NULL, NULL, explain ? 0 : 1);
+    free(params);
+    return r;
+}
+
+int fb_store_page(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t since_us,
                   const char *const *prefixes, size_t nprefixes, unsigned max,
                   void (*fn)(const fb_store_page_t *page, void *arg), void *arg)
 {
     const uint8_t *envs[FB_STORE_PAGE_MAX];
     size_t lens[FB_STORE_PAGE_MAX];
+    uint64_t seqs[FB_STORE_PAGE_MAX];
     if (max > FB_STORE_PAGE_MAX) max = FB_STORE_PAGE_MAX;
-    char from[24], since[24], lim[16];
-    size_t plen = 3;
-    for (size_t i = 0; i < nprefixes; i++) plen += strlen(prefixes[i]) * 2 + 4;
-    char *arr = malloc(plen);
-    if (!arr) return -1;
-    /* LIKE patterns: topics hold only [a-z0-9.-], so nothing needs escaping;
-     * array elements are double-quoted. */
-    char *a = arr;
-    *a++ = '{';
-    for (size_t i = 0; i < nprefixes; i++) a += sprintf(a, "%s\"%s%%\"", i ? "," : "", prefixes[i]);
-    strcpy(a, "}");
-    snprintf(from, sizeof(from), "%llu", (unsigned long long)from_seq);
-    snprintf(since, sizeof(since), "%lld", (long long)since_us);
-    snprintf(lim, sizeof(lim), "%u", max);
-    const char *params[4] = {from, since, arr, lim};
-    PGresult *r = PQexecParams(
-        self->conn,
-        "SELECT envelope, global_seq FROM fedbus_messages WHERE global_seq >= $1::bigint "
-        "AND ($2::bigint = 0 OR stored_at >= to_timestamp($2::bigint / 1e6)) "
-        "AND (cardinality($3::text[]) = 0 OR topic LIKE ANY ($3::text[])) "
-        "ORDER BY global_seq LIMIT $4::int",
-        4, NULL, params, NULL, NULL, 1);
-    free(arr);
+    if (from_seq > INT64_MAX) from_seq = INT64_MAX; /* nothing is stored there */
+    PGresult *r = s_page_query(self, 0, from_seq, to_seq, since_us, prefixes, nprefixes, max);
+    /* A connection the server dropped still reads as OK until a query fails on it: reconnect, ask again. */
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQstatus(self->conn) != CONNECTION_OK && s_connect(self) == 0) {
+        PQclear(r);
+        r = s_page_query(self, 0, from_seq, to_seq, since_us, prefixes, nprefixes, max);
+    }
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         s_set_error(self, "replay", r);
         PQclear(r);
         return -1;
     }
     int n = PQntuples(r);
-    fb_store_page_t page = {envs, lens, (size_t)n, 0};
     for (int i = 0; i < n; i++) {
         envs[i] = (const uint8_t *)PQgetvalue(r, i, 0);
         lens[i] = (size_t)PQgetlength(r, i, 0);
-        const uint8_t *p = (const uint8_t *)PQgetvalue(r, i, 1);
-        for (int k = 0; k < 8; k++) page.last_seq = page.last_seq << 8 | p[k];
-        if (i + 1 < n) page.last_seq = 0;
+        seqs[i] = s_be64(PQgetvalue(r, i, 1));
     }
+    fb_store_page_t page = {envs, lens, seqs, (size_t)n, n ? seqs[n - 1] : 0};
     fn(&page, arg);
     PQclear(r);
     return n;
+}
+
+int fb_store_page_plan(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t since_us,
+                       const char *const *prefixes, size_t nprefixes, char *out, size_t out_size)
+{
+    PGresult *r = s_page_query(self, 1, from_seq, to_seq, since_us, prefixes, nprefixes, 256);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    size_t at = 0;
+    out[0] = '\0';
+    for (int i = 0; ok && i < PQntuples(r) && at < out_size; i++)
+        at += (size_t)snprintf(out + at, out_size - at, "%s\n", PQgetvalue(r, i, 0));
+    if (!ok) s_set_error(self, "replay plan", r);
+    PQclear(r);
+    return ok ? 0 : -1;
 }

@@ -115,18 +115,33 @@ int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_s
 typedef struct {
     const uint8_t **envs;
     size_t *lens;
+    const uint64_t *seqs; /* each envelope's global_seq */
     size_t n;
     uint64_t last_seq;
 } fb_store_page_t;
 
-/* Reads up to max (<= FB_STORE_PAGE_MAX) stored envelopes with global_seq >=
- * from_seq, stored at or after since_us (0 = any time), whose topic starts
- * with one of the prefixes (none = all), in global_seq order, and hands them
- * to fn as one page. Returns the count (>= 0) or -1. */
+/* Reads up to max (<= FB_STORE_PAGE_MAX) stored envelopes with from_seq <=
+ * global_seq < to_seq (0 = no upper bound), stored at or after since_us
+ * (0 = any time), whose topic starts with one of the prefixes (none = all;
+ * each 1-255 bytes of [a-z0-9.-]), in global_seq order, and hands them to
+ * fn as one page. A prefix is read through the (topic, global_seq) index.
+ * A connection the server dropped is reopened and the page asked once
+ * more. Returns the count (>= 0) or -1 (fb_store_error() says why; also
+ * when the statement timeout cut the query). */
 #define FB_STORE_PAGE_MAX 1024
-int fb_store_page(fb_store_t *self, uint64_t from_seq, int64_t since_us,
+int fb_store_page(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t since_us,
                   const char *const *prefixes, size_t nprefixes, unsigned max,
                   void (*fn)(const fb_store_page_t *page, void *arg), void *arg);
+
+/* Writes into out (NUL-terminated, cut at out_size) PostgreSQL's plan of
+ * the query fb_store_page() sends for these arguments (for tests). Returns
+ * 0 or -1. */
+int fb_store_page_plan(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t since_us,
+                       const char *const *prefixes, size_t nprefixes, char *out, size_t out_size);
+
+/* Sets the connection's statement_timeout (ms; 0 = none), now and after
+ * every reconnection: a query that runs longer fails. Returns 0 or -1. */
+int fb_store_set_timeout(fb_store_t *self, int ms);
 
 /* Number of stored messages (for the demo and tests). */
 int fb_store_count(fb_store_t *self, int64_t *count);

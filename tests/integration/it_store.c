@@ -102,7 +102,7 @@ static void s_assert_stored(const char *conninfo, const s_rows_t *want)
     assert_non_null(reader);
     s_check_t c = {want, 0, 0, 0};
     for (;;) {
-        int got = fb_store_page(reader, c.last + 1, 0, NULL, 0, 64, s_compare, &c);
+        int got = fb_store_page(reader, c.last + 1, 0, 0, NULL, 0, 64, s_compare, &c);
         assert_true(got >= 0);
         if (got == 0) break;
     }
@@ -339,6 +339,96 @@ static void test_a_copy_sent_ahead_that_the_server_ended_is_started_afresh(void 
     th_cleanup(&t);
 }
 
+/* Rows of 100 topics event.oN.forum, global_seq 1..n, for the replay tests. */
+static void s_fill_topics(th_t *t, int n)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO fedbus_messages SELECT g, 'o' || (g %% 100), g, md5(g::text)::uuid,"
+             " 'event.o' || (g %% 100) || '.forum', now(), now(), '\\x00'::bytea, int8send(g)"
+             " FROM generate_series(1, %d) g; ANALYZE fedbus_messages",
+             n);
+    th_sql_exec(t, sql);
+}
+
+typedef struct {
+    size_t n;
+    uint64_t last;
+    int bad; /* an envelope out of order */
+} s_seen_t;
+
+/* Each envelope of s_fill_topics() is its global_seq, 8 bytes big-endian. */
+static void s_count(const fb_store_page_t *page, void *arg)
+{
+    s_seen_t *c = arg;
+    for (size_t i = 0; i < page->n; i++, c->n++) {
+        uint64_t seq = 0;
+        for (int k = 0; k < 8 && page->lens[i] == 8; k++) seq = seq << 8 | page->envs[i][k];
+        c->bad += seq <= c->last;
+        c->last = seq;
+    }
+}
+
+static void test_a_prefix_replay_reads_the_topic_index_and_returns_exactly_its_rows(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "store_prefix", 23320);
+    char err[256];
+    fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
+    assert_non_null(w);
+    s_fill_topics(&t, 50000);
+    fb_store_t *r = fb_store_open(t.conninfo, FB_STORE_READER, err, sizeof(err));
+    assert_non_null(r);
+    char plan[4096];
+    const char *none[] = {"event.nothing"}, *some[] = {"event.o7", "event.o42."};
+    assert_int_equal(fb_store_page_plan(r, 1, 0, 0, none, 1, plan, sizeof(plan)), 0);
+    if (!strstr(plan, "fedbus_messages_topic_seq")) fail_msg("the replay query does not use the index:\n%s", plan);
+    /* o7, o70..o79 and o42: 12 topics of 100, read through windows. */
+    s_seen_t c = {0, 0, 0};
+    for (uint64_t from = 1; from <= 50000; from += 4096) {
+        size_t before = c.n;
+        for (;;) {
+            int n = fb_store_page(r, c.n > before ? c.last + 1 : from, from + 4096, 0, some, 2, 256, s_count, &c);
+            assert_true(n >= 0);
+            if (n < 256) break;
+        }
+    }
+    assert_int_equal(c.n, th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"
+                                         " WHERE topic LIKE 'event.o7%' OR topic LIKE 'event.o42.%'"));
+    assert_int_equal(c.n, 6000);
+    assert_int_equal(c.bad, 0);
+    fb_store_destroy(&r);
+    fb_store_destroy(&w);
+    th_cleanup(&t);
+}
+
+static void test_a_reader_whose_connection_the_server_dropped_serves_the_next_page_at_once(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "store_reader_cut", 23350);
+    char err[256];
+    fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
+    assert_non_null(w);
+    s_fill_topics(&t, 300);
+    fb_store_t *r = fb_store_open(t.conninfo, FB_STORE_READER, err, sizeof(err));
+    assert_non_null(r);
+    assert_int_equal(fb_store_set_timeout(r, 1000), 0);
+    /* As after a PostgreSQL restart: the server ends every session. */
+    th_sql_int(&t, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    usleep(100 * 1000);
+    assert_int_equal(fb_store_check(r), 0); /* the connection still looks fine */
+    s_seen_t c = {0, 0, 0};
+    int n = fb_store_page(r, 1, 0, 0, NULL, 0, 256, s_count, &c);
+    if (n < 0) fail_msg("the first page after the cut failed: %s", fb_store_error(r));
+    assert_int_equal(n, 256);
+    fb_store_destroy(&r);
+    fb_store_destroy(&w);
+    th_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +438,8 @@ int main(void)
         cmocka_unit_test(test_heads_of_interleaved_runs_of_origins_are_each_origins_last_row),
         cmocka_unit_test(test_a_copy_sent_ahead_takes_the_next_batch_and_closes_empty_when_idle),
         cmocka_unit_test(test_a_copy_sent_ahead_that_the_server_ended_is_started_afresh),
+        cmocka_unit_test(test_a_prefix_replay_reads_the_topic_index_and_returns_exactly_its_rows),
+        cmocka_unit_test(test_a_reader_whose_connection_the_server_dropped_serves_the_next_page_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
