@@ -155,8 +155,28 @@ int fb_subscriber_add(fb_subscriber_t *self, const char *pattern);
 int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
 
 /* Waits up to timeout_ms (-1 = forever) for the next matching message.
- * Returns FB_OK, FB_ETIMEOUT, FB_EINTR or FB_EPROTO. */
+ * With a replay endpoint every matching message stored after the start
+ * (from_seq, or the first head frame of the feed) is delivered exactly once
+ * and in global_seq order: what the feed dropped is fetched from replay
+ * first (docs/protocol.md, "Feed"). Returns FB_OK, FB_ETIMEOUT, FB_EINTR,
+ * FB_EPROTO, or what a replay returns (FB_ETIMEOUT, FB_ESTORE, FB_EIO,
+ * FB_ENOMEM) when history cannot be had: nothing is then lost, the next
+ * call tries again. */
 int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms);
+
+/* The global_seq of the last message delivered (0: none yet, or self is
+ * NULL). */
+uint64_t fb_subscriber_last(const fb_subscriber_t *self);
+
+/* The subscriber's cursor: every matching message up to it has been
+ * delivered (at least fb_subscriber_last(), often more). A durable
+ * subscriber saves it and starts again with fb_subscriber_from(position +
+ * 1): nothing missed, nothing repeated. 0 when self is NULL. */
+uint64_t fb_subscriber_position(const fb_subscriber_t *self);
+
+/* How many delivered messages the feed had lost and replay brought (gap
+ * repairs; history asked for with fb_subscriber_from() does not count). */
+uint64_t fb_subscriber_repaired(const fb_subscriber_t *self);
 
 /* ---- replay ---- */
 
