@@ -33,6 +33,7 @@
 #define S_CATCHUP_PAGE 4096     /* stored messages fetched per catch-up step */
 #define S_REPAIR_GAP_US 20000   /* least time between two repairs: bounds the replays a busy feed causes */
 #define S_SEEN_MAX 65536        /* live global_seqs remembered between repairs */
+#define S_DRAIN_MAX 4096        /* live messages read at most before a due repair starts */
 #define S_HEAD 2                /* s_live(): a head frame came */
 
 typedef struct {
@@ -53,6 +54,7 @@ struct fb_subscriber {
     int based;            /* covered is known: a from_seq was given, or a head frame came */
     int repair_due;       /* a head frame (or a live message) came above covered */
     int oom;              /* s_enqueue() ran out of memory */
+    int drained;          /* live messages read while a due repair waits for the queue to empty */
     int64_t next_repair_us;
     uint64_t repaired;    /* messages repair delivered that the feed had lost */
     uint64_t *seen;       /* live global_seqs above covered since the last repair, ascending */
@@ -264,6 +266,9 @@ static int s_fetch(fb_subscriber_t *self)
     int rc = fb_replay_scan(self->replay, (const char *const *)self->patterns, self->npatterns, self->covered + 1,
                             0, S_CATCHUP_PAGE, s_enqueue, self, 10000, &t);
     if (rc == FB_OK && self->oom) rc = FB_ENOMEM; /* what was queued stays; the rest comes next time */
+    /* A replay that does not answer is not the caller's time-out: history
+     * cannot be had. */
+    if (rc == FB_ETIMEOUT) rc = FB_ESTORE;
     if (rc != FB_OK) return rc;
     if (t.scanned_last > self->covered) self->covered = t.scanned_last;
     if (t.scanned < S_CATCHUP_PAGE) {
@@ -394,18 +399,23 @@ static void s_on_head(fb_subscriber_t *self, uint64_t head)
     if (head > self->covered) self->repair_due = 1;
 }
 
-/* Starts the repair a head frame called for when its time has come;
- * returns the microseconds still to wait for it (0: none due or started). */
-static int64_t s_repair_wait(fb_subscriber_t *self)
+/* Returns how long (microseconds) the repair a head frame or a live
+ * message called for has still to wait, 0 when it is due now, -1 when none
+ * is. */
+static int64_t s_repair_wait(const fb_subscriber_t *self)
 {
-    if (!self->repair_due) return 0;
+    if (!self->repair_due) return -1;
     int64_t now = fb_time_mono_us();
-    if (now < self->next_repair_us) return self->next_repair_us - now;
+    return now < self->next_repair_us ? self->next_repair_us - now : 0;
+}
+
+static void s_repair_start(fb_subscriber_t *self)
+{
     self->repair_due = 0;
     self->catchup = 1;
     self->repairing = 1;
-    self->next_repair_us = now + S_REPAIR_GAP_US;
-    return 0;
+    self->drained = 0;
+    self->next_repair_us = fb_time_mono_us() + S_REPAIR_GAP_US;
 }
 
 int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
@@ -422,17 +432,25 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
             if ((rc = s_fetch(self)) != FB_OK) return rc;
             continue;
         }
-        int64_t wait = s_repair_wait(self);
-        if (self->catchup) continue;
-        int64_t until = deadline;
-        if (wait > 0 && (deadline < 0 || fb_time_mono_us() + wait < deadline)) until = fb_time_mono_us() + wait;
+        /* A repair that is due first takes what the SUB queue holds (up to
+         * S_DRAIN_MAX, so that a busy feed cannot hold it off), to know
+         * what the feed did bring. */
+        int64_t wait = s_repair_wait(self), until = deadline;
+        if (wait == 0 && self->drained >= S_DRAIN_MAX) {
+            s_repair_start(self);
+            continue;
+        }
+        if (wait >= 0 && (deadline < 0 || fb_time_mono_us() + wait < deadline)) until = fb_time_mono_us() + wait;
         uint64_t head = 0;
         rc = s_live(self, msg, until, &head);
         if (rc == S_HEAD) {
             s_on_head(self, head);
             continue;
         }
-        if (rc == FB_ETIMEOUT && until != deadline) continue; /* a repair is due */
+        if (rc == FB_ETIMEOUT && wait >= 0 && until != deadline) {
+            if (s_repair_wait(self) == 0) s_repair_start(self);
+            continue;
+        }
         if (rc != FB_OK) return rc;
         if (!self->based) {
             /* No head frame yet (or no replay to repair from): the feed is
@@ -445,5 +463,6 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
             self->seen[self->nseen++] = msg->global_seq;
         fb_arena_reset(self->arena);
         self->repair_due = 1;
+        self->drained++;
     }
 }

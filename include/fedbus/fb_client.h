@@ -158,10 +158,10 @@ int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
  * With a replay endpoint every matching message stored after the start
  * (from_seq, or the first head frame of the feed) is delivered exactly once
  * and in global_seq order: what the feed dropped is fetched from replay
- * first (docs/protocol.md, "Feed"). Returns FB_OK, FB_ETIMEOUT, FB_EINTR,
- * FB_EPROTO, or what a replay returns (FB_ETIMEOUT, FB_ESTORE, FB_EIO,
- * FB_ENOMEM) when history cannot be had: nothing is then lost, the next
- * call tries again. */
+ * first (docs/protocol.md, "Feed"). Returns FB_OK, FB_ETIMEOUT (nothing
+ * within timeout_ms), FB_EINTR, FB_EPROTO, or, when history cannot be had,
+ * FB_ESTORE (replay answered an error or nothing within 10 s), FB_EIO or
+ * FB_ENOMEM: nothing is then lost, the next call tries again. */
 int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms);
 
 /* The global_seq of the last message delivered (0: none yet, or self is
