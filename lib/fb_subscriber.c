@@ -444,7 +444,9 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         uint64_t head = 0;
         rc = s_live(self, msg, until, &head);
         if (rc == S_HEAD) {
-            s_on_head(self, head);
+            /* (Without replay only a subscription to the empty prefix
+             * brings them: nothing to do with them then.) */
+            if (self->replay) s_on_head(self, head);
             continue;
         }
         if (rc == FB_ETIMEOUT && wait >= 0 && until != deadline) {
