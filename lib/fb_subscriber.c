@@ -29,10 +29,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S_CATCHUP_PAGE 4096     /* stored messages fetched per catch-up step */
 #define S_REPAIR_GAP_US 20000   /* least time between two repairs: bounds the replays a busy feed causes */
 #define S_SEEN_MAX 65536        /* live global_seqs remembered between repairs */
+#define S_RETRY_US 500000      /* a failed replay is not tried again sooner */
 #define S_DRAIN_MAX 4096        /* live messages read at most before a due repair starts */
 #define S_HEAD 2                /* s_live(): a head frame came */
 
@@ -56,6 +58,7 @@ struct fb_subscriber {
     int oom;              /* s_enqueue() ran out of memory */
     int drained;          /* live messages read while a due repair waits for the queue to empty */
     int64_t next_repair_us;
+    int64_t retry_us;     /* after a failed replay: not again before then */
     uint64_t repaired;    /* messages repair delivered that the feed had lost */
     uint64_t *seen;       /* live global_seqs above covered since the last repair, ascending */
     size_t nseen;
@@ -429,7 +432,17 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         int rc = s_deliver_queued(self, msg);
         if (rc != 1) return rc;
         if (self->catchup) {
-            if ((rc = s_fetch(self)) != FB_OK) return rc;
+            /* A replay that failed is retried, but not in a busy loop. */
+            int64_t now = fb_time_mono_us();
+            if (now < self->retry_us) {
+                int64_t until = deadline >= 0 && deadline < self->retry_us ? deadline : self->retry_us;
+                if (until > now) usleep((useconds_t)(until - now));
+                if (until != self->retry_us) return FB_ETIMEOUT;
+            }
+            if ((rc = s_fetch(self)) != FB_OK) {
+                self->retry_us = fb_time_mono_us() + S_RETRY_US;
+                return rc;
+            }
             continue;
         }
         /* A repair that is due first takes what the SUB queue holds (up to
