@@ -128,9 +128,11 @@ int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, f
 typedef struct fb_subscriber fb_subscriber_t;
 
 /* Connects a subscriber to the broker's feed as feed says (defaults: a
- * high-water mark of 100000 messages, no linger) and keeps replay (NULL
- * when no catch-up is wanted) for fb_subscriber_from(): each catch-up step
- * connects with it (defaults: ZeroMQ's high-water mark, no linger). feed,
+ * high-water mark of 100000 messages, no linger) and keeps replay for
+ * fb_subscriber_from() and for repairing what the feed drops: each catch-up
+ * or repair step connects with it (defaults: ZeroMQ's high-water mark, no
+ * linger). With replay NULL the feed is delivered as it comes and a loss
+ * goes unnoticed (docs/protocol.md, "Feed"). feed,
  * replay and their strings are only read during the call: the subscriber
  * keeps copies. Returns a new subscriber, which the caller owns and frees
  * with fb_subscriber_destroy(); NULL when feed or an endpoint is NULL, a
