@@ -121,6 +121,7 @@ static void s_answer(void *arg, fb_batch_t *b)
     if (b->store_us > self->store_us_max) self->store_us_max = b->store_us;
     fb_ingest_answer(self->ingest, b, self->feed);
     fb_feed_flush(self->feed);
+    fb_feed_head(self->feed, self->stats.head);
     fb_batch_release(b);
 }
 
@@ -230,7 +231,7 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
             {fb_feed_socket(self->feed), 0, ZMQ_POLLIN, 0},
             {fb_ingest_socket(self->ingest), 0, room ? ZMQ_POLLIN : 0, 0},
         };
-        int rc = zmq_poll(items, 4, fb_writer_timeout(w, fb_replay_srv_wait_ms(self->replay, 500)));
+        int rc = zmq_poll(items, 4, fb_writer_timeout(w, fb_replay_srv_wait_ms(self->replay, FB_FEED_HEAD_US / 1000)));
         if (rc < 0 && errno != EINTR) {
             fb_err("poll: %s", zmq_strerror(errno));
             break;
@@ -242,6 +243,7 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) fb_replay_srv_read(self->replay, self->stats.head);
         if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) fb_feed_drain(self->feed);
         if (fb_replay_srv_active(self->replay)) fb_replay_srv_serve(self->replay, self->stats.head);
+        fb_feed_head_tick(self->feed, self->stats.head);
         s_housekeeping(self);
     }
     /* Store and answer what is held: the batches with the writer, then the

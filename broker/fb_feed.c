@@ -3,6 +3,8 @@
 
 #include "fb_envelope.h"
 #include "fb_log.h"
+#include "fb_time.h"
+#include "fb_wire.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@ struct fb_feed {
     int want_plain, want_batched;
     const fb_batch_item_t *run[FB_FEED_BATCH_MAX]; /* the batched frame being gathered: one topic */
     size_t nrun, run_bytes;
+    int64_t next_head_us; /* when the next head frame is due without a batch */
 };
 
 /* Adds (add) or removes a prefix of len bytes; returns 0, or -1 when out of
@@ -198,4 +201,21 @@ void fb_feed_send(fb_feed_t *self, const fb_batch_item_t *it)
     memcpy(p + tlen + 1 + it->env_len, it->stamp, it->stamp_len);
     if (zmq_msg_send(&msg, self->xpub, 0) < 0) zmq_msg_close(&msg);
     else self->stats->feed_frames++;
+}
+
+/* ---------------------------------------------------------- head frames --- */
+
+void fb_feed_head(fb_feed_t *self, uint64_t head)
+{
+    uint8_t frame[FB_WIRE_FEED_HEAD_MAX];
+    size_t len = fb_wire_put_feed_head(head, frame);
+    /* Dropped for a subscriber whose queue is full, like any frame: the
+     * next one, at most FB_FEED_HEAD_US later, says the same or more. */
+    zmq_send(self->xpub, frame, len, ZMQ_DONTWAIT);
+    self->next_head_us = fb_time_mono_us() + FB_FEED_HEAD_US;
+}
+
+void fb_feed_head_tick(fb_feed_t *self, uint64_t head)
+{
+    if (fb_time_mono_us() >= self->next_head_us) fb_feed_head(self, head);
 }

@@ -55,4 +55,17 @@ void fb_feed_send(fb_feed_t *self, const fb_batch_item_t *it);
 /* Sends the batched frame being gathered, if any. */
 void fb_feed_flush(fb_feed_t *self);
 
+/* Most time between two head frames, microseconds. */
+#define FB_FEED_HEAD_US 200000
+
+/* Sends the head frame (docs/protocol.md, "Feed"): every stored message up
+ * to head has been sent before it. Called after each fanned-out batch
+ * (after fb_feed_flush()), so that a subscriber learns at once of a loss at
+ * the end of a burst. */
+void fb_feed_head(fb_feed_t *self, uint64_t head);
+
+/* Sends the head frame when none went out for FB_FEED_HEAD_US; called every
+ * turn of the loop. */
+void fb_feed_head_tick(fb_feed_t *self, uint64_t head);
+
 #endif

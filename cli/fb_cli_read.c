@@ -1,12 +1,35 @@
-/* fb_cli_read.c — `fedbus tail` and `fedbus replay`: messages from the broker's feed and history, printed. */
+/* fb_cli_read.c — `fedbus tail` and `fedbus replay`: messages from the broker's feed and history, printed.
+ *
+ * `fedbus tail --durable=NAME` keeps its cursor (fb_subscriber_position())
+ * in STATE_DIR/NAME.cursor, written every S_SAVE_US and at exit (temporary
+ * file, fsync, rename), and starts after it: a kill loses nothing, and
+ * repeats at most what was printed in the last S_SAVE_US. */
 #include "fb_cli.h"
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_SAVE_US 200000   /* how often a durable tail writes its cursor */
+#define S_REPORT_US 1000000 /* how often repairs are reported on stderr */
+
+/* tail's options: the shared ones, then its own (offsets from the start of
+ * this struct, which begins with the shared ones). */
+typedef struct {
+    fb_cli_opts_t o;
+    char durable[65];
+    char state_dir[512];
+} s_tail_opts_t;
+
+#define S_TAIL_STR(f) offsetof(s_tail_opts_t, f), sizeof(((s_tail_opts_t *)0)->f)
 
 static const fb_cfg_key_t s_tail_keys[] = {
     {"feed", FB_CFG_STR, FB_CLI_STR(feed), FB_DEFAULT_FEED, 0, 0, "broker feed endpoint"},
@@ -17,6 +40,10 @@ static const fb_cfg_key_t s_tail_keys[] = {
     {"idle", FB_CFG_INT, FB_CLI_INT(idle_s), "0", 0, 86400, "exit after this many seconds without a message (0 = never)"},
     {"format", FB_CFG_STR, FB_CLI_STR(format), "json", 0, 0, "json (one object per line) or text (one readable line)"},
     {"lang", FB_CFG_STR, FB_CLI_STR(lang), "ko", 0, 0, "language of titles in text format: ko or en"},
+    {"durable", FB_CFG_STR, S_TAIL_STR(durable), "", 0, 0,
+     "keep the cursor under this name (letters, digits, . _ -) and start after it next time"},
+    {"state-dir", FB_CFG_STR, S_TAIL_STR(state_dir), "", 0, 0,
+     "where durable cursors live (default $XDG_STATE_HOME/fedbus or ~/.local/state/fedbus)"},
     FB_CFG_END,
 };
 
@@ -71,43 +98,177 @@ static int s_check_format(const char *cmd, const fb_cli_opts_t *o)
     return 0;
 }
 
+/* ------------------------------------------------------ durable cursor --- */
+
+/* Makes dir and its parents (mode 0700); returns 0 or -1. */
+static int s_mkdirs(char *dir)
+{
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            int rc = mkdir(dir, 0700);
+            *p = '/';
+            if (rc != 0 && errno != EEXIST) return -1;
+        }
+    return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* Sets path to the cursor file of o->durable, making its directory;
+ * returns 0, or -1 after saying why. */
+static int s_cursor_path(const s_tail_opts_t *o, char *path, size_t size)
+{
+    char dir[600];
+    const char *n = o->durable, *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    int ok = n[0] && n[0] != '.';
+    for (const char *c = n; *c; c++) ok &= isalnum((unsigned char)*c) || *c == '.' || *c == '_' || *c == '-';
+    if (!ok) {
+        fprintf(stderr, "fedbus tail: --durable: '%s' is not a name of letters, digits, '.', '_' and '-'\n", n);
+        return -1;
+    }
+    if (o->state_dir[0]) snprintf(dir, sizeof(dir), "%s", o->state_dir);
+    else if (xdg && xdg[0] == '/') snprintf(dir, sizeof(dir), "%s/fedbus", xdg);
+    else if (home && home[0]) snprintf(dir, sizeof(dir), "%s/.local/state/fedbus", home);
+    else snprintf(dir, sizeof(dir), ".");
+    if (s_mkdirs(dir) != 0) {
+        fprintf(stderr, "fedbus tail: cannot make %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, size, "%s/%s.cursor", dir, n);
+    return 0;
+}
+
+/* Reads the cursor at path into *pos: returns 1, 0 when there is none yet,
+ * or -1 after saying why (a file that is not a cursor is not overwritten). */
+static int s_cursor_load(const char *path, uint64_t *pos)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT) return 0;
+        fprintf(stderr, "fedbus tail: cannot read %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    unsigned long long v;
+    char nl = 0;
+    int n = fscanf(f, "%llu%c", &v, &nl);
+    fclose(f);
+    if (n != 2 || nl != '\n') {
+        fprintf(stderr, "fedbus tail: %s is not a cursor (one global_seq and a newline); remove it to start afresh\n",
+                path);
+        return -1;
+    }
+    *pos = v;
+    return 1;
+}
+
+/* Writes pos to path through a temporary file, fsync and rename, so that
+ * a crash leaves the old cursor or the new one. Returns 0 or -1. */
+static int s_cursor_save(const char *path, uint64_t pos)
+{
+    char tmp[700], line[32];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int len = snprintf(line, sizeof(line), "%llu\n", (unsigned long long)pos);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    int ok = write(fd, line, (size_t)len) == len && fsync(fd) == 0;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tail --- */
+
+/* What one run of tail keeps between messages. */
+typedef struct {
+    fb_subscriber_t *sub;
+    const char *cursor;     /* durable: the cursor file; else NULL */
+    uint64_t saved;         /* the position last written */
+    uint64_t reported;      /* repairs last reported */
+    int64_t next_save_us, next_report_us;
+} s_tail_t;
+
+/* Writes the cursor and reports repairs when due (now: whatever the time).
+ * Returns 0, or -1 when the cursor cannot be written. */
+static int s_tail_tick(s_tail_t *t, int now)
+{
+    int64_t us = fb_time_mono_us();
+    uint64_t rep = fb_subscriber_repaired(t->sub);
+    if (rep != t->reported && (now || us >= t->next_report_us)) {
+        fprintf(stderr, "fedbus tail: repaired %llu messages from replay\n", (unsigned long long)(rep - t->reported));
+        t->reported = rep;
+        t->next_report_us = us + S_REPORT_US;
+    }
+    if (!t->cursor || (!now && us < t->next_save_us)) return 0;
+    t->next_save_us = us + S_SAVE_US;
+    uint64_t pos = fb_subscriber_position(t->sub);
+    if (pos == t->saved) return 0;
+    /* What the cursor covers must be out of this process first. */
+    if (fflush(stdout) != 0 || s_cursor_save(t->cursor, pos) != 0) {
+        fprintf(stderr, "fedbus tail: cannot write %s: %s\n", t->cursor, strerror(errno));
+        return -1;
+    }
+    t->saved = pos;
+    return 0;
+}
+
+/* Starts sub where the cursor (or --from-seq) says; returns 0 or -1. */
+static int s_tail_start(s_tail_t *t, const s_tail_opts_t *to, char *path, size_t size)
+{
+    uint64_t pos = 0;
+    int have = 0;
+    if (to->durable[0]) {
+        if (s_cursor_path(to, path, size) != 0 || (have = s_cursor_load(path, &pos)) < 0) return -1;
+        t->cursor = path;
+        t->saved = pos;
+    }
+    if (have) return fb_subscriber_from(t->sub, pos + 1) == FB_OK ? 0 : -1;
+    if (to->o.from_seq > 0) return fb_subscriber_from(t->sub, (uint64_t)to->o.from_seq) == FB_OK ? 0 : -1;
+    return 0;
+}
+
 int fb_cli_tail(int argc, char **argv)
 {
-    fb_cli_opts_t o;
+    s_tail_opts_t to;
+    fb_cli_opts_t *o = &to.o;
     int nargs;
-    fb_cli_parse("tail", s_tail_keys, &o, argc, argv, &nargs, "PATTERN...");
+    memset(&to, 0, sizeof(to));
+    fb_cli_parse("tail", s_tail_keys, o, argc, argv, &nargs, "PATTERN...");
     if (nargs == 0) {
         fprintf(stderr, "fedbus tail: name at least one pattern, e.g. cfp or '*.kr-incheon' (see --help)\n");
         return 2;
     }
-    if (s_check_patterns("tail", nargs, argv) || s_check_format("tail", &o)) return 2;
+    if (s_check_patterns("tail", nargs, argv) || s_check_format("tail", o)) return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    fb_subscriber_t *sub = fb_subscriber_new(o.feed, o.replay);
-    if (!sub) {
-        fprintf(stderr, "fedbus tail: cannot connect to %s\n", o.feed);
+    s_tail_t t = {0};
+    char path[700];
+    if (!(t.sub = fb_subscriber_new(o->feed, o->replay))) {
+        fprintf(stderr, "fedbus tail: cannot connect to %s\n", o->feed);
         return 1;
     }
-    for (int i = 1; i <= nargs; i++) fb_subscriber_add(sub, argv[i]);
-    if (o.from_seq > 0) fb_subscriber_from(sub, (uint64_t)o.from_seq);
+    for (int i = 1; i <= nargs; i++) fb_subscriber_add(t.sub, argv[i]);
+    int rc = s_tail_start(&t, &to, path, sizeof(path)) == 0 ? 0 : 1;
     long long seen = 0;
-    int64_t last = fb_time_mono_us(), rc = 0;
-    while (!fb_cli_stop && (o.count == 0 || seen < o.count)) {
+    int64_t last = fb_time_mono_us();
+    while (!rc && !fb_cli_stop && (o->count == 0 || seen < o->count)) {
         fb_message_t msg;
-        int r = fb_subscriber_recv(sub, &msg, 200);
+        int r = fb_subscriber_recv(t.sub, &msg, 200);
         if (r == FB_OK) {
-            s_print(&msg, &o);
+            s_print(&msg, o);
             seen++;
             last = fb_time_mono_us();
         } else if (r == FB_ETIMEOUT || r == FB_EINTR) {
-            if (o.idle_s && fb_time_mono_us() - last > o.idle_s * 1000000) break;
+            if (o->idle_s && fb_time_mono_us() - last > o->idle_s * 1000000) break;
         } else {
-            fprintf(stderr, "fedbus tail: %s\n", fb_strerror(r));
+            fprintf(stderr, "fedbus tail: %s%s\n", r == FB_ESTORE ? "cannot repair a gap in the feed: " : "",
+                    fb_strerror(r));
             rc = 1;
-            break;
         }
+        if (s_tail_tick(&t, 0) != 0) rc = 1;
     }
-    fb_subscriber_destroy(&sub);
-    return (int)rc;
+    if (s_tail_tick(&t, 1) != 0) rc = 1;
+    fb_subscriber_destroy(&t.sub);
+    return rc;
 }
 
 int fb_cli_replay(int argc, char **argv)

@@ -47,12 +47,19 @@ fb_endpoint_opts_t *fb_endpoint_dup(const fb_endpoint_opts_t *e);
 
 /* -------------------------------------------------------- fb_replay.c -- */
 
-/* fb_replay_opts() without the check of replay's keys, also telling how
- * many stored messages the broker sent (before the patterns' exact check)
- * in *scanned and the last one's global_seq in *scanned_last: catch-up
- * pages through history with it. */
+/* What one replay scan saw besides the messages it handed on. */
+typedef struct {
+    uint32_t scanned;      /* stored messages the broker sent (before the patterns' exact check) */
+    uint64_t scanned_last; /* the last one's global_seq (0: none) */
+    uint64_t head_seq;     /* the last chunk's head_seq: the broker's head when it was read */
+} fb_replay_tally_t;
+
+/* fb_replay_opts() without the check of replay's keys, also filling *tally
+ * (reset first): catch-up and gap repair page through history with it. A
+ * scan that returns FB_OK with fewer than limit scanned (limit 0: any) went
+ * to the end: every matching message up to tally->head_seq was handed on. */
 int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
-                   int timeout_ms, uint32_t *scanned, uint64_t *scanned_last);
+                   int timeout_ms, fb_replay_tally_t *tally);
 
 #endif

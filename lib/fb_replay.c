@@ -60,8 +60,7 @@ typedef struct {
     fb_replay_fn fn;
     void *arg;
     fb_arena_t *arena; /* the message being handed to fn */
-    uint32_t *scanned;
-    uint64_t *scanned_last;
+    fb_replay_tally_t *tally;
 } s_scan_t;
 
 /* Hands the envelopes of one chunk to fn. Returns FB_OK and sets *finished
@@ -70,6 +69,7 @@ typedef struct {
 static int s_chunk(s_scan_t *s, const Fedbus__ReplayChunk *ch, int *finished)
 {
     if (ch->error) return ch->error == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? FB_ESTORE : FB_EINVAL;
+    s->tally->head_seq = ch->head_seq;
     for (size_t i = 0; i < ch->n_envelopes; i++) {
         fb_message_t msg;
         fb_arena_reset(s->arena);
@@ -77,8 +77,8 @@ static int s_chunk(s_scan_t *s, const Fedbus__ReplayChunk *ch, int *finished)
             *finished = 1;
             return FB_EPROTO;
         }
-        (*s->scanned)++;
-        *s->scanned_last = msg.global_seq;
+        s->tally->scanned++;
+        s->tally->scanned_last = msg.global_seq;
         if (fb_message_match(&msg, s->patterns, s->npatterns) && s->fn(&msg, s->arg) != 0) {
             *finished = 1;
             return FB_OK;
@@ -115,9 +115,10 @@ static int s_receive(s_scan_t *s, void *sock, uint64_t request_id, int timeout_m
 
 int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
-                   int timeout_ms, uint32_t *scanned, uint64_t *scanned_last)
+                   int timeout_ms, fb_replay_tally_t *tally)
 {
-    s_scan_t s = {patterns, npatterns, fn, arg, NULL, scanned, scanned_last};
+    s_scan_t s = {patterns, npatterns, fn, arg, NULL, tally};
+    memset(tally, 0, sizeof(*tally));
     uint8_t *buf = NULL;
     size_t len = 0;
     uint64_t request_id;
@@ -141,20 +142,16 @@ int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const *patterns
                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
                    int timeout_ms)
 {
-    uint32_t scanned = 0;
-    uint64_t last = 0;
+    fb_replay_tally_t tally;
     if (!replay || fb_endpoint_check(replay) != 0) return FB_EINVAL;
-    return fb_replay_scan(replay, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms,
-                          &scanned, &last);
+    return fb_replay_scan(replay, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms, &tally);
 }
 
 int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
               uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
               int timeout_ms)
 {
-    uint32_t scanned = 0;
-    uint64_t last = 0;
+    fb_replay_tally_t tally;
     fb_endpoint_opts_t o = {.endpoint = replay_endpoint};
-    return fb_replay_scan(&o, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms,
-                          &scanned, &last);
+    return fb_replay_scan(&o, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms, &tally);
 }

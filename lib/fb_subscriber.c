@@ -1,21 +1,42 @@
-/* fb_subscriber.c — live messages from the broker's feed, after a catch-up from stored history.
+/* fb_subscriber.c — live messages from the broker's feed, after a catch-up from stored history, with every gap repaired.
  *
  * A SUB socket on the feed, subscribed to the patterns' prefixes. Catch-up
  * replays history page by page into a queue that is delivered first; live
  * messages wait in the SUB queue meanwhile, and those catch-up delivered
  * already are skipped by global_seq, so that there are no duplicates or
  * holes between the two. Delivered messages are read in place from the
- * frame (or the replayed blob) that holds them. */
+ * frame (or the replayed blob) that holds them.
+ *
+ * Gaps (docs/protocol.md, "Feed"). The feed drops frames for a subscriber
+ * whose queue is full, and the feed carries only what matches, so a jump in
+ * global_seq says nothing by itself. With a replay endpoint the subscriber
+ * also takes the broker's head frames, and keeps `covered`: every matching
+ * message up to it has been delivered or is queued. Once covered is known
+ * (a from_seq, or the first head frame), a head frame above covered means
+ * messages up to it may be missing, whichever they are: the subscriber
+ * replays (covered, head] with its patterns into the queue before anything
+ * newer, and live messages at or below covered are skipped. Live messages
+ * above covered are not delivered from the feed then (nothing proves there
+ * is no hole below them): the next repair fetches them, at most
+ * S_REPAIR_GAP_US later, so memory stays bounded and order exact. They are
+ * remembered by global_seq only, to count what the feed had lost. */
 #include "fb_client_int.h"
 #include "fb_envelope.h"
 #include "fb_time.h"
+#include "fb_wire.h"
 #include "fb_zmq.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define S_CATCHUP_PAGE 4096 /* stored messages fetched per catch-up step */
+#define S_CATCHUP_PAGE 4096     /* stored messages fetched per catch-up step */
+#define S_REPAIR_GAP_US 20000   /* least time between two repairs: bounds the replays a busy feed causes */
+#define S_SEEN_MAX 65536        /* live global_seqs remembered between repairs */
+#define S_RETRY_US 500000      /* a failed replay is not tried again sooner */
+#define S_DRAIN_MAX 4096        /* live messages read at most before a due repair starts */
+#define S_HEAD 2                /* s_live(): a head frame came */
 
 typedef struct {
     uint8_t *data;
@@ -24,12 +45,23 @@ typedef struct {
 
 struct fb_subscriber {
     void *sock;
-    fb_endpoint_opts_t *replay; /* owned copy; NULL: no catch-up */
+    fb_endpoint_opts_t *replay; /* owned copy; NULL: no catch-up, no repair */
     char **patterns;
     int npatterns;
-    int catchup;          /* history still to be fetched */
+    int catchup;          /* history from from_seq still to be fetched */
+    int repairing;        /* the catch-up is a repair: count what it brings */
     uint64_t from_seq;
     uint64_t last_seq;    /* highest global_seq delivered */
+    uint64_t covered;     /* every matching message up to it is delivered or queued */
+    int based;            /* covered is known: a from_seq was given, or a head frame came */
+    int repair_due;       /* a head frame (or a live message) came above covered */
+    int oom;              /* s_enqueue() ran out of memory */
+    int drained;          /* live messages read while a due repair waits for the queue to empty */
+    int64_t next_repair_us;
+    int64_t retry_us;     /* after a failed replay: not again before then */
+    uint64_t repaired;    /* messages repair delivered that the feed had lost */
+    uint64_t *seen;       /* live global_seqs above covered since the last repair, ascending */
+    size_t nseen;
     s_blob_t *queue;      /* replayed history waiting for delivery */
     size_t qlen, qcap, qhead;
     uint8_t *held;        /* replayed blob behind the last delivered message */
@@ -54,7 +86,13 @@ fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_end
     if (!self) return NULL;
     self->sock = fb_endpoint_open(feed, ZMQ_SUB, 100000, 0);
     if (!self->sock || !(self->arena = fb_arena_new(64 << 10, 64 << 10))) goto error;
-    if (replay && !(self->replay = fb_endpoint_dup(replay))) goto error;
+    if (replay) {
+        /* Head frames only mean something to a subscriber that can repair. */
+        const char mark = FB_WIRE_FEED_HEAD_MARK;
+        if (!(self->replay = fb_endpoint_dup(replay)) || !(self->seen = malloc(S_SEEN_MAX * sizeof(uint64_t))) ||
+            zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, &mark, 1) != 0)
+            goto error;
+    }
     return self;
 error:;
     int e = errno;
@@ -86,6 +124,7 @@ void fb_subscriber_destroy(fb_subscriber_t **self_p)
     free(self->patterns);
     s_queue_clear(self);
     free(self->queue);
+    free(self->seen);
     fb_arena_destroy(&self->arena);
     if (self->frame_live) zmq_msg_close(&self->frame);
     for (int i = 0; i < self->nplain; i++) free(self->plain[i]);
@@ -141,26 +180,75 @@ int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq)
 {
     if (!self->replay) return FB_EINVAL;
     self->catchup = 1;
-    self->from_seq = from_seq;
+    self->repairing = 0;
+    self->from_seq = from_seq ? from_seq : 1;
+    self->covered = self->from_seq - 1;
+    self->based = 1;
     return FB_OK;
+}
+
+uint64_t fb_subscriber_last(const fb_subscriber_t *self)
+{
+    return self ? self->last_seq : 0;
+}
+
+uint64_t fb_subscriber_position(const fb_subscriber_t *self)
+{
+    if (!self) return 0;
+    /* Queued history lies above the last delivered message; without it,
+     * covered says more (matching messages may be far apart). */
+    if (self->qhead < self->qlen || self->catchup) return self->last_seq;
+    return self->covered > self->last_seq ? self->covered : self->last_seq;
+}
+
+uint64_t fb_subscriber_repaired(const fb_subscriber_t *self)
+{
+    return self ? self->repaired : 0;
+}
+
+/* Whether the feed brought seq since the last repair. */
+static int s_seen(const fb_subscriber_t *self, uint64_t seq)
+{
+    size_t lo = 0, hi = self->nseen;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (self->seen[mid] < seq) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < self->nseen && self->seen[lo] == seq;
+}
+
+/* Forgets the live global_seqs at or below covered. */
+static void s_seen_trim(fb_subscriber_t *self)
+{
+    size_t k = 0;
+    while (k < self->nseen && self->seen[k] <= self->covered) k++;
+    memmove(self->seen, self->seen + k, (self->nseen - k) * sizeof(uint64_t));
+    self->nseen -= k;
 }
 
 static int s_enqueue(const fb_message_t *msg, void *arg)
 {
     fb_subscriber_t *self = arg;
+    if (msg->global_seq <= self->covered) return 0; /* queued or delivered already */
     if (self->qlen == self->qcap) {
         size_t cap = self->qcap ? self->qcap * 2 : 256;
         s_blob_t *q = realloc(self->queue, cap * sizeof(*q));
-        if (!q) return -1;
+        if (!q) goto oom;
         self->queue = q;
         self->qcap = cap;
     }
     s_blob_t *b = &self->queue[self->qlen];
-    if (!(b->data = malloc(msg->raw_len))) return -1;
+    if (!(b->data = malloc(msg->raw_len))) goto oom;
     memcpy(b->data, msg->raw, msg->raw_len);
     b->len = msg->raw_len;
     self->qlen++;
+    self->covered = msg->global_seq;
+    if (self->repairing && !s_seen(self, msg->global_seq)) self->repaired++;
     return 0;
+oom:
+    self->oom = 1;
+    return -1;
 }
 
 /* Closes the frame last received, batch or not. */
@@ -171,21 +259,36 @@ static void s_frame_done(fb_subscriber_t *self)
     self->bp = self->bend = NULL;
 }
 
-/* Delivers the next message of history into msg when catch-up has one:
- * returns FB_OK, 1 when history is done with (live messages come next), or
- * an error. Catch-up goes page by page, so history of any length takes
- * bounded memory; live messages wait in the SUB queue meanwhile. */
-static int s_recv_history(fb_subscriber_t *self, fb_message_t *msg)
+/* Fetches one page of history above covered into the queue. Returns FB_OK
+ * (the catch-up ends when the page reached the broker's head) or an error
+ * (the catch-up stays due). */
+static int s_fetch(fb_subscriber_t *self)
 {
-    while (self->catchup && self->qhead == self->qlen) {
-        uint32_t scanned = 0;
-        uint64_t last = 0;
-        int rc = fb_replay_scan(self->replay, (const char *const *)self->patterns, self->npatterns,
-                                self->from_seq, 0, S_CATCHUP_PAGE, s_enqueue, self, 10000, &scanned, &last);
-        if (rc != FB_OK) return rc;
-        if (scanned < S_CATCHUP_PAGE) self->catchup = 0;
-        else self->from_seq = last + 1;
+    fb_replay_tally_t t;
+    self->oom = 0;
+    int rc = fb_replay_scan(self->replay, (const char *const *)self->patterns, self->npatterns, self->covered + 1,
+                            0, S_CATCHUP_PAGE, s_enqueue, self, 10000, &t);
+    if (rc == FB_OK && self->oom) rc = FB_ENOMEM; /* what was queued stays; the rest comes next time */
+    /* A replay that does not answer is not the caller's time-out: history
+     * cannot be had. */
+    if (rc == FB_ETIMEOUT) rc = FB_ESTORE;
+    if (rc != FB_OK) return rc;
+    if (t.scanned_last > self->covered) self->covered = t.scanned_last;
+    if (t.scanned < S_CATCHUP_PAGE) {
+        /* The end: nothing matching lies between the last message and the
+         * head the broker read at. */
+        if (t.head_seq > self->covered) self->covered = t.head_seq;
+        self->catchup = 0;
+        self->repairing = 0;
+        s_seen_trim(self);
     }
+    return FB_OK;
+}
+
+/* Delivers the next queued message of history into msg: FB_OK, 1 when the
+ * queue is empty, or FB_EPROTO. */
+static int s_deliver_queued(fb_subscriber_t *self, fb_message_t *msg)
+{
     if (self->qhead == self->qlen) return 1;
     s_blob_t *b = &self->queue[self->qhead++];
     /* The blob backs msg->raw until the next call frees it. */
@@ -197,9 +300,9 @@ static int s_recv_history(fb_subscriber_t *self, fb_message_t *msg)
 }
 
 /* Receives the next feed frame into self->frame without waiting, or waits
- * for one until deadline. Returns FB_OK (a frame is live), 1 (one may have
- * come: try again), FB_ETIMEOUT, FB_EINTR or FB_EIO. */
-static int s_recv_frame(fb_subscriber_t *self, int64_t deadline, int timeout_ms)
+ * for one until deadline (-1: forever). Returns FB_OK (a frame is live), 1
+ * (one may have come: try again), FB_ETIMEOUT, FB_EINTR or FB_EIO. */
+static int s_recv_frame(fb_subscriber_t *self, int64_t deadline)
 {
     /* What is queued already is taken without a poll; only an empty
      * queue waits. */
@@ -209,23 +312,34 @@ static int s_recv_frame(fb_subscriber_t *self, int64_t deadline, int timeout_ms)
     zmq_msg_close(&self->frame);
     self->frame_live = 0;
     if (errno != EAGAIN) return errno == EINTR ? FB_EINTR : FB_EIO;
-    long wait = timeout_ms < 0 ? -1 : (long)((deadline - fb_time_mono_us()) / 1000);
-    if (timeout_ms >= 0 && wait < 0) wait = 0;
+    long wait = deadline < 0 ? -1 : (long)((deadline - fb_time_mono_us() + 999) / 1000);
+    if (deadline >= 0 && wait < 0) wait = 0;
     zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
     int n = zmq_poll(&item, 1, wait);
     if (n < 0) return errno == EINTR ? FB_EINTR : FB_EIO;
     return n == 0 ? FB_ETIMEOUT : 1;
 }
 
-int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
+/* Fills msg from one envelope of the feed; returns FB_OK when it is a
+ * matching message not yet covered, 1 to skip it, or FB_EPROTO. */
+static int s_take(fb_subscriber_t *self, fb_message_t *msg, const uint8_t *env, size_t len)
 {
-    fb_arena_reset(self->arena);
-    if (!self->bp) s_frame_done(self);
-    free(self->held);
-    self->held = NULL;
-    int rc = s_recv_history(self, msg);
-    if (rc != 1) return rc;
-    int64_t deadline = fb_time_mono_us() + (int64_t)timeout_ms * 1000;
+    if (fb_message_fill(self->arena, msg, env, len) != 0) return FB_EPROTO;
+    /* Skip what catch-up already delivered, and what the patterns'
+     * prefixes let through but the patterns do not match. */
+    if (msg->global_seq <= self->covered ||
+        !fb_message_match(msg, (const char *const *)self->patterns, self->npatterns)) {
+        fb_arena_reset(self->arena);
+        return 1;
+    }
+    return FB_OK;
+}
+
+/* Reads the feed until deadline (-1: forever) for the next matching message
+ * above covered (FB_OK, msg filled) or a head frame (S_HEAD, *head set). Returns those, FB_ETIMEOUT, FB_EINTR, FB_EIO or FB_EPROTO. */
+static int s_live(fb_subscriber_t *self, fb_message_t *msg, int64_t deadline, uint64_t *head)
+{
+    int rc;
     for (;;) {
         if (self->bp) {
             /* The next envelope of a batched frame. */
@@ -237,17 +351,11 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
                 if (rc < 0) return FB_EPROTO; /* the rest of the frame is not readable */
                 continue;
             }
-            if (fb_message_fill(self->arena, msg, env, env_len) != 0) return FB_EPROTO;
-            if (msg->global_seq <= self->last_seq ||
-                !fb_message_match(msg, (const char *const *)self->patterns, self->npatterns)) {
-                fb_arena_reset(self->arena);
-                continue;
-            }
-            self->last_seq = msg->global_seq;
-            return FB_OK;
+            if ((rc = s_take(self, msg, env, env_len)) != 1) return rc;
+            continue;
         }
         s_frame_done(self);
-        if ((rc = s_recv_frame(self, deadline, timeout_ms)) == 1) continue;
+        if ((rc = s_recv_frame(self, deadline)) == 1) continue;
         if (rc != FB_OK) return rc;
         /* One frame: the topic, a NUL, the stored envelope. Anything else
          * is not a fedbus feed message. */
@@ -258,8 +366,13 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
                                  : memchr(data, 0, size < FB_TOPIC_MAX + 2 ? size : FB_TOPIC_MAX + 2);
         if (!nul) {
             if (zmq_msg_more(&self->frame)) fb_zmq_drain(self->sock);
-            zmq_msg_close(&self->frame);
-            self->frame_live = 0;
+            s_frame_done(self);
+            continue;
+        }
+        if (data[0] == FB_WIRE_FEED_HEAD_MARK) {
+            rc = fb_wire_feed_head_view(data, size, head);
+            s_frame_done(self);
+            if (rc == 1) return S_HEAD;
             continue;
         }
         if (data[0] == FB_FEED_MARK) {
@@ -272,17 +385,99 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
             if (self->bp == self->bend) s_frame_done(self);
             continue;
         }
-        if (fb_message_fill(self->arena, msg, nul + 1, size - (size_t)(nul + 1 - data)) != 0) return FB_EPROTO;
-        /* Skip what catch-up already delivered, and what the patterns'
-         * prefixes let through but the patterns do not match. */
-        if (msg->global_seq <= self->last_seq ||
-            !fb_message_match(msg, (const char *const *)self->patterns, self->npatterns)) {
-            fb_arena_reset(self->arena);
-            zmq_msg_close(&self->frame);
-            self->frame_live = 0;
+        if ((rc = s_take(self, msg, nul + 1, size - (size_t)(nul + 1 - data))) != 1) return rc;
+        s_frame_done(self);
+    }
+}
+
+/* A head frame says every message up to head went out on the feed. */
+static void s_on_head(fb_subscriber_t *self, uint64_t head)
+{
+    if (!self->based) {
+        /* The first one: a live subscriber starts here, or, when it
+         * delivered something already, checks from there. */
+        self->based = 1;
+        if (self->last_seq == 0) self->covered = head;
+    }
+    if (head > self->covered) self->repair_due = 1;
+}
+
+/* Returns how long (microseconds) the repair a head frame or a live
+ * message called for has still to wait, 0 when it is due now, -1 when none
+ * is. */
+static int64_t s_repair_wait(const fb_subscriber_t *self)
+{
+    if (!self->repair_due) return -1;
+    int64_t now = fb_time_mono_us();
+    return now < self->next_repair_us ? self->next_repair_us - now : 0;
+}
+
+static void s_repair_start(fb_subscriber_t *self)
+{
+    self->repair_due = 0;
+    self->catchup = 1;
+    self->repairing = 1;
+    self->drained = 0;
+    self->next_repair_us = fb_time_mono_us() + S_REPAIR_GAP_US;
+}
+
+int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
+{
+    fb_arena_reset(self->arena);
+    if (!self->bp) s_frame_done(self);
+    free(self->held);
+    self->held = NULL;
+    int64_t deadline = timeout_ms < 0 ? -1 : fb_time_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        int rc = s_deliver_queued(self, msg);
+        if (rc != 1) return rc;
+        if (self->catchup) {
+            /* A replay that failed is retried, but not in a busy loop. */
+            int64_t now = fb_time_mono_us();
+            if (now < self->retry_us) {
+                int64_t until = deadline >= 0 && deadline < self->retry_us ? deadline : self->retry_us;
+                if (until > now) usleep((useconds_t)(until - now));
+                if (until != self->retry_us) return FB_ETIMEOUT;
+            }
+            if ((rc = s_fetch(self)) != FB_OK) {
+                self->retry_us = fb_time_mono_us() + S_RETRY_US;
+                return rc;
+            }
             continue;
         }
-        self->last_seq = msg->global_seq;
-        return FB_OK;
+        /* A repair that is due first takes what the SUB queue holds (up to
+         * S_DRAIN_MAX, so that a busy feed cannot hold it off), to know
+         * what the feed did bring. */
+        int64_t wait = s_repair_wait(self), until = deadline;
+        if (wait == 0 && self->drained >= S_DRAIN_MAX) {
+            s_repair_start(self);
+            continue;
+        }
+        if (wait >= 0 && (deadline < 0 || fb_time_mono_us() + wait < deadline)) until = fb_time_mono_us() + wait;
+        uint64_t head = 0;
+        rc = s_live(self, msg, until, &head);
+        if (rc == S_HEAD) {
+            /* (Without replay only a subscription to the empty prefix
+             * brings them: nothing to do with them then.) */
+            if (self->replay) s_on_head(self, head);
+            continue;
+        }
+        if (rc == FB_ETIMEOUT && wait >= 0 && until != deadline) {
+            if (s_repair_wait(self) == 0) s_repair_start(self);
+            continue;
+        }
+        if (rc != FB_OK) return rc;
+        if (!self->based) {
+            /* No head frame yet (or no replay to repair from): the feed is
+             * all there is. */
+            self->last_seq = self->covered = msg->global_seq;
+            return FB_OK;
+        }
+        /* Above covered: the next repair brings it, in order. */
+        if (self->nseen < S_SEEN_MAX && (!self->nseen || self->seen[self->nseen - 1] < msg->global_seq))
+            self->seen[self->nseen++] = msg->global_seq;
+        fb_arena_reset(self->arena);
+        self->repair_due = 1;
+        self->drained++;
     }
 }

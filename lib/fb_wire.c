@@ -285,6 +285,25 @@ int fb_wire_next_item(const uint8_t **p, const uint8_t *end, const uint8_t **dat
     return fb_wire_next_bytes(p, end, S_BATCH_ITEM, data, len);
 }
 
+size_t fb_wire_put_feed_head(uint64_t head_seq, uint8_t *out)
+{
+    out[0] = FB_WIRE_FEED_HEAD_MARK;
+    out[1] = 0;
+    return 2 + fb_wire_put_uint(1, head_seq, out + 2); /* FeedHead.head_seq */
+}
+
+int fb_wire_feed_head_view(const uint8_t *frame, size_t len, uint64_t *head_seq)
+{
+    if (len < 2 || frame[0] != FB_WIRE_FEED_HEAD_MARK || frame[1] != 0) return 0;
+    const uint8_t *p = frame + 2, *end = frame + len, *d;
+    uint64_t key, v;
+    int rc;
+    *head_seq = 0;
+    while ((rc = fb_wire_next_field(&p, end, &key, &v, &d)) == 1)
+        if (key == S_KEY(1, S_VARINT)) *head_seq = v; /* FeedHead.head_seq */
+    return rc < 0 ? -1 : 1;
+}
+
 size_t fb_wire_publish_batch_size(size_t items_len)
 {
     return fb_wire_field_size(S_NODE_PUBLISH_BATCH, items_len);

@@ -107,6 +107,21 @@ size_t fb_wire_put_item(const void *data, size_t len, uint8_t *out);
  * when one was found, 0 at end, -1 when the bytes are not well-formed. */
 int fb_wire_next_item(const uint8_t **p, const uint8_t *end, const uint8_t **data, size_t *len);
 
+/* The feed's head frame (docs/protocol.md, "Feed"): FB_WIRE_FEED_HEAD_MARK,
+ * a NUL, then FeedHead{head_seq}. A subscription to the mark alone selects
+ * it; no topic starts with the mark. */
+#define FB_WIRE_FEED_HEAD_MARK 0x02
+#define FB_WIRE_FEED_HEAD_MAX 13 /* the whole frame at most */
+
+/* Writes the head frame for head_seq to out (FB_WIRE_FEED_HEAD_MAX bytes of
+ * room); returns its size. */
+size_t fb_wire_put_feed_head(uint64_t head_seq, uint8_t *out);
+
+/* When frame (len bytes) is a head frame, sets *head_seq and returns 1; 0
+ * when it is not one (it does not start with the mark and a NUL); -1 when it
+ * does but FeedHead is not well-formed. */
+int fb_wire_feed_head_view(const uint8_t *frame, size_t len, uint64_t *head_seq);
+
 /* NodeMessage{publish_batch{items}}: the frame's size for items_len bytes of
  * items, and its header (at most 11 bytes) before them. */
 size_t fb_wire_publish_batch_size(size_t items_len);

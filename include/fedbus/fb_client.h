@@ -128,9 +128,11 @@ int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, f
 typedef struct fb_subscriber fb_subscriber_t;
 
 /* Connects a subscriber to the broker's feed as feed says (defaults: a
- * high-water mark of 100000 messages, no linger) and keeps replay (NULL
- * when no catch-up is wanted) for fb_subscriber_from(): each catch-up step
- * connects with it (defaults: ZeroMQ's high-water mark, no linger). feed,
+ * high-water mark of 100000 messages, no linger) and keeps replay for
+ * fb_subscriber_from() and for repairing what the feed drops: each catch-up
+ * or repair step connects with it (defaults: ZeroMQ's high-water mark, no
+ * linger). With replay NULL the feed is delivered as it comes and a loss
+ * goes unnoticed (docs/protocol.md, "Feed"). feed,
  * replay and their strings are only read during the call: the subscriber
  * keeps copies. Returns a new subscriber, which the caller owns and frees
  * with fb_subscriber_destroy(); NULL when feed or an endpoint is NULL, a
@@ -155,8 +157,28 @@ int fb_subscriber_add(fb_subscriber_t *self, const char *pattern);
 int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
 
 /* Waits up to timeout_ms (-1 = forever) for the next matching message.
- * Returns FB_OK, FB_ETIMEOUT, FB_EINTR or FB_EPROTO. */
+ * With a replay endpoint every matching message stored after the start
+ * (from_seq, or the first head frame of the feed) is delivered exactly once
+ * and in global_seq order: what the feed dropped is fetched from replay
+ * first (docs/protocol.md, "Feed"). Returns FB_OK, FB_ETIMEOUT (nothing
+ * within timeout_ms), FB_EINTR, FB_EPROTO, or, when history cannot be had,
+ * FB_ESTORE (replay answered an error or nothing within 10 s), FB_EIO or
+ * FB_ENOMEM: nothing is then lost, the next call tries again. */
 int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms);
+
+/* The global_seq of the last message delivered (0: none yet, or self is
+ * NULL). */
+uint64_t fb_subscriber_last(const fb_subscriber_t *self);
+
+/* The subscriber's cursor: every matching message up to it has been
+ * delivered (at least fb_subscriber_last(), often more). A durable
+ * subscriber saves it and starts again with fb_subscriber_from(position +
+ * 1): nothing missed, nothing repeated. 0 when self is NULL. */
+uint64_t fb_subscriber_position(const fb_subscriber_t *self);
+
+/* How many delivered messages the feed had lost and replay brought (gap
+ * repairs; history asked for with fb_subscriber_from() does not count). */
+uint64_t fb_subscriber_repaired(const fb_subscriber_t *self);
 
 /* ---- replay ---- */
 
