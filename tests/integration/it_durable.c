@@ -1,8 +1,8 @@
 /* it_durable.c — durable subscriptions across kill -9: `fedbus tail --durable=NAME`
  * killed mid-stream and started again prints what it missed (nothing lost; a repeat of
  * what the last cursor write had not covered is allowed); a node's JSON-lines feed
- * across kill -9 of the node holds every matching message exactly once, in order,
- * checked against PostgreSQL's rows.
+ * across kill -9 of the node (and a torn last line) holds every matching message
+ * exactly once, in order, checked against PostgreSQL's rows.
  *
  * Ports 25200-25202 and 25210, clear of the other tests and of bench/run. */
 #include "harness.h"
@@ -209,6 +209,13 @@ static void test_node_feed_file_has_no_duplicate_and_no_hole_across_kill_9(void 
         s_publish(1500);
         usleep(150 * 1000 * (unsigned)round); /* killed at different points of its writing */
         th_stop_pid(node, SIGKILL);
+        if (round == 1) {
+            /* As if the kill came in the middle of a line: the node cuts it off. */
+            FILE *f = fopen(out, "a");
+            assert_non_null(f);
+            fputs("{\"topic\":\"event.kr-daejeon.forum\",\"glo", f);
+            fclose(f);
+        }
         s_publish(500); /* while it is down */
         node = s_node(out);
     }
