@@ -17,6 +17,20 @@
 #include <zmq.h>
 #include <cmocka.h>
 
+/* Under AddressSanitizer freed memory stays resident for a while (its
+ * quarantine), so the broker's RSS counts what went through it, not what it
+ * holds: the memory tests then print their figures and check nothing. */
+#if defined(__SANITIZE_ADDRESS__)
+#define S_RSS_MEANINGFUL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_RSS_MEANINGFUL 0
+#endif
+#endif
+#ifndef S_RSS_MEANINGFUL
+#define S_RSS_MEANINGFUL 1
+#endif
+
 static th_t s_t;
 static uint64_t s_seq = 1; /* next origin_seq of kr-seoul */
 
@@ -206,7 +220,7 @@ static void test_replay_clients_that_never_read_do_not_grow_the_broker(void **st
     zmq_close(pub);
     for (int i = 0; i < CLIENTS; i++) zmq_close(rs[i]);
     assert_true(ack_us >= 0 && ack_us < 1000000);
-    if (after - before > 48 * 1024) fail_msg("the broker grew by %ld KiB", after - before);
+    if (S_RSS_MEANINGFUL && after - before > 48 * 1024) fail_msg("the broker grew by %ld KiB", after - before);
 }
 
 /* One client's replays beyond replay-per-peer (8) are refused, retryable;
@@ -331,7 +345,7 @@ static void test_huge_feed_subscriptions_do_not_grow_the_broker(void **state)
     int64_t ack_us = s_publish_us(pub);
     zmq_close(pub);
     assert_true(ack_us >= 0 && ack_us < 1000000);
-    if (after - before > 16 * 1024) fail_msg("the broker grew by %ld KiB", after - before);
+    if (S_RSS_MEANINGFUL && after - before > 16 * 1024) fail_msg("the broker grew by %ld KiB", after - before);
 }
 
 /* A subscription as long as a topic and its NUL, batched, is taken: the
