@@ -116,7 +116,13 @@ static void test_heartbeats_of_200000_origins_that_never_publish_keep_the_broker
     long after = s_rss_kib();
     print_message("broker VmRSS before %ld KiB, after 200,000 heartbeats %ld KiB (+%ld)\n", before, after,
                   after - before);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer holds freed memory in quarantine (every decoded
+     * heartbeat's): only the plain build measures the broker's own. */
+    (void)before;
+#else
     assert_true(after - before < 4096);
+#endif
     zmq_close(s);
 }
 
