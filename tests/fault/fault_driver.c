@@ -12,6 +12,7 @@
 
 #include "fb_zmq.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,6 +29,10 @@
 
 enum { S_RATE = 150, S_BEFORE_MS = 4000, S_AFTER_MS = 5000, S_SETTLE_S = 30, S_CALM_GAP_MS = 4000,
        S_RECOVERY_MS = 6000 };
+
+/* The broker's feed queue at its smallest, so that the slow subscriber's
+ * pauses overflow it and the subscriber has gaps to detect and repair. */
+static const char *const s_broker_extra[] = {"--feed-queue=100", NULL};
 
 static th_t s_t;
 static fl_run_t *s_run;
@@ -70,7 +75,7 @@ static void s_up(const char *name, int port_base, int link_via_proxy)
     s_disk_outbox = help && strstr(help, "state-dir") != NULL;
     free(help);
     th_init(&s_t, name, port_base);
-    th_broker_start(&s_t, NULL);
+    th_broker_start(&s_t, s_broker_extra);
     char proxy[64] = "";
     if (link_via_proxy >= 0) {
         snprintf(s_proxy_port, sizeof(s_proxy_port), "%d", port_base + 30);
@@ -127,7 +132,7 @@ static void test_broker_killed_under_load_loses_nothing_acked(void **state)
     fl_broker_down(s_run, 1);
     th_broker_stop(&s_t, SIGKILL);
     usleep(3000 * 1000);
-    th_broker_start(&s_t, NULL);
+    th_broker_start(&s_t, s_broker_extra);
     fl_broker_down(s_run, 0);
     fl_fault_end(s_run);
     int gaps[FL_MEMBERS];
@@ -167,7 +172,7 @@ static void test_node_killed_with_publishes_waiting_loses_none_it_accepted(void 
     th_stop_pid(s_t.nodes[BUSAN], SIGKILL);
     s_start_node(BUSAN, NULL);
     usleep(1000 * 1000);
-    th_broker_start(&s_t, NULL);
+    th_broker_start(&s_t, s_broker_extra);
     fl_broker_down(s_run, 0);
     fl_fault_end(s_run);
     int gaps[FL_MEMBERS];
@@ -210,6 +215,52 @@ static void test_link_cut_longer_than_the_heartbeat_timeout_loses_nothing(void *
     fl_fault_end(s_run);
     int gaps[FL_MEMBERS] = {S_CALM_GAP_MS, 6000 + S_RECOVERY_MS, S_CALM_GAP_MS, S_CALM_GAP_MS};
     s_down("link_cut", gaps);
+}
+
+/* Appends a torn record (junk) to every file under dir, as a crash in the
+ * middle of a write leaves it; returns how many files it found. */
+static int s_tear_tails(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        FILE *f = fopen(path, "ab");
+        if (!f) continue;
+        static const char junk[] = "\x17\x00\x00\x00torn tail of a crashed write";
+        fwrite(junk, 1, sizeof(junk) - 1, f);
+        fclose(f);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_torn_outbox_tail_is_skipped_and_nothing_accepted_is_lost(void **state)
+{
+    (void)state;
+    enum { INCHEON = 0 };
+    s_up("torn_tail", 25600, -1);
+    fl_fault_begin(s_run);
+    fl_broker_down(s_run, 1);
+    th_broker_stop(&s_t, SIGKILL);
+    usleep(2000 * 1000);
+    th_stop_pid(s_t.nodes[INCHEON], SIGKILL);
+    int files = s_tear_tails(s_state[INCHEON]);
+    print_message("fault torn_tail: torn the tail of %d outbox files of kr-incheon\n", files);
+    s_start_node(INCHEON, NULL);
+    usleep(1000 * 1000);
+    th_broker_start(&s_t, s_broker_extra);
+    fl_broker_down(s_run, 0);
+    fl_fault_end(s_run);
+    int gaps[FL_MEMBERS];
+    s_all_affected(gaps, 3000);
+    s_down("torn_tail", gaps);
+    if (files == 0) fail_msg("kr-incheon's node keeps no outbox file in %s (no disk outbox)", s_state[INCHEON]);
 }
 
 /* Sends one raw publish as origin with origin_seq (no ack awaited). */
@@ -264,11 +315,12 @@ int main(int argc, char **argv)
                                   s_teardown),
         cmocka_unit_test_teardown(test_link_cut_longer_than_the_heartbeat_timeout_loses_nothing, s_teardown),
         cmocka_unit_test_teardown(test_hostile_inputs_never_stop_other_members_acks, s_teardown),
+        cmocka_unit_test_teardown(test_torn_outbox_tail_is_skipped_and_nothing_accepted_is_lost, s_teardown),
     };
-    static const char *const names[] = {"broker_kill", "pg_stop", "node_kill", "node_restart", "link_cut", "hostile"};
+    static const char *const names[] = {"broker_kill", "pg_stop", "node_kill", "node_restart", "link_cut", "hostile", "torn_tail"};
     size_t n = sizeof(all) / sizeof(all[0]);
     for (size_t k = 0; k < n; k++)
         if (argc == 2 && strcmp(argv[1], names[k]) == 0) return _cmocka_run_group_tests(names[k], &all[k], 1, NULL, NULL);
-    fprintf(stderr, "usage: fault_driver broker_kill|pg_stop|node_kill|node_restart|link_cut|hostile\n");
+    fprintf(stderr, "usage: fault_driver broker_kill|pg_stop|node_kill|node_restart|link_cut|hostile|torn_tail\n");
     return 2;
 }

@@ -174,9 +174,9 @@ static void *s_subscriber(void *arg)
         if (fb_subscriber_recv(sub, &m, 100) != FB_OK) continue;
         s_push(&s->seqs, &m.global_seq);
         atomic_store(&s->last_seq, m.global_seq);
-        /* The slow reader stops reading for 2 s after every 1,500 messages,
+        /* The slow reader stops reading for 3 s after every 1,000 messages,
          * as a paused `fedbus tail` would, so its queues overflow. */
-        if (s->slow && s->seqs.n % 1500 == 0) usleep(2000 * 1000);
+        if (s->slow && s->seqs.n % 1000 == 0) usleep(3000 * 1000);
     }
     fb_subscriber_destroy(&sub);
     return NULL;
