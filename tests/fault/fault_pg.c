@@ -19,6 +19,23 @@
 
 static char s_bin[256], s_dir[128], s_data[160], s_log[160], s_opts[256];
 static int s_up;
+static volatile pid_t s_postmaster;
+
+/* The postmaster's pid, from the first line of postmaster.pid. */
+static void s_read_postmaster(void)
+{
+    char path[200];
+    snprintf(path, sizeof(path), "%s/postmaster.pid", s_data);
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f && fscanf(f, "%ld", &pid) == 1) s_postmaster = (pid_t)pid;
+    if (f) fclose(f);
+}
+
+void fp_kill_now(void)
+{
+    if (s_postmaster > 0) kill(s_postmaster, SIGQUIT);
+}
 
 /* Runs argv to completion (as the postgres user when we are root: initdb and
  * postgres refuse root); returns its exit status, or -1. Never fails the test,
@@ -92,6 +109,7 @@ void fp_start(int port)
     if (s_run(argv) != 0) fail_msg("initdb %s failed", s_data);
     if (s_pg_ctl("start", NULL) != 0) fail_msg("pg_ctl start failed (see %s)", s_log);
     s_up = 1;
+    s_read_postmaster();
     char p[16];
     snprintf(p, sizeof(p), "%d", port);
     setenv("PGHOST", s_dir, 1);
@@ -105,10 +123,12 @@ void fp_stop(const char *mode)
 {
     if (s_pg_ctl("stop", mode) != 0) fail_msg("pg_ctl stop -m %s failed (see %s)", mode, s_log);
     s_up = 0;
+    s_postmaster = 0;
 }
 
 void fp_restart(void)
 {
     if (s_pg_ctl("start", NULL) != 0) fail_msg("pg_ctl start failed (see %s)", s_log);
     s_up = 1;
+    s_read_postmaster();
 }

@@ -14,6 +14,10 @@
  * are missing. */
 void fp_start(int port);
 
+/* Stops the cluster at once (SIGQUIT to its postmaster, no waiting):
+ * async-signal-safe, for a test's watchdog. */
+void fp_kill_now(void);
+
 /* Stops the cluster in mode ("fast" or "immediate") and waits until it is down. */
 void fp_stop(const char *mode);
 

@@ -64,6 +64,12 @@ static void s_kill_children(void)
         if (s_children[i] > 0 && kill(s_children[i], SIGKILL) == 0) waitpid(s_children[i], NULL, 0);
 }
 
+void th_kill_children_now(void)
+{
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] > 0) kill(s_children[i], SIGKILL);
+}
+
 static pid_t s_spawn(const char *const *argv, const char *log, const char *out)
 {
     if (s_nchildren == 0) atexit(s_kill_children);

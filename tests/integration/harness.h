@@ -52,6 +52,10 @@ int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, con
 /* Starts argv with stderr appended to log; the harness stops it at exit. */
 pid_t th_spawn(const char *const *argv, const char *log);
 
+/* Sends SIGKILL to every process the harness started and still runs,
+ * without waiting: async-signal-safe, for a test's watchdog. */
+void th_kill_children_now(void);
+
 /* Stops pid with sig (escalating to SIGKILL after 5 s); returns its wait status. */
 int th_stop_pid(pid_t pid, int sig);
 
