@@ -64,6 +64,12 @@ static void s_kill_children(void)
         if (s_children[i] > 0 && kill(s_children[i], SIGKILL) == 0) waitpid(s_children[i], NULL, 0);
 }
 
+void th_kill_children_now(void)
+{
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] > 0) kill(s_children[i], SIGKILL);
+}
+
 static pid_t s_spawn(const char *const *argv, const char *log, const char *out)
 {
     if (s_nchildren == 0) atexit(s_kill_children);
@@ -136,16 +142,31 @@ int th_broker_stop(th_t *t, int sig)
 int th_node_start(th_t *t, const char *member, const char *subscribe)
 {
     int i = t->nnodes++;
-    char m[100], b[100], f[100], r[100], s[100], sub[600], out[300];
-    snprintf(t->node_submit[i], sizeof(t->node_submit[i]), "tcp://127.0.0.1:%d", t->port_base + 10 + i);
     char name[64];
     snprintf(name, sizeof(name), "%s", t->name);
     snprintf(t->node_log[i], sizeof(t->node_log[i]), "it-%s-node-%s.log", name, member);
     snprintf(t->node_output[i], sizeof(t->node_output[i]), "it-%s-node-%s.jsonl", name, member);
     unlink(t->node_log[i]);
     unlink(t->node_output[i]);
+    return th_node_spawn(t, i, member, subscribe, NULL, NULL);
+}
+
+int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, const char *broker,
+                  const char *const *extra)
+{
+    char m[100], b[100], f[100], r[100], s[100], sub[600], out[300];
+    if (i >= t->nnodes) t->nnodes = i + 1;
+    snprintf(t->node_submit[i], sizeof(t->node_submit[i]), "tcp://127.0.0.1:%d", t->port_base + 10 + i);
+    if (!t->node_log[i][0]) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s", t->name);
+        snprintf(t->node_log[i], sizeof(t->node_log[i]), "it-%s-node-%s.log", name, member);
+        snprintf(t->node_output[i], sizeof(t->node_output[i]), "it-%s-node-%s.jsonl", name, member);
+        unlink(t->node_log[i]);
+        unlink(t->node_output[i]);
+    }
     snprintf(m, sizeof(m), "--member=%s", member);
-    snprintf(b, sizeof(b), "--broker=%s", t->ingest);
+    snprintf(b, sizeof(b), "--broker=%s", broker ? broker : t->ingest);
     snprintf(f, sizeof(f), "--feed=%s", t->feed);
     snprintf(r, sizeof(r), "--replay=%s", t->replay);
     snprintf(s, sizeof(s), "--submit=%s", t->node_submit[i]);
@@ -153,8 +174,11 @@ int th_node_start(th_t *t, const char *member, const char *subscribe)
     snprintf(out, sizeof(out), "--output=%s", t->node_output[i]);
     /* Subscribing nodes catch up from the start, so nothing published before
      * their subscription reached the broker is missed. */
-    const char *argv[] = {FEDBUS_NODE_BIN, m, b, f, r, s, sub, out, "--resend-ms=300",
-                          "--heartbeat-ms=200", "--log-level=debug", "--from-seq=1", NULL};
+    const char *argv[32] = {FEDBUS_NODE_BIN, m, b, f, r, s, sub, out, "--resend-ms=300",
+                            "--heartbeat-ms=200", "--log-level=debug", "--from-seq=1", NULL};
+    int n = 12;
+    for (int k = 0; extra && extra[k] && n < 31; k++) argv[n++] = extra[k];
+    argv[n] = NULL;
     t->nodes[i] = s_spawn(argv, t->node_log[i], NULL);
     return i;
 }

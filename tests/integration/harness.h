@@ -41,8 +41,20 @@ int th_broker_stop(th_t *t, int sig);
 /* Starts a node for member; subscribe may be NULL. Returns its index. */
 int th_node_start(th_t *t, const char *member, const char *subscribe);
 
+/* Starts (or, after th_stop_pid() of t->nodes[i], starts again) node i for
+ * member with its submit socket on port_base + 10 + i and its log and output
+ * files kept (appended to) across restarts; subscribe and broker may be NULL
+ * (nothing; t's ingest), extra is NULL or NULL-terminated further flags.
+ * Returns i. */
+int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, const char *broker,
+                  const char *const *extra);
+
 /* Starts argv with stderr appended to log; the harness stops it at exit. */
 pid_t th_spawn(const char *const *argv, const char *log);
+
+/* Sends SIGKILL to every process the harness started and still runs,
+ * without waiting: async-signal-safe, for a test's watchdog. */
+void th_kill_children_now(void);
 
 /* Stops pid with sig (escalating to SIGKILL after 5 s); returns its wait status. */
 int th_stop_pid(pid_t pid, int sig);
