@@ -160,6 +160,23 @@ static void test_postgresql_stopped_fast_and_immediate_loses_nothing_acked(void 
     s_down("pg_stop", gaps);
 }
 
+/* The largest N of the node log's "journal ... holds N unconfirmed
+ * publishes" lines (written when a node starts on a journal), or -1. */
+static long s_journal_replayed(const char *log)
+{
+    FILE *f = fopen(log, "r");
+    if (!f) return -1;
+    char line[1024];
+    long best = -1;
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, " holds ");
+        long n;
+        if (p && strstr(p, " unconfirmed publishes") && sscanf(p, " holds %ld", &n) == 1 && n > best) best = n;
+    }
+    fclose(f);
+    return best;
+}
+
 static void test_node_killed_with_publishes_waiting_loses_none_it_accepted(void **state)
 {
     (void)state;
@@ -169,7 +186,6 @@ static void test_node_killed_with_publishes_waiting_loses_none_it_accepted(void 
     fl_broker_down(s_run, 1);
     th_broker_stop(&s_t, SIGKILL);
     usleep(2000 * 1000); /* the nodes hold what they are given */
-    long held = fl_told_accepted_broker_down(s_run, BUSAN);
     th_stop_pid(s_t.nodes[BUSAN], SIGKILL);
     s_start_node(BUSAN, NULL);
     usleep(1000 * 1000);
@@ -178,11 +194,13 @@ static void test_node_killed_with_publishes_waiting_loses_none_it_accepted(void 
     fl_fault_end(s_run);
     int gaps[FL_MEMBERS];
     s_all_affected(gaps, 3000);
-    print_message("fault node_kill: kr-busan told accepted while the broker was down, before its kill: %ld\n", held);
+    long held = s_journal_replayed(s_t.node_log[BUSAN]);
+    print_message("fault node_kill: kr-busan's restarted node found %ld unconfirmed publishes in its journal\n", held);
     s_down("node_kill", gaps);
-    /* A crash-safe outbox answers "accepted" once the publish is on disk,
-     * broker or no broker; the checks above prove those were not lost. */
-    if (held == 0) fail_msg("kr-busan's node accepted nothing while the broker was down (no disk outbox)");
+    /* The publishes kr-busan's node held at the kill were in its journal and
+     * sent again by the restarted node; the checks above prove that every
+     * one a caller was told was accepted is stored exactly once. */
+    if (held <= 0) fail_msg("kr-busan's restarted node found nothing in its journal (no disk outbox)");
 }
 
 static void test_node_restarted_while_its_frames_are_in_the_broker_keeps_its_sequence(void **state)
