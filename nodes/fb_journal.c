@@ -8,8 +8,9 @@
  * never loses it. */
 #include "fb_journal.h"
 
-#include "fb_crc32c.h"
+#include "fb_syncer.h"
 #include "fb_log.h"
+#include "fb_time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,18 +24,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_HEAD 16          /* record header bytes */
-#define S_STATE_LEN 24     /* STATE body */
-#define S_PUBLISH_FIXED 32 /* PUBLISH body before the frame */
-#define S_CONFIRM_LEN 8
-#define S_SEQ_LEN 32
-#define S_ANCHORED 1u /* flags bit */
-
 typedef struct {
     uint64_t index;    /* its number, in its name */
     uint64_t size;     /* bytes durable in it */
     uint64_t last_seq; /* highest origin_seq of a publish in it; 0: none */
 } s_seg_t;
+
+/* Records put and not yet durable: what they hold. */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    int need_fsync;     /* a PUBLISH or SEQ record */
+    uint64_t publishes; /* PUBLISH records */
+    uint64_t last_seq;  /* the highest origin_seq among them; 0: none */
+    fb_journal_state_t state; /* the sequence once they are durable */
+} s_batch_t;
 
 struct fb_journal {
     char dir[PATH_MAX];
@@ -42,137 +46,40 @@ struct fb_journal {
     s_seg_t *segs;
     size_t nsegs, segs_cap;
     size_t segment_bytes;
-    uint8_t *buf; /* records put and not yet written */
-    size_t len, cap;
-    int need_fsync;       /* the buffer holds a PUBLISH or SEQ record */
-    int rotate_failed;    /* logged once until a rotation succeeds */
-    uint64_t last_pub;    /* origin_seq of the newest publish; reading checks they rise */
-    fb_journal_state_t state;
+    /* Records put go to fill; a sync hands fill to the syncer as sync and
+     * takes an empty buffer for fill. sync stays with the syncer until the
+     * write is collected, and is handed again when it failed. */
+    s_batch_t fill, sync;
+    fb_syncer_t *syncer;
+    int rotate_failed;  /* logged once until a rotation succeeds */
+    uint64_t last_pub;  /* origin_seq of the newest publish; reading checks they rise */
+    fb_journal_state_t state;   /* with every record put */
+    fb_journal_state_t durable; /* with every record synced */
     fb_journal_stats_t st;
 };
 
-/* ------------------------------------------------------------ encoding -- */
-
-static void s_put32(uint8_t *p, uint32_t v)
+/* Appends record r to the fill buffer; returns 0, or -1 when out of memory. */
+static int s_put(fb_journal_t *self, const fb_journal_rec_t *r)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void s_put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t s_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t s_get64(const uint8_t *p)
-{
-    return (uint64_t)s_get32(p) | (uint64_t)s_get32(p + 4) << 32;
-}
-
-/* Writes a record of type (body: head_len bytes of head, then tail_len of
- * tail) to out, which has S_HEAD + head_len + tail_len bytes. */
-static void s_encode(uint8_t *out, int type, const uint8_t *head, size_t head_len, const uint8_t *tail,
-                     size_t tail_len)
-{
-    memcpy(out, "FBJ", 3);
-    out[3] = FB_JOURNAL_VERSION;
-    out[4] = (uint8_t)type;
-    out[5] = out[6] = out[7] = 0;
-    s_put32(out + 8, (uint32_t)(head_len + tail_len));
-    memcpy(out + S_HEAD, head, head_len);
-    if (tail_len) memcpy(out + S_HEAD + head_len, tail, tail_len);
-    uint32_t crc = fb_crc32c(0, out, 12);
-    s_put32(out + 12, fb_crc32c(crc, out + S_HEAD, head_len + tail_len));
-}
-
-static void s_encode_state(uint8_t body[S_STATE_LEN], const fb_journal_state_t *s)
-{
-    s_put64(body, s->next_seq);
-    s_put64(body + 8, s->confirmed_below);
-    s_put32(body + 16, s->anchored ? S_ANCHORED : 0);
-    s_put32(body + 20, 0);
-}
-
-/* Appends a record to the buffer; returns 0, or -1 when out of memory. */
-static int s_put(fb_journal_t *self, int type, const uint8_t *head, size_t head_len, const uint8_t *tail,
-                 size_t tail_len)
-{
-    size_t need = self->len + S_HEAD + head_len + tail_len;
-    if (need > self->cap) {
-        size_t cap = self->cap ? self->cap : 64 << 10;
+    s_batch_t *b = &self->fill;
+    size_t need = b->len + fb_jrecord_size(r);
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 64 << 10;
         while (cap < need) cap *= 2;
-        uint8_t *b = realloc(self->buf, cap);
-        if (!b) return -1;
-        self->buf = b;
-        self->cap = cap;
+        uint8_t *nb = realloc(b->buf, cap);
+        if (!nb) return -1;
+        b->buf = nb;
+        b->cap = cap;
     }
-    s_encode(self->buf + self->len, type, head, head_len, tail, tail_len);
-    self->len = need;
+    b->len += fb_jrecord_encode(r, b->buf + b->len);
     return 0;
-}
-
-/* ------------------------------------------------------------ decoding -- */
-
-/* Reads the record at p (avail bytes to the end of the file) into *r and
- * sets *used. Returns 1, 0 when it is damaged (*why says how), or -1 when
- * it is whole but of a newer format version. */
-static int s_decode(const uint8_t *p, size_t avail, int first, fb_journal_rec_t *r, size_t *used, const char **why)
-{
-    if (avail < S_HEAD) return *why = "torn record header", 0;
-    if (memcmp(p, "FBJ", 3) != 0) return *why = "bad record magic", 0;
-    uint32_t len = s_get32(p + 8);
-    if (len > FB_JOURNAL_BODY_MAX) return *why = "impossible record length", 0;
-    if (avail - S_HEAD < len) return *why = "torn record", 0;
-    if (fb_crc32c(fb_crc32c(0, p, 12), p + S_HEAD, len) != s_get32(p + 12)) return *why = "checksum mismatch", 0;
-    if (p[3] != FB_JOURNAL_VERSION) return -1;
-    const uint8_t *b = p + S_HEAD;
-    memset(r, 0, sizeof(*r));
-    r->type = (fb_journal_type_t)p[4];
-    *used = S_HEAD + len;
-    if ((r->type == FB_JOURNAL_STATE) != !!first)
-        return *why = first ? "segment does not begin with its state" : "state record inside a segment", 0;
-    switch (r->type) {
-    case FB_JOURNAL_STATE:
-        if (len != S_STATE_LEN) break;
-        r->next_seq = s_get64(b);
-        r->confirmed_below = s_get64(b + 8);
-        r->anchored = (s_get32(b + 16) & S_ANCHORED) != 0;
-        return 1;
-    case FB_JOURNAL_PUBLISH:
-        if (len <= S_PUBLISH_FIXED) break;
-        r->origin_seq = s_get64(b);
-        r->created_at_us = (int64_t)s_get64(b + 8);
-        r->id = b + 16;
-        r->frame = b + S_PUBLISH_FIXED;
-        r->frame_len = len - S_PUBLISH_FIXED;
-        return r->origin_seq ? 1 : (*why = "publish without origin_seq", 0);
-    case FB_JOURNAL_CONFIRM:
-        if (len != S_CONFIRM_LEN) break;
-        r->confirmed_below = s_get64(b);
-        return 1;
-    case FB_JOURNAL_SEQ:
-        if (len != S_SEQ_LEN) break;
-        r->next_seq = s_get64(b);
-        r->renumber_from = s_get64(b + 8);
-        r->renumber_to = s_get64(b + 16);
-        r->anchored = (s_get32(b + 24) & S_ANCHORED) != 0;
-        if (r->renumber_from && r->renumber_to <= r->renumber_from) return *why = "renumbering downwards", 0;
-        return 1;
-    default:
-        return *why = "unknown record type", 0;
-    }
-    return *why = "record length wrong for its type", 0;
 }
 
 /* ------------------------------------------------------------ tracking -- */
 
-/* What a record, put or read back, does to the tracked state: the
- * sequence, and the last origin_seq of the active segment. Returns 0, or
- * -1 when a publish's origin_seq does not rise (only reading meets that). */
+/* What a record, put or read back, does to the tracked sequence. Returns
+ * 0, or -1 when a publish's origin_seq does not rise (only reading meets
+ * that). The highest origin_seq of each segment is the caller's to keep. */
 static int s_track(fb_journal_t *self, const fb_journal_rec_t *r)
 {
     fb_journal_state_t *s = &self->state;
@@ -180,16 +87,17 @@ static int s_track(fb_journal_t *self, const fb_journal_rec_t *r)
     case FB_JOURNAL_PUBLISH:
         if (r->origin_seq <= self->last_pub) return -1;
         self->last_pub = r->origin_seq;
-        self->segs[self->nsegs - 1].last_seq = r->origin_seq;
         if (r->origin_seq >= s->next_seq) s->next_seq = r->origin_seq + 1;
         break;
     case FB_JOURNAL_SEQ:
         if (r->renumber_from) {
-            /* Every publish from renumber_from on moves up alike. */
-            uint64_t delta = r->renumber_to - r->renumber_from;
+            /* Every publish from renumber_from on moves up alike, wherever it is. */
+            uint64_t from = r->renumber_from, delta = r->renumber_to - r->renumber_from;
             for (size_t i = 0; i < self->nsegs; i++)
-                if (self->segs[i].last_seq >= r->renumber_from) self->segs[i].last_seq += delta;
-            if (self->last_pub >= r->renumber_from) self->last_pub += delta;
+                if (self->segs[i].last_seq >= from) self->segs[i].last_seq += delta;
+            if (self->fill.last_seq >= from) self->fill.last_seq += delta;
+            if (self->sync.last_seq >= from) self->sync.last_seq += delta;
+            if (self->last_pub >= from) self->last_pub += delta;
         }
         /* fall through */
     case FB_JOURNAL_STATE:
@@ -302,10 +210,11 @@ static int s_read_segment(fb_journal_t *self, uint64_t index, fb_journal_fn fn, 
     while (off < size) {
         fb_journal_rec_t r;
         size_t used;
-        int rc = s_decode(buf + off, size - off, off == 0, &r, &used, &why);
+        unsigned version = 0;
+        int rc = fb_jrecord_decode(buf + off, size - off, off == 0, &r, &used, &why, &version);
         if (rc < 0) {
-            snprintf(err, err_size, "journal %s/%s: a record at byte %" PRIu64 " has format version %u, newer than "
-                     "this node's (%d): run the newer fedbus-node", self->dir, name, off, buf[off + 3],
+            snprintf(err, err_size, "journal %s/%s: a record at byte %" PRIu64 " has format version %u, this "
+                     "node reads %d: run the fedbus-node that wrote it", self->dir, name, off, version,
                      FB_JOURNAL_VERSION);
             goto error;
         }
@@ -314,6 +223,7 @@ static int s_read_segment(fb_journal_t *self, uint64_t index, fb_journal_fn fn, 
             why = "publish out of origin_seq order";
             break;
         }
+        if (r.type == FB_JOURNAL_PUBLISH) self->segs[self->nsegs - 1].last_seq = r.origin_seq;
         if (fn(&r, arg) != 0) {
             snprintf(err, err_size, "out of memory reading the journal");
             goto error;
@@ -337,15 +247,18 @@ error:
     return -1;
 }
 
-/* Makes segment index with its STATE record, durable, and makes it the
- * active one. Returns 0, or -1 with errno set (nothing changed). */
+/* Makes segment index, its STATE record (the sequence as durable) synced,
+ * and makes it the active one. Returns 0, or -1 with errno set (nothing
+ * changed). */
 static int s_start_segment(fb_journal_t *self, uint64_t index)
 {
     char name[40];
     s_name(index, name);
-    uint8_t rec[S_HEAD + S_STATE_LEN], body[S_STATE_LEN];
-    s_encode_state(body, &self->state);
-    s_encode(rec, FB_JOURNAL_STATE, body, sizeof(body), NULL, 0);
+    uint8_t rec[FB_JRECORD_HEAD + FB_JRECORD_STATE_LEN];
+    fb_jrecord_encode(&(fb_journal_rec_t){.type = FB_JOURNAL_STATE, .next_seq = self->durable.next_seq,
+                                          .confirmed_below = self->durable.confirmed_below,
+                                          .anchored = self->durable.anchored},
+                      rec);
     int fd = openat(self->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
     if (pwrite(fd, rec, sizeof(rec), 0) != (ssize_t)sizeof(rec) || fdatasync(fd) != 0 || fsync(self->dirfd) != 0 ||
@@ -462,6 +375,11 @@ fb_journal_t *fb_journal_open(const char *dir, size_t segment_bytes, fb_journal_
     }
     for (long i = 0; i < n; i++)
         if (s_read_segment(self, list[i], fn, arg, err, err_size) != 0) goto error;
+    self->durable = self->state; /* all of it read from disk */
+    if (!(self->syncer = fb_syncer_new())) {
+        snprintf(err, err_size, "cannot start the journal's writer thread: %s", strerror(errno));
+        goto error;
+    }
     if (s_start_segment(self, n ? list[n - 1] + 1 : 1) != 0) {
         snprintf(err, err_size, "state-dir %s: cannot start a segment: %s", dir, strerror(errno));
         goto error;
@@ -478,13 +396,15 @@ void fb_journal_close(fb_journal_t **self_p)
 {
     if (!self_p || !*self_p) return;
     fb_journal_t *self = *self_p;
-    if (self->fd >= 0 && self->len && fb_journal_sync(self) != 0)
+    if (self->syncer && self->fd >= 0 && fb_journal_sync(self) != 0)
         fb_warn("journal %s: the last records could not be written: %s", self->dir, strerror(errno));
+    fb_syncer_destroy(&self->syncer);
     if (self->fd >= 0) close(self->fd);
     if (self->lockfd >= 0) close(self->lockfd); /* and with it the lock */
     if (self->dirfd >= 0) close(self->dirfd);
     free(self->segs);
-    free(self->buf);
+    free(self->fill.buf);
+    free(self->sync.buf);
     free(self);
     *self_p = NULL;
 }
@@ -494,83 +414,82 @@ void fb_journal_close(fb_journal_t **self_p)
 int fb_journal_put_publish(fb_journal_t *self, uint64_t origin_seq, int64_t created_at_us, const uint8_t *id,
                            const uint8_t *frame, size_t frame_len)
 {
-    uint8_t head[S_PUBLISH_FIXED];
-    s_put64(head, origin_seq);
-    s_put64(head + 8, (uint64_t)created_at_us);
-    memcpy(head + 16, id, 16);
-    if (s_put(self, FB_JOURNAL_PUBLISH, head, sizeof(head), frame, frame_len) != 0) return -1;
-    fb_journal_rec_t r = {.type = FB_JOURNAL_PUBLISH, .origin_seq = origin_seq};
-    if (s_track(self, &r) != 0) {
-        /* The outbox appends in origin_seq order; a put that does not rise
-         * would be cut when read back, and everything after it. */
-        self->len -= S_HEAD + sizeof(head) + frame_len;
-        return -1;
-    }
-    self->need_fsync = 1;
+    fb_journal_rec_t r = {.type = FB_JOURNAL_PUBLISH, .origin_seq = origin_seq, .created_at_us = created_at_us,
+                          .id = id, .frame = frame, .frame_len = frame_len};
+    /* The outbox appends in origin_seq order; a publish that did not rise
+     * would be cut when read back, and everything after it. */
+    if (origin_seq <= self->last_pub || s_put(self, &r) != 0) return -1;
+    s_track(self, &r);
+    self->fill.need_fsync = 1;
+    self->fill.publishes++;
+    self->fill.last_seq = origin_seq;
+    self->fill.state = self->state;
     return 0;
 }
 
 int fb_journal_put_confirm(fb_journal_t *self, uint64_t confirmed_below)
 {
-    uint8_t body[S_CONFIRM_LEN];
-    s_put64(body, confirmed_below);
-    if (s_put(self, FB_JOURNAL_CONFIRM, body, sizeof(body), NULL, 0) != 0) return -1;
-    s_track(self, &(fb_journal_rec_t){.type = FB_JOURNAL_CONFIRM, .confirmed_below = confirmed_below});
+    fb_journal_rec_t r = {.type = FB_JOURNAL_CONFIRM, .confirmed_below = confirmed_below};
+    if (s_put(self, &r) != 0) return -1;
+    s_track(self, &r);
+    self->fill.state = self->state;
     return 0;
 }
 
 int fb_journal_put_seq(fb_journal_t *self, uint64_t next_seq, uint64_t renumber_from, uint64_t renumber_to)
 {
-    uint8_t body[S_SEQ_LEN];
-    s_put64(body, next_seq);
-    s_put64(body + 8, renumber_from);
-    s_put64(body + 16, renumber_to);
-    s_put32(body + 24, S_ANCHORED);
-    s_put32(body + 28, 0);
-    if (s_put(self, FB_JOURNAL_SEQ, body, sizeof(body), NULL, 0) != 0) return -1;
-    s_track(self, &(fb_journal_rec_t){.type = FB_JOURNAL_SEQ, .next_seq = next_seq, .anchored = 1,
-                                      .renumber_from = renumber_from, .renumber_to = renumber_to});
-    self->need_fsync = 1;
+    fb_journal_rec_t r = {.type = FB_JOURNAL_SEQ, .next_seq = next_seq, .anchored = 1,
+                          .renumber_from = renumber_from, .renumber_to = renumber_to};
+    if (s_put(self, &r) != 0) return -1;
+    s_track(self, &r);
+    self->fill.need_fsync = 1;
+    self->fill.state = self->state;
     return 0;
 }
 
-/* Writes n bytes at off in full; returns 0 or -1 with errno set. */
-static int s_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+int fb_journal_sync_start(fb_journal_t *self, int lazy_too)
 {
-    while (n) {
-        ssize_t w = pwrite(fd, p, n, (off_t)off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (w == 0) errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
+    if (fb_syncer_busy(self->syncer)) return 0;
+    int fresh = !self->sync.len;
+    if (fresh) {
+        if (!self->fill.len || (!self->fill.need_fsync && !lazy_too)) return 0;
+        /* The fill buffer goes to the syncer; its empty one takes records. */
+        s_batch_t empty = {.buf = self->sync.buf, .cap = self->sync.cap};
+        self->sync = self->fill;
+        self->fill = empty;
     }
-    return 0;
+    fb_syncer_start(self->syncer, self->fd, self->sync.buf, self->sync.len, self->segs[self->nsegs - 1].size,
+                    self->sync.need_fsync);
+    return fresh ? 1 : 2;
 }
 
-int fb_journal_sync(fb_journal_t *self)
+int fb_journal_sync_collect(fb_journal_t *self, int wait)
 {
-    if (!self->len) return 0;
+    int err;
+    int64_t us;
+    if (!(wait ? fb_syncer_wait(self->syncer, &err, &us) : fb_syncer_poll(self->syncer, &err, &us))) return 0;
+    s_batch_t *b = &self->sync;
     s_seg_t *seg = &self->segs[self->nsegs - 1];
-    if (s_pwrite_all(self->fd, self->buf, self->len, seg->size) != 0 ||
-        (self->need_fsync && fdatasync(self->fd) != 0)) {
+    if (err) {
         /* What the kernel holds of a failed write or sync cannot be
-         * trusted: cut it, and write it all again next time. */
-        int e = errno;
+         * trusted: cut it; the records are written again, first. */
         if (ftruncate(self->fd, (off_t)seg->size) != 0) {
             /* The next write goes to the same offset anyway. */
         }
-        self->st.sync_errno = errno = e;
+        self->st.sync_errno = errno = err;
         return -1;
     }
-    seg->size += self->len;
-    self->st.bytes += self->len;
+    if (b->need_fsync) {
+        self->st.syncs++;
+        self->st.sync_us += (uint64_t)us;
+        self->st.synced_publishes += b->publishes;
+    }
+    if (b->last_seq > seg->last_seq) seg->last_seq = b->last_seq;
+    seg->size += b->len;
+    self->st.bytes += b->len;
     self->st.sync_errno = 0;
-    self->len = 0;
-    self->need_fsync = 0;
+    self->durable = b->state;
+    *b = (s_batch_t){.buf = b->buf, .cap = b->cap};
     if (seg->size >= self->segment_bytes) {
         if (s_start_segment(self, seg->index + 1) == 0) {
             self->rotate_failed = 0;
@@ -579,12 +498,30 @@ int fb_journal_sync(fb_journal_t *self)
                     strerror(errno));
         }
     }
-    return 0;
+    return 1;
+}
+
+int fb_journal_sync(fb_journal_t *self)
+{
+    for (;;) {
+        if (fb_journal_sync_collect(self, 1) < 0) return -1;
+        if (!fb_journal_sync_start(self, 1)) return 0;
+    }
+}
+
+int fb_journal_sync_fd(const fb_journal_t *self)
+{
+    return fb_syncer_fd(self->syncer);
 }
 
 int fb_journal_pending(const fb_journal_t *self)
 {
-    return self->len != 0;
+    return self->fill.len || self->sync.len;
+}
+
+int fb_journal_urgent(const fb_journal_t *self)
+{
+    return self->fill.need_fsync;
 }
 
 void fb_journal_release(fb_journal_t *self, uint64_t first_seq)

@@ -2,19 +2,20 @@
  *
  * A directory of its own (the member's state-dir) holds a lock file and
  * segment files, seg-<16 hex digits>.journal, numbered in the order they
- * were made. Records are only ever appended, to the newest segment (the
- * active one), through a buffer: fb_journal_put_*() copy a record into it,
- * fb_journal_sync() writes the buffer and makes it durable with one
- * fdatasync() (a group: every record put since the last sync), which is
- * what lets the node promise nothing before the sync and still keep its
- * rate. A segment grows to about segment_bytes, then a new one is started;
- * a segment is deleted once every publish in it is answered
- * (fb_journal_release()). The directory is fsync'd after every file made or
- * deleted.
+ * were made. Records (fb_jrecord.h) are only ever appended, to the newest
+ * segment (the active one), through a buffer: fb_journal_put_*() copy a
+ * record into it; fb_journal_sync_start() hands the buffer to a thread of
+ * the journal's own (fb_syncer), which writes it and makes it durable with
+ * one fdatasync() — a group: every record put since the last hand-off —
+ * while the caller goes on; fb_journal_sync_collect() learns that it is
+ * done. Records put meanwhile wait for the next hand-off. This is what lets
+ * the node promise nothing before the sync and still keep its rate, and
+ * its loop never waits for the disk. A segment grows to about
+ * segment_bytes, then a new one is started; a segment is deleted once every
+ * publish in it is answered (fb_journal_release()). The directory is
+ * fsync'd after every file made or deleted.
  *
- * A record is a 16-byte header — "FBJ", a format version (1), a type, three
- * zero bytes, the body's length (u32) and a CRC-32C over the header's first
- * twelve bytes and the body (u32), all little-endian — then the body:
+ * The bodies of the records:
  *
  *   STATE   (first record of every segment) next_seq u64, confirmed_below
  *           u64, flags u32 (bit 0: anchored), zero u32
@@ -33,50 +34,20 @@
  * there (or removed when nothing in it is good), the cut is logged once
  * with the byte offset and the bytes dropped and counted, and the next
  * segment is read. No content of any file makes reading fail, save a record
- * with a good checksum and a newer format version, which a newer node wrote
- * and this one must not cut: that refuses to open.
+ * with a good checksum and another format version, which another node
+ * wrote and this one must not cut: that refuses to open.
  *
- * Not thread-safe: the node loop's thread alone calls it. */
+ * Not thread-safe: one thread (the node loop's) calls it. */
 #ifndef FB_JOURNAL_H
 #define FB_JOURNAL_H
+
+#include "fb_jrecord.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 /* A segment's size before the next one is started. */
 #define FB_JOURNAL_SEGMENT_BYTES (16u << 20)
-
-/* The largest record body read back: a publish of the largest max-frame a
- * node can be given, and its fields. */
-#define FB_JOURNAL_BODY_MAX ((64u << 20) + 64)
-
-/* The format version this build writes and reads. */
-#define FB_JOURNAL_VERSION 1
-
-typedef enum {
-    FB_JOURNAL_STATE = 1,
-    FB_JOURNAL_PUBLISH = 2,
-    FB_JOURNAL_CONFIRM = 3,
-    FB_JOURNAL_SEQ = 4,
-} fb_journal_type_t;
-
-/* One record read back; pointers are valid during the callback only. */
-typedef struct {
-    fb_journal_type_t type;
-    /* PUBLISH */
-    uint64_t origin_seq;
-    int64_t created_at_us;
-    const uint8_t *id; /* 16 bytes */
-    const uint8_t *frame;
-    size_t frame_len;
-    /* STATE, SEQ */
-    uint64_t next_seq;
-    int anchored;
-    /* STATE, CONFIRM */
-    uint64_t confirmed_below;
-    /* SEQ: 0 when nothing was renumbered */
-    uint64_t renumber_from, renumber_to;
-} fb_journal_rec_t;
 
 /* Takes one record read back; returns 0, or -1 to stop opening (out of memory). */
 typedef int (*fb_journal_fn)(const fb_journal_rec_t *r, void *arg);
@@ -87,7 +58,10 @@ typedef struct {
     uint64_t records;       /* good records read at open */
     size_t segments;        /* segment files now */
     uint64_t bytes;         /* bytes written to them, and not yet deleted */
-    int sync_errno;         /* why the last fb_journal_sync() failed; 0 when it did not */
+    int sync_errno;         /* why the last write failed; 0 when the last one succeeded */
+    uint64_t syncs;         /* fdatasync() calls since it was opened */
+    uint64_t sync_us;       /* time spent in them, microseconds */
+    uint64_t synced_publishes; /* publishes they made durable */
 } fb_journal_stats_t;
 
 /* The sequence as the journal recorded it. */
@@ -121,17 +95,37 @@ int fb_journal_put_publish(fb_journal_t *self, uint64_t origin_seq, int64_t crea
 int fb_journal_put_confirm(fb_journal_t *self, uint64_t confirmed_below);
 int fb_journal_put_seq(fb_journal_t *self, uint64_t next_seq, uint64_t renumber_from, uint64_t renumber_to);
 
-/* Writes the buffer to the active segment and, when it holds a PUBLISH or a
- * SEQ record, fdatasync()s it: one sync for every record put since the
- * last. Starts the next segment when this one has grown to its size.
- * Returns 0: every record put so far is durable. Returns -1 with errno set
- * when writing or syncing failed: the segment is cut back to what was
- * durable before, the records stay buffered, and the next call tries
- * again. */
+/* Hands the records put so far to the writer thread, which writes them to
+ * the active segment and, when they hold a PUBLISH or a SEQ record,
+ * fdatasync()s it. Records that need no sync (CONFIRM) alone are handed
+ * only when lazy_too, so that they ride with the next publishes. Returns 1
+ * when it handed them; 2 when it handed again, instead, the records of a
+ * write that failed (the others wait for the next call); 0 when a write is
+ * in flight (collect it first) or nothing is to be handed. */
+int fb_journal_sync_start(fb_journal_t *self, int lazy_too);
+
+/* Collects the write in flight once it is done (wait: blocks until it is).
+ * Returns 1 when it succeeded: what the last hand-off held is durable (and
+ * the next segment is started when the active one has grown to its size);
+ * 0 when none is done (or none in flight); -1 with errno set when writing
+ * or syncing failed: the segment is cut back to what was durable, and the
+ * next fb_journal_sync_start() writes the same records again. */
+int fb_journal_sync_collect(fb_journal_t *self, int wait);
+
+/* A descriptor that becomes readable when a write is done, for poll(). */
+int fb_journal_sync_fd(const fb_journal_t *self);
+
+/* Waits until every record put so far is durable: the write in flight,
+ * then the rest. Returns 0, or -1 with errno set when a write failed (as
+ * fb_journal_sync_collect()). */
 int fb_journal_sync(fb_journal_t *self);
 
-/* Returns 1 when records wait in the buffer, else 0. */
+/* Returns 1 when records put are not durable yet (buffered or in flight), else 0. */
 int fb_journal_pending(const fb_journal_t *self);
+
+/* Returns 1 when records put and not yet handed off need a sync (a PUBLISH
+ * or SEQ record), else 0. */
+int fb_journal_urgent(const fb_journal_t *self);
 
 /* Deletes the oldest segments, up to the active one, whose publishes all
  * have an origin_seq below first_seq (all answered). */

@@ -14,6 +14,7 @@
 #include "fb_outbox.h"
 #include "fb_session.h"
 #include "fb_submit.h"
+#include "fb_time.h"
 #include "fb_zmq.h"
 #include "fedbus/fedbus.h"
 
@@ -66,7 +67,8 @@ struct fb_node {
     fb_session_t *session;
     fb_nodefeed_t *feed; /* NULL: nothing subscribed */
     fb_http_t *http;     /* NULL: HTTP off */
-    int sync_failing; /* the journal could not be written: logged once */
+    int sync_failing;      /* the journal could not be written: logged once */
+    int64_t sync_retry_at; /* then, when to try again */
     /* The state fb_node_snapshot() reads: written by the loop, read by any
      * thread (atomics); what the journal found at start is fixed. */
     int snap_connected, snap_sync_errno;
@@ -99,40 +101,58 @@ void fb_node_snapshot(const fb_node_t *self, fb_node_snapshot_t *snap)
     snap->outbox_max_bytes = self->cfg.outbox_max_bytes;
 }
 
-/* The group sync of a turn: everything submitted in it becomes durable
- * before any of it is sent (fb_session_on_timer()) or answered. Returns 0,
+/* What became of the journal's last step (rc of fb_outbox_sync_*()):
+ * logged when writing starts to fail and when it works again. Returns 0,
  * or -1 when the node must stop (a sequence change could not be
  * journaled: it restarts from its journal). */
-static int s_sync(fb_node_t *self)
+static int s_sync_rc(fb_node_t *self, int rc)
 {
-    int rc = fb_outbox_sync(self->outbox);
     int e = rc == FB_OK ? 0 : errno;
-    __atomic_store_n(&self->snap_sync_errno, e, __ATOMIC_RELAXED);
     if (rc == FB_ENOMEM) {
         fb_err("outbox: out of memory recording the broker's sequence in the journal: stopping");
         return -1;
     }
-    if (rc == FB_OK && self->sync_failing) {
-        fb_info("journal %s: written again after %d failed attempts", self->cfg.state_dir, self->sync_failing);
-        self->sync_failing = 0;
-    } else if (rc != FB_OK && !self->sync_failing++) {
+    if (rc == FB_OK) return 0;
+    __atomic_store_n(&self->snap_sync_errno, e, __ATOMIC_RELAXED);
+    self->sync_retry_at = fb_time_mono_us() + 100000; /* not in a tight loop */
+    if (!self->sync_failing++)
         fb_err("journal %s: cannot write: %s; nothing new is taken, sent or answered until it can be",
                self->cfg.state_dir, strerror(e));
-    }
     return 0;
 }
 
-/* One turn of the loop: waits for the sockets (at most 200 ms, 10 ms while
- * a Hello is due), handles what came, then what is due. Returns 0, or -1
- * when polling failed. */
+/* The group sync, around a turn: collects the journal's write when it is
+ * done (what it held may now be sent), and hands it what this turn took,
+ * unless a write is in flight; nothing is sent or answered before its
+ * write is done. Returns 0, or -1 when the node must stop. */
+static int s_sync(fb_node_t *self, int start)
+{
+    fb_outbox_journal_t j;
+    if (s_sync_rc(self, fb_outbox_sync_collect(self->outbox)) != 0) return -1;
+    if (self->sync_failing) {
+        fb_outbox_journal(self->outbox, &j);
+        if (!j.sync_errno) {
+            fb_info("journal %s: written again after %d failed attempts", self->cfg.state_dir, self->sync_failing);
+            self->sync_failing = 0;
+            __atomic_store_n(&self->snap_sync_errno, 0, __ATOMIC_RELAXED);
+        }
+    }
+    if (!start || (self->sync_failing && fb_time_mono_us() < self->sync_retry_at)) return 0;
+    return s_sync_rc(self, fb_outbox_sync_start(self->outbox));
+}
+
+/* One turn of the loop: waits for the sockets and the journal's writer (at
+ * most 200 ms, 10 ms while a Hello is due), handles what came, then what is
+ * due. Returns 0, or -1 when polling failed or the node must stop. */
 static int s_turn(fb_node_t *self)
 {
     fb_session_t *s = self->session;
-    zmq_pollitem_t items[] = {
+    zmq_pollitem_t items[4] = {
         {fb_session_broker_socket(s), 0, ZMQ_POLLIN, 0},
         {fb_session_monitor_socket(s), 0, ZMQ_POLLIN, 0},
-        {fb_submit_socket(self->submit), 0, ZMQ_POLLIN, 0},
     };
+    int nitems = 2, sync_fd = fb_outbox_sync_fd(self->outbox);
+    if (sync_fd >= 0) items[nitems++] = (zmq_pollitem_t){NULL, sync_fd, ZMQ_POLLIN, 0};
     /* With the outbox in memory, the submit socket is not read until the
      * broker says where this origin's sequence stands: publishes wait in its
      * queue. On disk they are taken and journaled meanwhile (see
@@ -140,13 +160,15 @@ static int s_turn(fb_node_t *self)
      * taken: what is submitted meanwhile could not leave before an answer
      * anyway, and read in one go after it, it costs one wake-up and leaves
      * as one batch. */
-    int take = fb_session_can_take(s);
-    int n = zmq_poll(items, take ? 3 : 2, fb_session_hello_due(s) ? 10 : 200);
+    int take = fb_session_can_take(s), submit = nitems;
+    if (take) items[nitems++] = (zmq_pollitem_t){fb_submit_socket(self->submit), 0, ZMQ_POLLIN, 0};
+    int n = zmq_poll(items, nitems, fb_session_hello_due(s) ? 10 : 200);
     if (n < 0 && errno != EINTR) {
         fb_err("poll: %s", zmq_strerror(errno));
         return -1;
     }
-    /* Drain without a poll per message: receive until none is waiting. */
+    if (s_sync(self, 0) != 0) return -1;
+/* Drain without a poll per message: receive until none is waiting. */
     if (n > 0 && (items[0].revents & ZMQ_POLLIN))
         for (int k = 0; k < 10000 && fb_session_on_broker(s) == 0; k++)
             ;
@@ -154,12 +176,12 @@ static int s_turn(fb_node_t *self)
     s_publish_state(self);
     /* Neither the Welcome nor the broker's max-frame changes while the
      * submit socket is drained. */
-    if (n > 0 && take && (items[2].revents & ZMQ_POLLIN)) {
+    if (n > 0 && take && (items[submit].revents & ZMQ_POLLIN)) {
         long long max_frame = fb_session_max_frame(s);
         for (int k = 0; k < FB_BATCH_MAX && fb_submit_take(self->submit, max_frame) == 0; k++)
             ;
     }
-    if (s_sync(self) != 0) return -1;
+    if (s_sync(self, 1) != 0) return -1;
     fb_session_on_timer(s);
     s_publish_state(self);
     return 0;
@@ -179,6 +201,11 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
                 (unsigned long long)depth, self->cfg.state_dir);
     else if (depth)
         fb_warn("stopping with %llu publishes unconfirmed: lost (outbox = memory)", (unsigned long long)depth);
+    fb_outbox_journal_t j;
+    fb_outbox_journal(self->outbox, &j);
+    if (j.syncs)
+        fb_info("journal: %llu publishes made durable in %llu syncs, %.1f ms each on average",
+                (unsigned long long)j.synced, (unsigned long long)j.syncs, (double)j.sync_us / 1000.0 / (double)j.syncs);
     fb_info("stopped: submitted=%llu confirmed=%llu rejected=%llu client_acks_dropped=%llu",
             (unsigned long long)self->stats.submitted, (unsigned long long)self->stats.confirmed,
             (unsigned long long)self->stats.rejected, (unsigned long long)self->stats.client_acks_dropped);

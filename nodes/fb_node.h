@@ -7,9 +7,10 @@
  * lines. Sends heartbeats.
  *
  * Its parts: fb_submit (the submit socket), fb_outbox (publishes until
- * answered), fb_session (the broker: sends, acks, heartbeats), fb_nodefeed
- * (the feed thread), fb_http (the HTTP front); fb_node.c puts them together
- * and runs the loop. */
+ * answered; on disk through fb_journal, whose fb_syncer thread writes and
+ * syncs each group while the loop goes on), fb_session (the broker: sends,
+ * acks, heartbeats), fb_nodefeed (the feed thread), fb_http (the HTTP
+ * front); fb_node.c puts them together and runs the loop. */
 #ifndef FB_NODE_H
 #define FB_NODE_H
 

@@ -5,12 +5,14 @@
  * [head, tail]; so is synced, the end of what is durable, where the unsent
  * walk stops. Positions never leave this file: callers hold entries and
  * origin_seqs. With a journal (fb_journal), an append puts a PUBLISH
- * record, fb_outbox_sync() writes and syncs them as one group and moves
- * synced to the tail; in memory synced is always the tail. */
+ * record; fb_outbox_sync_start() hands what was put to the journal's
+ * writer at position w_tail, and once that write is collected synced
+ * moves to w_tail; in memory synced is always the tail. */
 #include "fb_outbox.h"
 
 #include "fb_journal.h"
 #include "fb_map.h"
+#include "fb_time.h"
 #include "fb_wire.h"
 #include "fedbus/fedbus.h"
 
@@ -25,14 +27,16 @@ struct fb_outbox {
     uint64_t head, tail; /* absolute positions: [head, tail) is held */
     uint64_t cursor;     /* [head, cursor) sent since the last rewind */
     uint64_t synced;     /* [head, synced) durable: what may be sent */
+    uint64_t w_tail;     /* the tail when the journal's write in flight was handed off */
     uint64_t next_seq;
     fb_map_t *by_id; /* message_id -> position, unanswered entries only */
     size_t max_entries, max_bytes, bytes;
     int anchored;          /* a Welcome has set the sequence (ever, on disk) */
     fb_journal_t *journal; /* NULL: in memory */
     uint64_t confirmed;    /* the answered watermark last put in the journal */
+    int64_t confirm_due;   /* when answers alone go to the journal next (monotonic) */
     int broken;            /* a sequence change could not be journaled */
-    int sync_errno;        /* the last fb_outbox_sync() failed, and why */
+    int sync_errno;        /* the journal's last write failed, and why */
     uint64_t replayed;
 };
 
@@ -192,6 +196,27 @@ static int s_hold_replayed(fb_outbox_t *self, s_replay_t *rp)
 
 /* ------------------------------------------------------------ lifetime -- */
 
+/* Answers alone are journaled at most this often, in microseconds; else
+ * with the next publishes. */
+#define S_CONFIRM_EVERY_US 100000
+
+/* Puts the answered watermark in the journal when it moved and a write is
+ * to go anyway (publishes wait), or force. Returns 1 when it is time for
+ * answers to go alone. */
+static int s_put_confirm(fb_outbox_t *self, int force)
+{
+    int64_t now = fb_time_mono_us();
+    int lazy = force || now >= self->confirm_due;
+    uint64_t first = fb_outbox_first_seq(self);
+    if (first > self->confirmed && (lazy || fb_journal_urgent(self->journal)) &&
+        fb_journal_put_confirm(self->journal, first) == 0) {
+        self->confirmed = first;
+        self->confirm_due = now + S_CONFIRM_EVERY_US;
+    }
+    return lazy;
+}
+
+
 fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_size)
 {
     fb_outbox_t *self = calloc(1, sizeof(*self));
@@ -243,8 +268,7 @@ void fb_outbox_destroy(fb_outbox_t **self_p)
     if (!self_p || !*self_p) return;
     fb_outbox_t *self = *self_p;
     if (self->journal) {
-        uint64_t first = fb_outbox_first_seq(self);
-        if (first > self->confirmed) fb_journal_put_confirm(self->journal, first);
+        s_put_confirm(self, 1);
         fb_journal_close(&self->journal);
     }
     if (self->ring)
@@ -255,6 +279,15 @@ void fb_outbox_destroy(fb_outbox_t **self_p)
     *self_p = NULL;
 }
 
+/* What a write that succeeded covered is durable: up to pos. */
+static void s_durable(fb_outbox_t *self, uint64_t pos)
+{
+    self->sync_errno = 0;
+    if (pos > self->synced) self->synced = pos;
+    if (self->synced < self->head) self->synced = self->head;
+    fb_journal_release(self->journal, fb_outbox_first_seq(self));
+}
+
 int fb_outbox_sync(fb_outbox_t *self)
 {
     if (self->broken) return errno = ENOMEM, FB_ENOMEM;
@@ -262,16 +295,42 @@ int fb_outbox_sync(fb_outbox_t *self)
         self->synced = self->tail;
         return FB_OK;
     }
-    uint64_t first = fb_outbox_first_seq(self);
-    if (first > self->confirmed && fb_journal_put_confirm(self->journal, first) == 0) self->confirmed = first;
+    s_put_confirm(self, 1);
     if (fb_journal_sync(self->journal) != 0) {
         self->sync_errno = errno;
         return FB_EIO;
     }
-    self->sync_errno = 0;
-    self->synced = self->tail;
-    fb_journal_release(self->journal, first);
+    s_durable(self, self->tail);
     return FB_OK;
+}
+
+int fb_outbox_sync_start(fb_outbox_t *self)
+{
+    if (self->broken) return errno = ENOMEM, FB_ENOMEM;
+    if (!self->journal) {
+        self->synced = self->tail;
+        return FB_OK;
+    }
+    int lazy = s_put_confirm(self, 0);
+    if (fb_journal_sync_start(self->journal, lazy) == 1) self->w_tail = self->tail;
+    return FB_OK;
+}
+
+int fb_outbox_sync_collect(fb_outbox_t *self)
+{
+    if (!self->journal) return FB_OK;
+    int rc = fb_journal_sync_collect(self->journal, 0);
+    if (rc < 0) {
+        self->sync_errno = errno;
+        return FB_EIO;
+    }
+    if (rc > 0) s_durable(self, self->w_tail);
+    return FB_OK;
+}
+
+int fb_outbox_sync_fd(const fb_outbox_t *self)
+{
+    return self->journal ? fb_journal_sync_fd(self->journal) : -1;
 }
 
 /* ------------------------------------------------------------ sequence -- */
@@ -294,7 +353,8 @@ static int s_renumber(fb_outbox_t *self, uint64_t next)
         e->origin_seq += delta;
     }
     self->next_seq += delta;
-    self->synced = self->head; /* the new numbers are not durable yet */
+    /* The new numbers are not durable yet, nor will a write in flight make them. */
+    self->synced = self->w_tail = self->head;
     return 0;
 }
 
@@ -494,4 +554,7 @@ void fb_outbox_journal(const fb_outbox_t *self, fb_outbox_journal_t *out)
     out->segments = st.segments;
     out->disk_bytes = st.bytes;
     out->sync_errno = st.sync_errno;
+    out->syncs = st.syncs;
+    out->sync_us = st.sync_us;
+    out->synced = st.synced_publishes;
 }

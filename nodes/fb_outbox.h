@@ -14,11 +14,12 @@
  * index and the send queue, and every change also goes to a journal
  * (fb_journal: append-only, checksummed segment files): an append is a
  * PUBLISH record, answers are released in bulk as a CONFIRM record. An
- * entry appended is durable only after fb_outbox_sync(), one fdatasync for
- * everything appended since the last; until then fb_outbox_next() does not
- * offer it to be sent (FB_OUTBOX_UNSENT ends at the last sync), so nothing
- * reaches the broker, and no answer reaches a submitter, before it is on
- * disk. Opening reads the journal back: the unanswered entries are held
+ * entry appended is durable only once a group sync covering it is done
+ * (fb_outbox_sync_start() and _collect(), or fb_outbox_sync()), one
+ * fdatasync for everything appended since the last; until then
+ * fb_outbox_next() does not offer it to be sent (FB_OUTBOX_UNSENT ends at
+ * the last sync), so nothing reaches the broker, and no answer reaches a
+ * submitter, before it is on disk. Opening reads the journal back: the unanswered entries are held
  * again, in origin_seq order, and the sequence goes on above the highest
  * origin_seq the journal ever gave.
  *
@@ -108,15 +109,28 @@ fb_outbox_t *fb_outbox_new(size_t cap);
  * journal still buffers; accepts NULL, nulls *self_p. */
 void fb_outbox_destroy(fb_outbox_t **self_p);
 
-/* Makes every entry appended and every sequence change so far durable: the
- * journal's buffer written and synced once (nothing to do in memory), and
- * the answers released since the last call recorded (not synced: an answer
- * lost in a crash costs a resend, which the broker answers DUPLICATE).
- * Deletes the journal segments that hold nothing unanswered. Returns FB_OK;
- * FB_EIO when writing failed (errno says why; what was appended stays
- * unsendable, and the next call tries again); FB_ENOMEM when a sequence
- * change could not be recorded (the outbox sends nothing more: the node is
- * to stop). */
+/* The group sync, as the node loop drives it. fb_outbox_sync_start() hands
+ * everything appended and every sequence change since the last hand-off,
+ * with the answers released meanwhile (recorded, not synced for their own
+ * sake: an answer lost in a crash costs a resend, which the broker answers
+ * DUPLICATE), to the journal's writer thread, unless a write is in flight
+ * (then they wait for the next call). fb_outbox_sync_collect() takes the
+ * write once it is done: what it held becomes sendable, and the journal
+ * segments that hold nothing unanswered are deleted. fb_outbox_sync_fd()
+ * becomes readable when a write is done (-1 in memory). In memory, start
+ * makes everything sendable at once.
+ *
+ * Each returns FB_OK; FB_EIO when a write failed (errno says why; what it
+ * held stays unsendable, new appends are refused, and the next start
+ * writes it again); FB_ENOMEM when a sequence change could not be recorded
+ * (the outbox sends nothing more: the node is to stop). */
+int fb_outbox_sync_start(fb_outbox_t *self);
+int fb_outbox_sync_collect(fb_outbox_t *self);
+int fb_outbox_sync_fd(const fb_outbox_t *self);
+
+/* Start and collect in one, waiting: every entry appended and every
+ * sequence change so far is durable when it returns FB_OK. Returns as
+ * above. */
 int fb_outbox_sync(fb_outbox_t *self);
 
 /* The origin_seq the next appended entry must carry. */
@@ -130,14 +144,14 @@ uint64_t fb_outbox_next_seq(const fb_outbox_t *self);
  * they are numbered again from next on, in order (their frames stamped
  * anew), so that the broker does not refuse them as stale. On disk the
  * change is journaled and, after a renumbering, no entry is offered to be
- * sent before the next fb_outbox_sync(). */
+ * sent before a group sync made them durable. */
 void fb_outbox_raise_seq(fb_outbox_t *self, uint64_t next);
 
 /* Appends in as the newest entry, unanswered and unsent (on disk: to be
- * sent after the next fb_outbox_sync()). Returns FB_OK (the outbox now
+ * sent once a group sync made it durable). Returns FB_OK (the outbox now
  * owns in->frame), FB_ENOMEM when the outbox is full (fb_outbox_full()) or
  * memory ran out, FB_EIO while the journal cannot be written (the last
- * fb_outbox_sync() failed), FB_EINVAL when in->origin_seq is not
+ * journal write failed), FB_EINVAL when in->origin_seq is not
  * fb_outbox_next_seq() or in->who_len is over 255; on failure the caller
  * keeps in->frame. */
 int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in);
@@ -209,7 +223,10 @@ typedef struct {
     uint64_t dropped_bytes; /* bytes cut with them */
     size_t segments;        /* segment files */
     uint64_t disk_bytes;    /* bytes in them */
-    int sync_errno;         /* why the last fb_outbox_sync() failed; 0 when it did not */
+    int sync_errno;         /* why the journal's last write failed; 0 when the last one succeeded */
+    uint64_t syncs;         /* group syncs (fdatasync) since it was opened */
+    uint64_t sync_us;       /* microseconds spent in them */
+    uint64_t synced;        /* publishes they made durable */
 } fb_outbox_journal_t;
 
 void fb_outbox_journal(const fb_outbox_t *self, fb_outbox_journal_t *out);

@@ -1,6 +1,7 @@
 /* test_outbox_disk.c — the node's outbox on disk: reopening, torn and corrupt journals, rotation, renumbering, bounds. */
 #include "fb_crc32c.h"
 #include "fb_journal.h"
+#include "fb_log.h"
 #include "fb_outbox.h"
 #include "fb_wire.h"
 
@@ -8,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -183,6 +185,58 @@ static void test_appends_are_sent_only_after_the_group_sync(void **state)
     assert_null(ob);
 }
 
+/* Waits up to 5 s for the journal's writer to say a write is done. */
+static int s_wait_fd(fb_outbox_t *ob, int timeout_ms)
+{
+    struct pollfd p = {.fd = fb_outbox_sync_fd(ob), .events = POLLIN};
+    assert_true(p.fd >= 0);
+    return poll(&p, 1, timeout_ms);
+}
+
+static void test_a_write_handed_to_the_writer_is_sendable_once_collected(void **state)
+{
+    (void)state;
+    fb_outbox_t *ob = s_open();
+    for (uint64_t k = 1; k <= 2; k++) assert_int_equal(s_append(ob, k), FB_OK);
+    assert_int_equal(fb_outbox_sync_start(ob), FB_OK);
+    assert_int_equal(s_append(ob, 3), FB_OK); /* after the hand-off: in the next write */
+    assert_int_equal(s_wait_fd(ob, 5000), 1);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), 0); /* done, not yet collected */
+    assert_int_equal(fb_outbox_sync_collect(ob), FB_OK);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), 2);
+    assert_int_equal(s_wait_fd(ob, 0), 0); /* collected: quiet again */
+    assert_int_equal(fb_outbox_sync_start(ob), FB_OK);
+    assert_int_equal(s_wait_fd(ob, 5000), 1);
+    assert_int_equal(fb_outbox_sync_collect(ob), FB_OK);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), 3);
+    fb_outbox_journal_t j;
+    fb_outbox_journal(ob, &j);
+    assert_int_equal(j.syncs, 2);
+    assert_int_equal(j.synced, 3);
+    fb_outbox_destroy(&ob);
+}
+
+static void test_a_write_in_flight_does_not_make_renumbered_publishes_sendable(void **state)
+{
+    (void)state;
+    fb_outbox_t *ob = s_open();
+    for (uint64_t k = 1; k <= 3; k++) assert_int_equal(s_append(ob, k), FB_OK);
+    assert_int_equal(fb_outbox_sync_start(ob), FB_OK); /* under the old numbers */
+    fb_outbox_raise_seq(ob, 51);                        /* the first Welcome, meanwhile */
+    assert_int_equal(s_wait_fd(ob, 5000), 1);
+    assert_int_equal(fb_outbox_sync_collect(ob), FB_OK);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), 0); /* the renumbering is not durable yet */
+    assert_int_equal(fb_outbox_sync_start(ob), FB_OK);
+    assert_int_equal(s_wait_fd(ob, 5000), 1);
+    assert_int_equal(fb_outbox_sync_collect(ob), FB_OK);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), 3);
+    fb_outbox_destroy(&ob);
+    ob = s_open();
+    fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
+    for (uint64_t k = 1; k <= 3; k++) s_check_entry(fb_outbox_next(ob, FB_OUTBOX_ALL, &it), k, 50 + k);
+    fb_outbox_destroy(&ob);
+}
+
 static void test_reopen_holds_the_unanswered_again_in_order(void **state)
 {
     (void)state;
@@ -340,6 +394,8 @@ static void test_random_damage_never_crashes_and_keeps_only_records_written(void
 {
     (void)state;
     srand(12);
+    int level = fb_log_level_current;
+    fb_log_level_current = FB_LOG_ERR; /* one warning per damaged journal: 300 of them */
     for (int round = 0; round < 300; round++) {
         s_rmdir(s_dir);
         fb_outbox_t *ob = s_open_seg(1000, 0, 600);
@@ -393,6 +449,7 @@ static void test_random_damage_never_crashes_and_keeps_only_records_written(void
         assert_int_equal(fb_outbox_sync(ob), FB_OK);
         fb_outbox_destroy(&ob);
     }
+    fb_log_level_current = level;
 }
 
 static void test_segments_rotate_and_go_once_all_they_hold_is_answered(void **state)
@@ -534,6 +591,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_is_the_castagnoli_checksum),
         cmocka_unit_test_setup_teardown(test_appends_are_sent_only_after_the_group_sync, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_a_write_handed_to_the_writer_is_sendable_once_collected, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_a_write_in_flight_does_not_make_renumbered_publishes_sendable, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_holds_the_unanswered_again_in_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_the_sequence_goes_on_above_the_journal_when_all_is_answered, s_setup,
                                         s_teardown),
