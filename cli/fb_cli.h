@@ -21,6 +21,7 @@ typedef struct {
     int quiet;
     char format[16];
     char lang[8];
+    char message_id[64];
 } fb_cli_opts_t;
 
 /* offset and size of a field, for the key tables */

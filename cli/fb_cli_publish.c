@@ -2,9 +2,17 @@
  *
  * Every file is read first, then all are published at once: one message
  * alone, several as batches (one round trip for many), each reported on
- * its own line in the order given. */
+ * its own line in the order given. Every message has its message_id before
+ * it is sent — its own, the one --message-id gives, or a UUIDv7 chosen
+ * here — and every line names it, a time-out's too: publishing the same
+ * message_id again (--message-id) stores the message once, whatever became
+ * of the first try. */
 #include "fb_cli.h"
+#include "fb_crypto.h"
+#include "fb_time.h"
 #include "fedbus/fedbus.h"
+
+#include <jansson.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,7 +25,10 @@
 static const fb_cfg_key_t s_publish_keys[] = {
     {"node", FB_CFG_STR, FB_CLI_STR(node), "tcp://127.0.0.1:7711", 0, 0, "the node's submit endpoint"},
     {"timeout-ms", FB_CFG_INT, FB_CLI_INT(timeout_ms), "15000", 1, 3600000, "wait this long for each ack"},
-    {"quiet", FB_CFG_BOOL, FB_CLI_INT(quiet), "false", 0, 0, "print rejects only"},
+    {"quiet", FB_CFG_BOOL, FB_CLI_INT(quiet), "false", 0, 0, "print rejects, time-outs and failures only"},
+    {"message-id", FB_CFG_STR, FB_CLI_STR(message_id), "", 0, 0,
+     "the message_id (a UUID) of the one message published; give the id a time-out printed to publish it "
+     "again: it is stored once"},
     FB_CFG_END,
 };
 
@@ -64,6 +75,7 @@ static char *s_read_all(FILE *f, size_t *len, int *oom)
 typedef struct {
     char **names, **texts;
     size_t *lens;
+    char (*ids)[37]; /* each message's message_id; "" while unknown (not a JSON object) */
     size_t n, cap;
 } s_items_t;
 
@@ -91,12 +103,15 @@ static void s_read_file(s_pub_ctx_t *c, s_items_t *it, const char *path)
         if (tt) it->texts = tt;
         size_t *ll = tt ? realloc(it->lens, cap * sizeof(*ll)) : NULL;
         if (ll) it->lens = ll;
-        if (!nn || !tt || !ll) goto oom;
+        char(*ii)[37] = ll ? realloc(it->ids, cap * sizeof(*ii)) : NULL;
+        if (ii) it->ids = ii;
+        if (!nn || !tt || !ll || !ii) goto oom;
         it->cap = cap;
     }
     if (!(it->names[it->n] = strdup(path))) goto oom;
     it->texts[it->n] = text;
     it->lens[it->n] = len;
+    it->ids[it->n][0] = '\0';
     it->n++;
     return;
 oom:
@@ -134,21 +149,76 @@ static void s_read_path(s_pub_ctx_t *c, s_items_t *it, const char *path)
     s_read_file(c, it, path);
 }
 
-/* Reports what became of one message, as one line. */
-static void s_report(s_pub_ctx_t *c, const char *name, int rc, const fb_ack_t *ack)
+/* Gives message i its message_id before it is sent, and keeps it in
+ * it->ids[i]: its own when it has one; else --message-id, or a new
+ * UUIDv7, written into its text as the first member. A text that is not a
+ * JSON object is left as it is, for the library to refuse. Returns 0, or
+ * -1 after saying why (--message-id differs from the message's own, out of
+ * memory). */
+static int s_assign_id(s_pub_ctx_t *c, s_items_t *it, size_t i)
 {
+    json_t *doc = json_loadb(it->texts[i], it->lens[i], JSON_REJECT_DUPLICATES, NULL);
+    uint8_t id[FB_UUID_LEN];
+    int rc = 0;
+    if (!json_is_object(doc)) goto done;
+    json_t *own = json_object_get(doc, "message_id");
+    if (own) {
+        /* Its own: sent as it is; named here when it is a UUID (else the node refuses it). */
+        if (json_is_string(own) && fb_uuid_parse(json_string_value(own), id) == 0) {
+            fb_uuid_format(id, it->ids[i]);
+            if (c->o->message_id[0] && strcmp(c->o->message_id, it->ids[i]) != 0) {
+                fprintf(stderr, "fedbus publish: %s: its message_id %s differs from --message-id=%s\n",
+                        it->names[i], it->ids[i], c->o->message_id);
+                rc = -1;
+            }
+        }
+        goto done;
+    }
+    if (c->o->message_id[0]) memcpy(it->ids[i], c->o->message_id, sizeof(it->ids[i])); /* formatted: 36 + NUL */
+    else if (fb_uuid_v7(fb_time_now_us(), id) == 0) fb_uuid_format(id, it->ids[i]);
+    else goto done; /* no randomness: the library tries, and says so */
+    /* {"message_id":"<36>",  then the rest of the object after its '{' */
+    const char *brace = memchr(it->texts[i], '{', it->lens[i]);
+    size_t head = (size_t)(brace - it->texts[i]) + 1, len = it->lens[i] + 16 + 36 + 1;
+    char *text = malloc(len + 1);
+    if (!text) {
+        fprintf(stderr, "fedbus publish: %s: out of memory\n", it->names[i]);
+        rc = -1;
+        goto done;
+    }
+    int n = snprintf(text, len + 1, "%.*s\"message_id\":\"%s\"%s", (int)head, it->texts[i], it->ids[i],
+                     json_object_size(doc) ? "," : "");
+    memcpy(text + n, it->texts[i] + head, it->lens[i] - head);
+    free(it->texts[i]);
+    it->texts[i] = text;
+    it->lens[i] = (size_t)n + it->lens[i] - head;
+done:
+    json_decref(doc);
+    return rc;
+}
+
+/* Reports what became of one message (id: its message_id, "" when
+ * unknown), as one line on stdout; a failure is told on stderr too. */
+static void s_report(s_pub_ctx_t *c, const char *name, const char *id, int rc, const fb_ack_t *ack)
+{
+    if (!id[0]) id = ack->message_id[0] ? ack->message_id : "-";
     if (rc == FB_OK) {
         c->ok++;
         if (!c->o->quiet)
             printf("%s global_seq=%llu origin_seq=%llu id=%s %s\n",
                    ack->status == FB_ACK_DUPLICATE ? "duplicate" : "accepted",
-                   (unsigned long long)ack->global_seq, (unsigned long long)ack->origin_seq,
-                   ack->message_id, name);
+                   (unsigned long long)ack->global_seq, (unsigned long long)ack->origin_seq, id, name);
     } else if (rc == FB_EREJECTED) {
         c->rejected++;
-        printf("rejected %s: %s %s\n", ack->reason_name, ack->detail, name);
+        printf("rejected %s: %s id=%s %s\n", ack->reason_name, ack->detail, id, name);
+    } else if (rc == FB_ETIMEOUT) {
+        c->failed++;
+        printf("timeout id=%s %s\n", id, name);
+        fprintf(stderr, "fedbus publish: %s: no answer within %lld ms; the node may still store it: publish it "
+                "again with --message-id=%s (stored once, whatever became of this try)\n", name, c->o->timeout_ms, id);
     } else {
         c->failed++;
+        printf("failed id=%s %s\n", id, name);
         fprintf(stderr, "fedbus publish: %s: %s%s%s\n", name, fb_strerror(rc), ack->detail[0] ? ": " : "",
                 ack->detail);
     }
@@ -166,11 +236,11 @@ static void s_publish_items(s_pub_ctx_t *c, const s_items_t *it)
         fprintf(stderr, "fedbus publish: out of memory\n");
     } else if (it->n == 1) {
         rcs[0] = fb_publisher_send_json(c->pub, it->texts[0], it->lens[0], &acks[0], (int)c->o->timeout_ms);
-        s_report(c, it->names[0], rcs[0], &acks[0]);
+        s_report(c, it->names[0], it->ids[0], rcs[0], &acks[0]);
     } else {
         fb_publisher_send_json_many(c->pub, (const char *const *)it->texts, it->lens, it->n, acks, rcs,
                                     (int)c->o->timeout_ms);
-        for (size_t i = 0; i < it->n; i++) s_report(c, it->names[i], rcs[i], &acks[i]);
+        for (size_t i = 0; i < it->n; i++) s_report(c, it->names[i], it->ids[i], rcs[i], &acks[i]);
     }
     free(acks);
     free(rcs);
@@ -185,14 +255,29 @@ int fb_cli_publish(int argc, char **argv)
         fprintf(stderr, "fedbus publish: name at least one file, directory or - (see --help)\n");
         return 2;
     }
+    uint8_t given[FB_UUID_LEN];
+    if (o.message_id[0]) {
+        if (fb_uuid_parse(o.message_id, given) != 0) {
+            fprintf(stderr, "fedbus publish: --message-id: '%s' is not a UUID\n", o.message_id);
+            return 2;
+        }
+        fb_uuid_format(given, o.message_id); /* the form the node and the lines use */
+    }
     s_pub_ctx_t c = {fb_publisher_new(o.node), &o, 0, 0, 0};
     if (!c.pub) {
         fprintf(stderr, "fedbus publish: cannot connect to %s\n", o.node);
         return 1;
     }
     s_items_t items = {0};
+    int status = -1;
     for (int i = 1; i <= nargs && !fb_cli_stop; i++) s_read_path(&c, &items, argv[i]);
-    if (!fb_cli_stop) s_publish_items(&c, &items);
+    if (o.message_id[0] && items.n + (size_t)c.failed != 1) {
+        fprintf(stderr, "fedbus publish: --message-id names one message; %zu given\n", items.n + (size_t)c.failed);
+        status = 2;
+    }
+    for (size_t i = 0; status < 0 && i < items.n; i++)
+        if (s_assign_id(&c, &items, i) != 0) status = 2;
+    if (status < 0 && !fb_cli_stop) s_publish_items(&c, &items);
     for (size_t i = 0; i < items.n; i++) {
         free(items.names[i]);
         free(items.texts[i]);
@@ -200,6 +285,11 @@ int fb_cli_publish(int argc, char **argv)
     free(items.names);
     free(items.texts);
     free(items.lens);
+    free(items.ids);
+    if (status >= 0) {
+        fb_publisher_destroy(&c.pub);
+        return status;
+    }
     fb_publisher_destroy(&c.pub);
     if (!o.quiet || c.rejected || c.failed)
         fprintf(stderr, "fedbus publish: %d confirmed, %d rejected, %d failed\n", c.ok, c.rejected, c.failed);

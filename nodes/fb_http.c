@@ -1,9 +1,15 @@
-/* fb_http.c — the node's publish API: POST /v1/publish and GET /v1/health as fb_httpd routes. */
+/* fb_http.c — the node's publish API: POST /v1/publish and GET /v1/health as fb_httpd routes.
+ *
+ * Every 503 of POST /v1/publish (the outbox full, the node's journal or the
+ * broker's store unavailable, the node loop unreachable) carries
+ * Retry-After: each is transient, and the same message_id posted again is
+ * stored once. */
 #include "fb_http.h"
 
 #include "fb_envelope.h"
 #include "fb_httpd.h"
 #include "fb_log.h"
+#include "fb_time.h"
 #include "fedbus/fedbus.h"
 
 #include <jansson.h>
@@ -17,6 +23,9 @@ struct fb_http {
     char submit[256];
     const fb_node_t *node;
 };
+
+/* Seconds a client is asked to wait before it posts again after a 503. */
+#define S_RETRY_AFTER "5"
 
 /* The answer when there is no memory to write another. */
 static const char s_oom_json[] =
@@ -40,9 +49,30 @@ static void s_respond(fb_httpd_resp_t *r, unsigned status, json_t *body)
     fb_httpd_respond_take(r, status, "application/json", line, len);
 }
 
+/* s_respond() for POST /v1/publish: a 503 says when to try again. */
+static void s_respond_publish(fb_httpd_resp_t *r, unsigned status, json_t *body)
+{
+    s_respond(r, status, body);
+    if (status == FB_HTTP_SERVICE_UNAVAILABLE) fb_httpd_header(r, "Retry-After", S_RETRY_AFTER);
+}
+
 static json_t *s_error(const char *reason, const char *detail)
 {
     return json_pack("{s:s, s:s, s:s}", "status", "rejected", "reason", reason, "detail", detail);
+}
+
+/* The body of a reject for a full outbox (its detail begins with
+ * FB_NODE_FULL_DETAIL, then the key whose bound was reached), or NULL when
+ * ack is another reject. */
+static json_t *s_full(const fb_ack_t *ack)
+{
+    size_t n = strlen(FB_NODE_FULL_DETAIL);
+    if (ack->reason != FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE || strncmp(ack->detail, FB_NODE_FULL_DETAIL, n))
+        return NULL;
+    char limit[32];
+    snprintf(limit, sizeof(limit), "%.*s", (int)strcspn(ack->detail + n, " "), ack->detail + n);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", ack->message_id, "reason",
+                     "OUTBOX_FULL", "limit", limit, "detail", ack->detail);
 }
 
 /* The HTTP status and body for what became of one message. */
@@ -56,6 +86,7 @@ static unsigned s_result(int rc, const fb_ack_t *ack, json_t **body)
                           (json_int_t)ack->origin_seq);
         return ack->status == FB_ACK_DUPLICATE ? FB_HTTP_OK : FB_HTTP_CREATED;
     case FB_EREJECTED:
+        if ((*body = s_full(ack))) return FB_HTTP_SERVICE_UNAVAILABLE;
         *body = json_pack("{s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", ack->message_id,
                           "reason", ack->reason_name, "detail", ack->detail);
         return ack->reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? (unsigned)FB_HTTP_SERVICE_UNAVAILABLE
@@ -137,9 +168,20 @@ static void s_health(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
     fb_node_snapshot_t snap;
     (void)req;
     fb_node_snapshot(self->node, &snap);
-    s_respond(r, snap.connected ? FB_HTTP_OK : FB_HTTP_SERVICE_UNAVAILABLE,
-              json_pack("{s:s, s:b, s:I}", "member", self->member, "connected", snap.connected, "outbox",
-                        (json_int_t)snap.outbox_depth));
+    int64_t age_ms = snap.oldest_unconfirmed_us ? (fb_time_now_us() - snap.oldest_unconfirmed_us) / 1000 : 0;
+    json_t *journal = snap.on_disk
+                          ? json_pack("{s:s, s:I, s:I, s:I, s:s?}", "mode", "disk", "replayed",
+                                      (json_int_t)snap.replayed, "corrupt_tails", (json_int_t)snap.corrupt_tails,
+                                      "dropped_bytes", (json_int_t)snap.dropped_bytes, "error",
+                                      snap.sync_errno ? strerror(snap.sync_errno) : NULL)
+                          : json_pack("{s:s}", "mode", "memory");
+    /* Healthy: welcomed by the broker, and the journal writable. */
+    s_respond(r, snap.connected && !snap.sync_errno ? FB_HTTP_OK : FB_HTTP_SERVICE_UNAVAILABLE,
+              json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:o?}", "member", self->member, "connected",
+                        snap.connected, "outbox", (json_int_t)snap.outbox_depth, "outbox_bytes",
+                        (json_int_t)snap.outbox_bytes, "outbox_max", (json_int_t)snap.outbox_max,
+                        "outbox_max_bytes", (json_int_t)snap.outbox_max_bytes, "oldest_unconfirmed_age_ms",
+                        (json_int_t)(age_ms > 0 ? age_ms : 0), "journal", journal));
 }
 
 /* One message object, or an array of them (answered by an array). */
@@ -162,13 +204,13 @@ static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
         json_decref(doc);
         json_t *body;
         unsigned status = s_publish_one(self, req->body, req->body_len, &body);
-        s_respond(r, status, body);
+        s_respond_publish(r, status, body);
         return;
     }
     json_t *results = json_array();
     unsigned worst = results ? s_publish_many(self, doc, results) : FB_HTTP_SERVICE_UNAVAILABLE;
     json_decref(doc);
-    s_respond(r, worst, results);
+    s_respond_publish(r, worst, results);
 }
 
 /* The node's words for what the server answers by itself. */

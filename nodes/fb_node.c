@@ -14,12 +14,15 @@
 #include "fb_outbox.h"
 #include "fb_session.h"
 #include "fb_submit.h"
+#include "fb_time.h"
 #include "fb_zmq.h"
 #include "fedbus/fedbus.h"
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define S_FIELD(f) offsetof(fb_node_config_t, f), sizeof(((fb_node_config_t *)0)->f)
 #define S_INT(f) offsetof(fb_node_config_t, f), 0
@@ -40,7 +43,15 @@ const fb_cfg_key_t fb_node_keys[] = {
      "deliver stored history from this global_seq first (0 = live only)"},
     {"resend-ms", FB_CFG_INT, S_INT(resend_ms), "3000", 50, 3600000, "resend unconfirmed publishes after"},
     {"heartbeat-ms", FB_CFG_INT, S_INT(heartbeat_ms), "5000", 100, 3600000, "heartbeat period"},
+    {"outbox", FB_CFG_STR, S_FIELD(outbox), "disk", 0, 0,
+     "disk: unconfirmed publishes are journaled in state-dir, synced before they are sent or answered, and "
+     "resent after a restart; memory: held in memory only, lost when the node stops"},
+    {"state-dir", FB_CFG_STR, S_FIELD(state_dir), "", 0, 0,
+     "this member's directory for the outbox journal, one node per directory (empty: ./" FB_NODE_STATE_DIR
+     "/MEMBER)"},
     {"outbox-max", FB_CFG_INT, S_INT(outbox_max), "100000", 16, 10000000, "most unconfirmed publishes held"},
+    {"outbox-max-bytes", FB_CFG_INT, S_INT(outbox_max_bytes), "1073741824", 1024, 1LL << 40,
+     "most bytes of unconfirmed publishes held (at least max-frame)"},
     {"inflight-frames", FB_CFG_INT, S_INT(inflight_frames), "2", 1, FB_NODE_FRAMES_MAX,
      "publish frames sent and not yet answered (up to twice as many while they hold fewer publishes than this many full frames of 1024); what comes meanwhile waits to go as one batch"},
     {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
@@ -56,10 +67,13 @@ struct fb_node {
     fb_session_t *session;
     fb_nodefeed_t *feed; /* NULL: nothing subscribed */
     fb_http_t *http;     /* NULL: HTTP off */
+    int sync_failing;      /* the journal could not be written: logged once */
+    int64_t sync_retry_at; /* then, when to try again */
     /* The state fb_node_snapshot() reads: written by the loop, read by any
-     * thread (atomics). */
-    int snap_connected;
-    long long snap_depth;
+     * thread (atomics); what the journal found at start is fixed. */
+    int snap_connected, snap_sync_errno;
+    long long snap_depth, snap_bytes, snap_oldest;
+    fb_outbox_journal_t journal_at_start;
 };
 
 /* Publishes the loop's state for fb_node_snapshot(). */
@@ -67,37 +81,94 @@ static void s_publish_state(fb_node_t *self)
 {
     __atomic_store_n(&self->snap_connected, fb_session_welcomed(self->session), __ATOMIC_RELAXED);
     __atomic_store_n(&self->snap_depth, (long long)fb_outbox_depth(self->outbox), __ATOMIC_RELAXED);
+    __atomic_store_n(&self->snap_bytes, (long long)fb_outbox_bytes(self->outbox), __ATOMIC_RELAXED);
+    __atomic_store_n(&self->snap_oldest, (long long)fb_outbox_oldest_created_us(self->outbox), __ATOMIC_RELAXED);
 }
 
 void fb_node_snapshot(const fb_node_t *self, fb_node_snapshot_t *snap)
 {
+    const fb_outbox_journal_t *j = &self->journal_at_start;
     snap->connected = __atomic_load_n(&self->snap_connected, __ATOMIC_RELAXED);
     snap->outbox_depth = __atomic_load_n(&self->snap_depth, __ATOMIC_RELAXED);
+    snap->outbox_bytes = __atomic_load_n(&self->snap_bytes, __ATOMIC_RELAXED);
+    snap->oldest_unconfirmed_us = __atomic_load_n(&self->snap_oldest, __ATOMIC_RELAXED);
+    snap->sync_errno = __atomic_load_n(&self->snap_sync_errno, __ATOMIC_RELAXED);
+    snap->on_disk = j->on_disk;
+    snap->replayed = (long long)j->replayed;
+    snap->corrupt_tails = (long long)j->corrupt_tails;
+    snap->dropped_bytes = (long long)j->dropped_bytes;
+    snap->outbox_max = self->cfg.outbox_max;
+    snap->outbox_max_bytes = self->cfg.outbox_max_bytes;
 }
 
-/* One turn of the loop: waits for the sockets (at most 200 ms, 10 ms while
- * a Hello is due), handles what came, then what is due. Returns 0, or -1
- * when polling failed. */
+/* What became of the journal's last step (rc of fb_outbox_sync_*()):
+ * logged when writing starts to fail and when it works again. Returns 0,
+ * or -1 when the node must stop (a sequence change could not be
+ * journaled: it restarts from its journal). */
+static int s_sync_rc(fb_node_t *self, int rc)
+{
+    int e = rc == FB_OK ? 0 : errno;
+    if (rc == FB_ENOMEM) {
+        fb_err("outbox: out of memory recording the broker's sequence in the journal: stopping");
+        return -1;
+    }
+    if (rc == FB_OK) return 0;
+    __atomic_store_n(&self->snap_sync_errno, e, __ATOMIC_RELAXED);
+    self->sync_retry_at = fb_time_mono_us() + 100000; /* not in a tight loop */
+    if (!self->sync_failing++)
+        fb_err("journal %s: cannot write: %s; nothing new is taken, sent or answered until it can be",
+               self->cfg.state_dir, strerror(e));
+    return 0;
+}
+
+/* The group sync, around a turn: collects the journal's write when it is
+ * done (what it held may now be sent), and hands it what this turn took,
+ * unless a write is in flight; nothing is sent or answered before its
+ * write is done. Returns 0, or -1 when the node must stop. */
+static int s_sync(fb_node_t *self, int start)
+{
+    fb_outbox_journal_t j;
+    if (s_sync_rc(self, fb_outbox_sync_collect(self->outbox)) != 0) return -1;
+    if (self->sync_failing) {
+        fb_outbox_journal(self->outbox, &j);
+        if (!j.sync_errno) {
+            fb_info("journal %s: written again after %d failed attempts", self->cfg.state_dir, self->sync_failing);
+            self->sync_failing = 0;
+            __atomic_store_n(&self->snap_sync_errno, 0, __ATOMIC_RELAXED);
+        }
+    }
+    if (!start || (self->sync_failing && fb_time_mono_us() < self->sync_retry_at)) return 0;
+    return s_sync_rc(self, fb_outbox_sync_start(self->outbox));
+}
+
+/* One turn of the loop: waits for the sockets and the journal's writer (at
+ * most 200 ms, 10 ms while a Hello is due), handles what came, then what is
+ * due. Returns 0, or -1 when polling failed or the node must stop. */
 static int s_turn(fb_node_t *self)
 {
     fb_session_t *s = self->session;
-    zmq_pollitem_t items[] = {
+    zmq_pollitem_t items[4] = {
         {fb_session_broker_socket(s), 0, ZMQ_POLLIN, 0},
         {fb_session_monitor_socket(s), 0, ZMQ_POLLIN, 0},
-        {fb_submit_socket(self->submit), 0, ZMQ_POLLIN, 0},
     };
-    /* Until the broker says where this origin's sequence stands, the submit
-     * socket is not read: publishes wait in its queue. Nor while every frame
-     * slot is taken: what is submitted meanwhile could not leave before an
-     * answer anyway, and read in one go after it, it costs one wake-up and
-     * leaves as one batch. */
-    int take = fb_session_can_take(s);
-    int n = zmq_poll(items, take ? 3 : 2, fb_session_hello_due(s) ? 10 : 200);
+    int nitems = 2, sync_fd = fb_outbox_sync_fd(self->outbox);
+    if (sync_fd >= 0) items[nitems++] = (zmq_pollitem_t){NULL, sync_fd, ZMQ_POLLIN, 0};
+    /* With the outbox in memory, the submit socket is not read until the
+     * broker says where this origin's sequence stands: publishes wait in its
+     * queue. On disk they are taken and journaled meanwhile (see
+     * fb_outbox_raise_seq()). Nor is it read while every frame slot is
+     * taken: what is submitted meanwhile could not leave before an answer
+     * anyway, and read in one go after it, it costs one wake-up and leaves
+     * as one batch. */
+    int take = fb_session_can_take(s), submit = nitems;
+    if (take) items[nitems++] = (zmq_pollitem_t){fb_submit_socket(self->submit), 0, ZMQ_POLLIN, 0};
+    int n = zmq_poll(items, nitems, fb_session_hello_due(s) ? 10 : 200);
     if (n < 0 && errno != EINTR) {
         fb_err("poll: %s", zmq_strerror(errno));
         return -1;
     }
-    /* Drain without a poll per message: receive until none is waiting. */
+    if (s_sync(self, 0) != 0) return -1;
+/* Drain without a poll per message: receive until none is waiting. */
     if (n > 0 && (items[0].revents & ZMQ_POLLIN))
         for (int k = 0; k < 10000 && fb_session_on_broker(s) == 0; k++)
             ;
@@ -105,11 +176,12 @@ static int s_turn(fb_node_t *self)
     s_publish_state(self);
     /* Neither the Welcome nor the broker's max-frame changes while the
      * submit socket is drained. */
-    if (n > 0 && take && fb_session_welcomed(s) && (items[2].revents & ZMQ_POLLIN)) {
+    if (n > 0 && take && (items[submit].revents & ZMQ_POLLIN)) {
         long long max_frame = fb_session_max_frame(s);
         for (int k = 0; k < FB_BATCH_MAX && fb_submit_take(self->submit, max_frame) == 0; k++)
             ;
     }
+    if (s_sync(self, 1) != 0) return -1;
     fb_session_on_timer(s);
     s_publish_state(self);
     return 0;
@@ -124,11 +196,56 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
         ;
     fb_nodefeed_stop(self->feed);
     size_t depth = fb_outbox_depth(self->outbox);
-    if (depth) fb_warn("stopping with %llu publishes unconfirmed", (unsigned long long)depth);
+    if (depth && self->journal_at_start.on_disk)
+        fb_info("stopping with %llu publishes unconfirmed, kept in journal %s: sent at the next start",
+                (unsigned long long)depth, self->cfg.state_dir);
+    else if (depth)
+        fb_warn("stopping with %llu publishes unconfirmed: lost (outbox = memory)", (unsigned long long)depth);
+    fb_outbox_journal_t j;
+    fb_outbox_journal(self->outbox, &j);
+    if (j.syncs)
+        fb_info("journal: %llu publishes made durable in %llu syncs, %.1f ms each on average",
+                (unsigned long long)j.synced, (unsigned long long)j.syncs, (double)j.sync_us / 1000.0 / (double)j.syncs);
     fb_info("stopped: submitted=%llu confirmed=%llu rejected=%llu client_acks_dropped=%llu",
             (unsigned long long)self->stats.submitted, (unsigned long long)self->stats.confirmed,
             (unsigned long long)self->stats.rejected, (unsigned long long)self->stats.client_acks_dropped);
     return 0;
+}
+
+/* Opens the outbox as cfg says (filling in the default state-dir) and
+ * says what it holds. Returns NULL after logging the reason. */
+static fb_outbox_t *s_open_outbox(fb_node_config_t *cfg)
+{
+    int disk = strcmp(cfg->outbox, "memory") != 0;
+    if (disk && !cfg->state_dir[0])
+        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s/%s", FB_NODE_STATE_DIR, cfg->member);
+    char err[512];
+    fb_outbox_t *ob = fb_outbox_open(&(fb_outbox_opts_t){.max_entries = (size_t)cfg->outbox_max,
+                                                         .max_bytes = (size_t)cfg->outbox_max_bytes,
+                                                         .dir = disk ? cfg->state_dir : NULL},
+                                     err, sizeof(err));
+    if (!ob) {
+        fb_err("outbox: %s", err);
+        return NULL;
+    }
+    if (!disk) {
+        fb_info("outbox in memory: publishes not yet confirmed are lost if the node stops");
+        return ob;
+    }
+    fb_outbox_journal_t j;
+    fb_outbox_journal(ob, &j);
+    if (j.replayed)
+        fb_info("outbox: journal %s holds %llu unconfirmed publishes (origin_seq %llu to %llu): resent once "
+                "the broker welcomes this node; next origin_seq %llu", cfg->state_dir,
+                (unsigned long long)j.replayed, (unsigned long long)fb_outbox_first_seq(ob),
+                (unsigned long long)fb_outbox_next_seq(ob) - 1, (unsigned long long)fb_outbox_next_seq(ob));
+    else
+        fb_info("outbox: journal %s, nothing unconfirmed; next origin_seq %llu", cfg->state_dir,
+                (unsigned long long)fb_outbox_next_seq(ob));
+    if (j.corrupt_tails)
+        fb_warn("outbox: journal %s had %llu damaged tails (%llu bytes dropped): the publishes in them are lost",
+                cfg->state_dir, (unsigned long long)j.corrupt_tails, (unsigned long long)j.dropped_bytes);
+    return ob;
 }
 
 fb_node_t *fb_node_new(const fb_node_config_t *cfg)
@@ -139,8 +256,9 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
         return NULL;
     }
     self->cfg = *cfg;
-    self->outbox = fb_outbox_new((size_t)cfg->outbox_max);
-    if (!self->outbox || (cfg->subscribe[0] && !(self->feed = fb_nodefeed_new(cfg)))) {
+    if (!(self->outbox = s_open_outbox(&self->cfg))) goto error;
+    fb_outbox_journal(self->outbox, &self->journal_at_start);
+    if (cfg->subscribe[0] && !(self->feed = fb_nodefeed_new(cfg))) {
         fb_err("out of memory");
         goto error;
     }

@@ -7,9 +7,10 @@
  * lines. Sends heartbeats.
  *
  * Its parts: fb_submit (the submit socket), fb_outbox (publishes until
- * answered), fb_session (the broker: sends, acks, heartbeats), fb_nodefeed
- * (the feed thread), fb_http (the HTTP front); fb_node.c puts them together
- * and runs the loop. */
+ * answered; on disk through fb_journal, whose fb_syncer thread writes and
+ * syncs each group while the loop goes on), fb_session (the broker: sends,
+ * acks, heartbeats), fb_nodefeed (the feed thread), fb_http (the HTTP
+ * front); fb_node.c puts them together and runs the loop. */
 #ifndef FB_NODE_H
 #define FB_NODE_H
 
@@ -32,12 +33,25 @@ typedef struct {
     long long resend_ms;
     long long heartbeat_ms;
     long long outbox_max;
+    long long outbox_max_bytes;
+    char outbox[16];     /* "disk" or "memory" */
+    char state_dir[512]; /* "": FB_NODE_STATE_DIR/<member> */
     long long inflight_frames;
     long long max_frame;
     char log_level[16];
 } fb_node_config_t;
 
 extern const fb_cfg_key_t fb_node_keys[];
+
+/* Where a node keeps its journal when state-dir is not set: this
+ * directory, relative to the working directory, then the member id. */
+#define FB_NODE_STATE_DIR "fedbus-state"
+
+/* The beginning of the detail of the reject a full outbox answers with
+ * (REJECT_STORE_UNAVAILABLE, the closest reason the protocol has); then
+ * the name of the key whose bound was reached. fb_http answers it 503
+ * OUTBOX_FULL with Retry-After. */
+#define FB_NODE_FULL_DETAIL "node outbox is full: "
 
 /* The most inflight-frames may be. */
 #define FB_NODE_FRAMES_MAX 64
@@ -52,8 +66,16 @@ typedef struct {
 
 /* What other threads (HTTP) may know of the node's state. */
 typedef struct {
-    int connected;             /* the broker welcomed this node */
-    long long outbox_depth;    /* publishes not yet let go of */
+    int connected;                   /* the broker welcomed this node */
+    long long outbox_depth;          /* publishes not yet let go of */
+    long long outbox_bytes;          /* their frames' bytes */
+    long long oldest_unconfirmed_us; /* created_at_us of the oldest unconfirmed; 0: none */
+    int on_disk;                     /* outbox = disk */
+    int sync_errno;                  /* the journal's last write failed, and why; 0: it did not */
+    long long replayed;              /* unconfirmed publishes read back from the journal at start */
+    long long corrupt_tails;         /* damaged journal tails cut at start */
+    long long dropped_bytes;         /* bytes cut with them */
+    long long outbox_max, outbox_max_bytes;
 } fb_node_snapshot_t;
 
 typedef struct fb_node fb_node_t;

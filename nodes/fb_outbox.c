@@ -1,25 +1,43 @@
-/* fb_outbox.c — the node's outbox as a ring in memory, indexed by message_id.
+/* fb_outbox.c — the node's outbox: a ring in memory, indexed by message_id, written through to a journal on disk.
  *
  * Entries sit in a ring of cap slots at absolute positions [head, tail);
  * position p is slot p % cap. The send cursor is a position in
- * [head, tail]. Positions never leave this file: callers hold entries and
- * origin_seqs, so that the on-disk outbox can replace this one behind the
- * same header. */
+ * [head, tail]; so is synced, the end of what is durable, where the unsent
+ * walk stops. Positions never leave this file: callers hold entries and
+ * origin_seqs. With a journal (fb_journal), an append puts a PUBLISH
+ * record; fb_outbox_sync_start() hands what was put to the journal's
+ * writer at position w_tail, and once that write is collected synced
+ * moves to w_tail; in memory synced is always the tail. */
 #include "fb_outbox.h"
 
+#include "fb_journal.h"
 #include "fb_map.h"
+#include "fb_time.h"
+#include "fb_wire.h"
 #include "fedbus/fedbus.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct fb_outbox {
     fb_outbox_entry_t *ring;
-    size_t cap;
+    size_t cap;          /* slots: max_entries, or what the journal held when more */
     uint64_t head, tail; /* absolute positions: [head, tail) is held */
     uint64_t cursor;     /* [head, cursor) sent since the last rewind */
+    uint64_t synced;     /* [head, synced) durable: what may be sent */
+    uint64_t w_tail;     /* the tail when the journal's write in flight was handed off */
     uint64_t next_seq;
     fb_map_t *by_id; /* message_id -> position, unanswered entries only */
+    size_t max_entries, max_bytes, bytes;
+    int anchored;          /* a Welcome has set the sequence (ever, on disk) */
+    fb_journal_t *journal; /* NULL: in memory */
+    uint64_t confirmed;    /* the answered watermark last put in the journal */
+    int64_t confirm_due;   /* when answers alone go to the journal next (monotonic) */
+    int broken;            /* a sequence change could not be journaled */
+    int sync_errno;        /* the journal's last write failed, and why */
+    uint64_t replayed;
 };
 
 static fb_outbox_entry_t *s_at(const fb_outbox_t *self, uint64_t pos)
@@ -41,25 +59,218 @@ static void s_clear(fb_outbox_entry_t *e)
     memset(e, 0, sizeof(*e));
 }
 
-fb_outbox_t *fb_outbox_new(size_t cap)
+/* Replaces the origin_seq stamped on the publish frame *frame (*len bytes)
+ * with new_seq: the node stamps origin_seq as the envelope's last field, so
+ * that field is cut and a new one written in its place (where it is not
+ * last, the new one goes after all: the last occurrence wins). Returns 0,
+ * or -1 (nothing changed) when the frame is not a publish or memory ran out. */
+static int s_restamp(uint8_t **frame, size_t *len, uint64_t old_seq, uint64_t new_seq)
+{
+    const uint8_t *env;
+    size_t env_len, flen;
+    if (fb_wire_publish_view(*frame, *len, &env, &env_len) != 0) return -1;
+    uint8_t was[FB_ORIGIN_STAMP_MAX], now[FB_ORIGIN_STAMP_MAX];
+    size_t was_len = fb_wire_stamp_origin(&(fb_wire_origin_stamp_t){.origin_seq = old_seq}, was);
+    size_t now_len = fb_wire_stamp_origin(&(fb_wire_origin_stamp_t){.origin_seq = new_seq}, now);
+    if (env_len >= was_len && memcmp(env + env_len - was_len, was, was_len) == 0) env_len -= was_len;
+    uint8_t *f = fb_wire_publish_wrap(env, env_len, now, now_len, &flen);
+    if (!f) return -1;
+    free(*frame);
+    *frame = f;
+    *len = flen;
+    return 0;
+}
+
+/* ------------------------------------------------------------- reading -- */
+
+/* One publish read back from the journal. */
+typedef struct {
+    uint64_t seq;
+    int64_t created_at_us;
+    uint8_t id[FB_UUID_LEN];
+    uint8_t *frame;
+    size_t len;
+} s_held_t;
+
+/* The unanswered publishes while the journal is read back: [start, n). */
+typedef struct {
+    s_held_t *v;
+    size_t start, n, cap;
+    uint64_t confirmed;
+} s_replay_t;
+
+static void s_replay_free(s_replay_t *rp)
+{
+    for (size_t i = rp->start; i < rp->n; i++) free(rp->v[i].frame);
+    free(rp->v);
+}
+
+/* Lets go of the publishes now known to be answered (those in front). */
+static void s_replay_confirm(s_replay_t *rp, uint64_t below)
+{
+    if (below <= rp->confirmed) return;
+    rp->confirmed = below;
+    while (rp->start < rp->n && rp->v[rp->start].seq < below) free(rp->v[rp->start++].frame);
+    if (rp->start == rp->n) rp->start = rp->n = 0;
+}
+
+static int s_replay_publish(s_replay_t *rp, const fb_journal_rec_t *r)
+{
+    if (r->origin_seq < rp->confirmed) return 0;
+    if (rp->n == rp->cap) {
+        if (rp->start > rp->cap / 2) { /* room in front, from answers */
+            memmove(rp->v, rp->v + rp->start, (rp->n - rp->start) * sizeof(*rp->v));
+            rp->n -= rp->start;
+            rp->start = 0;
+        } else {
+            size_t cap = rp->cap ? rp->cap * 2 : 1024;
+            s_held_t *v = realloc(rp->v, cap * sizeof(*v));
+            if (!v) return -1;
+            rp->v = v;
+            rp->cap = cap;
+        }
+    }
+    s_held_t *h = &rp->v[rp->n];
+    if (!(h->frame = malloc(r->frame_len))) return -1;
+    memcpy(h->frame, r->frame, r->frame_len);
+    h->len = r->frame_len;
+    h->seq = r->origin_seq;
+    h->created_at_us = r->created_at_us;
+    memcpy(h->id, r->id, FB_UUID_LEN);
+    rp->n++;
+    return 0;
+}
+
+/* fb_journal_fn: rebuilds the unanswered publishes, record by record. */
+static int s_on_record(const fb_journal_rec_t *r, void *arg)
+{
+    s_replay_t *rp = arg;
+    switch (r->type) {
+    case FB_JOURNAL_PUBLISH:
+        return s_replay_publish(rp, r);
+    case FB_JOURNAL_STATE:
+    case FB_JOURNAL_CONFIRM:
+        s_replay_confirm(rp, r->confirmed_below);
+        return 0;
+    case FB_JOURNAL_SEQ:
+        for (size_t i = rp->start; r->renumber_from && i < rp->n; i++) {
+            s_held_t *h = &rp->v[i];
+            if (h->seq < r->renumber_from) continue;
+            uint64_t seq = h->seq + (r->renumber_to - r->renumber_from);
+            if (s_restamp(&h->frame, &h->len, h->seq, seq) != 0) return -1;
+            h->seq = seq;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* Holds the publishes read back (taking their frames), in order, in a ring
+ * large enough for them. Returns 0, or -1 when out of memory. */
+static int s_hold_replayed(fb_outbox_t *self, s_replay_t *rp)
+{
+    size_t n = rp->n - rp->start;
+    self->cap = n > self->max_entries ? n : self->max_entries;
+    if (!(self->ring = calloc(self->cap, sizeof(*self->ring)))) return -1;
+    for (size_t i = 0; i < n; i++) {
+        s_held_t *h = &rp->v[rp->start + i];
+        fb_outbox_entry_t *e = &self->ring[i];
+        uint64_t older;
+        /* The same message_id twice: a client asked again after the first
+         * was answered. The newer entry carries its fate. */
+        if (fb_map_get(self->by_id, h->id, FB_UUID_LEN, &older)) self->ring[older].answered = 1;
+        if (fb_map_put(self->by_id, h->id, FB_UUID_LEN, i) != 0) return -1;
+        memcpy(e->id, h->id, FB_UUID_LEN);
+        e->origin_seq = h->seq;
+        e->created_at_us = h->created_at_us;
+        e->frame = h->frame;
+        e->frame_len = h->len;
+        h->frame = NULL;
+        self->bytes += h->len;
+        self->tail++;
+    }
+    self->synced = self->tail;
+    self->replayed = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------ lifetime -- */
+
+/* Answers alone are journaled at most this often, in microseconds; else
+ * with the next publishes. */
+#define S_CONFIRM_EVERY_US 100000
+
+/* Puts the answered watermark in the journal when it moved and a write is
+ * to go anyway (publishes wait), or force. Returns 1 when it is time for
+ * answers to go alone. */
+static int s_put_confirm(fb_outbox_t *self, int force)
+{
+    int64_t now = fb_time_mono_us();
+    int lazy = force || now >= self->confirm_due;
+    uint64_t first = fb_outbox_first_seq(self);
+    if (first > self->confirmed && (lazy || fb_journal_urgent(self->journal)) &&
+        fb_journal_put_confirm(self->journal, first) == 0) {
+        self->confirmed = first;
+        self->confirm_due = now + S_CONFIRM_EVERY_US;
+    }
+    return lazy;
+}
+
+
+fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_size)
 {
     fb_outbox_t *self = calloc(1, sizeof(*self));
-    if (!self || cap == 0) goto error;
-    self->cap = cap;
+    s_replay_t rp = {0};
+    if (!self || o->max_entries == 0) {
+        snprintf(err, err_size, self ? "an outbox holds at least one publish" : "out of memory");
+        goto error;
+    }
+    self->max_entries = self->cap = o->max_entries;
+    self->max_bytes = o->max_bytes;
     self->next_seq = 1;
-    self->ring = calloc(cap, sizeof(*self->ring));
-    self->by_id = fb_map_new(1024);
-    if (!self->ring || !self->by_id) goto error;
+    if (!(self->by_id = fb_map_new(1024))) {
+        snprintf(err, err_size, "out of memory");
+        goto error;
+    }
+    if (!o->dir) {
+        if (!(self->ring = calloc(self->cap, sizeof(*self->ring)))) {
+            snprintf(err, err_size, "out of memory");
+            goto error;
+        }
+        return self;
+    }
+    if (!(self->journal = fb_journal_open(o->dir, o->segment_bytes, s_on_record, &rp, err, err_size))) goto error;
+    if (s_hold_replayed(self, &rp) != 0) {
+        snprintf(err, err_size, "out of memory");
+        goto error;
+    }
+    fb_journal_state_t st;
+    fb_journal_state(self->journal, &st);
+    self->next_seq = st.next_seq;
+    self->anchored = st.anchored;
+    self->confirmed = st.confirmed_below ? st.confirmed_below : 1; /* origin_seqs start at 1 */
+    s_replay_free(&rp);
     return self;
 error:
+    s_replay_free(&rp);
     fb_outbox_destroy(&self);
     return NULL;
+}
+
+fb_outbox_t *fb_outbox_new(size_t cap)
+{
+    char err[64];
+    return fb_outbox_open(&(fb_outbox_opts_t){.max_entries = cap}, err, sizeof(err));
 }
 
 void fb_outbox_destroy(fb_outbox_t **self_p)
 {
     if (!self_p || !*self_p) return;
     fb_outbox_t *self = *self_p;
+    if (self->journal) {
+        s_put_confirm(self, 1);
+        fb_journal_close(&self->journal);
+    }
     if (self->ring)
         for (uint64_t p = self->head; p < self->tail; p++) s_clear(s_at(self, p));
     free(self->ring);
@@ -68,19 +279,108 @@ void fb_outbox_destroy(fb_outbox_t **self_p)
     *self_p = NULL;
 }
 
+/* What a write that succeeded covered is durable: up to pos. */
+static void s_durable(fb_outbox_t *self, uint64_t pos)
+{
+    self->sync_errno = 0;
+    if (pos > self->synced) self->synced = pos;
+    if (self->synced < self->head) self->synced = self->head;
+    fb_journal_release(self->journal, fb_outbox_first_seq(self));
+}
+
+int fb_outbox_sync(fb_outbox_t *self)
+{
+    if (self->broken) return errno = ENOMEM, FB_ENOMEM;
+    if (!self->journal) {
+        self->synced = self->tail;
+        return FB_OK;
+    }
+    s_put_confirm(self, 1);
+    if (fb_journal_sync(self->journal) != 0) {
+        self->sync_errno = errno;
+        return FB_EIO;
+    }
+    s_durable(self, self->tail);
+    return FB_OK;
+}
+
+int fb_outbox_sync_start(fb_outbox_t *self)
+{
+    if (self->broken) return errno = ENOMEM, FB_ENOMEM;
+    if (!self->journal) {
+        self->synced = self->tail;
+        return FB_OK;
+    }
+    int lazy = s_put_confirm(self, 0);
+    if (fb_journal_sync_start(self->journal, lazy) == 1) self->w_tail = self->tail;
+    return FB_OK;
+}
+
+int fb_outbox_sync_collect(fb_outbox_t *self)
+{
+    if (!self->journal) return FB_OK;
+    int rc = fb_journal_sync_collect(self->journal, 0);
+    if (rc < 0) {
+        self->sync_errno = errno;
+        return FB_EIO;
+    }
+    if (rc > 0) s_durable(self, self->w_tail);
+    return FB_OK;
+}
+
+int fb_outbox_sync_fd(const fb_outbox_t *self)
+{
+    return self->journal ? fb_journal_sync_fd(self->journal) : -1;
+}
+
+/* ------------------------------------------------------------ sequence -- */
+
 uint64_t fb_outbox_next_seq(const fb_outbox_t *self)
 {
     return self->next_seq;
 }
 
+/* Numbers every entry held again, from next on (see fb_outbox_raise_seq).
+ * Returns 0, or -1 when memory ran out part way. */
+static int s_renumber(fb_outbox_t *self, uint64_t next)
+{
+    uint64_t delta = next - s_at(self, self->head)->origin_seq;
+    for (uint64_t p = self->head; p < self->tail; p++) {
+        fb_outbox_entry_t *e = s_at(self, p);
+        size_t was = e->frame_len;
+        if (s_restamp(&e->frame, &e->frame_len, e->origin_seq, e->origin_seq + delta) != 0) return -1;
+        self->bytes += e->frame_len - was;
+        e->origin_seq += delta;
+    }
+    self->next_seq += delta;
+    /* The new numbers are not durable yet, nor will a write in flight make them. */
+    self->synced = self->w_tail = self->head;
+    return 0;
+}
+
 void fb_outbox_raise_seq(fb_outbox_t *self, uint64_t next)
 {
-    if (next > self->next_seq) self->next_seq = next;
+    uint64_t from = 0, to = 0;
+    if (!self->anchored && self->head < self->tail && s_at(self, self->head)->origin_seq < next) {
+        from = s_at(self, self->head)->origin_seq;
+        to = next;
+        if (s_renumber(self, next) != 0) self->broken = 1;
+    } else if (next > self->next_seq) {
+        self->next_seq = next;
+    } else if (self->anchored) {
+        return;
+    }
+    self->anchored = 1;
+    if (self->journal && fb_journal_put_seq(self->journal, self->next_seq, from, to) != 0) self->broken = 1;
 }
+
+/* ------------------------------------------------------------- entries -- */
 
 int fb_outbox_full(const fb_outbox_t *self)
 {
-    return self->tail - self->head >= self->cap;
+    if (self->tail - self->head >= self->max_entries) return FB_OUTBOX_FULL_ENTRIES;
+    if (self->max_bytes && self->bytes >= self->max_bytes) return FB_OUTBOX_FULL_BYTES;
+    return 0;
 }
 
 int fb_outbox_set_submitter(fb_outbox_entry_t *e, const uint8_t *who, size_t who_len, int batched)
@@ -111,22 +411,33 @@ const uint8_t *fb_outbox_submitter(const fb_outbox_entry_t *e, size_t *len)
 int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in)
 {
     if (in->origin_seq != self->next_seq || (in->who && in->who_len > 255)) return FB_EINVAL;
-    if (fb_outbox_full(self)) return FB_ENOMEM;
+    if (self->sync_errno) return FB_EIO; /* it would not become durable */
+    /* The ring can be larger than max_entries (a journal read back held
+     * more), never smaller. */
+    if (fb_outbox_full(self) || self->tail - self->head >= self->cap) return FB_ENOMEM;
     uint64_t pos = self->tail;
     fb_outbox_entry_t *e = s_at(self, pos);
     if (fb_outbox_set_submitter(e, in->who, in->who_len, in->batched) != 0) return FB_ENOMEM;
-    if (fb_map_put(self->by_id, in->id, FB_UUID_LEN, pos) != 0) {
-        s_clear(e);
-        return FB_ENOMEM;
+    if (fb_map_put(self->by_id, in->id, FB_UUID_LEN, pos) != 0) goto oom;
+    if (self->journal && fb_journal_put_publish(self->journal, in->origin_seq, in->created_at_us, in->id,
+                                                in->frame, in->frame_len) != 0) {
+        fb_map_del(self->by_id, in->id, FB_UUID_LEN);
+        goto oom;
     }
     memcpy(e->id, in->id, FB_UUID_LEN);
     e->origin_seq = in->origin_seq;
     e->created_at_us = in->created_at_us;
     e->frame = in->frame;
     e->frame_len = in->frame_len;
+    self->bytes += in->frame_len;
     self->tail++;
+    if (!self->journal) self->synced = self->tail;
     self->next_seq++;
     return FB_OK;
+oom:
+    e->frame = NULL; /* the caller keeps it */
+    s_clear(e);
+    return FB_ENOMEM;
 }
 
 fb_outbox_entry_t *fb_outbox_find(fb_outbox_t *self, const uint8_t *id)
@@ -154,7 +465,7 @@ fb_outbox_entry_t *fb_outbox_find_seq(fb_outbox_t *self, uint64_t origin_seq)
 fb_outbox_entry_t *fb_outbox_next(fb_outbox_t *self, fb_outbox_range_t range, fb_outbox_iter_t *it)
 {
     uint64_t start = range == FB_OUTBOX_UNSENT ? self->cursor : self->head;
-    uint64_t end = range == FB_OUTBOX_SENT ? self->cursor : self->tail;
+    uint64_t end = range == FB_OUTBOX_SENT ? self->cursor : range == FB_OUTBOX_UNSENT ? self->synced : self->tail;
     uint64_t pos = it->started && it->pos > start ? it->pos : start;
     it->started = 1;
     for (; pos < end; pos++) {
@@ -200,10 +511,12 @@ fb_outbox_entry_t *fb_outbox_answer_seq(fb_outbox_t *self, uint64_t origin_seq)
 void fb_outbox_trim(fb_outbox_t *self)
 {
     while (self->head < self->tail && s_at(self, self->head)->answered) {
+        self->bytes -= s_at(self, self->head)->frame_len;
         s_clear(s_at(self, self->head));
         self->head++;
     }
     if (self->cursor < self->head) self->cursor = self->head;
+    if (self->synced < self->head) self->synced = self->head;
 }
 
 size_t fb_outbox_depth(const fb_outbox_t *self)
@@ -221,4 +534,27 @@ int64_t fb_outbox_oldest_created_us(const fb_outbox_t *self)
     for (uint64_t p = self->head; p < self->tail; p++)
         if (!s_at(self, p)->answered) return s_at(self, p)->created_at_us;
     return 0;
+}
+
+size_t fb_outbox_bytes(const fb_outbox_t *self)
+{
+    return self->bytes;
+}
+
+void fb_outbox_journal(const fb_outbox_t *self, fb_outbox_journal_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!self->journal) return;
+    fb_journal_stats_t st;
+    fb_journal_stats(self->journal, &st);
+    out->on_disk = 1;
+    out->replayed = self->replayed;
+    out->corrupt_tails = st.corrupt;
+    out->dropped_bytes = st.dropped_bytes;
+    out->segments = st.segments;
+    out->disk_bytes = st.bytes;
+    out->sync_errno = st.sync_errno;
+    out->syncs = st.syncs;
+    out->sync_us = st.sync_us;
+    out->synced = st.synced_publishes;
 }

@@ -5,11 +5,23 @@
  * fb_outbox_trim()). A send cursor splits the unanswered entries into those
  * sent since the last fb_outbox_rewind() and those still to send; the
  * session walks either part in order with fb_outbox_next(). Nothing outside
- * this module sees how entries are stored: today a ring in memory, later a
- * crash-safe log on disk (append-only, checksummed, fsync'd) behind the same
- * calls — which is why append can fail, why answers are released in bulk by
- * fb_outbox_trim(), and why entries are addressed by origin_seq and
- * message_id, never by a slot.
+ * this module sees how entries are stored, which is why entries are
+ * addressed by origin_seq and message_id, never by a slot.
+ *
+ * Two kinds, one interface. In memory (fb_outbox_new(), or
+ * fb_outbox_open() without a dir) the entries live in a ring and die with
+ * the process. On disk (fb_outbox_open() with a dir) the same ring is the
+ * index and the send queue, and every change also goes to a journal
+ * (fb_journal: append-only, checksummed segment files): an append is a
+ * PUBLISH record, answers are released in bulk as a CONFIRM record. An
+ * entry appended is durable only once a group sync covering it is done
+ * (fb_outbox_sync_start() and _collect(), or fb_outbox_sync()), one
+ * fdatasync for everything appended since the last; until then
+ * fb_outbox_next() does not offer it to be sent (FB_OUTBOX_UNSENT ends at
+ * the last sync), so nothing reaches the broker, and no answer reaches a
+ * submitter, before it is on disk. Opening reads the journal back: the unanswered entries are held
+ * again, in origin_seq order, and the sequence goes on above the highest
+ * origin_seq the journal ever gave.
  *
  * Not thread-safe: the node loop's thread alone calls it. */
 #ifndef FB_OUTBOX_H
@@ -60,7 +72,7 @@ typedef struct {
 typedef enum {
     FB_OUTBOX_ALL,    /* every one */
     FB_OUTBOX_SENT,   /* those sent since the last fb_outbox_rewind() */
-    FB_OUTBOX_UNSENT, /* those not (yet, or again) sent: what to send next */
+    FB_OUTBOX_UNSENT, /* those not (yet, or again) sent, up to the last sync: what to send next */
 } fb_outbox_range_t;
 
 /* A position in a walk; start each walk at FB_OUTBOX_ITER_INIT. */
@@ -72,28 +84,85 @@ typedef struct {
 
 typedef struct fb_outbox fb_outbox_t;
 
-/* Returns an empty outbox that holds at most cap entries (cap >= 1), whose
- * first origin_seq is 1; NULL when out of memory. */
+/* How fb_outbox_open() makes an outbox. */
+typedef struct {
+    size_t max_entries;   /* most entries held (>= 1); more are refused */
+    size_t max_bytes;     /* most bytes of frames held; 0: no bound */
+    const char *dir;      /* the journal's directory (the member's state-dir); NULL: in memory */
+    size_t segment_bytes; /* a journal segment's size; 0: FB_JOURNAL_SEGMENT_BYTES */
+} fb_outbox_opts_t;
+
+/* Returns an outbox as *o says, or NULL with a one-line reason in err. In
+ * memory: empty, first origin_seq 1. On disk: the directory is made when
+ * missing and locked (a second process on it is refused); the journal is
+ * read back (damaged tails are cut, logged and counted, see fb_journal.h)
+ * and the unanswered publishes it holds are held again, unsent, even when
+ * more than max_entries; the next origin_seq is above every one the
+ * journal gave or was told. */
+fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_size);
+
+/* An empty outbox in memory that holds at most cap entries (cap >= 1),
+ * whose first origin_seq is 1; NULL when out of memory. */
 fb_outbox_t *fb_outbox_new(size_t cap);
 
-/* Frees the outbox and every entry still in it; accepts NULL, nulls *self_p. */
+/* Frees the outbox and every entry still in it, after writing what the
+ * journal still buffers; accepts NULL, nulls *self_p. */
 void fb_outbox_destroy(fb_outbox_t **self_p);
+
+/* The group sync, as the node loop drives it. fb_outbox_sync_start() hands
+ * everything appended and every sequence change since the last hand-off,
+ * with the answers released meanwhile (recorded, not synced for their own
+ * sake: an answer lost in a crash costs a resend, which the broker answers
+ * DUPLICATE), to the journal's writer thread, unless a write is in flight
+ * (then they wait for the next call). fb_outbox_sync_collect() takes the
+ * write once it is done: what it held becomes sendable, and the journal
+ * segments that hold nothing unanswered are deleted. fb_outbox_sync_fd()
+ * becomes readable when a write is done (-1 in memory). In memory, start
+ * makes everything sendable at once.
+ *
+ * Each returns FB_OK; FB_EIO when a write failed (errno says why; what it
+ * held stays unsendable, new appends are refused, and the next start
+ * writes it again); FB_ENOMEM when a sequence change could not be recorded
+ * (the outbox sends nothing more: the node is to stop). */
+int fb_outbox_sync_start(fb_outbox_t *self);
+int fb_outbox_sync_collect(fb_outbox_t *self);
+int fb_outbox_sync_fd(const fb_outbox_t *self);
+
+/* Start and collect in one, waiting: every entry appended and every
+ * sequence change so far is durable when it returns FB_OK. Returns as
+ * above. */
+int fb_outbox_sync(fb_outbox_t *self);
 
 /* The origin_seq the next appended entry must carry. */
 uint64_t fb_outbox_next_seq(const fb_outbox_t *self);
 
-/* Makes next at least fb_outbox_next_seq() (the broker's Welcome says it
- * stored this origin's publishes up to next - 1); never lowers it. */
+/* The broker's Welcome says it stored this origin's publishes up to
+ * next - 1: makes the next origin_seq at least next, never lower. The
+ * first time ever (the journal never recorded a Welcome: a new state-dir),
+ * entries held were numbered before anyone knew where the origin's
+ * sequence stood, and none was sent; when they start at or below next - 1
+ * they are numbered again from next on, in order (their frames stamped
+ * anew), so that the broker does not refuse them as stale. On disk the
+ * change is journaled and, after a renumbering, no entry is offered to be
+ * sent before a group sync made them durable. */
 void fb_outbox_raise_seq(fb_outbox_t *self, uint64_t next);
 
-/* Appends in as the newest entry, unanswered and unsent. Returns FB_OK (the
- * outbox now owns in->frame), FB_ENOMEM when the outbox is full
- * (fb_outbox_full()) or memory ran out, FB_EINVAL when in->origin_seq is
- * not fb_outbox_next_seq() or in->who_len is over 255; on failure the
- * caller keeps in->frame. */
+/* Appends in as the newest entry, unanswered and unsent (on disk: to be
+ * sent once a group sync made it durable). Returns FB_OK (the outbox now
+ * owns in->frame), FB_ENOMEM when the outbox is full (fb_outbox_full()) or
+ * memory ran out, FB_EIO while the journal cannot be written (the last
+ * journal write failed), FB_EINVAL when in->origin_seq is not
+ * fb_outbox_next_seq() or in->who_len is over 255; on failure the caller
+ * keeps in->frame. */
 int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in);
 
-/* Returns 1 when the outbox holds as many entries as it may, else 0. */
+/* What fb_outbox_full() returns. */
+#define FB_OUTBOX_FULL_ENTRIES 1 /* max_entries (the node's outbox-max) reached */
+#define FB_OUTBOX_FULL_BYTES 2   /* max_bytes (outbox-max-bytes) reached */
+
+/* Returns FB_OUTBOX_FULL_ENTRIES or FB_OUTBOX_FULL_BYTES when the outbox
+ * holds as much as it may (the bytes bound may be passed by the one frame
+ * that reached it), else 0. */
 int fb_outbox_full(const fb_outbox_t *self);
 
 /* Returns the unanswered entry with message_id id (FB_UUID_LEN bytes), or NULL. */
@@ -142,5 +211,24 @@ uint64_t fb_outbox_first_seq(const fb_outbox_t *self);
 
 /* created_at_us of the oldest unanswered entry, or 0 when there is none. */
 int64_t fb_outbox_oldest_created_us(const fb_outbox_t *self);
+
+/* Bytes of the frames held. */
+size_t fb_outbox_bytes(const fb_outbox_t *self);
+
+/* What the outbox's journal has to say. */
+typedef struct {
+    int on_disk;            /* 0: in memory, the rest is 0 */
+    uint64_t replayed;      /* unanswered publishes read back when it was opened */
+    uint64_t corrupt_tails; /* damaged tails cut when it was opened */
+    uint64_t dropped_bytes; /* bytes cut with them */
+    size_t segments;        /* segment files */
+    uint64_t disk_bytes;    /* bytes in them */
+    int sync_errno;         /* why the journal's last write failed; 0 when the last one succeeded */
+    uint64_t syncs;         /* group syncs (fdatasync) since it was opened */
+    uint64_t sync_us;       /* microseconds spent in them */
+    uint64_t synced;        /* publishes they made durable */
+} fb_outbox_journal_t;
+
+void fb_outbox_journal(const fb_outbox_t *self, fb_outbox_journal_t *out);
 
 #endif

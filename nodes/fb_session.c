@@ -32,6 +32,7 @@ struct fb_session {
     fb_node_stats_t *stats;    /* borrowed */
     long long max_frame;       /* the smaller of ours and the broker's */
     int welcomed;
+    int journaled;         /* outbox = disk: publishes are taken before the Welcome */
     int waiting_logged;
     int hello_due;         /* a Hello could not be queued yet */
     int64_t unwelcomed_at; /* since when there is no Welcome */
@@ -335,18 +336,24 @@ static void s_on_single_ack(fb_session_t *self, const uint8_t *frame, size_t len
 
 static void s_on_welcome(fb_session_t *self, const Fedbus__Welcome *w)
 {
-    uint64_t next = fb_outbox_next_seq(self->outbox);
+    uint64_t next = fb_outbox_next_seq(self->outbox), first = fb_outbox_first_seq(self->outbox);
     if (!self->welcomed || w->last_origin_seq >= next) {
         fb_outbox_raise_seq(self->outbox, w->last_origin_seq + 1);
         fb_info("welcomed by broker: next origin_seq %llu, broker head %llu",
                 (unsigned long long)fb_outbox_next_seq(self->outbox), (unsigned long long)w->head_global_seq);
+        if (fb_outbox_depth(self->outbox) && fb_outbox_first_seq(self->outbox) != first)
+            fb_info("the %zu publishes taken before this origin's first Welcome now have origin_seq %llu on, "
+                    "not %llu on: the broker had stored up to %llu", fb_outbox_depth(self->outbox),
+                    (unsigned long long)fb_outbox_first_seq(self->outbox), (unsigned long long)first,
+                    (unsigned long long)w->last_origin_seq);
     }
     self->welcomed = 1;
     if (w->max_frame && (long long)w->max_frame < self->max_frame) {
         fb_info("broker accepts frames up to %u bytes", w->max_frame);
         self->max_frame = w->max_frame;
     }
-    /* Everything unconfirmed goes again, in order, before anything new. */
+    /* Everything unconfirmed goes again, in order, before anything new
+     * (after a renumbering, once the node loop's next sync made it durable). */
     fb_outbox_rewind(self->outbox);
     self->nframes = 0;
     s_send_pending(self);
@@ -456,7 +463,7 @@ int fb_session_welcomed(const fb_session_t *self)
 
 int fb_session_can_take(fb_session_t *self)
 {
-    return self->welcomed && s_frame_free(self);
+    return self->welcomed ? s_frame_free(self) : self->journaled;
 }
 
 int fb_session_hello_due(const fb_session_t *self)
@@ -493,6 +500,7 @@ fb_session_t *fb_session_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, f
     self->feed = feed;
     self->stats = stats;
     self->max_frame = cfg->max_frame;
+    self->journaled = strcmp(cfg->outbox, "memory") != 0;
     /* ZMQ_IMMEDIATE: nothing is queued for a connection that is not up, so
      * nothing sent before a disconnection is delivered after later sends.
      * Not connected by fb_zmq_open(): only once the monitor's own socket

@@ -47,8 +47,10 @@ void fb_session_on_timer(fb_session_t *self);
 /* Returns 1 while the broker's Welcome holds (since the last disconnection). */
 int fb_session_welcomed(const fb_session_t *self);
 
-/* Returns 1 when a new publish could leave now: welcomed, and a frame slot
- * free (see inflight-frames). Until then the loop leaves submits queued. */
+/* Returns 1 when the loop is to take new publishes: when welcomed, while a
+ * frame slot is free (see inflight-frames); before the Welcome, when the
+ * outbox is on disk (they are journaled, and sent after it). Otherwise the
+ * loop leaves submits queued. */
 int fb_session_can_take(fb_session_t *self);
 
 /* Returns 1 when a Hello could not be queued yet and is to be tried soon. */

@@ -96,8 +96,13 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
         fb_outbox_set_submitter(e, self->who, self->who_len, batched);
         return;
     }
-    if (fb_outbox_full(self->outbox)) {
-        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "node outbox is full: retry later");
+    int full = fb_outbox_full(self->outbox);
+    if (full) {
+        char detail[160];
+        snprintf(detail, sizeof(detail), FB_NODE_FULL_DETAIL "%s reached (%zu publishes, %zu bytes held); retry later",
+                 full == FB_OUTBOX_FULL_BYTES ? "outbox-max-bytes" : "outbox-max", fb_outbox_depth(self->outbox),
+                 fb_outbox_bytes(self->outbox));
+        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, detail);
         return;
     }
     uint8_t id[FB_UUID_LEN];
@@ -133,9 +138,11 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
     fb_outbox_add_t add = {.id = id, .origin_seq = seq, .created_at_us = created, .frame = frame,
                            .frame_len = flen, .who = self->who, .who_len = self->who_len,
                            .batched = batched};
-    if (fb_outbox_append(self->outbox, &add) != FB_OK) {
+    int rc = fb_outbox_append(self->outbox, &add);
+    if (rc != FB_OK) {
         free(frame);
-        s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "out of memory");
+        s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                 rc == FB_EIO ? "node journal cannot be written: retry later" : "out of memory");
         return;
     }
     self->stats->submitted++;

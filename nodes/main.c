@@ -7,12 +7,22 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The member id must be one topic segment; the log names the member. */
+/* The member id must be one topic segment; the outbox is disk or memory
+ * and holds a publish of max-frame; the log names the member. */
 static int s_check(const void *cfg, char *component, size_t component_size, char *err, size_t err_size)
 {
     const fb_node_config_t *c = cfg;
     if (!fb_segment_valid(c->member, strlen(c->member))) {
         snprintf(err, err_size, "member: '%s' is not a member id (1-32 of [a-z0-9-])", c->member);
+        return -1;
+    }
+    if (strcmp(c->outbox, "disk") != 0 && strcmp(c->outbox, "memory") != 0) {
+        snprintf(err, err_size, "outbox: '%s' is neither disk nor memory", c->outbox);
+        return -1;
+    }
+    if (c->outbox_max_bytes < c->max_frame) {
+        snprintf(err, err_size, "outbox-max-bytes: %lld is below max-frame (%lld): no publish would fit",
+                 c->outbox_max_bytes, c->max_frame);
         return -1;
     }
     snprintf(component, component_size, "node %s", c->member);

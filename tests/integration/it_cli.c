@@ -1,6 +1,8 @@
 /* it_cli.c — the command line and the node's HTTP endpoint, as an agency uses them. */
 #include "harness.h"
 
+#include "fb_crypto.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -294,6 +296,131 @@ static void test_options_constructors_publish_subscribe_and_replay(void **state)
     assert_null(sub);
 }
 
+/* Writes text to a new temporary file; its path goes to path (>= 32 bytes). */
+static void s_temp_file(char *path, const char *text)
+{
+    snprintf(path, 32, "/tmp/fedbus-it-cliXXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* The UUID after "id=" in out (37 bytes). */
+static void s_printed_id(const char *out, char id[37])
+{
+    const char *p = strstr(out, "id=");
+    assert_non_null(p);
+    snprintf(id, 37, "%.36s", p + 3);
+    uint8_t bin[16];
+    assert_int_equal(fb_uuid_parse(id, bin), 0);
+}
+
+static long long s_stored(const char *id)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM fedbus_messages WHERE message_id = '%s'", id);
+    return th_sql_int(&s_t, sql);
+}
+
+static void test_publish_with_message_id_twice_stores_once_and_prints_the_id_both_times(void **state)
+{
+    (void)state;
+    char path[32], path2[32], id[37];
+    s_temp_file(path, th_event_json("kr-busan", "forum", "given id"));
+    const char *given = "01900000-0000-7000-8000-00000000c11a";
+    const char *argv[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, "--message-id=01900000-0000-7000-8000-00000000C11A",
+                          path, NULL};
+    char *out = NULL;
+    assert_int_equal(th_run(argv, &out, 30), 0);
+    assert_non_null(strstr(out, "accepted "));
+    s_printed_id(out, id);
+    assert_string_equal(id, given);
+    free(out);
+    assert_int_equal(th_run(argv, &out, 30), 0);
+    assert_non_null(strstr(out, "duplicate "));
+    s_printed_id(out, id);
+    assert_string_equal(id, given);
+    free(out);
+    assert_int_equal(s_stored(given), 1);
+    /* Without one, the id the command chose is the one stored. */
+    const char *own[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, path, NULL};
+    assert_int_equal(th_run(own, &out, 30), 0);
+    s_printed_id(out, id);
+    free(out);
+    assert_int_equal(s_stored(id), 1);
+    /* --message-id names one message, and a UUID. */
+    s_temp_file(path2, th_event_json("kr-busan", "forum", "second"));
+    const char *two[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, "--message-id=01900000-0000-7000-8000-00000000c11b",
+                         path, path2, NULL};
+    assert_int_equal(th_run(two, &out, 30), 2);
+    free(out);
+    const char *bad[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, "--message-id=not-a-uuid", path, NULL};
+    assert_int_equal(th_run(bad, &out, 30), 2);
+    free(out);
+    assert_int_equal(s_stored("01900000-0000-7000-8000-00000000c11b"), 0);
+    unlink(path);
+    unlink(path2);
+}
+
+/* Starts a node of kr-incheon, on disk in a state-dir that outlives it,
+ * publishing to broker. */
+static pid_t s_disk_node(const char *broker)
+{
+    char b[100], s[100];
+    snprintf(b, sizeof(b), "--broker=%s", broker);
+    snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 40);
+    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-incheon", b, s, "--outbox=disk",
+                          "--state-dir=it-cli-state-kr-incheon", "--resend-ms=300", NULL};
+    return th_spawn(argv, "it-cli-node-disk.log");
+}
+
+static void test_publish_that_times_out_prints_the_id_to_publish_it_again_once(void **state)
+{
+    (void)state;
+    char path[32], id[37], again[37], node[100], id_flag[80];
+    s_temp_file(path, th_event_json("kr-incheon", "forum", "during the outage"));
+    /* No node at all: the time-out names the id it sent. */
+    snprintf(node, sizeof(node), "--node=tcp://127.0.0.1:%d", s_t.port_base + 42);
+    const char *none[] = {FEDBUS_CLI_BIN, "publish", node, "--timeout-ms=300", path, NULL};
+    char *out = NULL;
+    assert_int_equal(th_run(none, &out, 30), 1);
+    assert_non_null(strstr(out, "timeout id="));
+    s_printed_id(out, id);
+    free(out);
+
+    /* A node whose broker is away: it holds the publish, the command times out. */
+    assert_int_equal(system("rm -rf it-cli-state-kr-incheon"), 0);
+    char away[64];
+    snprintf(away, sizeof(away), "tcp://127.0.0.1:%d", s_t.port_base + 41);
+    pid_t pid = s_disk_node(away);
+    snprintf(node, sizeof(node), "--node=tcp://127.0.0.1:%d", s_t.port_base + 40);
+    const char *first[] = {FEDBUS_CLI_BIN, "publish", node, "--timeout-ms=1000", path, NULL};
+    assert_int_equal(th_run(first, &out, 30), 1);
+    assert_non_null(strstr(out, "timeout id="));
+    s_printed_id(out, id);
+    free(out);
+    /* Asked again with its id during the outage: the same message. */
+    snprintf(id_flag, sizeof(id_flag), "--message-id=%s", id);
+    const char *retry[] = {FEDBUS_CLI_BIN, "publish", node, id_flag, "--timeout-ms=1000", path, NULL};
+    assert_int_equal(th_run(retry, &out, 30), 1);
+    s_printed_id(out, again);
+    assert_string_equal(again, id);
+    free(out);
+    /* The node restarts towards the broker; asked again, it is stored once. */
+    assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
+    pid = s_disk_node(s_t.ingest);
+    const char *after[] = {FEDBUS_CLI_BIN, "publish", node, id_flag, "--timeout-ms=15000", path, NULL};
+    assert_int_equal(th_run(after, &out, 30), 0);
+    s_printed_id(out, again);
+    assert_string_equal(again, id);
+    free(out);
+    assert_int_equal(s_stored(id), 1);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'kr-incheon'"), 1);
+    assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +429,8 @@ int main(void)
         cmocka_unit_test(test_publish_of_a_bad_file_is_reported_and_fails),
         cmocka_unit_test(test_http_publish_and_health),
         cmocka_unit_test(test_options_constructors_publish_subscribe_and_replay),
+        cmocka_unit_test(test_publish_with_message_id_twice_stores_once_and_prints_the_id_both_times),
+        cmocka_unit_test(test_publish_that_times_out_prints_the_id_to_publish_it_again_once),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
