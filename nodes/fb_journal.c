@@ -345,7 +345,7 @@ static long s_list(fb_journal_t *self, uint64_t **out)
         v[n++] = index;
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), s_cmp_u64);
+    if (n) qsort(v, n, sizeof(*v), s_cmp_u64);
     *out = v;
     return (long)n;
 }
