@@ -11,7 +11,10 @@
 #include <libpq-fe.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,4 +351,47 @@ int th_read_ack(void *sock, int timeout_ms, th_ack_t *ack)
     ack->reason = bm->ack->reason;
     fedbus__broker_message__free_unpacked(bm, NULL);
     return 0;
+}
+
+/* Copies text into out (size bytes; out may be NULL), cut to fit. */
+static void s_copy_cut(char *out, size_t size, const char *text)
+{
+    if (!out || !size) return;
+    size_t n = strlen(text);
+    if (n >= size) n = size - 1;
+    memcpy(out, text, n);
+    out[n] = '\0';
+}
+
+int th_http(int port, const char *method, const char *path, const char *payload, char *head,
+            size_t head_size, char *body, size_t body_size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return 0;
+    }
+    char req[8192];
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     method, path, payload ? strlen(payload) : 0, payload ? payload : "");
+    assert_true(n > 0 && (size_t)n < sizeof(req));
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    char resp[16384];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof(resp) - 1 && (r = read(fd, resp + len, sizeof(resp) - 1 - len)) > 0) len += (size_t)r;
+    close(fd);
+    resp[len] = '\0';
+    int status = 0;
+    sscanf(resp, "HTTP/1.1 %d", &status);
+    char *b = strstr(resp, "\r\n\r\n");
+    if (b) *b = '\0';
+    s_copy_cut(head, head_size, resp);
+    s_copy_cut(body, body_size, b ? b + 4 : "");
+    return status;
 }

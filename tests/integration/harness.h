@@ -96,4 +96,10 @@ int th_count_lines(const char *path, const char *needle);
  * (malloc'd, NUL-terminated) when out != NULL. Returns the exit status. */
 int th_run(const char *const *argv, char **out, int timeout_s);
 
+/* One plain HTTP/1.1 request to 127.0.0.1:port with a JSON body (payload may
+ * be NULL). Returns the status, or 0 when nothing answers; copies the
+ * headers into head and the body into body (each may be NULL), cut to fit. */
+int th_http(int port, const char *method, const char *path, const char *payload, char *head,
+            size_t head_size, char *body, size_t body_size);
+
 #endif

@@ -3,8 +3,6 @@
 
 #include "fb_crypto.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +12,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -149,38 +146,6 @@ static void test_publish_of_a_bad_file_is_reported_and_fails(void **state)
     unlink(path);
 }
 
-/* A plain HTTP/1.1 request to 127.0.0.1:port; returns the status code and
- * copies the body into body. */
-static int s_http(int port, const char *method, const char *path, const char *payload, char *body,
-                  size_t body_size)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    for (int i = 0; i < 50 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0; i++) {
-        close(fd);
-        usleep(100 * 1000);
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-    }
-    char req[8192];
-    int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     method, path, payload ? strlen(payload) : 0, payload ? payload : "");
-    assert_int_equal(write(fd, req, (size_t)n), n);
-    char resp[16384];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fd, resp + len, sizeof(resp) - 1 - len)) > 0) len += (size_t)r;
-    close(fd);
-    resp[len] = '\0';
-    int status = 0;
-    sscanf(resp, "HTTP/1.1 %d", &status);
-    const char *b = strstr(resp, "\r\n\r\n");
-    snprintf(body, body_size, "%s", b ? b + 4 : "");
-    return status;
-}
-
 static void test_http_publish_and_health(void **state)
 {
     (void)state;
@@ -196,7 +161,7 @@ static void test_http_publish_and_health(void **state)
     char body[8192];
     int st = 0;
     for (int i = 0; i < 50 && st != 200; i++) {
-        st = s_http(port, "GET", "/v1/health", NULL, body, sizeof(body));
+        st = th_http(port, "GET", "/v1/health", NULL, NULL, 0, body, sizeof(body));
         if (st != 200) usleep(100 * 1000);
     }
     assert_int_equal(st, 200);
@@ -205,19 +170,19 @@ static void test_http_publish_and_health(void **state)
 
     const char *good = "{\"topic\":\"event.kr-seoul.forum\",\"event\":{\"kind\":\"forum\","
                        "\"title\":{\"ko\":\"서울 학술포럼\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}}";
-    assert_int_equal(s_http(port, "POST", "/v1/publish", good, body, sizeof(body)), 201);
+    assert_int_equal(th_http(port, "POST", "/v1/publish", good, NULL, 0, body, sizeof(body)), 201);
     assert_non_null(strstr(body, "\"status\":\"accepted\""));
-    assert_int_equal(s_http(port, "POST", "/v1/publish", "{not json", body, sizeof(body)), 400);
-    assert_int_equal(s_http(port, "POST", "/v1/publish",
+    assert_int_equal(th_http(port, "POST", "/v1/publish", "{not json", NULL, 0, body, sizeof(body)), 400);
+    assert_int_equal(th_http(port, "POST", "/v1/publish",
                             "{\"topic\":\"event.kr-busan.forum\",\"event\":{\"kind\":\"forum\","
                             "\"title\":{\"en\":\"x\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}}",
-                            body, sizeof(body)),
+                            NULL, 0, body, sizeof(body)),
                      422);
     assert_non_null(strstr(body, "NAMESPACE"));
     char batch[1024];
     snprintf(batch, sizeof(batch), "[%s,%s]", good, good);
     /* An array is answered item by item, with 200 when every item is stored. */
-    assert_int_equal(s_http(port, "POST", "/v1/publish", batch, body, sizeof(body)), 200);
+    assert_int_equal(th_http(port, "POST", "/v1/publish", batch, NULL, 0, body, sizeof(body)), 200);
     assert_int_equal(s_count(body, "\"status\":\"accepted\""), 2);
     /* One go for the whole array (PublishBatch), a verdict per item in
      * order, and the worst one as the status. */
@@ -226,7 +191,7 @@ static void test_http_publish_and_health(void **state)
              "[%s,{\"topic\":\"event.kr-busan.forum\",\"event\":{\"kind\":\"forum\","
              "\"title\":{\"en\":\"x\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}},42,%s]",
              good, good);
-    assert_int_equal(s_http(port, "POST", "/v1/publish", mixed, body, sizeof(body)), 422);
+    assert_int_equal(th_http(port, "POST", "/v1/publish", mixed, NULL, 0, body, sizeof(body)), 422);
     const char *a1 = strstr(body, "\"status\":\"accepted\""), *r = strstr(body, "NAMESPACE"),
                *j = strstr(body, "INVALID_JSON");
     assert_non_null(a1);
@@ -234,8 +199,8 @@ static void test_http_publish_and_health(void **state)
     assert_non_null(j);
     assert_true(a1 < r && r < j); /* in the order posted */
     assert_non_null(strstr(j, "\"status\":\"accepted\"")); /* the last one, after them */
-    assert_int_equal(s_http(port, "GET", "/nope", NULL, body, sizeof(body)), 404);
-    assert_int_equal(s_http(port, "DELETE", "/v1/publish", NULL, body, sizeof(body)), 405);
+    assert_int_equal(th_http(port, "GET", "/nope", NULL, NULL, 0, body, sizeof(body)), 404);
+    assert_int_equal(th_http(port, "DELETE", "/v1/publish", NULL, NULL, 0, body, sizeof(body)), 405);
     assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'kr-seoul'"), 5);
     assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
 }

@@ -92,53 +92,11 @@ static void s_node_stop(s_node_t *n, int sig)
 
 /* --------------------------------------------------------------- HTTP -- */
 
-/* Copies text into out (size bytes), cut to fit. */
-static void s_copy(char *out, size_t size, const char *text)
-{
-    size_t n = strlen(text);
-    if (n >= size) n = size - 1;
-    memcpy(out, text, n);
-    out[n] = '\0';
-}
-
-/* A plain HTTP/1.1 request to 127.0.0.1:port; returns the status (0: no
- * answer) and copies the headers and the body. */
-static int s_http(int port, const char *method, const char *path, const char *payload, char *head,
-                  size_t head_size, char *body, size_t body_size)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return 0;
-    }
-    char req[8192];
-    int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     method, path, payload ? strlen(payload) : 0, payload ? payload : "");
-    assert_int_equal(write(fd, req, (size_t)n), n);
-    char resp[16384];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fd, resp + len, sizeof(resp) - 1 - len)) > 0) len += (size_t)r;
-    close(fd);
-    resp[len] = '\0';
-    int status = 0;
-    sscanf(resp, "HTTP/1.1 %d", &status);
-    char *b = strstr(resp, "\r\n\r\n");
-    if (b) *b = '\0';
-    s_copy(head, head_size, resp);
-    s_copy(body, body_size, b ? b + 4 : "");
-    return status;
-}
-
 /* The node's /v1/health as JSON (the caller frees it), NULL when it does not answer. */
 static json_t *s_health(const s_node_t *n)
 {
     char head[4096], body[8192];
-    if (!s_http(n->http, "GET", "/v1/health", NULL, head, sizeof(head), body, sizeof(body))) return NULL;
+    if (!th_http(n->http, "GET", "/v1/health", NULL, head, sizeof(head), body, sizeof(body))) return NULL;
     return json_loads(body, 0, NULL);
 }
 
@@ -408,7 +366,7 @@ static void s_check_full(s_node_t *n, int t, int expect_held, const char *limit)
              "{\"topic\":\"event.%s.forum\",\"event\":{\"kind\":\"forum\",\"title\":{\"en\":\"one more\"},"
              "\"starts_at\":\"2026-06-01T15:00:00+09:00\"}}",
              n->member);
-    assert_int_equal(s_http(n->http, "POST", "/v1/publish", json, head, sizeof(head), body, sizeof(body)), 503);
+    assert_int_equal(th_http(n->http, "POST", "/v1/publish", json, head, sizeof(head), body, sizeof(body)), 503);
     assert_non_null(strstr(head, "Retry-After: 5"));
     assert_non_null(strstr(body, "\"reason\":\"OUTBOX_FULL\""));
     char want[64];
@@ -417,7 +375,7 @@ static void s_check_full(s_node_t *n, int t, int expect_held, const char *limit)
     zmq_close(s);
     s_broker_up();
     s_wait_health(n, 0, "outbox", 0);
-    assert_int_equal(s_http(n->http, "POST", "/v1/publish", json, head, sizeof(head), body, sizeof(body)), 201);
+    assert_int_equal(th_http(n->http, "POST", "/v1/publish", json, head, sizeof(head), body, sizeof(body)), 201);
     s_broker_down();
 }
 
