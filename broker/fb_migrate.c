@@ -63,6 +63,40 @@ static const char *const s_migrations[] = {
      * rows): on a large table, create it by hand first with CREATE INDEX
      * CONCURRENTLY under this name and the migration skips it. */
     "CREATE INDEX IF NOT EXISTS fedbus_messages_topic_seq ON fedbus_messages (topic, global_seq);",
+    /* 5: the member registry. Who may connect (curve_public, status), what
+     * each member may publish and read (topic patterns, docs/protocol.md),
+     * the Ed25519 keys its signatures are checked with, each valid in a
+     * window so that a rotated-out key stops counting at a known time; and
+     * an audit row for every change an admin makes. */
+    "CREATE TABLE fedbus_members ("
+    "  member       text COLLATE \"C\" PRIMARY KEY,"
+    "  name_ko      text NOT NULL DEFAULT '',"
+    "  name_en      text NOT NULL DEFAULT '',"
+    "  country      text NOT NULL DEFAULT '',"
+    "  region       text NOT NULL DEFAULT '',"
+    "  kind         text NOT NULL CHECK (kind IN ('hub', 'partner', 'observer')),"
+    "  curve_public text COLLATE \"C\" UNIQUE CHECK (length(curve_public) = 40),"
+    "  publish      text[] NOT NULL DEFAULT '{}',"
+    "  read         text[] NOT NULL DEFAULT '{}',"
+    "  status       text NOT NULL DEFAULT 'active'"
+    "               CHECK (status IN ('active', 'suspended', 'revoked')),"
+    "  created_at   timestamptz NOT NULL DEFAULT now(),"
+    "  updated_at   timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE fedbus_member_keys ("
+    "  member      text COLLATE \"C\" NOT NULL REFERENCES fedbus_members,"
+    "  key_id      bytea NOT NULL CHECK (length(key_id) = 8),"
+    "  public_key  bytea NOT NULL UNIQUE CHECK (length(public_key) = 32),"
+    "  valid_from  timestamptz NOT NULL,"
+    "  valid_until timestamptz CHECK (valid_until IS NULL OR valid_until > valid_from),"
+    "  PRIMARY KEY (member, key_id));"
+    "CREATE TABLE fedbus_member_audit ("
+    "  id     bigserial PRIMARY KEY,"
+    "  at     timestamptz NOT NULL DEFAULT now(),"
+    "  actor  text NOT NULL,"
+    "  member text COLLATE \"C\" NOT NULL,"
+    "  action text NOT NULL,"
+    "  detail jsonb NOT NULL DEFAULT '{}');"
+    "CREATE INDEX fedbus_member_audit_member ON fedbus_member_audit (member, at);",
 };
 #define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
 

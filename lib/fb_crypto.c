@@ -111,3 +111,43 @@ int fb_uuid_parse(const char *s, uint8_t out[FB_UUID_LEN])
     }
     return b == FB_UUID_LEN ? 0 : -1;
 }
+
+int fb_ed25519_keypair(uint8_t pub[FB_ED25519_KEY_LEN], uint8_t secret[FB_ED25519_KEY_LEN])
+{
+    if (fb_random(secret, FB_ED25519_KEY_LEN) != 0) return -1;
+    return fb_ed25519_public(secret, pub);
+}
+
+int fb_ed25519_public(const uint8_t secret[FB_ED25519_KEY_LEN], uint8_t pub[FB_ED25519_KEY_LEN])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, secret, FB_ED25519_KEY_LEN);
+    size_t len = FB_ED25519_KEY_LEN;
+    int ok = k && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == FB_ED25519_KEY_LEN;
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+int fb_ed25519_sign(const uint8_t secret[FB_ED25519_KEY_LEN], const void *msg, size_t len,
+                    uint8_t sig[FB_ED25519_SIG_LEN])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, secret, FB_ED25519_KEY_LEN);
+    EVP_MD_CTX *ctx = k ? EVP_MD_CTX_new() : NULL;
+    size_t slen = FB_ED25519_SIG_LEN;
+    int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) == 1 &&
+             EVP_DigestSign(ctx, sig, &slen, msg, len) == 1 && slen == FB_ED25519_SIG_LEN;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+int fb_ed25519_verify(const uint8_t pub[FB_ED25519_KEY_LEN], const void *msg, size_t len,
+                      const uint8_t sig[FB_ED25519_SIG_LEN])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, FB_ED25519_KEY_LEN);
+    EVP_MD_CTX *ctx = k ? EVP_MD_CTX_new() : NULL;
+    int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k) == 1 &&
+             EVP_DigestVerify(ctx, sig, FB_ED25519_SIG_LEN, msg, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return ok ? 1 : 0;
+}

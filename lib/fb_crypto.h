@@ -1,5 +1,4 @@
-/* fb_crypto.h — the one place fedbus calls OpenSSL: hashes and randomness.
- * (Ed25519 batch signatures of the trust layer will live here too.) */
+/* fb_crypto.h — the one place fedbus calls OpenSSL: hashes, randomness and Ed25519. */
 #ifndef FB_CRYPTO_H
 #define FB_CRYPTO_H
 #include <stddef.h>
@@ -7,6 +6,8 @@
 
 #define FB_SHA256_LEN 32
 #define FB_UUID_LEN 16
+#define FB_ED25519_KEY_LEN 32 /* a public key, or a secret key's 32-byte seed */
+#define FB_ED25519_SIG_LEN 64
 
 /* Writes SHA-256 of data into out; returns 0, or -1 when OpenSSL fails. */
 int fb_sha256(const void *data, size_t len, uint8_t out[FB_SHA256_LEN]);
@@ -26,5 +27,21 @@ void fb_uuid_format(const uint8_t id[FB_UUID_LEN], char out[37]);
 
 /* Parses 8-4-4-4-12 hex (either case) or 32 bare hex digits; returns 0 or -1. */
 int fb_uuid_parse(const char *s, uint8_t out[FB_UUID_LEN]);
+
+/* Makes a new Ed25519 key pair: the public key and the secret seed (RFC 8032);
+ * returns 0 or -1. */
+int fb_ed25519_keypair(uint8_t pub[FB_ED25519_KEY_LEN], uint8_t secret[FB_ED25519_KEY_LEN]);
+
+/* Derives the public key of a secret seed; returns 0 or -1. */
+int fb_ed25519_public(const uint8_t secret[FB_ED25519_KEY_LEN], uint8_t pub[FB_ED25519_KEY_LEN]);
+
+/* Signs msg with the secret seed (pure Ed25519, no pre-hash); returns 0 or -1. */
+int fb_ed25519_sign(const uint8_t secret[FB_ED25519_KEY_LEN], const void *msg, size_t len,
+                    uint8_t sig[FB_ED25519_SIG_LEN]);
+
+/* Returns 1 when sig is pub's signature of msg, 0 when it is not (or on any
+ * failure: a caller never mistakes an error for a good signature). */
+int fb_ed25519_verify(const uint8_t pub[FB_ED25519_KEY_LEN], const void *msg, size_t len,
+                      const uint8_t sig[FB_ED25519_SIG_LEN]);
 
 #endif
