@@ -348,7 +348,8 @@ static int s_open_sockets(fb_broker_t *self, fb_store_t *reader)
     if (!(self->ingest = fb_ingest_new(s, cfg, self->heads, &self->stats, self->writer, self->identity))) goto oom;
     self->feed = fb_feed_new(&(fb_zmq_opts_t){.type = ZMQ_XPUB, .endpoint = cfg->feed, .bind = 1,
                                               .sndhwm = (int)cfg->feed_queue, .rcvhwm = (int)cfg->feed_queue,
-                                              .max_msg = FB_FEED_SUB_MAX, .curve_server = curve,
+                                              .max_msg = curve ? FB_FEED_SUB_MAX_CURVE : FB_FEED_SUB_MAX,
+                                              .curve_server = curve,
                                               .curve_secretkey = secret, .zap_domain = curve ? "fedbus-feed" : NULL},
                              &self->stats);
     if (!self->feed) {

@@ -25,6 +25,11 @@ typedef struct fb_feed fb_feed_t;
  * per byte, so a longer message drops the connection before it is stored
  * (the socket's ZMQ_MAXMSGSIZE). */
 #define FB_FEED_SUB_MAX (FB_FEED_PREFIX_MAX + 16)
+/* The same for a CURVE feed: the limit applies to what crosses the wire,
+ * so it must let the handshake's largest command through (INITIATE: about
+ * 300 bytes with the client's properties) and each subscription with its
+ * encryption around it. */
+#define FB_FEED_SUB_MAX_CURVE (FB_FEED_SUB_MAX + 1024)
 /* Distinct prefixes kept per kind of frame; past it, that kind of frame is
  * built for every topic (ZeroMQ still filters each subscriber's own). */
 #define FB_FEED_PREFIXES_MAX 4096

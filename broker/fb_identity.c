@@ -39,17 +39,27 @@ void fb_identity_destroy(fb_identity_t **self_p)
     *self_p = NULL;
 }
 
+/* Takes the directory in force when it changed since the one held. A
+ * client ZAP admitted with a newer directory than the one held must not be
+ * judged by the older: so this runs before every answer (one atomic load
+ * when nothing changed). Nobody keeps a member across frames, so the old
+ * directory may go at once. */
+static void s_take(fb_identity_t *self)
+{
+    uint64_t v = fb_members_version(self->members);
+    if (v == self->version) return;
+    fb_memberdir_release(&self->dir);
+    self->dir = fb_members_get(self->members);
+    self->version = v; /* a newer directory than v is taken again next time: harmless */
+    self->last_valid = 0;
+}
+
 int fb_identity_refresh(fb_identity_t *self)
 {
     if (!self->members) return 0;
-    uint64_t v = fb_members_version(self->members);
-    if (v == self->version) return 0;
-    /* A change made between these reads is seen again at the next call. */
+    /* The generation first: the directory taken after it cuts at least as much. */
     uint64_t g = fb_members_generation(self->members);
-    fb_memberdir_release(&self->dir);
-    self->dir = fb_members_get(self->members);
-    self->version = v;
-    self->last_valid = 0;
+    s_take(self);
     int cut = g != self->generation;
     self->generation = g;
     return cut;
@@ -59,6 +69,7 @@ fb_admit_t fb_identity_admit(fb_identity_t *self, const char *id, const char *ke
 {
     if (m) *m = NULL;
     if (!self->members) return FB_ADMIT_OK;
+    s_take(self);
     if (self->last_valid && strcmp(id, self->last_id) == 0 && strcmp(key, self->last_key) == 0) {
         if (m) *m = self->last_member;
         return self->last_admit;

@@ -8,11 +8,12 @@
  * next frame is refused.
  *
  * The answer is worked out once per identity and directory version and
- * kept, so a frame costs two property look-ups and two string compares.
- * (Not kept by routing id: a peer may choose its own routing id, and
- * ZeroMQ may hand a departed peer's to another.) The directory is taken
- * anew only in fb_identity_refresh(), so the members handed out stay valid
- * until then. Main thread only. */
+ * kept, so a frame costs two property look-ups, an atomic load and two
+ * string compares. (Not kept by routing id: a peer may choose its own
+ * routing id, and ZeroMQ may hand a departed peer's to another.) Each
+ * answer is given from the newest directory, since ZAP may have admitted
+ * the peer with it; a member handed out is valid until the next call.
+ * Main thread only. */
 #ifndef FB_IDENTITY_H
 #define FB_IDENTITY_H
 
@@ -26,7 +27,7 @@ typedef struct fb_identity fb_identity_t;
 typedef struct {
     int checked;               /* 0: the broker runs without CURVE: nobody is checked */
     fb_admit_t admit;          /* FB_ADMIT_OK: the peer may go on */
-    const fb_member_t *member; /* its member (NULL when unknown); valid until fb_identity_refresh() */
+    const fb_member_t *member; /* its member (NULL when unknown); valid until the next call here */
     const char *id;            /* the connection's member id ("" when none); valid as long as the message */
     const char *key;           /* its CURVE key, Z85 ("" when none); the same */
 } fb_peer_id_t;
@@ -39,9 +40,9 @@ fb_identity_t *fb_identity_new(fb_members_t *members);
 /* Frees *self_p and the directory it holds (accepts NULL; sets *self_p to NULL). */
 void fb_identity_destroy(fb_identity_t **self_p);
 
-/* Takes the directory in force when it changed. Returns 1 when someone was
- * cut off since the last call (the members' generation moved): open
- * connections must be looked at again. Once per turn of the loop. */
+/* Returns 1 when someone was cut off since the last call (the members'
+ * generation moved): open connections must be looked at again. Once per
+ * turn of the loop. */
 int fb_identity_refresh(fb_identity_t *self);
 
 /* Fills *out with who sent msg (any message a broker socket received). */

@@ -50,6 +50,7 @@ typedef struct {
     int64_t tried_us;   /* ... and last offered */
     int finished;       /* to be removed at the end of the turn */
     uint32_t scan;      /* global_seqs the next page reads */
+    int stopped;        /* its member was cut off: the chunk held says so, and is the last */
     char member[FB_MEMBER_ID_MAX + 1]; /* who asked (empty when nobody is checked) */
     char key[FB_MEMBER_Z85_LEN + 1];    /* ... with which CURVE key */
 } s_replay_t;
@@ -369,6 +370,7 @@ static int s_offer(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
 static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
 {
     if (r->holding) return s_offer(self, r, now);
+    if (r->stopped) return 1; /* its last chunk could not even be made */
     if (fb_store_check(self->reader) != 0) {
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
                        "store unavailable: retry");
@@ -416,20 +418,28 @@ void fb_replay_srv_serve(fb_replay_srv_t *self, uint64_t head)
 int fb_replay_srv_recheck(fb_replay_srv_t *self)
 {
     int ended = 0;
-    for (int i = self->nreplays - 1; i >= 0; i--) {
+    for (int i = 0; i < self->nreplays; i++) {
         s_replay_t *r = &self->replays[i];
         fb_peer_id_t peer = {.checked = 1, .id = r->member, .key = r->key};
         peer.admit = fb_identity_admit(self->identity, r->member, r->key, &peer.member);
-        if (peer.admit == FB_ADMIT_OK) continue;
+        if (peer.admit == FB_ADMIT_OK || r->stopped) continue;
+        /* Its last chunk says why, in place of any page held: offered at
+         * once, and again while the client's queue is full, as any chunk. */
         char why[160];
-        s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED,
-                       fb_identity_why(&peer, why, sizeof(why)));
+        Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
+        ch.request_id = r->request_id;
+        ch.done = 1;
+        ch.error = FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
+        ch.detail = (char *)fb_identity_why(&peer, why, sizeof(why));
+        ch.head_seq = self->head;
+        if (r->holding) zmq_msg_close(&r->held);
+        r->holding = s_pack(&ch, &r->held) == 0;
+        r->held_done = 1;
+        r->tried_us = 0;
+        r->stopped = 1;
         fb_info("replay: request %llu stopped: %s", (unsigned long long)r->request_id, why);
-        s_replay_free(r);
-        self->replays[i] = self->replays[--self->nreplays];
         self->stats->replays_stopped++;
         ended++;
     }
-    if (self->turn >= self->nreplays) self->turn = 0;
     return ended;
 }
