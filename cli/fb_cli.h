@@ -22,6 +22,8 @@ typedef struct {
     char format[16];
     char lang[8];
     char message_id[64];
+    char keys[512];       /* tail, replay: this member's secret key file */
+    char broker_key[512]; /* ... and the broker's public key (file or Z85) */
 } fb_cli_opts_t;
 
 /* offset and size of a field, for the key tables */
