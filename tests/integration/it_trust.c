@@ -523,6 +523,26 @@ static void test_a_suspended_member_works_again_when_reactivated_by_hand_in_sql(
     zmq_close(busan);
 }
 
+static void test_a_registry_that_cannot_be_read_leaves_the_last_directory_in_force(void **state)
+{
+    (void)state;
+    s_up("trust_registry_away", 26590, NULL);
+    th_member(&s_t, "kr-seoul");
+    th_sql_exec(&s_t, "ALTER TABLE fedbus_members RENAME TO fedbus_members_away");
+    s_trust_stat(" members_failures=", 1, 10000);
+    assert_int_equal(th_count_lines(s_t.broker_log, "members: cannot read the registry"), 1);
+    /* Said once, and whoever was in may still come in. */
+    void *s = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-seoul");
+    s_hello(s, "kr-seoul");
+    s_expect_welcome(s, "kr-seoul");
+    assert_true(s_trust_stat(" members_active=", 2, 1000) >= 2);
+    th_sql_exec(&s_t, "ALTER TABLE fedbus_members_away RENAME TO fedbus_members");
+    for (int i = 0; i < 50 && th_count_lines(s_t.broker_log, "members: the registry is read again") == 0; i++)
+        usleep(100 * 1000);
+    assert_int_equal(th_count_lines(s_t.broker_log, "members: the registry is read again"), 1);
+    zmq_close(s);
+}
+
 /* ------------------------------------------------------- node and CLI --- */
 
 /* Waits up to ms for path to hold a line with needle. */
@@ -663,6 +683,7 @@ int main(void)
         cmocka_unit_test_teardown(test_a_topic_outside_the_members_publish_patterns_is_refused_namespace, s_teardown),
         cmocka_unit_test_teardown(test_a_revoked_member_is_cut_off_within_5_s_for_publish_feed_and_replay, s_teardown),
         cmocka_unit_test_teardown(test_a_suspended_member_works_again_when_reactivated_by_hand_in_sql, s_teardown),
+        cmocka_unit_test_teardown(test_a_registry_that_cannot_be_read_leaves_the_last_directory_in_force, s_teardown),
         cmocka_unit_test_teardown(test_a_node_with_keys_publishes_through_curve_and_its_feed_and_the_cli_deliver,
                                   s_teardown),
         cmocka_unit_test_teardown(test_the_nodes_http_publish_asks_for_its_bearer_token, s_teardown),
