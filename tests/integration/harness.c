@@ -366,6 +366,12 @@ static void s_copy_cut(char *out, size_t size, const char *text)
 int th_http(int port, const char *method, const char *path, const char *payload, char *head,
             size_t head_size, char *body, size_t body_size)
 {
+    return th_http_typed(port, method, path, "application/json", payload, head, head_size, body, body_size);
+}
+
+int th_http_typed(int port, const char *method, const char *path, const char *content_type,
+                  const char *payload, char *head, size_t head_size, char *body, size_t body_size)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 0;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -374,11 +380,11 @@ int th_http(int port, const char *method, const char *path, const char *payload,
         close(fd);
         return 0;
     }
-    char req[8192];
+    char req[8192], type[300] = "";
+    if (content_type) snprintf(type, sizeof(type), "Content-Type: %s\r\n", content_type);
     int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     method, path, payload ? strlen(payload) : 0, payload ? payload : "");
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     method, path, type, payload ? strlen(payload) : 0, payload ? payload : "");
     assert_true(n > 0 && (size_t)n < sizeof(req));
     assert_int_equal(write(fd, req, (size_t)n), n);
     char resp[16384];

@@ -97,9 +97,14 @@ int th_count_lines(const char *path, const char *needle);
 int th_run(const char *const *argv, char **out, int timeout_s);
 
 /* One plain HTTP/1.1 request to 127.0.0.1:port with a JSON body (payload may
- * be NULL). Returns the status, or 0 when nothing answers; copies the
- * headers into head and the body into body (each may be NULL), cut to fit. */
+ * be NULL), sent as Content-Type: application/json. Returns the status, or 0
+ * when nothing answers; copies the headers into head and the body into body
+ * (each may be NULL), cut to fit. */
 int th_http(int port, const char *method, const char *path, const char *payload, char *head,
             size_t head_size, char *body, size_t body_size);
+
+/* th_http() with the Content-Type given (NULL: no such header). */
+int th_http_typed(int port, const char *method, const char *path, const char *content_type,
+                  const char *payload, char *head, size_t head_size, char *body, size_t body_size);
 
 #endif

@@ -185,7 +185,8 @@ static void test_publishes_held_while_the_broker_is_down_survive_kill_9_and_are_
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     assert_int_equal(connect(hfd, (struct sockaddr *)&a, sizeof(a)), 0);
     char req[1024];
-    int rl = snprintf(req, sizeof(req), "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+    int rl = snprintf(req, sizeof(req), "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\n\r\n%s",
                       strlen(json), json);
     assert_int_equal(write(hfd, req, (size_t)rl), rl);
     /* ...and the command line, which gives up waiting. */
