@@ -74,8 +74,8 @@ static json_t *s_error(const char *reason, const char *detail)
 static json_t *s_full(const fb_ack_t *ack)
 {
     size_t n = strlen(FB_NODE_FULL_DETAIL);
-    if (ack->reason != FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE || strncmp(ack->detail, FB_NODE_FULL_DETAIL, n))
-        return NULL;
+    if (ack->reason != FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL) return NULL;
+    if (strncmp(ack->detail, FB_NODE_FULL_DETAIL, n) != 0) n = strlen(ack->detail); /* no key named */
     char limit[32];
     snprintf(limit, sizeof(limit), "%.*s", (int)strcspn(ack->detail + n, " "), ack->detail + n);
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", ack->message_id, "reason",

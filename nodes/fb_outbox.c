@@ -414,7 +414,7 @@ int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in)
     if (self->sync_errno) return FB_EIO; /* it would not become durable */
     /* The ring can be larger than max_entries (a journal read back held
      * more), never smaller. */
-    if (fb_outbox_full(self) || self->tail - self->head >= self->cap) return FB_ENOMEM;
+    if (fb_outbox_full(self) || self->tail - self->head >= self->cap) return FB_EFULL;
     uint64_t pos = self->tail;
     fb_outbox_entry_t *e = s_at(self, pos);
     if (fb_outbox_set_submitter(e, in->who, in->who_len, in->batched) != 0) return FB_ENOMEM;

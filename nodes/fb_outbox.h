@@ -149,8 +149,8 @@ void fb_outbox_raise_seq(fb_outbox_t *self, uint64_t next);
 
 /* Appends in as the newest entry, unanswered and unsent (on disk: to be
  * sent once a group sync made it durable). Returns FB_OK (the outbox now
- * owns in->frame), FB_ENOMEM when the outbox is full (fb_outbox_full()) or
- * memory ran out, FB_EIO while the journal cannot be written (the last
+ * owns in->frame), FB_EFULL when the outbox is full (fb_outbox_full() says
+ * which bound), FB_ENOMEM when memory ran out, FB_EIO while the journal cannot be written (the last
  * journal write failed), FB_EINVAL when in->origin_seq is not
  * fb_outbox_next_seq() or in->who_len is over 255; on failure the caller
  * keeps in->frame. */

@@ -1,6 +1,6 @@
 /* it_outbox.c — the node's outbox on disk: publishes held while the broker is down survive kill -9 and are stored
  * once each; resends after a restart store nothing twice; a damaged journal tail is cut and reported; a full
- * outbox says so (submit reject, HTTP 503 with Retry-After). */
+ * outbox says so (submit reject OUTBOX_FULL, `fedbus publish` exit 75, HTTP 503 with Retry-After). */
 #include "harness.h"
 
 #include "fb_zmq.h"
@@ -347,8 +347,32 @@ static void test_a_damaged_journal_tail_is_cut_reported_and_the_rest_delivered(v
     s_node_stop(&flipped, SIGTERM);
 }
 
+/* `fedbus publish` of one more message to n's full outbox: exit status 75
+ * (transient), the reject named OUTBOX_FULL with limit in its detail, and
+ * a message naming the outbox and its bounds. */
+static void s_check_full_cli(const s_node_t *n, const char *limit)
+{
+    char path[] = "/tmp/fedbus-it-outbox-full-XXXXXX", cmd[512];
+    int fd = mkstemp(path);
+    const char *json = th_event_json(n->member, "forum", "by the CLI, to a full outbox");
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "exec '%s' publish --node=%s --timeout-ms=5000 %s 2>&1", FEDBUS_CLI_BIN, n->submit,
+             path);
+    const char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+    char *out = NULL;
+    int rc = th_run(sh, &out, 30);
+    unlink(path);
+    if (rc != 75 || !strstr(out, "rejected OUTBOX_FULL: node outbox is full: ") || !strstr(out, limit) ||
+        !strstr(out, "the node's outbox is full") || !strstr(out, "outbox-max-bytes") || !strstr(out, "--message-id="))
+        fail_msg("fedbus publish to a full outbox: exit %d, want 75 and OUTBOX_FULL naming %s:\n%s", rc, limit, out);
+    free(out);
+}
+
 /* Submits until the node refuses, with room for 16 or bytes of it; checks
- * the refusal and the HTTP answer's limit, then that the outbox drains. */
+ * the refusal (REJECT_OUTBOX_FULL on the raw submit path and through
+ * `fedbus publish`) and the HTTP answer's limit, then that the outbox
+ * drains. */
 static void s_check_full(s_node_t *n, int t, int expect_held, const char *limit)
 {
     void *s = s_dealer(n);
@@ -359,9 +383,10 @@ static void s_check_full(s_node_t *n, int t, int expect_held, const char *limit)
         if (th_read_ack(s, 300, &a) == 0) break; /* held ones are not answered while the broker is away */
     }
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
-    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE);
+    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL);
     if (expect_held) assert_int_equal(i - 1, expect_held);
     s_wait_health(n, 0, "outbox", i - 1);
+    s_check_full_cli(n, limit);
     char head[4096], body[8192], json[512];
     snprintf(json, sizeof(json),
              "{\"topic\":\"event.%s.forum\",\"event\":{\"kind\":\"forum\",\"title\":{\"en\":\"one more\"},"
@@ -380,7 +405,7 @@ static void s_check_full(s_node_t *n, int t, int expect_held, const char *limit)
     s_broker_down();
 }
 
-static void test_a_full_outbox_refuses_with_its_limit_and_http_answers_503_retry_after(void **state)
+static void test_a_full_outbox_refuses_outbox_full_naming_its_limit_and_http_answers_503_retry_after(void **state)
 {
     (void)state;
     s_broker_down();
@@ -405,7 +430,7 @@ int main(void)
         cmocka_unit_test(test_publishes_held_while_the_broker_is_down_survive_kill_9_and_are_stored_once),
         cmocka_unit_test(test_publishes_the_broker_stored_are_not_stored_again_after_a_restart),
         cmocka_unit_test(test_a_damaged_journal_tail_is_cut_reported_and_the_rest_delivered),
-        cmocka_unit_test(test_a_full_outbox_refuses_with_its_limit_and_http_answers_503_retry_after),
+        cmocka_unit_test(test_a_full_outbox_refuses_outbox_full_naming_its_limit_and_http_answers_503_retry_after),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

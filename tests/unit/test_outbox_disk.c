@@ -503,7 +503,7 @@ static void test_full_by_entries_or_by_bytes_says_which(void **state)
     fb_outbox_t *ob = s_open_seg(3, 0, 0);
     for (uint64_t k = 1; k <= 3; k++) assert_int_equal(s_append(ob, k), FB_OK);
     assert_int_equal(fb_outbox_full(ob), FB_OUTBOX_FULL_ENTRIES);
-    assert_int_equal(s_append(ob, 4), FB_ENOMEM);
+    assert_int_equal(s_append(ob, 4), FB_EFULL);
     fb_outbox_destroy(&ob);
     s_rmdir(s_dir);
     ob = s_open_seg(100, 200, 0);
@@ -515,6 +515,7 @@ static void test_full_by_entries_or_by_bytes_says_which(void **state)
         bytes = fb_outbox_bytes(ob);
     }
     assert_int_equal(fb_outbox_full(ob), FB_OUTBOX_FULL_BYTES);
+    assert_int_equal(s_append(ob, k), FB_EFULL);
     assert_true(bytes >= 200);
     /* Room again when the oldest is answered and let go of. */
     s_answer(ob, 1);
