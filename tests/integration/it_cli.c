@@ -154,9 +154,10 @@ static void test_http_publish_and_health(void **state)
     snprintf(b, sizeof(b), "--broker=%s", s_t.ingest);
     snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 30);
     int port = s_t.port_base + 31;
-    char h[64];
+    char h[64], dir[200], d[220];
     snprintf(h, sizeof(h), "--http-port=%d", port);
-    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, NULL};
+    snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-seoul", dir, sizeof(dir)));
+    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, d, NULL};
     pid_t pid = th_spawn(argv, "it-cli-node-http.log");
     char body[8192];
     int st = 0;
@@ -208,12 +209,13 @@ static void test_http_publish_and_health(void **state)
 static void test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expects(void **state)
 {
     (void)state;
-    char b[100], s[100], h[64];
+    char b[100], s[100], h[64], dir[200], d[220];
     snprintf(b, sizeof(b), "--broker=%s", s_t.ingest);
     snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 32);
     int port = s_t.port_base + 33;
     snprintf(h, sizeof(h), "--http-port=%d", port);
-    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, NULL};
+    snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-daejeon", dir, sizeof(dir)));
+    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, d, NULL};
     pid_t pid = th_spawn(argv, "it-cli-node-http-type.log");
     char body[8192];
     int st = 0;
