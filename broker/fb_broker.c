@@ -144,8 +144,16 @@ static void s_answer(void *arg, fb_batch_t *b)
 
 /* ---------------------------------------------------------- statistics --- */
 
+/* Takes into the counters those the feed and replay modules keep. */
+static void s_gather(fb_broker_t *self)
+{
+    self->stats.feed_ignored = fb_feed_ignored(self->feed);
+    self->stats.replays_dropped = fb_replay_srv_dropped(self->replay);
+}
+
 static void s_log_stats(fb_broker_t *self)
 {
+    s_gather(self);
     const fb_broker_stats_t *s = &self->stats, *l = &self->last_stats;
     if (memcmp(s, l, sizeof(*s)) == 0) return;
     char reasons[512] = "";
@@ -159,14 +167,15 @@ static void s_log_stats(fb_broker_t *self)
     uint64_t stored = s->batches - l->batches;
     fb_info("stats frames=%llu batch_frames=%llu hellos=%llu heartbeats=%llu accepted=%llu "
             "duplicates=%llu resends=%llu rejected=%llu batches=%llu store_errors=%llu "
-            "store_conflicts=%llu replays=%llu feed_frames=%llu feed_batches=%llu handed_ahead=%llu "
-            "head=%llu origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
+            "store_conflicts=%llu replays=%llu replays_dropped=%llu feed_frames=%llu feed_batches=%llu "
+            "feed_ignored=%llu handed_ahead=%llu head=%llu origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
             (unsigned long long)s->frames, (unsigned long long)s->batch_frames,
             (unsigned long long)s->hellos, (unsigned long long)s->heartbeats, (unsigned long long)s->accepted,
             (unsigned long long)s->duplicates, (unsigned long long)s->resends, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
             (unsigned long long)s->store_conflicts, (unsigned long long)s->replays,
-            (unsigned long long)s->feed_frames, (unsigned long long)s->feed_batches,
+            (unsigned long long)s->replays_dropped, (unsigned long long)s->feed_frames,
+            (unsigned long long)s->feed_batches, (unsigned long long)s->feed_ignored,
             (unsigned long long)s->handed_ahead, (unsigned long long)s->head, (size_t)s->origins,
             (double)self->store_us_max / 1000.0,
             stored ? (double)(s->store_us_sum - l->store_us_sum) / 1000.0 / (double)stored : 0.0,
@@ -191,6 +200,7 @@ static void s_log_stats(fb_broker_t *self)
 /* Renews the copy other threads read. */
 static void s_share_stats(fb_broker_t *self)
 {
+    s_gather(self);
     pthread_mutex_lock(&self->shared_lock);
     self->shared = self->stats;
     pthread_mutex_unlock(&self->shared_lock);

@@ -34,7 +34,9 @@ typedef struct {
     /* the feed and replay */
     uint64_t feed_frames;  /* plain feed frames sent: one message each */
     uint64_t feed_batches; /* batched feed frames sent: several messages each */
+    uint64_t feed_ignored; /* feed subscriptions not kept: too long, or past FB_FEED_PREFIXES_MAX */
     uint64_t replays;      /* replay requests taken */
+    uint64_t replays_dropped; /* replays dropped after replay-stall: their client took nothing */
     uint64_t replays_refused; /* replay requests of peers that may not go on (NOT_AUTHORIZED) */
     uint64_t replays_stopped; /* replays in progress stopped when their member was cut off */
     uint64_t feed_cuts;       /* times the feed was closed and bound again to cut off a member */

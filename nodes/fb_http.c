@@ -1,5 +1,9 @@
 /* fb_http.c — the node's publish API: POST /v1/publish and GET /v1/health as fb_httpd routes.
  *
+ * A POST's body must be sent as application/json (UTF-8); any other
+ * Content-Type, or none, is answered 415 naming the one expected, so that
+ * a form post or a body in another charset is never read as JSON.
+ *
  * Every 503 of POST /v1/publish (the outbox full, the node's journal or the
  * broker's store unavailable, the node loop unreachable) carries
  * Retry-After: each is transient, and the same message_id posted again is
@@ -34,6 +38,9 @@ struct fb_http {
 
 /* Seconds a client is asked to wait before it posts again after a 503. */
 #define S_RETRY_AFTER "5"
+
+/* The media type POST /v1/publish takes (and answers with). */
+#define S_JSON_TYPE "application/json"
 
 /* The answer when there is no memory to write another. */
 static const char s_oom_json[] =
@@ -75,8 +82,8 @@ static json_t *s_error(const char *reason, const char *detail)
 static json_t *s_full(const fb_ack_t *ack)
 {
     size_t n = strlen(FB_NODE_FULL_DETAIL);
-    if (ack->reason != FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE || strncmp(ack->detail, FB_NODE_FULL_DETAIL, n))
-        return NULL;
+    if (ack->reason != FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL) return NULL;
+    if (strncmp(ack->detail, FB_NODE_FULL_DETAIL, n) != 0) n = strlen(ack->detail); /* no key named */
     char limit[32];
     snprintf(limit, sizeof(limit), "%.*s", (int)strcspn(ack->detail + n, " "), ack->detail + n);
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", ack->message_id, "reason",
@@ -209,10 +216,33 @@ static int s_authorized(const fb_http_t *self, const fb_httpd_req_t *req)
     return diff == 0;
 }
 
-/* One message object, or an array of them (answered by an array). */
+/* The 415 for a body that does not say it is JSON in UTF-8: what was
+ * sent (printable ASCII of it, cut short) and what is expected. */
+static void s_wrong_type(fb_httpd_resp_t *r, const char *content_type)
+{
+    char got[64] = "none", detail[192];
+    if (content_type) {
+        size_t n = 0;
+        for (const char *p = content_type; *p && n + 1 < sizeof(got); p++)
+            got[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+        got[n] = '\0';
+    }
+    snprintf(detail, sizeof(detail), "Content-Type must be %s (charset utf-8, if one is given); got %s%s%s",
+             S_JSON_TYPE, content_type ? "'" : "", got, content_type ? "'" : "");
+    s_respond(r, FB_HTTP_UNSUPPORTED_MEDIA_TYPE,
+              json_pack("{s:s, s:s, s:s, s:s}", "status", "rejected", "reason", "UNSUPPORTED_MEDIA_TYPE", "expected",
+                        S_JSON_TYPE, "detail", detail));
+}
+
+/* One message object, or an array of them (answered by an array), sent as
+ * application/json. */
 static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 {
     const fb_http_t *self = arg;
+    if (!fb_httpd_type_is_json(req->content_type)) {
+        s_wrong_type(r, req->content_type);
+        return;
+    }
     if (!s_authorized(self, req)) {
         s_respond(r, FB_HTTP_UNAUTHORIZED,
                   s_error("UNAUTHORIZED", "this node asks for 'Authorization: Bearer TOKEN' (http-token-file)"));

@@ -129,13 +129,15 @@ static int s_sync_rc(fb_node_t *self, int rc)
 }
 
 /* The group sync, around a turn: collects the journal's write when it is
- * done (what it held may now be sent), and hands it what this turn took,
- * unless a write is in flight; nothing is sent or answered before its
- * write is done. Returns 0, or -1 when the node must stop. */
+ * done (the answers held for it go to their submitters), and hands it what
+ * this turn took, unless a write is in flight. Publishes are sent while
+ * their write runs (within the journal's bound); no submitter is answered
+ * before it is done. Returns 0, or -1 when the node must stop. */
 static int s_sync(fb_node_t *self, int start)
 {
     fb_outbox_journal_t j;
     if (s_sync_rc(self, fb_outbox_sync_collect(self->outbox)) != 0) return -1;
+    fb_session_release(self->session); /* the acks that came before their sync */
     if (self->sync_failing) {
         fb_outbox_journal(self->outbox, &j);
         if (!j.sync_errno) {
@@ -164,9 +166,9 @@ static int s_turn(fb_node_t *self)
      * broker says where this origin's sequence stands: publishes wait in its
      * queue. On disk they are taken and journaled meanwhile (see
      * fb_outbox_raise_seq()). Nor is it read while every frame slot is
-     * taken: what is submitted meanwhile could not leave before an answer
-     * anyway, and read in one go after it, it costs one wake-up and leaves
-     * as one batch. */
+     * taken (on disk: and a frame's worth waits, journaled): what is
+     * submitted meanwhile could not leave before an answer anyway, and read
+     * in one go after it, it costs one wake-up and leaves as one batch. */
     int take = fb_session_can_take(s), submit = nitems;
     if (take) items[nitems++] = (zmq_pollitem_t){fb_submit_socket(self->submit), 0, ZMQ_POLLIN, 0};
     int n = zmq_poll(items, nitems, fb_session_hello_due(s) ? 10 : 200);
@@ -202,6 +204,8 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
     while (!*stop && s_turn(self) == 0)
         ;
     fb_nodefeed_stop(self->feed);
+    /* Acks held for a sync in flight still reach their submitters. */
+    if (fb_outbox_sync(self->outbox) == FB_OK) fb_session_release(self->session);
     size_t depth = fb_outbox_depth(self->outbox);
     if (depth && self->journal_at_start.on_disk)
         fb_info("stopping with %llu publishes unconfirmed, kept in journal %s: sent at the next start",
@@ -211,8 +215,10 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
     fb_outbox_journal_t j;
     fb_outbox_journal(self->outbox, &j);
     if (j.syncs)
-        fb_info("journal: %llu publishes made durable in %llu syncs, %.1f ms each on average",
-                (unsigned long long)j.synced, (unsigned long long)j.syncs, (double)j.sync_us / 1000.0 / (double)j.syncs);
+        fb_info("journal: %llu publishes made durable in %llu syncs, %.1f ms each on average; %llu acks came "
+                "before their sync and waited for it",
+                (unsigned long long)j.synced, (unsigned long long)j.syncs, (double)j.sync_us / 1000.0 / (double)j.syncs,
+                (unsigned long long)j.held);
     fb_info("stopped: submitted=%llu confirmed=%llu rejected=%llu client_acks_dropped=%llu",
             (unsigned long long)self->stats.submitted, (unsigned long long)self->stats.confirmed,
             (unsigned long long)self->stats.rejected, (unsigned long long)self->stats.client_acks_dropped);

@@ -54,9 +54,9 @@ extern const fb_cfg_key_t fb_node_keys[];
 #define FB_NODE_STATE_DIR "fedbus-state"
 
 /* The beginning of the detail of the reject a full outbox answers with
- * (REJECT_STORE_UNAVAILABLE, the closest reason the protocol has); then
- * the name of the key whose bound was reached. fb_http answers it 503
- * OUTBOX_FULL with Retry-After. */
+ * (REJECT_OUTBOX_FULL); then the name of the key whose bound was reached.
+ * fb_http answers it 503 OUTBOX_FULL with Retry-After and that key as
+ * "limit". */
 #define FB_NODE_FULL_DETAIL "node outbox is full: "
 
 /* The most inflight-frames may be. */

@@ -297,7 +297,17 @@ static void s_on_ack(fb_session_t *self, const fb_ack_view_t *a, const uint8_t *
     } else {
         self->stats->confirmed++;
     }
-    s_forward_ack(self, e, ack, ack_len);
+    if (fb_outbox_durable(self->outbox, e)) {
+        s_forward_ack(self, e, ack, ack_len);
+        return;
+    }
+    /* The broker was faster than the journal: the submitter hears of it
+     * once the publish is on the node's disk (fb_session_release()). */
+    size_t who_len;
+    if (fb_outbox_submitter(e, &who_len) && fb_outbox_hold_answer(self->outbox, e, ack, ack_len) != 0 &&
+        self->stats->client_acks_dropped++ % 1000 == 0)
+        fb_warn("out of memory holding an ack for its sync: dropped (%llu in all); its submitter asks again",
+                (unsigned long long)self->stats->client_acks_dropped);
 }
 
 /* Takes an AckBatch (its acks, read in place, none decoded): each ack
@@ -339,6 +349,19 @@ static void s_on_single_ack(fb_session_t *self, const uint8_t *frame, size_t len
         s_fwd_flush(self);
     }
     free(b);
+}
+
+void fb_session_release(fb_session_t *self)
+{
+    fb_outbox_entry_t *e;
+    int any = 0;
+    while ((e = fb_outbox_next_released(self->outbox))) {
+        s_forward_ack(self, e, e->held, e->held_len);
+        fb_outbox_drop_answer(e);
+        any = 1;
+    }
+    if (any) s_fwd_flush(self);
+    fb_outbox_trim(self->outbox);
 }
 
 /* ------------------------------------------------------------- welcome -- */
@@ -513,7 +536,11 @@ int fb_session_welcomed(const fb_session_t *self)
 
 int fb_session_can_take(fb_session_t *self)
 {
-    return self->welcomed ? s_frame_free(self) : self->journaled;
+    if (!self->welcomed) return self->journaled;
+    /* Every slot taken: on disk, what comes meanwhile is journaled, up to
+     * a full frame's worth waiting; it leaves at once, and durable, when a
+     * slot frees. */
+    return s_frame_free(self) || (self->journaled && fb_outbox_unsent(self->outbox) < FB_BATCH_MAX);
 }
 
 int fb_session_hello_due(const fb_session_t *self)

@@ -77,6 +77,21 @@ static int s_check(fb_submit_t *self, const fb_envelope_head_t *h, const uint8_t
     return 0;
 }
 
+/* Answers the submitter of the frame being taken that the outbox is full
+ * (REJECT_OUTBOX_FULL, transient), naming id (NULL: none) and the bound
+ * reached: outbox-max or outbox-max-bytes. */
+static void s_reject_full(fb_submit_t *self, const uint8_t *id)
+{
+    char detail[200];
+    int full = fb_outbox_full(self->outbox);
+    snprintf(detail, sizeof(detail),
+             FB_NODE_FULL_DETAIL "%s reached (%zu publishes, %zu bytes held; the broker has not confirmed them "
+             "yet); retry later",
+             full == FB_OUTBOX_FULL_BYTES ? "outbox-max-bytes" : "outbox-max", fb_outbox_depth(self->outbox),
+             fb_outbox_bytes(self->outbox));
+    s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL, detail);
+}
+
 /* Takes the submitter's envelope bytes as this node's next publish, and
  * queues the frame; it is sent at the end of the loop's turn, with whatever
  * else came. A message_id already in the outbox is a client's retry: the
@@ -96,13 +111,8 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
         fb_outbox_set_submitter(e, self->who, self->who_len, batched);
         return;
     }
-    int full = fb_outbox_full(self->outbox);
-    if (full) {
-        char detail[160];
-        snprintf(detail, sizeof(detail), FB_NODE_FULL_DETAIL "%s reached (%zu publishes, %zu bytes held); retry later",
-                 full == FB_OUTBOX_FULL_BYTES ? "outbox-max-bytes" : "outbox-max", fb_outbox_depth(self->outbox),
-                 fb_outbox_bytes(self->outbox));
-        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, detail);
+    if (fb_outbox_full(self->outbox)) {
+        s_reject_full(self, named);
         return;
     }
     uint8_t id[FB_UUID_LEN];
@@ -141,8 +151,10 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
     int rc = fb_outbox_append(self->outbox, &add);
     if (rc != FB_OK) {
         free(frame);
-        s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                 rc == FB_EIO ? "node journal cannot be written: retry later" : "out of memory");
+        if (rc == FB_EFULL) s_reject_full(self, id);
+        else
+            s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                     rc == FB_EIO ? "node journal cannot be written: retry later" : "out of memory");
         return;
     }
     self->stats->submitted++;

@@ -1,4 +1,5 @@
 /* harness.c — starts databases and fedbus processes for integration tests. */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np(), nftw() */
 #include "harness.h"
 
 #include "fb_crypto.h"
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libpq-fe.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,11 +45,29 @@ static void s_exec_admin(const char *sql)
     PQfinish(c);
 }
 
+static int s_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0) fail_msg("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+void th_rm_tree(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return;
+    nftw(path, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void th_init(th_t *t, const char *name, int port_base)
 {
     char sql[256];
     memset(t, 0, sizeof(*t));
     snprintf(t->name, sizeof(t->name), "%s", name);
+    snprintf(t->dir, sizeof(t->dir), "it-%s", name);
+    th_rm_tree(t->dir);
+    if (mkdir(t->dir, 0755) != 0) fail_msg("cannot make %s: %s", t->dir, strerror(errno));
     t->port_base = port_base;
     snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS fedbus_it_%s WITH (FORCE)", name);
     s_exec_admin(sql);
@@ -83,6 +104,9 @@ static pid_t s_spawn(const char *const *argv, const char *log, const char *out)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (out) posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    /* Nothing of the caller's but stdin, stdout, stderr: a broker that
+     * outlives a killed test must not hold its flock (or any socket). */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -162,10 +186,16 @@ int th_node_start(th_t *t, const char *member, const char *subscribe)
     return th_node_spawn(t, i, member, subscribe, NULL, NULL);
 }
 
+const char *th_state_dir(const th_t *t, const char *member, char *out, size_t size)
+{
+    snprintf(out, size, "%s/state/%s", t->dir[0] ? t->dir : ".", member);
+    return out;
+}
+
 int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, const char *broker,
                   const char *const *extra)
 {
-    char m[100], b[100], f[100], r[100], s[100], sub[600], out[300];
+    char m[100], b[100], f[100], r[100], s[100], sub[600], out[300], dir[200], sd[220];
     if (i >= t->nnodes) t->nnodes = i + 1;
     snprintf(t->node_submit[i], sizeof(t->node_submit[i]), "tcp://127.0.0.1:%d", t->port_base + 10 + i);
     if (!t->node_log[i][0]) {
@@ -187,7 +217,12 @@ int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, con
      * their subscription reached the broker is missed. */
     const char *argv[32] = {FEDBUS_NODE_BIN, m, b, f, r, s, sub, out, "--resend-ms=300",
                             "--heartbeat-ms=200", "--log-level=debug", "--from-seq=1", NULL};
-    int n = 12;
+    int n = 12, own_dir = 0;
+    for (int k = 0; extra && extra[k]; k++) own_dir |= strncmp(extra[k], "--state-dir=", 12) == 0;
+    if (!own_dir) {
+        snprintf(sd, sizeof(sd), "--state-dir=%s", th_state_dir(t, member, dir, sizeof(dir)));
+        argv[n++] = sd;
+    }
     char keys[300], broker_key[300];
     if (t->trust) {
         snprintf(keys, sizeof(keys), "--keys=%s", th_member(t, member)->file);
@@ -435,7 +470,7 @@ int th_run(const char *const *argv, char **out, int timeout_s)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* the pipe's ends among them */
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -510,14 +545,29 @@ static void s_copy_cut(char *out, size_t size, const char *text)
     out[n] = '\0';
 }
 
+static int s_http(int port, const char *method, const char *path, const char *content_type, const char *header,
+                  const char *payload, char *head, size_t head_size, char *body, size_t body_size);
+
 int th_http(int port, const char *method, const char *path, const char *payload, char *head,
             size_t head_size, char *body, size_t body_size)
 {
-    return th_http_with(port, method, path, NULL, payload, head, head_size, body, body_size);
+    return s_http(port, method, path, "application/json", NULL, payload, head, head_size, body, body_size);
 }
 
 int th_http_with(int port, const char *method, const char *path, const char *header, const char *payload,
                  char *head, size_t head_size, char *body, size_t body_size)
+{
+    return s_http(port, method, path, "application/json", header, payload, head, head_size, body, body_size);
+}
+
+int th_http_typed(int port, const char *method, const char *path, const char *content_type,
+                  const char *payload, char *head, size_t head_size, char *body, size_t body_size)
+{
+    return s_http(port, method, path, content_type, NULL, payload, head, head_size, body, body_size);
+}
+
+static int s_http(int port, const char *method, const char *path, const char *content_type, const char *header,
+                  const char *payload, char *head, size_t head_size, char *body, size_t body_size)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 0;
@@ -527,11 +577,11 @@ int th_http_with(int port, const char *method, const char *path, const char *hea
         close(fd);
         return 0;
     }
-    char req[8192];
+    char req[8192], type[300] = "";
+    if (content_type) snprintf(type, sizeof(type), "Content-Type: %s\r\n", content_type);
     int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n%s%s"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     method, path, header ? header : "", header ? "\r\n" : "", payload ? strlen(payload) : 0,
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\n%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     method, path, type, header ? header : "", header ? "\r\n" : "", payload ? strlen(payload) : 0,
                      payload ? payload : "");
     assert_true(n > 0 && (size_t)n < sizeof(req));
     assert_int_equal(write(fd, req, (size_t)n), n);

@@ -1,5 +1,13 @@
 /* harness.h — integration-test harness: private databases, real broker and
- * node processes on 127.0.0.1 ports of the test's own, raw publishes. */
+ * node processes on 127.0.0.1 ports of the test's own, raw publishes.
+ *
+ * Each test (th_init's name) has a directory of its own in the working
+ * directory, it-NAME/, made empty by th_init(): the nodes the harness
+ * starts keep their outbox journal in it-NAME/state/MEMBER, so that every
+ * test runs its nodes on the disk outbox without meeting another test's
+ * (or another run's) journal. The processes the harness starts inherit no
+ * descriptor but stdin, stdout and stderr (a flock held by the caller
+ * stays the caller's, whatever becomes of them). */
 #ifndef HARNESS_H
 #define HARNESS_H
 
@@ -22,6 +30,7 @@ typedef struct {
 
 typedef struct {
     char name[64];
+    char dir[96]; /* it-NAME: the test's own directory */
     char conninfo[256];
     int port_base;
     char ingest[64], feed[64], replay[64];
@@ -41,7 +50,8 @@ typedef struct {
 } th_t;
 
 /* Creates a fresh database fedbus_it_<name> (PG* environment, as set by
- * pg_virtualenv) and fills t. Fails the test when PostgreSQL is missing. */
+ * pg_virtualenv), makes the test's directory it-<name>/ anew (empty) and
+ * fills t. Fails the test when PostgreSQL is missing. */
 void th_init(th_t *t, const char *name, int port_base);
 
 /* Makes the brokers t starts run with keys (CURVE on every socket, clients
@@ -87,14 +97,21 @@ void th_broker_start(th_t *t, const char *const *extra);
 /* Stops the broker with sig (SIGTERM or SIGKILL) and returns its exit status. */
 int th_broker_stop(th_t *t, int sig);
 
-/* Starts a node for member; subscribe may be NULL. Returns its index. */
+/* Starts a node for member; subscribe may be NULL. Returns its index. Its
+ * journal is in th_state_dir() of member, shared by the nodes of that
+ * member this test starts (a restart finds what the last one held). */
 int th_node_start(th_t *t, const char *member, const char *subscribe);
 
+/* Writes the state-dir of member's nodes in this test, it-NAME/state/MEMBER,
+ * into out (size bytes) and returns out: for nodes a test starts itself. */
+const char *th_state_dir(const th_t *t, const char *member, char *out, size_t size);
+
 /* Starts (or, after th_stop_pid() of t->nodes[i], starts again) node i for
- * member with its submit socket on port_base + 10 + i and its log and output
- * files kept (appended to) across restarts; subscribe and broker may be NULL
- * (nothing; t's ingest), extra is NULL or NULL-terminated further flags.
- * Returns i. */
+ * member with its submit socket on port_base + 10 + i, its journal in
+ * th_state_dir() of member (unless extra gives a --state-dir) and its log
+ * and output files kept (appended to) across restarts; subscribe and
+ * broker may be NULL (nothing; t's ingest), extra is NULL or
+ * NULL-terminated further flags. Returns i. */
 int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, const char *broker,
                   const char *const *extra);
 
@@ -110,6 +127,10 @@ int th_stop_pid(pid_t pid, int sig);
 
 /* Runs one SQL statement returning one integer. */
 long long th_sql_int(th_t *t, const char *sql);
+
+/* Removes path and everything under it (symlinks not followed), when it
+ * exists; fails the test when something cannot be removed. */
+void th_rm_tree(const char *path);
 
 /* Runs SQL that returns no rows (DDL, INSERT, ...); fails the test on an error. */
 void th_sql_exec(th_t *t, const char *sql);
@@ -150,13 +171,18 @@ int th_count_lines(const char *path, const char *needle);
 int th_run(const char *const *argv, char **out, int timeout_s);
 
 /* One plain HTTP/1.1 request to 127.0.0.1:port with a JSON body (payload may
- * be NULL). Returns the status, or 0 when nothing answers; copies the
- * headers into head and the body into body (each may be NULL), cut to fit. */
+ * be NULL), sent as Content-Type: application/json. Returns the status, or 0
+ * when nothing answers; copies the headers into head and the body into body
+ * (each may be NULL), cut to fit. */
 int th_http(int port, const char *method, const char *path, const char *payload, char *head,
             size_t head_size, char *body, size_t body_size);
 
 /* th_http() with one more header line (e.g. "Authorization: Bearer x"; NULL: none). */
 int th_http_with(int port, const char *method, const char *path, const char *header, const char *payload,
                  char *head, size_t head_size, char *body, size_t body_size);
+
+/* th_http() with the Content-Type given (NULL: no such header). */
+int th_http_typed(int port, const char *method, const char *path, const char *content_type,
+                  const char *payload, char *head, size_t head_size, char *body, size_t body_size);
 
 #endif

@@ -788,14 +788,15 @@ static void s_start_node(const char *name, int port_base, const char *const *bro
     th_init(&s_n, name, port_base);
     th_broker_start(&s_n, broker_extra);
     snprintf(s_submit, sizeof(s_submit), "tcp://127.0.0.1:%d", s_n.port_base + 10);
-    char b[100], s[100], log[128];
+    char b[100], s[100], log[128], dir[200], d[220];
     snprintf(b, sizeof(b), "--broker=%s", s_n.ingest);
     snprintf(s, sizeof(s), "--submit=%s", s_submit);
+    snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_n, S_MEMBER, dir, sizeof(dir)));
     snprintf(log, sizeof(log), "it-%s-node.log", s_n.name);
     unlink(log); /* the log of this run only */
     /* A resend timer far beyond the bursts' round trips: a resend goes as
      * a frame of its own and would blur the frame counts checked here. */
-    const char *argv[] = {FEDBUS_NODE_BIN, "--member=" S_MEMBER, b, s, "--resend-ms=20000",
+    const char *argv[] = {FEDBUS_NODE_BIN, "--member=" S_MEMBER, b, s, d, "--resend-ms=20000",
                           "--log-level=debug", NULL};
     s_node = th_spawn(argv, log);
 }

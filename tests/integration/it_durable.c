@@ -189,13 +189,14 @@ static void test_durable_tail_killed_and_started_again_misses_nothing(void **sta
 
 static pid_t s_node(const char *output)
 {
-    char b[100], f[100], r[100], o[300];
+    char b[100], f[100], r[100], o[300], dir[200], d[220];
+    snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-durable", dir, sizeof(dir)));
     snprintf(b, sizeof(b), "--broker=%s", s_t.ingest);
     snprintf(f, sizeof(f), "--feed=%s", s_t.feed);
     snprintf(r, sizeof(r), "--replay=%s", s_t.replay);
     snprintf(o, sizeof(o), "--output=%s", output);
     const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-durable", b, f, r, "--submit=tcp://127.0.0.1:25210",
-                          "--subscribe=event.kr-daejeon", o, "--log-level=debug", "--from-seq=1", NULL};
+                          "--subscribe=event.kr-daejeon", o, d, "--log-level=debug", "--from-seq=1", NULL};
     return th_spawn(argv, "it-durable-node.log");
 }
 

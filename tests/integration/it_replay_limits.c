@@ -373,8 +373,33 @@ static void test_a_feed_subscription_of_the_longest_topic_is_served(void **state
     assert_int_equal(got, 1);
 }
 
+/* Waits up to 5 s until the broker's stats line says key (e.g.
+ * " feed_ignored=") is at least want; fails the test otherwise. */
+static void s_wait_stat(const char *key, double want)
+{
+    double got = -1;
+    for (int i = 0; i < 50 && (got = th_stat(&s_t, key)) < want; i++) usleep(100 * 1000);
+    if (got < want) fail_msg("stats line:%s%.0f, want at least %.0f (see %s)", key, got, want, s_t.broker_log);
+}
+
+/* A subscription one byte longer than a topic and its NUL, within the
+ * socket's limit, is not kept, and the stats line counts it. */
+static void test_a_feed_subscription_not_kept_is_counted_in_the_stats_line(void **state)
+{
+    (void)state;
+    double before = th_stat(&s_t, " feed_ignored=");
+    void *sub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_SUB, .endpoint = s_t.feed});
+    assert_non_null(sub);
+    char too_long[FB_TOPIC_MAX + 3];
+    too_long[0] = FB_FEED_MARK;
+    memset(too_long + 1, 'b', sizeof(too_long) - 1);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, too_long, sizeof(too_long)), 0);
+    s_wait_stat(" feed_ignored=", before + 1);
+    zmq_close(sub);
+}
+
 /* A replay whose client takes nothing for replay-stall is dropped and
- * counted, freeing its place. */
+ * counted (replays_dropped in the stats line), freeing its place. */
 static void test_a_replay_whose_client_never_reads_is_dropped_after_replay_stall(void **state)
 {
     (void)state;
@@ -385,6 +410,7 @@ static void test_a_replay_whose_client_never_reads_is_dropped_after_replay_stall
     usleep(2500 * 1000);
     zmq_close(s);
     assert_true(th_count_lines(s_t.broker_log, "dropped: its client took nothing for 500 ms") >= 1);
+    s_wait_stat(" replays_dropped=", 1);
 }
 
 int main(void)
@@ -398,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_the_first_replay_after_the_store_came_back_is_served),
         cmocka_unit_test(test_huge_feed_subscriptions_do_not_grow_the_broker),
         cmocka_unit_test(test_a_feed_subscription_of_the_longest_topic_is_served),
+        cmocka_unit_test(test_a_feed_subscription_not_kept_is_counted_in_the_stats_line),
         cmocka_unit_test(test_a_replay_whose_client_never_reads_is_dropped_after_replay_stall),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
