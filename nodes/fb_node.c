@@ -11,6 +11,7 @@
 #include "fb_http.h"
 #include "fb_log.h"
 #include "fb_nodefeed.h"
+#include "fb_chain.h"
 #include "fb_outbox.h"
 #include "fb_session.h"
 #include "fb_submit.h"
@@ -55,6 +56,9 @@ const fb_cfg_key_t fb_node_keys[] = {
     {"inflight-frames", FB_CFG_INT, S_INT(inflight_frames), "2", 1, FB_NODE_FRAMES_MAX,
      "publish frames sent and not yet answered (up to twice as many while they hold fewer publishes than this many full frames of 1024); what comes meanwhile waits to go as one batch"},
     {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
+    {"keys", FB_CFG_STR, S_FIELD(keys), "", 0, 0,
+     "this member's secret key file (fedbus keygen): every publish is linked and every frame sealed with its "
+     "Ed25519 key (empty: unsigned)"},
     {"log-level", FB_CFG_STR, S_FIELD(log_level), "info", 0, 0, "err, warn, info or debug"},
     FB_CFG_END,
 };
@@ -67,6 +71,7 @@ struct fb_node {
     fb_session_t *session;
     fb_nodefeed_t *feed; /* NULL: nothing subscribed */
     fb_http_t *http;     /* NULL: HTTP off */
+    fb_chain_t *chain;   /* NULL: the node does not sign */
     int sync_failing;      /* the journal could not be written: logged once */
     int64_t sync_retry_at; /* then, when to try again */
     /* The state fb_node_snapshot() reads: written by the loop, read by any
@@ -248,6 +253,36 @@ static fb_outbox_t *s_open_outbox(fb_node_config_t *cfg)
     return ob;
 }
 
+/* Reads the member's key file and makes the chain that links and seals
+ * its publishes. Returns 0, or -1 after logging why. */
+static int s_open_chain(fb_node_t *self)
+{
+    fb_keys_t keys;
+    char err[512];
+    if (fb_keys_read(self->cfg.keys, &keys, err, sizeof(err)) != 0) {
+        fb_err("keys: %s", err);
+        return -1;
+    }
+    if (!keys.has_secret || strcmp(keys.member, self->cfg.member) != 0) {
+        fb_err("keys: %s: %s", self->cfg.keys,
+               keys.has_secret ? "the key file is another member's" : "a public key file: the node signs with the secret one");
+        explicit_bzero(&keys, sizeof(keys));
+        return -1;
+    }
+    self->chain = fb_chain_new(&keys, self->outbox);
+    char id[FB_KEY_ID_HEX_LEN + 1];
+    fb_keys_id_hex(keys.sign_key_id, id);
+    explicit_bzero(&keys, sizeof(keys));
+    if (!self->chain) {
+        fb_err("out of memory");
+        return -1;
+    }
+    fb_submit_set_chain(self->submit, self->chain);
+    fb_session_set_chain(self->session, self->chain);
+    fb_info("signing as %s with Ed25519 key %s", self->cfg.member, id);
+    return 0;
+}
+
 fb_node_t *fb_node_new(const fb_node_config_t *cfg)
 {
     fb_node_t *self = calloc(1, sizeof(*self));
@@ -265,6 +300,7 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
     if (!(self->submit = fb_submit_new(cfg, self->outbox, &self->stats))) goto error;
     self->session = fb_session_new(cfg, self->outbox, self->submit, self->feed, &self->stats);
     if (!self->session) goto error;
+    if (cfg->keys[0] && s_open_chain(self) != 0) goto error;
     if (cfg->http_port > 0) {
         self->http = fb_http_start(&(fb_http_opts_t){.bind_addr = cfg->http_bind, .port = (int)cfg->http_port,
                                                      .member = cfg->member, .max_body = cfg->max_frame,
@@ -285,6 +321,7 @@ void fb_node_destroy(fb_node_t **self_p)
     fb_nodefeed_destroy(&self->feed);
     fb_session_destroy(&self->session);
     fb_submit_destroy(&self->submit);
+    fb_chain_destroy(&self->chain);
     fb_outbox_destroy(&self->outbox);
     free(self);
     *self_p = NULL;

@@ -38,6 +38,7 @@ typedef struct {
     char state_dir[512]; /* "": FB_NODE_STATE_DIR/<member> */
     long long inflight_frames;
     long long max_frame;
+    char keys[512];      /* secret key file; "": the node does not sign */
     char log_level[16];
 } fb_node_config_t;
 

@@ -50,6 +50,7 @@ typedef struct {
     int64_t wait_us;    /* before the next resend; 0 = the default */
     int answered;       /* set by fb_outbox_answer_*(); read-only outside */
     int batched;        /* its submitter sent it in a PublishBatch */
+    uint8_t hash[FB_SHA256_LEN]; /* its entry hash, when the node signs (fb_chain) */
     /* Its submitter's identity: fb_outbox_submitter(). */
     uint8_t who_len;
     uint8_t who_inline[FB_OUTBOX_WHO_INLINE];
