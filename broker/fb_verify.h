@@ -54,7 +54,7 @@ typedef struct {
 /* What the writer stores of a frame whose seal verified: the seal, the
  * entry hashes and origin_seqs of all its envelopes, and the chain's head
  * after it. */
-typedef struct {
+typedef struct fb_verify_proof {
     fb_seal_t seal;
     size_t n;
     uint8_t (*entries)[FB_SHA256_LEN];
