@@ -13,6 +13,8 @@
  * Replay requests are served a page per turn of the loop (fb_replay_srv). */
 #include "fb_broker.h"
 
+#include "fb_verify.h"
+
 #include "fb_batch.h"
 #include "fb_envelope.h"
 #include "fb_feed.h"
@@ -64,6 +66,10 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "publishes that make a batch worth committing at once, without commit-linger"},
     {"feed-queue", FB_CFG_INT, offsetof(fb_broker_config_t, feed_queue), 0, "10000", 100, 10000000,
      "feed frames queued for a subscriber before the feed drops frames for it (a batched frame holds up to 32 messages and 8 KiB)"},
+    {"signatures", FB_CFG_STR, offsetof(fb_broker_config_t, signatures),
+     sizeof(((fb_broker_config_t *)0)->signatures), "optional", 0, 0,
+     "optional: sealed frames are verified (a bad seal or link is refused), unsealed ones taken as before; "
+     "required: every publish must come in a sealed PublishBatch from a member with a registered signing key"},
     {"replay-max", FB_CFG_INT, offsetof(fb_broker_config_t, replay_max), 0, "64", 1, 4096,
      "replays in progress on the broker; one more is answered STORE_UNAVAILABLE (retry)"},
     {"replay-per-peer", FB_CFG_INT, offsetof(fb_broker_config_t, replay_per_peer), 0, "8", 1, 4096,
@@ -81,6 +87,9 @@ const fb_cfg_key_t fb_broker_keys[] = {
     FB_CFG_END,
 };
 
+/* How far ahead of the broker's clock a seal may be signed. */
+#define S_SEAL_AHEAD_US (300 * 1000000LL)
+
 struct fb_broker {
     fb_broker_config_t cfg;
     fb_writer_t *writer;
@@ -88,6 +97,7 @@ struct fb_broker {
     fb_feed_t *feed;
     fb_replay_srv_t *replay;
     fb_map_t *heads;   /* origin -> highest origin_seq committed and answered (Welcomes) */
+    fb_verify_t *verify; /* seals and links of what is read */
     /* The counters, the main thread's own; as of the last stats line; and
      * a copy for other threads, renewed every turn of the loop. */
     fb_broker_stats_t stats, last_stats;
@@ -302,6 +312,32 @@ error:
     return -1;
 }
 
+static int s_chain_head(void *arg, const char *origin, uint64_t seq, const uint8_t *hash)
+{
+    return fb_verify_set_head(arg, origin, seq, hash);
+}
+
+/* Makes the verifier of seals and links, with the chain heads the store
+ * holds, and hands it to ingest. Returns 0, or -1 after logging why. */
+static int s_open_verify(fb_broker_t *self)
+{
+    int required = strcmp(self->cfg.signatures, "required") == 0;
+    if (!required && strcmp(self->cfg.signatures, "optional") != 0) {
+        fb_err("signatures must be optional or required, not '%s'", self->cfg.signatures);
+        return -1;
+    }
+    self->verify = fb_verify_new(&(fb_verify_opts_t){.required = required, .max_ahead_us = S_SEAL_AHEAD_US,
+                                                    .key = s_signing_key, .key_ctx = self});
+    if (!self->verify) {
+        fb_err("out of memory");
+        return -1;
+    }
+    if (fb_writer_chain_heads(self->writer, s_chain_head, self->verify) != 0) return -1;
+    fb_ingest_set_verify(self->ingest, self->verify);
+    if (!required) fb_info("signatures optional: sealed frames are verified, unsealed ones taken");
+    return 0;
+}
+
 fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
 {
     char err[512];
@@ -327,6 +363,7 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     fb_batch_merge_heads(fb_writer_heads(self->writer), self->heads);
     self->stats.origins = fb_map_size(self->heads);
     if (s_open_sockets(self, reader) != 0) goto error;
+    if (s_open_verify(self) != 0) goto error;
     self->last_stats.head = self->stats.head; /* a line is due only once something changed */
     self->last_stats.origins = self->stats.origins;
     s_share_stats(self);
@@ -345,6 +382,7 @@ void fb_broker_destroy(fb_broker_t **self_p)
     fb_writer_destroy(&self->writer);
     fb_replay_srv_destroy(&self->replay);
     fb_ingest_destroy(&self->ingest);
+    fb_verify_destroy(&self->verify);
     fb_feed_destroy(&self->feed);
     fb_map_destroy(&self->heads);
     pthread_mutex_destroy(&self->shared_lock);

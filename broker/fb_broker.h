@@ -23,6 +23,7 @@ typedef struct {
     long long feed_queue;
     long long replay_max, replay_per_peer, replay_queue, replay_stall, replay_timeout;
     char log_level[16];
+    char signatures[16]; /* "optional" or "required" */
 } fb_broker_config_t;
 
 /* The broker's keys, for fb_config_load() and --help. */
