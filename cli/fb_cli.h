@@ -31,7 +31,7 @@ typedef struct {
     char pg[1024];
     char actor[256];
     char kind[16];
-    char keys[1024];
+    char keys[1024];      /* member add/rotate-key: a .pub; tail, replay: this member's secret key file */
     char keys_dir[1024];
     char name_ko[512];
     char name_en[512];
@@ -42,6 +42,7 @@ typedef struct {
     int json;
     char reason[512];
     char overlap[32];
+    char broker_key[512]; /* ... and the broker's public key (file or Z85) */
 } fb_cli_opts_t;
 
 /* Exit statuses of the admin commands (keygen, member); stable numbers,

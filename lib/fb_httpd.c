@@ -221,7 +221,8 @@ static s_mhd_result s_access(void *cls, struct MHD_Connection *c, const char *ur
     }
     if (rq->too_large) return s_answer_error(self, c, FB_HTTP_PAYLOAD_TOO_LARGE, method, url);
     if (rq->out_of_memory) return s_answer_error(self, c, FB_HTTP_SERVICE_UNAVAILABLE, method, url);
-    fb_httpd_req_t req = {.method = method, .path = url, .body = rq->buf, .body_len = rq->len};
+    fb_httpd_req_t req = {.method = method, .path = url, .body = rq->buf, .body_len = rq->len,
+                          .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")};
     fb_httpd_resp_t r = {0};
     rq->route->handler(&req, &r, rq->route->arg);
     return s_queue(c, &r);

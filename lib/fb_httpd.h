@@ -27,6 +27,7 @@ enum {
     FB_HTTP_CREATED = 201,
     FB_HTTP_ACCEPTED = 202,
     FB_HTTP_BAD_REQUEST = 400,
+    FB_HTTP_UNAUTHORIZED = 401,
     FB_HTTP_NOT_FOUND = 404,
     FB_HTTP_METHOD_NOT_ALLOWED = 405,
     FB_HTTP_PAYLOAD_TOO_LARGE = 413,
@@ -50,6 +51,7 @@ typedef struct {
     const char *path;   /* without the query string */
     const char *body;   /* the whole body, NUL-terminated; NULL when there is none */
     size_t body_len;
+    const char *authorization; /* the Authorization header's value; NULL when there is none */
 } fb_httpd_req_t;
 
 /* Answers req through resp (fb_httpd_respond*, fb_httpd_header). Called on

@@ -12,16 +12,24 @@
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define S_TOKEN_MAX 512 /* bytes of a bearer token */
 
 struct fb_http {
     fb_httpd_t *httpd;
     char member[64];
     char submit[256];
     const fb_node_t *node;
+    char token[S_TOKEN_MAX + 1]; /* "": none asked for */
+    size_t token_len;
 };
 
 /* Seconds a client is asked to wait before it posts again after a 503. */
@@ -184,10 +192,33 @@ static void s_health(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
                         (json_int_t)(age_ms > 0 ? age_ms : 0), "journal", journal));
 }
 
+/* Whether the request carries "Bearer TOKEN" with the node's token (or
+ * none is asked for). The compare takes the same time whatever the bytes
+ * given: nothing is learnt of the token from how long a refusal takes. */
+static int s_authorized(const fb_http_t *self, const fb_httpd_req_t *req)
+{
+    if (!self->token_len) return 1;
+    const char *a = req->authorization;
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
+    a += 7;
+    while (*a == ' ') a++;
+    size_t n = strlen(a);
+    unsigned char diff = n != self->token_len;
+    for (size_t i = 0; i < self->token_len; i++)
+        diff |= (unsigned char)((i < n ? (unsigned char)a[i] : 0) ^ (unsigned char)self->token[i]);
+    return diff == 0;
+}
+
 /* One message object, or an array of them (answered by an array). */
 static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 {
     const fb_http_t *self = arg;
+    if (!s_authorized(self, req)) {
+        s_respond(r, FB_HTTP_UNAUTHORIZED,
+                  s_error("UNAUTHORIZED", "this node asks for 'Authorization: Bearer TOKEN' (http-token-file)"));
+        fb_httpd_header(r, "WWW-Authenticate", "Bearer realm=\"fedbus-node\"");
+        return;
+    }
     if (!req->body) {
         s_respond(r, FB_HTTP_BAD_REQUEST, s_error("INVALID_JSON", "empty body"));
         return;
@@ -229,11 +260,47 @@ static void s_on_error(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp
         s_respond(r, FB_HTTP_NOT_FOUND, s_error("NOT_FOUND", "POST to /v1/publish"));
 }
 
+/* Reads the token: the first line of path, without blanks around it.
+ * Returns 0, or -1 after logging why. */
+static int s_read_token(fb_http_t *self, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) != 0) {
+        fb_err("http-token-file %s: %s", path, strerror(errno));
+        if (f) fclose(f);
+        return -1;
+    }
+    char line[S_TOKEN_MAX + 2] = "";
+    int got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    if (st.st_mode & 077) {
+        fb_err("http-token-file %s: must not be readable by others (mode %03o; chmod 600 it)", path,
+               (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
+    size_t b = 0, e = got ? strlen(line) : 0;
+    while (e && isspace((unsigned char)line[e - 1])) e--;
+    while (b < e && isspace((unsigned char)line[b])) b++;
+    if (e == b || e - b > S_TOKEN_MAX) {
+        fb_err("http-token-file %s: %s", path, e == b ? "holds no token" : "the token is longer than 512 bytes");
+        return -1;
+    }
+    memcpy(self->token, line + b, e - b);
+    self->token[e - b] = '\0';
+    self->token_len = e - b;
+    return 0;
+}
+
 fb_http_t *fb_http_start(const fb_http_opts_t *o)
 {
     fb_http_t *self = calloc(1, sizeof(*self));
     if (!self) {
         fb_err("out of memory");
+        return NULL;
+    }
+    if (o->token_file && *o->token_file && s_read_token(self, o->token_file) != 0) {
+        free(self);
         return NULL;
     }
     snprintf(self->member, sizeof(self->member), "%s", o->member);
@@ -255,7 +322,8 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
         free(self);
         return NULL;
     }
-    fb_info("http: POST http://%s:%d/v1/publish", o->bind_addr, o->port);
+    fb_info("http: POST http://%s:%d/v1/publish%s", o->bind_addr, o->port,
+            self->token_len ? " (with its bearer token)" : "");
     return self;
 }
 

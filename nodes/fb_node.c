@@ -57,8 +57,12 @@ const fb_cfg_key_t fb_node_keys[] = {
      "publish frames sent and not yet answered (up to twice as many while they hold fewer publishes than this many full frames of 1024); what comes meanwhile waits to go as one batch"},
     {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
     {"keys", FB_CFG_STR, S_FIELD(keys), "", 0, 0,
-     "this member's secret key file (fedbus keygen): every publish is linked and every frame sealed with its "
-     "Ed25519 key (empty: unsigned)"},
+     "this member's secret key file (`fedbus keygen`): the broker, feed and replay are reached with CURVE "
+     "(with broker-key), and every publish is linked and every frame sealed with its Ed25519 key"},
+    {"broker-key", FB_CFG_STR, S_FIELD(broker_key), "", 0, 0,
+     "the broker's public key: its .pub file, or its 40 characters of Z85 (with keys)"},
+    {"http-token-file", FB_CFG_STR, S_FIELD(http_token_file), "", 0, 0,
+     "a file (mode 0600) holding the token POST /v1/publish asks for as 'Authorization: Bearer TOKEN' (empty: none)"},
     {"log-level", FB_CFG_STR, S_FIELD(log_level), "info", 0, 0, "err, warn, info or debug"},
     FB_CFG_END,
 };
@@ -283,6 +287,28 @@ static int s_open_chain(fb_node_t *self)
     return 0;
 }
 
+/* Reads the keys into cfg->curve (the key file must be this member's).
+ * Returns 0, or -1 after logging why. */
+static int s_keys(fb_node_config_t *cfg)
+{
+    char err[600];
+    if (fb_curve_client(&cfg->curve, cfg->keys, cfg->broker_key, err, sizeof(err)) != 0) {
+        fb_err("keys: %s", err);
+        return -1;
+    }
+    if (!cfg->curve.on) {
+        fb_warn("no keys set: the broker is reached in plaintext (only a broker run with insecure-plaintext "
+                "takes it)");
+        return 0;
+    }
+    if (strcmp(cfg->curve.member, cfg->member) != 0) {
+        fb_err("keys: %s holds the keys of member %s, and this node is %s", cfg->keys, cfg->curve.member,
+               cfg->member);
+        return -1;
+    }
+    return 0;
+}
+
 fb_node_t *fb_node_new(const fb_node_config_t *cfg)
 {
     fb_node_t *self = calloc(1, sizeof(*self));
@@ -291,6 +317,8 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
         return NULL;
     }
     self->cfg = *cfg;
+    if (s_keys(&self->cfg) != 0) goto error;
+    cfg = &self->cfg;
     if (!(self->outbox = s_open_outbox(&self->cfg))) goto error;
     fb_outbox_journal(self->outbox, &self->journal_at_start);
     if (cfg->subscribe[0] && !(self->feed = fb_nodefeed_new(cfg))) {
@@ -304,7 +332,8 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
     if (cfg->http_port > 0) {
         self->http = fb_http_start(&(fb_http_opts_t){.bind_addr = cfg->http_bind, .port = (int)cfg->http_port,
                                                      .member = cfg->member, .max_body = cfg->max_frame,
-                                                     .submit = FB_NODE_INPROC, .node = self});
+                                                     .submit = FB_NODE_INPROC, .node = self,
+                                                     .token_file = cfg->http_token_file});
         if (!self->http) goto error;
     }
     return self;
@@ -323,6 +352,7 @@ void fb_node_destroy(fb_node_t **self_p)
     fb_submit_destroy(&self->submit);
     fb_chain_destroy(&self->chain);
     fb_outbox_destroy(&self->outbox);
+    fb_curve_clear(&self->cfg.curve);
     free(self);
     *self_p = NULL;
 }

@@ -26,6 +26,9 @@
 /* The most a PublishBatch's seal field takes (fb_wire_seal_field_size()). */
 #define S_SEAL_ROOM 192
 
+#define S_RECONNECT_MIN_US 1000000LL  /* after a refused handshake, the first new try... */
+#define S_RECONNECT_MAX_US 16000000LL /* ... and the longest wait between two */
+
 struct fb_session {
     fb_node_config_t cfg;
     void *broker, *monitor;
@@ -42,6 +45,12 @@ struct fb_session {
     int64_t unwelcomed_at; /* since when there is no Welcome */
     int64_t hello_at, heartbeat_at;
     int64_t scan_at;    /* next resend scan, monotonic */
+    /* A handshake the broker refused (its key unknown, suspended, revoked;
+     * CURVE on one side only) ends that connection for good in ZeroMQ:
+     * the node connects again itself, backing off. */
+    int64_t reconnect_at;  /* 0: none due */
+    int64_t reconnect_us;  /* the next backoff */
+    int refused_logged;
     uint8_t *batch_buf; /* the PublishBatch frame being built */
     size_t batch_cap;
     /* In flight: each frame's last origin_seq, oldest first. */
@@ -435,6 +444,38 @@ int fb_session_on_broker(fb_session_t *self)
     return 0;
 }
 
+/* The broker refused the handshake (auth: ZAP's answer, value its status
+ * code; else the mechanisms differ): said once an episode, and the node
+ * connects again after a backoff, so that a member registered or
+ * reactivated later gets in without a restart. */
+static void s_refused(fb_session_t *self, int auth, uint32_t value)
+{
+    if (!self->refused_logged++) {
+        if (auth)
+            fb_warn("the broker refused this node's key (%u): is %s registered and active with the key in %s? "
+                    "trying again, every %lld s at most", value, self->cfg.member, self->cfg.keys,
+                    (long long)(S_RECONNECT_MAX_US / 1000000));
+        else
+            fb_warn("the handshake with the broker failed (%s): %s", self->cfg.curve.on ? "CURVE" : "plaintext",
+                    self->cfg.curve.on ? "is broker-key the broker's public key?"
+                                       : "a broker that runs with keys takes only nodes given keys and broker-key");
+    }
+    if (self->reconnect_at) return;
+    if (!self->reconnect_us) self->reconnect_us = S_RECONNECT_MIN_US;
+    self->reconnect_at = fb_time_mono_us() + self->reconnect_us;
+    self->reconnect_us = self->reconnect_us * 2 < S_RECONNECT_MAX_US ? self->reconnect_us * 2 : S_RECONNECT_MAX_US;
+}
+
+/* Connects to the broker again once a refused handshake's backoff is over. */
+static void s_reconnect(fb_session_t *self, int64_t now)
+{
+    if (!self->reconnect_at || now < self->reconnect_at) return;
+    self->reconnect_at = 0;
+    zmq_disconnect(self->broker, self->cfg.broker);
+    if (zmq_connect(self->broker, self->cfg.broker) != 0)
+        fb_warn("cannot connect to broker %s again: %s", self->cfg.broker, zmq_strerror(errno));
+}
+
 /* A (re)connection to the broker: say hello again; its Welcome resends
  * everything unconfirmed, in order, whatever its backoff. */
 void fb_session_on_monitor(fb_session_t *self)
@@ -446,8 +487,16 @@ void fb_session_on_monitor(fb_session_t *self)
         zmq_msg_recv(&addr, self->monitor, 0) < 0)
         goto out;
     uint16_t event;
+    uint32_t value;
     memcpy(&event, zmq_msg_data(&ev), sizeof(event));
-    if (event == ZMQ_EVENT_CONNECTED) {
+    memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof(value));
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        s_refused(self, event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, value);
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        self->reconnect_us = S_RECONNECT_MIN_US;
+        if (self->refused_logged) fb_info("the broker takes this node's key again");
+        self->refused_logged = 0;
+    } else if (event == ZMQ_EVENT_CONNECTED) {
         fb_info("connected to broker %s", self->cfg.broker);
         fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
         for (fb_outbox_entry_t *e; (e = fb_outbox_next(self->outbox, FB_OUTBOX_ALL, &it));) e->wait_us = 0;
@@ -469,6 +518,7 @@ out:
 void fb_session_on_timer(fb_session_t *self)
 {
     int64_t now = fb_time_mono_us(), resend = self->cfg.resend_ms * 1000;
+    s_reconnect(self, now);
     if (!self->welcomed) {
         if (self->hello_due || now - self->hello_at >= resend) s_send_hello(self);
         if (now - self->unwelcomed_at > 5000000 && !self->waiting_logged++)
@@ -556,9 +606,16 @@ fb_session_t *fb_session_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, f
      * is, so that the monitor sees the first connection too. */
     char mon[96];
     snprintf(mon, sizeof(mon), "inproc://fedbus-node-monitor-%p", (void *)self);
+    const fb_curve_t *c = &cfg->curve;
     self->broker = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .immediate = 1, .sndhwm = 100000,
                                                 .rcvhwm = 100000, .monitor = mon,
-                                                .monitor_events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED});
+                                                .monitor_events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                                                                  ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                                                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                                                .curve_serverkey = c->on ? c->server_key : NULL,
+                                                .curve_publickey = c->on ? c->public_key : NULL,
+                                                .curve_secretkey = c->on ? c->secret_key : NULL});
     if (!self->broker) {
         fb_err("cannot create the broker socket: %s", zmq_strerror(errno));
         goto error;

@@ -4,7 +4,10 @@
 #include "fb_crypto.h"
 #include "fb_envelope.h"
 #include "fb_json.h"
+#include "fb_migrate.h"
 #include "fb_time.h"
+#include "fb_zmq.h"
+#include "harness_keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,19 +116,24 @@ static int s_count_one(const fb_message_t *m, void *arg)
 
 void th_broker_start(th_t *t, const char *const *extra)
 {
-    char pg[300], in[100], fe[100], re[100];
+    char pg[300], in[100], fe[100], re[100], keys[300];
     snprintf(pg, sizeof(pg), "--pg=%s", t->conninfo);
     snprintf(in, sizeof(in), "--ingest=%s", t->ingest);
     snprintf(fe, sizeof(fe), "--feed=%s", t->feed);
     snprintf(re, sizeof(re), "--replay=%s", t->replay);
+    snprintf(keys, sizeof(keys), "--keys=%s", t->broker_keys.file);
     const char *argv[32] = {FEDBUS_BROKER_BIN, pg, in, fe, re, "--stats-interval=1", "--log-level=debug"};
     int n = 7;
+    if (t->trust) argv[n++] = keys;
     for (int i = 0; extra && extra[i] && n < 31; i++) argv[n++] = extra[i];
     argv[n] = NULL;
+    /* The member the harness asks the broker as, known before it starts. */
+    if (t->trust) th_member(t, "th-probe");
+    fb_endpoint_opts_t probe = th_endpoint(t, t->replay, "th-probe");
     t->broker = s_spawn(argv, t->broker_log, NULL);
     for (int i = 0; i < 100; i++) {
         int count = 0;
-        if (fb_replay(t->replay, NULL, 0, 1, 0, 1, s_count_one, &count, 200) == FB_OK) return;
+        if (fb_replay_opts(&probe, NULL, 0, 1, 0, 1, s_count_one, &count, 200) == FB_OK) return;
         int status;
         if (waitpid(t->broker, &status, WNOHANG) == t->broker) {
             t->broker = 0;
@@ -180,10 +188,135 @@ int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, con
     const char *argv[32] = {FEDBUS_NODE_BIN, m, b, f, r, s, sub, out, "--resend-ms=300",
                             "--heartbeat-ms=200", "--log-level=debug", "--from-seq=1", NULL};
     int n = 12;
+    char keys[300], broker_key[300];
+    if (t->trust) {
+        snprintf(keys, sizeof(keys), "--keys=%s", th_member(t, member)->file);
+        snprintf(broker_key, sizeof(broker_key), "--broker-key=%s", t->broker_keys.pub_file);
+        argv[n++] = keys;
+        argv[n++] = broker_key;
+    }
     for (int k = 0; extra && extra[k] && n < 31; k++) argv[n++] = extra[k];
     argv[n] = NULL;
     t->nodes[i] = s_spawn(argv, t->node_log[i], NULL);
     return i;
+}
+
+/* ------------------------------------------------------------- trust --- */
+
+void th_keys_make(th_t *t, const char *id, th_keys_t *out)
+{
+    char err[512];
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", id);
+    snprintf(out->file, sizeof(out->file), "it-%s-%s.key", t->name, id);
+    snprintf(out->pub_file, sizeof(out->pub_file), "it-%s-%s.pub", t->name, id);
+    if (th_keys_generate(id, out->file, out->pub_file, out->curve_public, out->curve_secret, out->sign_public,
+                         out->sign_key_id, err, sizeof(err)) != 0)
+        fail_msg("keys for %s: %s", id, err);
+}
+
+void th_trust(th_t *t)
+{
+    t->trust = 1;
+    th_keys_make(t, "broker", &t->broker_keys);
+}
+
+/* Runs sql with params on c; fails the test on an error. */
+static void s_exec_params(PGconn *c, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+void th_member_register(th_t *t, const char *id, const char *kind, const th_keys_t *keys)
+{
+    char err[512];
+    PGconn *c = PQconnectdb(t->conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    /* The registry's tables, as the broker would make them. */
+    if (fb_migrate_run(c, err, sizeof(err)) != 0) fail_msg("migrating %s: %s", t->conninfo, err);
+    const char *p[] = {id, kind, keys->curve_public, keys->sign_key_id, keys->sign_public};
+    s_exec_params(c,
+                  "INSERT INTO fedbus_members (member, kind, curve_public, status, publish, read)"
+                  " VALUES ($1, $2, $3, 'active', '{}', '{*}') ON CONFLICT (member) DO UPDATE"
+                  " SET kind = EXCLUDED.kind, curve_public = EXCLUDED.curve_public, status = 'active',"
+                  " updated_at = now()",
+                  3, p);
+    s_exec_params(c, "DELETE FROM fedbus_member_keys WHERE member = $1", 1, p);
+    s_exec_params(c,
+                  "INSERT INTO fedbus_member_keys (member, key_id, public_key, valid_from)"
+                  " VALUES ($1, decode($2, 'hex'), decode($3, 'hex'), now())",
+                  3, (const char *const[]){id, keys->sign_key_id, keys->sign_public});
+    s_exec_params(c, "NOTIFY fedbus_members", 0, NULL);
+    PQfinish(c);
+}
+
+/* Whether the broker answers a replay request from keys k within ms: a
+ * client ZAP refused never gets a connection (and ZeroMQ does not retry
+ * one), so each try is a socket of its own. */
+static int s_admitted(th_t *t, const th_keys_t *k, int ms)
+{
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t->replay,
+                                           .curve_serverkey = t->broker_keys.curve_public,
+                                           .curve_publickey = k->curve_public, .curve_secretkey = k->curve_secret});
+    if (!s) return 0;
+    Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
+    req.from_seq = 1ULL << 62;
+    req.limit = 1;
+    uint8_t buf[64];
+    zmq_send(s, buf, fedbus__replay_request__pack(&req, buf), ZMQ_DONTWAIT);
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    int ok = zmq_poll(&it, 1, ms) == 1;
+    zmq_close(s);
+    return ok;
+}
+
+const th_keys_t *th_member(th_t *t, const char *id)
+{
+    for (int i = 0; i < t->nmembers; i++)
+        if (strcmp(t->members[i].id, id) == 0) return &t->members[i];
+    if (t->nmembers == TH_MEMBERS_MAX) fail_msg("more than %d members", TH_MEMBERS_MAX);
+    th_keys_t *k = &t->members[t->nmembers++];
+    th_keys_make(t, id, k);
+    th_member_register(t, id, "hub", k);
+    /* A running broker reads the registry on the NOTIFY; a client of this
+     * member that came before would be refused for good. */
+    int tries = 0;
+    while (t->broker > 0 && t->trust && !s_admitted(t, k, 200))
+        if (++tries == 50) fail_msg("the broker does not admit member %s", id);
+    return k;
+}
+
+void th_member_status(th_t *t, const char *id, const char *status)
+{
+    PGconn *c = PQconnectdb(t->conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    s_exec_params(c, "UPDATE fedbus_members SET status = $2, updated_at = now() WHERE member = $1", 2,
+                  (const char *const[]){id, status});
+    s_exec_params(c, "NOTIFY fedbus_members", 0, NULL);
+    PQfinish(c);
+}
+
+fb_endpoint_opts_t th_endpoint(th_t *t, const char *endpoint, const char *member)
+{
+    fb_endpoint_opts_t o = {.endpoint = endpoint};
+    if (!t->trust) return o;
+    const th_keys_t *k = th_member(t, member);
+    o.curve_serverkey = t->broker_keys.curve_public;
+    o.curve_publickey = k->curve_public;
+    o.curve_secretkey = k->curve_secret;
+    return o;
+}
+
+void *th_socket(th_t *t, int type, const char *endpoint, const char *member)
+{
+    fb_endpoint_opts_t e = th_endpoint(t, endpoint, member);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = type, .endpoint = endpoint, .curve_serverkey = e.curve_serverkey,
+                                           .curve_publickey = e.curve_publickey,
+                                           .curve_secretkey = e.curve_secretkey});
+    if (!s) fail_msg("socket to %s: %s", endpoint, zmq_strerror(errno));
+    return s;
 }
 
 void th_cleanup(th_t *t)
@@ -266,6 +399,20 @@ double th_stat(const th_t *t, const char *key)
     double v = -1;
     if (!p || sscanf(p + strlen(key), "%lf", &v) != 1)
         fail_msg("no%s in the last stats line of %s: %s", key, t->broker_log, last);
+    return v;
+}
+
+double th_stat_trust(const th_t *t, const char *key)
+{
+    FILE *f = fopen(t->broker_log, "r");
+    if (!f) return -1;
+    char line[4096], last[4096] = "";
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, "stats trust ")) snprintf(last, sizeof(last), "%s", line);
+    fclose(f);
+    const char *p = strstr(last, key);
+    double v = -1;
+    if (p) sscanf(p + strlen(key), "%lf", &v);
     return v;
 }
 
@@ -366,6 +513,12 @@ static void s_copy_cut(char *out, size_t size, const char *text)
 int th_http(int port, const char *method, const char *path, const char *payload, char *head,
             size_t head_size, char *body, size_t body_size)
 {
+    return th_http_with(port, method, path, NULL, payload, head, head_size, body, body_size);
+}
+
+int th_http_with(int port, const char *method, const char *path, const char *header, const char *payload,
+                 char *head, size_t head_size, char *body, size_t body_size)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return 0;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -376,9 +529,10 @@ int th_http(int port, const char *method, const char *path, const char *payload,
     }
     char req[8192];
     int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n%s%s"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     method, path, payload ? strlen(payload) : 0, payload ? payload : "");
+                     method, path, header ? header : "", header ? "\r\n" : "", payload ? strlen(payload) : 0,
+                     payload ? payload : "");
     assert_true(n > 0 && (size_t)n < sizeof(req));
     assert_int_equal(write(fd, req, (size_t)n), n);
     char resp[16384];

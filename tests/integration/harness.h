@@ -10,6 +10,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A member's keys as the harness keeps them (th_member(), th_keys_make()). */
+typedef struct {
+    char id[33];
+    char curve_public[41], curve_secret[41]; /* Z85 */
+    char sign_public[65], sign_key_id[17];   /* hex */
+    char file[256], pub_file[256];           /* its secret key file (0600) and public one */
+} th_keys_t;
+
+#define TH_MEMBERS_MAX 24
+
 typedef struct {
     char name[64];
     char conninfo[256];
@@ -22,17 +32,56 @@ typedef struct {
     char node_log[8][256];
     char node_output[8][256];
     int nnodes;
+    /* Trust (th_trust()): the broker runs with keys, and the harness's
+     * clients connect with the keys of members it registers. */
+    int trust;
+    th_keys_t broker_keys;
+    th_keys_t members[TH_MEMBERS_MAX];
+    int nmembers;
 } th_t;
 
 /* Creates a fresh database fedbus_it_<name> (PG* environment, as set by
  * pg_virtualenv) and fills t. Fails the test when PostgreSQL is missing. */
 void th_init(th_t *t, const char *name, int port_base);
 
+/* Makes the brokers t starts run with keys (CURVE on every socket, clients
+ * admitted by the member registry), and the harness's nodes and sockets
+ * connect with the keys of members it registers (th_member()). Before the
+ * first th_broker_start(). */
+void th_trust(th_t *t);
+
+/* Fresh keys for id written to it-NAME-ID.key (0600) and .pub; fills *out. */
+void th_keys_make(th_t *t, const char *id, th_keys_t *out);
+
+/* Registers member id of kind (hub, partner, observer) with keys, active,
+ * publishing anywhere in its namespace and reading everything, by SQL into
+ * fedbus_members and fedbus_member_keys (migrating the database first,
+ * as the broker would), and sends NOTIFY fedbus_members. A member already
+ * there gets these keys and is active again. */
+void th_member_register(th_t *t, const char *id, const char *kind, const th_keys_t *keys);
+
+/* The keys of member id, made and registered (a hub) on first use. */
+const th_keys_t *th_member(th_t *t, const char *id);
+
+/* Sets member id's status (active, suspended, revoked) as an admin would:
+ * UPDATE fedbus_members SET status, updated_at = now(); NOTIFY fedbus_members. */
+void th_member_status(th_t *t, const char *id, const char *status);
+
+/* The options of a client socket to endpoint as member (registered on
+ * first use; its strings live in t); plaintext without th_trust(). */
+fb_endpoint_opts_t th_endpoint(th_t *t, const char *endpoint, const char *member);
+
+/* A socket of type connected to endpoint as member: a CURVE client with
+ * member's keys under th_trust(), else plaintext. Fails the test when it
+ * cannot be made. */
+void *th_socket(th_t *t, int type, const char *endpoint, const char *member);
+
 /* Stops every process started through t. */
 void th_cleanup(th_t *t);
 
 /* Starts the broker (extra: NULL-terminated further flags) and waits until
- * it answers replay requests. */
+ * it answers replay requests. Under th_trust() it runs with its keys, and
+ * is asked as member "th-probe" (registered here). */
 void th_broker_start(th_t *t, const char *const *extra);
 
 /* Stops the broker with sig (SIGTERM or SIGKILL) and returns its exit status. */
@@ -89,6 +138,10 @@ const char *th_event_json(const char *origin, const char *category, const char *
  * broker log; fails the test when there is none. */
 double th_stat(const th_t *t, const char *key);
 
+/* The value of key (e.g. " zap_unknown=") in the last "stats trust" line
+ * of t's broker log; -1 when there is none. */
+double th_stat_trust(const th_t *t, const char *key);
+
 /* Counts lines of a file that contain needle. */
 int th_count_lines(const char *path, const char *needle);
 
@@ -101,5 +154,9 @@ int th_run(const char *const *argv, char **out, int timeout_s);
  * headers into head and the body into body (each may be NULL), cut to fit. */
 int th_http(int port, const char *method, const char *path, const char *payload, char *head,
             size_t head_size, char *body, size_t body_size);
+
+/* th_http() with one more header line (e.g. "Authorization: Bearer x"; NULL: none). */
+int th_http_with(int port, const char *method, const char *path, const char *header, const char *payload,
+                 char *head, size_t head_size, char *body, size_t body_size);
 
 #endif
