@@ -182,7 +182,13 @@ static void s_log_stats(fb_broker_t *self)
             stored ? (double)(s->store_us_sum - l->store_us_sum) / 1000.0 / (double)stored : 0.0,
             o ? " rejects:" : "", reasons);
     self->store_us_max = 0;
-    if (self->members)
+    fb_verify_stats_t v = {0};
+    if (self->verify) fb_verify_get_stats(self->verify, &v);
+    if (v.sealed || v.bad_signature)
+        fb_info("signing: sealed=%llu unsealed=%llu bad_signature=%llu key_not_valid=%llu broken_chain=%llu",
+                (unsigned long long)v.sealed, (unsigned long long)v.unsealed, (unsigned long long)v.bad_signature,
+                (unsigned long long)v.key_not_valid, (unsigned long long)v.broken_chain);
+    if (self->zap)
         fb_info("stats trust zap_admitted=%llu zap_unknown=%llu zap_suspended=%llu zap_revoked=%llu zap_other=%llu "
                 "members=%llu members_active=%llu members_failures=%llu heartbeats_refused=%llu replays_refused=%llu "
                 "replays_stopped=%llu feed_cuts=%llu",
@@ -235,9 +241,9 @@ static void s_read_ingest(fb_broker_t *self)
 static void s_trust_stats(fb_broker_t *self)
 {
     if (!self->members) return;
-    fb_zap_stats_t z;
+    fb_zap_stats_t z = {0};
     fb_members_info_t m;
-    fb_zap_stats(self->zap, &z);
+    if (self->zap) fb_zap_stats(self->zap, &z);
     fb_members_info(self->members, &m);
     fb_broker_stats_t *s = &self->stats;
     s->zap_admitted = z.admitted, s->zap_unknown = z.unknown, s->zap_suspended = z.suspended;

@@ -456,6 +456,7 @@ int fb_ingest_read(fb_ingest_t *self, fb_batch_t *b)
         goto done;
     }
     /* A lone publish has no seal: refused when seals are required. */
+    it->state = FB_BATCH_PENDING;
     if (self->verify && !fb_verify_group(self->verify, b->arena, it, 1, NULL, 0) &&
         it->state == FB_BATCH_REJECTED) {
         s_reject(self, &f->ident, it->id, it->reason, it->detail);
