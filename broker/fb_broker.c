@@ -13,6 +13,8 @@
  * Replay requests are served a page per turn of the loop (fb_replay_srv). */
 #include "fb_broker.h"
 
+#include "fb_verify.h"
+
 #include "fb_batch.h"
 #include "fb_envelope.h"
 #include "fb_feed.h"
@@ -68,6 +70,10 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "publishes that make a batch worth committing at once, without commit-linger"},
     {"feed-queue", FB_CFG_INT, offsetof(fb_broker_config_t, feed_queue), 0, "10000", 100, 10000000,
      "feed frames queued for a subscriber before the feed drops frames for it (a batched frame holds up to 32 messages and 8 KiB)"},
+    {"signatures", FB_CFG_STR, offsetof(fb_broker_config_t, signatures),
+     sizeof(((fb_broker_config_t *)0)->signatures), "optional", 0, 0,
+     "optional: sealed frames are verified (a bad seal or link is refused), unsealed ones taken as before; "
+     "required: every publish must come in a sealed PublishBatch from a member with a registered signing key"},
     {"replay-max", FB_CFG_INT, offsetof(fb_broker_config_t, replay_max), 0, "64", 1, 4096,
      "replays in progress on the broker; one more is answered STORE_UNAVAILABLE (retry)"},
     {"replay-per-peer", FB_CFG_INT, offsetof(fb_broker_config_t, replay_per_peer), 0, "8", 1, 4096,
@@ -91,6 +97,9 @@ const fb_cfg_key_t fb_broker_keys[] = {
     FB_CFG_END,
 };
 
+/* How far ahead of the broker's clock a seal may be signed. */
+#define S_SEAL_AHEAD_US (300 * 1000000LL)
+
 struct fb_broker {
     fb_broker_config_t cfg;
     /* Trust (all NULL with insecure-plaintext): the registry, the ZAP
@@ -105,6 +114,7 @@ struct fb_broker {
     fb_feed_t *feed;
     fb_replay_srv_t *replay;
     fb_map_t *heads;   /* origin -> highest origin_seq committed and answered (Welcomes) */
+    fb_verify_t *verify; /* seals and links of what is read */
     /* The counters, the main thread's own; as of the last stats line; and
      * a copy for other threads, renewed every turn of the loop. */
     fb_broker_stats_t stats, last_stats;
@@ -181,7 +191,13 @@ static void s_log_stats(fb_broker_t *self)
             stored ? (double)(s->store_us_sum - l->store_us_sum) / 1000.0 / (double)stored : 0.0,
             o ? " rejects:" : "", reasons);
     self->store_us_max = 0;
-    if (self->members)
+    fb_verify_stats_t v = {0};
+    if (self->verify) fb_verify_get_stats(self->verify, &v);
+    if (v.sealed || v.bad_signature)
+        fb_info("signing: sealed=%llu unsealed=%llu bad_signature=%llu key_not_valid=%llu broken_chain=%llu",
+                (unsigned long long)v.sealed, (unsigned long long)v.unsealed, (unsigned long long)v.bad_signature,
+                (unsigned long long)v.key_not_valid, (unsigned long long)v.broken_chain);
+    if (self->zap)
         fb_info("stats trust zap_admitted=%llu zap_unknown=%llu zap_suspended=%llu zap_revoked=%llu zap_other=%llu "
                 "members=%llu members_active=%llu members_failures=%llu heartbeats_refused=%llu replays_refused=%llu "
                 "replays_stopped=%llu feed_cuts=%llu",
@@ -235,9 +251,9 @@ static void s_read_ingest(fb_broker_t *self)
 static void s_trust_stats(fb_broker_t *self)
 {
     if (!self->members) return;
-    fb_zap_stats_t z;
+    fb_zap_stats_t z = {0};
     fb_members_info_t m;
-    fb_zap_stats(self->zap, &z);
+    if (self->zap) fb_zap_stats(self->zap, &z);
     fb_members_info(self->members, &m);
     fb_broker_stats_t *s = &self->stats;
     s->zap_admitted = z.admitted, s->zap_unknown = z.unknown, s->zap_suspended = z.suspended;
@@ -387,6 +403,58 @@ error:
     return -1;
 }
 
+/* fb_verify's key lookup: member's signing key key_id, from the member
+ * directory as it stands. */
+static int s_signing_key(void *ctx, const char *member, const uint8_t key_id[FB_KEY_ID_LEN], fb_verify_key_t *out)
+{
+    fb_broker_t *self = ctx;
+    fb_memberdir_t *dir = fb_members_get(self->members);
+    const fb_member_t *m = fb_memberdir_find(dir, member);
+    int found = 0;
+    for (size_t i = 0; m && i < m->nkeys && !found; i++)
+        if (memcmp(m->keys[i].key_id, key_id, FB_KEY_ID_LEN) == 0) {
+            memcpy(out->pub, m->keys[i].public_key, FB_ED25519_KEY_LEN);
+            out->valid_from_us = m->keys[i].valid_from_us;
+            out->valid_until_us = m->keys[i].valid_until_us;
+            found = 1;
+        }
+    fb_memberdir_release(&dir);
+    return found;
+}
+
+static int s_chain_head(void *arg, const char *origin, uint64_t seq, const uint8_t *hash)
+{
+    return fb_verify_set_head(arg, origin, seq, hash);
+}
+
+/* Makes the verifier of seals and links, with the chain heads the store
+ * holds, and hands it to ingest. Returns 0, or -1 after logging why. */
+static int s_open_verify(fb_broker_t *self)
+{
+    int required = strcmp(self->cfg.signatures, "required") == 0;
+    if (!required && strcmp(self->cfg.signatures, "optional") != 0) {
+        fb_err("signatures must be optional or required, not '%s'", self->cfg.signatures);
+        return -1;
+    }
+    /* Signing keys come from the member directory; without CURVE there is
+     * none yet, and seals still need one. */
+    char err[512];
+    if (!self->members && !(self->members = fb_members_new(self->cfg.pg, err, sizeof(err)))) {
+        fb_err("members: %s", err);
+        return -1;
+    }
+    self->verify = fb_verify_new(&(fb_verify_opts_t){.required = required, .max_ahead_us = S_SEAL_AHEAD_US,
+                                                    .key = s_signing_key, .key_ctx = self});
+    if (!self->verify) {
+        fb_err("out of memory");
+        return -1;
+    }
+    if (fb_writer_chain_heads(self->writer, s_chain_head, self->verify) != 0) return -1;
+    fb_ingest_set_verify(self->ingest, self->verify);
+    if (!required) fb_info("signatures optional: sealed frames are verified, unsealed ones taken");
+    return 0;
+}
+
 /* Sets up what the sockets trust: with keys, the broker's CURVE key, the
  * member directory and the ZAP handler (before any socket binds); without,
  * nothing, said with a warning at every start. Returns 0, or -1 after
@@ -457,6 +525,7 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     }
     if (s_open_sockets(self, reader) != 0) goto error;
     s_trust_stats(self);
+    if (s_open_verify(self) != 0) goto error;
     self->last_stats.head = self->stats.head; /* a line is due only once something changed */
     self->last_stats.origins = self->stats.origins;
     s_share_stats(self);
@@ -475,6 +544,7 @@ void fb_broker_destroy(fb_broker_t **self_p)
     fb_writer_destroy(&self->writer);
     fb_replay_srv_destroy(&self->replay);
     fb_ingest_destroy(&self->ingest);
+    fb_verify_destroy(&self->verify);
     fb_feed_destroy(&self->feed);
     /* The sockets that asked it first, then the handler, then what it read. */
     fb_zap_destroy(&self->zap);

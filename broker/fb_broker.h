@@ -25,6 +25,7 @@ typedef struct {
     char keys[512];         /* the broker's secret key file (fb_keys): CURVE on every socket */
     int insecure_plaintext; /* no CURVE, no member check: development only */
     char log_level[16];
+    char signatures[16]; /* "optional" or "required" */
 } fb_broker_config_t;
 
 /* The broker's keys, for fb_config_load() and --help. */

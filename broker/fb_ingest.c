@@ -2,6 +2,7 @@
 #include "fb_ingest.h"
 
 #include "fb_envelope.h"
+#include "fb_verify.h"
 #include "fb_log.h"
 #include "fb_peers.h"
 #include "fb_reply.h"
@@ -20,6 +21,7 @@ struct fb_ingest {
     const fb_map_t *heads;
     fb_broker_stats_t *stats;
     fb_peers_t *peers;    /* Hellos, heartbeats, the pace of reject lines */
+    fb_verify_t *verify;  /* borrowed: seals and links */
     fb_identity_t *identity;
     fb_peer_id_t peer;    /* who sent the frame being read */
     fb_arena_t *scratch;  /* one envelope's decoding, reset after its checks */
@@ -265,6 +267,26 @@ done:
     return reason;
 }
 
+/* Checks the seal of a batch frame whose n items start at first (list as
+ * read), keeping the proof for the writer; refusals go with the frame's
+ * AckBatch like any other. */
+static void s_verify_group(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *first, size_t n, const uint8_t *list,
+                           size_t list_len)
+{
+    if (!self->verify) return;
+    fb_seal_t seal;
+    int rc = fb_wire_batch_seal(list, list_len, &seal);
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            if (first[i].state != FB_BATCH_REJECTED)
+                fb_batch_reject(&first[i], FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                                "the frame's seal is not a well-formed Seal (or there are two)");
+        return;
+    }
+    const fb_verify_proof_t *p = fb_verify_group(self->verify, b->arena, first, n, rc ? &seal : NULL, fb_time_now_us());
+    if (p) b->proofs[b->nproofs++] = p;
+}
+
 /* Queues the envelopes of a PublishBatch frame (held by first, whose list
  * of envelopes is list) as consecutive items, answered together. An envelope
  * refused here keeps its place, already rejected; a frame that is not a
@@ -302,6 +324,7 @@ static void s_read_batch(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *firs
         }
         b->nitems++;
     }
+    s_verify_group(self, b, first, n, list, list_len);
 }
 
 /* Whether the connection's member may speak for origin (a Hello's, or a
@@ -432,6 +455,13 @@ int fb_ingest_read(fb_ingest_t *self, fb_batch_t *b)
         s_reject(self, &f->ident, it->has_id ? it->id : NULL, reason, detail);
         goto done;
     }
+    /* A lone publish has no seal: refused when seals are required. */
+    it->state = FB_BATCH_PENDING;
+    if (self->verify && !fb_verify_group(self->verify, b->arena, it, 1, NULL, 0) &&
+        it->state == FB_BATCH_REJECTED) {
+        s_reject(self, &f->ident, it->id, it->reason, it->detail);
+        goto done;
+    }
     it->state = FB_BATCH_PENDING;
     b->bytes += (long long)it->env_len;
     b->nitems++;
@@ -440,6 +470,12 @@ done:
     fb_batch_drop(b, it);
     if (b->nitems == 0) fb_arena_reset(b->arena);
     return 0;
+}
+
+void fb_ingest_set_verify(fb_ingest_t *self, fb_verify_t *verify)
+{
+    self->verify = verify;
+    fb_peers_set_verify(self->peers, verify);
 }
 
 void fb_ingest_tick(fb_ingest_t *self)

@@ -55,4 +55,9 @@ void fb_ingest_answer(fb_ingest_t *self, fb_batch_t *b, fb_feed_t *feed);
  * logs the count of reject lines left out; every turn of the loop. */
 void fb_ingest_tick(fb_ingest_t *self);
 
+/* Checks every publish against verify (borrowed; NULL: nothing is
+ * checked), and gives Welcomes their chain heads from it. */
+typedef struct fb_verify fb_verify_t;
+void fb_ingest_set_verify(fb_ingest_t *self, fb_verify_t *verify);
+
 #endif

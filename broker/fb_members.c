@@ -128,7 +128,7 @@ static void s_summary(const fb_memberdir_t *dir, int cuts)
     for (size_t i = 0; i < fb_memberdir_size(dir); i++) active += fb_memberdir_at(dir, i)->status == FB_MEMBER_ACTIVE;
     fb_info("members: %zu in the registry, %zu active%s", fb_memberdir_size(dir), active,
             cuts ? "; someone was cut off: open connections are checked again" : "");
-    if (!active) fb_warn("members: no active member in the registry: every client key is refused");
+    if (!active) fb_warn("members: no active member in the registry: no client key is admitted and no seal verifies");
 }
 
 /* ------------------------------------------------------------- reading --- */

@@ -1,6 +1,8 @@
 /* fb_peers.c — Welcomes held until an origin's publishes in flight are settled, heartbeats, paced and escaped log lines. */
 #include "fb_peers.h"
 
+#include "fb_verify.h"
+
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_pace.h"
@@ -32,6 +34,7 @@ struct fb_peers {
     const fb_map_t *heads;
     fb_broker_stats_t *stats;
     fb_writer_t *writer;
+    const fb_verify_t *verify; /* borrowed; NULL: no chain heads to tell */
     fb_map_t *last_seen; /* origin -> when its last heartbeat came (wall clock, us) */
     s_held_t held[FB_PEERS_HELD_MAX];
     size_t nheld;
@@ -175,6 +178,11 @@ static void s_welcome(fb_peers_t *self, const zmq_msg_t *ident, const char *orig
     w.last_origin_seq = last;
     w.head_global_seq = self->stats->head;
     w.max_frame = (uint32_t)self->cfg->max_frame;
+    uint8_t chain_hash[FB_SHA256_LEN];
+    if (self->verify && fb_verify_head(self->verify, origin, &w.chain_seq, chain_hash)) {
+        w.chain_hash.data = chain_hash;
+        w.chain_hash.len = FB_SHA256_LEN;
+    }
     Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
     bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_WELCOME;
     bm.welcome = &w;
@@ -200,6 +208,11 @@ static int s_due(fb_peers_t *self, const s_held_t *h)
 {
     uint64_t max = 0;
     return fb_writer_answered(self->writer) >= h->wait_serial || fb_writer_held(self->writer, h->origin, &max) == 0;
+}
+
+void fb_peers_set_verify(fb_peers_t *self, const fb_verify_t *verify)
+{
+    self->verify = verify;
 }
 
 void fb_peers_hello(fb_peers_t *self, const zmq_msg_t *ident, const Fedbus__Hello *hello)

@@ -1,7 +1,7 @@
 /* fb_seal.h — signed provenance: entry hashes, per-origin links, and the seal
  * an origin signs over a run of its envelopes.
  *
- * An origin's envelopes form a chain: each carries in provenance.prev_hash the
+ * An origin's envelopes form a chain: each carries in prev_hash (field 10) the
  * entry hash of the origin's previous envelope (32 zero bytes for its first),
  * so a gap, a reordering or an edit breaks a link. The entry hash of an
  * envelope is SHA-256 of its origin bytes: the envelope exactly as the origin

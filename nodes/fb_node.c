@@ -11,6 +11,7 @@
 #include "fb_http.h"
 #include "fb_log.h"
 #include "fb_nodefeed.h"
+#include "fb_chain.h"
 #include "fb_outbox.h"
 #include "fb_session.h"
 #include "fb_submit.h"
@@ -57,7 +58,7 @@ const fb_cfg_key_t fb_node_keys[] = {
     {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
     {"keys", FB_CFG_STR, S_FIELD(keys), "", 0, 0,
      "this member's secret key file (`fedbus keygen`): the broker, feed and replay are reached with CURVE "
-     "(with broker-key)"},
+     "(with broker-key), and every publish is linked and every frame sealed with its Ed25519 key"},
     {"broker-key", FB_CFG_STR, S_FIELD(broker_key), "", 0, 0,
      "the broker's public key: its .pub file, or its 40 characters of Z85 (with keys)"},
     {"http-token-file", FB_CFG_STR, S_FIELD(http_token_file), "", 0, 0,
@@ -74,6 +75,7 @@ struct fb_node {
     fb_session_t *session;
     fb_nodefeed_t *feed; /* NULL: nothing subscribed */
     fb_http_t *http;     /* NULL: HTTP off */
+    fb_chain_t *chain;   /* NULL: the node does not sign */
     int sync_failing;      /* the journal could not be written: logged once */
     int64_t sync_retry_at; /* then, when to try again */
     /* The state fb_node_snapshot() reads: written by the loop, read by any
@@ -261,6 +263,36 @@ static fb_outbox_t *s_open_outbox(fb_node_config_t *cfg)
     return ob;
 }
 
+/* Reads the member's key file and makes the chain that links and seals
+ * its publishes. Returns 0, or -1 after logging why. */
+static int s_open_chain(fb_node_t *self)
+{
+    fb_keys_t keys;
+    char err[512];
+    if (fb_keys_read(self->cfg.keys, &keys, err, sizeof(err)) != 0) {
+        fb_err("keys: %s", err);
+        return -1;
+    }
+    if (!keys.has_secret || strcmp(keys.member, self->cfg.member) != 0) {
+        fb_err("keys: %s: %s", self->cfg.keys,
+               keys.has_secret ? "the key file is another member's" : "a public key file: the node signs with the secret one");
+        explicit_bzero(&keys, sizeof(keys));
+        return -1;
+    }
+    self->chain = fb_chain_new(&keys, self->outbox);
+    char id[FB_KEY_ID_HEX_LEN + 1];
+    fb_keys_id_hex(keys.sign_key_id, id);
+    explicit_bzero(&keys, sizeof(keys));
+    if (!self->chain) {
+        fb_err("out of memory");
+        return -1;
+    }
+    fb_submit_set_chain(self->submit, self->chain);
+    fb_session_set_chain(self->session, self->chain);
+    fb_info("signing as %s with Ed25519 key %s", self->cfg.member, id);
+    return 0;
+}
+
 /* Reads the keys into cfg->curve (the key file must be this member's).
  * Returns 0, or -1 after logging why. */
 static int s_keys(fb_node_config_t *cfg)
@@ -302,6 +334,7 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
     if (!(self->submit = fb_submit_new(cfg, self->outbox, &self->stats))) goto error;
     self->session = fb_session_new(cfg, self->outbox, self->submit, self->feed, &self->stats);
     if (!self->session) goto error;
+    if (cfg->keys[0] && s_open_chain(self) != 0) goto error;
     if (cfg->http_port > 0) {
         self->http = fb_http_start(&(fb_http_opts_t){.bind_addr = cfg->http_bind, .port = (int)cfg->http_port,
                                                      .member = cfg->member, .max_body = cfg->max_frame,
@@ -323,6 +356,7 @@ void fb_node_destroy(fb_node_t **self_p)
     fb_nodefeed_destroy(&self->feed);
     fb_session_destroy(&self->session);
     fb_submit_destroy(&self->submit);
+    fb_chain_destroy(&self->chain);
     fb_outbox_destroy(&self->outbox);
     fb_curve_clear(&self->cfg.curve);
     free(self);

@@ -39,7 +39,7 @@ typedef struct {
     char state_dir[512]; /* "": FB_NODE_STATE_DIR/<member> */
     long long inflight_frames;
     long long max_frame;
-    char keys[512];            /* this member's secret key file: CURVE to the broker */
+    char keys[512];            /* this member's secret key file: CURVE to the broker, and the Ed25519 key the node signs with */
     char broker_key[512];      /* the broker's public key: a .pub file or Z85 */
     char http_token_file[512]; /* the bearer token POST /v1/publish asks for; "": none */
     char log_level[16];

@@ -64,6 +64,7 @@ typedef struct {
      * the entry is durable: fb_outbox_hold_answer(); NULL: none held. */
     uint8_t *held;
     size_t held_len;
+    uint8_t hash[FB_SHA256_LEN]; /* its entry hash, when the node signs (fb_chain) */
     /* Its submitter's identity: fb_outbox_submitter(). */
     uint8_t who_len;
     uint8_t who_inline[FB_OUTBOX_WHO_INLINE];

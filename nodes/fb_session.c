@@ -8,6 +8,7 @@
  * broker's Welcome, which rewinds the cursor to the outbox's oldest entry. */
 #include "fb_session.h"
 
+#include "fb_chain.h"
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_time.h"
@@ -22,6 +23,8 @@
 
 /* Room kept before the gathered acks for the AckBatch frame's header. */
 #define S_ACK_BATCH_HEAD 11
+/* The most a PublishBatch's seal field takes (fb_wire_seal_field_size()). */
+#define S_SEAL_ROOM 192
 
 #define S_RECONNECT_MIN_US 1000000LL  /* after a refused handshake, the first new try... */
 #define S_RECONNECT_MAX_US 16000000LL /* ... and the longest wait between two */
@@ -32,6 +35,7 @@ struct fb_session {
     fb_outbox_t *outbox;       /* borrowed */
     fb_submit_t *submit;       /* borrowed: replies to submitters go through it */
     const fb_nodefeed_t *feed; /* borrowed; NULL: no feed */
+    fb_chain_t *chain;         /* borrowed; NULL: the node does not sign */
     fb_node_stats_t *stats;    /* borrowed */
     long long max_frame;       /* the smaller of ours and the broker's */
     int welcomed;
@@ -86,7 +90,13 @@ static const uint8_t *s_envelope(const fb_outbox_entry_t *e, size_t *len)
  * queue to the broker full). */
 static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n, size_t items_len)
 {
-    size_t flen = fb_wire_publish_batch_size(items_len);
+    fb_seal_t seal;
+    size_t seal_len = 0;
+    if (self->chain) {
+        if (fb_chain_seal(self->chain, batch, n, &seal) != 0) return -1; /* the timer tries again */
+        seal_len = fb_wire_seal_field_size(&seal);
+    }
+    size_t flen = fb_wire_publish_batch_size(items_len + seal_len);
     if (flen > self->batch_cap) {
         uint8_t *nb = realloc(self->batch_buf, flen);
         if (!nb) return -1; /* the timer tries again */
@@ -94,12 +104,13 @@ static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n,
         self->batch_cap = flen;
     }
     uint8_t *p = self->batch_buf;
-    p += fb_wire_put_publish_batch_header(items_len, p);
+    p += fb_wire_put_publish_batch_header(items_len + seal_len, p);
     for (size_t i = 0; i < n; i++) {
         size_t env_len;
         const uint8_t *env = s_envelope(batch[i], &env_len);
         p += fb_wire_put_item(env, env_len, p);
     }
+    if (self->chain) p += fb_wire_put_seal_field(&seal, p);
     if (zmq_send(self->broker, self->batch_buf, flen, ZMQ_DONTWAIT) < 0) return -1;
     int64_t now = fb_time_mono_us();
     for (size_t i = 0; i < n; i++) batch[i]->sent_at_us = now;
@@ -153,12 +164,15 @@ static void s_send_pending(fb_session_t *self)
             size_t env_len;
             s_envelope(e, &env_len);
             size_t more = fb_wire_item_size(env_len);
-            if (n > 0 && (long long)fb_wire_publish_batch_size(items_len + more) > self->max_frame) break;
+            if (n > 0 && (long long)fb_wire_publish_batch_size(items_len + more + (self->chain ? S_SEAL_ROOM : 0)) > self->max_frame)
+                break;
             items_len += more;
             batch[n++] = e;
             e = n < FB_BATCH_MAX ? fb_outbox_next(self->outbox, FB_OUTBOX_UNSENT, &it) : NULL;
         }
-        if ((n == 1 ? s_send_entry(self, batch[0]) : s_send_batch(self, batch, n, items_len)) != 0) return;
+        /* A signing node sends every publish under a seal, a lone one too. */
+        int alone = n == 1 && !self->chain;
+        if ((alone ? s_send_entry(self, batch[0]) : s_send_batch(self, batch, n, items_len)) != 0) return;
         fb_outbox_mark_sent(self->outbox, batch[n - 1]);
         self->frame_last[self->nframes++] = batch[n - 1]->origin_seq;
     }
@@ -168,7 +182,13 @@ static void s_send_pending(fb_session_t *self)
  * what it already queued: resend-ms, then twice that, up to 60 s. */
 static void s_resend_entry(fb_session_t *self, fb_outbox_entry_t *e)
 {
-    s_send_entry(self, e);
+    if (self->chain) {
+        size_t env_len;
+        s_envelope(e, &env_len);
+        s_send_batch(self, &e, 1, fb_wire_item_size(env_len));
+    } else {
+        s_send_entry(self, e);
+    }
     int64_t cap = 60 * 1000000LL;
     e->wait_us = e->wait_us ? (e->wait_us * 2 > cap ? cap : e->wait_us * 2) : self->cfg.resend_ms * 1000;
 }
@@ -275,6 +295,17 @@ static void s_forward_ack(fb_session_t *self, const fb_outbox_entry_t *e, const 
     if (r != reply) free(r);
 }
 
+/* Says Hello again, once, keeping everything held. */
+static void s_resync(fb_session_t *self, const fb_ack_view_t *a)
+{
+    if (!self->welcomed) return;
+    fb_warn("broker: %s: %.*s; asking it where this origin's chain stands", fb_reject_name(a->reason),
+            (int)a->detail_len, a->detail ? a->detail : "");
+    self->welcomed = 0;
+    self->unwelcomed_at = fb_time_mono_us();
+    s_send_hello(self);
+}
+
 /* Settles the outbox entry that ack a (whose bytes are ack, ack_len)
  * answers and hands the ack on to its submitter. */
 static void s_on_ack(fb_session_t *self, const fb_ack_view_t *a, const uint8_t *ack, size_t ack_len)
@@ -288,6 +319,13 @@ static void s_on_ack(fb_session_t *self, const fb_ack_view_t *a, const uint8_t *
     }
     if (rejected && a->reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE)
         return; /* transient: the resend timer tries again */
+    if (rejected && a->reason == FEDBUS__REJECT_REASON__REJECT_BROKEN_CHAIN && self->chain) {
+        /* The broker follows another head of this origin's chain than the
+         * node linked to (its state was lost, or ours): ask where it stands;
+         * the Welcome re-links and resends everything held. */
+        s_resync(self, a);
+        return;
+    }
     fb_outbox_entry_t *e = fb_outbox_answer_id(self->outbox, a->message_id);
     if (!e) return; /* a second ack of something already confirmed */
     if (rejected) {
@@ -378,6 +416,12 @@ static void s_on_welcome(fb_session_t *self, const Fedbus__Welcome *w)
                     "not %llu on: the broker had stored up to %llu", fb_outbox_depth(self->outbox),
                     (unsigned long long)fb_outbox_first_seq(self->outbox), (unsigned long long)first,
                     (unsigned long long)w->last_origin_seq);
+    }
+    if (self->chain) {
+        const uint8_t *head = w->chain_hash.len == FB_SHA256_LEN ? w->chain_hash.data : NULL;
+        int n = fb_chain_relink(self->chain, head ? w->chain_seq : 0, head);
+        if (n > 0) fb_info("re-linked %d publishes to the chain head the broker holds (origin_seq %llu)", n,
+                           (unsigned long long)w->chain_seq);
     }
     self->welcomed = 1;
     if (w->max_frame && (long long)w->max_frame < self->max_frame) {
@@ -522,6 +566,11 @@ void fb_session_on_timer(fb_session_t *self)
 }
 
 /* ------------------------------------------------------------ lifetime -- */
+
+void fb_session_set_chain(fb_session_t *self, fb_chain_t *chain)
+{
+    self->chain = chain;
+}
 
 void fb_session_start(fb_session_t *self)
 {

@@ -34,6 +34,11 @@ void fb_session_destroy(fb_session_t **self_p);
 void *fb_session_broker_socket(const fb_session_t *self);
 void *fb_session_monitor_socket(const fb_session_t *self);
 
+/* Makes the session seal every frame it sends and re-link at each Welcome
+ * (chain borrowed; NULL: it does not sign). Call before fb_session_start(). */
+typedef struct fb_chain fb_chain_t;
+void fb_session_set_chain(fb_session_t *self, fb_chain_t *chain);
+
 /* Says Hello: the session starts waiting for its Welcome. */
 void fb_session_start(fb_session_t *self);
 

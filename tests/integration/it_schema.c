@@ -110,7 +110,7 @@ static void test_version_1_database_is_upgraded(void **state)
     assert_int_equal(th_sql_int(&t, S_BYTEWISE_KEYS), 0);
     th_sql_exec(&t,
                 "ALTER TABLE fedbus_messages ALTER COLUMN envelope SET STORAGE EXTENDED");
-    th_sql_exec(&t, "DROP TABLE fedbus_member_keys, fedbus_member_audit, fedbus_members");
+    th_sql_exec(&t, "DROP TABLE fedbus_member_keys, fedbus_member_audit, fedbus_members, fedbus_seals");
     th_sql_exec(&t, "DELETE FROM fedbus_schema WHERE version > 1");
     th_sql_exec(&t, "UPDATE fedbus_messages SET envelope = envelope || ''::bytea");
     assert_int_equal(th_sql_int(&t, S_ENVELOPE_EXTERNAL), 0);
