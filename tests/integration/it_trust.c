@@ -589,8 +589,12 @@ static void test_a_node_with_keys_publishes_through_curve_and_its_feed_and_the_c
     unsetenv("FEDBUS_KEYS");
     unsetenv("FEDBUS_BROKER_KEY");
     /* Without keys the CLI gets no answer, and says why it may be. */
+    setenv("FEDBUS_KEYS", "", 1); /* and the harness gives it none */
+    setenv("FEDBUS_BROKER_KEY", "", 1);
     const char *plain_argv[] = {FEDBUS_CLI_BIN, "replay", rep, "--timeout-ms=1000", NULL};
     assert_int_equal(th_run(plain_argv, NULL, 30), 1);
+    unsetenv("FEDBUS_KEYS");
+    unsetenv("FEDBUS_BROKER_KEY");
 }
 
 static void test_the_nodes_http_publish_asks_for_its_bearer_token(void **state)
@@ -637,6 +641,7 @@ static void test_the_nodes_http_publish_asks_for_its_bearer_token(void **state)
 
 /* ---------------------------------------------------------- settings --- */
 
+/* Also: a broker given neither keys nor insecure-plaintext does not start (secure by default). */
 static void test_key_settings_that_cannot_work_stop_the_programs_at_start(void **state)
 {
     (void)state;
@@ -660,7 +665,9 @@ static void test_key_settings_that_cannot_work_stop_the_programs_at_start(void *
                           "--submit=tcp://127.0.0.1:26564", NULL};
     const char *other[] = {FEDBUS_NODE_BIN, "--member=kr-busan", b, node_keys, bkey, "--outbox=memory",
                            "--submit=tcp://127.0.0.1:26564", NULL};
-    const char *const *cases[] = {both, missing, public_only, half, other};
+    const char *neither[] = {FEDBUS_BROKER_BIN, pg, "--ingest=tcp://127.0.0.1:26561", "--feed=tcp://127.0.0.1:26562",
+                             "--replay=tcp://127.0.0.1:26563", NULL};
+    const char *const *cases[] = {both, missing, public_only, half, other, neither};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (th_run(cases[i], NULL, 20) != 1) fail_msg("case %zu started", i);
 }
