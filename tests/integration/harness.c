@@ -280,7 +280,7 @@ void th_member_register(th_t *t, const char *id, const char *kind, const th_keys
     const char *p[] = {id, kind, keys->curve_public, keys->sign_key_id, keys->sign_public};
     s_exec_params(c,
                   "INSERT INTO fedbus_members (member, kind, curve_public, status, publish, read)"
-                  " VALUES ($1, $2, $3, 'active', '{}', '{*}') ON CONFLICT (member) DO UPDATE"
+                  " VALUES ($1, $2, $3, 'active', ARRAY['*.' || $1], '{*}') ON CONFLICT (member) DO UPDATE"
                   " SET kind = EXCLUDED.kind, curve_public = EXCLUDED.curve_public, status = 'active',"
                   " updated_at = now()",
                   3, p);

@@ -74,7 +74,7 @@ fb_publisher_t *th_publisher(th_t *t, const char *member);
 void th_keys_make(th_t *t, const char *id, th_keys_t *out);
 
 /* Registers member id of kind (hub, partner, observer) with keys, active,
- * publishing anywhere in its namespace and reading everything, by SQL into
+ * publishing anywhere in its namespace (*.ID) and reading everything, by SQL into
  * fedbus_members and fedbus_member_keys (migrating the database first,
  * as the broker would), and sends NOTIFY fedbus_members. A member already
  * there gets these keys and is active again. */
