@@ -479,8 +479,8 @@ fb_reg_rc_t fb_registry_set_read(fb_registry_t *self, const char *id, const fb_m
     fb_member_patterns_join(read, joined, sizeof(joined));
     const char *p[] = {id, joined};
     json_t *changes = json_object();
-    rc = changes ? s_exec(self, "UPDATE fedbus_members SET read = string_to_array(nullif($2, ''), ',')"
-                                " WHERE member = $1",
+    rc = changes ? s_exec(self, "UPDATE fedbus_members SET read = coalesce(string_to_array(nullif($2, ''), ','),"
+                                " '{}') WHERE member = $1",
                           2, p, err, err_size)
                  : FB_REG_FAILED;
     if (rc != FB_REG_OK) {
