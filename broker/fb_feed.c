@@ -226,7 +226,7 @@ static void s_apply(void *arg, int add, const uint8_t *prefix, size_t len)
  * on, in manual mode: the broker subscribes the connection to what its
  * member may read of sub (fb_readperm_narrow()), and withdraws that again.
  * Returns 1 when it counts (a new subscription, or the withdrawal of one
- * made), else 0. */
+ * made), else 0 (one asked again, or the withdrawal of one never made). */
 static int s_manual(fb_feed_t *self, zmq_msg_t *msg, int add, const uint8_t *sub, size_t len, const char *conn)
 {
     if (!add) return fb_feedsub_remove(self->subs, conn, sub, len, s_apply, self);
@@ -240,9 +240,12 @@ static int s_manual(fb_feed_t *self, zmq_msg_t *msg, int add, const uint8_t *sub
         if (n < 0) n = 0;
     }
     int rc = fb_feedsub_add(self->subs, conn, sub, len, self->narrowed, n, s_apply, self);
-    if (rc <= 0) {
-        if (rc < 0) self->ignored++;
-        return 0;
+    if (rc == 0) return 0; /* asked again: XPUB holds it once */
+    if (rc < 0) {
+        /* Nothing subscribed; counted all the same, since XPUB withdraws
+         * it when the connection ends. */
+        self->ignored++;
+        return 1;
     }
     int narrowed = !all && !(n == 1 && self->narrowed[0].len == len && memcmp(self->narrowed[0].b, sub, len) == 0);
     if (!narrowed) return 1;
