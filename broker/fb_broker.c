@@ -20,6 +20,7 @@
 #include "fb_log.h"
 #include "fb_map.h"
 #include "fb_replay_srv.h"
+#include "fb_retention.h"
 #include "fb_store.h"
 #include "fb_time.h"
 #include "fb_writer.h"
@@ -74,6 +75,12 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "milliseconds a replay waits for its client to take a chunk before it is dropped (and counted)"},
     {"replay-timeout", FB_CFG_INT, offsetof(fb_broker_config_t, replay_timeout), 0, "1000", 0, 600000,
      "milliseconds one replay page's query may run (statement_timeout; 0 = none); a page cut short answers STORE_UNAVAILABLE"},
+    {"retention", FB_CFG_DURATION, offsetof(fb_broker_config_t, retention), 0, "0", 0, 36600LL * 86400000,
+     "keep messages this long (e.g. 30d, 12h, 90m, 45s; 0 = forever): older partitions are dropped"},
+    {"retention-period", FB_CFG_DURATION, offsetof(fb_broker_config_t, retention_period), 0, "1d", 1000,
+     366LL * 86400000, "the time range of ids one partition of the messages table holds (1s to 366d)"},
+    {"id-max-future", FB_CFG_DURATION, offsetof(fb_broker_config_t, id_max_future), 0, "1h", 1000,
+     7LL * 86400000, "how far after the broker's clock a message_id (UUIDv7) may be dated (1s to 7d)"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -87,6 +94,7 @@ struct fb_broker {
     fb_ingest_t *ingest;
     fb_feed_t *feed;
     fb_replay_srv_t *replay;
+    fb_retention_t *retention; /* the partition manager */
     fb_map_t *heads;   /* origin -> highest origin_seq committed and answered (Welcomes) */
     /* The counters, the main thread's own; as of the last stats line; and
      * a copy for other threads, renewed every turn of the loop. */
@@ -207,6 +215,7 @@ static void s_housekeeping(fb_broker_t *self)
         malloc_trim(0);
         self->next_trim_us = fb_time_mono_us() + S_TRIM_US;
     }
+    fb_retention_counts(self->retention, &self->stats.retention);
     if (self->cfg.stats_interval > 0 && fb_time_mono_us() >= self->next_stats_us) {
         s_log_stats(self);
         self->next_stats_us = fb_time_mono_us() + self->cfg.stats_interval * 1000000;
@@ -217,7 +226,7 @@ static void s_housekeeping(fb_broker_t *self)
 int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
 {
     fb_writer_t *w = self->writer;
-    if (fb_writer_start(w, stop) != 0) return -1;
+    if (fb_writer_start(w, stop) != 0 || fb_retention_start(self->retention) != 0) return -1;
     fb_info("serving: ingest %s, feed %s, replay %s, head %llu", self->cfg.ingest, self->cfg.feed,
             self->cfg.replay, (unsigned long long)self->stats.head);
     while (!*stop) {
@@ -318,6 +327,8 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     }
     self->writer = fb_writer_new(&self->cfg, s_answer, self, &self->stats);
     if (!self->writer) goto error;
+    fb_retention_opts_t ropts = {cfg->retention, cfg->retention_period, cfg->id_max_future};
+    if (!(self->retention = fb_retention_new(cfg->pg, &ropts))) goto error;
     fb_store_t *reader = fb_store_open(cfg->pg, FB_STORE_READER, err, sizeof(err));
     if (!reader) {
         fb_err("store (reader): %s", err);
@@ -327,6 +338,8 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     fb_batch_merge_heads(fb_writer_heads(self->writer), self->heads);
     self->stats.origins = fb_map_size(self->heads);
     if (s_open_sockets(self, reader) != 0) goto error;
+    fb_ingest_set_retention(self->ingest, self->retention);
+    fb_replay_srv_set_retention(self->replay, self->retention);
     self->last_stats.head = self->stats.head; /* a line is due only once something changed */
     self->last_stats.origins = self->stats.origins;
     s_share_stats(self);
@@ -343,6 +356,7 @@ void fb_broker_destroy(fb_broker_t **self_p)
     fb_broker_t *self = *self_p;
     /* The writer first: a batch it still holds is answered through the others. */
     fb_writer_destroy(&self->writer);
+    fb_retention_destroy(&self->retention);
     fb_replay_srv_destroy(&self->replay);
     fb_ingest_destroy(&self->ingest);
     fb_feed_destroy(&self->feed);

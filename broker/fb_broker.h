@@ -22,6 +22,7 @@ typedef struct {
     long long stats_interval;
     long long feed_queue;
     long long replay_max, replay_per_peer, replay_queue, replay_stall, replay_timeout;
+    long long retention, retention_period, id_max_future; /* milliseconds */
     char log_level[16];
 } fb_broker_config_t;
 

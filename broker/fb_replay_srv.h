@@ -8,6 +8,7 @@
 #define FB_REPLAY_SRV_H
 
 #include "fb_broker_stats.h"
+#include "fb_retention.h"
 #include "fb_store.h"
 
 #include <stdint.h>
@@ -33,11 +34,16 @@ fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_s
  * *self_p to NULL). */
 void fb_replay_srv_destroy(fb_replay_srv_t **self_p);
 
+/* Refuses replays of history retention dropped (BEYOND_RETENTION), and
+ * starts from_seq 0 at the oldest message kept, by the horizon of retention
+ * (borrowed; it outlives the service) from now on. */
+void fb_replay_srv_set_retention(fb_replay_srv_t *self, const fb_retention_t *retention);
+
 /* The ROUTER socket, to poll. */
 void *fb_replay_srv_socket(fb_replay_srv_t *self);
 
 /* Reads one request; starts its replay, or answers it with an error chunk
- * (MALFORMED, BAD_TOPIC, INVALID_FIELD, STORE_UNAVAILABLE). head is the highest global_seq
+ * (MALFORMED, BAD_TOPIC, INVALID_FIELD, BEYOND_RETENTION, STORE_UNAVAILABLE). head is the highest global_seq
  * committed, which every chunk reports. */
 void fb_replay_srv_read(fb_replay_srv_t *self, uint64_t head);
 
