@@ -34,6 +34,7 @@ typedef enum {
     FB_ENOTFOUND = 9,  /* no such thing */
     FB_ECONFIG = 10,   /* bad configuration */
     FB_EINTR = 11,     /* interrupted by a signal */
+    FB_ELOST = 12,     /* history asked for was dropped by the broker's retention */
 } fb_err_t;
 
 /* Returns a static, one-line description of err; never NULL. */
