@@ -259,9 +259,10 @@ static void s_drop(fb_retention_t *self, const fb_store_part_t *parts, size_t n,
     if (out.partitions) {
         s_add(&self->counts.dropped, out.partitions);
         s_add(&self->counts.rows_dropped, (uint64_t)out.rows);
-        fb_info("retention: dropped %zu partition%s (%s%s), %lld rows, global_seq up to %llu", out.partitions,
-                out.partitions == 1 ? "" : "s", go[0].name, k > 1 ? " ..." : "", (long long)out.rows,
-                (unsigned long long)out.max_seq);
+        fb_info("retention: dropped %zu partition%s (%s%s), %lld rows, global_seq up to %llu; lock had in %.1f ms,"
+                " held %.1f ms",
+                out.partitions, out.partitions == 1 ? "" : "s", go[0].name, k > 1 ? " ..." : "", (long long)out.rows,
+                (unsigned long long)out.max_seq, out.lock_wait_us / 1000.0, out.held_us / 1000.0);
     }
 done:
     free(go);
@@ -285,6 +286,8 @@ static void s_pass(fb_retention_t *self)
         s_failed(self, "listing partitions");
         return;
     }
+    size_t leftover;
+    if (fb_store_drop_detached(self->store, &leftover) != FB_OK) s_failed(self, "dropping detached partitions");
     s_create(self, parts, n, now_us / 1000, h.ids_from_ms);
     if (self->opts.retention_ms) {
         int64_t cut_us = now_us - self->opts.retention_ms * 1000, expired = 0;

@@ -198,16 +198,28 @@ typedef struct {
     size_t partitions;
     int64_t rows;     /* as counted by fb_store_part_info() before */
     uint64_t max_seq; /* the highest global_seq dropped */
+    int64_t lock_wait_us; /* how long the lock took to get... */
+    int64_t held_us;      /* ... and how long it was held: what COPY and replay waited */
 } fb_store_drop_t;
 
-/* Drops parts[0..n) (infos as read before), in one transaction that takes
+/* Drops parts[0..n) (infos as read before): in one transaction that takes
  * an ACCESS EXCLUSIVE lock on fedbus_messages, reads each one's newest row
- * again under it (one stored at or after cut_us stays), and raises the
- * horizon in fedbus_retention: horizon_seq to the highest global_seq
- * dropped + 1, horizon_at to cut_us, ids_from to the highest upper bound
- * dropped. Returns FB_OK (out says what went) or FB_ESTORE (nothing did). */
+ * again under it (one stored at or after cut_us stays), detaches it,
+ * renames it FB_STORE_DROPPED_PREFIX..., and raises the horizon in
+ * fedbus_retention: horizon_seq to the highest global_seq dropped + 1,
+ * horizon_at to cut_us, ids_from to the highest upper bound dropped; then,
+ * with nothing locked, drops the detached tables (fb_store_drop_detached()).
+ * Returns FB_OK (out says what went) or FB_ESTORE (nothing did). */
 int fb_store_part_drop(fb_store_t *self, const fb_store_part_t *parts, const fb_store_part_info_t *infos,
                        size_t n, int64_t cut_us, fb_store_drop_t *out);
+
+/* Tables detached by fb_store_part_drop() are renamed with this prefix
+ * until they are dropped. */
+#define FB_STORE_DROPPED_PREFIX "fedbus_dropped_"
+
+/* Drops the tables fb_store_part_drop() detached and could not drop yet
+ * (*dropped: how many). FB_OK or FB_ESTORE. */
+int fb_store_drop_detached(fb_store_t *self, size_t *dropped);
 
 /* Deletes the default partition's rows stored before cut_us and raises the
  * horizon past them (*rows: how many). FB_OK or FB_ESTORE. */

@@ -9,6 +9,7 @@
 
 #include "fb_crypto.h"
 #include "fb_store_int.h"
+#include "fb_time.h"
 #include "fedbus/fedbus.h"
 
 #include <stdio.h>
@@ -178,50 +179,97 @@ int fb_store_part_info(fb_store_t *self, const fb_store_part_t *part, int count,
     return FB_OK;
 }
 
+/* The name a partition takes when it is detached to be dropped:
+ * fedbus_dropped_ and what follows fedbus_messages_ in its name. */
+static void s_dropped_name(const char *name, char *out, size_t size)
+{
+    const char *tail = strncmp(name, "fedbus_messages_", 16) == 0 ? name + 16 : name;
+    snprintf(out, size, "%s%.*s", FB_STORE_DROPPED_PREFIX, 63 - (int)strlen(FB_STORE_DROPPED_PREFIX), tail);
+}
+
+int fb_store_drop_detached(fb_store_t *self, size_t *dropped)
+{
+    fb_store_settle(self);
+    *dropped = 0;
+    PGresult *r = PQexec(self->conn, "SELECT relname FROM pg_class WHERE relname LIKE 'fedbus\\_dropped\\_%'"
+                                     " AND relkind = 'r' AND NOT relispartition");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fb_store_fail(self, "listing detached partitions", r);
+        PQclear(r);
+        return FB_ESTORE;
+    }
+    int rc = FB_OK;
+    for (int i = 0; i < PQntuples(r) && rc == FB_OK; i++) {
+        char sql[128], *id = PQescapeIdentifier(self->conn, PQgetvalue(r, i, 0), strlen(PQgetvalue(r, i, 0)));
+        if (!id) rc = FB_ESTORE;
+        else {
+            snprintf(sql, sizeof(sql), "DROP TABLE %s", id);
+            PQfreemem(id);
+            if (fb_store_exec(self, sql, PGRES_COMMAND_OK) == 0) (*dropped)++;
+            else rc = FB_ESTORE;
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* In the transaction of fb_store_part_drop(): reads part again under the
+ * lock and, when its newest row is still older than cut_us, detaches it
+ * and renames it for fb_store_drop_detached(). Returns 1 when it did, 0
+ * when the partition stays, -1 on failure (the transaction ended). */
+static int s_detach(fb_store_t *self, const fb_store_part_t *part, int64_t cut_us, uint64_t *max_seq)
+{
+    char sql[512], gone[64];
+    int64_t v[2];
+    char *id = PQescapeIdentifier(self->conn, part->name, strlen(part->name));
+    s_dropped_name(part->name, gone, sizeof(gone));
+    char *to = PQescapeIdentifier(self->conn, gone, strlen(gone));
+    int rc = -1;
+    if (!id || !to) {
+        fb_store_fail(self, "naming a partition", NULL);
+        PQclear(PQexec(self->conn, "ROLLBACK"));
+        goto done;
+    }
+    snprintf(sql, sizeof(sql),
+             "SELECT m.global_seq, (extract(epoch FROM m.stored_at) * 1000000)::bigint FROM (SELECT 1) one"
+             " LEFT JOIN (SELECT global_seq, stored_at FROM %s ORDER BY global_seq DESC LIMIT 1) m ON true",
+             id);
+    if (s_row(self, 1, sql, "reading a partition", v, 2) != 0) goto done;
+    /* A row stored since the caller looked (within the retention window
+     * by its store time) keeps the partition for now. */
+    rc = 0;
+    if (v[1] >= cut_us) goto done;
+    snprintf(sql, sizeof(sql), "ALTER TABLE fedbus_messages DETACH PARTITION %s; ALTER TABLE %s RENAME TO %s", id, id,
+             to);
+    rc = s_step(self, sql) == 0 ? 1 : -1;
+    if ((uint64_t)v[0] > *max_seq) *max_seq = (uint64_t)v[0];
+done:
+    PQfreemem(id);
+    PQfreemem(to);
+    return rc;
+}
+
 int fb_store_part_drop(fb_store_t *self, const fb_store_part_t *parts, const fb_store_part_info_t *infos,
                        size_t n, int64_t cut_us, fb_store_drop_t *out)
 {
-    char sql[1024];
     memset(out, 0, sizeof(*out));
     fb_store_settle(self);
     /* Every row that reaches a partition before the lock is in it when
-     * its highest global_seq is read below; none reaches it after. */
+     * its highest global_seq is read below; none reaches it after. Under
+     * the lock the partitions are only detached, which is quick: dropping
+     * them (their files go at COMMIT, some 100 ms for a million rows)
+     * comes after, when no one waits for it. */
+    int64_t t0 = fb_time_mono_us();
     if (s_step(self, "BEGIN; LOCK TABLE fedbus_messages IN ACCESS EXCLUSIVE MODE") != 0) return FB_ESTORE;
-    size_t len = (size_t)snprintf(sql, sizeof(sql), "DROP TABLE ");
+    int64_t t1 = fb_time_mono_us();
     uint64_t max_seq = 0;
     int64_t rows = 0, ids_from_ms = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
-        fb_store_part_info_t now;
-        char *id = PQescapeIdentifier(self->conn, parts[i].name, strlen(parts[i].name));
-        if (!id) {
-            fb_store_fail(self, "naming a partition", NULL);
-            PQclear(PQexec(self->conn, "ROLLBACK"));
-            return FB_ESTORE;
-        }
-        int64_t v[2];
-        char q[256];
-        snprintf(q, sizeof(q),
-                 "SELECT m.global_seq, (extract(epoch FROM m.stored_at) * 1000000)::bigint FROM (SELECT 1) one"
-                 " LEFT JOIN (SELECT global_seq, stored_at FROM %s ORDER BY global_seq DESC LIMIT 1) m ON true",
-                 id);
-        if (s_row(self, 1, q, "reading a partition", v, 2) != 0) {
-            PQfreemem(id);
-            return FB_ESTORE;
-        }
-        now.max_seq = (uint64_t)v[0];
-        now.newest_stored_us = v[1];
-        /* A row stored since the caller looked (within the retention
-         * window by its store time) keeps the partition for now. */
-        if (now.newest_stored_us >= cut_us) {
-            PQfreemem(id);
-            continue;
-        }
-        if (len + strlen(id) + 4 < sizeof(sql))
-            len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", out->partitions ? ", " : "", id);
-        PQfreemem(id);
+        int rc = s_detach(self, &parts[i], cut_us, &max_seq);
+        if (rc < 0) return FB_ESTORE;
+        if (rc == 0) continue;
         out->partitions++;
         rows += infos[i].rows;
-        if (now.max_seq > max_seq) max_seq = now.max_seq;
         if (parts[i].hi_ms > ids_from_ms) ids_from_ms = parts[i].hi_ms;
     }
     if (!out->partitions) {
@@ -237,9 +285,15 @@ int fb_store_part_drop(fb_store_t *self, const fb_store_part_t *parts, const fb_
              " updated_at = now()",
              (unsigned long long)max_seq + 1, (long long)cut_us, (long long)ids_from_ms, out->partitions,
              (long long)rows);
-    if (s_step(self, upd) != 0 || s_step(self, sql) != 0 || s_step(self, "COMMIT") != 0) return FB_ESTORE;
+    if (s_step(self, upd) != 0 || s_step(self, "COMMIT") != 0) return FB_ESTORE;
     out->rows = rows;
     out->max_seq = max_seq;
+    out->lock_wait_us = t1 - t0;
+    out->held_us = fb_time_mono_us() - t1;
+    /* The detached tables hold nothing anyone reads any more: a failure
+     * here leaves them for the next pass. */
+    size_t gone;
+    fb_store_drop_detached(self, &gone);
     return FB_OK;
 }
 
