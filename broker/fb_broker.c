@@ -77,8 +77,9 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "milliseconds one replay page's query may run (statement_timeout; 0 = none); a page cut short answers STORE_UNAVAILABLE"},
     {"retention", FB_CFG_DURATION, offsetof(fb_broker_config_t, retention), 0, "0", 0, 36600LL * 86400000,
      "keep messages this long (e.g. 30d, 12h, 90m, 45s; 0 = forever): older partitions are dropped"},
-    {"retention-period", FB_CFG_DURATION, offsetof(fb_broker_config_t, retention_period), 0, "1d", 1000,
-     366LL * 86400000, "the time range of ids one partition of the messages table holds (1s to 366d)"},
+    {"retention-period", FB_CFG_DURATION, offsetof(fb_broker_config_t, retention_period), 0, "0", 0,
+     366LL * 86400000,
+     "the time range of ids one partition of the messages table holds, 1s to 366d (0 = auto: about a sixteenth of retention, 30d without)"},
     {"id-max-future", FB_CFG_DURATION, offsetof(fb_broker_config_t, id_max_future), 0, "1h", 1000,
      7LL * 86400000, "how far after the broker's clock a message_id (UUIDv7) may be dated (1s to 7d)"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
@@ -321,6 +322,10 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     }
     self->cfg = *cfg;
     pthread_mutex_init(&self->shared_lock, NULL);
+    if (cfg->retention_period && cfg->retention_period < 1000) {
+        fb_err("retention-period: at least 1s (or 0: chosen from retention)");
+        goto error;
+    }
     if (!(self->heads = fb_map_new(64))) {
         fb_err("out of memory");
         goto error;

@@ -22,7 +22,8 @@
 #define S_INTERVAL_MAX_US 60000000LL
 #define S_WAKE_US 1000000LL    /* the clock is compared at least this often */
 #define S_JUMP_US 2000000LL    /* wall and monotonic clocks parting by more is a jump */
-#define S_FAIL_LOG_US 60000000LL /* failures are logged at most once a minute (with a count) */
+#define S_FAIL_LOG_US 60000000LL /* failures of a kind are logged at most once a minute (with a count) */
+#define S_FAIL_KINDS 8
 
 struct fb_retention {
     fb_retention_opts_t opts;
@@ -37,9 +38,13 @@ struct fb_retention {
     int64_t horizon_us;
     int64_t ids_from_ms;
     fb_retention_counts_t counts;
-    /* The thread's: failures since the last one logged. */
-    int64_t fail_logged_us;
-    uint64_t fail_quiet;
+    /* The thread's: per kind of failure, when one was last logged and how
+     * many were not since. */
+    struct {
+        const char *what;
+        int64_t logged_us;
+        uint64_t quiet;
+    } fails[S_FAIL_KINDS];
 };
 
 /* -------------------------------------------------------- arithmetic --- */
@@ -60,6 +65,35 @@ void fb_retention_name(int64_t lo_ms, char *out, size_t size)
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (lo_ms % 1000 && n > 0 && (size_t)n < size)
         snprintf(out + n, size - (size_t)n, "_%03d", (int)(lo_ms - fb_retention_floor(lo_ms, 1000)));
+}
+
+int64_t fb_retention_auto_period(int64_t retention_ms)
+{
+    /* Round widths, each at most about three times the one before, so
+     * that the window holds 16 to about 50 partitions. */
+    static const int64_t ladder[] = {1000,     3000,     10000,          30000,          60000,
+                                     180000,   600000,   1800000,        3600000,        3 * 3600000LL,
+                                     21600000, 43200000, 86400000,       3 * 86400000LL, 7 * 86400000LL,
+                                     14 * 86400000LL, 30 * 86400000LL, 90 * 86400000LL, 180 * 86400000LL};
+    if (!retention_ms) return 30 * 86400000LL;
+    int64_t p = ladder[0];
+    for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]); i++)
+        if (ladder[i] <= retention_ms / 16) p = ladder[i];
+    return p;
+}
+
+void fb_retention_text(int64_t ms, char *out, size_t size)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    for (size_t i = 0; ms && i < sizeof(units) / sizeof(units[0]); i++)
+        if (ms % units[i].ms == 0) {
+            snprintf(out, size, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    snprintf(out, size, "%lldms", (long long)ms);
 }
 
 /* Appends the pieces of gap [a, b) to out (up to max in all, *k so far). */
@@ -161,19 +195,23 @@ int fb_retention_check_id(const fb_retention_t *self, const uint8_t id[16], int6
 
 /* -------------------------------------------------------------- passes --- */
 
-/* Counts a change that failed, logging it at most once a minute. */
+/* Counts a change that failed, logging it at most once a minute for each
+ * kind (what, a constant string). */
 static void s_failed(fb_retention_t *self, const char *what)
 {
     s_add(&self->counts.failures, 1);
     int64_t now = fb_time_mono_us();
-    if (self->fail_logged_us && now - self->fail_logged_us < S_FAIL_LOG_US) {
-        self->fail_quiet++;
+    size_t k = 0;
+    while (k < S_FAIL_KINDS - 1 && self->fails[k].what && self->fails[k].what != what) k++;
+    self->fails[k].what = what;
+    if (self->fails[k].logged_us && now - self->fails[k].logged_us < S_FAIL_LOG_US) {
+        self->fails[k].quiet++;
         return;
     }
-    fb_warn("retention: %s failed, tried again at the next pass: %s (%llu more failures not logged)", what,
-            fb_store_error(self->store), (unsigned long long)self->fail_quiet);
-    self->fail_logged_us = now;
-    self->fail_quiet = 0;
+    fb_warn("retention: %s failed, tried again at the next pass: %s (%llu more like it not logged)", what,
+            fb_store_error(self->store), (unsigned long long)self->fails[k].quiet);
+    self->fails[k].logged_us = now;
+    self->fails[k].quiet = 0;
 }
 
 /* Where partitions must begin: the horizon with retention; without, the
@@ -259,10 +297,11 @@ static void s_drop(fb_retention_t *self, const fb_store_part_t *parts, size_t n,
     if (out.partitions) {
         s_add(&self->counts.dropped, out.partitions);
         s_add(&self->counts.rows_dropped, (uint64_t)out.rows);
-        fb_info("retention: dropped %zu partition%s (%s%s), %lld rows, global_seq up to %llu; lock had in %.1f ms,"
-                " held %.1f ms",
+        char upto[48] = "";
+        if (out.max_seq) snprintf(upto, sizeof(upto), ", global_seq up to %llu", (unsigned long long)out.max_seq);
+        fb_info("retention: dropped %zu partition%s (%s%s), %lld rows%s; lock had in %.1f ms, held %.1f ms",
                 out.partitions, out.partitions == 1 ? "" : "s", go[0].name, k > 1 ? " ..." : "", (long long)out.rows,
-                (unsigned long long)out.max_seq, out.lock_wait_us / 1000.0, out.held_us / 1000.0);
+                upto, out.lock_wait_us / 1000.0, out.held_us / 1000.0);
     }
 done:
     free(go);
@@ -317,10 +356,15 @@ static void *s_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    int64_t interval = s_interval_us(self), wake = interval < S_WAKE_US ? interval : S_WAKE_US;
+    int64_t interval = s_interval_us(self);
     int64_t next = fb_time_mono_us() + interval, last_wall = fb_time_now_us(), last_mono = fb_time_mono_us();
     pthread_mutex_lock(&self->lock);
     while (!self->quit) {
+        /* Until the next pass is due, and at least once a second to see
+         * whether the wall clock jumped. */
+        int64_t wake = next - fb_time_mono_us();
+        if (wake > S_WAKE_US) wake = S_WAKE_US;
+        if (wake < 1000) wake = 1000;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         int64_t ns = until.tv_nsec + wake * 1000;
@@ -336,7 +380,7 @@ static void *s_main(void *arg)
         if (jumped) fb_info("retention: the wall clock jumped by %+lld ms: a pass now", (long long)drift / 1000);
         if (jumped || mono >= next) {
             s_pass(self);
-            next = fb_time_mono_us() + interval;
+            next = mono + interval;
         }
         pthread_mutex_lock(&self->lock);
     }
@@ -355,6 +399,7 @@ fb_retention_t *fb_retention_new(const char *pg, const fb_retention_opts_t *opts
         return NULL;
     }
     self->opts = *opts;
+    if (self->opts.period_ms < 1000) self->opts.period_ms = fb_retention_auto_period(opts->retention_ms);
     self->horizon_seq = 1;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -367,6 +412,11 @@ fb_retention_t *fb_retention_new(const char *pg, const fb_retention_opts_t *opts
         fb_retention_destroy(&self);
         return NULL;
     }
+    char keep[32], width[32];
+    fb_retention_text(self->opts.retention_ms, keep, sizeof(keep));
+    fb_retention_text(self->opts.period_ms, width, sizeof(width));
+    fb_info("retention: keeping %s, partitions of %s%s", self->opts.retention_ms ? keep : "everything", width,
+            opts->period_ms ? "" : " (chosen from retention)");
     s_pass(self);
     return self;
 }

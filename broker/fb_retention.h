@@ -23,7 +23,7 @@
 
 typedef struct {
     long long retention_ms; /* 0: keep everything */
-    long long period_ms;    /* the width of a partition */
+    long long period_ms;    /* the width of a partition (below 1 s: fb_retention_auto_period()) */
     long long future_ms;    /* how far ahead of the clock an id may be dated */
 } fb_retention_opts_t;
 
@@ -73,6 +73,16 @@ typedef struct {
 void fb_retention_counts(const fb_retention_t *self, fb_retention_counts_t *out);
 
 /* ------------------------------------------- the arithmetic, pure --- */
+
+/* The partition width retention-period 0 stands for: the widest of 1s,
+ * 3s, 10s, 30s, 1m, 3m, 10m, 30m, 1h, 3h, 6h, 12h, 1d, 3d, 7d, 14d, 30d,
+ * 90d, 180d that is at most a sixteenth of retention_ms (so that 16 to
+ * about 50 partitions hold the window: every replay page reads each one's
+ * index), or 30d when nothing is dropped. */
+int64_t fb_retention_auto_period(int64_t retention_ms);
+
+/* ms as the largest unit that divides it ("30d", "90m", "250ms"). */
+void fb_retention_text(int64_t ms, char *out, size_t size);
 
 /* ms rounded down to a multiple of period_ms (periods start at the Unix
  * epoch: with 1d, at 00:00 UTC). */

@@ -72,6 +72,12 @@ static int s_connect(fb_store_t *self)
     }
     if (s_exec(self, "SET client_min_messages = warning", PGRES_COMMAND_OK)) return -1;
     if (self->timeout_ms && s_set_timeout(self)) return -1;
+    self->page_prepared = 0;
+    if (self->lock_timeout_ms) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "SET lock_timeout = %d", self->lock_timeout_ms);
+        if (s_exec(self, sql, PGRES_COMMAND_OK)) return -1;
+    }
     if (self->role == FB_STORE_WRITER) {
         if (fb_migrate_run(self->conn, self->error, sizeof(self->error)) || s_take_lock(self)) return -1;
         /* The ack follows COMMIT: it must be durable, whatever the server default. */

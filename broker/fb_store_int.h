@@ -46,6 +46,7 @@ struct fb_store {
     /* The retention horizon as the last replay page read it. */
     uint64_t page_horizon_seq;
     int64_t page_horizon_us;
+    int page_prepared; /* the page query without prefixes is prepared on this connection */
 };
 
 /* Sets the store's error to "what: <res's error>" (conn's when res is NULL). */

@@ -71,6 +71,8 @@ int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_s
     return FB_OK;
 }
 
+#define S_PAGE_STMT "fedbus_page"
+
 /* Sends the page query (EXPLAIN of it when explain): rows of [from_seq,
  * to_seq) in global_seq order, each prefix as a byte range [p, p with its
  * last byte + 1) that the (topic, global_seq) index serves (topics and
@@ -112,7 +114,25 @@ static PGresult *s_page_query(fb_store_t *self, int explain, uint64_t from_seq, 
         q += sprintf(q, "%s(topic >= $%zu AND topic < $%zu)", i ? " OR " : " AND (", 5 + 2 * i, 6 + 2 * i);
     }
     sprintf(q, "%s ORDER BY global_seq LIMIT $4::int) m ON true", nprefixes ? ")" : "");
-    PGresult *r = PQexecParams(self->conn, sql, (int)np, NULL, params, NULL, NULL, explain ? 0 : 1);
+    PGresult *r;
+    if (explain || nprefixes) {
+        /* Planned for the prefixes given: how many rows a prefix matches
+         * decides between the topic index and the global_seq one. */
+        r = PQexecParams(self->conn, sql, (int)np, NULL, params, NULL, NULL, explain ? 0 : 1);
+    } else {
+        /* Without prefixes the plan never changes, and planning it is most
+         * of a page's cost once the table has a few dozen partitions (about
+         * 2 ms of 2.5 with 45): planned once per connection. */
+        r = NULL;
+        if (!self->page_prepared) {
+            r = PQprepare(self->conn, S_PAGE_STMT, sql, (int)np, NULL);
+            self->page_prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
+        }
+        if (self->page_prepared) {
+            PQclear(r);
+            r = PQexecPrepared(self->conn, S_PAGE_STMT, (int)np, params, NULL, NULL, 1);
+        }
+    }
     free(params);
     return r;
 }

@@ -2,13 +2,14 @@
  * replay and publishes past the horizon refused BEYOND_RETENTION, the ids' date rules, duplicates caught across
  * partitions, losses reported to subscribers and by `fedbus tail`, and numbering that never goes back.
  *
- * One broker keeps 10 s of history in partitions of 1 s. Ports 26000-26002. */
+ * One broker keeps 10 s of history in partitions of 1 s. Ports 26000-26002 (26010-26012: a broker refused). */
 #include "harness.h"
 
 #include "fb_crypto.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
 
+#include <libpq-fe.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -305,6 +306,47 @@ static void test_numbering_goes_on_after_everything_was_dropped(void **state)
     assert_int_equal(a.global_seq, (uint64_t)head + 1);
 }
 
+/* A drop that cannot have its lock within lock_timeout gives up, keeps
+ * the partition, lets ingest go on, and is done at a later pass. */
+static void test_a_drop_that_cannot_have_its_lock_is_tried_again_later(void **state)
+{
+    (void)state;
+    int before = th_count_lines(s_t.broker_log, "dropping partitions failed, tried again at the next pass");
+    /* A long reader of the table: a replay page of an old PostgreSQL
+     * client, say. */
+    PGconn *c = PQconnectdb(s_t.conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "BEGIN; SELECT count(*) FROM fedbus_messages");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    usleep(12000000); /* kr-after (the last test's) is due now */
+    assert_int_equal(s_count("kr-after"), 1);
+    int64_t t0 = fb_time_mono_us();
+    assert_int_equal(s_publish("kr-after", "during", 2, NULL).status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    assert_true(fb_time_mono_us() - t0 < 2000000); /* a drop waits 200 ms at most, and so does the COPY behind it */
+    assert_true(th_count_lines(s_t.broker_log, "dropping partitions failed, tried again at the next pass") > before);
+    PQclear(PQexec(c, "COMMIT"));
+    PQfinish(c);
+    s_wait_sql("SELECT count(*) FROM fedbus_messages WHERE origin_seq = 1 AND origin = 'kr-after'", 0, 10);
+}
+
+/* A partition narrower than a second is refused at start, with a reason. */
+static void test_a_retention_period_below_a_second_is_refused_at_start(void **state)
+{
+    (void)state;
+    char pg[300], cmd[700];
+    snprintf(pg, sizeof(pg), "--pg=%s", s_t.conninfo);
+    snprintf(cmd, sizeof(cmd),
+             "%s '%s' --ingest=tcp://127.0.0.1:26010 --feed=tcp://127.0.0.1:26011 --replay=tcp://127.0.0.1:26012"
+             " --retention=10s --retention-period=500ms 2>&1",
+             FEDBUS_BROKER_BIN, pg);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    char *out = NULL;
+    assert_int_equal(th_run(argv, &out, 20), 1);
+    if (!strstr(out, "retention-period: at least 1s")) fail_msg("the broker said: %s", out);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +357,8 @@ int main(void)
         cmocka_unit_test(test_publishes_are_refused_by_the_date_of_their_id),
         cmocka_unit_test(test_a_resend_in_a_later_partition_window_is_a_duplicate),
         cmocka_unit_test(test_numbering_goes_on_after_everything_was_dropped),
+        cmocka_unit_test(test_a_drop_that_cannot_have_its_lock_is_tried_again_later),
+        cmocka_unit_test(test_a_retention_period_below_a_second_is_refused_at_start),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -106,6 +106,31 @@ static void test_a_long_gap_gets_one_partition_for_its_older_part(void **state)
     assert_int_equal(out[n - 1].hi_ms, t0 + 100 * p);
 }
 
+static void test_the_automatic_width_keeps_about_sixteen_to_fifty_partitions(void **state)
+{
+    (void)state;
+    assert_int_equal(fb_retention_auto_period(30 * S_DAY), S_DAY);
+    assert_int_equal(fb_retention_auto_period(7 * S_DAY), 6 * 3600000LL);
+    assert_int_equal(fb_retention_auto_period(365 * S_DAY), 14 * S_DAY);
+    assert_int_equal(fb_retention_auto_period(12 * 3600000LL), 30 * 60000LL);
+    assert_int_equal(fb_retention_auto_period(45000), 1000);
+    assert_int_equal(fb_retention_auto_period(1000), 1000);
+    assert_int_equal(fb_retention_auto_period(0), 30 * S_DAY); /* everything kept: few, wide partitions */
+    const int64_t rs[] = {16000,      60000,      90 * 60000LL, 3600000,     2 * S_DAY,
+                          30 * S_DAY, 90 * S_DAY, 365 * S_DAY,  3650 * S_DAY, 8000 * S_DAY};
+    for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
+        int64_t n = rs[i] / fb_retention_auto_period(rs[i]);
+        if (n < 16 || n > 60) fail_msg("retention %lld ms: %lld partitions", (long long)rs[i], (long long)n);
+    }
+    char text[32];
+    fb_retention_text(30 * S_DAY, text, sizeof(text));
+    assert_string_equal(text, "30d");
+    fb_retention_text(90 * 60000LL, text, sizeof(text));
+    assert_string_equal(text, "90m");
+    fb_retention_text(1500, text, sizeof(text));
+    assert_string_equal(text, "1500ms");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -114,6 +139,7 @@ int main(void)
         cmocka_unit_test(test_a_partition_is_named_by_the_start_of_its_range),
         cmocka_unit_test(test_gaps_are_filled_period_by_period_around_what_exists),
         cmocka_unit_test(test_a_long_gap_gets_one_partition_for_its_older_part),
+        cmocka_unit_test(test_the_automatic_width_keeps_about_sixteen_to_fifty_partitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
