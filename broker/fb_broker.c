@@ -163,6 +163,13 @@ static void s_log_stats(fb_broker_t *self)
             (double)self->store_us_max / 1000.0,
             stored ? (double)(s->store_us_sum - l->store_us_sum) / 1000.0 / (double)stored : 0.0,
             o ? " rejects:" : "", reasons);
+    const fb_retention_counts_t *r = &s->retention;
+    if (memcmp(r, &l->retention, sizeof(*r)) != 0)
+        fb_info("stats retention: partitions_made=%llu rows_moved=%llu partitions_dropped=%llu rows_dropped=%llu"
+                " rows_expired=%llu failures=%llu",
+                (unsigned long long)r->created, (unsigned long long)r->moved, (unsigned long long)r->dropped,
+                (unsigned long long)r->rows_dropped, (unsigned long long)r->rows_expired,
+                (unsigned long long)r->failures);
     self->store_us_max = 0;
     if (s->replies_dropped != l->replies_dropped)
         fb_warn("acks dropped (peer queue full or peer gone): %llu in all",
