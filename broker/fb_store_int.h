@@ -43,6 +43,8 @@ struct fb_store {
     void *on_sent_arg;
     int timeout_ms; /* statement_timeout, set at every connect (0 = the server's) */
     int lock_timeout_ms; /* lock_timeout, likewise */
+    const char *extra; /* fb_store_set_extra(): SQL for the next append's transaction */
+    int extra_last;    /* the last append had some: the next COPY sent ahead opens a transaction */
     /* The retention horizon as the last replay page read it. */
     uint64_t page_horizon_seq;
     int64_t page_horizon_us;

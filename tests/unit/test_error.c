@@ -10,7 +10,8 @@
 
 static const int s_codes[] = {FB_OK,       FB_ENOMEM,   FB_EINVAL,    FB_EIO,
                               FB_ESTORE,   FB_ECONFLICT, FB_ETIMEOUT, FB_EPROTO,
-                              FB_EREJECTED, FB_ENOTFOUND, FB_ECONFIG, FB_EINTR, FB_ELOST};
+                              FB_EREJECTED, FB_ENOTFOUND, FB_ECONFIG, FB_EINTR,
+                              FB_EFULL, FB_ELOST};
 #define S_NCODES ((int)(sizeof(s_codes) / sizeof(s_codes[0])))
 
 static void test_codes_keep_their_stable_numbers(void **state)
