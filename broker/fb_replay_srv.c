@@ -266,7 +266,7 @@ static void s_refuse(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_pee
     char why[160];
     fb_identity_why(peer, why, sizeof(why));
     self->stats->replays_refused++;
-    s_replay_error(self, ident, request_id, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, why);
+    s_replay_error(self, ident, request_id, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, why, 0);
     if (FB_LOG_INFO <= fb_log_level_current &&
         fb_pace_may(self->pace, zmq_msg_data((zmq_msg_t *)ident), zmq_msg_size((zmq_msg_t *)ident),
                     FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, "replay refused NOT_AUTHORIZED", 1, 1.0 / 60))

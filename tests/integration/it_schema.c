@@ -209,7 +209,7 @@ static void test_an_upgrade_keeps_rows_whose_ids_are_not_uuid_v7(void **state)
     (void)state;
     th_t t;
     th_init(&t, "schemav4", 21960);
-    th_broker_start(&t, NULL);
+    th_broker_start(&t, S_PLAIN);
     assert_int_equal(s_publish(&t, 1, NULL).status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     th_broker_stop(&t, SIGTERM);
     s_back_to_version_1(&t);
@@ -217,7 +217,7 @@ static void test_an_upgrade_keeps_rows_whose_ids_are_not_uuid_v7(void **state)
      * envelope says global_seq 2: protobuf keeps the last field 7). */
     th_sql_exec(&t, "INSERT INTO fedbus_messages SELECT 2, origin, 2, '5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f',"
                     " topic, created_at, stored_at, content_hash, envelope || '\\x3802'::bytea FROM fedbus_messages");
-    th_broker_start(&t, NULL);
+    th_broker_start(&t, S_PLAIN);
     assert_int_equal(th_sql_int(&t, S_PARTITIONED), 1);
     assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 2);
     assert_int_equal(th_sql_int(&t, "SELECT global_seq FROM fedbus_messages_legacy"), 1);
