@@ -177,6 +177,11 @@ static int s_check(const Fedbus__Envelope *env, fb_verdict_t *v, int strings_che
     if (env->message_id.len != 16)
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
                          "message_id must be 16 bytes, not %zu", env->message_id.len);
+    /* The store is partitioned by the time in the id, and retention drops
+     * history by it: an id must say when it was made. */
+    if (!fb_uuid_is_v7(env->message_id.data))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "message_id must be a UUIDv7 (version 7, RFC 9562 variant: xxxxxxxx-xxxx-7xxx-[89ab]xxx-...)");
     if (!env->origin || !*env->origin)
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "origin is required");
     if (!fb_segment_valid(env->origin, strlen(env->origin)))

@@ -566,6 +566,21 @@ static void test_message_id_must_be_16_bytes(void **state)
     s_assert_rejected(env, S_R(INVALID_FIELD), "17");
 }
 
+static void test_message_id_must_be_a_uuid_v7(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.id[6] = 0x4a; /* version 4 */
+    s_assert_rejected(env, S_R(INVALID_FIELD), "UUIDv7");
+    f.id[6] = 0x7a;
+    f.id[8] = 0xcc; /* version 7, not the RFC 9562 variant */
+    s_assert_rejected(env, S_R(INVALID_FIELD), "UUIDv7");
+    f.id[8] = 0x8c;
+    fb_verdict_t v;
+    assert_int_equal(fb_envelope_check(env, &v), 0);
+}
+
 static void test_origin_must_be_a_member_id(void **state)
 {
     (void)state;
@@ -876,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_cfp_needs_title_and_closing_time),
         cmocka_unit_test(test_researcher_update_needs_id_name_and_kind),
         cmocka_unit_test(test_message_id_must_be_16_bytes),
+        cmocka_unit_test(test_message_id_must_be_a_uuid_v7),
         cmocka_unit_test(test_origin_must_be_a_member_id),
         cmocka_unit_test(test_end_before_start_is_invalid),
         cmocka_unit_test(test_utc_offset_beyond_a_day_is_invalid),
