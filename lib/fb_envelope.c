@@ -322,7 +322,8 @@ Fedbus__Envelope *fb_envelope_decode_in(fb_arena_t *arena, const uint8_t *buf, s
         s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "envelope is not a decodable protobuf message");
         return NULL;
     }
-    if (s_wire_strings(buf, buf + len, &fedbus__envelope__descriptor, 0, v) != 0 || s_check(env, v, 1) != 0) {
+    /* No bytes may come as NULL (an empty Publish): NULL + 0 is undefined. */
+    if (s_wire_strings(buf, len ? buf + len : buf, &fedbus__envelope__descriptor, 0, v) != 0 || s_check(env, v, 1) != 0) {
         if (bad) *bad = env;
         else if (!arena) fedbus__envelope__free_unpacked(env, NULL);
         return NULL;

@@ -343,6 +343,20 @@ static void test_empty_bytes_decode_to_an_envelope_missing_its_fields(void **sta
     s_assert_decode_rejects(none, 0, S_R(MISSING_FIELD));
 }
 
+/* An empty Publish: protobuf-c gives its envelope as NULL and 0. */
+static void test_no_bytes_given_as_a_null_pointer_decode_to_an_envelope_missing_its_fields(void **state)
+{
+    (void)state;
+    s_assert_decode_rejects(NULL, 0, S_R(MISSING_FIELD));
+    fb_arena_t *arena = fb_arena_new(4096, 4096);
+    fb_verdict_t v;
+    Fedbus__Envelope *bad = NULL;
+    assert_null(fb_envelope_decode_in(arena, NULL, 0, &v, &bad));
+    assert_int_equal(v.reason, S_R(MISSING_FIELD));
+    assert_non_null(bad);
+    fb_arena_destroy(&arena);
+}
+
 /* ---------------------------------------------------------- INVALID_UTF8 --- */
 
 static void test_invalid_utf8_in_a_nested_field_is_found(void **state)
@@ -864,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_every_cut_inside_the_payload_is_malformed),
         cmocka_unit_test(test_pseudo_random_bytes_never_decode),
         cmocka_unit_test(test_empty_bytes_decode_to_an_envelope_missing_its_fields),
+        cmocka_unit_test(test_no_bytes_given_as_a_null_pointer_decode_to_an_envelope_missing_its_fields),
         cmocka_unit_test(test_invalid_utf8_in_a_nested_field_is_found),
         cmocka_unit_test(test_invalid_utf8_in_a_repeated_string_is_found),
         cmocka_unit_test(test_invalid_utf8_in_envelope_strings_comes_before_other_checks),
