@@ -252,7 +252,9 @@ static int s_wire_strings(const uint8_t *p, const uint8_t *end, const ProtobufCM
     if (depth > 16) return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "nesting too deep");
     while (p < end) {
         uint64_t key, n;
-        if (fb_wire_read_varint(&p, end, &key)) goto malformed;
+        /* Field numbers run from 1 to 2^29-1 (protobuf-c takes 0 and more
+         * when the key is written long); fb_wire refuses the rest too. */
+        if (fb_wire_read_varint(&p, end, &key) || key >> 3 == 0 || key >> 3 > 536870911u) goto malformed;
         switch (key & 7) {
         case 0:
             if (fb_wire_read_varint(&p, end, &n)) goto malformed;
