@@ -12,6 +12,7 @@
 #include "fb_zmq.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,8 +75,33 @@ static inline void *fz_socket(int type, const char *endpoint, int bind)
 {
     void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = type, .endpoint = endpoint, .bind = bind,
                                            .sndhwm = 100000, .rcvhwm = 100000});
+    if (!s) fprintf(stderr, "fuzz: socket on %s: %s\n", endpoint, zmq_strerror(errno));
     FZ_CHECK(s != NULL, "cannot make a socket");
     return s;
+}
+
+/* ZeroMQ frees a closed socket later, on its reaper thread, and each
+ * socket holds a file descriptor until then. Targets that make sockets for
+ * every input call this first: when more than FZ_FDS_HIGH descriptors are
+ * open it waits (up to 10 s) until the reaper is down to FZ_FDS_LOW, so that
+ * a fast run never meets the context's socket limit (fb_zmq: 8192). */
+#define FZ_FDS_HIGH 1024
+#define FZ_FDS_LOW 256
+
+static inline int fz_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d) return 0;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n;
+}
+
+static inline void fz_pace_sockets(void)
+{
+    if (fz_open_fds() <= FZ_FDS_HIGH) return;
+    for (int i = 0; i < 10000 && fz_open_fds() > FZ_FDS_LOW; i++) usleep(1000);
 }
 
 /* Receives and drops everything queued on sock; returns how many parts. */

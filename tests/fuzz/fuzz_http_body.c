@@ -44,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_quiet();
         node = fz_node();
     }
+    fz_pace_sockets();
     /* libmicrohttpd hands the handler a NUL-terminated body. */
     char *body = malloc(size + 1);
     FZ_CHECK(body != NULL, "out of memory");

@@ -13,7 +13,9 @@
 
 #include "fb_session.h"
 
-#define S_BROKER "inproc://fuzz-node-broker"
+#include <errno.h>
+
+#define S_BROKER "inproc://fuzz-node-broker-%u" /* one broker socket per input */
 
 /* A publish frame with message_id 00..0k, of topic event.kr-seoul.forum. */
 static uint8_t *s_publish(uint8_t k, size_t *len)
@@ -109,8 +111,6 @@ static s_state_t *s_setup(void)
     s.node->cfg.resend_ms = 3000;
     s.node->cfg.heartbeat_ms = 1000;
     s.node->cfg.inflight_frames = 2;
-    snprintf(s.node->cfg.broker, sizeof(s.node->cfg.broker), "%s", S_BROKER);
-    s.broker = fz_socket(ZMQ_ROUTER, S_BROKER, 1);
     s.client = fz_socket(ZMQ_DEALER, FZ_NODE_SUBMIT, 0);
     size_t l3, l4;
     s.frames[0] = s_publish(1, &s.lens[0]);
@@ -122,13 +122,20 @@ static s_state_t *s_setup(void)
     return &s;
 }
 
-/* A new session. Its monitor's inproc endpoint is named after its address,
- * and ZeroMQ lets go of a closed socket's endpoint a moment later, on its
- * own thread: the session before is closed only once this one is made (so
- * the two differ), and a name still taken is tried again. */
+/* A new session, talking to a broker socket of its own: a frame the
+ * session before sent can then never be taken for this one's (ZeroMQ may
+ * hand such a frame over after the drain of the input before). The
+ * session's monitor has an inproc endpoint named after its address, and
+ * ZeroMQ lets go of a closed socket's endpoint a moment later, on its own
+ * thread: the session before is closed only once this one is made (so the
+ * two differ), and a name still taken is tried again. */
 static fb_session_t *s_session(s_state_t *s)
 {
     static fb_session_t *before;
+    static void *before_broker;
+    static unsigned n;
+    snprintf(s->node->cfg.broker, sizeof(s->node->cfg.broker), S_BROKER, n++);
+    s->broker = fz_socket(ZMQ_ROUTER, s->node->cfg.broker, 1);
     fb_session_t *session = NULL;
     for (int i = 0; i < 1000 && !session; i++) {
         session = fb_session_new(&s->node->cfg, s->node->outbox, s->node->submit, NULL, &s->node->stats);
@@ -136,7 +143,9 @@ static fb_session_t *s_session(s_state_t *s)
     }
     FZ_CHECK(session != NULL, "cannot make a session");
     fb_session_destroy(&before);
+    if (before_broker) zmq_close(before_broker);
     before = session;
+    before_broker = s->broker;
     return session;
 }
 
@@ -144,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static s_state_t *s;
     if (!s) s = s_setup();
+    fz_pace_sockets();
     fb_session_t *session = s_session(s);
     fb_session_start(session);
     /* As the node's loop does: a Hello that could not be queued yet (the
@@ -168,8 +178,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         zmq_msg_t id;
         zmq_msg_init(&id);
         zmq_msg_copy(&id, &ident);
-        FZ_CHECK(zmq_msg_send(&id, s->broker, ZMQ_SNDMORE) >= 0 && zmq_send(s->broker, f, n, 0) >= 0,
-                 "cannot send to the node");
+        int sent = zmq_msg_send(&id, s->broker, ZMQ_SNDMORE) >= 0 && zmq_send(s->broker, f, n, 0) >= 0;
+        if (!sent)
+            fprintf(stderr, "fuzz: send to the node: %s (identity of %zu bytes, frame %d)\n", zmq_strerror(errno),
+                    zmq_msg_size(&ident), i);
+        FZ_CHECK(sent, "cannot send to the node");
         while (fb_session_on_broker(session) == 0)
             ;
     }

@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_quiet();
         node = fz_socket(ZMQ_ROUTER, S_NODE, 1);
     }
+    fz_pace_sockets();
     fb_publisher_t *pub = fb_publisher_new(S_NODE);
     FZ_CHECK(pub != NULL, "cannot connect");
     fb_ack_t ack, acks[2];

@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static unsigned runs;
     static fb_broker_stats_t stats;
     if (!runs) fz_quiet();
+    fz_pace_sockets();
     char ep[64];
     snprintf(ep, sizeof(ep), "inproc://fuzz-replay-%u", runs++);
     void *router = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = ep, .bind = 1, .max_msg = 1 << 20});

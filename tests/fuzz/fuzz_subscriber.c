@@ -121,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static void *pub;
     if (!pub) pub = s_setup();
+    fz_pace_sockets();
     fb_endpoint_opts_t feed = {.endpoint = S_FEED}, replay = {.endpoint = S_REPLAY};
     fb_subscriber_t *sub = fb_subscriber_open(&feed, &replay);
     FZ_CHECK(sub != NULL, "cannot make a subscriber");
