@@ -18,12 +18,13 @@ fb_batch_t *fb_batch_new(size_t max)
     self->keys = calloc(max, sizeof(*self->keys));
     self->found = calloc(max, sizeof(*self->found));
     self->key_items = calloc(max, sizeof(*self->key_items));
+    self->proofs = calloc(max, sizeof(*self->proofs));
     self->heads = fb_map_new(64);
     self->ids = fb_map_new(max);
     /* The origin and topic of each publish (a few dozen bytes each). */
     self->arena = fb_arena_new(64 << 10, 1u << 20);
     if (!self->items || !self->frames || !self->rows || !self->keys || !self->found || !self->key_items ||
-        !self->heads || !self->ids || !self->arena)
+        !self->proofs || !self->heads || !self->ids || !self->arena)
         fb_batch_destroy(&self);
     return self;
 }
@@ -39,6 +40,7 @@ void fb_batch_destroy(fb_batch_t **self_p)
     free(self->keys);
     free(self->found);
     free(self->key_items);
+    free(self->proofs);
     fb_map_destroy(&self->heads);
     fb_map_destroy(&self->ids);
     fb_arena_destroy(&self->arena);
@@ -77,6 +79,7 @@ void fb_batch_release(fb_batch_t *self)
 {
     for (size_t i = 0; i < self->nitems; i++) s_close(&self->frames[i]);
     self->nitems = 0;
+    self->nproofs = 0;
     self->bytes = 0;
     fb_arena_reset(self->arena);
 }

@@ -79,6 +79,10 @@ typedef struct {
     fb_map_t *heads;     /* origin -> highest origin_seq of this batch's new rows */
     fb_map_t *ids;       /* (message_id, origin) -> first item, for in-batch duplicates */
     fb_arena_t *arena;   /* what the batch keeps of its envelopes, released with it */
+    /* The seals of its frames that verified (fb_verify), each in the arena,
+     * stored with the batch's rows. */
+    const struct fb_verify_proof **proofs;
+    size_t nproofs;
     uint64_t base;       /* the store's head when the writer took the batch */
     uint64_t head;       /* ... and after it stored the batch */
     uint64_t store_errors;    /* attempts that failed */

@@ -13,16 +13,22 @@
  * Replay requests are served a page per turn of the loop (fb_replay_srv). */
 #include "fb_broker.h"
 
+#include "fb_verify.h"
+
 #include "fb_batch.h"
 #include "fb_envelope.h"
 #include "fb_feed.h"
+#include "fb_identity.h"
 #include "fb_ingest.h"
+#include "fb_curve.h"
 #include "fb_log.h"
+#include "fb_members.h"
 #include "fb_map.h"
 #include "fb_replay_srv.h"
 #include "fb_store.h"
 #include "fb_time.h"
 #include "fb_writer.h"
+#include "fb_zap.h"
 #include "fb_zmq.h"
 #include "fedbus/fedbus.h"
 
@@ -64,6 +70,10 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "publishes that make a batch worth committing at once, without commit-linger"},
     {"feed-queue", FB_CFG_INT, offsetof(fb_broker_config_t, feed_queue), 0, "10000", 100, 10000000,
      "feed frames queued for a subscriber before the feed drops frames for it (a batched frame holds up to 32 messages and 8 KiB)"},
+    {"signatures", FB_CFG_STR, offsetof(fb_broker_config_t, signatures),
+     sizeof(((fb_broker_config_t *)0)->signatures), "optional", 0, 0,
+     "optional: sealed frames are verified (a bad seal or link is refused), unsealed ones taken as before; "
+     "required: every publish must come in a sealed PublishBatch from a member with a registered signing key"},
     {"replay-max", FB_CFG_INT, offsetof(fb_broker_config_t, replay_max), 0, "64", 1, 4096,
      "replays in progress on the broker; one more is answered STORE_UNAVAILABLE (retry)"},
     {"replay-per-peer", FB_CFG_INT, offsetof(fb_broker_config_t, replay_per_peer), 0, "8", 1, 4096,
@@ -74,6 +84,12 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "milliseconds a replay waits for its client to take a chunk before it is dropped (and counted)"},
     {"replay-timeout", FB_CFG_INT, offsetof(fb_broker_config_t, replay_timeout), 0, "1000", 0, 600000,
      "milliseconds one replay page's query may run (statement_timeout; 0 = none); a page cut short answers STORE_UNAVAILABLE"},
+    {"keys", FB_CFG_STR, offsetof(fb_broker_config_t, keys), sizeof(((fb_broker_config_t *)0)->keys), "", 0, 0,
+     "the broker's secret key file (made by `fedbus keygen`): ingest, feed and replay take CURVE clients only, "
+     "each admitted by the member registry"},
+    {"insecure-plaintext", FB_CFG_BOOL, offsetof(fb_broker_config_t, insecure_plaintext), 0, "false", 0, 0,
+     "development only: no encryption and no member check; anyone who reaches the sockets publishes as any "
+     "member and reads everything (without it, keys is required)"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -81,13 +97,24 @@ const fb_cfg_key_t fb_broker_keys[] = {
     FB_CFG_END,
 };
 
+/* How far ahead of the broker's clock a seal may be signed. */
+#define S_SEAL_AHEAD_US (300 * 1000000LL)
+
 struct fb_broker {
     fb_broker_config_t cfg;
+    /* Trust (all NULL with insecure-plaintext): the registry, the ZAP
+     * handler, who each peer is; the secret key, Z85. */
+    fb_members_t *members;
+    fb_zap_t *zap;
+    fb_identity_t *identity;
+    char curve_secret[FB_CURVE_TEXT];
+    int64_t feed_retry_us; /* the feed could not be bound again: when to try next */
     fb_writer_t *writer;
     fb_ingest_t *ingest;
     fb_feed_t *feed;
     fb_replay_srv_t *replay;
     fb_map_t *heads;   /* origin -> highest origin_seq committed and answered (Welcomes) */
+    fb_verify_t *verify; /* seals and links of what is read */
     /* The counters, the main thread's own; as of the last stats line; and
      * a copy for other threads, renewed every turn of the loop. */
     fb_broker_stats_t stats, last_stats;
@@ -127,8 +154,16 @@ static void s_answer(void *arg, fb_batch_t *b)
 
 /* ---------------------------------------------------------- statistics --- */
 
+/* Takes into the counters those the feed and replay modules keep. */
+static void s_gather(fb_broker_t *self)
+{
+    self->stats.feed_ignored = fb_feed_ignored(self->feed);
+    self->stats.replays_dropped = fb_replay_srv_dropped(self->replay);
+}
+
 static void s_log_stats(fb_broker_t *self)
 {
+    s_gather(self);
     const fb_broker_stats_t *s = &self->stats, *l = &self->last_stats;
     if (memcmp(s, l, sizeof(*s)) == 0) return;
     char reasons[512] = "";
@@ -142,19 +177,36 @@ static void s_log_stats(fb_broker_t *self)
     uint64_t stored = s->batches - l->batches;
     fb_info("stats frames=%llu batch_frames=%llu hellos=%llu heartbeats=%llu accepted=%llu "
             "duplicates=%llu resends=%llu rejected=%llu batches=%llu store_errors=%llu "
-            "store_conflicts=%llu replays=%llu feed_frames=%llu feed_batches=%llu handed_ahead=%llu "
-            "head=%llu origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
+            "store_conflicts=%llu replays=%llu replays_dropped=%llu feed_frames=%llu feed_batches=%llu "
+            "feed_ignored=%llu handed_ahead=%llu head=%llu origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
             (unsigned long long)s->frames, (unsigned long long)s->batch_frames,
             (unsigned long long)s->hellos, (unsigned long long)s->heartbeats, (unsigned long long)s->accepted,
             (unsigned long long)s->duplicates, (unsigned long long)s->resends, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
             (unsigned long long)s->store_conflicts, (unsigned long long)s->replays,
-            (unsigned long long)s->feed_frames, (unsigned long long)s->feed_batches,
+            (unsigned long long)s->replays_dropped, (unsigned long long)s->feed_frames,
+            (unsigned long long)s->feed_batches, (unsigned long long)s->feed_ignored,
             (unsigned long long)s->handed_ahead, (unsigned long long)s->head, (size_t)s->origins,
             (double)self->store_us_max / 1000.0,
             stored ? (double)(s->store_us_sum - l->store_us_sum) / 1000.0 / (double)stored : 0.0,
             o ? " rejects:" : "", reasons);
     self->store_us_max = 0;
+    fb_verify_stats_t v = {0};
+    if (self->verify) fb_verify_get_stats(self->verify, &v);
+    if (v.sealed || v.bad_signature)
+        fb_info("signing: sealed=%llu unsealed=%llu bad_signature=%llu key_not_valid=%llu broken_chain=%llu",
+                (unsigned long long)v.sealed, (unsigned long long)v.unsealed, (unsigned long long)v.bad_signature,
+                (unsigned long long)v.key_not_valid, (unsigned long long)v.broken_chain);
+    if (self->zap)
+        fb_info("stats trust zap_admitted=%llu zap_unknown=%llu zap_suspended=%llu zap_revoked=%llu zap_other=%llu "
+                "members=%llu members_active=%llu members_failures=%llu heartbeats_refused=%llu replays_refused=%llu "
+                "replays_stopped=%llu feed_cuts=%llu",
+                (unsigned long long)s->zap_admitted, (unsigned long long)s->zap_unknown,
+                (unsigned long long)s->zap_suspended, (unsigned long long)s->zap_revoked,
+                (unsigned long long)s->zap_other, (unsigned long long)s->members,
+                (unsigned long long)s->members_active, (unsigned long long)s->members_failures,
+                (unsigned long long)s->heartbeats_refused, (unsigned long long)s->replays_refused,
+                (unsigned long long)s->replays_stopped, (unsigned long long)s->feed_cuts);
     if (s->replies_dropped != l->replies_dropped)
         fb_warn("acks dropped (peer queue full or peer gone): %llu in all",
                 (unsigned long long)s->replies_dropped);
@@ -164,6 +216,7 @@ static void s_log_stats(fb_broker_t *self)
 /* Renews the copy other threads read. */
 static void s_share_stats(fb_broker_t *self)
 {
+    s_gather(self);
     pthread_mutex_lock(&self->shared_lock);
     self->shared = self->stats;
     pthread_mutex_unlock(&self->shared_lock);
@@ -194,9 +247,47 @@ static void s_read_ingest(fb_broker_t *self)
     if (fb_writer_busy(self->writer) && fb_writer_back(self->writer)) fb_writer_collect(self->writer, 0);
 }
 
-/* What the loop does every turn besides its sockets: memory, statistics. */
+/* Copies what the ZAP handler and the directory count into the statistics. */
+static void s_trust_stats(fb_broker_t *self)
+{
+    if (!self->members) return;
+    fb_zap_stats_t z = {0};
+    fb_members_info_t m;
+    if (self->zap) fb_zap_stats(self->zap, &z);
+    fb_members_info(self->members, &m);
+    fb_broker_stats_t *s = &self->stats;
+    s->zap_admitted = z.admitted, s->zap_unknown = z.unknown, s->zap_suspended = z.suspended;
+    s->zap_revoked = z.revoked, s->zap_other = z.other;
+    s->members = m.members, s->members_active = m.active, s->members_failures = m.failures;
+}
+
+/* Someone was cut off (suspended, revoked, deleted, a new key): their
+ * replays in progress end, and the feed is bound again, since XPUB cannot
+ * drop one subscriber: every subscriber reconnects through ZAP, which lets
+ * in only who may still come. Ingest and replay refuse the rest frame by
+ * frame (fb_identity). */
+static void s_cut(fb_broker_t *self)
+{
+    int ended = fb_replay_srv_recheck(self->replay);
+    self->stats.feed_cuts++;
+    fb_info("members: someone was cut off: %d replays stopped; the feed is bound again (its subscribers reconnect)",
+            ended);
+    if (fb_feed_reopen(self->feed) != 0) {
+        fb_warn("feed: cannot bind %s again yet (%s): trying again", self->cfg.feed, zmq_strerror(errno));
+        self->feed_retry_us = fb_time_mono_us() + 100000;
+    }
+}
+
+/* What the loop does every turn besides its sockets: who may go on,
+ * memory, statistics. */
 static void s_housekeeping(fb_broker_t *self)
 {
+    if (fb_identity_refresh(self->identity)) s_cut(self);
+    if (!fb_feed_socket(self->feed) && fb_time_mono_us() >= self->feed_retry_us) {
+        if (fb_feed_reopen(self->feed) == 0) fb_info("feed: bound again at %s", self->cfg.feed);
+        else self->feed_retry_us = fb_time_mono_us() + 100000;
+    }
+    s_trust_stats(self);
     fb_ingest_tick(self->ingest);
     if (!fb_writer_busy(self->writer) && fb_writer_filling(self->writer)->nitems == 0 &&
         fb_time_mono_us() >= self->next_trim_us) {
@@ -225,23 +316,26 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
          * back: the publishers wait in ZeroMQ's queues (backpressure). */
         const fb_batch_t *fill = fb_writer_filling(w);
         int room = (long long)fill->nitems < self->cfg.batch_max && fill->bytes < self->cfg.batch_bytes;
+        /* The feed has no socket for the moment it is bound again after a cut. */
+        void *feed = fb_feed_socket(self->feed);
         zmq_pollitem_t items[] = {
             {fb_writer_socket(w), 0, ZMQ_POLLIN, 0},
             {fb_replay_srv_socket(self->replay), 0, ZMQ_POLLIN, 0},
-            {fb_feed_socket(self->feed), 0, ZMQ_POLLIN, 0},
             {fb_ingest_socket(self->ingest), 0, room ? ZMQ_POLLIN : 0, 0},
+            {feed, 0, ZMQ_POLLIN, 0},
         };
-        int rc = zmq_poll(items, 4, fb_writer_timeout(w, fb_replay_srv_wait_ms(self->replay, FB_FEED_HEAD_US / 1000)));
+        int rc = zmq_poll(items, feed ? 4 : 3,
+                          fb_writer_timeout(w, fb_replay_srv_wait_ms(self->replay, FB_FEED_HEAD_US / 1000)));
         if (rc < 0 && errno != EINTR) {
             fb_err("poll: %s", zmq_strerror(errno));
             break;
         }
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) fb_writer_collect(w, 0);
-        if (rc > 0 && (items[3].revents & ZMQ_POLLIN)) s_read_ingest(self);
+        if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) s_read_ingest(self);
         /* The writer never idles while publishes wait. */
         fb_writer_hand_off(w);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) fb_replay_srv_read(self->replay, self->stats.head);
-        if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) fb_feed_drain(self->feed);
+        if (rc > 0 && feed && (items[3].revents & ZMQ_POLLIN)) fb_feed_drain(self->feed);
         if (fb_replay_srv_active(self->replay)) fb_replay_srv_serve(self->replay, self->stats.head);
         fb_feed_head_tick(self->feed, self->stats.head);
         s_housekeeping(self);
@@ -264,33 +358,40 @@ int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
 static int s_open_sockets(fb_broker_t *self, fb_store_t *reader)
 {
     const fb_broker_config_t *cfg = &self->cfg;
+    /* With keys every socket is a CURVE server that asks ZAP about each client. */
+    int curve = self->members != NULL;
+    const char *secret = curve ? self->curve_secret : NULL;
     /* Ingest refuses frames far beyond max-frame at the transport (the
      * peer is dropped); frames just above it get a FRAME_TOO_LARGE reject. */
     void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = cfg->ingest, .bind = 1,
                                            .max_msg = cfg->max_frame * 4 + 4096, .sndhwm = S_HWM,
-                                           .rcvhwm = S_HWM});
+                                           .rcvhwm = S_HWM, .curve_server = curve, .curve_secretkey = secret,
+                                           .zap_domain = curve ? "fedbus-ingest" : NULL});
     if (!s) {
         fb_err("cannot bind ingest %s: %s", cfg->ingest, zmq_strerror(errno));
         goto error;
     }
-    if (!(self->ingest = fb_ingest_new(s, cfg, self->heads, &self->stats, self->writer))) goto oom;
-    s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_XPUB, .endpoint = cfg->feed, .bind = 1,
-                                     .sndhwm = (int)cfg->feed_queue, .rcvhwm = (int)cfg->feed_queue,
-                                     .max_msg = FB_FEED_SUB_MAX});
-    if (!s) {
+    if (!(self->ingest = fb_ingest_new(s, cfg, self->heads, &self->stats, self->writer, self->identity))) goto oom;
+    self->feed = fb_feed_new(&(fb_zmq_opts_t){.type = ZMQ_XPUB, .endpoint = cfg->feed, .bind = 1,
+                                              .sndhwm = (int)cfg->feed_queue, .rcvhwm = (int)cfg->feed_queue,
+                                              .max_msg = curve ? FB_FEED_SUB_MAX_CURVE : FB_FEED_SUB_MAX,
+                                              .curve_server = curve,
+                                              .curve_secretkey = secret, .zap_domain = curve ? "fedbus-feed" : NULL},
+                             &self->stats);
+    if (!self->feed) {
         fb_err("cannot bind feed %s: %s", cfg->feed, zmq_strerror(errno));
         goto error;
     }
-    if (!(self->feed = fb_feed_new(s, &self->stats))) goto oom;
     s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = cfg->replay, .bind = 1, .max_msg = 1 << 20,
-                                     .sndhwm = (int)cfg->replay_queue});
+                                     .sndhwm = (int)cfg->replay_queue, .curve_server = curve,
+                                     .curve_secretkey = secret, .zap_domain = curve ? "fedbus-replay" : NULL});
     if (!s) {
         fb_err("cannot bind replay %s: %s", cfg->replay, zmq_strerror(errno));
         goto error;
     }
     fb_replay_limits_t limits = {(int)cfg->replay_max, (int)cfg->replay_per_peer, (int)cfg->replay_stall,
                                  (int)cfg->replay_timeout};
-    if (!(self->replay = fb_replay_srv_new(s, reader, &self->stats, &limits))) {
+    if (!(self->replay = fb_replay_srv_new(s, reader, &self->stats, &limits, self->identity))) {
         reader = NULL; /* closed with the socket */
         goto oom;
     }
@@ -300,6 +401,102 @@ oom:
 error:
     fb_store_destroy(&reader);
     return -1;
+}
+
+/* fb_verify's key lookup: member's signing key key_id, from the member
+ * directory as it stands. */
+static int s_signing_key(void *ctx, const char *member, const uint8_t key_id[FB_KEY_ID_LEN], fb_verify_key_t *out)
+{
+    fb_broker_t *self = ctx;
+    fb_memberdir_t *dir = fb_members_get(self->members);
+    const fb_member_t *m = fb_memberdir_find(dir, member);
+    int found = 0;
+    for (size_t i = 0; m && i < m->nkeys && !found; i++)
+        if (memcmp(m->keys[i].key_id, key_id, FB_KEY_ID_LEN) == 0) {
+            memcpy(out->pub, m->keys[i].public_key, FB_ED25519_KEY_LEN);
+            out->valid_from_us = m->keys[i].valid_from_us;
+            out->valid_until_us = m->keys[i].valid_until_us;
+            found = 1;
+        }
+    fb_memberdir_release(&dir);
+    return found;
+}
+
+static int s_chain_head(void *arg, const char *origin, uint64_t seq, const uint8_t *hash)
+{
+    return fb_verify_set_head(arg, origin, seq, hash);
+}
+
+/* Makes the verifier of seals and links, with the chain heads the store
+ * holds, and hands it to ingest. Returns 0, or -1 after logging why. */
+static int s_open_verify(fb_broker_t *self)
+{
+    int required = strcmp(self->cfg.signatures, "required") == 0;
+    if (!required && strcmp(self->cfg.signatures, "optional") != 0) {
+        fb_err("signatures must be optional or required, not '%s'", self->cfg.signatures);
+        return -1;
+    }
+    /* Signing keys come from the member directory; without CURVE there is
+     * none yet, and seals still need one. */
+    char err[512];
+    if (!self->members && !(self->members = fb_members_new(self->cfg.pg, err, sizeof(err)))) {
+        fb_err("members: %s", err);
+        return -1;
+    }
+    self->verify = fb_verify_new(&(fb_verify_opts_t){.required = required, .max_ahead_us = S_SEAL_AHEAD_US,
+                                                    .key = s_signing_key, .key_ctx = self});
+    if (!self->verify) {
+        fb_err("out of memory");
+        return -1;
+    }
+    if (fb_writer_chain_heads(self->writer, s_chain_head, self->verify) != 0) return -1;
+    fb_ingest_set_verify(self->ingest, self->verify);
+    if (!required) fb_info("signatures optional: sealed frames are verified, unsealed ones taken");
+    return 0;
+}
+
+/* Sets up what the sockets trust: with keys, the broker's CURVE key, the
+ * member directory and the ZAP handler (before any socket binds); without,
+ * nothing, said with a warning at every start. Returns 0, or -1 after
+ * logging why. */
+static int s_trust(fb_broker_t *self)
+{
+    const fb_broker_config_t *cfg = &self->cfg;
+    char err[512];
+    if (cfg->keys[0] && cfg->insecure_plaintext) {
+        fb_err("keys and insecure-plaintext exclude each other: set one of them");
+        return -1;
+    }
+    if (!cfg->keys[0] && !cfg->insecure_plaintext) {
+        fb_err("no keys: set keys=FILE, the broker's secret key file (fedbus keygen), so that every socket speaks "
+               "CURVE and admits only registered members; or insecure-plaintext=true for a development broker "
+               "that encrypts nothing and checks nobody");
+        return -1;
+    }
+    if (!cfg->keys[0]) {
+        fb_warn("insecure-plaintext: no encryption and no member check on ingest, feed and replay: anyone who "
+                "reaches them can publish as any member and read everything (development only; set keys=FILE)");
+        if (!(self->identity = fb_identity_new(NULL))) fb_err("out of memory");
+        return self->identity ? 0 : -1;
+    }
+    fb_curve_t c;
+    if (fb_curve_server(&c, cfg->keys, err, sizeof(err)) != 0) {
+        fb_err("keys: %s", err);
+        return -1;
+    }
+    snprintf(self->curve_secret, sizeof(self->curve_secret), "%s", c.secret_key);
+    fb_curve_clear(&c);
+    if (!(self->members = fb_members_new(cfg->pg, err, sizeof(err)))) {
+        fb_err("members: %s", err);
+        return -1;
+    }
+    if (!(self->zap = fb_zap_new(self->members))) return -1;
+    if (!(self->identity = fb_identity_new(self->members))) {
+        fb_err("out of memory");
+        return -1;
+    }
+    fb_info("trust: CURVE on ingest, feed and replay, clients admitted by the member registry; broker key %s", c.public_key);
+    return 0;
 }
 
 fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
@@ -326,7 +523,14 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     self->stats.head = fb_writer_head(self->writer);
     fb_batch_merge_heads(fb_writer_heads(self->writer), self->heads);
     self->stats.origins = fb_map_size(self->heads);
+    /* After the writer, which migrated the schema the registry lives in. */
+    if (s_trust(self) != 0) {
+        fb_store_destroy(&reader);
+        goto error;
+    }
     if (s_open_sockets(self, reader) != 0) goto error;
+    s_trust_stats(self);
+    if (s_open_verify(self) != 0) goto error;
     self->last_stats.head = self->stats.head; /* a line is due only once something changed */
     self->last_stats.origins = self->stats.origins;
     s_share_stats(self);
@@ -345,7 +549,12 @@ void fb_broker_destroy(fb_broker_t **self_p)
     fb_writer_destroy(&self->writer);
     fb_replay_srv_destroy(&self->replay);
     fb_ingest_destroy(&self->ingest);
+    fb_verify_destroy(&self->verify);
     fb_feed_destroy(&self->feed);
+    /* The sockets that asked it first, then the handler, then what it read. */
+    fb_zap_destroy(&self->zap);
+    fb_identity_destroy(&self->identity);
+    fb_members_destroy(&self->members);
     fb_map_destroy(&self->heads);
     pthread_mutex_destroy(&self->shared_lock);
     free(self);

@@ -22,7 +22,10 @@ typedef struct {
     long long stats_interval;
     long long feed_queue;
     long long replay_max, replay_per_peer, replay_queue, replay_stall, replay_timeout;
+    char keys[512];         /* the broker's secret key file (fb_keys): CURVE on every socket */
+    int insecure_plaintext; /* no CURVE, no member check: development only */
     char log_level[16];
+    char signatures[16]; /* "optional" or "required" */
 } fb_broker_config_t;
 
 /* The broker's keys, for fb_config_load() and --help. */

@@ -9,14 +9,15 @@
 
 #include <stdint.h>
 
-/* Room for every reject reason (Fedbus__RejectReason, 0-13 today). */
-#define FB_BROKER_NREASONS 16
+/* Room for every reject reason (Fedbus__RejectReason, 0-19 today). */
+#define FB_BROKER_NREASONS 24
 
 typedef struct {
     /* ingest */
     uint64_t frames;       /* frames read on ingest, of every kind */
     uint64_t batch_frames; /* ... of them PublishBatch frames */
     uint64_t hellos, heartbeats;
+    uint64_t heartbeats_refused; /* heartbeats for another member, or of one that may not go on: ignored */
     /* outcomes, one per publish */
     uint64_t accepted;
     uint64_t duplicates;
@@ -33,7 +34,17 @@ typedef struct {
     /* the feed and replay */
     uint64_t feed_frames;  /* plain feed frames sent: one message each */
     uint64_t feed_batches; /* batched feed frames sent: several messages each */
+    uint64_t feed_ignored; /* feed subscriptions not kept: too long, or past FB_FEED_PREFIXES_MAX */
     uint64_t replays;      /* replay requests taken */
+    uint64_t replays_dropped; /* replays dropped after replay-stall: their client took nothing */
+    uint64_t replays_refused; /* replay requests of peers that may not go on (NOT_AUTHORIZED) */
+    uint64_t replays_stopped; /* replays in progress stopped when their member was cut off */
+    uint64_t feed_cuts;       /* times the feed was closed and bound again to cut off a member */
+    /* trust (CURVE and ZAP; all 0 with insecure-plaintext) */
+    uint64_t zap_admitted;    /* connections ZAP admitted */
+    uint64_t zap_unknown, zap_suspended, zap_revoked, zap_other; /* ... and refused, by reason */
+    uint64_t members, members_active; /* in the directory in force */
+    uint64_t members_failures; /* reads of the registry that failed */
     /* gauges */
     uint64_t head;    /* highest global_seq committed and answered */
     uint64_t origins; /* origins with a committed head */

@@ -6,6 +6,7 @@
 #include "fb_time.h"
 #include "fb_wire.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,9 @@ typedef struct {
 } s_prefixes_t;
 
 struct fb_feed {
-    void *xpub;
+    void *xpub;           /* NULL while a reopen could not bind */
+    fb_zmq_opts_t opts;   /* how it is made; its strings are copies */
+    char *endpoint, *curve_secretkey, *zap_domain;
     fb_broker_stats_t *stats;
     /* The feed's subscriptions as XPUB reports them (each distinct prefix
      * once): plain ones, and ones to batched frames (FB_FEED_MARK, kept
@@ -88,16 +91,32 @@ static int s_prefixes_select(const s_prefixes_t *ps, const char *topic, size_t t
     return 0;
 }
 
-fb_feed_t *fb_feed_new(void *xpub, fb_broker_stats_t *stats)
+/* A copy of s (NULL stays NULL); sets *failed when out of memory. */
+static char *s_dup(const char *s, int *failed)
+{
+    char *c = s ? strdup(s) : NULL;
+    if (s && !c) *failed = 1;
+    return c;
+}
+
+fb_feed_t *fb_feed_new(const fb_zmq_opts_t *o, fb_broker_stats_t *stats)
 {
     fb_feed_t *self = calloc(1, sizeof(*self));
-    if (!self) {
-        zmq_close(xpub);
-        return NULL;
-    }
-    self->xpub = xpub;
+    int failed = !self;
+    if (failed) goto error;
     self->stats = stats;
+    self->opts = *o;
+    self->opts.endpoint = self->endpoint = s_dup(o->endpoint, &failed);
+    self->opts.curve_secretkey = self->curve_secretkey = s_dup(o->curve_secretkey, &failed);
+    self->opts.zap_domain = self->zap_domain = s_dup(o->zap_domain, &failed);
+    if (failed) goto error;
+    if (!(self->xpub = fb_zmq_open(&self->opts))) goto error;
     return self;
+error:;
+    int e = failed ? ENOMEM : errno;
+    fb_feed_destroy(&self);
+    errno = e;
+    return NULL;
 }
 
 void fb_feed_destroy(fb_feed_t **self_p)
@@ -106,9 +125,27 @@ void fb_feed_destroy(fb_feed_t **self_p)
     fb_feed_t *self = *self_p;
     s_prefixes_free(&self->plain);
     s_prefixes_free(&self->batched);
-    zmq_close(self->xpub);
+    if (self->xpub) zmq_close(self->xpub);
+    free(self->endpoint);
+    free(self->curve_secretkey);
+    free(self->zap_domain);
     free(self);
     *self_p = NULL;
+}
+
+int fb_feed_reopen(fb_feed_t *self)
+{
+    if (self->xpub) {
+        zmq_close(self->xpub);
+        self->xpub = NULL;
+        /* Its subscriptions went with it; the clients send them again. */
+        s_prefixes_free(&self->plain);
+        s_prefixes_free(&self->batched);
+        self->gen++;
+        self->nrun = self->run_bytes = 0;
+    }
+    if (!(self->xpub = fb_zmq_open(&self->opts))) return -1;
+    return 0;
 }
 
 uint64_t fb_feed_ignored(const fb_feed_t *self)
@@ -123,6 +160,7 @@ void *fb_feed_socket(fb_feed_t *self)
 
 void fb_feed_drain(fb_feed_t *self)
 {
+    if (!self->xpub) return;
     zmq_msg_t m;
     zmq_msg_init(&m);
     while (zmq_msg_recv(&m, self->xpub, ZMQ_DONTWAIT) >= 0) {
@@ -151,6 +189,10 @@ void fb_feed_drain(fb_feed_t *self)
 void fb_feed_flush(fb_feed_t *self)
 {
     if (!self->nrun) return;
+    if (!self->xpub) {
+        self->nrun = self->run_bytes = 0;
+        return;
+    }
     const char *topic = self->run[0]->topic;
     size_t tlen = strlen(topic);
     zmq_msg_t msg;
@@ -207,6 +249,7 @@ void fb_feed_send(fb_feed_t *self, const fb_batch_item_t *it)
 
 void fb_feed_head(fb_feed_t *self, uint64_t head)
 {
+    if (!self->xpub) return;
     uint8_t frame[FB_WIRE_FEED_HEAD_MAX];
     size_t len = fb_wire_put_feed_head(head, frame);
     /* Dropped for a subscriber whose queue is full, like any frame: the

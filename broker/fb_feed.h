@@ -9,6 +9,7 @@
 
 #include "fb_batch.h"
 #include "fb_broker_stats.h"
+#include "fb_zmq.h"
 #include "fedbus/fb_topic.h"
 
 #include <stdint.h>
@@ -24,19 +25,36 @@ typedef struct fb_feed fb_feed_t;
  * per byte, so a longer message drops the connection before it is stored
  * (the socket's ZMQ_MAXMSGSIZE). */
 #define FB_FEED_SUB_MAX (FB_FEED_PREFIX_MAX + 16)
+/* The same for a CURVE feed: the limit applies to what crosses the wire,
+ * so it must let the handshake's largest command through (INITIATE: about
+ * 300 bytes with the client's properties) and each subscription with its
+ * encryption around it. */
+#define FB_FEED_SUB_MAX_CURVE (FB_FEED_SUB_MAX + 1024)
 /* Distinct prefixes kept per kind of frame; past it, that kind of frame is
  * built for every topic (ZeroMQ still filters each subscriber's own). */
 #define FB_FEED_PREFIXES_MAX 4096
 
-/* Returns the feed serving xpub (taken over: fb_feed_destroy() closes it),
- * counting frames sent into stats (borrowed: the broker's, alive as long as
- * the feed); NULL when out of memory (xpub is then closed too). */
-fb_feed_t *fb_feed_new(void *xpub, fb_broker_stats_t *stats);
+/* Makes the feed's XPUB as *o says (type ZMQ_XPUB, bound; o and its strings
+ * are copied, to make it again with fb_feed_reopen()) and returns the feed
+ * serving it, counting frames sent into stats (borrowed: the broker's,
+ * alive as long as the feed). NULL with errno set when the socket cannot
+ * be made, or when out of memory. */
+fb_feed_t *fb_feed_new(const fb_zmq_opts_t *o, fb_broker_stats_t *stats);
 
 /* Frees *self_p and closes its socket (accepts NULL; sets *self_p to NULL). */
 void fb_feed_destroy(fb_feed_t **self_p);
 
-/* The XPUB socket, to poll. */
+/* Closes the XPUB, with every subscriber's connection, and binds a new one
+ * in its place: the way to cut off a subscriber, since XPUB cannot drop
+ * one connection. Every client reconnects by itself (through ZAP again,
+ * which lets in only who may still come) and subscribes again; what the
+ * feed carried meanwhile, a subscriber with replay repairs (docs/protocol.md,
+ * "Feed"). Returns 0, or -1 with errno when the new socket could not be
+ * bound yet (the port not free again): the feed then has no socket, sends
+ * nothing, and the caller tries again later. */
+int fb_feed_reopen(fb_feed_t *self);
+
+/* The XPUB socket, to poll; NULL while fb_feed_reopen() could not bind. */
 void *fb_feed_socket(fb_feed_t *self);
 
 /* Reads every (un)subscription XPUB has queued into the prefix sets. A

@@ -2,6 +2,7 @@
 #include "fb_ingest.h"
 
 #include "fb_envelope.h"
+#include "fb_verify.h"
 #include "fb_log.h"
 #include "fb_peers.h"
 #include "fb_reply.h"
@@ -20,13 +21,16 @@ struct fb_ingest {
     const fb_map_t *heads;
     fb_broker_stats_t *stats;
     fb_peers_t *peers;    /* Hellos, heartbeats, the pace of reject lines */
+    fb_verify_t *verify;  /* borrowed: seals and links */
+    fb_identity_t *identity;
+    fb_peer_id_t peer;    /* who sent the frame being read */
     fb_arena_t *scratch;  /* one envelope's decoding, reset after its checks */
     fb_ack_view_t acks[FB_BATCH_MAX]; /* one AckBatch being written */
     size_t ack_sizes[FB_BATCH_MAX];
 };
 
 fb_ingest_t *fb_ingest_new(void *router, const fb_broker_config_t *cfg, const fb_map_t *heads,
-                           fb_broker_stats_t *stats, fb_writer_t *writer)
+                           fb_broker_stats_t *stats, fb_writer_t *writer, fb_identity_t *identity)
 {
     fb_ingest_t *self = calloc(1, sizeof(*self));
     if (!self) {
@@ -37,6 +41,7 @@ fb_ingest_t *fb_ingest_new(void *router, const fb_broker_config_t *cfg, const fb
     self->cfg = cfg;
     self->heads = heads;
     self->stats = stats;
+    self->identity = identity;
     self->peers = fb_peers_new(router, cfg, heads, stats, writer);
     /* One envelope's decoding at a time: a chunk holds a few KiB of
      * envelope; a large one gets a chunk of its own, given back at reset. */
@@ -188,6 +193,24 @@ static const char *s_keep(fb_arena_t *arena, const char *s)
     return p;
 }
 
+/* The envelope against the connection's member: its origin must be the
+ * member (the topic's origin segment is the origin: fb_envelope), and its
+ * topic within the member's publish patterns. Returns 0 or the reason. */
+static int s_check_member(const fb_peer_id_t *peer, const Fedbus__Envelope *env, char *detail, size_t size)
+{
+    if (!peer->checked) return 0;
+    if (strcmp(env->origin, peer->id) != 0) {
+        snprintf(detail, size, "origin %s is not this connection's member %s", env->origin, peer->id);
+        return FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
+    }
+    if (!fb_member_may_publish(peer->member, env->topic, strlen(env->topic))) {
+        if (!peer->member->npublish) snprintf(detail, size, "member %s may publish nothing (no publish patterns)", peer->id);
+        else snprintf(detail, size, "topic %s is outside %s's publish patterns", env->topic, peer->id);
+        return FEDBUS__REJECT_REASON__REJECT_NAMESPACE;
+    }
+    return 0;
+}
+
 /* Decodes and checks the envelope at it->env_data in scratch, which is
  * reset before returning. Returns 0 when it may be stored (it->origin,
  * topic, origin_seq, created_at_us, id and hash set; the strings copied
@@ -197,26 +220,32 @@ static const char *s_keep(fb_arena_t *arena, const char *s)
  * copy: under load that copy was as large as the envelope (16 KiB
  * envelopes: a 16 MiB batch held 16 MiB more) and went cold before the
  * writer used what it needed of it. */
-static int s_check_publish(fb_arena_t *scratch, fb_arena_t *arena, fb_batch_item_t *it, char *detail,
-                           size_t size)
+static int s_check_publish(const fb_peer_id_t *peer, fb_arena_t *scratch, fb_arena_t *arena, fb_batch_item_t *it,
+                           char *detail, size_t size)
 {
     fb_verdict_t v;
     Fedbus__Envelope *bad = NULL;
     int reason = 0;
     Fedbus__Envelope *env = fb_envelope_decode_in(scratch, it->env_data, it->env_len, &v, &bad);
+    /* A refused envelope that decoded names its message_id, so that a
+     * publisher with many publishes in flight knows which was refused. */
+    const Fedbus__Envelope *named = env ? env : bad;
+    if (named && named->message_id.len == FB_UUID_LEN) {
+        memcpy(it->id, named->message_id.data, FB_UUID_LEN);
+        it->has_id = 1;
+    }
+    /* A member that may not go on is told so before anything else. */
+    if (peer->checked && peer->admit != FB_ADMIT_OK) {
+        fb_identity_why(peer, detail, size);
+        reason = FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
+        goto done;
+    }
     if (!env) {
-        /* A refused envelope that decoded names its message_id, so that a
-         * publisher with many publishes in flight knows which was refused. */
-        if (bad && bad->message_id.len == FB_UUID_LEN) {
-            memcpy(it->id, bad->message_id.data, FB_UUID_LEN);
-            it->has_id = 1;
-        }
         snprintf(detail, size, "%s", v.detail);
         reason = v.reason;
         goto done;
     }
-    memcpy(it->id, env->message_id.data, FB_UUID_LEN);
-    it->has_id = 1;
+    if ((reason = s_check_member(peer, env, detail, size))) goto done;
     if (env->origin_seq == 0) {
         snprintf(detail, size, "origin_seq is required");
         reason = FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD;
@@ -237,6 +266,26 @@ static int s_check_publish(fb_arena_t *scratch, fb_arena_t *arena, fb_batch_item
 done:
     fb_arena_reset(scratch);
     return reason;
+}
+
+/* Checks the seal of a batch frame whose n items start at first (list as
+ * read), keeping the proof for the writer; refusals go with the frame's
+ * AckBatch like any other. */
+static void s_verify_group(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *first, size_t n, const uint8_t *list,
+                           size_t list_len)
+{
+    if (!self->verify) return;
+    fb_seal_t seal;
+    int rc = fb_wire_batch_seal(list, list_len, &seal);
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            if (first[i].state != FB_BATCH_REJECTED)
+                fb_batch_reject(&first[i], FEDBUS__REJECT_REASON__REJECT_MALFORMED,
+                                "the frame's seal is not a well-formed Seal (or there are two)");
+        return;
+    }
+    const fb_verify_proof_t *p = fb_verify_group(self->verify, b->arena, first, n, rc ? &seal : NULL, fb_time_now_us());
+    if (p) b->proofs[b->nproofs++] = p;
 }
 
 /* Queues the envelopes of a PublishBatch frame (held by first, whose list
@@ -266,7 +315,7 @@ static void s_read_batch(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *firs
         fb_wire_next_item(&p, end, &it->env_data, &it->env_len);
         it->in_group = 1;
         char detail[192];
-        int reason = s_check_publish(self->scratch, b->arena, it, detail, sizeof(detail));
+        int reason = s_check_publish(&self->peer, self->scratch, b->arena, it, detail, sizeof(detail));
         if (reason) {
             const char *kept = s_keep(b->arena, detail);
             fb_batch_reject(it, reason, kept ? kept : "refused");
@@ -276,6 +325,29 @@ static void s_read_batch(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *firs
         }
         b->nitems++;
     }
+    s_verify_group(self, b, first, n, list, list_len);
+}
+
+/* Whether the connection's member may speak for origin (a Hello's, or a
+ * heartbeat's when what is NULL). A Hello that may not is answered
+ * NOT_AUTHORIZED; a heartbeat is ignored and counted, and logged as paced. */
+static int s_claim_ok(fb_ingest_t *self, const zmq_msg_t *ident, const char *what, const char *origin)
+{
+    const fb_peer_id_t *p = &self->peer;
+    char detail[192];
+    if (!p->checked) return 1;
+    if (p->admit != FB_ADMIT_OK) fb_identity_why(p, detail, sizeof(detail));
+    else if (strcmp(origin ? origin : "", p->id) != 0)
+        snprintf(detail, sizeof(detail), "%s for %.64s from member %s", what ? what : "heartbeat", origin ? origin : "",
+                 p->id);
+    else return 1;
+    if (what) {
+        s_reject(self, ident, NULL, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, detail);
+    } else {
+        self->stats->heartbeats_refused++;
+        fb_peers_log_reject(self->peers, ident, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, detail);
+    }
+    return 0;
 }
 
 /* Reads a frame that is not a publish read in place: decodes it, and
@@ -292,10 +364,10 @@ static int s_read_other(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *it, c
     }
     switch (nm->body_case) {
     case FEDBUS__NODE_MESSAGE__BODY_HELLO:
-        fb_peers_hello(self->peers, ident, nm->hello);
+        if (s_claim_ok(self, ident, "Hello", nm->hello->origin)) fb_peers_hello(self->peers, ident, nm->hello);
         break;
     case FEDBUS__NODE_MESSAGE__BODY_HEARTBEAT:
-        fb_peers_heartbeat(self->peers, nm->heartbeat);
+        if (s_claim_ok(self, ident, NULL, nm->heartbeat->origin)) fb_peers_heartbeat(self->peers, nm->heartbeat);
         break;
     case FEDBUS__NODE_MESSAGE__BODY_PUBLISH:
         /* A publish with more around it than the in-place reader takes
@@ -353,6 +425,7 @@ int fb_ingest_read(fb_ingest_t *self, fb_batch_t *b)
         return 0;
     }
     self->stats->frames++;
+    fb_identity_of(self->identity, &f->body, &self->peer);
     int more = zmq_msg_more(&f->body);
     if (more) fb_zmq_drain(self->router);
     size_t len = zmq_msg_size(&f->body);
@@ -378,9 +451,16 @@ int fb_ingest_read(fb_ingest_t *self, fb_batch_t *b)
         if (!s_read_other(self, b, it, &f->ident, data, len)) goto done;
     }
     char detail[192];
-    int reason = s_check_publish(self->scratch, b->arena, it, detail, sizeof(detail));
+    int reason = s_check_publish(&self->peer, self->scratch, b->arena, it, detail, sizeof(detail));
     if (reason) {
         s_reject(self, &f->ident, it->has_id ? it->id : NULL, reason, detail);
+        goto done;
+    }
+    /* A lone publish has no seal: refused when seals are required. */
+    it->state = FB_BATCH_PENDING;
+    if (self->verify && !fb_verify_group(self->verify, b->arena, it, 1, NULL, 0) &&
+        it->state == FB_BATCH_REJECTED) {
+        s_reject(self, &f->ident, it->id, it->reason, it->detail);
         goto done;
     }
     it->state = FB_BATCH_PENDING;
@@ -391,6 +471,12 @@ done:
     fb_batch_drop(b, it);
     if (b->nitems == 0) fb_arena_reset(b->arena);
     return 0;
+}
+
+void fb_ingest_set_verify(fb_ingest_t *self, fb_verify_t *verify)
+{
+    self->verify = verify;
+    fb_peers_set_verify(self->peers, verify);
 }
 
 void fb_ingest_tick(fb_ingest_t *self)

@@ -16,6 +16,7 @@
 #include "fb_broker.h"
 #include "fb_broker_stats.h"
 #include "fb_feed.h"
+#include "fb_identity.h"
 #include "fb_map.h"
 #include "fb_writer.h"
 
@@ -24,11 +25,15 @@ typedef struct fb_ingest fb_ingest_t;
 /* Returns ingest on router (taken over: fb_ingest_destroy() closes it). cfg,
  * heads (origin -> highest origin_seq committed) and stats (counted into;
  * its head is the highest global_seq committed) are borrowed from the
- * broker, which keeps them current and alive; so is writer, asked what its
- * batches hold before a Hello is answered. NULL when out of memory (router
- * is then closed too). */
+ * broker, which keeps them current and alive; so are writer, asked what its
+ * batches hold before a Hello is answered, and identity, which says who
+ * sent each frame: a Hello, a publish or a heartbeat of a member that may
+ * not go on (suspended, revoked), or naming another member than the
+ * connection's, is refused NOT_AUTHORIZED (a heartbeat: ignored and
+ * counted), and a topic outside the member's publish patterns NAMESPACE.
+ * NULL when out of memory (router is then closed too). */
 fb_ingest_t *fb_ingest_new(void *router, const fb_broker_config_t *cfg, const fb_map_t *heads,
-                           fb_broker_stats_t *stats, fb_writer_t *writer);
+                           fb_broker_stats_t *stats, fb_writer_t *writer, fb_identity_t *identity);
 
 /* Frees *self_p and closes its socket (accepts NULL; sets *self_p to NULL). */
 void fb_ingest_destroy(fb_ingest_t **self_p);
@@ -49,5 +54,10 @@ void fb_ingest_answer(fb_ingest_t *self, fb_batch_t *b, fb_feed_t *feed);
 /* Answers the Hellos held until their origin's publishes were settled, and
  * logs the count of reject lines left out; every turn of the loop. */
 void fb_ingest_tick(fb_ingest_t *self);
+
+/* Checks every publish against verify (borrowed; NULL: nothing is
+ * checked), and gives Welcomes their chain heads from it. */
+typedef struct fb_verify fb_verify_t;
+void fb_ingest_set_verify(fb_ingest_t *self, fb_verify_t *verify);
 
 #endif

@@ -1,6 +1,8 @@
 /* fb_migrate.c — the store's schema: versions applied in order, each once, at the writer's start. */
 #include "fb_migrate.h"
 
+#include "fb_proofs.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +99,9 @@ static const char *const s_migrations[] = {
     "  action text NOT NULL,"
     "  detail jsonb NOT NULL DEFAULT '{}');"
     "CREATE INDEX fedbus_member_audit_member ON fedbus_member_audit (member, at);",
+    /* 6: the seals the broker verified, with the entry hashes they cover
+     * and the chain head after each (broker/fb_proofs.c). */
+    fb_proofs_schema_sql,
 };
 #define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
 

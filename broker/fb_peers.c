@@ -1,8 +1,11 @@
 /* fb_peers.c — Welcomes held until an origin's publishes in flight are settled, heartbeats, paced and escaped log lines. */
 #include "fb_peers.h"
 
+#include "fb_verify.h"
+
 #include "fb_envelope.h"
 #include "fb_log.h"
+#include "fb_pace.h"
 #include "fb_reply.h"
 #include "fb_time.h"
 #include "fb_utf8.h"
@@ -14,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_LOG_SLOTS 512 /* (peer, kind) pairs paced at once; a newcomer takes its slot over */
 #define S_KIND_HELLO FB_BROKER_NREASONS /* the kind of a Hello line; below it, reject reasons */
 
 /* A Hello held back: who asked, for which origin, and the filling batch
@@ -26,30 +28,17 @@ typedef struct {
     uint64_t wait_serial;
 } s_held_t;
 
-/* The pace of one kind of line from one peer: a token bucket. */
-typedef struct {
-    uint64_t key;        /* s_log_key(); 0: free */
-    int kind;
-    char peer[24];       /* the peer's identity, in hex */
-    double tokens;
-    int64_t at_us;       /* when tokens were last topped up */
-    uint64_t suppressed; /* lines left out since the last count logged */
-} s_pace_t;
-
 struct fb_peers {
     void *router;
     const fb_broker_config_t *cfg;
     const fb_map_t *heads;
     fb_broker_stats_t *stats;
     fb_writer_t *writer;
+    const fb_verify_t *verify; /* borrowed; NULL: no chain heads to tell */
     fb_map_t *last_seen; /* origin -> when its last heartbeat came (wall clock, us) */
     s_held_t held[FB_PEERS_HELD_MAX];
     size_t nheld;
-    s_pace_t pace[S_LOG_SLOTS];
-    double all_tokens;    /* every peer's lines together */
-    int64_t all_at_us;
-    uint64_t suppressed;  /* lines left out since the last summary */
-    int64_t summary_at_us;
+    fb_pace_t *pace;      /* the pace of the lines peers cause */
     /* Forgetting heartbeats: the times of the entries, and the keys to drop. */
     uint64_t *times;
     char (*drop)[FB_MAP_KEY_MAX + 1];
@@ -67,12 +56,11 @@ fb_peers_t *fb_peers_new(void *router, const fb_broker_config_t *cfg, const fb_m
     self->heads = heads;
     self->stats = stats;
     self->writer = writer;
-    self->all_tokens = FB_PEERS_LOG_ALL_BURST;
-    self->all_at_us = fb_time_mono_us();
+    self->pace = fb_pace_new(FB_PEERS_LOG_ALL_BURST, FB_PEERS_LOG_ALL_RATE);
     self->last_seen = fb_map_new(64);
     self->times = calloc(2 * FB_PEERS_SEEN_MAX, sizeof(*self->times));
     self->drop = calloc(2 * FB_PEERS_SEEN_MAX, sizeof(*self->drop));
-    if (!self->last_seen || !self->times || !self->drop) fb_peers_destroy(&self);
+    if (!self->pace || !self->last_seen || !self->times || !self->drop) fb_peers_destroy(&self);
     return self;
 }
 
@@ -81,6 +69,7 @@ void fb_peers_destroy(fb_peers_t **self_p)
     if (!self_p || !*self_p) return;
     fb_peers_t *self = *self_p;
     for (size_t i = 0; i < self->nheld; i++) zmq_msg_close(&self->held[i].ident);
+    fb_pace_destroy(&self->pace);
     fb_map_destroy(&self->last_seen);
     free(self->times);
     free(self->drop);
@@ -145,76 +134,33 @@ char *fb_peers_escape(char *dst, size_t cap, const char *s, size_t len)
 
 /* --------------------------------------------------------------- pace -- */
 
-static uint64_t s_log_key(const zmq_msg_t *ident, int kind)
+/* The label of a kind of line in fb_pace's summaries: "reject NAME" for a
+ * reject reason, "hello" for Hellos. */
+static const char *s_label(int kind)
 {
-    /* FNV-1a over the identity, then the kind. */
-    uint64_t h = 1469598103934665603ULL;
-    const unsigned char *p = zmq_msg_data((zmq_msg_t *)ident);
-    for (size_t i = 0, n = zmq_msg_size((zmq_msg_t *)ident); i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    h = (h ^ (uint64_t)(kind + 1)) * 1099511628211ULL;
-    return h ? h : 1;
+    static char labels[FB_BROKER_NREASONS][40];
+    if (kind < 0 || kind >= FB_BROKER_NREASONS) return "hello";
+    if (!labels[kind][0]) snprintf(labels[kind], sizeof(labels[kind]), "reject %s", fb_reject_name(kind));
+    return labels[kind];
 }
 
-static const char *s_kind_name(int kind)
-{
-    return kind == S_KIND_HELLO ? "hello" : fb_reject_name(kind);
-}
-
-/* Logs how many lines of slot p were left out, and forgets them. */
-static void s_log_suppressed(s_pace_t *p)
-{
-    if (!p->suppressed) return;
-    fb_info("%s%s (peer %s): %llu more lines like it not logged", p->kind == S_KIND_HELLO ? "" : "reject ",
-            s_kind_name(p->kind), p->peer, (unsigned long long)p->suppressed);
-    p->suppressed = 0;
-}
-
-/* Tops up a token bucket of burst tokens, rate a second; takes one.
- * Returns 1 when there was one. */
-static int s_take(double *tokens, int64_t *at_us, int64_t now, double burst, double rate)
-{
-    *tokens += (double)(now - *at_us) / 1e6 * rate;
-    if (*tokens > burst) *tokens = burst;
-    *at_us = now;
-    if (*tokens < 1.0) return 0;
-    *tokens -= 1.0;
-    return 1;
-}
-
-/* Returns 1 when a line of kind from ident may be logged now; else counts
- * it as left out. */
+/* Returns 1 when a line of kind from ident may be logged now; else it is
+ * counted as left out. Refusals of a peer's identity (NOT_AUTHORIZED) are
+ * logged at most once a minute per peer: one line says who tried; a peer
+ * that keeps trying must not fill the log. */
 static int s_may_log(fb_peers_t *self, const zmq_msg_t *ident, int kind)
 {
-    int64_t now = fb_time_mono_us();
-    uint64_t key = s_log_key(ident, kind);
-    s_pace_t *p = &self->pace[key % S_LOG_SLOTS];
-    if (p->key != key) {
-        s_log_suppressed(p);
-        memset(p, 0, sizeof(*p));
-        p->key = key;
-        p->kind = kind;
-        p->tokens = FB_PEERS_LOG_BURST;
-        p->at_us = now;
-        const unsigned char *id = zmq_msg_data((zmq_msg_t *)ident);
-        size_t n = zmq_msg_size((zmq_msg_t *)ident);
-        for (size_t i = 0; i < n && i < (sizeof(p->peer) - 1) / 2; i++) sprintf(p->peer + 2 * i, "%02x", id[i]);
-    }
-    if (!s_take(&p->tokens, &p->at_us, now, FB_PEERS_LOG_BURST, FB_PEERS_LOG_RATE) ||
-        !s_take(&self->all_tokens, &self->all_at_us, now, FB_PEERS_LOG_ALL_BURST, FB_PEERS_LOG_ALL_RATE)) {
-        p->suppressed++;
-        self->suppressed++;
-        return 0;
-    }
-    return 1;
+    int once = kind == FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
+    return fb_pace_may(self->pace, zmq_msg_data((zmq_msg_t *)ident), zmq_msg_size((zmq_msg_t *)ident), kind,
+                       s_label(kind), once ? 1 : FB_PEERS_LOG_BURST, once ? 1.0 / 60 : FB_PEERS_LOG_RATE);
 }
 
 void fb_peers_log_reject(fb_peers_t *self, const zmq_msg_t *ident, int reason, const char *detail)
 {
     if (FB_LOG_INFO > fb_log_level_current || !s_may_log(self, ident, reason)) return;
     char safe[512];
-    const s_pace_t *p = &self->pace[s_log_key(ident, reason) % S_LOG_SLOTS];
     fb_info("reject %s: %s (peer %s)", fb_reject_name(reason), fb_peers_escape(safe, sizeof(safe), detail, strlen(detail)),
-            p->peer);
+            fb_pace_peer(self->pace));
 }
 
 /* ------------------------------------------------------------ welcomes -- */
@@ -232,6 +178,11 @@ static void s_welcome(fb_peers_t *self, const zmq_msg_t *ident, const char *orig
     w.last_origin_seq = last;
     w.head_global_seq = self->stats->head;
     w.max_frame = (uint32_t)self->cfg->max_frame;
+    uint8_t chain_hash[FB_SHA256_LEN];
+    if (self->verify && fb_verify_head(self->verify, origin, &w.chain_seq, chain_hash)) {
+        w.chain_hash.data = chain_hash;
+        w.chain_hash.len = FB_SHA256_LEN;
+    }
     Fedbus__BrokerMessage bm = FEDBUS__BROKER_MESSAGE__INIT;
     bm.body_case = FEDBUS__BROKER_MESSAGE__BODY_WELCOME;
     bm.welcome = &w;
@@ -257,6 +208,11 @@ static int s_due(fb_peers_t *self, const s_held_t *h)
 {
     uint64_t max = 0;
     return fb_writer_answered(self->writer) >= h->wait_serial || fb_writer_held(self->writer, h->origin, &max) == 0;
+}
+
+void fb_peers_set_verify(fb_peers_t *self, const fb_verify_t *verify)
+{
+    self->verify = verify;
 }
 
 void fb_peers_hello(fb_peers_t *self, const zmq_msg_t *ident, const Fedbus__Hello *hello)
@@ -319,12 +275,7 @@ static void s_answer_held(fb_peers_t *self)
 void fb_peers_tick(fb_peers_t *self)
 {
     if (self->nheld) s_answer_held(self);
-    if (!self->suppressed) return;
-    int64_t now = fb_time_mono_us();
-    if (now - self->summary_at_us < 1000000) return;
-    self->summary_at_us = now;
-    self->suppressed = 0;
-    for (size_t i = 0; i < S_LOG_SLOTS; i++) s_log_suppressed(&self->pace[i]);
+    fb_pace_tick(self->pace);
 }
 
 /* ---------------------------------------------------------- heartbeats -- */

@@ -79,4 +79,8 @@ size_t fb_peers_held(const fb_peers_t *self);
  * fit. Returns dst. */
 char *fb_peers_escape(char *dst, size_t cap, const char *s, size_t len);
 
+/* Welcomes name the origin's chain head as verify holds it (borrowed). */
+typedef struct fb_verify fb_verify_t;
+void fb_peers_set_verify(fb_peers_t *self, const fb_verify_t *verify);
+
 #endif

@@ -13,12 +13,14 @@
 
 #include "fb_envelope.h"
 #include "fb_log.h"
+#include "fb_pace.h"
 #include "fb_reply.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
 #include "fedbus/fedbus.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,9 @@ typedef struct {
     int64_t tried_us;   /* ... and last offered */
     int finished;       /* to be removed at the end of the turn */
     uint32_t scan;      /* global_seqs the next page reads */
+    int stopped;        /* its member was cut off: the chunk held says so, and is the last */
+    char member[FB_MEMBER_ID_MAX + 1]; /* who asked (empty when nobody is checked) */
+    char key[FB_MEMBER_Z85_LEN + 1];    /* ... with which CURVE key */
 } s_replay_t;
 
 struct fb_replay_srv {
@@ -60,14 +65,21 @@ struct fb_replay_srv {
     int nreplays;
     int turn;            /* where the next turn starts */
     uint64_t dropped;    /* replays dropped for a client that did not read */
+    fb_identity_t *identity;
+    fb_pace_t *pace;     /* refusals are logged once a minute per client */
 };
 
 fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_stats_t *stats,
-                                   const fb_replay_limits_t *limits)
+                                   const fb_replay_limits_t *limits, fb_identity_t *identity)
 {
     fb_replay_srv_t *self = calloc(1, sizeof(*self));
-    if (self) self->replays = calloc((size_t)limits->max_active, sizeof(s_replay_t));
-    if (!self || !self->replays) {
+    if (self) {
+        self->replays = calloc((size_t)limits->max_active, sizeof(s_replay_t));
+        self->pace = fb_pace_new(20, 5);
+    }
+    if (!self || !self->replays || !self->pace) {
+        if (self) fb_pace_destroy(&self->pace);
+        if (self) free(self->replays);
         free(self);
         zmq_close(router);
         fb_store_destroy(&reader);
@@ -77,6 +89,7 @@ fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_s
     self->reader = reader;
     self->stats = stats;
     self->limits = *limits;
+    self->identity = identity;
     if (limits->timeout_ms && fb_store_set_timeout(reader, limits->timeout_ms) != 0)
         fb_warn("replay: %s", fb_store_error(reader)); /* set again at the next connect */
     return self;
@@ -96,6 +109,7 @@ void fb_replay_srv_destroy(fb_replay_srv_t **self_p)
     fb_replay_srv_t *self = *self_p;
     for (int i = 0; i < self->nreplays; i++) s_replay_free(&self->replays[i]);
     free(self->replays);
+    fb_pace_destroy(&self->pace);
     zmq_close(self->router);
     fb_store_destroy(&self->reader);
     free(self);
@@ -190,10 +204,28 @@ static int s_check(const fb_replay_srv_t *self, const zmq_msg_t *ident, const Fe
     return 0;
 }
 
+/* Refuses req of a peer that may not go on; counted, logged once a minute per client. */
+static void s_refuse(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer_id_t *peer, uint64_t request_id)
+{
+    char why[160];
+    fb_identity_why(peer, why, sizeof(why));
+    self->stats->replays_refused++;
+    s_replay_error(self, ident, request_id, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, why);
+    if (FB_LOG_INFO <= fb_log_level_current &&
+        fb_pace_may(self->pace, zmq_msg_data((zmq_msg_t *)ident), zmq_msg_size((zmq_msg_t *)ident),
+                    FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, "replay refused NOT_AUTHORIZED", 1, 1.0 / 60))
+        fb_info("replay: refused NOT_AUTHORIZED: %s (peer %s)", why, fb_pace_peer(self->pace));
+}
+
 /* Starts the replay req asks for, or answers why not. */
-static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus__ReplayRequest *req)
+static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer_id_t *peer,
+                    const Fedbus__ReplayRequest *req)
 {
     const char *detail;
+    if (peer->checked && peer->admit != FB_ADMIT_OK) {
+        s_refuse(self, ident, peer, req->request_id);
+        return;
+    }
     int why = s_check(self, ident, req, &detail);
     if (why) {
         s_replay_error(self, ident, req->request_id, why, detail);
@@ -219,6 +251,8 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus_
         return;
     }
     zmq_msg_copy(&r->ident, (zmq_msg_t *)ident);
+    snprintf(r->member, sizeof(r->member), "%s", peer->id);
+    snprintf(r->key, sizeof(r->key), "%s", peer->key);
     self->nreplays++;
     self->stats->replays++;
 }
@@ -231,6 +265,8 @@ void fb_replay_srv_read(fb_replay_srv_t *self, uint64_t head)
     zmq_msg_init(&body);
     if (zmq_msg_recv(&ident, self->router, ZMQ_DONTWAIT) < 0) goto out;
     if (!zmq_msg_more(&ident) || zmq_msg_recv(&body, self->router, 0) < 0) goto out;
+    fb_peer_id_t peer;
+    fb_identity_of(self->identity, &body, &peer);
     if (zmq_msg_more(&body)) {
         fb_zmq_drain(self->router);
         s_replay_error(self, &ident, 0, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
@@ -239,13 +275,17 @@ void fb_replay_srv_read(fb_replay_srv_t *self, uint64_t head)
     }
     Fedbus__ReplayRequest *req =
         fedbus__replay_request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    if (!req && peer.checked && peer.admit != FB_ADMIT_OK) {
+        s_refuse(self, &ident, &peer, 0);
+        goto out;
+    }
     if (!req) {
         fb_info("replay: undecodable request");
         s_replay_error(self, &ident, 0, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                        "not a decodable ReplayRequest");
         goto out;
     }
-    s_start(self, &ident, req);
+    s_start(self, &ident, &peer, req);
     fedbus__replay_request__free_unpacked(req, NULL);
 out:
     zmq_msg_close(&body);
@@ -330,6 +370,7 @@ static int s_offer(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
 static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
 {
     if (r->holding) return s_offer(self, r, now);
+    if (r->stopped) return 1; /* its last chunk could not even be made */
     if (fb_store_check(self->reader) != 0) {
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
                        "store unavailable: retry");
@@ -372,4 +413,33 @@ void fb_replay_srv_serve(fb_replay_srv_t *self, uint64_t head)
         s_replay_free(&self->replays[i]);
         self->replays[i] = self->replays[--self->nreplays];
     }
+}
+
+int fb_replay_srv_recheck(fb_replay_srv_t *self)
+{
+    int ended = 0;
+    for (int i = 0; i < self->nreplays; i++) {
+        s_replay_t *r = &self->replays[i];
+        fb_peer_id_t peer = {.checked = 1, .id = r->member, .key = r->key};
+        peer.admit = fb_identity_admit(self->identity, r->member, r->key, &peer.member);
+        if (peer.admit == FB_ADMIT_OK || r->stopped) continue;
+        /* Its last chunk says why, in place of any page held: offered at
+         * once, and again while the client's queue is full, as any chunk. */
+        char why[160];
+        Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
+        ch.request_id = r->request_id;
+        ch.done = 1;
+        ch.error = FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
+        ch.detail = (char *)fb_identity_why(&peer, why, sizeof(why));
+        ch.head_seq = self->head;
+        if (r->holding) zmq_msg_close(&r->held);
+        r->holding = s_pack(&ch, &r->held) == 0;
+        r->held_done = 1;
+        r->tried_us = 0;
+        r->stopped = 1;
+        fb_info("replay: request %llu stopped: %s", (unsigned long long)r->request_id, why);
+        self->stats->replays_stopped++;
+        ended++;
+    }
+    return ended;
 }

@@ -8,6 +8,7 @@
 #define FB_REPLAY_SRV_H
 
 #include "fb_broker_stats.h"
+#include "fb_identity.h"
 #include "fb_store.h"
 
 #include <stdint.h>
@@ -24,10 +25,17 @@ typedef struct {
 
 /* Returns the service answering on router with the history of reader (both
  * taken over: fb_replay_srv_destroy() closes them), counting requests into
- * stats (borrowed: the broker's), within *limits (copied; max_active >= 1);
- * NULL when out of memory (both are then closed too). */
+ * stats (borrowed: the broker's), within *limits (copied; max_active >= 1),
+ * to the peers identity (borrowed) lets go on: a request of a member that
+ * may not is answered NOT_AUTHORIZED. NULL when out of memory (both are
+ * then closed too). */
 fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_stats_t *stats,
-                                   const fb_replay_limits_t *limits);
+                                   const fb_replay_limits_t *limits, fb_identity_t *identity);
+
+/* Looks again at the member of every replay in progress (after someone was
+ * cut off, fb_identity_refresh()): the replays of a member that may no
+ * longer go on end with a NOT_AUTHORIZED chunk. Returns how many ended. */
+int fb_replay_srv_recheck(fb_replay_srv_t *self);
 
 /* Frees *self_p, its replays, socket and connection (accepts NULL; sets
  * *self_p to NULL). */

@@ -1,6 +1,8 @@
 /* fb_store.c — PostgreSQL persistence: connections, batches COPYed in one transaction, heads, look-ups, replay pages. */
 #include "fb_store.h"
 
+#include "fb_proofs.h"
+
 #include "fb_copy.h"
 #include "fb_migrate.h"
 #include "fb_map.h"
@@ -44,6 +46,8 @@ struct fb_store {
     void (*on_sent)(void *arg); /* fb_store_set_on_sent */
     void *on_sent_arg;
     int timeout_ms; /* statement_timeout, set at every connect (0 = the server's) */
+    const char *extra; /* fb_store_set_extra(): SQL for the next append's transaction */
+    int extra_last;    /* the last append had some: the next COPY sent ahead opens a transaction */
 };
 
 #define S_AHEAD_COPY 1
@@ -153,7 +157,7 @@ static int s_heads_due(const fb_store_t *self)
  * caller does until the batch comes. */
 static void s_send_ahead(fb_store_t *self)
 {
-    int begin = s_heads_due(self);
+    int begin = s_heads_due(self) || self->extra_last;
     if (PQsendQuery(self->conn, begin ? "BEGIN; " FB_COPY_SQL : FB_COPY_SQL) == 1)
         self->ahead = begin ? S_AHEAD_BEGIN : S_AHEAD_COPY;
 }
@@ -416,6 +420,36 @@ static void s_heads_written(fb_store_t *self)
     self->heads_written_us = fb_time_mono_us();
 }
 
+/* Runs extra (may be NULL) and then end ("COMMIT", or the heads upsert
+ * ending in it) as one message. Returns 0, or -1 with the error set. */
+static int s_finish_tx(fb_store_t *self, const char *extra, const char *end)
+{
+    if (!extra) return s_exec(self, end, PGRES_COMMAND_OK);
+    size_t a = strlen(extra), b = strlen(end);
+    char *sql = malloc(a + b + 1);
+    if (!sql) {
+        snprintf(self->error, sizeof(self->error), "out of memory");
+        return -1;
+    }
+    memcpy(sql, extra, a);
+    memcpy(sql + a, end, b + 1);
+    int rc = s_exec(self, sql, PGRES_COMMAND_OK);
+    free(sql);
+    return rc;
+}
+
+int fb_store_chain_heads(fb_store_t *self, int (*fn)(void *arg, const char *origin, uint64_t seq, const uint8_t *hash),
+                         void *arg)
+{
+    s_drop_ahead(self);
+    return fb_proofs_load_heads(self->conn, fn, arg, self->error, sizeof(self->error)) == 0 ? FB_OK : FB_ESTORE;
+}
+
+void fb_store_set_extra(fb_store_t *self, const char *sql)
+{
+    self->extra = sql;
+}
+
 /* Writes rows in one COPY: in the COPY sent ahead when there is one (*ahead
  * is set then), else in a new one. Returns as fb_store_append(). */
 static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n, int *ahead)
@@ -428,8 +462,14 @@ static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n,
      * also writes the heads, in one transaction with the rows. Under load
      * the COPY was sent ahead, right after the batch before committed, and
      * only its answer is waited for here. */
+    const char *extra = self->extra && *self->extra ? self->extra : NULL;
+    self->extra_last = extra != NULL;
+    /* Extra statements need a transaction: a COPY sent ahead without one is
+     * closed, and the batch opens its own. */
+    if (extra && self->ahead == S_AHEAD_COPY) s_drop_ahead(self);
     *ahead = self->ahead != 0;
     int with_heads = self->ahead ? self->ahead == S_AHEAD_BEGIN : s_heads_due(self);
+    int with_tx = self->ahead ? self->ahead == S_AHEAD_BEGIN : with_heads || extra;
     if ((!self->copy && !(self->copy = fb_copy_new(s_put_data, self))) ||
         (with_heads && !(heads = s_heads_sql(self)))) {
         snprintf(self->error, sizeof(self->error), "out of memory encoding a batch");
@@ -440,7 +480,7 @@ static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n,
         self->ahead = 0;
         if (s_await_copy(self) != 0) goto error;
     } else {
-        r = PQexec(self->conn, with_heads ? "BEGIN; " FB_COPY_SQL : FB_COPY_SQL);
+        r = PQexec(self->conn, with_tx ? "BEGIN; " FB_COPY_SQL : FB_COPY_SQL);
         if (PQresultStatus(r) != PGRES_COPY_IN) {
             s_set_error(self, "starting COPY", r);
             goto error;
@@ -468,9 +508,9 @@ static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n,
     }
     PQclear(r);
     while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
-    /* The heads upsert and COMMIT go as one message; a failure in it aborts
-     * the transaction: nothing is stored. */
-    if (with_heads && s_exec(self, heads, PGRES_COMMAND_OK)) goto error;
+    /* The extra statements, the heads upsert and COMMIT go as one message;
+     * a failure in it aborts the transaction: nothing is stored. */
+    if (with_tx && s_finish_tx(self, extra, with_heads ? heads : "COMMIT")) goto error;
     free(heads);
     if (with_heads) s_heads_written(self);
     else if (s_heads_commit(self) != 0) {
@@ -483,7 +523,7 @@ static int s_append_once(fb_store_t *self, const fb_store_row_t *rows, size_t n,
 error:
     if (r) PQclear(r);
     while ((r = PQgetResult(self->conn)) != NULL) PQclear(r);
-    if (with_heads && PQstatus(self->conn) == CONNECTION_OK) PQclear(PQexec(self->conn, "ROLLBACK"));
+    if (with_tx && PQstatus(self->conn) == CONNECTION_OK) PQclear(PQexec(self->conn, "ROLLBACK"));
     free(heads);
     return rc;
 }

@@ -80,6 +80,17 @@ int fb_store_recent(fb_store_t *self, size_t max,
  * FB_ESTORE otherwise (nothing stored). */
 int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n);
 
+/* Calls fn(arg, origin, seq, hash) with every origin's signed chain head
+ * as the stored proofs hold it (fb_proofs). Returns FB_OK, or FB_ESTORE. */
+int fb_store_chain_heads(fb_store_t *self, int (*fn)(void *arg, const char *origin, uint64_t seq, const uint8_t *hash),
+                         void *arg);
+
+/* sql (borrowed until the next append returns; NULL or "": none) runs in
+ * the next fb_store_append()'s transaction, after the rows and before
+ * COMMIT, and fails it when it fails: what must be stored with the rows or
+ * not at all (the frames' proofs). It ends in "; ". */
+void fb_store_set_extra(fb_store_t *self, const char *sql);
+
 /* With on, every fb_store_append() that commits sends the next batch's
  * COPY command at once, without waiting for its answer: the next append
  * then only takes the answer, one round trip less on its way. A COPY sent

@@ -1,6 +1,8 @@
 /* fb_writer.c — the writer thread (classify, look up, number, COPY, COMMIT, retry) and its hand-off. */
 #include "fb_writer.h"
 
+#include "fb_proofs.h"
+
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_recent.h"
@@ -150,17 +152,25 @@ static void s_store_batch(fb_writer_t *self, fb_batch_t *b)
     int64_t backoff_ms = 100;
     size_t n = 0;
     b->base = self->store_head;
+    /* The frames' proofs go in the rows' transaction: a stored envelope
+     * always has its seal. */
+    char *proofs = b->nproofs ? fb_proofs_sql(b->proofs, b->nproofs) : NULL;
+    fb_store_set_extra(self->store, proofs);
     for (int retry = 0; s_attempt(self, b, retry, &n) != FB_OK; retry = 1) {
         b->store_errors++;
         fb_warn("store: batch of %zu waits: %s; retrying in %lld ms", b->nitems,
                 fb_store_error(self->store), (long long)backoff_ms);
         if (*self->stop) {
             b->dropped = 1;
+            fb_store_set_extra(self->store, NULL);
+            free(proofs);
             return;
         }
         zmq_poll(NULL, 0, (long)backoff_ms);
         backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
     }
+    fb_store_set_extra(self->store, NULL);
+    free(proofs);
     self->store_head += n;
     fb_batch_merge_heads(b->heads, self->store_heads);
     b->head = self->store_head;
@@ -291,6 +301,17 @@ uint64_t fb_writer_head(const fb_writer_t *self)
 const fb_map_t *fb_writer_heads(const fb_writer_t *self)
 {
     return self->store_heads;
+}
+
+int fb_writer_chain_heads(fb_writer_t *self, int (*fn)(void *arg, const char *origin, uint64_t seq, const uint8_t *hash),
+                          void *arg)
+{
+    if (self->running) return -1;
+    if (fb_store_chain_heads(self->store, fn, arg) != FB_OK) {
+        fb_err("store: %s", fb_store_error(self->store));
+        return -1;
+    }
+    return 0;
 }
 
 int fb_writer_start(fb_writer_t *self, volatile sig_atomic_t *stop)

@@ -43,6 +43,11 @@ void fb_writer_destroy(fb_writer_t **self_p);
 uint64_t fb_writer_head(const fb_writer_t *self);
 const fb_map_t *fb_writer_heads(const fb_writer_t *self);
 
+/* Before fb_writer_start(): calls fn(arg, origin, seq, hash) with every
+ * origin's signed chain head the store holds. Returns 0, or -1 (logged). */
+int fb_writer_chain_heads(fb_writer_t *self, int (*fn)(void *arg, const char *origin, uint64_t seq, const uint8_t *hash),
+                          void *arg);
+
 /* Starts the writer thread; a batch held while the store is away is dropped
  * once *stop is set. Returns 0, or -1 after logging why. */
 int fb_writer_start(fb_writer_t *self, volatile sig_atomic_t *stop);

@@ -24,6 +24,10 @@ static void s_usage(FILE *out)
             "                    through the local node\n"
             "  tail PATTERN...   print live messages matching the patterns as JSON lines\n"
             "  replay [PATTERN...]  print stored history as JSON lines\n"
+            "  keygen --member=ID   write a member's (or the broker's) key files; --show FILE prints\n"
+            "                    the public keys to send to the federation's admin\n"
+            "  member SUBCOMMAND    the member registry in PostgreSQL: add, import, list, show, log,\n"
+            "                    suspend, reactivate, revoke, rotate-key, export-directory\n"
             "\n"
             "Patterns: kind.origin.category with '*' for any segment, shorter = broader:\n"
             "  cfp                  every call for proposals\n"
@@ -36,12 +40,19 @@ static void s_usage(FILE *out)
 void fb_cli_parse(const char *cmd, const fb_cfg_key_t *keys, fb_cli_opts_t *o, int argc, char **argv,
                   int *nargs, const char *synopsis)
 {
+    fb_cli_parse_help(cmd, keys, o, argc, argv, nargs, synopsis, NULL);
+}
+
+void fb_cli_parse_help(const char *cmd, const fb_cfg_key_t *keys, fb_cli_opts_t *o, int argc, char **argv,
+                       int *nargs, const char *synopsis, const char *help_tail)
+{
     char err[256];
     memset(o, 0, sizeof(*o));
     int rc = fb_config_load(keys, o, argc, argv, nargs, err, sizeof(err));
     if (rc == 1) {
         printf("usage: fedbus %s [options] %s\n\nOptions:\n", cmd, synopsis);
         fb_config_help(keys, stdout);
+        if (help_tail) printf("\n%s", help_tail);
         exit(0);
     }
     if (rc < 0) {
@@ -65,9 +76,15 @@ int main(int argc, char **argv)
         printf("fedbus %s\n", fb_version());
         return 0;
     }
-    if (!strcmp(argv[1], "publish")) return fb_cli_publish(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "tail")) return fb_cli_tail(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "replay")) return fb_cli_replay(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {
+        {"publish", fb_cli_publish}, {"tail", fb_cli_tail},     {"replay", fb_cli_replay},
+        {"keygen", fb_cli_keygen},   {"member", fb_cli_member},
+    };
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "fedbus: unknown command '%s' (see fedbus --help)\n", argv[1]);
     return 2;
 }

@@ -6,10 +6,17 @@
  * it is sent — its own, the one --message-id gives, or a UUIDv7 chosen
  * here — and every line names it, a time-out's too: publishing the same
  * message_id again (--message-id) stores the message once, whatever became
- * of the first try. */
+ * of the first try.
+ *
+ * Exit status: 0 when every message is stored (accepted or duplicate); 75
+ * (EX_TEMPFAIL) when the only failures are transient refusals — the node's
+ * outbox full, a store unavailable —, so a script may simply run it again
+ * later; 1 for any other failure (a permanent reject, a time-out, a file
+ * that cannot be read); 2 for bad usage. */
 #include "fb_cli.h"
 #include "fb_crypto.h"
 #include "fb_time.h"
+#include "fedbus.pb-c.h"
 #include "fedbus/fedbus.h"
 
 #include <jansson.h>
@@ -32,10 +39,14 @@ static const fb_cfg_key_t s_publish_keys[] = {
     FB_CFG_END,
 };
 
+/* The exit status when the only failures were transient refusals. */
+#define S_EXIT_TRANSIENT 75
+
 typedef struct {
     fb_publisher_t *pub;
     fb_cli_opts_t *o;
     int ok, rejected, failed;
+    int transient; /* rejects that a later try may store (counted in rejected too) */
 } s_pub_ctx_t;
 
 /* Reads all of f into a new buffer (the caller frees it), its length in
@@ -197,6 +208,22 @@ done:
     return rc;
 }
 
+/* Counts a reject that a later try may turn into a store, and says on
+ * stderr what to do about it. */
+static void s_report_transient(s_pub_ctx_t *c, const char *name, const char *id, const fb_ack_t *ack)
+{
+    if (ack->reason == FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL) {
+        c->transient++;
+        fprintf(stderr, "fedbus publish: %s: not taken: the node's outbox is full (it holds what the broker has not "
+                "confirmed yet, up to outbox-max publishes and outbox-max-bytes bytes); publish it again later with "
+                "--message-id=%s\n", name, id);
+    } else if (ack->reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE) {
+        c->transient++;
+        fprintf(stderr, "fedbus publish: %s: not taken for now (%s); publish it again later with --message-id=%s\n",
+                name, ack->detail, id);
+    }
+}
+
 /* Reports what became of one message (id: its message_id, "" when
  * unknown), as one line on stdout; a failure is told on stderr too. */
 static void s_report(s_pub_ctx_t *c, const char *name, const char *id, int rc, const fb_ack_t *ack)
@@ -211,6 +238,7 @@ static void s_report(s_pub_ctx_t *c, const char *name, const char *id, int rc, c
     } else if (rc == FB_EREJECTED) {
         c->rejected++;
         printf("rejected %s: %s id=%s %s\n", ack->reason_name, ack->detail, id, name);
+        s_report_transient(c, name, id, ack);
     } else if (rc == FB_ETIMEOUT) {
         c->failed++;
         printf("timeout id=%s %s\n", id, name);
@@ -263,7 +291,7 @@ int fb_cli_publish(int argc, char **argv)
         }
         fb_uuid_format(given, o.message_id); /* the form the node and the lines use */
     }
-    s_pub_ctx_t c = {fb_publisher_new(o.node), &o, 0, 0, 0};
+    s_pub_ctx_t c = {fb_publisher_new(o.node), &o, 0, 0, 0, 0};
     if (!c.pub) {
         fprintf(stderr, "fedbus publish: cannot connect to %s\n", o.node);
         return 1;
@@ -293,5 +321,6 @@ int fb_cli_publish(int argc, char **argv)
     fb_publisher_destroy(&c.pub);
     if (!o.quiet || c.rejected || c.failed)
         fprintf(stderr, "fedbus publish: %d confirmed, %d rejected, %d failed\n", c.ok, c.rejected, c.failed);
-    return c.rejected || c.failed ? 1 : 0;
+    if (c.failed || c.rejected > c.transient) return 1;
+    return c.transient ? S_EXIT_TRANSIENT : 0;
 }

@@ -5,6 +5,7 @@
  * file, fsync, rename), and starts after it: a kill loses nothing, and
  * repeats at most what was printed in the last S_SAVE_US. */
 #include "fb_cli.h"
+#include "fb_curve.h"
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
 
@@ -44,6 +45,10 @@ static const fb_cfg_key_t s_tail_keys[] = {
      "keep the cursor under this name (letters, digits, . _ -) and start after it next time"},
     {"state-dir", FB_CFG_STR, S_TAIL_STR(state_dir), "", 0, 0,
      "where durable cursors live (default $XDG_STATE_HOME/fedbus or ~/.local/state/fedbus)"},
+    {"keys", FB_CFG_STR, FB_CLI_STR(keys), "", 0, 0,
+     "this member's secret key file: the broker is reached with CURVE (with broker-key; also FEDBUS_KEYS)"},
+    {"broker-key", FB_CFG_STR, FB_CLI_STR(broker_key), "", 0, 0,
+     "the broker's public key: its .pub file or 40 characters of Z85 (also FEDBUS_BROKER_KEY)"},
     FB_CFG_END,
 };
 
@@ -55,6 +60,10 @@ static const fb_cfg_key_t s_replay_keys[] = {
     {"timeout-ms", FB_CFG_INT, FB_CLI_INT(timeout_ms), "10000", 1, 3600000, "wait this long for each chunk"},
     {"format", FB_CFG_STR, FB_CLI_STR(format), "json", 0, 0, "json (one object per line) or text (one readable line)"},
     {"lang", FB_CFG_STR, FB_CLI_STR(lang), "ko", 0, 0, "language of titles in text format: ko or en"},
+    {"keys", FB_CFG_STR, FB_CLI_STR(keys), "", 0, 0,
+     "this member's secret key file: the broker is reached with CURVE (with broker-key; also FEDBUS_KEYS)"},
+    {"broker-key", FB_CFG_STR, FB_CLI_STR(broker_key), "", 0, 0,
+     "the broker's public key: its .pub file or 40 characters of Z85 (also FEDBUS_BROKER_KEY)"},
     FB_CFG_END,
 };
 
@@ -96,6 +105,35 @@ static int s_check_format(const char *cmd, const fb_cli_opts_t *o)
         return -1;
     }
     return 0;
+}
+
+/* Fills e (for endpoint) with o's CURVE keys, read into c; returns 0, or
+ * -1 after saying why. */
+static int s_endpoint(const char *cmd, const fb_cli_opts_t *o, fb_curve_t *c, const char *endpoint,
+                      fb_endpoint_opts_t *e)
+{
+    char err[600];
+    memset(e, 0, sizeof(*e));
+    e->endpoint = endpoint;
+    if (fb_curve_client(c, o->keys, o->broker_key, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fedbus %s: %s\n", cmd, err);
+        return -1;
+    }
+    if (c->on) {
+        e->curve_serverkey = c->server_key;
+        e->curve_publickey = c->public_key;
+        e->curve_secretkey = c->secret_key;
+    }
+    return 0;
+}
+
+/* What a failure means, for a person. */
+static const char *s_hint(int rc, const fb_curve_t *c)
+{
+    if (rc == FB_ETIMEOUT && !c->on) return " (a broker that runs with keys answers only clients given --keys and --broker-key)";
+    if (rc == FB_ETIMEOUT) return " (or the broker does not admit this key: is the member registered and active?)";
+    if (rc == FB_EREJECTED) return ": NOT_AUTHORIZED (this member is suspended or revoked, or its key changed)";
+    return "";
 }
 
 /* ------------------------------------------------------ durable cursor --- */
@@ -242,7 +280,13 @@ int fb_cli_tail(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     s_tail_t t = {0};
     char path[700];
-    if (!(t.sub = fb_subscriber_new(o->feed, o->replay))) {
+    fb_curve_t c;
+    fb_endpoint_opts_t feed, replay;
+    if (s_endpoint("tail", o, &c, o->feed, &feed) != 0) return 2;
+    s_endpoint("tail", o, &c, o->replay, &replay);
+    t.sub = fb_subscriber_open(&feed, &replay);
+    fb_curve_clear(&c);
+    if (!t.sub) {
         fprintf(stderr, "fedbus tail: cannot connect to %s\n", o->feed);
         return 1;
     }
@@ -260,8 +304,8 @@ int fb_cli_tail(int argc, char **argv)
         } else if (r == FB_ETIMEOUT || r == FB_EINTR) {
             if (o->idle_s && fb_time_mono_us() - last > o->idle_s * 1000000) break;
         } else {
-            fprintf(stderr, "fedbus tail: %s%s\n", r == FB_ESTORE ? "cannot repair a gap in the feed: " : "",
-                    fb_strerror(r));
+            fprintf(stderr, "fedbus tail: %s%s%s\n", r == FB_ESTORE ? "cannot repair a gap in the feed: " : "",
+                    fb_strerror(r), s_hint(r, &c));
             rc = 1;
         }
         if (s_tail_tick(&t, 0) != 0) rc = 1;
@@ -284,11 +328,15 @@ int fb_cli_replay(int argc, char **argv)
                 o.since);
         return 2;
     }
-    int rc = fb_replay(o.replay, (const char *const *)argv + 1, nargs, (uint64_t)o.from_seq, since,
-                       (uint32_t)o.limit, s_print, &o, (int)o.timeout_ms);
+    fb_curve_t c;
+    fb_endpoint_opts_t e;
+    if (s_endpoint("replay", &o, &c, o.replay, &e) != 0) return 2;
+    int rc = fb_replay_opts(&e, (const char *const *)argv + 1, nargs, (uint64_t)o.from_seq, since,
+                            (uint32_t)o.limit, s_print, &o, (int)o.timeout_ms);
+    fb_curve_clear(&c);
     fflush(stdout);
     if (rc != FB_OK) {
-        fprintf(stderr, "fedbus replay: %s\n", fb_strerror(rc));
+        fprintf(stderr, "fedbus replay: %s%s\n", fb_strerror(rc), s_hint(rc, &c));
         return 1;
     }
     return 0;

@@ -14,6 +14,7 @@ static const char *const s_messages[] = {
     [FB_ENOTFOUND] = "not found",
     [FB_ECONFIG] = "configuration error",
     [FB_EINTR] = "interrupted",
+    [FB_EFULL] = "full",
 };
 
 const char *fb_strerror(int err)

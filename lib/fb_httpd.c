@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #if MHD_VERSION < 0x00097002
 typedef int s_mhd_result;
@@ -99,6 +100,59 @@ int fb_httpd_header(fb_httpd_resp_t *r, const char *name, const char *value)
     r->values[r->nheaders++] = p + nl;
     r->used += nl + vl;
     return 0;
+}
+
+/* ---------------------------------------------------------- media type -- */
+
+/* Skips optional white space (RFC 9110's OWS: spaces and tabs). */
+static const char *s_ows(const char *p)
+{
+    while (*p == ' ' || *p == '\t') p++;
+    return p;
+}
+
+/* Reads one parameter's value at *p (a token, or a quoted string whose
+ * escapes are undone) into value (size bytes, cut to fit) and moves *p past
+ * it. Returns 0, or -1 when there is no value or a quote is not closed. */
+static int s_param_value(const char **p, char *value, size_t size)
+{
+    const char *s = *p;
+    size_t n = 0;
+    if (*s == '"') {
+        for (s++; *s && *s != '"'; s++) {
+            if (*s == '\\' && s[1]) s++;
+            if (n + 1 < size) value[n++] = *s;
+        }
+        if (*s++ != '"') return -1;
+    } else {
+        for (; *s && *s != ';' && *s != ' ' && *s != '\t'; s++)
+            if (n + 1 < size) value[n++] = *s;
+        if (s == *p) return -1;
+    }
+    value[n] = '\0';
+    *p = s;
+    return 0;
+}
+
+int fb_httpd_type_is_json(const char *content_type)
+{
+    static const char want[] = "application/json";
+    if (!content_type) return 0;
+    const char *p = s_ows(content_type);
+    if (strncasecmp(p, want, sizeof(want) - 1) != 0) return 0;
+    for (p = s_ows(p + sizeof(want) - 1); *p; p = s_ows(p)) {
+        /* ; name=value, each name a token */
+        if (*p++ != ';') return 0;
+        p = s_ows(p);
+        const char *name = p;
+        size_t name_len = strcspn(p, "=; \t\"");
+        char value[32];
+        if (name_len == 0 || p[name_len] != '=') return 0;
+        p += name_len + 1;
+        if (s_param_value(&p, value, sizeof(value)) != 0) return 0;
+        if (name_len == 7 && strncasecmp(name, "charset", 7) == 0 && strcasecmp(value, "utf-8") != 0) return 0;
+    }
+    return 1;
 }
 
 /* Queues r on c; returns libmicrohttpd's verdict. */
@@ -221,7 +275,9 @@ static s_mhd_result s_access(void *cls, struct MHD_Connection *c, const char *ur
     }
     if (rq->too_large) return s_answer_error(self, c, FB_HTTP_PAYLOAD_TOO_LARGE, method, url);
     if (rq->out_of_memory) return s_answer_error(self, c, FB_HTTP_SERVICE_UNAVAILABLE, method, url);
-    fb_httpd_req_t req = {.method = method, .path = url, .body = rq->buf, .body_len = rq->len};
+    fb_httpd_req_t req = {.method = method, .path = url, .body = rq->buf, .body_len = rq->len,
+                          .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                          .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")};
     fb_httpd_resp_t r = {0};
     rq->route->handler(&req, &r, rq->route->arg);
     return s_queue(c, &r);

@@ -27,9 +27,11 @@ enum {
     FB_HTTP_CREATED = 201,
     FB_HTTP_ACCEPTED = 202,
     FB_HTTP_BAD_REQUEST = 400,
+    FB_HTTP_UNAUTHORIZED = 401,
     FB_HTTP_NOT_FOUND = 404,
     FB_HTTP_METHOD_NOT_ALLOWED = 405,
     FB_HTTP_PAYLOAD_TOO_LARGE = 413,
+    FB_HTTP_UNSUPPORTED_MEDIA_TYPE = 415,
     FB_HTTP_UNPROCESSABLE = 422,
     FB_HTTP_INTERNAL_ERROR = 500,
     FB_HTTP_SERVICE_UNAVAILABLE = 503,
@@ -48,8 +50,10 @@ typedef struct fb_httpd_resp fb_httpd_resp_t;
 typedef struct {
     const char *method; /* "GET", "POST", ... */
     const char *path;   /* without the query string */
+    const char *content_type; /* the Content-Type header as sent; NULL when there is none */
     const char *body;   /* the whole body, NUL-terminated; NULL when there is none */
     size_t body_len;
+    const char *authorization; /* the Authorization header's value; NULL when there is none */
 } fb_httpd_req_t;
 
 /* Answers req through resp (fb_httpd_respond*, fb_httpd_header). Called on
@@ -111,6 +115,12 @@ void fb_httpd_respond_static(fb_httpd_resp_t *r, unsigned status, const char *co
  * allocation that failed) makes the response the 503 that needs no memory. */
 void fb_httpd_respond_take(fb_httpd_resp_t *r, unsigned status, const char *content_type, char *body,
                            size_t len);
+
+/* Returns 1 when content_type (a Content-Type header's value; NULL: none)
+ * says JSON in UTF-8: the media type application/json (any case), with
+ * any parameters, provided a charset parameter, when there is one, is
+ * utf-8 (any case, quoted or not); else 0, also for a malformed value. */
+int fb_httpd_type_is_json(const char *content_type);
 
 /* Adds a header, e.g. ("Retry-After", "5"); name and value are copied.
  * Returns 0, or -1 when the response has no room for it (see

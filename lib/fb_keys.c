@@ -14,12 +14,12 @@
 #include "fb_time.h"
 #include "fedbus/fb_topic.h"
 
-void fb_keys_z85(const uint8_t key[FB_CURVE_KEY_LEN], char out[FB_CURVE_Z85_LEN + 1])
+void fb_keys_z85(const uint8_t key[FB_CURVE_RAW_LEN], char out[FB_CURVE_Z85_LEN + 1])
 {
-    zmq_z85_encode(out, key, FB_CURVE_KEY_LEN);
+    zmq_z85_encode(out, key, FB_CURVE_RAW_LEN);
 }
 
-int fb_keys_z85_parse(const char *text, uint8_t key[FB_CURVE_KEY_LEN])
+int fb_keys_z85_parse(const char *text, uint8_t key[FB_CURVE_RAW_LEN])
 {
     if (!text || strlen(text) != FB_CURVE_Z85_LEN) return -1;
     return zmq_z85_decode(key, text) ? 0 : -1;
@@ -246,10 +246,10 @@ static int s_check(const char *path, s_read_t *r, char *err, size_t err_size)
     k->has_secret = secrets != 0;
     if (!k->has_secret) return 0;
     char z_sec[FB_CURVE_Z85_LEN + 1], z_pub[FB_CURVE_Z85_LEN + 1];
-    uint8_t pub[FB_CURVE_KEY_LEN], spub[FB_ED25519_KEY_LEN];
+    uint8_t pub[FB_CURVE_RAW_LEN], spub[FB_ED25519_KEY_LEN];
     fb_keys_z85(k->curve_secret, z_sec);
     if (zmq_curve_public(z_pub, z_sec) != 0 || fb_keys_z85_parse(z_pub, pub) != 0 ||
-        memcmp(pub, k->curve_public, FB_CURVE_KEY_LEN) != 0) {
+        memcmp(pub, k->curve_public, FB_CURVE_RAW_LEN) != 0) {
         snprintf(err, err_size, "%s: curve-public is not the key of curve-secret", path);
         return -1;
     }

@@ -22,7 +22,7 @@
 
 #include "fb_crypto.h"
 
-#define FB_CURVE_KEY_LEN 32
+#define FB_CURVE_RAW_LEN 32
 #define FB_CURVE_Z85_LEN 40
 #define FB_KEY_ID_LEN 8
 #define FB_KEY_ID_HEX_LEN 16
@@ -31,8 +31,8 @@
 
 typedef struct {
     char member[FB_KEYS_MEMBER_MAX + 1];
-    uint8_t curve_public[FB_CURVE_KEY_LEN];
-    uint8_t curve_secret[FB_CURVE_KEY_LEN];
+    uint8_t curve_public[FB_CURVE_RAW_LEN];
+    uint8_t curve_secret[FB_CURVE_RAW_LEN];
     uint8_t sign_public[FB_ED25519_KEY_LEN];
     uint8_t sign_secret[FB_ED25519_KEY_LEN];
     uint8_t sign_key_id[FB_KEY_ID_LEN];
@@ -65,8 +65,8 @@ void fb_keys_id(const uint8_t pub[FB_ED25519_KEY_LEN], uint8_t id[FB_KEY_ID_LEN]
 /* Text forms. Each encoder writes a NUL-terminated string into out (sized
  * for the text plus NUL); each decoder returns 0, or -1 when the text is not
  * exactly one key of that form. */
-void fb_keys_z85(const uint8_t key[FB_CURVE_KEY_LEN], char out[FB_CURVE_Z85_LEN + 1]);
-int fb_keys_z85_parse(const char *text, uint8_t key[FB_CURVE_KEY_LEN]);
+void fb_keys_z85(const uint8_t key[FB_CURVE_RAW_LEN], char out[FB_CURVE_Z85_LEN + 1]);
+int fb_keys_z85_parse(const char *text, uint8_t key[FB_CURVE_RAW_LEN]);
 void fb_keys_b64(const uint8_t key[FB_ED25519_KEY_LEN], char out[FB_ED25519_B64_LEN + 1]);
 int fb_keys_b64_parse(const char *text, uint8_t key[FB_ED25519_KEY_LEN]);
 void fb_keys_id_hex(const uint8_t id[FB_KEY_ID_LEN], char out[FB_KEY_ID_HEX_LEN + 1]);

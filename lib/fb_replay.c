@@ -68,7 +68,10 @@ typedef struct {
  * error. */
 static int s_chunk(s_scan_t *s, const Fedbus__ReplayChunk *ch, int *finished)
 {
-    if (ch->error) return ch->error == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? FB_ESTORE : FB_EINVAL;
+    if (ch->error)
+        return ch->error == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? FB_ESTORE
+               : ch->error == FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED  ? FB_EREJECTED
+                                                                            : FB_EINVAL;
     s->tally->head_seq = ch->head_seq;
     for (size_t i = 0; i < ch->n_envelopes; i++) {
         fb_message_t msg;

@@ -37,6 +37,8 @@
 #define S_RETRY_US 500000      /* a failed replay is not tried again sooner */
 #define S_DRAIN_MAX 4096        /* live messages read at most before a due repair starts */
 #define S_HEAD 2                /* s_live(): a head frame came */
+#define S_SILENCE_US 2000000    /* a feed this long without a frame (head frames come every 200 ms) ... */
+#define S_SILENCE_MAX_US 16000000 /* ... is connected again, backing off to this while it stays silent */
 
 typedef struct {
     uint8_t *data;
@@ -77,6 +79,13 @@ struct fb_subscriber {
     char **plain;
     int nplain;
     const uint8_t *bp, *bend;
+    /* A feed that says nothing is connected again (with replay, whose head
+     * frames come every 200 ms): ZeroMQ never retries a connection whose
+     * handshake the broker refused (this member suspended, its key not yet
+     * registered), nor notices a broker that stopped sending. */
+    char *feed_endpoint;
+    int64_t heard_us;   /* monotonic: the last frame, or the last connection */
+    int64_t silence_us; /* how long a silence is borne before connecting again */
 };
 
 fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_endpoint_opts_t *replay)
@@ -85,7 +94,11 @@ fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_end
     fb_subscriber_t *self = calloc(1, sizeof(*self));
     if (!self) return NULL;
     self->sock = fb_endpoint_open(feed, ZMQ_SUB, 100000, 0);
-    if (!self->sock || !(self->arena = fb_arena_new(64 << 10, 64 << 10))) goto error;
+    if (!self->sock || !(self->arena = fb_arena_new(64 << 10, 64 << 10)) ||
+        !(self->feed_endpoint = strdup(feed->endpoint)))
+        goto error;
+    self->heard_us = fb_time_mono_us();
+    self->silence_us = S_SILENCE_US;
     if (replay) {
         /* Head frames only mean something to a subscriber that can repair. */
         const char mark = FB_WIRE_FEED_HEAD_MARK;
@@ -130,6 +143,7 @@ void fb_subscriber_destroy(fb_subscriber_t **self_p)
     for (int i = 0; i < self->nplain; i++) free(self->plain[i]);
     free(self->plain);
     free(self->replay);
+    free(self->feed_endpoint);
     free(self);
     *self_p = NULL;
 }
@@ -308,7 +322,11 @@ static int s_recv_frame(fb_subscriber_t *self, int64_t deadline)
      * queue waits. */
     zmq_msg_init(&self->frame);
     self->frame_live = 1;
-    if (zmq_msg_recv(&self->frame, self->sock, ZMQ_DONTWAIT) >= 0) return FB_OK;
+    if (zmq_msg_recv(&self->frame, self->sock, ZMQ_DONTWAIT) >= 0) {
+        self->heard_us = fb_time_mono_us();
+        self->silence_us = S_SILENCE_US;
+        return FB_OK;
+    }
     zmq_msg_close(&self->frame);
     self->frame_live = 0;
     if (errno != EAGAIN) return errno == EINTR ? FB_EINTR : FB_EIO;
@@ -390,6 +408,18 @@ static int s_live(fb_subscriber_t *self, fb_message_t *msg, int64_t deadline, ui
     }
 }
 
+/* The feed said nothing for too long: connect it again (the SUB socket
+ * sends its subscriptions again by itself), and bear a longer silence
+ * next time. What the feed carried meanwhile, the next head frame's
+ * repair brings. */
+static void s_reconnect(fb_subscriber_t *self)
+{
+    zmq_disconnect(self->sock, self->feed_endpoint);
+    zmq_connect(self->sock, self->feed_endpoint);
+    self->heard_us = fb_time_mono_us();
+    self->silence_us = self->silence_us * 2 < S_SILENCE_MAX_US ? self->silence_us * 2 : S_SILENCE_MAX_US;
+}
+
 /* A head frame says every message up to head went out on the feed. */
 static void s_on_head(fb_subscriber_t *self, uint64_t head)
 {
@@ -454,6 +484,9 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
             continue;
         }
         if (wait >= 0 && (deadline < 0 || fb_time_mono_us() + wait < deadline)) until = fb_time_mono_us() + wait;
+        /* With replay, the feed is never silent for long: head frames. */
+        int64_t silent_at = self->replay ? self->heard_us + self->silence_us : -1;
+        if (silent_at >= 0 && (until < 0 || silent_at < until)) until = silent_at;
         uint64_t head = 0;
         rc = s_live(self, msg, until, &head);
         if (rc == S_HEAD) {
@@ -462,8 +495,9 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
             if (self->replay) s_on_head(self, head);
             continue;
         }
-        if (rc == FB_ETIMEOUT && wait >= 0 && until != deadline) {
-            if (s_repair_wait(self) == 0) s_repair_start(self);
+        if (rc == FB_ETIMEOUT && until != deadline) {
+            if (self->replay && fb_time_mono_us() >= self->heard_us + self->silence_us) s_reconnect(self);
+            else if (wait >= 0 && s_repair_wait(self) == 0) s_repair_start(self);
             continue;
         }
         if (rc != FB_OK) return rc;

@@ -17,6 +17,7 @@ enum {
     S_ENV_ORIGIN_SEQ = 6,
     S_ENV_GLOBAL_SEQ = 7,
     S_ENV_STORED_AT_US = 9,
+    S_ENV_PREV_HASH = 10,
     S_ENV_PAYLOAD_FIRST = 16, /* the payload oneof: every kind has a tag from here up */
     S_ENV_PAYLOAD_UNKNOWN = 19, /* the first kind this build does not know */
     S_PUBLISH_ENVELOPE = 1,
@@ -32,6 +33,14 @@ enum {
     S_ACK_REASON = 5,
     S_ACK_DETAIL = 6,
     S_UNKNOWN_FIELD = 15, /* reserved in Envelope, unused in every message read as a frame */
+    S_BATCH_SEAL = 2,     /* PublishBatch.seal */
+    S_SEAL_ORIGIN = 1,
+    S_SEAL_FIRST_SEQ = 2,
+    S_SEAL_LAST_SEQ = 3,
+    S_SEAL_ROOT = 4,
+    S_SEAL_KEY_ID = 5,
+    S_SEAL_SIGNED_AT_US = 6,
+    S_SEAL_SIGNATURE = 7,
 };
 
 #define S_VARINT 0
@@ -165,6 +174,67 @@ int fb_wire_next_bytes(const uint8_t **p, const uint8_t *end, uint32_t tag, cons
     return rc;
 }
 
+/* ---------------------------------------------------------------- seal -- */
+
+static size_t s_seal_size(const fb_seal_t *s)
+{
+    size_t olen = strnlen(s->origin, sizeof(s->origin));
+    return fb_wire_field_size(S_SEAL_ORIGIN, olen) + 1 + fb_wire_varint_size(s->first_seq) + 1 +
+           fb_wire_varint_size(s->last_seq) + fb_wire_field_size(S_SEAL_ROOT, FB_SHA256_LEN) +
+           fb_wire_field_size(S_SEAL_KEY_ID, FB_SEAL_KEY_ID_LEN) + 1 +
+           fb_wire_varint_size((uint64_t)s->signed_at_us) +
+           fb_wire_field_size(S_SEAL_SIGNATURE, FB_ED25519_SIG_LEN);
+}
+
+/* Every field is written, zeros included: a seal has no optional part. */
+static size_t s_put_seal(const fb_seal_t *s, uint8_t *out)
+{
+    size_t n = fb_wire_put_bytes(S_SEAL_ORIGIN, s->origin, strnlen(s->origin, sizeof(s->origin)), out);
+    n += fb_wire_put_varint(S_KEY(S_SEAL_FIRST_SEQ, S_VARINT), out + n);
+    n += fb_wire_put_varint(s->first_seq, out + n);
+    n += fb_wire_put_varint(S_KEY(S_SEAL_LAST_SEQ, S_VARINT), out + n);
+    n += fb_wire_put_varint(s->last_seq, out + n);
+    n += fb_wire_put_bytes(S_SEAL_ROOT, s->root, FB_SHA256_LEN, out + n);
+    n += fb_wire_put_bytes(S_SEAL_KEY_ID, s->key_id, FB_SEAL_KEY_ID_LEN, out + n);
+    n += fb_wire_put_varint(S_KEY(S_SEAL_SIGNED_AT_US, S_VARINT), out + n);
+    n += fb_wire_put_varint((uint64_t)s->signed_at_us, out + n);
+    return n + fb_wire_put_bytes(S_SEAL_SIGNATURE, s->signature, FB_ED25519_SIG_LEN, out + n);
+}
+
+/* Reads a Seal message; every field of fixed size must have its size, and
+ * the origin 1-32 bytes. Returns 0, or -1. */
+static int s_read_seal(const uint8_t *buf, size_t len, fb_seal_t *out)
+{
+    const uint8_t *p = buf, *end = buf + len, *d;
+    uint64_t key, v;
+    unsigned seen = 0;
+    int rc;
+    memset(out, 0, sizeof(*out));
+    while ((rc = fb_wire_next_field(&p, end, &key, &v, &d)) == 1) {
+        uint64_t tag = key >> 3;
+        unsigned wire = (unsigned)(key & 7);
+        if (tag < S_SEAL_ORIGIN || tag > S_SEAL_SIGNATURE) continue; /* a later field */
+        int is_bytes = tag == S_SEAL_ORIGIN || tag == S_SEAL_ROOT || tag == S_SEAL_KEY_ID || tag == S_SEAL_SIGNATURE;
+        if (wire != (is_bytes ? S_BYTES : S_VARINT)) return -1;
+        if (tag == S_SEAL_ORIGIN) {
+            if (v == 0 || v > FB_SEAL_ORIGIN_MAX) return -1;
+            memcpy(out->origin, d, (size_t)v);
+            out->origin[v] = '\0';
+        } else if (tag == S_SEAL_FIRST_SEQ) out->first_seq = v;
+        else if (tag == S_SEAL_LAST_SEQ) out->last_seq = v;
+        else if (tag == S_SEAL_SIGNED_AT_US) out->signed_at_us = (int64_t)v;
+        else {
+            uint8_t *dst = tag == S_SEAL_ROOT ? out->root : tag == S_SEAL_KEY_ID ? out->key_id : out->signature;
+            size_t want = tag == S_SEAL_ROOT ? FB_SHA256_LEN : tag == S_SEAL_KEY_ID ? FB_SEAL_KEY_ID_LEN : FB_ED25519_SIG_LEN;
+            if (v != want) return -1;
+            memcpy(dst, d, want);
+        }
+        seen |= 1u << tag;
+    }
+    unsigned need = 1u << S_SEAL_ORIGIN | 1u << S_SEAL_ROOT | 1u << S_SEAL_KEY_ID | 1u << S_SEAL_SIGNATURE;
+    return rc == 0 && (seen & need) == need ? 0 : -1;
+}
+
 /* ------------------------------------------------------------ envelope -- */
 
 int fb_wire_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h)
@@ -185,6 +255,7 @@ int fb_wire_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h)
             if (tag == S_ENV_MESSAGE_ID) h->message_id = d, h->message_id_len = (size_t)v;
             else if (tag == S_ENV_ORIGIN) h->origin = d, h->origin_len = (size_t)v;
             else if (tag == S_ENV_TOPIC) h->topic = d, h->topic_len = (size_t)v;
+            else if (tag == S_ENV_PREV_HASH) h->prev_hash = d, h->prev_hash_len = (size_t)v, h->prev_hash_count++;
         }
     }
     return rc;
@@ -203,7 +274,26 @@ size_t fb_wire_stamp_origin(const fb_wire_origin_stamp_t *s, uint8_t *out)
     if (s->message_id) n += fb_wire_put_bytes(S_ENV_MESSAGE_ID, s->message_id, 16, out + n);
     if (s->created_at_us) n += fb_wire_put_uint(S_ENV_CREATED_AT_US, (uint64_t)s->created_at_us, out + n);
     if (s->schema_version) n += fb_wire_put_uint(S_ENV_SCHEMA_VERSION, s->schema_version, out + n);
+    if (s->prev_hash) n += fb_wire_put_bytes(S_ENV_PREV_HASH, s->prev_hash, FB_SHA256_LEN, out + n);
     if (s->origin_seq) n += fb_wire_put_uint(S_ENV_ORIGIN_SEQ, s->origin_seq, out + n);
+    return n;
+}
+
+size_t fb_wire_sequencing_tail(const uint8_t *env, size_t len, uint64_t origin_seq, const uint8_t **prev_hash)
+{
+    uint8_t seq[FB_ORIGIN_STAMP_MAX];
+    size_t n = fb_wire_stamp_origin(&(fb_wire_origin_stamp_t){.origin_seq = origin_seq}, seq);
+    *prev_hash = NULL;
+    if (n == 0 || len < n || memcmp(env + len - n, seq, n) != 0) return 0;
+    size_t ph = fb_wire_field_size(S_ENV_PREV_HASH, FB_SHA256_LEN);
+    if (len - n >= ph) {
+        const uint8_t *at = env + len - n - ph;
+        uint8_t head[2];
+        if (fb_wire_put_header(S_ENV_PREV_HASH, FB_SHA256_LEN, head) == 2 && memcmp(at, head, 2) == 0) {
+            *prev_hash = at + 2;
+            return n + ph;
+        }
+    }
     return n;
 }
 
@@ -325,6 +415,33 @@ int fb_wire_publish_batch_view(const uint8_t *frame, size_t len, const uint8_t *
                                size_t *items_len)
 {
     return fb_wire_sole_field(frame, len, S_NODE_PUBLISH_BATCH, items, items_len);
+}
+
+size_t fb_wire_seal_field_size(const fb_seal_t *s)
+{
+    return fb_wire_field_size(S_BATCH_SEAL, s_seal_size(s));
+}
+
+size_t fb_wire_put_seal_field(const fb_seal_t *s, uint8_t *out)
+{
+    size_t n = fb_wire_put_header(S_BATCH_SEAL, s_seal_size(s), out);
+    return n + s_put_seal(s, out + n);
+}
+
+int fb_wire_batch_seal(const uint8_t *items, size_t len, fb_seal_t *out)
+{
+    const uint8_t *p = items, *end = items + len, *d, *found = NULL;
+    uint64_t key, v;
+    size_t found_len = 0;
+    int rc;
+    while ((rc = fb_wire_next_field(&p, end, &key, &v, &d)) == 1)
+        if (key >> 3 == S_BATCH_SEAL) {
+            if (found || (key & 7) != S_BYTES) return -1; /* one seal, a message */
+            found = d, found_len = (size_t)v;
+        }
+    if (rc != 0) return -1;
+    if (!found) return 0;
+    return s_read_seal(found, found_len, out) == 0 ? 1 : -1;
 }
 
 int fb_wire_has_publish_batch(const uint8_t *frame, size_t len)

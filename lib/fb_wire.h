@@ -10,6 +10,8 @@
 #ifndef FB_WIRE_H
 #define FB_WIRE_H
 
+#include "fb_seal.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +32,9 @@ typedef struct {
     uint64_t origin_seq;
     uint64_t global_seq;
     int64_t stored_at_us;
+    const uint8_t *prev_hash; /* the last occurrence */
+    size_t prev_hash_len;
+    unsigned prev_hash_count; /* how many times the field occurs */
 } fb_envelope_head_t;
 
 /* Scans buf's top-level fields into *h; returns 0, or -1 when buf is not
@@ -52,16 +57,24 @@ typedef struct {
     const uint8_t *message_id;  /* 16 bytes (a UUID), written when not NULL */
     int64_t created_at_us;      /* written when not 0 */
     uint32_t schema_version;    /* written when not 0 */
-    uint64_t origin_seq;        /* written when not 0 */
+    const uint8_t *prev_hash;   /* FB_SHA256_LEN bytes, written when not NULL */
+    uint64_t origin_seq;        /* written when not 0, always last */
 } fb_wire_origin_stamp_t;
 
 /* Most bytes fb_wire_stamp_origin() writes besides the origin's own. */
-#define FB_ORIGIN_STAMP_MAX (2 + 18 + 11 + 6 + 11 + 11)
+#define FB_ORIGIN_STAMP_MAX (2 + 18 + 11 + 6 + 34 + 11 + 11)
 
 /* Writes the fields of *s into out (FB_ORIGIN_STAMP_MAX + s->origin_len
  * bytes); returns how many bytes. Appended to an envelope they override
  * its own (protobuf merges: the last occurrence of a field wins). */
 size_t fb_wire_stamp_origin(const fb_wire_origin_stamp_t *s, uint8_t *out);
+
+/* The node's sequencing tail of an envelope it stamped: origin_seq as the
+ * last field, and prev_hash right before it when present. Returns the
+ * tail's length (0 when env does not end with origin_seq), and points
+ * *prev_hash at the 32 bytes of a prev_hash in it (else NULL). Cutting the
+ * tail and stamping anew renumbers or re-links an envelope. */
+size_t fb_wire_sequencing_tail(const uint8_t *env, size_t len, uint64_t origin_seq, const uint8_t **prev_hash);
 
 /* Writes the content hash of a serialised envelope into out: SHA-256 over
  * the wire bytes of its topic and payload fields, in order. Sequencing,
@@ -137,6 +150,16 @@ int fb_wire_publish_batch_view(const uint8_t *frame, size_t len, const uint8_t *
  * with something beside it can be refused rather than half decoded), 0 when
  * it does not, -1 when it is not well-formed protobuf. */
 int fb_wire_has_publish_batch(const uint8_t *frame, size_t len);
+
+/* PublishBatch.seal: its size as a field, and the field itself, written
+ * after the items (a frame's items_len then counts it too). */
+size_t fb_wire_seal_field_size(const fb_seal_t *s);
+size_t fb_wire_put_seal_field(const fb_seal_t *s, uint8_t *out);
+
+/* Finds the seal among a PublishBatch's fields (items, items_len as
+ * fb_wire_publish_batch_view() gives them). Returns 1 and fills *out, 0 when
+ * there is none, -1 when there are two or it is not a well-formed Seal. */
+int fb_wire_batch_seal(const uint8_t *items, size_t len, fb_seal_t *out);
 
 /* BrokerMessage{ack_batch{items}}: the same three for acks. */
 size_t fb_wire_ack_batch_size(size_t items_len);

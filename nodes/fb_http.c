@@ -1,5 +1,9 @@
 /* fb_http.c — the node's publish API: POST /v1/publish and GET /v1/health as fb_httpd routes.
  *
+ * A POST's body must be sent as application/json (UTF-8); any other
+ * Content-Type, or none, is answered 415 naming the one expected, so that
+ * a form post or a body in another charset is never read as JSON.
+ *
  * Every 503 of POST /v1/publish (the outbox full, the node's journal or the
  * broker's store unavailable, the node loop unreachable) carries
  * Retry-After: each is transient, and the same message_id posted again is
@@ -12,20 +16,31 @@
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define S_TOKEN_MAX 512 /* bytes of a bearer token */
 
 struct fb_http {
     fb_httpd_t *httpd;
     char member[64];
     char submit[256];
     const fb_node_t *node;
+    char token[S_TOKEN_MAX + 1]; /* "": none asked for */
+    size_t token_len;
 };
 
 /* Seconds a client is asked to wait before it posts again after a 503. */
 #define S_RETRY_AFTER "5"
+
+/* The media type POST /v1/publish takes (and answers with). */
+#define S_JSON_TYPE "application/json"
 
 /* The answer when there is no memory to write another. */
 static const char s_oom_json[] =
@@ -67,8 +82,8 @@ static json_t *s_error(const char *reason, const char *detail)
 static json_t *s_full(const fb_ack_t *ack)
 {
     size_t n = strlen(FB_NODE_FULL_DETAIL);
-    if (ack->reason != FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE || strncmp(ack->detail, FB_NODE_FULL_DETAIL, n))
-        return NULL;
+    if (ack->reason != FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL) return NULL;
+    if (strncmp(ack->detail, FB_NODE_FULL_DETAIL, n) != 0) n = strlen(ack->detail); /* no key named */
     char limit[32];
     snprintf(limit, sizeof(limit), "%.*s", (int)strcspn(ack->detail + n, " "), ack->detail + n);
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", ack->message_id, "reason",
@@ -184,10 +199,56 @@ static void s_health(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
                         (json_int_t)(age_ms > 0 ? age_ms : 0), "journal", journal));
 }
 
-/* One message object, or an array of them (answered by an array). */
+/* Whether the request carries "Bearer TOKEN" with the node's token (or
+ * none is asked for). The compare takes the same time whatever the bytes
+ * given: nothing is learnt of the token from how long a refusal takes. */
+static int s_authorized(const fb_http_t *self, const fb_httpd_req_t *req)
+{
+    if (!self->token_len) return 1;
+    const char *a = req->authorization;
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
+    a += 7;
+    while (*a == ' ') a++;
+    size_t n = strlen(a);
+    unsigned char diff = n != self->token_len;
+    for (size_t i = 0; i < self->token_len; i++)
+        diff |= (unsigned char)((i < n ? (unsigned char)a[i] : 0) ^ (unsigned char)self->token[i]);
+    return diff == 0;
+}
+
+/* The 415 for a body that does not say it is JSON in UTF-8: what was
+ * sent (printable ASCII of it, cut short) and what is expected. */
+static void s_wrong_type(fb_httpd_resp_t *r, const char *content_type)
+{
+    char got[64] = "none", detail[192];
+    if (content_type) {
+        size_t n = 0;
+        for (const char *p = content_type; *p && n + 1 < sizeof(got); p++)
+            got[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+        got[n] = '\0';
+    }
+    snprintf(detail, sizeof(detail), "Content-Type must be %s (charset utf-8, if one is given); got %s%s%s",
+             S_JSON_TYPE, content_type ? "'" : "", got, content_type ? "'" : "");
+    s_respond(r, FB_HTTP_UNSUPPORTED_MEDIA_TYPE,
+              json_pack("{s:s, s:s, s:s, s:s}", "status", "rejected", "reason", "UNSUPPORTED_MEDIA_TYPE", "expected",
+                        S_JSON_TYPE, "detail", detail));
+}
+
+/* One message object, or an array of them (answered by an array), sent as
+ * application/json. */
 static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 {
     const fb_http_t *self = arg;
+    if (!fb_httpd_type_is_json(req->content_type)) {
+        s_wrong_type(r, req->content_type);
+        return;
+    }
+    if (!s_authorized(self, req)) {
+        s_respond(r, FB_HTTP_UNAUTHORIZED,
+                  s_error("UNAUTHORIZED", "this node asks for 'Authorization: Bearer TOKEN' (http-token-file)"));
+        fb_httpd_header(r, "WWW-Authenticate", "Bearer realm=\"fedbus-node\"");
+        return;
+    }
     if (!req->body) {
         s_respond(r, FB_HTTP_BAD_REQUEST, s_error("INVALID_JSON", "empty body"));
         return;
@@ -229,11 +290,47 @@ static void s_on_error(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp
         s_respond(r, FB_HTTP_NOT_FOUND, s_error("NOT_FOUND", "POST to /v1/publish"));
 }
 
+/* Reads the token: the first line of path, without blanks around it.
+ * Returns 0, or -1 after logging why. */
+static int s_read_token(fb_http_t *self, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) != 0) {
+        fb_err("http-token-file %s: %s", path, strerror(errno));
+        if (f) fclose(f);
+        return -1;
+    }
+    char line[S_TOKEN_MAX + 2] = "";
+    int got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    if (st.st_mode & 077) {
+        fb_err("http-token-file %s: must not be readable by others (mode %03o; chmod 600 it)", path,
+               (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
+    size_t b = 0, e = got ? strlen(line) : 0;
+    while (e && isspace((unsigned char)line[e - 1])) e--;
+    while (b < e && isspace((unsigned char)line[b])) b++;
+    if (e == b || e - b > S_TOKEN_MAX) {
+        fb_err("http-token-file %s: %s", path, e == b ? "holds no token" : "the token is longer than 512 bytes");
+        return -1;
+    }
+    memcpy(self->token, line + b, e - b);
+    self->token[e - b] = '\0';
+    self->token_len = e - b;
+    return 0;
+}
+
 fb_http_t *fb_http_start(const fb_http_opts_t *o)
 {
     fb_http_t *self = calloc(1, sizeof(*self));
     if (!self) {
         fb_err("out of memory");
+        return NULL;
+    }
+    if (o->token_file && *o->token_file && s_read_token(self, o->token_file) != 0) {
+        free(self);
         return NULL;
     }
     snprintf(self->member, sizeof(self->member), "%s", o->member);
@@ -255,7 +352,8 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
         free(self);
         return NULL;
     }
-    fb_info("http: POST http://%s:%d/v1/publish", o->bind_addr, o->port);
+    fb_info("http: POST http://%s:%d/v1/publish%s", o->bind_addr, o->port,
+            self->token_len ? " (with its bearer token)" : "");
     return self;
 }
 

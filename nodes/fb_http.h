@@ -18,9 +18,14 @@ typedef struct {
     long long max_body;     /* largest request body, bytes (the max-frame key) */
     const char *submit;     /* endpoint the handlers publish through, copied */
     const fb_node_t *node;  /* borrowed: read with fb_node_snapshot(); outlives the server */
+    const char *token_file; /* NULL or "": no token; else a file (not readable by others) whose
+                               first line is the token POST /v1/publish asks for */
 } fb_http_opts_t;
 
-/* Starts serving as *o says. Returns NULL after logging the reason. */
+/* Starts serving as *o says. With a token, POST /v1/publish without
+ * "Authorization: Bearer TOKEN" is answered 401 (the token compared in
+ * constant time); GET /v1/health stays open. Returns NULL after logging
+ * the reason (also a token file unreadable, empty, or readable by others). */
 fb_http_t *fb_http_start(const fb_http_opts_t *o);
 
 /* Stops serving (waits for requests in progress); accepts NULL, nulls *self_p. */

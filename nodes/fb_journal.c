@@ -52,6 +52,7 @@ struct fb_journal {
     s_batch_t fill, sync;
     fb_syncer_t *syncer;
     int rotate_failed;  /* logged once until a rotation succeeds */
+    int closed;         /* reading: the last record read is the closed SEQ record */
     uint64_t last_pub;  /* origin_seq of the newest publish; reading checks they rise */
     fb_journal_state_t state;   /* with every record put */
     fb_journal_state_t durable; /* with every record synced */
@@ -228,6 +229,7 @@ static int s_read_segment(fb_journal_t *self, uint64_t index, fb_journal_fn fn, 
         if (rc == 0) break;
         if ((why = s_track(self, &r)) != NULL) break;
         if (r.type == FB_JOURNAL_PUBLISH) self->segs[self->nsegs - 1].last_seq = r.origin_seq;
+        self->closed = r.type == FB_JOURNAL_SEQ && r.closed;
         if (fn(&r, arg) != 0) {
             snprintf(err, err_size, "out of memory reading the journal");
             goto error;
@@ -354,6 +356,21 @@ static long s_list(fb_journal_t *self, uint64_t **out)
     return (long)n;
 }
 
+/* After an unclean stop of an anchored journal, origin_seqs up to
+ * FB_JOURNAL_AHEAD above what it held may have been sent: the sequence
+ * goes on above them (within the 2^63 - 1 a publish may carry). */
+static void s_skip_unclean(fb_journal_t *self)
+{
+    const uint64_t top = (uint64_t)INT64_MAX;
+    fb_journal_state_t *s = &self->state;
+    if (!s->anchored || self->closed || s->next_seq > top) return;
+    uint64_t next = top - s->next_seq < FB_JOURNAL_AHEAD ? top + 1 : s->next_seq + FB_JOURNAL_AHEAD;
+    self->st.skipped = next - s->next_seq;
+    fb_info("journal %s: not closed cleanly: origin_seqs %" PRIu64 " to %" PRIu64 " may have been sent without "
+            "being journaled, so new publishes start at %" PRIu64, self->dir, s->next_seq, next - 1, next);
+    s->next_seq = next;
+}
+
 fb_journal_t *fb_journal_open(const char *dir, size_t segment_bytes, fb_journal_fn fn, void *arg, char *err,
                               size_t err_size)
 {
@@ -379,6 +396,7 @@ fb_journal_t *fb_journal_open(const char *dir, size_t segment_bytes, fb_journal_
     }
     for (long i = 0; i < n; i++)
         if (s_read_segment(self, list[i], fn, arg, err, err_size) != 0) goto error;
+    s_skip_unclean(self);
     self->durable = self->state; /* all of it read from disk */
     if (!(self->syncer = fb_syncer_new())) {
         snprintf(err, err_size, "cannot start the journal's writer thread: %s", strerror(errno));
@@ -396,11 +414,24 @@ error:
     return NULL;
 }
 
+/* Puts the record that says everything put before it is synced: the last
+ * one, put by fb_journal_close(). Returns 0, or -1 when out of memory. */
+static int s_put_closed(fb_journal_t *self)
+{
+    fb_journal_rec_t r = {.type = FB_JOURNAL_SEQ, .next_seq = self->state.next_seq,
+                          .anchored = self->state.anchored, .closed = 1};
+    if (s_put(self, &r) != 0) return errno = ENOMEM, -1;
+    self->fill.need_fsync = 1;
+    self->fill.state = self->state;
+    return 0;
+}
+
 void fb_journal_close(fb_journal_t **self_p)
 {
     if (!self_p || !*self_p) return;
     fb_journal_t *self = *self_p;
-    if (self->syncer && self->fd >= 0 && fb_journal_sync(self) != 0)
+    if (self->syncer && self->fd >= 0 &&
+        (fb_journal_sync(self) != 0 || s_put_closed(self) != 0 || fb_journal_sync(self) != 0))
         fb_warn("journal %s: the last records could not be written: %s", self->dir, strerror(errno));
     fb_syncer_destroy(&self->syncer);
     if (self->fd >= 0) close(self->fd);
@@ -550,6 +581,11 @@ void fb_journal_release(fb_journal_t *self, uint64_t first_seq)
 void fb_journal_state(const fb_journal_t *self, fb_journal_state_t *st)
 {
     *st = self->state;
+}
+
+void fb_journal_durable(const fb_journal_t *self, fb_journal_state_t *st)
+{
+    *st = self->durable;
 }
 
 void fb_journal_stats(const fb_journal_t *self, fb_journal_stats_t *st)

@@ -25,7 +25,18 @@
  *   SEQ     next_seq u64, renumber_from u64, renumber_to u64, flags u32,
  *           zero u32: the sequence was raised (a Welcome); with
  *           renumber_from, the publishes held from renumber_from on were
- *           given origin_seqs from renumber_to on
+ *           given origin_seqs from renumber_to on. Flags bit 1 (closed):
+ *           written last by fb_journal_close() once everything was synced
+ *
+ * Sent ahead of the journal. The outbox may send publishes to the broker
+ * before their records are durable, but none with an origin_seq at or
+ * above the durable next_seq (fb_journal_durable()) plus
+ * FB_JOURNAL_AHEAD, and none before the journal durably records a Welcome
+ * (anchored). A journal whose last record is not the closed SEQ record
+ * (the node did not stop cleanly) may thus have had origin_seqs sent that
+ * it does not hold: when it is anchored, opening it raises next_seq by
+ * FB_JOURNAL_AHEAD, so that the node never numbers a new publish with an
+ * origin_seq a frame of its previous run may still carry to the broker.
  *
  * Opening the journal reads every segment in order and hands each record to
  * a callback. Reading stops in a segment at the first record that is short
@@ -49,6 +60,10 @@
 /* A segment's size before the next one is started. */
 #define FB_JOURNAL_SEGMENT_BYTES (16u << 20)
 
+/* How far above the durable next_seq publishes may be sent (see above):
+ * eight full PublishBatch frames. */
+#define FB_JOURNAL_AHEAD 8192u
+
 /* Takes one record read back; returns 0, or -1 to stop opening (out of memory). */
 typedef int (*fb_journal_fn)(const fb_journal_rec_t *r, void *arg);
 
@@ -62,6 +77,7 @@ typedef struct {
     uint64_t syncs;         /* fdatasync() calls since it was opened */
     uint64_t sync_us;       /* time spent in them, microseconds */
     uint64_t synced_publishes; /* publishes they made durable */
+    uint64_t skipped;       /* origin_seqs skipped at open: FB_JOURNAL_AHEAD after an unclean stop, else 0 */
 } fb_journal_stats_t;
 
 /* The sequence as the journal recorded it. */
@@ -76,15 +92,19 @@ typedef struct fb_journal fb_journal_t;
 /* Opens the journal in dir (made, with its parents, when missing; mode
  * 0700), locks it against every other process (a second node on the same
  * dir is refused), reads every record back through fn(r, arg) in the order
- * written, cuts damaged tails as described above, and starts a new active
- * segment whose STATE record says where the sequence stands. segment_bytes
+ * written, cuts damaged tails as described above, raises next_seq by
+ * FB_JOURNAL_AHEAD when the journal is anchored and was not closed cleanly,
+ * and starts a new active segment whose STATE record says where the
+ * sequence stands. segment_bytes
  * 0 means FB_JOURNAL_SEGMENT_BYTES. Returns the journal, or NULL with a
  * one-line reason in err. */
 fb_journal_t *fb_journal_open(const char *dir, size_t segment_bytes, fb_journal_fn fn, void *arg, char *err,
                               size_t err_size);
 
-/* Syncs what is buffered (best effort), closes the files and frees the
- * journal; accepts NULL, nulls *self_p. */
+/* Syncs what is buffered (best effort) and, when that succeeded, records
+ * that the journal was closed cleanly (a SEQ record with the closed flag,
+ * synced); closes the files and frees the journal; accepts NULL, nulls
+ * *self_p. */
 void fb_journal_close(fb_journal_t **self_p);
 
 /* Put a record in the buffer (frame: frame_len bytes, copied; id: 16 bytes,
@@ -133,6 +153,10 @@ void fb_journal_release(fb_journal_t *self, uint64_t first_seq);
 
 /* The sequence as recorded (what fb_journal_put_*() put included). */
 void fb_journal_state(const fb_journal_t *self, fb_journal_state_t *st);
+
+/* The sequence as durable: as of the last write collected (or of the
+ * journal read back at open). A restart reads at least this. */
+void fb_journal_durable(const fb_journal_t *self, fb_journal_state_t *st);
 
 void fb_journal_stats(const fb_journal_t *self, fb_journal_stats_t *st);
 

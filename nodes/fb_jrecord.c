@@ -11,6 +11,7 @@
  * with a larger one is damage; below it, the sums a reader makes of them
  * (the next origin_seq, a renumbering) cannot wrap. */
 #define S_SEQ_MAX (UINT64_C(1) << 63)
+#define S_CLOSED 2u   /* flags bit of SEQ; readers that do not know it ignore it */
 
 static void s_put32(uint8_t *p, uint32_t v)
 {
@@ -78,7 +79,7 @@ size_t fb_jrecord_encode(const fb_journal_rec_t *r, uint8_t *out)
         s_put64(b, r->next_seq);
         s_put64(b + 8, r->renumber_from);
         s_put64(b + 16, r->renumber_to);
-        s_put32(b + 24, r->anchored ? S_ANCHORED : 0);
+        s_put32(b + 24, (r->anchored ? S_ANCHORED : 0) | (r->closed ? S_CLOSED : 0));
         s_put32(b + 28, 0);
         break;
     }
@@ -117,6 +118,7 @@ static int s_body(const uint8_t *b, uint32_t len, fb_journal_rec_t *r, const cha
         r->renumber_to = s_get64(b + 16);
         r->anchored = (s_get32(b + 24) & S_ANCHORED) != 0;
         if (r->next_seq > S_SEQ_MAX || r->renumber_to > S_SEQ_MAX) return *why = "sequence number beyond 2^63", 0;
+        r->closed = (s_get32(b + 24) & S_CLOSED) != 0;
         if (r->renumber_from && r->renumber_to <= r->renumber_from) return *why = "renumbering downwards", 0;
         return 1;
     default:

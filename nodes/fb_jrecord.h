@@ -36,6 +36,7 @@ typedef struct {
     /* STATE, SEQ */
     uint64_t next_seq;
     int anchored;
+    int closed; /* SEQ: written as a journal was closed, after everything was synced */
     /* STATE, CONFIRM */
     uint64_t confirmed_below;
     /* SEQ: 0 when nothing was renumbered */

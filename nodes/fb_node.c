@@ -11,6 +11,7 @@
 #include "fb_http.h"
 #include "fb_log.h"
 #include "fb_nodefeed.h"
+#include "fb_chain.h"
 #include "fb_outbox.h"
 #include "fb_session.h"
 #include "fb_submit.h"
@@ -55,6 +56,13 @@ const fb_cfg_key_t fb_node_keys[] = {
     {"inflight-frames", FB_CFG_INT, S_INT(inflight_frames), "2", 1, FB_NODE_FRAMES_MAX,
      "publish frames sent and not yet answered (up to twice as many while they hold fewer publishes than this many full frames of 1024); what comes meanwhile waits to go as one batch"},
     {"max-frame", FB_CFG_INT, S_INT(max_frame), "1048576", 1024, 64LL << 20, "largest publish, bytes"},
+    {"keys", FB_CFG_STR, S_FIELD(keys), "", 0, 0,
+     "this member's secret key file (`fedbus keygen`): the broker, feed and replay are reached with CURVE "
+     "(with broker-key), and every publish is linked and every frame sealed with its Ed25519 key"},
+    {"broker-key", FB_CFG_STR, S_FIELD(broker_key), "", 0, 0,
+     "the broker's public key: its .pub file, or its 40 characters of Z85 (with keys)"},
+    {"http-token-file", FB_CFG_STR, S_FIELD(http_token_file), "", 0, 0,
+     "a file (mode 0600) holding the token POST /v1/publish asks for as 'Authorization: Bearer TOKEN' (empty: none)"},
     {"log-level", FB_CFG_STR, S_FIELD(log_level), "info", 0, 0, "err, warn, info or debug"},
     FB_CFG_END,
 };
@@ -67,6 +75,7 @@ struct fb_node {
     fb_session_t *session;
     fb_nodefeed_t *feed; /* NULL: nothing subscribed */
     fb_http_t *http;     /* NULL: HTTP off */
+    fb_chain_t *chain;   /* NULL: the node does not sign */
     int sync_failing;      /* the journal could not be written: logged once */
     int64_t sync_retry_at; /* then, when to try again */
     /* The state fb_node_snapshot() reads: written by the loop, read by any
@@ -122,13 +131,15 @@ static int s_sync_rc(fb_node_t *self, int rc)
 }
 
 /* The group sync, around a turn: collects the journal's write when it is
- * done (what it held may now be sent), and hands it what this turn took,
- * unless a write is in flight; nothing is sent or answered before its
- * write is done. Returns 0, or -1 when the node must stop. */
+ * done (the answers held for it go to their submitters), and hands it what
+ * this turn took, unless a write is in flight. Publishes are sent while
+ * their write runs (within the journal's bound); no submitter is answered
+ * before it is done. Returns 0, or -1 when the node must stop. */
 static int s_sync(fb_node_t *self, int start)
 {
     fb_outbox_journal_t j;
     if (s_sync_rc(self, fb_outbox_sync_collect(self->outbox)) != 0) return -1;
+    fb_session_release(self->session); /* the acks that came before their sync */
     if (self->sync_failing) {
         fb_outbox_journal(self->outbox, &j);
         if (!j.sync_errno) {
@@ -157,9 +168,9 @@ static int s_turn(fb_node_t *self)
      * broker says where this origin's sequence stands: publishes wait in its
      * queue. On disk they are taken and journaled meanwhile (see
      * fb_outbox_raise_seq()). Nor is it read while every frame slot is
-     * taken: what is submitted meanwhile could not leave before an answer
-     * anyway, and read in one go after it, it costs one wake-up and leaves
-     * as one batch. */
+     * taken (on disk: and a frame's worth waits, journaled): what is
+     * submitted meanwhile could not leave before an answer anyway, and read
+     * in one go after it, it costs one wake-up and leaves as one batch. */
     int take = fb_session_can_take(s), submit = nitems;
     if (take) items[nitems++] = (zmq_pollitem_t){fb_submit_socket(self->submit), 0, ZMQ_POLLIN, 0};
     int n = zmq_poll(items, nitems, fb_session_hello_due(s) ? 10 : 200);
@@ -195,6 +206,8 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
     while (!*stop && s_turn(self) == 0)
         ;
     fb_nodefeed_stop(self->feed);
+    /* Acks held for a sync in flight still reach their submitters. */
+    if (fb_outbox_sync(self->outbox) == FB_OK) fb_session_release(self->session);
     size_t depth = fb_outbox_depth(self->outbox);
     if (depth && self->journal_at_start.on_disk)
         fb_info("stopping with %llu publishes unconfirmed, kept in journal %s: sent at the next start",
@@ -204,8 +217,10 @@ int fb_node_run(fb_node_t *self, volatile sig_atomic_t *stop)
     fb_outbox_journal_t j;
     fb_outbox_journal(self->outbox, &j);
     if (j.syncs)
-        fb_info("journal: %llu publishes made durable in %llu syncs, %.1f ms each on average",
-                (unsigned long long)j.synced, (unsigned long long)j.syncs, (double)j.sync_us / 1000.0 / (double)j.syncs);
+        fb_info("journal: %llu publishes made durable in %llu syncs, %.1f ms each on average; %llu acks came "
+                "before their sync and waited for it",
+                (unsigned long long)j.synced, (unsigned long long)j.syncs, (double)j.sync_us / 1000.0 / (double)j.syncs,
+                (unsigned long long)j.held);
     fb_info("stopped: submitted=%llu confirmed=%llu rejected=%llu client_acks_dropped=%llu",
             (unsigned long long)self->stats.submitted, (unsigned long long)self->stats.confirmed,
             (unsigned long long)self->stats.rejected, (unsigned long long)self->stats.client_acks_dropped);
@@ -248,6 +263,58 @@ static fb_outbox_t *s_open_outbox(fb_node_config_t *cfg)
     return ob;
 }
 
+/* Reads the member's key file and makes the chain that links and seals
+ * its publishes. Returns 0, or -1 after logging why. */
+static int s_open_chain(fb_node_t *self)
+{
+    fb_keys_t keys;
+    char err[512];
+    if (fb_keys_read(self->cfg.keys, &keys, err, sizeof(err)) != 0) {
+        fb_err("keys: %s", err);
+        return -1;
+    }
+    if (!keys.has_secret || strcmp(keys.member, self->cfg.member) != 0) {
+        fb_err("keys: %s: %s", self->cfg.keys,
+               keys.has_secret ? "the key file is another member's" : "a public key file: the node signs with the secret one");
+        explicit_bzero(&keys, sizeof(keys));
+        return -1;
+    }
+    self->chain = fb_chain_new(&keys, self->outbox);
+    char id[FB_KEY_ID_HEX_LEN + 1];
+    fb_keys_id_hex(keys.sign_key_id, id);
+    explicit_bzero(&keys, sizeof(keys));
+    if (!self->chain) {
+        fb_err("out of memory");
+        return -1;
+    }
+    fb_submit_set_chain(self->submit, self->chain);
+    fb_session_set_chain(self->session, self->chain);
+    fb_info("signing as %s with Ed25519 key %s", self->cfg.member, id);
+    return 0;
+}
+
+/* Reads the keys into cfg->curve (the key file must be this member's).
+ * Returns 0, or -1 after logging why. */
+static int s_keys(fb_node_config_t *cfg)
+{
+    char err[600];
+    if (fb_curve_client(&cfg->curve, cfg->keys, cfg->broker_key, err, sizeof(err)) != 0) {
+        fb_err("keys: %s", err);
+        return -1;
+    }
+    if (!cfg->curve.on) {
+        fb_warn("no keys set: the broker is reached in plaintext (only a broker run with insecure-plaintext "
+                "takes it)");
+        return 0;
+    }
+    if (strcmp(cfg->curve.member, cfg->member) != 0) {
+        fb_err("keys: %s holds the keys of member %s, and this node is %s", cfg->keys, cfg->curve.member,
+               cfg->member);
+        return -1;
+    }
+    return 0;
+}
+
 fb_node_t *fb_node_new(const fb_node_config_t *cfg)
 {
     fb_node_t *self = calloc(1, sizeof(*self));
@@ -256,6 +323,8 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
         return NULL;
     }
     self->cfg = *cfg;
+    if (s_keys(&self->cfg) != 0) goto error;
+    cfg = &self->cfg;
     if (!(self->outbox = s_open_outbox(&self->cfg))) goto error;
     fb_outbox_journal(self->outbox, &self->journal_at_start);
     if (cfg->subscribe[0] && !(self->feed = fb_nodefeed_new(cfg))) {
@@ -265,10 +334,12 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
     if (!(self->submit = fb_submit_new(cfg, self->outbox, &self->stats))) goto error;
     self->session = fb_session_new(cfg, self->outbox, self->submit, self->feed, &self->stats);
     if (!self->session) goto error;
+    if (cfg->keys[0] && s_open_chain(self) != 0) goto error;
     if (cfg->http_port > 0) {
         self->http = fb_http_start(&(fb_http_opts_t){.bind_addr = cfg->http_bind, .port = (int)cfg->http_port,
                                                      .member = cfg->member, .max_body = cfg->max_frame,
-                                                     .submit = FB_NODE_INPROC, .node = self});
+                                                     .submit = FB_NODE_INPROC, .node = self,
+                                                     .token_file = cfg->http_token_file});
         if (!self->http) goto error;
     }
     return self;
@@ -285,7 +356,9 @@ void fb_node_destroy(fb_node_t **self_p)
     fb_nodefeed_destroy(&self->feed);
     fb_session_destroy(&self->session);
     fb_submit_destroy(&self->submit);
+    fb_chain_destroy(&self->chain);
     fb_outbox_destroy(&self->outbox);
+    fb_curve_clear(&self->cfg.curve);
     free(self);
     *self_p = NULL;
 }

@@ -15,6 +15,7 @@
 #define FB_NODE_H
 
 #include "fb_config.h"
+#include "fb_curve.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -38,7 +39,12 @@ typedef struct {
     char state_dir[512]; /* "": FB_NODE_STATE_DIR/<member> */
     long long inflight_frames;
     long long max_frame;
+    char keys[512];            /* this member's secret key file: CURVE to the broker, and the Ed25519 key the node signs with */
+    char broker_key[512];      /* the broker's public key: a .pub file or Z85 */
+    char http_token_file[512]; /* the bearer token POST /v1/publish asks for; "": none */
     char log_level[16];
+    /* Not keys: worked out by fb_node_new() for the parts it makes. */
+    fb_curve_t curve; /* from keys and broker-key; curve.on 0: plaintext */
 } fb_node_config_t;
 
 extern const fb_cfg_key_t fb_node_keys[];
@@ -48,9 +54,9 @@ extern const fb_cfg_key_t fb_node_keys[];
 #define FB_NODE_STATE_DIR "fedbus-state"
 
 /* The beginning of the detail of the reject a full outbox answers with
- * (REJECT_STORE_UNAVAILABLE, the closest reason the protocol has); then
- * the name of the key whose bound was reached. fb_http answers it 503
- * OUTBOX_FULL with Retry-After. */
+ * (REJECT_OUTBOX_FULL); then the name of the key whose bound was reached.
+ * fb_http answers it 503 OUTBOX_FULL with Retry-After and that key as
+ * "limit". */
 #define FB_NODE_FULL_DETAIL "node outbox is full: "
 
 /* The most inflight-frames may be. */

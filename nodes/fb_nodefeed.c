@@ -32,6 +32,7 @@ struct fb_nodefeed {
     char subscribe[sizeof(((fb_node_config_t *)0)->subscribe)];
     char output[sizeof(((fb_node_config_t *)0)->output)];
     long long from_seq;
+    fb_curve_t curve; /* CURVE to the feed and replay when curve.on */
     int quit; /* atomic: set by fb_nodefeed_stop() */
     uint64_t last_seen; /* atomic: written by the thread, read by the loop */
     pthread_t thread;
@@ -151,7 +152,14 @@ static void *s_main(void *arg)
     uint64_t from;
     int fd = s_open_output(self, &from);
     if (fd < 0) return NULL;
-    fb_subscriber_t *sub = fb_subscriber_new(self->feed, self->replay);
+    const fb_curve_t *c = &self->curve;
+    fb_endpoint_opts_t feed = {.endpoint = self->feed}, replay = {.endpoint = self->replay};
+    if (c->on) {
+        feed.curve_serverkey = replay.curve_serverkey = c->server_key;
+        feed.curve_publickey = replay.curve_publickey = c->public_key;
+        feed.curve_secretkey = replay.curve_secretkey = c->secret_key;
+    }
+    fb_subscriber_t *sub = fb_subscriber_open(&feed, &replay);
     if (!sub) {
         fb_err("feed: cannot connect to %s", self->feed);
         if (fd != 1) close(fd);
@@ -202,6 +210,7 @@ fb_nodefeed_t *fb_nodefeed_new(const fb_node_config_t *cfg)
     snprintf(self->subscribe, sizeof(self->subscribe), "%s", cfg->subscribe);
     snprintf(self->output, sizeof(self->output), "%s", cfg->output);
     self->from_seq = cfg->from_seq;
+    self->curve = cfg->curve;
     return self;
 }
 
@@ -233,6 +242,7 @@ void fb_nodefeed_destroy(fb_nodefeed_t **self_p)
         fb_nodefeed_stop(self);
         pthread_join(self->thread, NULL);
     }
+    fb_curve_clear(&self->curve);
     free(self);
     *self_p = NULL;
 }

@@ -2,12 +2,15 @@
  *
  * Entries sit in a ring of cap slots at absolute positions [head, tail);
  * position p is slot p % cap. The send cursor is a position in
- * [head, tail]; so is synced, the end of what is durable, where the unsent
- * walk stops. Positions never leave this file: callers hold entries and
- * origin_seqs. With a journal (fb_journal), an append puts a PUBLISH
+ * [head, tail]; so are synced, the end of what is durable, send_end, where
+ * the unsent walk stops (the first entry at or above send_below, the
+ * journal's bound on what may be sent), and released, how far held answers
+ * were given back. Positions never leave this file: callers hold entries
+ * and origin_seqs. With a journal (fb_journal), an append puts a PUBLISH
  * record; fb_outbox_sync_start() hands what was put to the journal's
  * writer at position w_tail, and once that write is collected synced
- * moves to w_tail; in memory synced is always the tail. */
+ * moves to w_tail and send_below to the durable next_seq plus
+ * FB_JOURNAL_AHEAD; in memory synced and send_end are always the tail. */
 #include "fb_outbox.h"
 
 #include "fb_journal.h"
@@ -26,18 +29,23 @@ struct fb_outbox {
     size_t cap;          /* slots: max_entries, or what the journal held when more */
     uint64_t head, tail; /* absolute positions: [head, tail) is held */
     uint64_t cursor;     /* [head, cursor) sent since the last rewind */
-    uint64_t synced;     /* [head, synced) durable: what may be sent */
+    uint64_t synced;     /* [head, synced) durable: what may be answered */
+    uint64_t send_end;   /* [cursor, send_end) may be sent */
+    uint64_t send_below; /* origin_seqs below it may be sent (the journal's bound) */
+    uint64_t released;   /* held answers in [head, released) were given back */
     uint64_t w_tail;     /* the tail when the journal's write in flight was handed off */
     uint64_t next_seq;
     fb_map_t *by_id; /* message_id -> position, unanswered entries only */
     size_t max_entries, max_bytes, bytes;
     int anchored;          /* a Welcome has set the sequence (ever, on disk) */
+    int renumbered;        /* entries were renumbered, and the journal does not hold it durably yet */
     fb_journal_t *journal; /* NULL: in memory */
     uint64_t confirmed;    /* the answered watermark last put in the journal */
     int64_t confirm_due;   /* when answers alone go to the journal next (monotonic) */
     int broken;            /* a sequence change could not be journaled */
     int sync_errno;        /* the journal's last write failed, and why */
     uint64_t replayed;
+    uint64_t held;         /* answers held for a sync, ever */
 };
 
 static fb_outbox_entry_t *s_at(const fb_outbox_t *self, uint64_t pos)
@@ -56,7 +64,27 @@ static void s_clear(fb_outbox_entry_t *e)
 {
     free(e->frame);
     free(e->who_heap);
+    free(e->held);
     memset(e, 0, sizeof(*e));
+}
+
+/* Takes the journal's bound on what may be sent (what is durable, and once
+ * a Welcome is durable up to FB_JOURNAL_AHEAD above it; after a
+ * renumbering nothing until it is durable, which the journal's anchoring
+ * says: only the first Welcome renumbers) and moves send_end up to it. */
+static void s_send_limit(fb_outbox_t *self)
+{
+    if (self->journal) {
+        fb_journal_state_t d;
+        fb_journal_durable(self->journal, &d);
+        if (d.anchored) self->renumbered = 0;
+        self->send_below = self->renumbered ? 0 : d.next_seq + (d.anchored ? FB_JOURNAL_AHEAD : 0);
+    } else {
+        self->send_below = UINT64_MAX;
+    }
+    if (self->send_end < self->head) self->send_end = self->head;
+    while (self->send_end < self->tail && s_at(self, self->send_end)->origin_seq < self->send_below)
+        self->send_end++;
 }
 
 /* Replaces the origin_seq stamped on the publish frame *frame (*len bytes)
@@ -237,6 +265,7 @@ fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_siz
             snprintf(err, err_size, "out of memory");
             goto error;
         }
+        s_send_limit(self);
         return self;
     }
     if (!(self->journal = fb_journal_open(o->dir, o->segment_bytes, s_on_record, &rp, err, err_size))) goto error;
@@ -249,6 +278,7 @@ fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_siz
     self->next_seq = st.next_seq;
     self->anchored = st.anchored;
     self->confirmed = st.confirmed_below ? st.confirmed_below : 1; /* origin_seqs start at 1 */
+    s_send_limit(self);
     s_replay_free(&rp);
     return self;
 error:
@@ -285,6 +315,7 @@ static void s_durable(fb_outbox_t *self, uint64_t pos)
     self->sync_errno = 0;
     if (pos > self->synced) self->synced = pos;
     if (self->synced < self->head) self->synced = self->head;
+    s_send_limit(self);
     fb_journal_release(self->journal, fb_outbox_first_seq(self));
 }
 
@@ -353,8 +384,11 @@ static int s_renumber(fb_outbox_t *self, uint64_t next)
         e->origin_seq += delta;
     }
     self->next_seq += delta;
-    /* The new numbers are not durable yet, nor will a write in flight make them. */
-    self->synced = self->w_tail = self->head;
+    /* The new numbers are not durable yet, nor will a write in flight make
+     * them; none is sent before they are. */
+    self->synced = self->w_tail = self->send_end = self->head;
+    self->renumbered = 1;
+    self->send_below = 0;
     return 0;
 }
 
@@ -414,7 +448,7 @@ int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in)
     if (self->sync_errno) return FB_EIO; /* it would not become durable */
     /* The ring can be larger than max_entries (a journal read back held
      * more), never smaller. */
-    if (fb_outbox_full(self) || self->tail - self->head >= self->cap) return FB_ENOMEM;
+    if (fb_outbox_full(self) || self->tail - self->head >= self->cap) return FB_EFULL;
     uint64_t pos = self->tail;
     fb_outbox_entry_t *e = s_at(self, pos);
     if (fb_outbox_set_submitter(e, in->who, in->who_len, in->batched) != 0) return FB_ENOMEM;
@@ -432,6 +466,7 @@ int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in)
     self->bytes += in->frame_len;
     self->tail++;
     if (!self->journal) self->synced = self->tail;
+    if (self->send_end == pos && in->origin_seq < self->send_below) self->send_end = self->tail;
     self->next_seq++;
     return FB_OK;
 oom:
@@ -465,7 +500,7 @@ fb_outbox_entry_t *fb_outbox_find_seq(fb_outbox_t *self, uint64_t origin_seq)
 fb_outbox_entry_t *fb_outbox_next(fb_outbox_t *self, fb_outbox_range_t range, fb_outbox_iter_t *it)
 {
     uint64_t start = range == FB_OUTBOX_UNSENT ? self->cursor : self->head;
-    uint64_t end = range == FB_OUTBOX_SENT ? self->cursor : range == FB_OUTBOX_UNSENT ? self->synced : self->tail;
+    uint64_t end = range == FB_OUTBOX_SENT ? self->cursor : range == FB_OUTBOX_UNSENT ? self->send_end : self->tail;
     uint64_t pos = it->started && it->pos > start ? it->pos : start;
     it->started = 1;
     for (; pos < end; pos++) {
@@ -508,20 +543,62 @@ fb_outbox_entry_t *fb_outbox_answer_seq(fb_outbox_t *self, uint64_t origin_seq)
     return s_answer(self, fb_outbox_find_seq(self, origin_seq));
 }
 
+int fb_outbox_durable(const fb_outbox_t *self, const fb_outbox_entry_t *e)
+{
+    return s_pos(self, e) < self->synced;
+}
+
+int fb_outbox_hold_answer(fb_outbox_t *self, fb_outbox_entry_t *e, const uint8_t *ack, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) return -1;
+    memcpy(copy, ack, len);
+    free(e->held);
+    e->held = copy;
+    e->held_len = len;
+    self->held++;
+    return 0;
+}
+
+fb_outbox_entry_t *fb_outbox_next_released(fb_outbox_t *self)
+{
+    if (self->released < self->head) self->released = self->head;
+    while (self->released < self->synced) {
+        fb_outbox_entry_t *e = s_at(self, self->released++);
+        if (e->held) return e;
+    }
+    return NULL;
+}
+
+void fb_outbox_drop_answer(fb_outbox_entry_t *e)
+{
+    free(e->held);
+    e->held = NULL;
+    e->held_len = 0;
+}
+
 void fb_outbox_trim(fb_outbox_t *self)
 {
-    while (self->head < self->tail && s_at(self, self->head)->answered) {
+    /* Never past what is not durable: its answer, held or still to come
+     * from a resend, waits for the sync. */
+    while (self->head < self->synced && s_at(self, self->head)->answered && !s_at(self, self->head)->held) {
         self->bytes -= s_at(self, self->head)->frame_len;
         s_clear(s_at(self, self->head));
         self->head++;
     }
     if (self->cursor < self->head) self->cursor = self->head;
-    if (self->synced < self->head) self->synced = self->head;
+    if (self->send_end < self->head) self->send_end = self->head;
+    if (self->released < self->head) self->released = self->head;
 }
 
 size_t fb_outbox_depth(const fb_outbox_t *self)
 {
     return (size_t)(self->tail - self->head);
+}
+
+size_t fb_outbox_unsent(const fb_outbox_t *self)
+{
+    return (size_t)(self->tail - self->cursor);
 }
 
 uint64_t fb_outbox_first_seq(const fb_outbox_t *self)
@@ -557,4 +634,6 @@ void fb_outbox_journal(const fb_outbox_t *self, fb_outbox_journal_t *out)
     out->syncs = st.syncs;
     out->sync_us = st.sync_us;
     out->synced = st.synced_publishes;
+    out->held = self->held;
+    out->skipped = st.skipped;
 }

@@ -16,10 +16,20 @@
  * PUBLISH record, answers are released in bulk as a CONFIRM record. An
  * entry appended is durable only once a group sync covering it is done
  * (fb_outbox_sync_start() and _collect(), or fb_outbox_sync()), one
- * fdatasync for everything appended since the last; until then
- * fb_outbox_next() does not offer it to be sent (FB_OUTBOX_UNSENT ends at
- * the last sync), so nothing reaches the broker, and no answer reaches a
- * submitter, before it is on disk. Opening reads the journal back: the unanswered entries are held
+ * fdatasync for everything appended since the last.
+ *
+ * Sending does not wait for that sync; answering does. fb_outbox_next()
+ * offers an entry to be sent as soon as it is appended, so that the
+ * broker's round trip and the sync run at once — within the journal's
+ * bound: never before the journal durably records a Welcome, nor with an
+ * origin_seq FB_JOURNAL_AHEAD or more above what it has made durable (see
+ * fb_journal.h: a restart after a crash numbers above all it may have
+ * sent). The broker's answer to an entry not yet durable is held in the
+ * entry (fb_outbox_hold_answer()) until the sync covering it is done, and
+ * then taken with fb_outbox_next_released(): no submitter is answered
+ * before its publish is on disk, whichever of the ack and the sync came
+ * first. An answered entry leaves the outbox only once durable and its
+ * answer taken. Opening reads the journal back: the unanswered entries are held
  * again, in origin_seq order, and the sequence goes on above the highest
  * origin_seq the journal ever gave.
  *
@@ -50,6 +60,11 @@ typedef struct {
     int64_t wait_us;    /* before the next resend; 0 = the default */
     int answered;       /* set by fb_outbox_answer_*(); read-only outside */
     int batched;        /* its submitter sent it in a PublishBatch */
+    /* The broker's answer (an Ack's bytes) held for the submitter until
+     * the entry is durable: fb_outbox_hold_answer(); NULL: none held. */
+    uint8_t *held;
+    size_t held_len;
+    uint8_t hash[FB_SHA256_LEN]; /* its entry hash, when the node signs (fb_chain) */
     /* Its submitter's identity: fb_outbox_submitter(). */
     uint8_t who_len;
     uint8_t who_inline[FB_OUTBOX_WHO_INLINE];
@@ -72,7 +87,7 @@ typedef struct {
 typedef enum {
     FB_OUTBOX_ALL,    /* every one */
     FB_OUTBOX_SENT,   /* those sent since the last fb_outbox_rewind() */
-    FB_OUTBOX_UNSENT, /* those not (yet, or again) sent, up to the last sync: what to send next */
+    FB_OUTBOX_UNSENT, /* those not (yet, or again) sent, within the journal's bound: what to send next */
 } fb_outbox_range_t;
 
 /* A position in a walk; start each walk at FB_OUTBOX_ITER_INIT. */
@@ -121,9 +136,10 @@ void fb_outbox_destroy(fb_outbox_t **self_p);
  * makes everything sendable at once.
  *
  * Each returns FB_OK; FB_EIO when a write failed (errno says why; what it
- * held stays unsendable, new appends are refused, and the next start
- * writes it again); FB_ENOMEM when a sequence change could not be recorded
- * (the outbox sends nothing more: the node is to stop). */
+ * held is not durable, so its answers stay held, new appends are refused,
+ * and the next start writes it again); FB_ENOMEM when a sequence change
+ * could not be recorded (the outbox sends nothing more: the node is to
+ * stop). */
 int fb_outbox_sync_start(fb_outbox_t *self);
 int fb_outbox_sync_collect(fb_outbox_t *self);
 int fb_outbox_sync_fd(const fb_outbox_t *self);
@@ -143,14 +159,15 @@ uint64_t fb_outbox_next_seq(const fb_outbox_t *self);
  * sequence stood, and none was sent; when they start at or below next - 1
  * they are numbered again from next on, in order (their frames stamped
  * anew), so that the broker does not refuse them as stale. On disk the
- * change is journaled and, after a renumbering, no entry is offered to be
- * sent before a group sync made them durable. */
+ * change is journaled, and entries above the sequence durable so far (after
+ * a renumbering, any entry) are offered to be sent only once a group sync
+ * has made it durable. */
 void fb_outbox_raise_seq(fb_outbox_t *self, uint64_t next);
 
 /* Appends in as the newest entry, unanswered and unsent (on disk: to be
  * sent once a group sync made it durable). Returns FB_OK (the outbox now
- * owns in->frame), FB_ENOMEM when the outbox is full (fb_outbox_full()) or
- * memory ran out, FB_EIO while the journal cannot be written (the last
+ * owns in->frame), FB_EFULL when the outbox is full (fb_outbox_full() says
+ * which bound), FB_ENOMEM when memory ran out, FB_EIO while the journal cannot be written (the last
  * journal write failed), FB_EINVAL when in->origin_seq is not
  * fb_outbox_next_seq() or in->who_len is over 255; on failure the caller
  * keeps in->frame. */
@@ -194,16 +211,39 @@ void fb_outbox_rewind(fb_outbox_t *self);
 
 /* Marks the unanswered entry with message_id id (FB_UUID_LEN bytes) / with
  * origin_seq answered and returns it, still readable (its submitter to be
- * told) until fb_outbox_trim(); NULL when no unanswered entry has it. */
+ * told) until fb_outbox_trim(); NULL when no unanswered entry has it. The
+ * submitter may be told at once only when fb_outbox_durable(); else the
+ * answer is held (fb_outbox_hold_answer()). */
 fb_outbox_entry_t *fb_outbox_answer_id(fb_outbox_t *self, const uint8_t *id);
 fb_outbox_entry_t *fb_outbox_answer_seq(fb_outbox_t *self, uint64_t origin_seq);
 
-/* Lets go of the answered entries at the head (an answered entry behind an
- * unanswered one stays until that one is answered too). */
+/* Returns 1 when e's record is durable (in memory: always), else 0. */
+int fb_outbox_durable(const fb_outbox_t *self, const fb_outbox_entry_t *e);
+
+/* Holds ack (len bytes, copied) in e, an answered entry not yet durable,
+ * for its submitter: fb_outbox_next_released() gives it back once e is
+ * durable. Returns 0, or -1 when out of memory (nothing held). */
+int fb_outbox_hold_answer(fb_outbox_t *self, fb_outbox_entry_t *e, const uint8_t *ack, size_t len);
+
+/* Returns the next entry, in origin_seq order, whose answer was held and
+ * which is now durable (e->held, e->held_len: the answer to pass on), or
+ * NULL when there is none; the caller passes the answer on, then calls
+ * fb_outbox_drop_answer(). */
+fb_outbox_entry_t *fb_outbox_next_released(fb_outbox_t *self);
+
+/* Frees e's held answer (after it was passed on). */
+void fb_outbox_drop_answer(fb_outbox_entry_t *e);
+
+/* Lets go of the answered entries at the head that are durable and hold no
+ * answer still to pass on (an answered entry behind an unanswered one
+ * stays until that one is answered too). */
 void fb_outbox_trim(fb_outbox_t *self);
 
 /* Entries held: from the oldest not yet trimmed to the newest. */
 size_t fb_outbox_depth(const fb_outbox_t *self);
+
+/* Entries not sent since the last fb_outbox_rewind(), sendable or not yet. */
+size_t fb_outbox_unsent(const fb_outbox_t *self);
 
 /* The origin_seq of the oldest entry held, fb_outbox_next_seq() when none:
  * every origin_seq below it has left the outbox. */
@@ -227,6 +267,8 @@ typedef struct {
     uint64_t syncs;         /* group syncs (fdatasync) since it was opened */
     uint64_t sync_us;       /* microseconds spent in them */
     uint64_t synced;        /* publishes they made durable */
+    uint64_t held;          /* broker answers that came before their sync, and waited for it */
+    uint64_t skipped;       /* origin_seqs skipped at open after an unclean stop */
 } fb_outbox_journal_t;
 
 void fb_outbox_journal(const fb_outbox_t *self, fb_outbox_journal_t *out);

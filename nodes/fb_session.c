@@ -8,6 +8,7 @@
  * broker's Welcome, which rewinds the cursor to the outbox's oldest entry. */
 #include "fb_session.h"
 
+#include "fb_chain.h"
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_time.h"
@@ -22,6 +23,11 @@
 
 /* Room kept before the gathered acks for the AckBatch frame's header. */
 #define S_ACK_BATCH_HEAD 11
+/* The most a PublishBatch's seal field takes (fb_wire_seal_field_size()). */
+#define S_SEAL_ROOM 192
+
+#define S_RECONNECT_MIN_US 1000000LL  /* after a refused handshake, the first new try... */
+#define S_RECONNECT_MAX_US 16000000LL /* ... and the longest wait between two */
 
 struct fb_session {
     fb_node_config_t cfg;
@@ -29,6 +35,7 @@ struct fb_session {
     fb_outbox_t *outbox;       /* borrowed */
     fb_submit_t *submit;       /* borrowed: replies to submitters go through it */
     const fb_nodefeed_t *feed; /* borrowed; NULL: no feed */
+    fb_chain_t *chain;         /* borrowed; NULL: the node does not sign */
     fb_node_stats_t *stats;    /* borrowed */
     long long max_frame;       /* the smaller of ours and the broker's */
     int welcomed;
@@ -38,6 +45,12 @@ struct fb_session {
     int64_t unwelcomed_at; /* since when there is no Welcome */
     int64_t hello_at, heartbeat_at;
     int64_t scan_at;    /* next resend scan, monotonic */
+    /* A handshake the broker refused (its key unknown, suspended, revoked;
+     * CURVE on one side only) ends that connection for good in ZeroMQ:
+     * the node connects again itself, backing off. */
+    int64_t reconnect_at;  /* 0: none due */
+    int64_t reconnect_us;  /* the next backoff */
+    int refused_logged;
     uint8_t *batch_buf; /* the PublishBatch frame being built */
     size_t batch_cap;
     /* In flight: each frame's last origin_seq, oldest first. */
@@ -77,7 +90,13 @@ static const uint8_t *s_envelope(const fb_outbox_entry_t *e, size_t *len)
  * queue to the broker full). */
 static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n, size_t items_len)
 {
-    size_t flen = fb_wire_publish_batch_size(items_len);
+    fb_seal_t seal;
+    size_t seal_len = 0;
+    if (self->chain) {
+        if (fb_chain_seal(self->chain, batch, n, &seal) != 0) return -1; /* the timer tries again */
+        seal_len = fb_wire_seal_field_size(&seal);
+    }
+    size_t flen = fb_wire_publish_batch_size(items_len + seal_len);
     if (flen > self->batch_cap) {
         uint8_t *nb = realloc(self->batch_buf, flen);
         if (!nb) return -1; /* the timer tries again */
@@ -85,12 +104,13 @@ static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n,
         self->batch_cap = flen;
     }
     uint8_t *p = self->batch_buf;
-    p += fb_wire_put_publish_batch_header(items_len, p);
+    p += fb_wire_put_publish_batch_header(items_len + seal_len, p);
     for (size_t i = 0; i < n; i++) {
         size_t env_len;
         const uint8_t *env = s_envelope(batch[i], &env_len);
         p += fb_wire_put_item(env, env_len, p);
     }
+    if (self->chain) p += fb_wire_put_seal_field(&seal, p);
     if (zmq_send(self->broker, self->batch_buf, flen, ZMQ_DONTWAIT) < 0) return -1;
     int64_t now = fb_time_mono_us();
     for (size_t i = 0; i < n; i++) batch[i]->sent_at_us = now;
@@ -144,12 +164,15 @@ static void s_send_pending(fb_session_t *self)
             size_t env_len;
             s_envelope(e, &env_len);
             size_t more = fb_wire_item_size(env_len);
-            if (n > 0 && (long long)fb_wire_publish_batch_size(items_len + more) > self->max_frame) break;
+            if (n > 0 && (long long)fb_wire_publish_batch_size(items_len + more + (self->chain ? S_SEAL_ROOM : 0)) > self->max_frame)
+                break;
             items_len += more;
             batch[n++] = e;
             e = n < FB_BATCH_MAX ? fb_outbox_next(self->outbox, FB_OUTBOX_UNSENT, &it) : NULL;
         }
-        if ((n == 1 ? s_send_entry(self, batch[0]) : s_send_batch(self, batch, n, items_len)) != 0) return;
+        /* A signing node sends every publish under a seal, a lone one too. */
+        int alone = n == 1 && !self->chain;
+        if ((alone ? s_send_entry(self, batch[0]) : s_send_batch(self, batch, n, items_len)) != 0) return;
         fb_outbox_mark_sent(self->outbox, batch[n - 1]);
         self->frame_last[self->nframes++] = batch[n - 1]->origin_seq;
     }
@@ -159,7 +182,13 @@ static void s_send_pending(fb_session_t *self)
  * what it already queued: resend-ms, then twice that, up to 60 s. */
 static void s_resend_entry(fb_session_t *self, fb_outbox_entry_t *e)
 {
-    s_send_entry(self, e);
+    if (self->chain) {
+        size_t env_len;
+        s_envelope(e, &env_len);
+        s_send_batch(self, &e, 1, fb_wire_item_size(env_len));
+    } else {
+        s_send_entry(self, e);
+    }
     int64_t cap = 60 * 1000000LL;
     e->wait_us = e->wait_us ? (e->wait_us * 2 > cap ? cap : e->wait_us * 2) : self->cfg.resend_ms * 1000;
 }
@@ -266,6 +295,17 @@ static void s_forward_ack(fb_session_t *self, const fb_outbox_entry_t *e, const 
     if (r != reply) free(r);
 }
 
+/* Says Hello again, once, keeping everything held. */
+static void s_resync(fb_session_t *self, const fb_ack_view_t *a)
+{
+    if (!self->welcomed) return;
+    fb_warn("broker: %s: %.*s; asking it where this origin's chain stands", fb_reject_name(a->reason),
+            (int)a->detail_len, a->detail ? a->detail : "");
+    self->welcomed = 0;
+    self->unwelcomed_at = fb_time_mono_us();
+    s_send_hello(self);
+}
+
 /* Settles the outbox entry that ack a (whose bytes are ack, ack_len)
  * answers and hands the ack on to its submitter. */
 static void s_on_ack(fb_session_t *self, const fb_ack_view_t *a, const uint8_t *ack, size_t ack_len)
@@ -279,6 +319,13 @@ static void s_on_ack(fb_session_t *self, const fb_ack_view_t *a, const uint8_t *
     }
     if (rejected && a->reason == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE)
         return; /* transient: the resend timer tries again */
+    if (rejected && a->reason == FEDBUS__REJECT_REASON__REJECT_BROKEN_CHAIN && self->chain) {
+        /* The broker follows another head of this origin's chain than the
+         * node linked to (its state was lost, or ours): ask where it stands;
+         * the Welcome re-links and resends everything held. */
+        s_resync(self, a);
+        return;
+    }
     fb_outbox_entry_t *e = fb_outbox_answer_id(self->outbox, a->message_id);
     if (!e) return; /* a second ack of something already confirmed */
     if (rejected) {
@@ -288,7 +335,17 @@ static void s_on_ack(fb_session_t *self, const fb_ack_view_t *a, const uint8_t *
     } else {
         self->stats->confirmed++;
     }
-    s_forward_ack(self, e, ack, ack_len);
+    if (fb_outbox_durable(self->outbox, e)) {
+        s_forward_ack(self, e, ack, ack_len);
+        return;
+    }
+    /* The broker was faster than the journal: the submitter hears of it
+     * once the publish is on the node's disk (fb_session_release()). */
+    size_t who_len;
+    if (fb_outbox_submitter(e, &who_len) && fb_outbox_hold_answer(self->outbox, e, ack, ack_len) != 0 &&
+        self->stats->client_acks_dropped++ % 1000 == 0)
+        fb_warn("out of memory holding an ack for its sync: dropped (%llu in all); its submitter asks again",
+                (unsigned long long)self->stats->client_acks_dropped);
 }
 
 /* Takes an AckBatch (its acks, read in place, none decoded): each ack
@@ -332,6 +389,19 @@ static void s_on_single_ack(fb_session_t *self, const uint8_t *frame, size_t len
     free(b);
 }
 
+void fb_session_release(fb_session_t *self)
+{
+    fb_outbox_entry_t *e;
+    int any = 0;
+    while ((e = fb_outbox_next_released(self->outbox))) {
+        s_forward_ack(self, e, e->held, e->held_len);
+        fb_outbox_drop_answer(e);
+        any = 1;
+    }
+    if (any) s_fwd_flush(self);
+    fb_outbox_trim(self->outbox);
+}
+
 /* ------------------------------------------------------------- welcome -- */
 
 static void s_on_welcome(fb_session_t *self, const Fedbus__Welcome *w)
@@ -346,6 +416,12 @@ static void s_on_welcome(fb_session_t *self, const Fedbus__Welcome *w)
                     "not %llu on: the broker had stored up to %llu", fb_outbox_depth(self->outbox),
                     (unsigned long long)fb_outbox_first_seq(self->outbox), (unsigned long long)first,
                     (unsigned long long)w->last_origin_seq);
+    }
+    if (self->chain) {
+        const uint8_t *head = w->chain_hash.len == FB_SHA256_LEN ? w->chain_hash.data : NULL;
+        int n = fb_chain_relink(self->chain, head ? w->chain_seq : 0, head);
+        if (n > 0) fb_info("re-linked %d publishes to the chain head the broker holds (origin_seq %llu)", n,
+                           (unsigned long long)w->chain_seq);
     }
     self->welcomed = 1;
     if (w->max_frame && (long long)w->max_frame < self->max_frame) {
@@ -391,6 +467,38 @@ int fb_session_on_broker(fb_session_t *self)
     return 0;
 }
 
+/* The broker refused the handshake (auth: ZAP's answer, value its status
+ * code; else the mechanisms differ): said once an episode, and the node
+ * connects again after a backoff, so that a member registered or
+ * reactivated later gets in without a restart. */
+static void s_refused(fb_session_t *self, int auth, uint32_t value)
+{
+    if (!self->refused_logged++) {
+        if (auth)
+            fb_warn("the broker refused this node's key (%u): is %s registered and active with the key in %s? "
+                    "trying again, every %lld s at most", value, self->cfg.member, self->cfg.keys,
+                    (long long)(S_RECONNECT_MAX_US / 1000000));
+        else
+            fb_warn("the handshake with the broker failed (%s): %s", self->cfg.curve.on ? "CURVE" : "plaintext",
+                    self->cfg.curve.on ? "is broker-key the broker's public key?"
+                                       : "a broker that runs with keys takes only nodes given keys and broker-key");
+    }
+    if (self->reconnect_at) return;
+    if (!self->reconnect_us) self->reconnect_us = S_RECONNECT_MIN_US;
+    self->reconnect_at = fb_time_mono_us() + self->reconnect_us;
+    self->reconnect_us = self->reconnect_us * 2 < S_RECONNECT_MAX_US ? self->reconnect_us * 2 : S_RECONNECT_MAX_US;
+}
+
+/* Connects to the broker again once a refused handshake's backoff is over. */
+static void s_reconnect(fb_session_t *self, int64_t now)
+{
+    if (!self->reconnect_at || now < self->reconnect_at) return;
+    self->reconnect_at = 0;
+    zmq_disconnect(self->broker, self->cfg.broker);
+    if (zmq_connect(self->broker, self->cfg.broker) != 0)
+        fb_warn("cannot connect to broker %s again: %s", self->cfg.broker, zmq_strerror(errno));
+}
+
 /* A (re)connection to the broker: say hello again; its Welcome resends
  * everything unconfirmed, in order, whatever its backoff. */
 void fb_session_on_monitor(fb_session_t *self)
@@ -402,8 +510,16 @@ void fb_session_on_monitor(fb_session_t *self)
         zmq_msg_recv(&addr, self->monitor, 0) < 0)
         goto out;
     uint16_t event;
+    uint32_t value;
     memcpy(&event, zmq_msg_data(&ev), sizeof(event));
-    if (event == ZMQ_EVENT_CONNECTED) {
+    memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof(value));
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        s_refused(self, event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, value);
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        self->reconnect_us = S_RECONNECT_MIN_US;
+        if (self->refused_logged) fb_info("the broker takes this node's key again");
+        self->refused_logged = 0;
+    } else if (event == ZMQ_EVENT_CONNECTED) {
         fb_info("connected to broker %s", self->cfg.broker);
         fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
         for (fb_outbox_entry_t *e; (e = fb_outbox_next(self->outbox, FB_OUTBOX_ALL, &it));) e->wait_us = 0;
@@ -425,6 +541,7 @@ out:
 void fb_session_on_timer(fb_session_t *self)
 {
     int64_t now = fb_time_mono_us(), resend = self->cfg.resend_ms * 1000;
+    s_reconnect(self, now);
     if (!self->welcomed) {
         if (self->hello_due || now - self->hello_at >= resend) s_send_hello(self);
         if (now - self->unwelcomed_at > 5000000 && !self->waiting_logged++)
@@ -450,6 +567,11 @@ void fb_session_on_timer(fb_session_t *self)
 
 /* ------------------------------------------------------------ lifetime -- */
 
+void fb_session_set_chain(fb_session_t *self, fb_chain_t *chain)
+{
+    self->chain = chain;
+}
+
 void fb_session_start(fb_session_t *self)
 {
     self->unwelcomed_at = fb_time_mono_us();
@@ -463,7 +585,11 @@ int fb_session_welcomed(const fb_session_t *self)
 
 int fb_session_can_take(fb_session_t *self)
 {
-    return self->welcomed ? s_frame_free(self) : self->journaled;
+    if (!self->welcomed) return self->journaled;
+    /* Every slot taken: on disk, what comes meanwhile is journaled, up to
+     * a full frame's worth waiting; it leaves at once, and durable, when a
+     * slot frees. */
+    return s_frame_free(self) || (self->journaled && fb_outbox_unsent(self->outbox) < FB_BATCH_MAX);
 }
 
 int fb_session_hello_due(const fb_session_t *self)
@@ -507,9 +633,16 @@ fb_session_t *fb_session_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, f
      * is, so that the monitor sees the first connection too. */
     char mon[96];
     snprintf(mon, sizeof(mon), "inproc://fedbus-node-monitor-%p", (void *)self);
+    const fb_curve_t *c = &cfg->curve;
     self->broker = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .immediate = 1, .sndhwm = 100000,
                                                 .rcvhwm = 100000, .monitor = mon,
-                                                .monitor_events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED});
+                                                .monitor_events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                                                                  ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                                                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                                                .curve_serverkey = c->on ? c->server_key : NULL,
+                                                .curve_publickey = c->on ? c->public_key : NULL,
+                                                .curve_secretkey = c->on ? c->secret_key : NULL});
     if (!self->broker) {
         fb_err("cannot create the broker socket: %s", zmq_strerror(errno));
         goto error;

@@ -2,10 +2,13 @@
  *
  * Owns the broker DEALER and the monitor of its connection. Sends the
  * outbox strictly in origin_seq order through its send cursor, as single
- * publishes or PublishBatch frames, keeps at most inflight-frames frames
- * unanswered, resends what waits too long, settles outbox entries from the
- * broker's Ack and AckBatch frames and hands each ack on to its submitter
- * (through the submit socket). After any reconnection nothing is sent
+ * publishes or PublishBatch frames — as soon as the outbox offers them,
+ * while their journal sync may still run —, keeps at most inflight-frames
+ * frames unanswered, resends what waits too long, settles outbox entries
+ * from the broker's Ack and AckBatch frames and hands each ack on to its
+ * submitter (through the submit socket) once the publish is durable: an
+ * ack that came before the sync is held in the outbox and handed on by
+ * fb_session_release() after it. After any reconnection nothing is sent
  * before the broker's Welcome, which restarts the cursor at the oldest
  * entry. Runs on the node loop's thread only. */
 #ifndef FB_SESSION_H
@@ -31,6 +34,11 @@ void fb_session_destroy(fb_session_t **self_p);
 void *fb_session_broker_socket(const fb_session_t *self);
 void *fb_session_monitor_socket(const fb_session_t *self);
 
+/* Makes the session seal every frame it sends and re-link at each Welcome
+ * (chain borrowed; NULL: it does not sign). Call before fb_session_start(). */
+typedef struct fb_chain fb_chain_t;
+void fb_session_set_chain(fb_session_t *self, fb_chain_t *chain);
+
 /* Says Hello: the session starts waiting for its Welcome. */
 void fb_session_start(fb_session_t *self);
 
@@ -40,6 +48,11 @@ int fb_session_on_broker(fb_session_t *self);
 /* Handles one event of the broker socket's monitor (connected, disconnected). */
 void fb_session_on_monitor(fb_session_t *self);
 
+/* Hands on the acks held for a sync that is now done (fb_outbox_durable()),
+ * in origin_seq order, and lets go of what is settled. Called after every
+ * journal write collected. */
+void fb_session_release(fb_session_t *self);
+
 /* Does what is due: Hello again, sending what waits in the outbox, resends,
  * heartbeats. Called once every turn of the loop. */
 void fb_session_on_timer(fb_session_t *self);
@@ -48,9 +61,11 @@ void fb_session_on_timer(fb_session_t *self);
 int fb_session_welcomed(const fb_session_t *self);
 
 /* Returns 1 when the loop is to take new publishes: when welcomed, while a
- * frame slot is free (see inflight-frames); before the Welcome, when the
- * outbox is on disk (they are journaled, and sent after it). Otherwise the
- * loop leaves submits queued. */
+ * frame slot is free (see inflight-frames), or, with the outbox on disk,
+ * while fewer than FB_BATCH_MAX wait to be sent (journaled meanwhile, they
+ * leave when a slot frees); before the Welcome, when the outbox is on disk
+ * (they are journaled, and sent after it). Otherwise the loop leaves
+ * submits queued. */
 int fb_session_can_take(fb_session_t *self);
 
 /* Returns 1 when a Hello could not be queued yet and is to be tried soon. */

@@ -8,6 +8,8 @@
  * submitter. */
 #include "fb_submit.h"
 
+#include "fb_chain.h"
+
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_time.h"
@@ -23,6 +25,7 @@
 struct fb_submit {
     void *sock;
     fb_outbox_t *outbox;    /* borrowed */
+    fb_chain_t *chain;      /* borrowed; NULL: the node does not sign */
     fb_node_stats_t *stats; /* borrowed */
     char member[sizeof(((fb_node_config_t *)0)->member)];
     size_t member_len;
@@ -32,6 +35,11 @@ struct fb_submit {
     size_t who_len;
     long long max_frame;
 };
+
+void fb_submit_set_chain(fb_submit_t *self, fb_chain_t *chain)
+{
+    self->chain = chain;
+}
 
 int fb_submit_reply(fb_submit_t *self, const uint8_t *who, size_t who_len, const void *data, size_t len)
 {
@@ -69,12 +77,31 @@ static int s_check(fb_submit_t *self, const fb_envelope_head_t *h, const uint8_t
                  "origin differs from this node's member id");
         return -1;
     }
+    if (h->prev_hash_count) {
+        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "prev_hash is set by the node");
+        return -1;
+    }
     if (h->global_seq || h->stored_at_us) {
         s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
                  "global_seq and stored_at_us are assigned by the broker");
         return -1;
     }
     return 0;
+}
+
+/* Answers the submitter of the frame being taken that the outbox is full
+ * (REJECT_OUTBOX_FULL, transient), naming id (NULL: none) and the bound
+ * reached: outbox-max or outbox-max-bytes. */
+static void s_reject_full(fb_submit_t *self, const uint8_t *id)
+{
+    char detail[200];
+    int full = fb_outbox_full(self->outbox);
+    snprintf(detail, sizeof(detail),
+             FB_NODE_FULL_DETAIL "%s reached (%zu publishes, %zu bytes held; the broker has not confirmed them "
+             "yet); retry later",
+             full == FB_OUTBOX_FULL_BYTES ? "outbox-max-bytes" : "outbox-max", fb_outbox_depth(self->outbox),
+             fb_outbox_bytes(self->outbox));
+    s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL, detail);
 }
 
 /* Takes the submitter's envelope bytes as this node's next publish, and
@@ -96,13 +123,8 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
         fb_outbox_set_submitter(e, self->who, self->who_len, batched);
         return;
     }
-    int full = fb_outbox_full(self->outbox);
-    if (full) {
-        char detail[160];
-        snprintf(detail, sizeof(detail), FB_NODE_FULL_DETAIL "%s reached (%zu publishes, %zu bytes held); retry later",
-                 full == FB_OUTBOX_FULL_BYTES ? "outbox-max-bytes" : "outbox-max", fb_outbox_depth(self->outbox),
-                 fb_outbox_bytes(self->outbox));
-        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, detail);
+    if (fb_outbox_full(self->outbox)) {
+        s_reject_full(self, named);
         return;
     }
     uint8_t id[FB_UUID_LEN];
@@ -121,6 +143,7 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
         .schema_version = h.schema_version ? 0 : FEDBUS_SCHEMA_VERSION,
         .origin_seq = seq,
     };
+    if (self->chain) fb_chain_stamp(self->chain, &stamp);
     uint8_t tail[FB_ORIGIN_STAMP_MAX + sizeof(self->member)];
     size_t tail_len = fb_wire_stamp_origin(&stamp, tail), flen;
     uint8_t *frame = fb_wire_publish_wrap(env, env_len, tail, tail_len, &flen);
@@ -141,10 +164,15 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
     int rc = fb_outbox_append(self->outbox, &add);
     if (rc != FB_OK) {
         free(frame);
-        s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                 rc == FB_EIO ? "node journal cannot be written: retry later" : "out of memory");
+        if (rc == FB_EFULL) s_reject_full(self, id);
+        else
+            s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
+                     rc == FB_EIO ? "node journal cannot be written: retry later" : "out of memory");
         return;
     }
+    /* The head moves to what was just appended; should hashing fail, the
+     * next Welcome's re-link mends the link. */
+    if (self->chain) fb_chain_appended(self->chain, fb_outbox_find_seq(self->outbox, seq));
     self->stats->submitted++;
 }
 

@@ -18,6 +18,11 @@ typedef struct fb_submit fb_submit_t;
  * must outlive the submit socket. Returns NULL after logging the reason. */
 fb_submit_t *fb_submit_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, fb_node_stats_t *stats);
 
+/* Stamps every publish with the chain's prev_hash from now on (chain
+ * borrowed; NULL: none). */
+typedef struct fb_chain fb_chain_t;
+void fb_submit_set_chain(fb_submit_t *self, fb_chain_t *chain);
+
 /* Closes the socket; accepts NULL, nulls *self_p. */
 void fb_submit_destroy(fb_submit_t **self_p);
 

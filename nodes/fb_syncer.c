@@ -1,12 +1,14 @@
 /* fb_syncer.c — the journal's writer thread: one job at a time, a mutex and a condition to hand it over, an eventfd to say it is done. */
 #include "fb_syncer.h"
 
+#include "fb_log.h"
 #include "fb_time.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fb_syncer {
@@ -15,6 +17,7 @@ struct fb_syncer {
     pthread_cond_t cv;
     int efd;
     int busy; /* the caller's: a job handed off and not collected */
+    long delay_ms; /* the test hook's wait before every job; 0: none */
     /* Under mu. */
     int todo, done, stop;
     /* The job: set by the caller before todo, read by the thread until done. */
@@ -30,6 +33,11 @@ struct fb_syncer {
 /* Writes the job in full and syncs it; returns 0 or an errno. */
 static int s_run(const struct fb_syncer *self)
 {
+    if (self->delay_ms) {
+        struct timespec ts = {self->delay_ms / 1000, self->delay_ms % 1000 * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
     const uint8_t *p = self->buf;
     size_t n = self->len;
     uint64_t off = self->off;
@@ -74,6 +82,11 @@ fb_syncer_t *fb_syncer_new(void)
 {
     fb_syncer_t *self = calloc(1, sizeof(*self));
     if (!self) return NULL;
+    const char *hook = getenv("FEDBUS_TEST_SYNC_DELAY_MS");
+    if (hook && (self->delay_ms = strtol(hook, NULL, 10)) > 0 && self->delay_ms <= 60000)
+        fb_warn("journal: test hook FEDBUS_TEST_SYNC_DELAY_MS: every sync waits %ld ms first", self->delay_ms);
+    else
+        self->delay_ms = 0;
     self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->efd < 0) goto error;
     pthread_mutex_init(&self->mu, NULL);

@@ -187,7 +187,10 @@ typedef int (*fb_replay_fn)(const fb_message_t *msg, void *arg); /* non-zero sto
 /* Streams stored history matching any of patterns (none = all) with
  * global_seq >= from_seq and stored at or after since_us, in order, up to
  * limit messages (0 = to the head). Returns FB_OK, FB_ETIMEOUT when the broker
- * does not answer within timeout_ms per chunk, FB_EINVAL, or FB_ESTORE. */
+ * does not answer within timeout_ms per chunk (also what a broker that asks
+ * for CURVE looks like to a client without keys, or with keys it does not
+ * admit), FB_EINVAL, FB_ESTORE, or FB_EREJECTED when the broker refused this
+ * member (NOT_AUTHORIZED: suspended, revoked, its key changed). */
 int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
               uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
               int timeout_ms);

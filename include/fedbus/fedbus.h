@@ -34,6 +34,7 @@ typedef enum {
     FB_ENOTFOUND = 9,  /* no such thing */
     FB_ECONFIG = 10,   /* bad configuration */
     FB_EINTR = 11,     /* interrupted by a signal */
+    FB_EFULL = 12,     /* no room left (a bound reached): retry later */
 } fb_err_t;
 
 /* Returns a static, one-line description of err; never NULL. */

@@ -154,9 +154,12 @@ static void test_http_publish_and_health(void **state)
     snprintf(b, sizeof(b), "--broker=%s", s_t.ingest);
     snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 30);
     int port = s_t.port_base + 31;
-    char h[64];
+    char h[64], dir[200], d[220];
     snprintf(h, sizeof(h), "--http-port=%d", port);
-    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, NULL};
+    snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-seoul", dir, sizeof(dir)));
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-seoul", keys, bkey);
+    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, d, keys, bkey, NULL};
     pid_t pid = th_spawn(argv, "it-cli-node-http.log");
     char body[8192];
     int st = 0;
@@ -205,6 +208,46 @@ static void test_http_publish_and_health(void **state)
     assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
 }
 
+static void test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expects(void **state)
+{
+    (void)state;
+    char b[100], s[100], h[64], dir[200], d[220];
+    snprintf(b, sizeof(b), "--broker=%s", s_t.ingest);
+    snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 32);
+    int port = s_t.port_base + 33;
+    snprintf(h, sizeof(h), "--http-port=%d", port);
+    snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-daejeon", dir, sizeof(dir)));
+    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, d, NULL};
+    pid_t pid = th_spawn(argv, "it-cli-node-http-type.log");
+    char body[8192];
+    int st = 0;
+    for (int i = 0; i < 50 && st != 200; i++) {
+        st = th_http(port, "GET", "/v1/health", NULL, NULL, 0, body, sizeof(body));
+        if (st != 200) usleep(100 * 1000);
+    }
+    assert_int_equal(st, 200);
+    const char *good = "{\"topic\":\"event.kr-daejeon.forum\",\"event\":{\"kind\":\"forum\","
+                       "\"title\":{\"en\":\"typed\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}}";
+    /* Refused, whatever the body: no type, another type, another charset. */
+    const char *wrong[] = {NULL, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1"};
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        st = th_http_typed(port, "POST", "/v1/publish", wrong[i], good, NULL, 0, body, sizeof(body));
+        if (st != 415) fail_msg("Content-Type %s: %d, want 415: %s", wrong[i] ? wrong[i] : "(none)", st, body);
+        assert_non_null(strstr(body, "\"reason\":\"UNSUPPORTED_MEDIA_TYPE\""));
+        assert_non_null(strstr(body, "\"expected\":\"application/json\""));
+        assert_non_null(strstr(body, "Content-Type must be application/json"));
+    }
+    assert_non_null(strstr(body, "got 'application/json; charset=latin1'"));
+    /* Taken: JSON, in any case, with or without charset utf-8. */
+    const char *right[] = {"application/json", "Application/JSON; charset=UTF-8", "application/json;charset=\"utf-8\""};
+    for (size_t i = 0; i < sizeof(right) / sizeof(right[0]); i++) {
+        st = th_http_typed(port, "POST", "/v1/publish", right[i], good, NULL, 0, body, sizeof(body));
+        if (st != 201) fail_msg("Content-Type %s: %d, want 201: %s", right[i], st, body);
+    }
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'kr-daejeon'"), 3);
+    assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
+}
+
 /* Counts the messages replay hands over and keeps the last one's global_seq. */
 static int s_take(const fb_message_t *msg, void *arg)
 {
@@ -218,8 +261,11 @@ static void test_options_constructors_publish_subscribe_and_replay(void **state)
 {
     (void)state;
     fb_endpoint_opts_t submit = {.endpoint = s_t.node_submit[0], .hwm = 50, .linger_ms = -1};
-    fb_endpoint_opts_t feed = {.endpoint = s_t.feed, .hwm = 500};
-    fb_endpoint_opts_t replay = {.endpoint = s_t.replay, .hwm = 20, .linger_ms = 100};
+    fb_endpoint_opts_t feed = th_endpoint(&s_t, s_t.feed, "kr-busan");
+    fb_endpoint_opts_t replay = th_endpoint(&s_t, s_t.replay, "kr-busan");
+    feed.hwm = 500;
+    replay.hwm = 20;
+    replay.linger_ms = 100;
     fb_publisher_t *pub = fb_publisher_open(&submit);
     assert_non_null(pub);
     const char *json = th_event_json("kr-busan", "opts", "options");
@@ -335,8 +381,10 @@ static pid_t s_disk_node(const char *broker)
     char b[100], s[100];
     snprintf(b, sizeof(b), "--broker=%s", broker);
     snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 40);
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-incheon", keys, bkey);
     const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-incheon", b, s, "--outbox=disk",
-                          "--state-dir=it-cli-state-kr-incheon", "--resend-ms=300", NULL};
+                          "--state-dir=it-cli-state-kr-incheon", "--resend-ms=300", keys, bkey, NULL};
     return th_spawn(argv, "it-cli-node-disk.log");
 }
 
@@ -393,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_publish_directory_then_replay_and_tail_history),
         cmocka_unit_test(test_publish_of_a_bad_file_is_reported_and_fails),
         cmocka_unit_test(test_http_publish_and_health),
+        cmocka_unit_test(test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expects),
         cmocka_unit_test(test_options_constructors_publish_subscribe_and_replay),
         cmocka_unit_test(test_publish_with_message_id_twice_stores_once_and_prints_the_id_both_times),
         cmocka_unit_test(test_publish_that_times_out_prints_the_id_to_publish_it_again_once),

@@ -228,6 +228,8 @@ static void s_start(int k, int frames)
     char inflight[64];
     snprintf(inflight, sizeof(inflight), "--inflight-frames=%d", frames);
     unlink("it-node-frames.log");
+    /* A journal of its own, empty: what an earlier test's node held is not resent here. */
+    th_rm_tree("it-node_frames");
     const char *argv[] = {FEDBUS_NODE_BIN,
                           "--member=" S_MEMBER,
                           broker_arg,
@@ -235,6 +237,7 @@ static void s_start(int k, int frames)
                           "--replay=tcp://127.0.0.1:22221",
                           submit_arg,
                           "--http-port=0",
+                          "--state-dir=it-node_frames/state/" S_MEMBER,
                           "--resend-ms=60000",
                           "--heartbeat-ms=60000",
                           inflight,

@@ -1,8 +1,9 @@
 /* it_outbox.c — the node's outbox on disk: publishes held while the broker is down survive kill -9 and are stored
  * once each; resends after a restart store nothing twice; a damaged journal tail is cut and reported; a full
- * outbox says so (submit reject, HTTP 503 with Retry-After). */
+ * outbox says so (submit reject OUTBOX_FULL, `fedbus publish` exit 75, HTTP 503 with Retry-After). */
 #include "harness.h"
 
+#include "fb_time.h"
 #include "fb_zmq.h"
 
 #include <arpa/inet.h>
@@ -79,8 +80,10 @@ static void s_node_start(s_node_t *n, const char *more1, const char *more2)
     snprintf(s, sizeof(s), "--submit=%s", n->submit);
     snprintf(h, sizeof(h), "--http-port=%d", n->http);
     snprintf(d, sizeof(d), "--state-dir=%s", n->dir);
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, n->member, keys, bkey);
     const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, d, "--outbox=disk", "--resend-ms=300", "--heartbeat-ms=200",
-                          "--log-level=debug", more1, more2, NULL};
+                          "--log-level=debug", keys, bkey, more1, more2, NULL};
     n->pid = th_spawn(argv, n->log);
 }
 
@@ -115,6 +118,27 @@ static void s_wait_health(const s_node_t *n, int journal, const char *key, long 
     }
     fail_msg("%s: health %s%s is %lld, want %lld (see %s)", n->member, journal ? "journal." : "", key, got, want,
              n->log);
+}
+
+/* Waits up to 20 s until the broker has welcomed the node; fails the test otherwise. */
+static void s_wait_connected(const s_node_t *n)
+{
+    for (int i = 0; i < 200; i++) {
+        json_t *h = s_health(n);
+        int up = h && json_is_true(json_object_get(h, "connected"));
+        json_decref(h);
+        if (up) return;
+        usleep(100 * 1000);
+    }
+    fail_msg("%s: not welcomed (see %s)", n->member, n->log);
+}
+
+/* Starts n with the journal's test hook: every sync waits delay_ms first. */
+static void s_node_start_slow_disk(s_node_t *n, const char *delay_ms)
+{
+    assert_int_equal(setenv("FEDBUS_TEST_SYNC_DELAY_MS", delay_ms, 1), 0);
+    s_node_start(n, NULL, NULL);
+    unsetenv("FEDBUS_TEST_SYNC_DELAY_MS");
 }
 
 /* Waits up to 20 s until sql counts want; fails the test otherwise. */
@@ -185,7 +209,8 @@ static void test_publishes_held_while_the_broker_is_down_survive_kill_9_and_are_
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     assert_int_equal(connect(hfd, (struct sockaddr *)&a, sizeof(a)), 0);
     char req[1024];
-    int rl = snprintf(req, sizeof(req), "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+    int rl = snprintf(req, sizeof(req), "POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\n\r\n%s",
                       strlen(json), json);
     assert_int_equal(write(hfd, req, (size_t)rl), rl);
     /* ...and the command line, which gives up waiting. */
@@ -263,13 +288,15 @@ static void test_publishes_the_broker_stored_are_not_stored_again_after_a_restar
     s_node_start(&n, NULL, NULL);
     s_wait_health(&n, 1, "replayed", 30);
     s_wait_health(&n, 0, "outbox", 0); /* answered DUPLICATE */
-    /* And what comes next takes new origin_seqs. */
+    /* And what comes next takes new origin_seqs: above the 50 stored (and,
+     * after a kill -9, above all its predecessor may have sent). */
     pub = fb_publisher_new(n.submit);
     const char *json = th_event_json("kr-seoul", "forum", "after");
     fb_ack_t ack;
     assert_int_equal(fb_publisher_send_json(pub, json, strlen(json), &ack, 15000), FB_OK);
     assert_int_equal(ack.status, FB_ACK_ACCEPTED);
-    assert_int_equal(ack.origin_seq, 51);
+    assert_true(ack.origin_seq > 50);
+    assert_int_equal(s_count("kr-seoul", "max(origin_seq)"), (long long)ack.origin_seq);
     fb_publisher_destroy(&pub);
     usleep(700 * 1000);
     assert_int_equal(s_count("kr-seoul", "count(*)"), 51);
@@ -287,6 +314,7 @@ static void s_hold_and_damage(s_node_t *n, int t, void (*damage)(const char *pat
     void *s = s_dealer(n);
     for (int i = 1; i <= 20; i++) s_submit(s, n->member, t, i);
     s_wait_health(n, 0, "outbox", 20);
+    usleep(500 * 1000); /* taken is not yet written: the journal's write too */
     s_node_stop(n, SIGKILL);
     zmq_close(s);
     char path[300];
@@ -346,8 +374,32 @@ static void test_a_damaged_journal_tail_is_cut_reported_and_the_rest_delivered(v
     s_node_stop(&flipped, SIGTERM);
 }
 
+/* `fedbus publish` of one more message to n's full outbox: exit status 75
+ * (transient), the reject named OUTBOX_FULL with limit in its detail, and
+ * a message naming the outbox and its bounds. */
+static void s_check_full_cli(const s_node_t *n, const char *limit)
+{
+    char path[] = "/tmp/fedbus-it-outbox-full-XXXXXX", cmd[512];
+    int fd = mkstemp(path);
+    const char *json = th_event_json(n->member, "forum", "by the CLI, to a full outbox");
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "exec '%s' publish --node=%s --timeout-ms=5000 %s 2>&1", FEDBUS_CLI_BIN, n->submit,
+             path);
+    const char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+    char *out = NULL;
+    int rc = th_run(sh, &out, 30);
+    unlink(path);
+    if (rc != 75 || !strstr(out, "rejected OUTBOX_FULL: node outbox is full: ") || !strstr(out, limit) ||
+        !strstr(out, "the node's outbox is full") || !strstr(out, "outbox-max-bytes") || !strstr(out, "--message-id="))
+        fail_msg("fedbus publish to a full outbox: exit %d, want 75 and OUTBOX_FULL naming %s:\n%s", rc, limit, out);
+    free(out);
+}
+
 /* Submits until the node refuses, with room for 16 or bytes of it; checks
- * the refusal and the HTTP answer's limit, then that the outbox drains. */
+ * the refusal (REJECT_OUTBOX_FULL on the raw submit path and through
+ * `fedbus publish`) and the HTTP answer's limit, then that the outbox
+ * drains. */
 static void s_check_full(s_node_t *n, int t, int expect_held, const char *limit)
 {
     void *s = s_dealer(n);
@@ -358,9 +410,10 @@ static void s_check_full(s_node_t *n, int t, int expect_held, const char *limit)
         if (th_read_ack(s, 300, &a) == 0) break; /* held ones are not answered while the broker is away */
     }
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
-    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE);
+    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL);
     if (expect_held) assert_int_equal(i - 1, expect_held);
     s_wait_health(n, 0, "outbox", i - 1);
+    s_check_full_cli(n, limit);
     char head[4096], body[8192], json[512];
     snprintf(json, sizeof(json),
              "{\"topic\":\"event.%s.forum\",\"event\":{\"kind\":\"forum\",\"title\":{\"en\":\"one more\"},"
@@ -379,7 +432,7 @@ static void s_check_full(s_node_t *n, int t, int expect_held, const char *limit)
     s_broker_down();
 }
 
-static void test_a_full_outbox_refuses_with_its_limit_and_http_answers_503_retry_after(void **state)
+static void test_a_full_outbox_refuses_outbox_full_naming_its_limit_and_http_answers_503_retry_after(void **state)
 {
     (void)state;
     s_broker_down();
@@ -398,13 +451,102 @@ static void test_a_full_outbox_refuses_with_its_limit_and_http_answers_503_retry
     s_node_stop(&n, SIGTERM);
 }
 
+/* The node sends a publish while its journal sync runs, and answers its
+ * submitter only once that sync is done: the broker's ack comes first and
+ * waits. */
+static void test_an_ack_that_comes_before_the_journal_sync_waits_for_it(void **state)
+{
+    (void)state;
+    s_broker_up();
+    s_node_t n;
+    s_node_init(&n, "kr-gwangju", 6);
+    s_node_start_slow_disk(&n, "1500");
+    s_wait_connected(&n);
+    void *s = s_dealer(&n);
+    th_ack_t a;
+    s_submit(s, n.member, 7, 1); /* after the Welcome's own sync */
+    assert_int_equal(th_read_ack(s, 10000, &a), 0);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+
+    int64_t t0 = fb_time_mono_us();
+    s_submit(s, n.member, 7, 2);
+    const char *sql = "SELECT count(*) FROM fedbus_messages WHERE message_id = '01900007-0000-7000-8000-000000000002'";
+    while (th_sql_int(&s_t, sql) == 0 && fb_time_mono_us() - t0 < 5000000) usleep(20 * 1000);
+    int64_t stored_ms = (fb_time_mono_us() - t0) / 1000;
+    /* Stored while its sync still ran: sent at once, not after the sync. */
+    if (stored_ms >= 1400)
+        fail_msg("stored only after %lld ms: the node waited for the sync to send", (long long)stored_ms);
+    /* Not answered before its sync was done, though the broker's ack was in. */
+    if (th_read_ack(s, 0, &a) == 0) fail_msg("answered at %lld ms, before its journal sync", (long long)stored_ms);
+    assert_int_equal(th_read_ack(s, 10000, &a), 0);
+    int64_t answered_ms = (fb_time_mono_us() - t0) / 1000;
+    print_message("stored after %lld ms, answered after %lld ms (every sync waits 1500 ms)\n", (long long)stored_ms,
+                  (long long)answered_ms);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    if (answered_ms < 1500) fail_msg("answered after %lld ms, before its sync of 1500 ms", (long long)answered_ms);
+    zmq_close(s);
+    s_node_stop(&n, SIGTERM);
+    assert_int_equal(th_count_lines(n.log, "acks came before their sync and waited for it"), 1);
+}
+
+/* A node killed while publishes it had sent were not journaled yet (its
+ * syncs slowed down, the broker frozen with the frames unread) numbers
+ * what it takes after the restart above them: no new publish is refused
+ * STALE_SEQUENCE when the broker reads the dead node's frames, and the
+ * submitters' resends are stored once. */
+static void test_a_node_killed_with_sends_ahead_of_its_journal_never_reuses_their_origin_seqs(void **state)
+{
+    (void)state;
+    s_broker_up();
+    s_node_t n;
+    s_node_init(&n, "kr-ulsan", 7);
+    s_node_start_slow_disk(&n, "2000");
+    s_wait_connected(&n);
+    void *s = s_dealer(&n);
+    th_ack_t a;
+    s_submit(s, n.member, 8, 1); /* its answer means the Welcome is durable */
+    assert_int_equal(th_read_ack(s, 15000, &a), 0);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    kill(s_t.broker, SIGSTOP);
+    for (int i = 2; i <= 21; i++) s_submit(s, n.member, 8, i);
+    usleep(500 * 1000); /* sent; the journal's write waits 2 s */
+    s_node_stop(&n, SIGKILL);
+    zmq_close(s);
+    s_node_start(&n, NULL, NULL);
+    for (int i = 0; i < 100 && th_count_lines(n.log, "not closed cleanly") == 0; i++) usleep(100 * 1000);
+    assert_int_equal(th_count_lines(n.log, "not closed cleanly"), 1);
+    s = s_dealer(&n);
+    for (int i = 1; i <= 20; i++) s_submit(s, n.member, 9, i);
+    usleep(300 * 1000);
+    kill(s_t.broker, SIGCONT);
+    for (int i = 1; i <= 20; i++) {
+        assert_int_equal(th_read_ack(s, 15000, &a), 0);
+        if (a.status != FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED)
+            fail_msg("a new publish was answered status %d reason %d (see %s)", a.status, a.reason, n.log);
+    }
+    /* The dead node's submitter never heard back: it publishes again. */
+    for (int i = 2; i <= 21; i++) s_submit(s, n.member, 8, i);
+    for (int i = 2; i <= 21; i++) {
+        assert_int_equal(th_read_ack(s, 15000, &a), 0);
+        assert_true(a.status == FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED ||
+                    a.status == FEDBUS__ACK_STATUS__ACK_STATUS_DUPLICATE);
+    }
+    zmq_close(s);
+    assert_int_equal(s_count(n.member, "count(*)"), 41);
+    assert_int_equal(s_count(n.member, "count(DISTINCT message_id)"), 41);
+    assert_int_equal(s_count(n.member, "count(DISTINCT origin_seq)"), 41);
+    s_node_stop(&n, SIGTERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publishes_held_while_the_broker_is_down_survive_kill_9_and_are_stored_once),
         cmocka_unit_test(test_publishes_the_broker_stored_are_not_stored_again_after_a_restart),
         cmocka_unit_test(test_a_damaged_journal_tail_is_cut_reported_and_the_rest_delivered),
-        cmocka_unit_test(test_a_full_outbox_refuses_with_its_limit_and_http_answers_503_retry_after),
+        cmocka_unit_test(test_a_full_outbox_refuses_outbox_full_naming_its_limit_and_http_answers_503_retry_after),
+        cmocka_unit_test(test_an_ack_that_comes_before_the_journal_sync_waits_for_it),
+        cmocka_unit_test(test_a_node_killed_with_sends_ahead_of_its_journal_never_reuses_their_origin_seqs),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,4 +1,4 @@
-/* test_httpd.c — the embedded HTTP server against a plain-socket client on 127.0.0.1: routes, 404, 405, 413, headers, timeouts. */
+/* test_httpd.c — the embedded HTTP server against a plain-socket client on 127.0.0.1: routes, 404, 405, 413, headers, the JSON media type, timeouts. */
 #include "fb_httpd.h"
 
 #include "fedbus/fedbus.h"
@@ -39,6 +39,14 @@ static void s_echo(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
     else fb_httpd_respond_static(r, FB_HTTP_OK, "text/plain", "(none)", 6);
 }
 
+/* Answers the request's Content-Type, "(none)" when it had none. */
+static void s_type(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
+{
+    (void)arg;
+    const char *t = req->content_type ? req->content_type : "(none)";
+    fb_httpd_respond(r, FB_HTTP_OK, "text/plain", t, strlen(t));
+}
+
 static void s_busy(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 {
     (void)req;
@@ -68,6 +76,7 @@ static const fb_httpd_route_t s_routes[] = {
     {"GET", "/hello", s_hello, NULL},
     {"HEAD", "/hello", s_hello, NULL},
     {"POST", "/echo", s_echo, NULL},
+    {"POST", "/type", s_type, NULL},
     {"GET", "/busy", s_busy, NULL},
     {"GET", "/silent", s_silent, NULL},
 };
@@ -119,13 +128,16 @@ static int s_connect(int port)
     return fd;
 }
 
-/* Sends one request (body of len bytes, NULL: none), reads the answer
- * until the server closes, and returns its status. */
-static int s_request(int port, const char *method, const char *path, const char *body, size_t len, s_resp_t *out)
+/* Sends one request (body of len bytes, NULL: none; Content-Type type,
+ * NULL: none), reads the answer until the server closes, and returns its
+ * status. */
+static int s_request_typed(int port, const char *method, const char *path, const char *type, const char *body,
+                           size_t len, s_resp_t *out)
 {
     int fd = s_connect(port);
     char req[512];
     int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
+    if (type) n += snprintf(req + n, sizeof(req) - (size_t)n, "Content-Type: %s\r\n", type);
     if (body) n += snprintf(req + n, sizeof(req) - (size_t)n, "Content-Length: %zu\r\n", len);
     n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
     assert_int_equal(write(fd, req, (size_t)n), n);
@@ -147,6 +159,11 @@ static int s_request(int port, const char *method, const char *path, const char 
     assert_true(out->body_len < sizeof(out->body));
     memcpy(out->body, sep + 4, out->body_len);
     return out->status;
+}
+
+static int s_request(int port, const char *method, const char *path, const char *body, size_t len, s_resp_t *out)
+{
+    return s_request_typed(port, method, path, NULL, body, len, out);
 }
 
 /* The value of header name in r (spelt as the server writes it), or NULL. */
@@ -273,6 +290,52 @@ static void test_idle_connection_is_closed_after_the_timeout(void **state)
     assert_int_equal(s_request(port, "GET", "/hello", NULL, 0, &r), 200);
 }
 
+static void test_handler_sees_the_content_type_as_sent(void **state)
+{
+    int port = fb_httpd_port(*state);
+    s_resp_t r;
+    assert_int_equal(s_request_typed(port, "POST", "/type", "Application/JSON; charset=UTF-8", "{}", 2, &r), 200);
+    assert_string_equal(r.body, "Application/JSON; charset=UTF-8");
+    assert_int_equal(s_request(port, "POST", "/type", "{}", 2, &r), 200);
+    assert_string_equal(r.body, "(none)");
+}
+
+static void test_json_media_type_is_told_from_others_and_from_other_charsets(void **state)
+{
+    (void)state;
+    static const char *const json[] = {
+        "application/json",
+        "APPLICATION/Json",
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "application/json ; charset=\"utf-8\"",
+        "  application/json  ",
+        "application/json; profile=x; charset=utf-8",
+    };
+    static const char *const not_json[] = {
+        "",
+        "text/plain",
+        "application/jsonx",
+        "application/json-seq",
+        "application/x-www-form-urlencoded",
+        "text/json",
+        "application/json; charset=latin1",
+        "application/json; charset=iso-8859-1",
+        "application/json; charset=\"utf-16\"",
+        "application/json; charset=utf-8x",
+        "application/json; charset=",
+        "application/json; charset=\"utf-8",
+        "application/json; charset",
+        "application/json, text/plain",
+        "application/json utf-8",
+    };
+    for (size_t i = 0; i < sizeof(json) / sizeof(json[0]); i++)
+        if (!fb_httpd_type_is_json(json[i])) fail_msg("'%s' is JSON", json[i]);
+    for (size_t i = 0; i < sizeof(not_json) / sizeof(not_json[0]); i++)
+        if (fb_httpd_type_is_json(not_json[i])) fail_msg("'%s' is not JSON in UTF-8", not_json[i]);
+    assert_false(fb_httpd_type_is_json(NULL));
+}
+
 static void test_start_refuses_a_bad_address_and_a_taken_port(void **state)
 {
     (void)state;
@@ -307,6 +370,8 @@ int main(void)
         cmocka_unit_test(test_error_hook_words_the_servers_own_answers),
         cmocka_unit_test_setup_teardown(test_idle_connection_is_closed_after_the_timeout, s_setup, s_teardown),
         cmocka_unit_test(test_start_refuses_a_bad_address_and_a_taken_port),
+        cmocka_unit_test_setup_teardown(test_handler_sees_the_content_type_as_sent, s_setup, s_teardown),
+        cmocka_unit_test(test_json_media_type_is_told_from_others_and_from_other_charsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@ static const char s_event_json[] =
     " \"created_at_us\": 1773291600123456,"
     " \"schema_version\": 1,"
     " \"origin_seq\": 9007199254740993,"
-    " \"provenance\": {\"prev_hash\": \"00ff10ab\", \"key_id\": \"kr-incheon-2026\"},"
+    " \"prev_hash\": \"00ff10ab\","
     " \"event\": {"
     "  \"kind\": \"forum\","
     "  \"title\": {\"ko\": \"인천 과학기술 포럼\", \"en\": \"Incheon S&T Forum\"},"
@@ -175,9 +175,8 @@ static void test_event_json_fills_the_protobuf_fields(void **state)
     assert_string_equal(env->origin, "kr-incheon");
     assert_int_equal(env->created_at_us, 1773291600123456LL);
     assert_int_equal(env->origin_seq, 9007199254740993ULL); /* above 2^53: kept exact */
-    assert_non_null(env->provenance);
-    assert_int_equal(env->provenance->prev_hash.len, 4);
-    assert_memory_equal(env->provenance->prev_hash.data, "\x00\xff\x10\xab", 4);
+    assert_int_equal(env->prev_hash.len, 4);
+    assert_memory_equal(env->prev_hash.data, "\x00\xff\x10\xab", 4);
     assert_int_equal(env->payload_case, FEDBUS__ENVELOPE__PAYLOAD_EVENT);
     const Fedbus__Event *e = env->event;
     assert_int_equal(e->kind, FEDBUS__EVENT_KIND__EVENT_KIND_FORUM);
@@ -395,9 +394,9 @@ static void test_bad_uuid_is_refused(void **state)
 static void test_bad_hex_bytes_are_refused(void **state)
 {
     (void)state;
-    s_assert_refused("{\"provenance\": {\"prev_hash\": \"abc\"}}", "provenance.prev_hash", "hex");
-    s_assert_refused("{\"provenance\": {\"prev_hash\": \"zz\"}}", "provenance.prev_hash", "hex");
-    s_assert_refused("{\"provenance\": {\"signature\": \"0x12\"}}", "provenance.signature", "hex");
+    s_assert_refused("{\"prev_hash\": \"abc\"}", "prev_hash", "hex");
+    s_assert_refused("{\"prev_hash\": \"zz\"}", "prev_hash", "hex");
+    s_assert_refused("{\"event\": {\"title\": {\"ko\": \"x\"}}, \"prev_hash\": \"0x12\"}", "prev_hash", "hex");
 }
 
 static void test_non_object_is_refused(void **state)

@@ -66,13 +66,13 @@ static void test_generated_keys_round_trip_through_files_with_secret_0600(void *
     assert_int_equal(fb_keys_read(s_sec, &back, err, sizeof(err)), 0);
     assert_true(back.has_secret);
     assert_string_equal(back.member, "kr-seoul");
-    assert_memory_equal(back.curve_secret, k.curve_secret, FB_CURVE_KEY_LEN);
+    assert_memory_equal(back.curve_secret, k.curve_secret, FB_CURVE_RAW_LEN);
     assert_memory_equal(back.sign_secret, k.sign_secret, FB_ED25519_KEY_LEN);
     assert_memory_equal(back.sign_key_id, k.sign_key_id, FB_KEY_ID_LEN);
     assert_int_equal(back.created_us, k.created_us);
     assert_int_equal(fb_keys_read(s_pub, &pub, err, sizeof(err)), 0);
     assert_false(pub.has_secret);
-    assert_memory_equal(pub.curve_public, k.curve_public, FB_CURVE_KEY_LEN);
+    assert_memory_equal(pub.curve_public, k.curve_public, FB_CURVE_RAW_LEN);
     assert_memory_equal(pub.sign_public, k.sign_public, FB_ED25519_KEY_LEN);
     assert_null(strstr(s_read_text(s_pub), "secret ="));
 }
@@ -88,10 +88,10 @@ static void test_existing_key_file_is_not_overwritten_without_force(void **state
     assert_int_equal(fb_keys_write(&b, s_sec, s_pub, false, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "refusing to overwrite"));
     assert_int_equal(fb_keys_read(s_sec, &back, err, sizeof(err)), 0);
-    assert_memory_equal(back.curve_secret, a.curve_secret, FB_CURVE_KEY_LEN);
+    assert_memory_equal(back.curve_secret, a.curve_secret, FB_CURVE_RAW_LEN);
     assert_int_equal(fb_keys_write(&b, s_sec, s_pub, true, err, sizeof(err)), 0);
     assert_int_equal(fb_keys_read(s_sec, &back, err, sizeof(err)), 0);
-    assert_memory_equal(back.curve_secret, b.curve_secret, FB_CURVE_KEY_LEN);
+    assert_memory_equal(back.curve_secret, b.curve_secret, FB_CURVE_RAW_LEN);
 }
 
 static void test_secret_file_readable_by_others_is_refused(void **state)

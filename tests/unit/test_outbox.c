@@ -73,7 +73,7 @@ static fb_outbox_entry_t *s_answer(fb_outbox_t *ob, uint64_t k)
     return fb_outbox_answer_id(ob, id);
 }
 
-static void test_append_until_full_then_refused(void **state)
+static void test_append_until_full_then_refused_as_full(void **state)
 {
     (void)state;
     fb_outbox_t *ob = fb_outbox_new(16);
@@ -83,7 +83,7 @@ static void test_append_until_full_then_refused(void **state)
         assert_int_equal(s_append(ob, k), FB_OK);
     }
     assert_true(fb_outbox_full(ob));
-    assert_int_equal(s_append(ob, 17), FB_ENOMEM);
+    assert_int_equal(s_append(ob, 17), FB_EFULL); /* full, not out of memory */
     assert_int_equal(fb_outbox_depth(ob), 16);
     assert_int_equal(fb_outbox_next_seq(ob), 17); /* a refused append takes no origin_seq */
     /* Room again once the oldest is answered and let go of. */
@@ -281,7 +281,7 @@ static void test_submitter_is_kept_and_replaced_by_the_newest_asker(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_until_full_then_refused),
+        cmocka_unit_test(test_append_until_full_then_refused_as_full),
         cmocka_unit_test(test_append_takes_only_the_next_origin_seq),
         cmocka_unit_test(test_next_to_send_is_in_origin_seq_order_and_mark_sent_moves_on),
         cmocka_unit_test(test_answered_out_of_order_the_ring_advances_past_the_answered_head),

@@ -1,4 +1,4 @@
-/* test_outbox_disk.c — the node's outbox on disk: reopening, torn and corrupt journals, rotation, renumbering, bounds. */
+/* test_outbox_disk.c — the node's outbox on disk: sending ahead of the sync, answers held for it, reopening, torn and corrupt journals, rotation, renumbering, bounds. */
 #include "fb_crc32c.h"
 #include "fb_journal.h"
 #include "fb_jrecord.h"
@@ -161,6 +161,22 @@ static void s_answer(fb_outbox_t *ob, uint64_t k)
     assert_non_null(fb_outbox_answer_id(ob, id));
 }
 
+/* Bytes of the record a clean close writes last (a SEQ record). */
+#define S_CLOSED_LEN (FB_JRECORD_HEAD + FB_JRECORD_SEQ_LEN)
+
+/* Cuts the record a clean close wrote last off path: the journal then
+ * ends as after a crash that followed its last sync. */
+static void s_strip_closed(const char *path)
+{
+    off_t size = s_size(path);
+    uint8_t head[FB_JRECORD_HEAD];
+    int fd = open(path, O_RDONLY);
+    assert_int_equal(pread(fd, head, sizeof(head), size - S_CLOSED_LEN), (ssize_t)sizeof(head));
+    close(fd);
+    assert_int_equal(head[4], FB_JOURNAL_SEQ);
+    assert_int_equal(truncate(path, size - S_CLOSED_LEN), 0);
+}
+
 /* -------------------------------------------------------------- tests -- */
 
 static void test_crc32c_is_the_castagnoli_checksum(void **state)
@@ -235,6 +251,107 @@ static void test_a_write_in_flight_does_not_make_renumbered_publishes_sendable(v
     ob = s_open();
     fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
     for (uint64_t k = 1; k <= 3; k++) s_check_entry(fb_outbox_next(ob, FB_OUTBOX_ALL, &it), k, 50 + k);
+    fb_outbox_destroy(&ob);
+}
+
+/* An outbox whose journal durably records a Welcome (the sequence at 1). */
+static fb_outbox_t *s_open_anchored(size_t max)
+{
+    fb_outbox_t *ob = s_open_seg(max, 0, 0);
+    fb_outbox_raise_seq(ob, 1);
+    assert_int_equal(fb_outbox_sync(ob), FB_OK);
+    return ob;
+}
+
+static void test_once_welcomed_appends_are_sendable_before_their_sync_up_to_the_journals_bound(void **state)
+{
+    (void)state;
+    fb_outbox_t *ob = s_open_anchored(FB_JOURNAL_AHEAD + 100);
+    for (uint64_t k = 1; k <= 3; k++) assert_int_equal(s_append(ob, k), FB_OK);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), 3); /* no sync yet */
+    assert_false(fb_outbox_durable(ob, fb_outbox_find_seq(ob, 1)));
+    /* Never FB_JOURNAL_AHEAD or more above what is durable (origin_seq 1 on). */
+    for (uint64_t k = 4; k <= FB_JOURNAL_AHEAD + 10; k++) assert_int_equal(s_append(ob, k), FB_OK);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), FB_JOURNAL_AHEAD);
+    assert_int_equal(fb_outbox_sync(ob), FB_OK);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), FB_JOURNAL_AHEAD + 10);
+    assert_true(fb_outbox_durable(ob, fb_outbox_find_seq(ob, FB_JOURNAL_AHEAD + 10)));
+    fb_outbox_destroy(&ob);
+}
+
+static void test_an_answer_before_the_sync_is_held_until_it_and_the_entry_kept(void **state)
+{
+    (void)state;
+    fb_outbox_t *ob = s_open_anchored(100);
+    for (uint64_t k = 1; k <= 3; k++) assert_int_equal(s_append(ob, k), FB_OK);
+    assert_int_equal(fb_outbox_sync_start(ob), FB_OK);
+    assert_int_equal(s_append(ob, 4), FB_OK); /* in the next write */
+    /* The broker answers 1 and 4 before the writes are done. */
+    for (uint64_t k = 1; k <= 4; k += 3) {
+        uint8_t id[FB_UUID_LEN];
+        s_id(k, id);
+        fb_outbox_entry_t *e = fb_outbox_answer_id(ob, id);
+        assert_non_null(e);
+        assert_false(fb_outbox_durable(ob, e));
+        char ack[16];
+        snprintf(ack, sizeof(ack), "ack %llu", (unsigned long long)k);
+        assert_int_equal(fb_outbox_hold_answer(ob, e, (const uint8_t *)ack, strlen(ack) + 1), 0);
+    }
+    fb_outbox_trim(ob);
+    assert_int_equal(fb_outbox_depth(ob), 4); /* nothing leaves before it is durable */
+    assert_null(fb_outbox_next_released(ob));
+    assert_int_equal(s_wait_fd(ob, 5000), 1);
+    assert_int_equal(fb_outbox_sync_collect(ob), FB_OK);
+    /* 1..3 durable: 1's answer is given back; 4's waits for its write. */
+    fb_outbox_entry_t *e = fb_outbox_next_released(ob);
+    assert_non_null(e);
+    assert_int_equal(e->origin_seq, 1);
+    assert_string_equal((const char *)e->held, "ack 1");
+    fb_outbox_drop_answer(e);
+    assert_null(fb_outbox_next_released(ob));
+    fb_outbox_trim(ob);
+    assert_int_equal(fb_outbox_first_seq(ob), 2);
+    assert_int_equal(fb_outbox_sync(ob), FB_OK);
+    e = fb_outbox_next_released(ob);
+    assert_non_null(e);
+    assert_string_equal((const char *)e->held, "ack 4");
+    fb_outbox_drop_answer(e);
+    assert_null(fb_outbox_next_released(ob));
+    fb_outbox_journal_t j;
+    fb_outbox_journal(ob, &j);
+    assert_int_equal(j.held, 2);
+    fb_outbox_destroy(&ob); /* 4 still held in the ring: freed */
+}
+
+static void test_a_journal_not_closed_cleanly_numbers_above_what_it_may_have_sent(void **state)
+{
+    (void)state;
+    fb_outbox_t *ob = s_open_anchored(100);
+    assert_int_equal(s_append(ob, 1), FB_OK);
+    fb_outbox_destroy(&ob);
+    /* Closed cleanly: everything sent was journaled, the sequence goes on. */
+    ob = s_open();
+    fb_outbox_journal_t j;
+    fb_outbox_journal(ob, &j);
+    assert_int_equal(j.skipped, 0);
+    assert_int_equal(fb_outbox_next_seq(ob), 2);
+    assert_int_equal(s_append(ob, 2), FB_OK);
+    fb_outbox_destroy(&ob);
+    char names[4][300];
+    assert_int_equal(s_segments(names, 4), 2);
+    s_strip_closed(names[1]); /* as if it had crashed after its last sync */
+    ob = s_open();
+    fb_outbox_journal(ob, &j);
+    assert_int_equal(j.skipped, FB_JOURNAL_AHEAD);
+    assert_int_equal(fb_outbox_depth(ob), 2);
+    assert_int_equal(fb_outbox_next_seq(ob), 3 + FB_JOURNAL_AHEAD);
+    /* All it holds is sendable at once, and so is what it takes next. */
+    assert_int_equal(s_append(ob, 3), FB_OK);
+    assert_int_equal(s_count(ob, FB_OUTBOX_UNSENT), 3);
+    fb_outbox_destroy(&ob);
+    /* A clean stop after it goes on from there. */
+    ob = s_open();
+    assert_int_equal(fb_outbox_next_seq(ob), 4 + FB_JOURNAL_AHEAD);
     fb_outbox_destroy(&ob);
 }
 
@@ -324,8 +441,9 @@ static void test_publishes_taken_before_the_first_welcome_are_renumbered_above_t
     fb_outbox_destroy(&ob);
 }
 
-/* Writes publishes 1..n into a fresh journal in s_dir and closes it; returns
- * the path of its segment and where its last record begins. */
+/* Writes publishes 1..n into a fresh journal in s_dir, publish n synced
+ * last, as a node that crashed then would; returns the path of its segment
+ * and where its last record begins. */
 static off_t s_write_n(uint64_t n, char path[300])
 {
     s_rmdir(s_dir);
@@ -337,6 +455,7 @@ static off_t s_write_n(uint64_t n, char path[300])
     off_t last = s_size(names[0]);
     assert_int_equal(s_append(ob, n), FB_OK);
     fb_outbox_destroy(&ob);
+    s_strip_closed(names[0]);
     snprintf(path, 300, "%s", names[0]);
     return last;
 }
@@ -504,7 +623,7 @@ static void test_full_by_entries_or_by_bytes_says_which(void **state)
     fb_outbox_t *ob = s_open_seg(3, 0, 0);
     for (uint64_t k = 1; k <= 3; k++) assert_int_equal(s_append(ob, k), FB_OK);
     assert_int_equal(fb_outbox_full(ob), FB_OUTBOX_FULL_ENTRIES);
-    assert_int_equal(s_append(ob, 4), FB_ENOMEM);
+    assert_int_equal(s_append(ob, 4), FB_EFULL);
     fb_outbox_destroy(&ob);
     s_rmdir(s_dir);
     ob = s_open_seg(100, 200, 0);
@@ -516,9 +635,13 @@ static void test_full_by_entries_or_by_bytes_says_which(void **state)
         bytes = fb_outbox_bytes(ob);
     }
     assert_int_equal(fb_outbox_full(ob), FB_OUTBOX_FULL_BYTES);
+    assert_int_equal(s_append(ob, k), FB_EFULL);
     assert_true(bytes >= 200);
-    /* Room again when the oldest is answered and let go of. */
+    /* Room again when the oldest is answered, durable and let go of. */
     s_answer(ob, 1);
+    fb_outbox_trim(ob);
+    assert_int_equal(fb_outbox_bytes(ob), bytes); /* not durable yet: held */
+    assert_int_equal(fb_outbox_sync(ob), FB_OK);
     fb_outbox_trim(ob);
     assert_true(fb_outbox_bytes(ob) < bytes);
     fb_outbox_destroy(&ob);
@@ -679,6 +802,12 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_a_write_in_flight_does_not_make_renumbered_publishes_sendable, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_once_welcomed_appends_are_sendable_before_their_sync_up_to_the_journals_bound, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_an_answer_before_the_sync_is_held_until_it_and_the_entry_kept, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_a_journal_not_closed_cleanly_numbers_above_what_it_may_have_sent,
+                                        s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_holds_the_unanswered_again_in_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_the_sequence_goes_on_above_the_journal_when_all_is_answered, s_setup,
                                         s_teardown),
