@@ -22,6 +22,7 @@
 #include "fb_client_int.h"
 #include "fb_envelope.h"
 #include "fb_feed.h"
+#include "fb_identity.h"
 #include "fb_ingest.h"
 #include "fb_recent.h"
 #include "fb_wire.h"
@@ -224,6 +225,7 @@ typedef struct {
     fb_feed_t *feed;
     void *peer, *sub;
     fb_arena_t *arena;
+    fb_identity_t *identity;
 } s_broker_t;
 
 static s_broker_t *s_broker(void)
@@ -244,7 +246,10 @@ static s_broker_t *s_broker(void)
     void *xpub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_XPUB, .endpoint = S_FEED, .bind = 1, .sndhwm = 100000,
                                               .rcvhwm = 100000, .max_msg = FB_FEED_SUB_MAX});
     FZ_CHECK(router && xpub, "cannot make the broker's sockets");
-    b.ingest = fb_ingest_new(router, &b.cfg, b.heads, &b.stats, &b.writer);
+    /* As a plaintext broker's: no members, so every origin may publish. */
+    b.identity = fb_identity_new(NULL);
+    FZ_CHECK(b.identity, "out of memory");
+    b.ingest = fb_ingest_new(router, &b.cfg, b.heads, &b.stats, &b.writer, b.identity);
     b.feed = fb_feed_new(xpub, &b.stats);
     FZ_CHECK(b.ingest && b.feed, "out of memory");
     b.peer = fz_socket(ZMQ_DEALER, S_INGEST, 0);

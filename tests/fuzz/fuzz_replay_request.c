@@ -9,6 +9,7 @@
 #include "fuzz.h"
 
 #include "fb_broker_stats.h"
+#include "fb_identity.h"
 #include "fb_replay_srv.h"
 #include "fedbus.pb-c.h"
 
@@ -16,14 +17,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static unsigned runs;
     static fb_broker_stats_t stats;
+    static fb_identity_t *identity; /* a plaintext broker's: no members */
     if (!runs) fz_quiet();
+    if (!identity) FZ_CHECK((identity = fb_identity_new(NULL)) != NULL, "out of memory");
     fz_pace_sockets();
     char ep[64];
     snprintf(ep, sizeof(ep), "inproc://fuzz-replay-%u", runs++);
     void *router = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = ep, .bind = 1, .max_msg = 1 << 20});
     FZ_CHECK(router != NULL, "cannot make the replay socket");
     fb_replay_limits_t limits = {.max_active = 8, .max_per_peer = 4, .stall_ms = 1000};
-    fb_replay_srv_t *srv = fb_replay_srv_new(router, NULL, &stats, &limits);
+    fb_replay_srv_t *srv = fb_replay_srv_new(router, NULL, &stats, &limits, identity);
     FZ_CHECK(srv != NULL, "out of memory");
     void *client = fz_socket(ZMQ_DEALER, ep, 0);
     const uint8_t *p = data, *f;
