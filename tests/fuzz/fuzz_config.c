@@ -19,7 +19,7 @@ static void s_check(const fb_cfg_key_t *keys, const void *target)
         const char *field = (const char *)target + k->offset;
         if (k->type == FB_CFG_STR) {
             FZ_CHECK(memchr(field, 0, k->size) != NULL, "a string key is not terminated within its field");
-        } else if (k->type == FB_CFG_INT) {
+        } else if (k->type == FB_CFG_INT || k->type == FB_CFG_DURATION) {
             long long v = *(const long long *)field;
             FZ_CHECK(v >= k->min && v <= k->max, "a number key is outside its bounds");
         } else {
