@@ -1,9 +1,11 @@
 /* fb_feed.h — the feed: who subscribes to what, and every stored message sent out to them.
  *
  * Owns the XPUB socket. Its subscriptions are kept as a set of byte prefixes
- * per kind of frame (plain, batched), as XPUB reports them, so that a kind is
- * built for a topic only while someone may take it (docs/protocol.md, "Feed").
- * Main thread only. */
+ * per kind of frame (plain, batched), each with the number of subscriptions
+ * to it, as XPUB reports them, so that a kind is built for a topic only
+ * while someone may take it (docs/protocol.md, "Feed"). With read
+ * permissions each subscriber gets only what its member may read
+ * (docs/protocol.md, "Read permissions"). Main thread only. */
 #ifndef FB_FEED_H
 #define FB_FEED_H
 

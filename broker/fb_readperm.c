@@ -91,7 +91,8 @@ int fb_readperm_may_read(const char *const *patterns, size_t n, const char *topi
 {
     fb_readperm_prefix_t p[FB_READPERM_PATTERN_PREFIXES];
     for (size_t i = 0; i < n; i++)
-        if (fb_pattern_match(patterns[i], topic, len) && fb_readperm_feed_prefixes(patterns[i], p, 6) >= 0) return 1;
+        if (fb_pattern_match(patterns[i], topic, len) && fb_readperm_feed_prefixes(patterns[i], p, FB_READPERM_PATTERN_PREFIXES) >= 0)
+            return 1;
     return 0;
 }
 
