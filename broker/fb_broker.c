@@ -216,13 +216,16 @@ static void s_log_stats(fb_broker_t *self)
     if (self->zap)
         fb_info("stats trust zap_admitted=%llu zap_unknown=%llu zap_suspended=%llu zap_revoked=%llu zap_other=%llu "
                 "members=%llu members_active=%llu members_failures=%llu heartbeats_refused=%llu replays_refused=%llu "
-                "replays_stopped=%llu feed_cuts=%llu",
+                "replays_stopped=%llu feed_cuts=%llu feed_narrowed=%llu feed_denied=%llu replays_narrowed=%llu "
+                "replays_denied=%llu",
                 (unsigned long long)s->zap_admitted, (unsigned long long)s->zap_unknown,
                 (unsigned long long)s->zap_suspended, (unsigned long long)s->zap_revoked,
                 (unsigned long long)s->zap_other, (unsigned long long)s->members,
                 (unsigned long long)s->members_active, (unsigned long long)s->members_failures,
                 (unsigned long long)s->heartbeats_refused, (unsigned long long)s->replays_refused,
-                (unsigned long long)s->replays_stopped, (unsigned long long)s->feed_cuts);
+                (unsigned long long)s->replays_stopped, (unsigned long long)s->feed_cuts,
+                (unsigned long long)s->feed_narrowed, (unsigned long long)s->feed_denied,
+                (unsigned long long)s->replays_narrowed, (unsigned long long)s->replays_denied);
     if (s->replies_dropped != l->replies_dropped)
         fb_warn("acks dropped (peer queue full or peer gone): %llu in all",
                 (unsigned long long)s->replies_dropped);
@@ -277,16 +280,20 @@ static void s_trust_stats(fb_broker_t *self)
     s->members = m.members, s->members_active = m.active, s->members_failures = m.failures;
 }
 
-/* Someone was cut off (suspended, revoked, deleted, a new key): their
- * replays in progress end, and the feed is bound again, since XPUB cannot
- * drop one subscriber: every subscriber reconnects through ZAP, which lets
- * in only who may still come. Ingest and replay refuse the rest frame by
- * frame (fb_identity). */
+/* Someone was cut off (suspended, revoked, deleted, a new key) or may read
+ * other topics now: their replays in progress end (or, for a change of
+ * what they read, are filtered by the new permission from their next
+ * page), and the feed is bound again, since XPUB cannot drop one
+ * subscriber nor take back what it subscribed a connection to: every
+ * subscriber reconnects through ZAP, which lets in only who may still
+ * come, and subscribes again, narrowed to what its member may read now.
+ * Ingest and replay refuse the rest frame by frame (fb_identity). */
 static void s_cut(fb_broker_t *self)
 {
     int ended = fb_replay_srv_recheck(self->replay);
     self->stats.feed_cuts++;
-    fb_info("members: someone was cut off: %d replays stopped; the feed is bound again (its subscribers reconnect)",
+    fb_info("members: someone was cut off or may read other topics: %d replays stopped; the feed is bound again "
+            "(its subscribers reconnect)",
             ended);
     if (fb_feed_reopen(self->feed) != 0) {
         fb_warn("feed: cannot bind %s again yet (%s): trying again", self->cfg.feed, zmq_strerror(errno));
@@ -394,7 +401,7 @@ static int s_open_sockets(fb_broker_t *self, fb_store_t *reader)
                                               .max_msg = curve ? FB_FEED_SUB_MAX_CURVE : FB_FEED_SUB_MAX,
                                               .curve_server = curve,
                                               .curve_secretkey = secret, .zap_domain = curve ? "fedbus-feed" : NULL},
-                             &self->stats);
+                             &self->stats, curve ? self->identity : NULL);
     if (!self->feed) {
         fb_err("cannot bind feed %s: %s", cfg->feed, zmq_strerror(errno));
         goto error;

@@ -42,6 +42,11 @@ typedef struct {
     uint64_t replays_refused; /* replay requests of peers that may not go on (NOT_AUTHORIZED) */
     uint64_t replays_stopped; /* replays in progress stopped when their member was cut off */
     uint64_t feed_cuts;       /* times the feed was closed and bound again to cut off a member */
+    /* read permissions (docs/protocol.md, "Read permissions") */
+    uint64_t feed_narrowed;    /* feed subscriptions narrowed to what the member may read */
+    uint64_t feed_denied;      /* ... of which it may read nothing: nothing subscribed */
+    uint64_t replays_narrowed; /* replay requests narrowed to what the member may read */
+    uint64_t replays_denied;   /* ... of which it may read nothing: NOT_AUTHORIZED */
     /* trust (CURVE and ZAP; all 0 with insecure-plaintext) */
     uint64_t zap_admitted;    /* connections ZAP admitted */
     uint64_t zap_unknown, zap_suspended, zap_revoked, zap_other; /* ... and refused, by reason */

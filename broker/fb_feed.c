@@ -2,18 +2,27 @@
 #include "fb_feed.h"
 
 #include "fb_envelope.h"
+#include "fb_feedsub.h"
 #include "fb_log.h"
+#include "fb_pace.h"
+#include "fb_readperm.h"
 #include "fb_time.h"
 #include "fb_wire.h"
+#include "fb_zap.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A set of feed subscription prefixes (bytes, not strings). */
+/* Most prefixes one subscription is narrowed to. */
+#define S_NARROW_MAX 512
+
+/* A set of feed subscription prefixes (bytes, not strings), each with the
+ * number of subscriptions that asked for it. */
 typedef struct {
     uint8_t **v;
     size_t *len;
+    uint32_t *count;
     size_t n, cap;
 } s_prefixes_t;
 
@@ -35,19 +44,31 @@ struct fb_feed {
     const fb_batch_item_t *run[FB_FEED_BATCH_MAX]; /* the batched frame being gathered: one topic */
     size_t nrun, run_bytes;
     int64_t next_head_us; /* when the next head frame is due without a batch */
+    /* Read permissions (NULL: none, the socket filters as clients ask):
+     * who each subscriber is, what each connection asked and got. */
+    fb_identity_t *identity;
+    fb_feedsub_t *subs;
+    fb_pace_t *pace;
+    fb_readperm_prefix_t narrowed[S_NARROW_MAX];
 };
 
-/* Adds (add) or removes a prefix of len bytes; returns 0, or -1 when out of
- * memory or past FB_FEED_PREFIXES_MAX (the prefix is then not kept: frames
- * are built as if it were). */
+/* Counts one more (add) or one less subscription to a prefix of len bytes;
+ * at none it is forgotten. Returns 0, or -1 when out of memory or past
+ * FB_FEED_PREFIXES_MAX (the prefix is then not kept: frames are built as
+ * if it were). */
 static int s_prefixes_set(s_prefixes_t *ps, const uint8_t *p, size_t len, int add)
 {
     for (size_t i = 0; i < ps->n; i++)
         if (ps->len[i] == len && memcmp(ps->v[i], p, len) == 0) {
-            if (add) return 0;
+            if (add) {
+                ps->count[i]++;
+                return 0;
+            }
+            if (--ps->count[i] > 0) return 0;
             free(ps->v[i]);
             ps->v[i] = ps->v[--ps->n];
             ps->len[i] = ps->len[ps->n];
+            ps->count[i] = ps->count[ps->n];
             return 0;
         }
     if (!add) return 0;
@@ -60,12 +81,16 @@ static int s_prefixes_set(s_prefixes_t *ps, const uint8_t *p, size_t len, int ad
         size_t *l = realloc(ps->len, cap * sizeof(*l));
         if (!l) return -1;
         ps->len = l;
+        uint32_t *c = realloc(ps->count, cap * sizeof(*c));
+        if (!c) return -1;
+        ps->count = c;
         ps->cap = cap;
     }
     uint8_t *c = malloc(len ? len : 1);
     if (!c) return -1;
     memcpy(c, p, len);
     ps->v[ps->n] = c;
+    ps->count[ps->n] = 1;
     ps->len[ps->n++] = len;
     return 0;
 }
@@ -75,6 +100,7 @@ static void s_prefixes_free(s_prefixes_t *ps)
     for (size_t i = 0; i < ps->n; i++) free(ps->v[i]);
     free(ps->v);
     free(ps->len);
+    free(ps->count);
     memset(ps, 0, sizeof(*ps));
 }
 
@@ -99,13 +125,19 @@ static char *s_dup(const char *s, int *failed)
     return c;
 }
 
-fb_feed_t *fb_feed_new(const fb_zmq_opts_t *o, fb_broker_stats_t *stats)
+fb_feed_t *fb_feed_new(const fb_zmq_opts_t *o, fb_broker_stats_t *stats, fb_identity_t *identity)
 {
     fb_feed_t *self = calloc(1, sizeof(*self));
     int failed = !self;
     if (failed) goto error;
     self->stats = stats;
     self->opts = *o;
+    if ((self->identity = identity)) {
+        self->opts.xpub_manual = 1;
+        self->subs = fb_feedsub_new();
+        self->pace = fb_pace_new(20, 5);
+        failed = !self->subs || !self->pace;
+    }
     self->opts.endpoint = self->endpoint = s_dup(o->endpoint, &failed);
     self->opts.curve_secretkey = self->curve_secretkey = s_dup(o->curve_secretkey, &failed);
     self->opts.zap_domain = self->zap_domain = s_dup(o->zap_domain, &failed);
@@ -125,6 +157,8 @@ void fb_feed_destroy(fb_feed_t **self_p)
     fb_feed_t *self = *self_p;
     s_prefixes_free(&self->plain);
     s_prefixes_free(&self->batched);
+    fb_feedsub_destroy(&self->subs);
+    fb_pace_destroy(&self->pace);
     if (self->xpub) zmq_close(self->xpub);
     free(self->endpoint);
     free(self->curve_secretkey);
@@ -141,6 +175,7 @@ int fb_feed_reopen(fb_feed_t *self)
         /* Its subscriptions went with it; the clients send them again. */
         s_prefixes_free(&self->plain);
         s_prefixes_free(&self->batched);
+        if (self->subs) fb_feedsub_clear(self->subs);
         self->gen++;
         self->nrun = self->run_bytes = 0;
     }
@@ -158,6 +193,72 @@ void *fb_feed_socket(fb_feed_t *self)
     return self->xpub;
 }
 
+/* Counts one (un)subscription of a client (sub, len bytes) into the prefix
+ * sets of its kind of frame. */
+static void s_count(fb_feed_t *self, int add, const uint8_t *sub, size_t len)
+{
+    int batched = len >= 1 && sub[0] == FB_FEED_MARK;
+    s_prefixes_t *ps = batched ? &self->batched : &self->plain;
+    if (len - (size_t)batched > FB_FEED_PREFIX_MAX) {
+        /* Past the socket's ZMQ_MAXMSGSIZE only if that was not set. */
+        self->ignored++;
+        return;
+    }
+    if (s_prefixes_set(ps, sub + batched, len - (size_t)batched, add) != 0) {
+        /* Not kept: from now on every frame of that kind is built. */
+        if (self->ignored++ == 0) fb_warn("feed: a subscription not kept (out of memory or prefixes)");
+        s_prefixes_set(ps, (const uint8_t *)"", 0, 1);
+    }
+    self->gen++;
+    fb_debug("feed %s%s '%.*s'", add ? "subscribe" : "unsubscribe", batched ? " (batched)" : "",
+             (int)(len - (size_t)batched), (const char *)sub + batched);
+}
+
+/* fb_feedsub_fn: (un)subscribes the connection of the message last read. */
+static void s_apply(void *arg, int add, const uint8_t *prefix, size_t len)
+{
+    fb_feed_t *self = arg;
+    if (zmq_setsockopt(self->xpub, add ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, prefix, len) != 0)
+        fb_warn("feed: cannot %s a subscriber: %s", add ? "subscribe" : "unsubscribe", zmq_strerror(errno));
+}
+
+/* A subscription (add) or unsubscription of sub by the connection msg came
+ * on, in manual mode: the broker subscribes the connection to what its
+ * member may read of sub (fb_readperm_narrow()), and withdraws that again.
+ * Returns 1 when it counts (a new subscription, or the withdrawal of one
+ * made), else 0 (one asked again, or the withdrawal of one never made). */
+static int s_manual(fb_feed_t *self, zmq_msg_t *msg, int add, const uint8_t *sub, size_t len, const char *conn)
+{
+    if (!add) return fb_feedsub_remove(self->subs, conn, sub, len, s_apply, self);
+    fb_peer_id_t peer;
+    fb_identity_of(self->identity, msg, &peer);
+    int n = 0, all = 0;
+    if (peer.admit == FB_ADMIT_OK && peer.member) {
+        const char *const *read = (const char *const *)peer.member->read;
+        all = fb_readperm_all(read, peer.member->nread);
+        n = fb_readperm_narrow(sub, len, read, peer.member->nread, self->narrowed, S_NARROW_MAX);
+        if (n < 0) n = 0;
+    }
+    int rc = fb_feedsub_add(self->subs, conn, sub, len, self->narrowed, n, s_apply, self);
+    if (rc == 0) return 0; /* asked again: XPUB holds it once */
+    if (rc < 0) {
+        /* Nothing subscribed; counted all the same, since XPUB withdraws
+         * it when the connection ends. */
+        self->ignored++;
+        return 1;
+    }
+    int narrowed = !all && !(n == 1 && self->narrowed[0].len == len && memcmp(self->narrowed[0].b, sub, len) == 0);
+    if (!narrowed) return 1;
+    if (n) self->stats->feed_narrowed++;
+    else self->stats->feed_denied++;
+    if (FB_LOG_INFO <= fb_log_level_current &&
+        fb_pace_may(self->pace, peer.id, strlen(peer.id), n ? 1 : 0, n ? "feed narrowed" : "feed denied", 1, 1.0 / 60))
+        fb_info("feed: %s's subscription to '%.*s' %s (its read permission; logged once a minute per member)",
+                peer.id, (int)len, (const char *)sub,
+                n ? "narrowed to what it may read" : "subscribes nothing: it may read none of it");
+    return 1;
+}
+
 void fb_feed_drain(fb_feed_t *self)
 {
     if (!self->xpub) return;
@@ -167,23 +268,16 @@ void fb_feed_drain(fb_feed_t *self)
         const uint8_t *d = zmq_msg_data(&m);
         size_t n = zmq_msg_size(&m);
         if (n < 1 || d[0] > 1) continue; /* not a (un)subscription */
-        int batched = n >= 2 && d[1] == FB_FEED_MARK;
-        s_prefixes_t *ps = batched ? &self->batched : &self->plain;
-        if (n - 1 - (size_t)batched > FB_FEED_PREFIX_MAX) {
-            /* Past the socket's ZMQ_MAXMSGSIZE only if that was not set. */
-            self->ignored++;
-            continue;
+        if (self->identity) {
+            /* A client's own message names its connection; one without is
+             * XPUB's, withdrawing what a connection that ended had asked. */
+            const char *conn = zmq_msg_gets(&m, FB_ZAP_CONN_PROPERTY);
+            if (conn && !s_manual(self, &m, d[0], d + 1, n - 1, conn)) continue;
         }
-        if (s_prefixes_set(ps, d + 1 + batched, n - 1 - (size_t)batched, d[0]) != 0) {
-            /* Not kept: from now on every frame of that kind is built. */
-            if (self->ignored++ == 0) fb_warn("feed: a subscription not kept (out of memory or prefixes)");
-            s_prefixes_set(ps, (const uint8_t *)"", 0, 1);
-        }
-        self->gen++;
-        fb_debug("feed %s%s '%.*s'", d[0] ? "subscribe" : "unsubscribe", batched ? " (batched)" : "",
-                 (int)(n - 1 - (size_t)batched), (const char *)d + 1 + batched);
+        s_count(self, d[0], d + 1, n - 1);
     }
     zmq_msg_close(&m);
+    if (self->pace) fb_pace_tick(self->pace);
 }
 
 void fb_feed_flush(fb_feed_t *self)

@@ -1,14 +1,17 @@
 /* fb_feed.h — the feed: who subscribes to what, and every stored message sent out to them.
  *
  * Owns the XPUB socket. Its subscriptions are kept as a set of byte prefixes
- * per kind of frame (plain, batched), as XPUB reports them, so that a kind is
- * built for a topic only while someone may take it (docs/protocol.md, "Feed").
- * Main thread only. */
+ * per kind of frame (plain, batched), each with the number of subscriptions
+ * to it, as XPUB reports them, so that a kind is built for a topic only
+ * while someone may take it (docs/protocol.md, "Feed"). With read
+ * permissions each subscriber gets only what its member may read
+ * (docs/protocol.md, "Read permissions"). Main thread only. */
 #ifndef FB_FEED_H
 #define FB_FEED_H
 
 #include "fb_batch.h"
 #include "fb_broker_stats.h"
+#include "fb_identity.h"
 #include "fb_zmq.h"
 #include "fedbus/fb_topic.h"
 
@@ -37,9 +40,13 @@ typedef struct fb_feed fb_feed_t;
 /* Makes the feed's XPUB as *o says (type ZMQ_XPUB, bound; o and its strings
  * are copied, to make it again with fb_feed_reopen()) and returns the feed
  * serving it, counting frames sent into stats (borrowed: the broker's,
- * alive as long as the feed). NULL with errno set when the socket cannot
- * be made, or when out of memory. */
-fb_feed_t *fb_feed_new(const fb_zmq_opts_t *o, fb_broker_stats_t *stats);
+ * alive as long as the feed). With identity (borrowed; NULL: nobody is
+ * checked and clients subscribe to what they ask) the socket runs in
+ * manual mode, and each subscriber is subscribed to what its member may
+ * read of what it asks (fb_readperm_narrow(); docs/protocol.md, "Read
+ * permissions"). NULL with errno set when the socket cannot be made, or
+ * when out of memory. */
+fb_feed_t *fb_feed_new(const fb_zmq_opts_t *o, fb_broker_stats_t *stats, fb_identity_t *identity);
 
 /* Frees *self_p and closes its socket (accepts NULL; sets *self_p to NULL). */
 void fb_feed_destroy(fb_feed_t **self_p);
@@ -57,8 +64,10 @@ int fb_feed_reopen(fb_feed_t *self);
 /* The XPUB socket, to poll; NULL while fb_feed_reopen() could not bind. */
 void *fb_feed_socket(fb_feed_t *self);
 
-/* Reads every (un)subscription XPUB has queued into the prefix sets. A
- * prefix longer than FB_FEED_PREFIX_MAX is ignored, and counted. */
+/* Reads every (un)subscription XPUB has queued into the prefix sets (and,
+ * with read permissions, subscribes each connection to what it may read of
+ * what it asked). A prefix longer than FB_FEED_PREFIX_MAX is ignored, and
+ * counted. */
 void fb_feed_drain(fb_feed_t *self);
 
 /* Subscriptions ignored so far: too long, or past FB_FEED_PREFIXES_MAX. */

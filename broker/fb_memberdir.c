@@ -402,6 +402,15 @@ int fb_memberdir_equal(const fb_memberdir_t *a, const fb_memberdir_t *b)
     return 1;
 }
 
+/* Whether a and b hold the same n patterns in the same order. */
+static int s_same_patterns(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0) return 0;
+    return 1;
+}
+
 int fb_memberdir_cuts(const fb_memberdir_t *old, const fb_memberdir_t *new_dir)
 {
     for (size_t i = 0; i < old->n; i++) {
@@ -409,7 +418,8 @@ int fb_memberdir_cuts(const fb_memberdir_t *old, const fb_memberdir_t *new_dir)
         if (o->status != FB_MEMBER_ACTIVE || !o->has_curve) continue;
         const fb_member_t *n = s_find(new_dir, o->id);
         if (!n || n->status != FB_MEMBER_ACTIVE || !n->has_curve ||
-            memcmp(n->curve_public, o->curve_public, FB_MEMBER_CURVE_LEN) != 0)
+            memcmp(n->curve_public, o->curve_public, FB_MEMBER_CURVE_LEN) != 0 ||
+            !s_same_patterns(o->read, o->nread, n->read, n->nread))
             return 1;
     }
     return 0;

@@ -145,8 +145,9 @@ const fb_member_t *fb_memberdir_at(const fb_memberdir_t *self, size_t i);
 int fb_memberdir_equal(const fb_memberdir_t *a, const fb_memberdir_t *b);
 
 /* Whether going from old to new cuts someone off: a member active in old
- * is not active in new (suspended, revoked, gone), or its CURVE key
- * changed. Open connections must then be looked at again. */
+ * is not active in new (suspended, revoked, gone), its CURVE key changed,
+ * or what it may read changed (its feed subscriptions were narrowed to
+ * the old patterns). Open connections must then be looked at again. */
 int fb_memberdir_cuts(const fb_memberdir_t *old, const fb_memberdir_t *new_dir);
 
 /* Takes one more reference to self (any thread); returns self. */

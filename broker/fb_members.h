@@ -12,7 +12,8 @@
  * Two counters tell readers what changed, cheaply (one atomic load):
  * the version moves with every change of the directory; the generation
  * only when someone is cut off — a member active before is no more
- * (suspended, revoked, deleted) or its CURVE key changed — which is when
+ * (suspended, revoked, deleted), its CURVE key changed, or what it may
+ * read changed — which is when
  * holders of open connections must look at them again.
  *
  * When PostgreSQL cannot be reached the directory last read stays in use

@@ -14,8 +14,10 @@
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_pace.h"
+#include "fb_readperm.h"
 #include "fb_reply.h"
 #include "fb_time.h"
+#include "fb_wire.h"
 #include "fb_zmq.h"
 #include "fedbus/fedbus.h"
 
@@ -26,6 +28,7 @@
 
 #define S_PAGE 256
 #define S_MAX_PREFIXES 256
+#define S_MAX_NARROWED 1024  /* prefixes a request may have once narrowed to read permissions */
 #define S_SCAN 16384         /* global_seqs one page reads at first... */
 #define S_SCAN_MAX (1u << 20) /* ...and at most, while windows come back short in under S_FAST_US */
 #define S_FAST_US 1000
@@ -53,6 +56,7 @@ typedef struct {
     int finished;       /* to be removed at the end of the turn */
     uint32_t scan;      /* global_seqs the next page reads */
     int stopped;        /* its member was cut off: the chunk held says so, and is the last */
+    int checked;        /* who asked is checked: every row is read through its read permission */
     char member[FB_MEMBER_ID_MAX + 1]; /* who asked (empty when nobody is checked) */
     char key[FB_MEMBER_Z85_LEN + 1];    /* ... with which CURVE key */
 } s_replay_t;
@@ -273,6 +277,54 @@ static void s_refuse(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_pee
         fb_info("replay: refused NOT_AUTHORIZED: %s (peer %s)", why, fb_pace_peer(self->pace));
 }
 
+/* Writes the patterns (comma-separated, cut to size) into buf; returns buf. */
+static const char *s_patterns(char *const *v, size_t n, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", v[i]);
+    return n ? buf : "nothing";
+}
+
+/* Narrows req's prefixes to what peer's member may read
+ * (fb_readperm_replay()) into *out / *nout (none: everything). Returns 0,
+ * or -1 after answering: NOT_AUTHORIZED when it may read none of it,
+ * INVALID_FIELD when the narrowed prefixes are too many, STORE_UNAVAILABLE
+ * when out of memory. */
+static int s_narrow(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer_id_t *peer,
+                    const Fedbus__ReplayRequest *req, char ***out, size_t *nout)
+{
+    const char *const *read = (const char *const *)peer->member->read;
+    size_t nread = peer->member->nread;
+    char detail[512], pats[384];
+    if (fb_readperm_replay(read, nread, (const char *const *)req->prefixes, req->n_prefixes, out, nout) != 0) {
+        s_replay_error(self, ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "out of memory",
+                       0);
+        return -1;
+    }
+    int all = fb_readperm_all(read, nread);
+    if (!all && *nout == 0) {
+        snprintf(detail, sizeof(detail), "member %s may read none of the topics asked for (it reads %s)", peer->id,
+                 s_patterns(peer->member->read, nread, pats, sizeof(pats)));
+        self->stats->replays_denied++;
+        s_replay_error(self, ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, detail, 0);
+        if (FB_LOG_INFO <= fb_log_level_current &&
+            fb_pace_may(self->pace, peer->id, strlen(peer->id), FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED + 100,
+                        "replay denied by read permission", 1, 1.0 / 60))
+            fb_info("replay: refused NOT_AUTHORIZED: %s", detail);
+        return -1;
+    }
+    if (*nout > S_MAX_NARROWED) {
+        fb_readperm_free(*out, *nout);
+        s_replay_error(self, ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                       "prefixes: more than 1024 once narrowed to the member's read permission", 0);
+        return -1;
+    }
+    if (!all) self->stats->replays_narrowed++;
+    return 0;
+}
+
 /* Starts the replay req asks for, or answers why not. */
 static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer_id_t *peer,
                     const Fedbus__ReplayRequest *req)
@@ -288,6 +340,9 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer
         s_replay_error(self, ident, req->request_id, why, detail, 0);
         return;
     }
+    char **narrowed = NULL;
+    size_t nnarrowed = 0;
+    if (peer->checked && s_narrow(self, ident, peer, req, &narrowed, &nnarrowed) != 0) return;
     s_replay_t *r = &self->replays[self->nreplays];
     memset(r, 0, sizeof(*r));
     r->request_id = req->request_id;
@@ -299,13 +354,20 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer
     r->since_us = req->since_us;
     r->remaining = req->limit;
     r->scan = S_SCAN;
-    r->prefixes = calloc(req->n_prefixes ? req->n_prefixes : 1, sizeof(char *));
-    for (size_t i = 0; r->prefixes && i < req->n_prefixes; i++) {
-        if (!(r->prefixes[r->nprefixes] = strdup(req->prefixes[i]))) break;
-        r->nprefixes++;
+    if (peer->checked) {
+        /* What its member may read of what it asked; each row is checked too. */
+        r->prefixes = narrowed ? narrowed : calloc(1, sizeof(char *));
+        r->nprefixes = nnarrowed;
+    } else {
+        r->prefixes = calloc(req->n_prefixes ? req->n_prefixes : 1, sizeof(char *));
+        for (size_t i = 0; r->prefixes && i < req->n_prefixes; i++) {
+            if (!(r->prefixes[r->nprefixes] = strdup(req->prefixes[i]))) break;
+            r->nprefixes++;
+        }
     }
+    r->checked = peer->checked;
     zmq_msg_init(&r->ident);
-    if (!r->prefixes || r->nprefixes != req->n_prefixes) {
+    if (!r->prefixes || (!peer->checked && r->nprefixes != req->n_prefixes)) {
         s_replay_free(r);
         s_replay_error(self, ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
                        "out of memory", 0);
@@ -359,26 +421,49 @@ typedef struct {
     unsigned want;
     uint64_t to; /* the page's window ends before */
     int failed;  /* out of memory */
+    /* Rows are checked against these read patterns (filter set): the
+     * member's as the directory in force has them, none when it may no
+     * longer go on. */
+    int filter;
+    const char *const *read;
+    size_t nread;
 } s_page_ctx_t;
 
+/* Whether the stored envelope env (len bytes) may go to the replay's client. */
+static int s_may_send(const s_page_ctx_t *c, const uint8_t *env, size_t len)
+{
+    fb_envelope_head_t h;
+    if (!c->filter) return 1;
+    if (fb_wire_envelope_scan(env, len, &h) != 0 || !h.topic) return 0;
+    return fb_readperm_may_read(c->read, c->nread, (const char *)h.topic, h.topic_len);
+}
+
 /* Packs one page as one ReplayChunk into r->held, while the rows are still
- * alive, with where the replay goes next. A window with no match that does
- * not reach the head holds nothing: the replay just moves past it. Past the
- * head, rows may still be committing (in order): the replay goes on from
- * after the last row seen, or the head, and ends with an empty done chunk
- * when nothing more is there. */
+ * alive, with where the replay goes next; rows the client may not read are
+ * passed over. A window with no match that does not reach the head holds
+ * nothing: the replay just moves past it. Past the head, rows may still be
+ * committing (in order): the replay goes on from after the last row seen,
+ * or the head, and ends with an empty done chunk when nothing more is
+ * there. */
 static void s_hold_page(const fb_store_page_t *page, void *arg)
 {
     s_page_ctx_t *c = arg;
     s_replay_t *r = c->r;
+    ProtobufCBinaryData envs[FB_STORE_PAGE_MAX];
     /* A chunk holds up to S_CHUNK_BYTES of envelopes (at least one): the
      * rest of the page is read again next time. */
-    size_t n = 0, bytes = 0;
-    while (n < page->n && (n == 0 || bytes + page->lens[n] <= S_CHUNK_BYTES)) bytes += page->lens[n++];
+    size_t used = 0, n = 0, bytes = 0;
+    for (; used < page->n; used++) {
+        if (!s_may_send(c, page->envs[used], page->lens[used])) continue;
+        if (n && bytes + page->lens[used] > S_CHUNK_BYTES) break;
+        bytes += page->lens[used];
+        envs[n].data = (uint8_t *)page->envs[used];
+        envs[n++].len = page->lens[used];
+    }
     int reach = c->to > c->srv->head;
-    int done = (r->remaining && n >= r->remaining) || (!n && reach);
-    uint64_t after = n ? page->seqs[n - 1] + 1 : r->next_seq;
-    if (n == c->want || n < page->n) r->held_next = after;
+    int done = (r->remaining && n >= r->remaining) || (!page->n && reach);
+    uint64_t after = used ? page->seqs[used - 1] + 1 : r->next_seq;
+    if (page->n == c->want || used < page->n) r->held_next = after;
     else if (reach) r->held_next = after > c->srv->head + 1 ? after : c->srv->head + 1;
     else r->held_next = c->to;
     r->held_remaining = r->remaining ? r->remaining - n : 0;
@@ -386,11 +471,6 @@ static void s_hold_page(const fb_store_page_t *page, void *arg)
     if (!n && !done) {
         r->next_seq = r->held_next;
         return;
-    }
-    ProtobufCBinaryData envs[FB_STORE_PAGE_MAX];
-    for (size_t i = 0; i < n; i++) {
-        envs[i].data = (uint8_t *)page->envs[i];
-        envs[i].len = page->lens[i];
     }
     Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
     ch.request_id = r->request_id;
@@ -460,7 +540,16 @@ static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
                        "store unavailable: retry", 0);
         return 1;
     }
-    s_page_ctx_t ctx = {self, r, S_PAGE, r->next_seq + r->scan, 0};
+    s_page_ctx_t ctx = {self, r, S_PAGE, r->next_seq + r->scan, 0, 0, NULL, 0};
+    if (r->checked) {
+        /* The permission in force now: a change narrows a replay under way too. */
+        const fb_member_t *m;
+        fb_admit_t a = fb_identity_admit(self->identity, r->member, r->key, &m);
+        int ok = a == FB_ADMIT_OK && m;
+        ctx.read = ok ? (const char *const *)m->read : NULL;
+        ctx.nread = ok ? m->nread : 0;
+        ctx.filter = !fb_readperm_all(ctx.read, ctx.nread);
+    }
     if (r->remaining && r->remaining < ctx.want) ctx.want = (unsigned)r->remaining;
     int n = fb_store_page(self->reader, r->next_seq, ctx.to, r->since_us, (const char *const *)r->prefixes,
                           r->nprefixes, ctx.want, s_hold_page, &ctx);

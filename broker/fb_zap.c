@@ -29,6 +29,7 @@ struct fb_zap {
     int stop;              /* atomic */
     fb_zap_stats_t stats;  /* atomics, written by the thread */
     fb_pace_t *pace;       /* the thread's */
+    uint64_t conns;        /* connections admitted: each one's name */
 };
 
 /* One request, its frames copied (cut at S_FRAME_MAX; lengths kept). */
@@ -104,6 +105,19 @@ static void s_refused(fb_zap_t *self, const s_req_t *r, int why, const char *tex
     fb_info("zap: refused key %s on %s from %s: %s (logged once a minute per key)", key, domain, address, text);
 }
 
+/* Writes one ZMTP property (name length, name, 4-byte value length,
+ * value) at meta + o; returns the offset after it. */
+static size_t s_property(uint8_t *meta, size_t o, const char *name, const char *value, size_t vlen)
+{
+    size_t nlen = strlen(name);
+    meta[o++] = (uint8_t)nlen;
+    memcpy(meta + o, name, nlen);
+    o += nlen;
+    meta[o++] = 0, meta[o++] = 0, meta[o++] = (uint8_t)(vlen >> 8), meta[o++] = (uint8_t)vlen;
+    memcpy(meta + o, value, vlen);
+    return o + vlen;
+}
+
 /* Answers one request. */
 static void s_answer(fb_zap_t *self, const s_req_t *r)
 {
@@ -126,14 +140,12 @@ static void s_answer(fb_zap_t *self, const s_req_t *r)
         return;
     }
     /* Metadata (ZMTP properties): name length, name, 4-byte value length, value. */
-    uint8_t meta[1 + sizeof(FB_ZAP_KEY_PROPERTY) + 4 + FB_MEMBER_Z85_LEN];
-    size_t nlen = strlen(FB_ZAP_KEY_PROPERTY), o = 0;
-    meta[o++] = (uint8_t)nlen;
-    memcpy(meta + o, FB_ZAP_KEY_PROPERTY, nlen);
-    o += nlen;
-    meta[o++] = 0, meta[o++] = 0, meta[o++] = 0, meta[o++] = FB_MEMBER_Z85_LEN;
-    memcpy(meta + o, m->curve_z85, FB_MEMBER_Z85_LEN);
-    o += FB_MEMBER_Z85_LEN;
+    uint8_t meta[2 * (1 + 16 + 4) + FB_MEMBER_Z85_LEN + 24];
+    char conn[24];
+    size_t o = s_property(meta, 0, FB_ZAP_KEY_PROPERTY, m->curve_z85, FB_MEMBER_Z85_LEN);
+    int clen = snprintf(conn, sizeof(conn), "%llu",
+                        (unsigned long long)__atomic_add_fetch(&self->conns, 1, __ATOMIC_RELAXED));
+    o = s_property(meta, o, FB_ZAP_CONN_PROPERTY, conn, (size_t)clen);
     char user[FB_MEMBER_ID_MAX + 1];
     snprintf(user, sizeof(user), "%s", m->id);
     fb_memberdir_release(&d);

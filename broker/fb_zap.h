@@ -19,6 +19,10 @@
 
 /* The connection property the handler sets: the client's CURVE public key, Z85. */
 #define FB_ZAP_KEY_PROPERTY "X-Curve-Key"
+/* ... and a name for the connection, unique in the process (a decimal
+ * count of the connections admitted): the feed tells its subscribers
+ * apart by it (fb_feedsub). */
+#define FB_ZAP_CONN_PROPERTY "X-Conn"
 
 typedef struct fb_zap fb_zap_t;
 

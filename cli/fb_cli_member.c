@@ -32,8 +32,17 @@ static const fb_cfg_key_t s_add_keys[] = {
      "a topic pattern the member may publish to; repeat the flag or separate by commas; --publish= for "
      "none (default by kind: hub and partner *.ID, observer none)"},
     {"read", FB_CFG_STR, FB_CLI_STR(read), "", 0, 0,
-     "a topic pattern the member may read, as --publish (default by kind: hub *, partner event and cfp, "
-     "observer event)"},
+     "a topic pattern the member may read, as --publish (default by kind: hub *, partner and observer event "
+     "and cfp); '*' only as leading or trailing segments"},
+    FB_CFG_END,
+};
+
+static const fb_cfg_key_t s_set_read_keys[] = {
+    FB_CLI_MEMBER_DB_KEYS,
+    {"read", FB_CFG_STR, FB_CLI_STR(read), "", 0, 0,
+     "a topic pattern the member may read from now on; repeat the flag or separate by commas; --read= for "
+     "nothing (needed)"},
+    {"reason", FB_CFG_STR, FB_CLI_STR(reason), "", 0, 0, "why, written in the audit"},
     FB_CFG_END,
 };
 
@@ -384,6 +393,43 @@ static int s_rotate(int argc, char **argv)
     return rc;
 }
 
+/* set-read: what member id may read, replaced by --read. */
+static int s_set_read(int argc, char **argv)
+{
+    s_args_t a;
+    fb_cli_opts_t o;
+    int nargs, rc = FB_CLI_EXIT_USAGE;
+    fb_member_patterns_t read = {0};
+    char err[512], joined[1024];
+    if (s_join_repeated(argc, argv, &a) != 0) {
+        S_ERR("set-read", "out of memory");
+        s_args_free(&a);
+        return FB_CLI_EXIT_FAILED;
+    }
+    fb_cli_parse_help("member set-read", s_set_read_keys, &o, a.argc, a.argv, &nargs, "ID --read=PATTERN...",
+                      FB_CLI_EXIT_HELP);
+    if (nargs != 1 || !a.given[1]) S_ERR("set-read", "one member ID and --read are needed (--read= for nothing)");
+    else if (fb_member_patterns_add(&read, "--read", o.read, err, sizeof(err)) != 0 ||
+             fb_member_check_read(&read, err, sizeof(err)) != 0)
+        S_ERR("set-read", "%s", err);
+    else {
+        fb_registry_t *reg = fb_cli_member_open(&o, "set-read", true);
+        bool changed = false;
+        rc = FB_CLI_EXIT_FAILED; /* fb_cli_member_open() said why */
+        if (reg && (rc = (int)fb_registry_set_read(reg, a.argv[1], &read, o.reason, &changed, err, sizeof(err))))
+            S_ERR("set-read", "%s", err);
+        fb_registry_destroy(&reg);
+        if (fb_member_patterns_join(&read, joined, sizeof(joined))) strcpy(joined, "...");
+        if (rc == FB_CLI_EXIT_OK && !changed) printf("%s reads %s already: nothing changed\n", a.argv[1],
+                                                     joined[0] ? joined : "nothing");
+        else if (rc == FB_CLI_EXIT_OK)
+            printf("%s reads %s from now on (the broker applies it to open connections within seconds)\n",
+                   a.argv[1], joined[0] ? joined : "nothing");
+    }
+    s_args_free(&a);
+    return rc;
+}
+
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -398,6 +444,7 @@ static const struct {
     {"suspend", s_suspend, "ID [--reason=TEXT]   refuse the member until it is reactivated"},
     {"reactivate", s_reactivate, "ID   a suspended member is active again"},
     {"revoke", s_revoke, "ID [--reason=TEXT]   refuse the member for good; its key windows close now"},
+    {"set-read", s_set_read, "ID --read=PATTERN... [--reason=TEXT]   what the member may read from now on"},
     {"rotate-key", s_rotate, "ID --keys=NEW.pub [--overlap=1h]   new keys; the old signing key ends after the overlap"},
     {"export-directory", fb_cli_member_export, "  the member directory as JSON (ids, names, kinds, status, keys)"},
 };

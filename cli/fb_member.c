@@ -1,6 +1,7 @@
 /* fb_member.c — member records: field rules, defaults by kind, members-file records, durations. */
 #include "fb_member.h"
 
+#include "fb_readperm.h"
 #include "fb_utf8.h"
 
 #include <ctype.h>
@@ -23,14 +24,14 @@ static void s_set(fb_member_patterns_t *list, const char *id, int own, const cha
 int fb_member_defaults(fb_member_t *m)
 {
     static const char *const none[] = {NULL}, *const all[] = {"*", NULL};
-    /* researcher updates are about people: only hubs read them by default */
+    /* researcher updates are about people: only hubs read them by default;
+     * events and calls are public (docs/operations.md, "Read permissions") */
     static const char *const public_kinds[] = {FB_KIND_EVENT, FB_KIND_CFP, NULL};
-    static const char *const events[] = {FB_KIND_EVENT, NULL};
     int own_publish;
     const char *const *read;
     if (!strcmp(m->kind, "hub")) own_publish = 1, read = all;
     else if (!strcmp(m->kind, "partner")) own_publish = 1, read = public_kinds;
-    else if (!strcmp(m->kind, "observer")) own_publish = 0, read = events;
+    else if (!strcmp(m->kind, "observer")) own_publish = 0, read = public_kinds;
     else return -1;
     if (!m->publish_set) s_set(&m->publish, m->id, own_publish, none);
     if (!m->read_set) s_set(&m->read, m->id, 0, read);
@@ -130,6 +131,33 @@ int fb_member_check(const fb_member_t *m, char *err, size_t err_size)
                          lists[l]->p[i], why);
                 return -1;
             }
+    if (fb_member_check_read(&m->read, err, err_size) != 0) {
+        char why_read[400];
+        snprintf(why_read, sizeof(why_read), "%s", err);
+        snprintf(err, err_size, "%s: %s", m->id, why_read);
+        return -1;
+    }
+    return 0;
+}
+
+int fb_member_check_read(const fb_member_patterns_t *read, char *err, size_t err_size)
+{
+    for (int i = 0; i < read->n; i++) {
+        fb_readperm_prefix_t p[FB_READPERM_PATTERN_PREFIXES];
+        const char *why = NULL;
+        if (!fb_pattern_valid(read->p[i], &why)) {
+            snprintf(err, err_size, "read: '%s' is not a topic pattern: %s", read->p[i], why);
+            return -1;
+        }
+        if (fb_readperm_feed_prefixes(read->p[i], p, FB_READPERM_PATTERN_PREFIXES) < 0) {
+            snprintf(err, err_size,
+                     "read: '%s' cannot be a read permission: the feed filters by topic prefix, so '*' may stand "
+                     "only for whole leading segments (the kind) or trailing ones, never between two named "
+                     "segments",
+                     read->p[i]);
+            return -1;
+        }
+    }
     return 0;
 }
 

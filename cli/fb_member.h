@@ -43,7 +43,7 @@ int fb_member_kind_valid(const char *kind);
 /* Fills the patterns m does not set from its kind (m->id and m->kind set):
  * hub publishes "*.ID" and reads "*"; partner publishes "*.ID" and reads
  * "event" and "cfp" (the public kinds); observer publishes nothing and
- * reads "event". Returns 0, or -1 for an unknown kind. */
+ * reads "event" and "cfp". Returns 0, or -1 for an unknown kind. */
 int fb_member_defaults(fb_member_t *m);
 
 /* Adds the comma-separated patterns of text to list, each checked with
@@ -57,6 +57,11 @@ int fb_member_patterns_join(const fb_member_patterns_t *list, char *out, size_t 
 
 /* Returns 1 when a and b hold the same patterns in the same order. */
 int fb_member_patterns_equal(const fb_member_patterns_t *a, const fb_member_patterns_t *b);
+
+/* Checks read patterns: each a topic pattern the feed can apply exactly
+ * (fb_readperm_feed_prefixes(): '*' only as leading or trailing segments).
+ * Returns 0, or -1 with "read: 'x': reason" in err. */
+int fb_member_check_read(const fb_member_patterns_t *read, char *err, size_t err_size);
 
 /* Checks every field of m (after fb_member_defaults()): the id (1-32 of
  * [a-z0-9-], not "broker"), the kind, the country (two capital letters or

@@ -463,6 +463,36 @@ fb_reg_rc_t fb_registry_set_status(fb_registry_t *self, const char *id, const ch
     return s_commit(self, rc, err, err_size);
 }
 
+fb_reg_rc_t fb_registry_set_read(fb_registry_t *self, const char *id, const fb_member_patterns_t *read,
+                                 const char *reason, bool *changed, char *err, size_t err_size)
+{
+    s_row_t row;
+    *changed = false;
+    fb_reg_rc_t rc = s_exec(self, "BEGIN", 0, NULL, err, err_size);
+    if (rc == FB_REG_OK) rc = s_load(self, id, &row, err, err_size);
+    if (rc != FB_REG_OK || fb_member_patterns_equal(&row.m.read, read)) return s_commit(self, rc, err, err_size);
+    if (!strcmp(row.status, "revoked")) {
+        snprintf(err, err_size, "member %s is revoked; revocation is final", id);
+        return s_commit(self, FB_REG_REVOKED, err, err_size);
+    }
+    char joined[FB_MEMBER_PATTERNS_MAX * (FB_TOPIC_MAX + 1)];
+    fb_member_patterns_join(read, joined, sizeof(joined));
+    const char *p[] = {id, joined};
+    json_t *changes = json_object();
+    rc = changes ? s_exec(self, "UPDATE fedbus_members SET read = coalesce(string_to_array(nullif($2, ''), ','),"
+                                " '{}') WHERE member = $1",
+                          2, p, err, err_size)
+                 : FB_REG_FAILED;
+    if (rc != FB_REG_OK) {
+        json_decref(changes);
+        return s_commit(self, rc, err, err_size);
+    }
+    s_diff(changes, "read", fb_member_patterns_json(&row.m.read), fb_member_patterns_json(read));
+    rc = s_record(self, id, "set-read", changes, reason, NULL, err, err_size);
+    *changed = rc == FB_REG_OK;
+    return s_commit(self, rc, err, err_size);
+}
+
 fb_reg_rc_t fb_registry_rotate(fb_registry_t *self, const char *id, const fb_keys_t *keys, int64_t overlap_s,
                                char *err, size_t err_size)
 {

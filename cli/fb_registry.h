@@ -74,6 +74,15 @@ fb_reg_rc_t fb_registry_import(fb_registry_t *self, const fb_member_t *members, 
 fb_reg_rc_t fb_registry_set_status(fb_registry_t *self, const char *id, const char *status, const char *reason,
                                    bool *changed, char old_status[16], char *err, size_t err_size);
 
+/* Sets what member id may read to the patterns of read (checked by the
+ * caller with fb_member_check_read()), with reason (may be NULL) in the
+ * audit (action "set-read"). The broker applies it within seconds to the
+ * member's open feed connections and replays (docs/operations.md, "Read
+ * permissions"). *changed is false when the member read exactly that
+ * already (nothing is written then). Refuses a revoked member. */
+fb_reg_rc_t fb_registry_set_read(fb_registry_t *self, const char *id, const fb_member_patterns_t *read,
+                                 const char *reason, bool *changed, char *err, size_t err_size);
+
 /* Rotates member id's keys to keys: the new Ed25519 key is valid from now;
  * every key still valid at now + overlap_s gets valid_until = now +
  * overlap_s; the CURVE key is replaced at once. Refuses keys registered

@@ -49,6 +49,7 @@ void *fb_zmq_open(const fb_zmq_opts_t *o)
         (o->sndhwm > 0 && s_int(s, ZMQ_SNDHWM, o->sndhwm) != 0) ||
         (o->rcvhwm > 0 && s_int(s, ZMQ_RCVHWM, o->rcvhwm) != 0) ||
         (o->immediate && s_int(s, ZMQ_IMMEDIATE, 1) != 0) ||
+        (o->xpub_manual && s_int(s, ZMQ_XPUB_MANUAL, 1) != 0) ||
         (o->type == ZMQ_ROUTER && o->bind && s_int(s, ZMQ_ROUTER_MANDATORY, 1) != 0))
         goto error;
     if (o->zap_domain && zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, o->zap_domain, strlen(o->zap_domain)) != 0)

@@ -22,6 +22,10 @@ typedef struct {
     long long max_msg;     /* > 0: ZMQ_MAXMSGSIZE, the largest message accepted */
     int sndhwm, rcvhwm;    /* > 0: the high-water marks, messages */
     int immediate;         /* ZMQ_IMMEDIATE: queue only to connections that are up */
+    /* ZMQ_XPUB_MANUAL (XPUB only): every (un)subscription is handed to the
+     * application, which subscribes the connection itself (ZMQ_SUBSCRIBE
+     * right after receiving it) */
+    int xpub_manual;
     /* When set: ZeroMQ reports monitor_events of this socket on this inproc
      * endpoint, from before its first bind or connect (zmq_socket_monitor). */
     const char *monitor;

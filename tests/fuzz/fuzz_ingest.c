@@ -250,7 +250,7 @@ static s_broker_t *s_broker(void)
     b.ingest = fb_ingest_new(router, &b.cfg, b.heads, &b.stats, &b.writer, b.identity);
     b.feed = fb_feed_new(&(fb_zmq_opts_t){.type = ZMQ_XPUB, .endpoint = S_FEED, .bind = 1, .sndhwm = 100000,
                                           .rcvhwm = 100000, .max_msg = FB_FEED_SUB_MAX},
-                         &b.stats);
+                         &b.stats, NULL);
     FZ_CHECK(b.ingest && b.feed, "out of memory");
     b.peer = fz_socket(ZMQ_DEALER, S_INGEST, 0);
     /* A subscriber to everything, plain and batched. */

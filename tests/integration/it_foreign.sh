@@ -56,8 +56,8 @@ protoc --python_out="$tmp" -I "$PROTO_DIR" fedbus.proto
 "$KEYGEN" broker "$tmp" >/dev/null
 for m in intl-pyclient intl-wta; do
   key=$("$KEYGEN" "$m" "$tmp")
-  register="$register INSERT INTO fedbus_members (member, kind, curve_public, publish)"
-  register="$register VALUES ('$m', 'partner', '$key', '{*.$m}');"
+  register="$register INSERT INTO fedbus_members (member, kind, curve_public, publish, read)"
+  register="$register VALUES ('$m', 'partner', '$key', '{*.$m}', '{event,cfp}');"
 done
 KEYS=(--keys="$tmp/intl-pyclient.key" --broker-key="$tmp/broker.pub")
 

@@ -38,7 +38,7 @@ static void test_defaults_by_kind(void **state)
     s_assert_patterns(&partner.read, "event,cfp");
     assert_int_equal(fb_member_defaults(&observer), 0);
     s_assert_patterns(&observer.publish, "");
-    s_assert_patterns(&observer.read, "event");
+    s_assert_patterns(&observer.read, "event,cfp");
     assert_int_equal(fb_member_defaults(&bad), -1);
     assert_true(fb_member_kind_valid("hub") && fb_member_kind_valid("partner") && fb_member_kind_valid("observer"));
     assert_false(fb_member_kind_valid("Hub") || fb_member_kind_valid("") || fb_member_kind_valid(NULL));
@@ -186,6 +186,23 @@ static void test_members_file_record_errors_name_the_member(void **state)
     }
 }
 
+static void test_read_patterns_the_feed_cannot_apply_exactly_are_refused(void **state)
+{
+    (void)state;
+    char err[512];
+    fb_member_patterns_t ok = {0}, bad = {0};
+    assert_int_equal(fb_member_patterns_add(&ok, "read", "event,*.kr-daejeon,cfp.kr-seoul.*", err, sizeof(err)), 0);
+    assert_int_equal(fb_member_check_read(&ok, err, sizeof(err)), 0);
+    assert_int_equal(fb_member_patterns_add(&bad, "read", "event,cfp.*.bio", err, sizeof(err)), 0);
+    assert_int_equal(fb_member_check_read(&bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "read: 'cfp.*.bio' cannot be a read permission"));
+    fb_member_t m = {.id = "intl-x", .kind = "partner", .read_set = true};
+    m.read = bad;
+    assert_int_equal(fb_member_defaults(&m), 0);
+    assert_int_equal(fb_member_check(&m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "intl-x: read: 'cfp.*.bio'"));
+}
+
 static void test_durations(void **state)
 {
     (void)state;
@@ -216,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_member_fields_are_checked),
         cmocka_unit_test(test_members_file_record_takes_defaults_and_region_from_city),
         cmocka_unit_test(test_members_file_record_errors_name_the_member),
+        cmocka_unit_test(test_read_patterns_the_feed_cannot_apply_exactly_are_refused),
         cmocka_unit_test(test_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -236,6 +236,27 @@ static void test_a_changed_publish_pattern_is_a_change_but_cuts_nobody(void **st
     fb_memberdir_release(&b);
 }
 
+static void test_a_changed_read_pattern_cuts_since_feed_subscriptions_were_narrowed_to_it(void **state)
+{
+    (void)state;
+    char warn[512];
+    fb_memberdir_t *a = fb_memberdir_new(), *b = fb_memberdir_new();
+    fb_memberdir_row_t ra = {"intl-wta", "partner", S_KEY_A, "active", "{}", "{event,cfp}"};
+    fb_memberdir_row_t rb = {"intl-wta", "partner", S_KEY_A, "active", "{}", "{event}"};
+    fb_member_t m;
+    assert_int_equal(fb_memberdir_row_parse(&ra, &m, warn, sizeof(warn)), 0);
+    fb_memberdir_add(a, &m);
+    assert_int_equal(fb_memberdir_row_parse(&rb, &m, warn, sizeof(warn)), 0);
+    fb_memberdir_add(b, &m);
+    fb_memberdir_seal(a);
+    fb_memberdir_seal(b);
+    assert_true(fb_memberdir_cuts(a, b));
+    assert_true(fb_memberdir_cuts(b, a)); /* widened too: its subscriptions get what it may read now */
+    assert_false(fb_memberdir_cuts(a, a));
+    fb_memberdir_release(&a);
+    fb_memberdir_release(&b);
+}
+
 static void test_publish_patterns_limit_topics_and_none_publish_nothing(void **state)
 {
     (void)state;
@@ -284,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_a_curve_key_held_by_two_members_admits_neither),
         cmocka_unit_test(test_suspending_revoking_deleting_or_rekeying_an_active_member_cuts),
         cmocka_unit_test(test_a_changed_publish_pattern_is_a_change_but_cuts_nobody),
+        cmocka_unit_test(test_a_changed_read_pattern_cuts_since_feed_subscriptions_were_narrowed_to_it),
         cmocka_unit_test(test_publish_patterns_limit_topics_and_none_publish_nothing),
         cmocka_unit_test(test_signing_keys_are_kept_with_their_member),
     };
