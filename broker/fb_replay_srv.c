@@ -14,6 +14,7 @@
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_pace.h"
+#include "fb_replay_proofs.h"
 #include "fb_reply.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
@@ -51,6 +52,7 @@ typedef struct {
     int finished;       /* to be removed at the end of the turn */
     uint32_t scan;      /* global_seqs the next page reads */
     int stopped;        /* its member was cut off: the chunk held says so, and is the last */
+    int proofs;         /* each chunk carries the seals of its envelopes (fb_replay_proofs.h) */
     char member[FB_MEMBER_ID_MAX + 1]; /* who asked (empty when nobody is checked) */
     char key[FB_MEMBER_Z85_LEN + 1];    /* ... with which CURVE key */
 } s_replay_t;
@@ -237,6 +239,7 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer
     r->next_seq = req->from_seq ? req->from_seq : 1;
     r->since_us = req->since_us;
     r->remaining = req->limit;
+    r->proofs = req->proofs;
     r->scan = S_SCAN;
     r->prefixes = calloc(req->n_prefixes ? req->n_prefixes : 1, sizeof(char *));
     for (size_t i = 0; r->prefixes && i < req->n_prefixes; i++) {
@@ -297,7 +300,7 @@ typedef struct {
     s_replay_t *r;
     unsigned want;
     uint64_t to; /* the page's window ends before */
-    int failed;  /* out of memory */
+    int failed;  /* 1: out of memory; 2: the proofs could not be read */
 } s_page_ctx_t;
 
 /* Packs one page as one ReplayChunk into r->held, while the rows are still
@@ -337,8 +340,16 @@ static void s_hold_page(const fb_store_page_t *page, void *arg)
     ch.envelopes = envs;
     ch.head_seq = c->srv->head;
     ch.done = done;
+    fb_replay_proofs_t proofs = {0};
+    if (r->proofs && fb_replay_proofs_fill(&proofs, c->srv->reader, envs, n) != 0) {
+        c->failed = 2;
+        return;
+    }
+    ch.n_proofs = proofs.n;
+    ch.proofs = proofs.proofs;
     if (s_pack(&ch, &r->held) != 0) c->failed = 1;
     else r->holding = 1;
+    fb_replay_proofs_clear(&proofs);
 }
 
 /* Offers the held chunk to the client; returns 1 when r is finished (sent
@@ -386,9 +397,10 @@ static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
     if (n >= 0 && (unsigned)n < ctx.want && took < S_FAST_US && r->scan < S_SCAN_MAX) r->scan *= 2;
     else if (took > 2 * S_FAST_US && r->scan > S_SCAN) r->scan /= 2;
     if (n < 0 || ctx.failed) {
-        fb_warn("replay: %s", n < 0 ? fb_store_error(self->reader) : "out of memory");
+        int store = n < 0 || ctx.failed == 2;
+        fb_warn("replay: %s", store ? fb_store_error(self->reader) : "out of memory");
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       n < 0 ? "store error: retry" : "out of memory");
+                       store ? "store error: retry" : "out of memory");
         return 1;
     }
     return r->holding ? s_offer(self, r, now) : 0;

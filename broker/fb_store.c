@@ -438,6 +438,12 @@ static int s_finish_tx(fb_store_t *self, const char *extra, const char *end)
     return rc;
 }
 
+int fb_store_seal_proofs(fb_store_t *self, const char *const *origins, const uint64_t *seqs, size_t n,
+                         void (*fn)(void *arg, const struct fb_proofs_seal *seal), void *arg)
+{
+    return fb_proofs_covering(self->conn, origins, seqs, n, fn, arg, self->error, sizeof(self->error)) ? FB_ESTORE : FB_OK;
+}
+
 int fb_store_chain_heads(fb_store_t *self, int (*fn)(void *arg, const char *origin, uint64_t seq, const uint8_t *hash),
                          void *arg)
 {

@@ -1,9 +1,14 @@
 /* it_verify.c — `fedbus verify` and `fedbus archive export` on the history of a real signing federation:
  * an untouched history and archive verify; a flipped envelope byte, a flipped signature byte, a line dropped
- * from the middle, a cut-short archive and an edited stored row are each reported; bad usage exits 2. */
+ * from the middle, a cut-short archive and an edited stored row are each reported; bad usage exits 2; replay
+ * asked for proofs serves the seals that prove every envelope it delivers. */
 #include "harness.h"
 
 #include "fb_archive.h"
+#include "fb_envelope.h"
+#include "fb_keys.h"
+#include "fb_seal.h"
+#include "fb_wire.h"
 #include "fedbus/fedbus.h"
 
 #include <setjmp.h>
@@ -13,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zmq.h>
 #include <cmocka.h>
 
 static th_t s_t;
@@ -257,6 +263,133 @@ static void test_bad_usage_and_unreadable_input_exit_2(void **state)
     assert_int_equal(th_run(arch, NULL, 30), 2);
 }
 
+static void test_a_directory_signed_by_the_broker_is_checked_with_its_key(void **state)
+{
+    (void)state;
+    char pg[300], sign[300], dir[300], bk[300], wrong[300], tampered[300], *out = NULL;
+    snprintf(pg, sizeof(pg), "--pg=%s", s_t.conninfo);
+    snprintf(sign, sizeof(sign), "--sign=%s", s_t.broker_keys.file);
+    const char *argv[] = {FEDBUS_CLI_BIN, "member", "export-directory", pg, sign, NULL};
+    assert_int_equal(th_run(argv, &out, 30), 0);
+    assert_non_null(strstr(out, "\"fedbus_signed_directory\": 1"));
+    snprintf(dir, sizeof(dir), "%s/signed-directory.json", s_t.dir);
+    s_write(dir, out);
+    char *hub = strstr(out, "hub");
+    assert_non_null(hub);
+    hub[1] = 'x';
+    snprintf(tampered, sizeof(tampered), "%s/tampered-directory.json", s_t.dir);
+    s_write(tampered, out);
+    free(out);
+    char dirarg[320], tamparg[320];
+    snprintf(dirarg, sizeof(dirarg), "--directory=%s", dir);
+    snprintf(tamparg, sizeof(tamparg), "--directory=%s", tampered);
+    snprintf(bk, sizeof(bk), "--broker-key=%s", s_t.broker_keys.pub_file);
+    snprintf(wrong, sizeof(wrong), "--broker-key=%s", th_member(&s_t, "kr-seoul")->pub_file);
+    assert_int_equal(s_verify(&out, dirarg, bk, s_file, NULL), 0);
+    assert_non_null(strstr(out, "VERIFIED: 2 origins"));
+    free(out);
+    assert_int_equal(s_verify(NULL, tamparg, bk, s_file, NULL), 2);   /* signature does not verify */
+    assert_int_equal(s_verify(NULL, dirarg, wrong, s_file, NULL), 2); /* not the broker's key */
+    char plain[300], plainarg[320];
+    snprintf(plain, sizeof(plain), "%s/plain-directory.json", s_t.dir);
+    const char *exp[] = {FEDBUS_CLI_BIN, "member", "export-directory", pg, NULL};
+    assert_int_equal(th_run(exp, &out, 30), 0);
+    s_write(plain, out);
+    free(out);
+    snprintf(plainarg, sizeof(plainarg), "--directory=%s", plain);
+    assert_int_equal(s_verify(NULL, plainarg, bk, s_file, NULL), 2); /* a key given, no signature */
+    assert_int_equal(s_verify(NULL, plainarg, s_file, NULL), 0);
+}
+
+/* Whether envelope env (as delivered) is proven by one of ch's proofs,
+ * signed by the public key of its origin (keys[0] kr-seoul, keys[1] kr-busan). */
+static int s_proven(const Fedbus__ReplayChunk *ch, const ProtobufCBinaryData *env, const fb_keys_t *keys)
+{
+    fb_envelope_head_t h;
+    assert_int_equal(fb_wire_envelope_scan(env->data, env->len, &h), 0);
+    long olen = fb_seal_origin_len(env->data, env->len, h.global_seq, h.stored_at_us);
+    assert_true(olen > 0);
+    uint8_t hash[32];
+    fb_seal_entry_hash(env->data, (size_t)olen, hash);
+    const fb_keys_t *k = !strncmp((const char *)h.origin, "kr-seoul", h.origin_len) ? &keys[0] : &keys[1];
+    for (size_t i = 0; i < ch->n_proofs; i++) {
+        const Fedbus__SealProof *p = ch->proofs[i];
+        const Fedbus__Seal *s = p->seal;
+        if (strlen(s->origin) != h.origin_len || memcmp(s->origin, h.origin, h.origin_len) != 0) continue;
+        uint8_t(*entries)[32] = calloc(p->n_entries + 1, 32);
+        int found = 0;
+        for (size_t e = 0; e < p->n_entries; e++) {
+            assert_int_equal(p->entries[e].len, 32);
+            memcpy(entries[e], p->entries[e].data, 32);
+            found |= !memcmp(entries[e], hash, 32);
+        }
+        fb_seal_t seal = {0};
+        snprintf(seal.origin, sizeof(seal.origin), "%s", s->origin);
+        seal.first_seq = s->first_seq, seal.last_seq = s->last_seq, seal.signed_at_us = s->signed_at_us;
+        assert_int_equal(s->root.len, 32);
+        assert_int_equal(s->signature.len, 64);
+        memcpy(seal.root, s->root.data, 32);
+        memcpy(seal.key_id, s->key_id.data, 8);
+        memcpy(seal.signature, s->signature.data, 64);
+        uint8_t root[32];
+        int ok = found && fb_seal_root((const uint8_t(*)[32])entries, p->n_entries, root) == 0 &&
+                 !memcmp(root, seal.root, 32) && fb_seal_verify(&seal, k->sign_public) == 1;
+        free(entries);
+        if (ok) return 1;
+    }
+    return 0;
+}
+
+/* Replays everything (with proofs or not); returns how many envelopes came, and of them how many were proven
+ * into *proven; *nproofs counts the proofs of all chunks. */
+static int s_replay(int with_proofs, int *proven, size_t *nproofs)
+{
+    fb_keys_t keys[2];
+    char err[512];
+    assert_int_equal(fb_keys_read(th_member(&s_t, "kr-seoul")->pub_file, &keys[0], err, sizeof(err)), 0);
+    assert_int_equal(fb_keys_read(th_member(&s_t, "kr-busan")->pub_file, &keys[1], err, sizeof(err)), 0);
+    void *sock = th_socket(&s_t, ZMQ_DEALER, s_t.replay, "kr-seoul");
+    Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
+    req.request_id = 7;
+    req.from_seq = 1;
+    req.proofs = with_proofs;
+    uint8_t buf[256];
+    size_t len = fedbus__replay_request__pack(&req, buf);
+    assert_int_equal(zmq_send(sock, buf, len, 0), (int)len);
+    int n = 0, done = 0;
+    *proven = 0, *nproofs = 0;
+    while (!done) {
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+        assert_int_equal(zmq_poll(&it, 1, 10000), 1);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, sock, 0) >= 0);
+        Fedbus__ReplayChunk *ch = fedbus__replay_chunk__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        zmq_msg_close(&m);
+        assert_non_null(ch);
+        if (ch->error) fail_msg("replay: %d %s", ch->error, ch->detail);
+        for (size_t i = 0; i < ch->n_envelopes; i++, n++) *proven += s_proven(ch, &ch->envelopes[i], keys);
+        *nproofs += ch->n_proofs;
+        done = ch->done;
+        fedbus__replay_chunk__free_unpacked(ch, NULL);
+    }
+    zmq_close(sock);
+    return n;
+}
+
+static void test_replay_serves_the_seals_that_prove_every_envelope_when_asked(void **state)
+{
+    (void)state;
+    int proven;
+    size_t nproofs;
+    assert_int_equal(s_replay(1, &proven, &nproofs), 100);
+    assert_int_equal(proven, 100);
+    assert_true(nproofs >= 1);
+    assert_int_equal(s_replay(0, &proven, &nproofs), 100);
+    assert_int_equal(nproofs, 0); /* not asked: none */
+    assert_int_equal(proven, 0);
+}
+
 /* Last: it edits the database. */
 static void test_an_edited_stored_row_is_reported_from_postgresql(void **state)
 {
@@ -286,6 +419,8 @@ int main(void)
         cmocka_unit_test(test_a_line_dropped_from_the_middle_is_reported),
         cmocka_unit_test(test_an_archive_cut_short_is_reported),
         cmocka_unit_test(test_bad_usage_and_unreadable_input_exit_2),
+        cmocka_unit_test(test_a_directory_signed_by_the_broker_is_checked_with_its_key),
+        cmocka_unit_test(test_replay_serves_the_seals_that_prove_every_envelope_when_asked),
         cmocka_unit_test(test_an_edited_stored_row_is_reported_from_postgresql),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -1,8 +1,9 @@
-/* test_history.c — fb_history (the offline verdict of fedbus verify) and the archive's base64, without PostgreSQL. */
+/* test_history.c — fb_history (the offline verdict of fedbus verify), the archive's base64 and the signed directory, without PostgreSQL. */
 #include "fb_archive.h"
 #include "fb_history.h"
 #include "fb_keys.h"
 #include "fb_seal.h"
+#include "fb_signed_dir.h"
 #include "fb_wire.h"
 
 #include <setjmp.h>
@@ -262,6 +263,50 @@ static void test_base64_round_trips_and_refuses_what_is_not(void **state)
     assert_int_equal(fb_archive_unb64("ab==abcd", back), -1);
 }
 
+static void test_a_signed_directory_opens_with_the_signers_key_only(void **state)
+{
+    (void)state;
+    char err[256];
+    int checked;
+    fb_keys_t broker, other;
+    assert_int_equal(fb_keys_generate("broker", &broker, err, sizeof(err)), 0);
+    assert_int_equal(fb_keys_generate("broker", &other, err, sizeof(err)), 0);
+    json_t *dir = s_directory("null");
+    json_t *doc = fb_signed_dir_sign(dir, &broker, S_T0, err, sizeof(err));
+    assert_non_null(doc);
+    json_t *back = fb_signed_dir_open(doc, broker.sign_public, &checked, err, sizeof(err));
+    assert_non_null(back);
+    assert_int_equal(checked, 1);
+    assert_true(json_equal(back, dir));
+    json_decref(back);
+    back = fb_signed_dir_open(doc, NULL, &checked, err, sizeof(err)); /* no key: read, not checked */
+    assert_non_null(back);
+    assert_int_equal(checked, 0);
+    json_decref(back);
+    assert_null(fb_signed_dir_open(doc, other.sign_public, &checked, err, sizeof(err)));
+    assert_non_null(strstr(err, "not by the broker's key given"));
+    /* one character of the text changed */
+    char *text = strdup(json_string_value(json_object_get(doc, "directory")));
+    text[strlen(text) / 2] ^= 1;
+    json_object_set_new(doc, "directory", json_string(text));
+    free(text);
+    assert_null(fb_signed_dir_open(doc, broker.sign_public, &checked, err, sizeof(err)));
+    assert_non_null(strstr(err, "does not verify"));
+    json_object_del(doc, "signature");
+    assert_null(fb_signed_dir_open(doc, broker.sign_public, &checked, err, sizeof(err)));
+    assert_non_null(strstr(err, "without a valid key_id"));
+    json_decref(doc);
+    doc = json_pack("{s:i}", "hello", 1);
+    assert_null(fb_signed_dir_open(doc, NULL, &checked, err, sizeof(err)));
+    assert_non_null(strstr(err, "neither a member directory"));
+    json_decref(doc);
+    fb_keys_t pub_only = broker;
+    pub_only.has_secret = false;
+    assert_null(fb_signed_dir_sign(dir, &pub_only, S_T0, err, sizeof(err)));
+    assert_non_null(strstr(err, "a secret key file is needed"));
+    json_decref(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_a_missing_link_and_bad_envelopes_fail),
         cmocka_unit_test(test_a_directory_that_is_not_valid_is_refused),
         cmocka_unit_test(test_base64_round_trips_and_refuses_what_is_not),
+        cmocka_unit_test(test_a_signed_directory_opens_with_the_signers_key_only),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }
