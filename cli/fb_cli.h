@@ -47,6 +47,7 @@ typedef struct {
     char origin[64];
     char until[64];
     char directory[1024];
+    char directory_key[1024];
     int require_sealed;
 } fb_cli_opts_t;
 

@@ -29,7 +29,7 @@ static const fb_cfg_key_t s_export_keys[] = {
     FB_CLI_MEMBER_DB_KEYS,
     {"sign", FB_CFG_STR, FB_CLI_STR(keys), "", 0, 0,
      "sign the directory with this secret key file (the broker's): `fedbus verify --directory` checks it "
-     "with --broker-key (cli/fb_signed_dir.h)"},
+     "with --directory-key (cli/fb_signed_dir.h)"},
     FB_CFG_END,
 };
 

@@ -28,8 +28,8 @@ static const fb_cfg_key_t s_verify_keys[] = {
     {"directory", FB_CFG_STR, FB_CLI_STR(directory), "", 0, 0,
      "check against this member directory (a file `fedbus member export-directory` wrote) instead of the "
      "registry's or the archive's own"},
-    {"broker-key", FB_CFG_STR, FB_CLI_STR(broker_key), "", 0, 0,
-     "the broker's key file (.pub or .key): a signed --directory must verify with it"},
+    {"directory-key", FB_CFG_STR, FB_CLI_STR(directory_key), "", 0, 0,
+     "the broker's key file (.pub or .key): --directory must be signed with it (export-directory --sign)"},
     {"require-sealed", FB_CFG_BOOL, FB_CLI_INT(require_sealed), "false", 0, 0,
      "an envelope no seal covers is a failure (as with the broker's signatures = required)"},
     {"quiet", FB_CFG_BOOL, FB_CLI_INT(quiet), "false", 0, 0, "print the problems only, no summary"},
@@ -144,14 +144,14 @@ static int s_read_archive(const char *path, fb_history_t *h, int own_directory, 
     return 0;
 }
 
-/* --directory's file (plain, or signed and checked with --broker-key) into h; returns 0, or 2 (printed). */
+/* --directory's file (plain, or signed and checked with --directory-key) into h; returns 0, or 2 (printed). */
 static int s_load_directory(const char *path, const char *broker_key, fb_history_t *h)
 {
     char err[512];
     json_error_t je;
     fb_keys_t bk;
     if (broker_key[0] && fb_keys_read(broker_key, &bk, err, sizeof(err)) != 0) {
-        fprintf(stderr, "fedbus verify: --broker-key: %s\n", err);
+        fprintf(stderr, "fedbus verify: --directory-key: %s\n", err);
         return FB_CLI_EXIT_USAGE;
     }
     json_t *doc = json_load_file(path, 0, &je);
@@ -167,7 +167,7 @@ static int s_load_directory(const char *path, const char *broker_key, fb_history
         return FB_CLI_EXIT_USAGE;
     }
     if (broker_key[0] && !checked) {
-        fprintf(stderr, "fedbus verify: --directory=%s: not signed, and --broker-key asks for a signed one\n", path);
+        fprintf(stderr, "fedbus verify: --directory=%s: not signed, and --directory-key asks for a signed one\n", path);
         json_decref(dir);
         return FB_CLI_EXIT_USAGE;
     }
@@ -221,7 +221,7 @@ int fb_cli_verify(int argc, char **argv)
     fb_history_t *h = fb_history_new(file ? "not in the archive" : "not stored");
     if (!h) return FB_CLI_EXIT_FAILED;
     size_t archive_problems = 0;
-    int rc = o.directory[0] ? s_load_directory(o.directory, o.broker_key, h) : 0;
+    int rc = o.directory[0] ? s_load_directory(o.directory, o.directory_key, h) : 0;
     if (rc == 0 && file) {
         /* the archive's own directory stands only when none was given */
         rc = s_read_archive(file, h, !o.directory[0], &out, &archive_problems);

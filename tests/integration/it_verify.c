@@ -283,8 +283,8 @@ static void test_a_directory_signed_by_the_broker_is_checked_with_its_key(void *
     char dirarg[320], tamparg[320];
     snprintf(dirarg, sizeof(dirarg), "--directory=%s", dir);
     snprintf(tamparg, sizeof(tamparg), "--directory=%s", tampered);
-    snprintf(bk, sizeof(bk), "--broker-key=%s", s_t.broker_keys.pub_file);
-    snprintf(wrong, sizeof(wrong), "--broker-key=%s", th_member(&s_t, "kr-seoul")->pub_file);
+    snprintf(bk, sizeof(bk), "--directory-key=%s", s_t.broker_keys.pub_file);
+    snprintf(wrong, sizeof(wrong), "--directory-key=%s", th_member(&s_t, "kr-seoul")->pub_file);
     assert_int_equal(s_verify(&out, dirarg, bk, s_file, NULL), 0);
     assert_non_null(strstr(out, "VERIFIED: 2 origins"));
     free(out);
