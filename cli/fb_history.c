@@ -310,12 +310,12 @@ static size_t s_links(fb_history_t *self, const char *origin, s_link_t **out)
     return w;
 }
 
-/* Whether a seal of origin that failed covers seq. */
-static int s_failed_cover(const fb_history_t *self, const char *origin, uint64_t seq)
+/* Whether a seal of origin that failed covers an origin_seq in [lo, hi]. */
+static int s_failed_cover(const fb_history_t *self, const char *origin, uint64_t lo, uint64_t hi)
 {
     for (size_t i = 0; i < self->nseals; i++) {
         const s_seal_t *s = &self->seals[i];
-        if (!s->valid && !strcmp(s->s.seal.origin, origin) && seq >= s->s.seal.first_seq && seq <= s->s.seal.last_seq)
+        if (!s->valid && !strcmp(s->s.seal.origin, origin) && hi >= s->s.seal.first_seq && lo <= s->s.seal.last_seq)
             return 1;
     }
     return 0;
@@ -326,7 +326,7 @@ static int s_check_env(fb_history_t *self, const s_env_t *e, const s_link_t *lin
 {
     const s_link_t *l = s_find(links, nl, e->seq);
     if (!l) {
-        if (s_failed_cover(self, e->origin, e->seq))
+        if (s_failed_cover(self, e->origin, e->seq, e->seq))
             s_report(self, FB_HISTORY_FAIL, "%s seq %" PRIu64 " message_id %s: covered only by a seal that fails",
                      e->origin, e->seq, e->id);
         else
@@ -347,9 +347,11 @@ static int s_check_env(fb_history_t *self, const s_env_t *e, const s_link_t *lin
                  e->origin, e->seq, e->id);
         return 1;
     }
-    if (l > links) { /* the link before it in range; the first one's seal alone vouches for it */
+    /* the link before it in range (the first one's seal alone vouches for
+     * it), unless a seal that failed (reported) may hold the one between */
+    if (l > links) {
         const s_link_t *p = l - 1;
-        if (memcmp(p->hash, e->prev, FB_SHA256_LEN) != 0)
+        if (memcmp(p->hash, e->prev, FB_SHA256_LEN) != 0 && !s_failed_cover(self, e->origin, p->seq + 1, e->seq - 1))
             s_report(self, FB_HISTORY_FAIL,
                      "%s seq %" PRIu64 " message_id %s: prev_hash does not link to origin_seq %" PRIu64
                      " (a broken chain)",
