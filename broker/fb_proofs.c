@@ -99,3 +99,74 @@ int fb_proofs_load_heads(PGconn *conn, int (*fn)(void *arg, const char *origin, 
     if (rc != 0) snprintf(err, err_size, "out of memory reading chain heads");
     return rc;
 }
+
+/* Builds the array literal of n items into a new string: "{a,b,...}". */
+static char *s_array(const char *const *strs, const uint64_t *nums, size_t n)
+{
+    size_t cap = 3 + n * 34, len = 1;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    out[0] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)(strs ? snprintf(out + len, cap - len, "%s%s", i ? "," : "", strs[i])
+                             : snprintf(out + len, cap - len, "%s%" PRIu64, i ? "," : "", nums[i]));
+    snprintf(out + len, cap - len, "}");
+    return out;
+}
+
+static uint64_t s_be(const char *p)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++) v = v << 8 | (uint8_t)p[k];
+    return v;
+}
+
+int fb_proofs_covering(PGconn *conn, const char *const *origins, const uint64_t *seqs, size_t n,
+                       void (*fn)(void *arg, const fb_proofs_seal_t *seal), void *arg, char *err, size_t err_size)
+{
+    if (n == 0) return 0;
+    /* origins are [a-z0-9-] (checked when stored): no quoting needed */
+    char *o = s_array(origins, NULL, n), *q = s_array(NULL, seqs, n);
+    if (!o || !q) {
+        free(o);
+        free(q);
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    const char *p[] = {o, q};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT DISTINCT c.origin, c.first_seq, c.last_seq, c.root, c.key_id, c.signed_at_us,"
+                               " c.signature, c.entries FROM unnest($1::text[], $2::bigint[]) AS w(origin, seq)"
+                               " CROSS JOIN LATERAL (SELECT * FROM fedbus_seals s WHERE s.origin = w.origin"
+                               "  AND s.last_seq >= w.seq AND s.head_seq >= w.seq AND w.seq = ANY (s.seqs)"
+                               "  ORDER BY s.signed_at_us LIMIT 1) c",
+                               2, NULL, p, NULL, NULL, 1);
+    free(o);
+    free(q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, err_size, "reading seals: %s", PQerrorMessage(conn));
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        fb_proofs_seal_t s;
+        memset(&s, 0, sizeof(s));
+        int olen = PQgetlength(r, i, 0);
+        if (olen <= 0 || olen > FB_SEAL_ORIGIN_MAX || PQgetlength(r, i, 3) != FB_SHA256_LEN ||
+            PQgetlength(r, i, 4) != FB_SEAL_KEY_ID_LEN || PQgetlength(r, i, 6) != FB_ED25519_SIG_LEN ||
+            PQgetlength(r, i, 7) % FB_SHA256_LEN)
+            continue; /* not a row this broker wrote */
+        memcpy(s.seal.origin, PQgetvalue(r, i, 0), (size_t)olen);
+        s.seal.first_seq = s_be(PQgetvalue(r, i, 1));
+        s.seal.last_seq = s_be(PQgetvalue(r, i, 2));
+        memcpy(s.seal.root, PQgetvalue(r, i, 3), FB_SHA256_LEN);
+        memcpy(s.seal.key_id, PQgetvalue(r, i, 4), FB_SEAL_KEY_ID_LEN);
+        s.seal.signed_at_us = (int64_t)s_be(PQgetvalue(r, i, 5));
+        memcpy(s.seal.signature, PQgetvalue(r, i, 6), FB_ED25519_SIG_LEN);
+        s.n = (size_t)PQgetlength(r, i, 7) / FB_SHA256_LEN;
+        s.entries = (const uint8_t *)PQgetvalue(r, i, 7);
+        fn(arg, &s);
+    }
+    PQclear(r);
+    return 0;
+}

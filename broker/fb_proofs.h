@@ -28,4 +28,20 @@ char *fb_proofs_sql(const struct fb_verify_proof *const *proofs, size_t n);
 int fb_proofs_load_heads(PGconn *conn, int (*fn)(void *arg, const char *origin, uint64_t seq, const uint8_t *hash),
                          void *arg, char *err, size_t err_size);
 
+/* One stored seal with the entry hashes it covers (pointing into a result
+ * that lives for the call of fn only). */
+typedef struct fb_proofs_seal {
+    fb_seal_t seal;
+    size_t n;
+    const uint8_t *entries; /* n * FB_SHA256_LEN bytes, in the frame's order */
+} fb_proofs_seal_t;
+
+/* For the n envelopes (origins[i], seqs[i]), calls fn(arg, seal) once for
+ * each seal that linked one of them into its origin's chain: the earliest
+ * stored seal that holds the origin_seq at or below the chain head it
+ * recorded. An envelope no seal covers has none. Returns 0, or -1 with the
+ * reason in err. */
+int fb_proofs_covering(PGconn *conn, const char *const *origins, const uint64_t *seqs, size_t n,
+                       void (*fn)(void *arg, const fb_proofs_seal_t *seal), void *arg, char *err, size_t err_size);
+
 #endif

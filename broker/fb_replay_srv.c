@@ -15,6 +15,7 @@
 #include "fb_log.h"
 #include "fb_pace.h"
 #include "fb_readperm.h"
+#include "fb_replay_proofs.h"
 #include "fb_reply.h"
 #include "fb_time.h"
 #include "fb_wire.h"
@@ -57,6 +58,7 @@ typedef struct {
     uint32_t scan;      /* global_seqs the next page reads */
     int stopped;        /* its member was cut off: the chunk held says so, and is the last */
     int checked;        /* who asked is checked: every row is read through its read permission */
+    int proofs;         /* each chunk carries the seals of its envelopes (fb_replay_proofs.h) */
     char member[FB_MEMBER_ID_MAX + 1]; /* who asked (empty when nobody is checked) */
     char key[FB_MEMBER_Z85_LEN + 1];    /* ... with which CURVE key */
 } s_replay_t;
@@ -353,6 +355,7 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer
     r->from_start = req->from_seq == 0;
     r->since_us = req->since_us;
     r->remaining = req->limit;
+    r->proofs = req->proofs;
     r->scan = S_SCAN;
     if (peer->checked) {
         /* What its member may read of what it asked; each row is checked too. */
@@ -420,7 +423,7 @@ typedef struct {
     s_replay_t *r;
     unsigned want;
     uint64_t to; /* the page's window ends before */
-    int failed;  /* out of memory */
+    int failed;  /* 1: out of memory; 2: the proofs could not be read */
     /* Rows are checked against these read patterns (filter set): the
      * member's as the directory in force has them, none when it may no
      * longer go on. */
@@ -480,8 +483,16 @@ static void s_hold_page(const fb_store_page_t *page, void *arg)
     ch.done = done;
     int64_t us;
     s_horizon(c->srv, &ch.first_seq, &us);
+    fb_replay_proofs_t proofs = {0};
+    if (r->proofs && fb_replay_proofs_fill(&proofs, c->srv->reader, envs, n) != 0) {
+        c->failed = 2;
+        return;
+    }
+    ch.n_proofs = proofs.n;
+    ch.proofs = proofs.proofs;
     if (s_pack(&ch, &r->held) != 0) c->failed = 1;
     else r->holding = 1;
+    fb_replay_proofs_clear(&proofs);
 }
 
 /* Offers the held chunk to the client; returns 1 when r is finished (sent
@@ -560,9 +571,10 @@ static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
     if (n >= 0 && (unsigned)n < ctx.want && took < S_FAST_US && r->scan < S_SCAN_MAX) r->scan *= 2;
     else if (took > 2 * S_FAST_US && r->scan > S_SCAN) r->scan /= 2;
     if (n < 0 || ctx.failed) {
-        fb_warn("replay: %s", n < 0 ? fb_store_error(self->reader) : "out of memory");
+        int store = n < 0 || ctx.failed == 2;
+        fb_warn("replay: %s", store ? fb_store_error(self->reader) : "out of memory");
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       n < 0 ? "store error: retry" : "out of memory", 0);
+                       store ? "store error: retry" : "out of memory", 0);
         return 1;
     }
     return r->holding ? s_offer(self, r, now) : 0;

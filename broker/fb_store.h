@@ -87,6 +87,12 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n);
 int fb_store_chain_heads(fb_store_t *self, int (*fn)(void *arg, const char *origin, uint64_t seq, const uint8_t *hash),
                          void *arg);
 
+/* The seals that cover the n envelopes (origins[i], seqs[i]), each once, to
+ * fn (fb_proofs_covering()). Returns FB_OK or FB_ESTORE (fb_store_error()). */
+struct fb_proofs_seal;
+int fb_store_seal_proofs(fb_store_t *self, const char *const *origins, const uint64_t *seqs, size_t n,
+                         void (*fn)(void *arg, const struct fb_proofs_seal *seal), void *arg);
+
 /* sql (borrowed until the next append returns; NULL or "": none) runs in
  * the next fb_store_append()'s transaction, after the rows and before
  * COMMIT, and fails it when it fails: what must be stored with the rows or

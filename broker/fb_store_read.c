@@ -2,6 +2,7 @@
 #include "fb_store.h"
 
 #include "fb_store_int.h"
+#include "fb_proofs.h"
 #include "fedbus/fedbus.h"
 
 #include <stdio.h>
@@ -195,4 +196,10 @@ int fb_store_page_plan(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int
     if (!ok) fb_store_fail(self, "replay plan", r);
     PQclear(r);
     return ok ? 0 : -1;
+}
+
+int fb_store_seal_proofs(fb_store_t *self, const char *const *origins, const uint64_t *seqs, size_t n,
+                         void (*fn)(void *arg, const struct fb_proofs_seal *seal), void *arg)
+{
+    return fb_proofs_covering(self->conn, origins, seqs, n, fn, arg, self->error, sizeof(self->error)) ? FB_ESTORE : FB_OK;
 }

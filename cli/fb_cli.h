@@ -43,6 +43,12 @@ typedef struct {
     char reason[512];
     char overlap[32];
     char broker_key[512]; /* ... and the broker's public key (file or Z85) */
+    /* verify, archive */
+    char origin[64];
+    char until[64];
+    char directory[1024];
+    char directory_key[1024];
+    int require_sealed;
 } fb_cli_opts_t;
 
 /* Exit statuses of the admin commands (keygen, member); stable numbers,
@@ -95,5 +101,7 @@ int fb_cli_tail(int argc, char **argv);
 int fb_cli_replay(int argc, char **argv);
 int fb_cli_keygen(int argc, char **argv);
 int fb_cli_member(int argc, char **argv);
+int fb_cli_verify(int argc, char **argv);
+int fb_cli_archive(int argc, char **argv);
 
 #endif

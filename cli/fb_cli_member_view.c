@@ -2,6 +2,7 @@
 #include "fb_cli_member.h"
 
 #include "fb_member.h"
+#include "fb_signed_dir.h"
 #include "fb_time.h"
 
 #include <stdio.h>
@@ -26,6 +27,9 @@ static const fb_cfg_key_t s_log_keys[] = {
 
 static const fb_cfg_key_t s_export_keys[] = {
     FB_CLI_MEMBER_DB_KEYS,
+    {"sign", FB_CFG_STR, FB_CLI_STR(keys), "", 0, 0,
+     "sign the directory with this secret key file (the broker's): `fedbus verify --directory` checks it "
+     "with --directory-key (cli/fb_signed_dir.h)"},
     FB_CFG_END,
 };
 
@@ -227,7 +231,19 @@ int fb_cli_member_export(int argc, char **argv)
     if (!reg) return rc;
     json_t *doc = NULL;
     char err[512];
+    fb_keys_t k;
+    if (o.keys[0] && fb_keys_read(o.keys, &k, err, sizeof(err)) != 0) {
+        fb_registry_destroy(&reg);
+        fprintf(stderr, "fedbus member export-directory: --sign: %s\n", err);
+        return FB_CLI_EXIT_USAGE;
+    }
     rc = (int)fb_registry_directory(reg, &doc, err, sizeof(err));
     fb_registry_destroy(&reg);
+    if (rc == FB_CLI_EXIT_OK && o.keys[0]) {
+        json_t *signed_doc = fb_signed_dir_sign(doc, &k, fb_time_now_us(), err, sizeof(err));
+        json_decref(doc);
+        doc = signed_doc;
+        rc = doc ? FB_CLI_EXIT_OK : FB_CLI_EXIT_USAGE;
+    }
     return s_print_json("export-directory", rc, doc, err);
 }

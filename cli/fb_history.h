@@ -1,0 +1,87 @@
+/* fb_history.h — checks stored history offline: seals against the member directory, links, coverage.
+ *
+ * What `fedbus verify` checks, apart from where the history comes from
+ * (PostgreSQL or an archive, cli/fb_archive.h). The caller hands it the
+ * member directory (the JSON of `fedbus member export-directory`), the
+ * seals (rows of fedbus_seals) and the stored envelopes (the bytes of
+ * fedbus_messages.envelope), then asks for the verdict. Per origin:
+ *
+ *   - every seal is well-formed, its root is the RFC 6962 root of its
+ *     entry hashes, its key is the origin's in the directory, signed_at_us
+ *     lies inside that key's window, and the Ed25519 signature verifies;
+ *   - the links of the chain are the entries of valid seals at or below the
+ *     chain head the broker recorded with each (entries above it were
+ *     refused BROKEN_CHAIN and sent again later); two valid seals that put
+ *     different entry hashes at one origin_seq are a fork;
+ *   - every stored envelope ends with the broker's stamp, and its entry hash
+ *     is the link at its origin_seq (sealed), or there is no link there and
+ *     no seal that failed covers it (unsealed: allowed while the broker's
+ *     signatures setting is optional, reported apart);
+ *   - every sealed envelope's prev_hash is the link before it (the first
+ *     one checked has no link before it in range: its seal alone vouches);
+ *   - every link between the origin's lowest and highest sealed envelope is
+ *     stored (else it was deleted or dropped).
+ *
+ * Pure: no PostgreSQL, no file. Not thread-safe. */
+#ifndef FB_HISTORY_H
+#define FB_HISTORY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fb_seal.h"
+
+/* One stored seal: the seal as signed, its n entry hashes and origin_seqs
+ * in the frame's order, and the broker's chain head after it. */
+typedef struct {
+    fb_seal_t seal;
+    size_t n;
+    const uint8_t (*entries)[FB_SHA256_LEN];
+    const uint64_t *seqs;
+    uint64_t head_seq;
+} fb_history_seal_t;
+
+/* What a report line is about. */
+typedef enum {
+    FB_HISTORY_FAIL = 0,     /* something does not verify */
+    FB_HISTORY_UNSEALED = 1, /* a stored envelope no seal covers */
+} fb_history_kind_t;
+
+/* Called once per problem with a line "ORIGIN seq N message_id ID: why"
+ * (ID "-" when unknown; for a seal "ORIGIN seq FIRST-LAST seal ...: why"). */
+typedef void (*fb_history_report_fn)(void *arg, fb_history_kind_t kind, const char *line);
+
+typedef struct {
+    size_t origins, seals, envelopes;
+    size_t failed, unsealed; /* lines reported of each kind */
+} fb_history_counts_t;
+
+typedef struct fb_history fb_history_t;
+
+/* Returns an empty checker; `missing` is the word a missing link is
+ * reported with (e.g. "not stored", "not in the archive"; borrowed, must
+ * outlive it). NULL when out of memory. */
+fb_history_t *fb_history_new(const char *missing);
+
+/* Accepts NULL and *self_p == NULL; nulls *self_p. */
+void fb_history_destroy(fb_history_t **self_p);
+
+/* Takes the member directory (export-directory's JSON, borrowed) as the
+ * signing keys to check against. Returns 0, or -1 with the reason in err
+ * (not a directory: no "members" array, a key that is not valid). */
+int fb_history_directory(fb_history_t *self, const json_t *dir, char *err, size_t err_size);
+
+/* Adds a seal (copied). Returns 0, or -1 when out of memory. */
+int fb_history_add_seal(fb_history_t *self, const fb_history_seal_t *s);
+
+/* Adds a stored envelope, len bytes (copied). An envelope that is not
+ * well-formed or carries no origin is reported when checked. Returns 0, or
+ * -1 when out of memory. */
+int fb_history_add_envelope(fb_history_t *self, const uint8_t *env, size_t len);
+
+/* Checks everything added, reporting each problem through fn(arg, ...) in
+ * origin order, and fills *out. Returns the number of FAIL lines. */
+size_t fb_history_check(fb_history_t *self, fb_history_report_fn fn, void *arg, fb_history_counts_t *out);
+
+#endif
