@@ -5,8 +5,10 @@
 #include <string.h>
 
 /* usage: fedbus-bench-keys DIR ID...: writes DIR/ID.key (0600) and
- * DIR/ID.pub for each ID and prints "ID CURVE_PUBLIC_Z85" per line, what
- * fedbus_members.curve_public takes. Exit 0, 1 on an error, 2 on usage. */
+ * DIR/ID.pub for each ID and prints "ID CURVE_PUBLIC_Z85 SIGN_KEY_ID_HEX
+ * SIGN_PUBLIC_HEX" per line: what fedbus_members.curve_public and
+ * fedbus_member_keys (key_id, public_key) take. Exit 0, 1 on an error, 2 on
+ * usage. */
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -14,7 +16,8 @@ int main(int argc, char **argv)
         return 2;
     }
     for (int i = 2; i < argc; i++) {
-        char secret[1024], pub[1024], err[512], z85[FB_CURVE_Z85_LEN + 1];
+        char secret[1024], pub[1024], err[512], z85[FB_CURVE_Z85_LEN + 1], id[2 * FB_KEY_ID_LEN + 1];
+        char sign[2 * FB_ED25519_KEY_LEN + 1];
         fb_keys_t k;
         snprintf(secret, sizeof(secret), "%s/%s.key", argv[1], argv[i]);
         snprintf(pub, sizeof(pub), "%s/%s.pub", argv[1], argv[i]);
@@ -23,8 +26,10 @@ int main(int argc, char **argv)
             return 1;
         }
         fb_keys_z85(k.curve_public, z85);
+        fb_keys_id_hex(k.sign_key_id, id);
+        for (int j = 0; j < FB_ED25519_KEY_LEN; j++) snprintf(sign + 2 * j, 3, "%02x", k.sign_public[j]);
         memset(&k, 0, sizeof(k));
-        printf("%s %s\n", argv[i], z85);
+        printf("%s %s %s %s\n", argv[i], z85, id, sign);
     }
     return 0;
 }

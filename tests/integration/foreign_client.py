@@ -22,14 +22,25 @@ program that drives it against a running fedbus-broker:
     the frame -> DUPLICATE, REJECTED, DUPLICATE with the same global_seqs; an
     empty PublishBatch -> one plain Ack, REJECTED MALFORMED, no message_id.
 
+With --keys it also signs, as docs/protocol.md "Signed provenance" says, for a
+broker run with signatures=required: every envelope carries prev_hash, the
+entry hash (SHA-256) of the one before, and every frame is a PublishBatch with
+a Seal (the RFC 6962 Merkle root of the frame's entry hashes, signed with
+Ed25519 over the canonical bytes) — a lone publish and a resend too. It then
+also checks that an unsealed publish and a forged seal are refused
+BAD_SIGNATURE.
+
 The bindings are generated at test time:
     protoc --python_out=DIR -I proto fedbus.proto
 and DIR is passed as --pb-dir. With --keys and --broker-key every socket
-speaks CURVE, as a broker run with keys asks. Exit status 0 on success; otherwise 1 and one
-line "FAIL: reason" on stderr.
+speaks CURVE, as a broker run with keys asks. Ed25519 comes from Debian's
+python3-cryptography. Exit status 0 on success; otherwise 1 and one line
+"FAIL: reason" on stderr.
 """
 
 import argparse
+import base64
+import hashlib
 import os
 import signal
 import sys
@@ -77,6 +88,12 @@ def stored_suffix(global_seq, stored_at_us):
     return b"\x38" + varint(global_seq) + b"\x48" + varint(stored_at_us)
 
 
+def acks_of(bm):
+    """The acks a BrokerMessage carries: one Ack, an AckBatch's, or none."""
+    kind = bm.WhichOneof("body")
+    return [bm.ack] if kind == "ack" else list(bm.ack_batch.acks) if kind == "ack_batch" else []
+
+
 def idstr(message_id):
     return str(uuid.UUID(bytes=message_id)) if len(message_id) == 16 else message_id.hex()
 
@@ -92,6 +109,52 @@ def read_keys(path):
 
 
 CURVE = None  # (broker's public key, own public key, own secret key), Z85 bytes; None: plaintext
+SIGNER = None  # a Signer from the member's key file; None: unsigned publishes
+
+
+# ------------------------------------------------------------- signing --
+
+def merkle_root(entries):
+    """RFC 6962 section 2.1 Merkle tree hash over entry hashes (n >= 1):
+    leaf SHA-256(0x00 || e), node SHA-256(0x01 || left || right), a list of
+    n > 1 split after the largest power of two below n."""
+    if len(entries) == 1:
+        return hashlib.sha256(b"\x00" + entries[0]).digest()
+    k = 1
+    while k * 2 < len(entries):
+        k *= 2
+    return hashlib.sha256(b"\x01" + merkle_root(entries[:k]) + merkle_root(entries[k:])).digest()
+
+
+def seal_signed_bytes(seal):
+    """The bytes a seal's signature covers (protocol.md, "The seal")."""
+    origin = seal.origin.encode("ascii")
+    return (b"fedbus-seal-v1\x00" + bytes([len(origin)]) + origin
+            + seal.first_seq.to_bytes(8, "big") + seal.last_seq.to_bytes(8, "big")
+            + seal.root + seal.key_id + seal.signed_at_us.to_bytes(8, "big", signed=True))
+
+
+class Signer:
+    """An origin's Ed25519 key, from its key file: sign-secret is the 32-byte
+    seed in base64, sign-key-id the first 8 bytes of SHA-256 of the public
+    key in hex."""
+
+    def __init__(self, keys):
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        self.key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(keys["sign-secret"]))
+        self.key_id = bytes.fromhex(keys["sign-key-id"])
+        pub = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        if hashlib.sha256(pub).digest()[:8] != self.key_id:
+            raise ProtocolError("sign-key-id is not the first 8 bytes of SHA-256 of the public key")
+
+    def seal(self, origin, seqs, bodies):
+        """A Seal over serialised envelopes of origin with those origin_seqs, in order."""
+        entries = [hashlib.sha256(b).digest() for b in bodies]
+        seal = pb.Seal(origin=origin, first_seq=seqs[0], last_seq=seqs[-1], root=merkle_root(entries),
+                       key_id=self.key_id, signed_at_us=now_us())
+        seal.signature = self.key.sign(seal_signed_bytes(seal))
+        return seal
 
 
 def socket(ctx, kind, endpoint, timeout_ms):
@@ -127,6 +190,7 @@ class DirectPublisher:
         self.welcome = None
         self.inflight = {}  # message_id -> (origin_seq, env_bytes)
         self.stray = []     # acks that matched nothing in flight
+        self.chain = None   # entry hash of the last envelope linked (signing only)
 
     def _send(self, nm):
         self.sock.send(nm.SerializeToString())
@@ -151,8 +215,10 @@ class DirectPublisher:
             if bm.WhichOneof("body") == "welcome":
                 self.welcome = bm.welcome
                 self.next_seq = bm.welcome.last_origin_seq + 1
+                # The first envelope above the broker's chain head links to it.
+                self.chain = bm.welcome.chain_hash or bytes(32)
                 return bm.welcome
-            self.stray.append(bm.ack)
+            self.stray.extend(acks_of(bm))
 
     def envelope(self, topic, **payload):
         """A fresh Envelope with the next origin_seq; payload is one of
@@ -163,22 +229,52 @@ class DirectPublisher:
         self.next_seq += 1
         return env
 
+    def serialize(self, env, link=True):
+        """The envelope's bytes, to keep for resends. When signing, it is first
+        linked: prev_hash = the entry hash of the last link, and it becomes
+        the next link. link=False for an envelope the broker will refuse as
+        it reads it (its checks of Validation): such an envelope is no link
+        (protocol.md, "What the broker checks"), so the next one links past
+        it."""
+        if SIGNER:
+            env.prev_hash = self.chain
+            body = env.SerializeToString()
+            if link:
+                self.chain = hashlib.sha256(body).digest()
+            return body
+        return env.SerializeToString()
+
     def publish(self, env):
         """Serialize once, keep the bytes, send. Returns (message_id, bytes)."""
-        body = env.SerializeToString()
+        body = self.serialize(env)
         self.inflight[env.message_id] = (env.origin_seq, body)
-        self.send_bytes(body)
+        self.send_bytes(body, env.origin_seq)
         return env.message_id, body
 
-    def send_bytes(self, body):
-        self._send(pb.NodeMessage(publish=pb.Publish(envelope=body)))
+    def send_bytes(self, body, origin_seq):
+        """One publish: a Publish frame, or, when signing, a PublishBatch of
+        one with its seal (a Publish cannot carry one); a resend is sealed
+        anew over the same bytes."""
+        if SIGNER:
+            self._send(self.batch_frame([body], [origin_seq]))
+        else:
+            self._send(pb.NodeMessage(publish=pb.Publish(envelope=body)))
 
-    def publish_batch(self, bodies):
-        """Sends serialized envelopes as one PublishBatch frame and returns
-        the answer: the AckBatch's acks (acks[i] answers bodies[i]), or the
-        single Ack of a frame refused whole. Welcomes and other acks that
-        arrive first are set aside."""
-        self._send(pb.NodeMessage(publish_batch=pb.PublishBatch(envelopes=bodies)))
+    def batch_frame(self, bodies, seqs=None):
+        """The NodeMessage of a PublishBatch of bodies; sealed when signing
+        (seqs: their origin_seqs, in order)."""
+        batch = pb.PublishBatch(envelopes=bodies)
+        if SIGNER and bodies:
+            batch.seal.CopyFrom(SIGNER.seal(self.origin, seqs, bodies))
+        return pb.NodeMessage(publish_batch=batch)
+
+    def publish_batch(self, bodies, seqs=None, frame=None):
+        """Sends serialized envelopes as one PublishBatch frame (sealed when
+        signing; or frame as given) and returns the answer: the AckBatch's
+        acks (acks[i] answers bodies[i]), or the single Ack of a frame
+        refused whole. Welcomes and other acks that arrive first are set
+        aside."""
+        self._send(frame or self.batch_frame(bodies, seqs))
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             bm = self._recv(deadline)
@@ -191,6 +287,8 @@ class DirectPublisher:
                 return bm.ack
             if kind == "ack":
                 self.stray.append(bm.ack)
+            if kind == "ack_batch":
+                self.stray.extend(bm.ack_batch.acks)
 
     def wait_acks(self, message_ids, timeout_s=None):
         """Acks for the given ids, matched by message_id (not by order)."""
@@ -202,14 +300,12 @@ class DirectPublisher:
             if bm is None:
                 missing = ", ".join(idstr(m) for m in want - set(got))
                 raise ProtocolError("no ack within the timeout for " + missing)
-            if bm.WhichOneof("body") != "ack":
-                continue  # a late Welcome
-            ack = bm.ack
-            if ack.message_id in want and ack.message_id not in got:
-                got[ack.message_id] = ack
-                self.inflight.pop(ack.message_id, None)
-            else:
-                self.stray.append(ack)
+            for ack in acks_of(bm):  # none for a late Welcome
+                if ack.message_id in want and ack.message_id not in got:
+                    got[ack.message_id] = ack
+                    self.inflight.pop(ack.message_id, None)
+                else:
+                    self.stray.append(ack)
         return got
 
     def close(self):
@@ -387,7 +483,7 @@ def _run(ctx, args):
     # -- resend the CFP's exact bytes -> DUPLICATE, same global_seq
     cfp_body = sent[cfp.message_id][1]
     pubr.inflight[cfp.message_id] = (cfp.origin_seq, cfp_body)
-    pubr.send_bytes(cfp_body)
+    pubr.send_bytes(cfp_body, cfp.origin_seq)
     d = pubr.wait_acks([cfp.message_id])[cfp.message_id]
     print("resend %-41s %s" % (cfp.topic, describe(d)))
     assert d.status == pb.ACK_STATUS_DUPLICATE, "resend of the CFP not DUPLICATE: %s" % describe(d)
@@ -400,9 +496,10 @@ def _run(ctx, args):
     # -- a publish outside its namespace -> REJECTED NAMESPACE
     bad = pb.Envelope(message_id=uuid7(), origin=origin, topic="event.kr-busan.forum",
                       created_at_us=now_us(), schema_version=1, origin_seq=pubr.next_seq)
+    pubr.next_seq += 1  # not stored, but used: the next one takes the one after (gaps are allowed)
     bad.event.CopyFrom(ev.event)
-    bad_body = bad.SerializeToString()
-    pubr.send_bytes(bad_body)
+    bad_body = pubr.serialize(bad, link=False)
+    pubr.send_bytes(bad_body, bad.origin_seq)
     # Only this publish is in flight: an ack with its id, or (protocol.md is
     # contradictory here, see the report) one without an id, answers it.
     deadline = time.monotonic() + tmo / 1000
@@ -410,8 +507,9 @@ def _run(ctx, args):
     while r is None:
         bm = pubr._recv(deadline)
         assert bm is not None, "no ack within %d ms for the out-of-namespace publish" % tmo
-        if bm.WhichOneof("body") == "ack" and bm.ack.message_id in (bad.message_id, b""):
-            r = bm.ack
+        for a in acks_of(bm):
+            if a.message_id in (bad.message_id, b""):
+                r = a
     print("bad %-44s %s id=%s" % (bad.topic, describe(r), idstr(r.message_id) if r.message_id else "(empty)"))
     assert r.status == pb.ACK_STATUS_REJECTED, "out-of-namespace publish not REJECTED: %s" % describe(r)
     assert r.reason == pb.REJECT_NAMESPACE, \
@@ -479,15 +577,16 @@ def _run(ctx, args):
     pubr2.close()
 
     # -- three envelopes in one PublishBatch frame, the middle one refused
-    bodies, ids = [], []
+    bodies, ids, seqs = [], [], []
     for k, category in enumerate(["seminar", "semi_nar", "seminar"]):  # '_' is outside the grammar
         e = pubr.envelope("event.%s.%s" % (origin, category))
         e.event.kind = pb.EVENT_KIND_SEMINAR
         e.event.title.en = "Batch seminar %d" % k
         e.event.starts_at.CopyFrom(ts(t0 + k * 86400 * 10**6))
-        bodies.append(e.SerializeToString())
+        bodies.append(pubr.serialize(e, link=category != "semi_nar"))
         ids.append(e.message_id)
-    acks = pubr.publish_batch(bodies)
+        seqs.append(e.origin_seq)
+    acks = pubr.publish_batch(bodies, seqs)
     assert isinstance(acks, list), "batch frame refused whole: %s" % describe(acks)
     print("batch of 3: %s" % "; ".join(describe(a) for a in acks))
     assert len(acks) == 3, "AckBatch holds %d acks for 3 envelopes" % len(acks)
@@ -498,7 +597,7 @@ def _run(ctx, args):
         "middle envelope: %s, expected REJECTED BAD_TOPIC" % describe(acks[1])
     assert acks[2].global_seq == acks[0].global_seq + 1, \
         "batch global_seqs %d, %d not consecutive" % (acks[0].global_seq, acks[2].global_seq)
-    again = pubr.publish_batch(bodies)
+    again = pubr.publish_batch(bodies, seqs)
     assert isinstance(again, list) and len(again) == 3, "resent batch not answered by an AckBatch of 3"
     print("batch resent: %s" % "; ".join(describe(a) for a in again))
     for a, b in ((again[0], acks[0]), (again[2], acks[2])):
@@ -512,11 +611,52 @@ def _run(ctx, args):
     assert empty.status == pb.ACK_STATUS_REJECTED and empty.reason == pb.REJECT_MALFORMED, \
         "empty batch: %s, expected REJECTED MALFORMED" % describe(empty)
     assert not pubr.stray, "acks that matched nothing: %s" % "; ".join(describe(a) for a in pubr.stray)
+    if SIGNER:
+        signed_refusals(pubr, origin, t0)
 
     pubr.close()
     feed.close()
     print("OK: foreign client passed (global_seq %s)" % gs)
     return 0
+
+
+def signed_refusals(pubr, origin, t0):
+    """Against signatures=required: an unsealed publish and a forged seal are
+    refused BAD_SIGNATURE and leave the chain where it was, so that the next
+    sealed envelope, linked to the head before them, is ACCEPTED."""
+    def seminar(title):
+        e = pubr.envelope("event.%s.seminar" % origin)
+        e.event.kind = pb.EVENT_KIND_SEMINAR
+        e.event.title.en = title
+        e.event.starts_at.CopyFrom(ts(t0))
+        return e
+
+    plain = seminar("Unsealed seminar")
+    pubr._send(pb.NodeMessage(publish=pb.Publish(envelope=plain.SerializeToString())))
+    a = pubr.wait_acks([plain.message_id])[plain.message_id]
+    print("unsealed publish: %s" % describe(a))
+    assert a.status == pb.ACK_STATUS_REJECTED and a.reason == pb.REJECT_BAD_SIGNATURE, \
+        "an unsealed publish to a broker with signatures=required: %s, expected REJECTED BAD_SIGNATURE" % describe(a)
+
+    forged = seminar("Forged seminar")
+    forged.prev_hash = pubr.chain  # a good link, not kept: the broker refuses it before the links
+    body = forged.SerializeToString()
+    frame = pubr.batch_frame([body], [forged.origin_seq])
+    sig = bytearray(frame.publish_batch.seal.signature)
+    sig[0] ^= 0x01
+    frame.publish_batch.seal.signature = bytes(sig)
+    got = pubr.publish_batch([body], frame=frame)
+    assert isinstance(got, list) and len(got) == 1, "forged seal: not one ack in an AckBatch"
+    print("forged seal: %s" % describe(got[0]))
+    assert got[0].status == pb.ACK_STATUS_REJECTED and got[0].reason == pb.REJECT_BAD_SIGNATURE, \
+        "a seal with one signature bit flipped: %s, expected REJECTED BAD_SIGNATURE" % describe(got[0])
+
+    good = seminar("Sealed seminar")
+    mid, _ = pubr.publish(good)
+    a = pubr.wait_acks([mid])[mid]
+    print("sealed after them: %s" % describe(a))
+    assert a.status == pb.ACK_STATUS_ACCEPTED, "the sealed publish after the refusals: %s" % describe(a)
+    assert not pubr.stray, "acks that matched nothing: %s" % "; ".join(describe(a) for a in pubr.stray)
 
 
 def probe(args):
@@ -546,12 +686,15 @@ def main():
     ap.add_argument("--probe", action="store_true", help="only check that the broker's replay answers")
     ap.add_argument("--keys", help="this member's secret key file: CURVE (with --broker-key)")
     ap.add_argument("--broker-key", help="the broker's public key file")
+    ap.add_argument("--unsigned", action="store_true", help="with --keys: CURVE, but publishes not signed")
     args = ap.parse_args()
 
-    global CURVE
+    global CURVE, SIGNER
     if args.keys:
         own, broker = read_keys(args.keys), read_keys(args.broker_key)
         CURVE = (broker["curve-public"].encode(), own["curve-public"].encode(), own["curve-secret"].encode())
+        if not args.unsigned:
+            SIGNER = Signer(own)
 
     global pb
     sys.path.insert(0, args.pb_dir)

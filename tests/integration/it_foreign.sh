@@ -3,9 +3,11 @@
 # proto/fedbus.proto alone (tests/integration/foreign_client.py) against a
 # real fedbus-broker and PostgreSQL (PG* from pg_virtualenv).
 #
-# The broker runs with keys, as by default: the client and the walkthrough
-# speak CURVE with keys made by it_keygen (lib/fb_keys) and registered in
-# fedbus_members by SQL.
+# The broker runs with keys, as by default, and signatures=required: the
+# client and the walkthrough speak CURVE and sign every frame, with keys made
+# by it_keygen (lib/fb_keys) and registered in fedbus_members and
+# fedbus_member_keys by SQL — so the Python code is proven to produce the
+# canonical bytes of docs/protocol.md "Signed provenance".
 #
 # usage: it_foreign.sh FEDBUS_BROKER_BIN PROTO_DIR IT_KEYGEN_BIN
 # Exit status: the client's (or 2 when the setup fails).
@@ -54,15 +56,19 @@ protoc --python_out="$tmp" -I "$PROTO_DIR" fedbus.proto
 # Keys: the broker's, and those of the two members the client and the
 # walkthrough publish as.
 "$KEYGEN" broker "$tmp" >/dev/null
+pubval() { sed -n "s/^$1 = //p" "$2"; }
 for m in intl-pyclient intl-wta; do
   key=$("$KEYGEN" "$m" "$tmp")
   register="$register INSERT INTO fedbus_members (member, kind, curve_public, publish, read)"
   register="$register VALUES ('$m', 'partner', '$key', '{*.$m}', '{event,cfp}');"
+  register="$register INSERT INTO fedbus_member_keys (member, key_id, public_key, valid_from)"
+  register="$register VALUES ('$m', decode('$(pubval sign-key-id "$tmp/$m.pub")', 'hex'),"
+  register="$register decode('$(pubval sign-public "$tmp/$m.pub")', 'base64'), now() - interval '1 minute');"
 done
 KEYS=(--keys="$tmp/intl-pyclient.key" --broker-key="$tmp/broker.pub")
 
 "$FEDBUS_BROKER_BIN" --pg="dbname=$DB" --ingest="$INGEST" --feed="$FEED" \
-  --replay="$REPLAY" --stats-interval=0 --keys="$tmp/broker.key" >"$tmp/broker.log" 2>&1 &
+  --replay="$REPLAY" --stats-interval=0 --keys="$tmp/broker.key" --signatures=required >"$tmp/broker.log" 2>&1 &
 broker_pid=$!
 
 # The broker makes the registry's table as it starts; the members come then.
