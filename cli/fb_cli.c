@@ -28,6 +28,8 @@ static void s_usage(FILE *out)
             "                    the public keys to send to the federation's admin\n"
             "  member SUBCOMMAND    the member registry in PostgreSQL: add, import, list, show, log,\n"
             "                    suspend, reactivate, revoke, rotate-key, export-directory\n"
+            "  status            the federation's health from the broker's HTTP endpoint: every\n"
+            "                    member's state, traffic, outbox and lag (exit 0 up, 1 stale, 2 down)\n"
             "\n"
             "Patterns: kind.origin.category with '*' for any segment, shorter = broader:\n"
             "  cfp                  every call for proposals\n"
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } commands[] = {
         {"publish", fb_cli_publish}, {"tail", fb_cli_tail},     {"replay", fb_cli_replay},
-        {"keygen", fb_cli_keygen},   {"member", fb_cli_member},
+        {"keygen", fb_cli_keygen},   {"member", fb_cli_member},   {"status", fb_cli_status},
     };
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);

@@ -95,5 +95,6 @@ int fb_cli_tail(int argc, char **argv);
 int fb_cli_replay(int argc, char **argv);
 int fb_cli_keygen(int argc, char **argv);
 int fb_cli_member(int argc, char **argv);
+int fb_cli_status(int argc, char **argv);
 
 #endif
