@@ -221,6 +221,17 @@ static void test_postgres_away_fails_readyz_and_status_while_the_outbox_grows_in
     char *out = NULL;
     assert_int_equal(s_status(HTTP, &out, "--json", NULL), 0);
     s_validate(out, "it-health_pg/status-up.json");
+    /* What the node's heartbeats carry reaches the document. */
+    json_t *doc = json_loads(out, 0, NULL);
+    size_t k;
+    json_t *m, *node = NULL;
+    json_array_foreach(json_object_get(doc, "members"), k, m)
+        if (!strcmp(json_string_value(json_object_get(m, "id")), "kr-incheon")) node = m;
+    assert_non_null(node);
+    assert_string_equal(json_string_value(json_object_get(node, "version")), fb_version());
+    assert_true(json_real_value(json_object_get(node, "uptime_seconds")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(node, "outbox"), "depth")), 0);
+    json_decref(doc);
     free(out);
 
     s_database_away(&t, 1);
