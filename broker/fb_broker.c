@@ -304,6 +304,7 @@ static void s_trust_stats(fb_broker_t *self)
  * changed; health judges the members and publishes its snapshot. */
 static void s_health(fb_broker_t *self)
 {
+    if (!fb_health_due(self->health)) return;
     uint64_t v = fb_members_version(self->members);
     if (v != self->health_dir_version) {
         fb_memberdir_t *dir = fb_members_get(self->members);

@@ -253,6 +253,11 @@ static int s_judge(const fb_health_t *self, const s_member_t *s, int64_t now)
     return quiet < self->stale_us ? FB_HEALTH_UP : quiet < self->down_us ? FB_HEALTH_STALE : FB_HEALTH_DOWN;
 }
 
+int fb_health_due(const fb_health_t *self)
+{
+    return fb_time_mono_us() >= self->next_tick;
+}
+
 uint64_t fb_health_changes(const fb_health_t *self)
 {
     return self->changes;

@@ -122,6 +122,10 @@ void fb_health_answered(fb_health_t *self, const fb_batch_t *b);
  * publishes a new snapshot with *broker. Cheap when nothing is due. */
 void fb_health_tick(fb_health_t *self, fb_batch_t *filling, const fb_health_broker_t *broker);
 
+/* Returns 1 when fb_health_tick() has something to do (it judges every
+ * 200 ms), so that the caller gathers *broker only then. */
+int fb_health_due(const fb_health_t *self);
+
 /* State changes seen since the start (for the statistics line). */
 uint64_t fb_health_changes(const fb_health_t *self);
 

@@ -344,6 +344,29 @@ static void test_status_exits_2_when_the_broker_cannot_be_asked_and_the_token_gu
     assert_int_not_equal(th_run(open_token, &out, 20), 0);
     assert_non_null(strstr(out, "down-after (5000 ms) must be longer than stale-after"));
     free(out);
+    snprintf(cmd, sizeof(cmd),
+             "%s '%s' --insecure-plaintext --ingest=tcp://127.0.0.1:27580 --feed=tcp://127.0.0.1:27581 "
+             "--replay=tcp://127.0.0.1:27582 --http-port=27580 2>&1",
+             FEDBUS_BROKER_BIN, pg);
+    assert_int_not_equal(th_run(open_token, &out, 20), 0);
+    assert_non_null(strstr(out, "http: cannot listen on 127.0.0.1:27580"));
+    free(out);
+    snprintf(cmd, sizeof(cmd),
+             "%s '%s' --insecure-plaintext --ingest=tcp://127.0.0.1:27580 --feed=tcp://127.0.0.1:27581 "
+             "--replay=tcp://127.0.0.1:27582 --http-port=27583 --http-token-file=it-health_token/none 2>&1",
+             FEDBUS_BROKER_BIN, pg);
+    assert_int_not_equal(th_run(open_token, &out, 20), 0);
+    assert_non_null(strstr(out, "http-token-file it-health_token/none: No such file"));
+    free(out);
+    /* fedbus status's own bad input: exit 2 and one line. */
+    snprintf(cmd, sizeof(cmd), "%s status --broker-http=ftp://127.0.0.1:27583 2>&1", FEDBUS_CLI_BIN);
+    assert_int_equal(th_run(open_token, &out, 20), 2);
+    assert_non_null(strstr(out, "is not http://HOST[:PORT][/PATH]"));
+    free(out);
+    snprintf(cmd, sizeof(cmd), "%s status --http-token-file=it-health_token/none 2>&1", FEDBUS_CLI_BIN);
+    assert_int_equal(th_run(open_token, &out, 20), 2);
+    assert_non_null(strstr(out, "http-token-file it-health_token/none: No such file"));
+    free(out);
     th_cleanup(&t);
 }
 
