@@ -80,6 +80,7 @@ void fb_batch_release(fb_batch_t *self)
     for (size_t i = 0; i < self->nitems; i++) s_close(&self->frames[i]);
     self->nitems = 0;
     self->nproofs = 0;
+    self->extra_sql = NULL;
     self->bytes = 0;
     fb_arena_reset(self->arena);
 }

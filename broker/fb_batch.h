@@ -83,6 +83,9 @@ typedef struct {
      * stored with the batch's rows. */
     const struct fb_verify_proof **proofs;
     size_t nproofs;
+    /* SQL stored in its transaction besides (fb_health's state changes; in
+     * the arena, "" or NULL: none). */
+    char *extra_sql;
     uint64_t base;       /* the store's head when the writer took the batch */
     uint64_t head;       /* ... and after it stored the batch */
     uint64_t store_errors;    /* attempts that failed */

@@ -16,7 +16,11 @@
 #include "fb_verify.h"
 
 #include "fb_batch.h"
+#include "fb_bhttp.h"
 #include "fb_envelope.h"
+#include "fb_health.h"
+#include "fb_migrate.h"
+#include "fb_pgwatch.h"
 #include "fb_feed.h"
 #include "fb_identity.h"
 #include "fb_ingest.h"
@@ -98,6 +102,17 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "the time range of ids one partition of the messages table holds, 1s to 366d (0 = auto: about a sixteenth of retention, 30d without)"},
     {"id-max-future", FB_CFG_DURATION, offsetof(fb_broker_config_t, id_max_future), 0, "1h", 1000,
      7LL * 86400000, "how far after the broker's clock a message_id (UUIDv7) may be dated (1s to 7d)"},
+    {"http-port", FB_CFG_INT, offsetof(fb_broker_config_t, http_port), 0, "0", 0, 65535,
+     "port of the HTTP endpoint: /metrics, /healthz, /readyz, /api/status and the dashboard (0 = none)"},
+    {"http-bind", FB_CFG_STR, offsetof(fb_broker_config_t, http_bind), sizeof(((fb_broker_config_t *)0)->http_bind),
+     "127.0.0.1", 0, 0, "IPv4 address the HTTP endpoint listens on"},
+    {"http-token-file", FB_CFG_STR, offsetof(fb_broker_config_t, http_token_file),
+     sizeof(((fb_broker_config_t *)0)->http_token_file), "", 0, 0,
+     "file holding the bearer token /api/* and the dashboard ask for (mode 600; unset = none)"},
+    {"stale-after", FB_CFG_INT, offsetof(fb_broker_config_t, stale_after), 0, "15000", 100, 86400000,
+     "milliseconds without a heartbeat or message after which a member is stale (3 node heartbeats)"},
+    {"down-after", FB_CFG_INT, offsetof(fb_broker_config_t, down_after), 0, "60000", 100, 604800000,
+     "milliseconds without a heartbeat or message after which a member is down (12 node heartbeats)"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -124,6 +139,13 @@ struct fb_broker {
     fb_retention_t *retention; /* the partition manager */
     fb_map_t *heads;   /* origin -> highest origin_seq committed and answered (Welcomes) */
     fb_verify_t *verify; /* seals and links of what is read */
+    /* Health: members' states (main thread), PostgreSQL's (its thread),
+     * the HTTP endpoint (its threads, reading snapshots); the directory
+     * version health last took. */
+    fb_health_t *health;
+    fb_pgwatch_t *pgwatch;
+    fb_bhttp_t *http;
+    uint64_t health_dir_version;
     /* The counters, the main thread's own; as of the last stats line; and
      * a copy for other threads, renewed every turn of the loop. */
     fb_broker_stats_t stats, last_stats;
@@ -156,6 +178,7 @@ static void s_answer(void *arg, fb_batch_t *b)
     self->stats.store_us_sum += (uint64_t)b->store_us;
     if (b->store_us > self->store_us_max) self->store_us_max = b->store_us;
     fb_ingest_answer(self->ingest, b, self->feed);
+    if (self->health) fb_health_answered(self->health, b);
     fb_feed_flush(self->feed);
     fb_feed_head(self->feed, self->stats.head);
     fb_batch_release(b);
@@ -280,6 +303,30 @@ static void s_trust_stats(fb_broker_t *self)
     s->members = m.members, s->members_active = m.active, s->members_failures = m.failures;
 }
 
+/* Hands health what the broker knows of itself, and the directory when it
+ * changed; health judges the members and publishes its snapshot. */
+static void s_health(fb_broker_t *self)
+{
+    if (!fb_health_due(self->health)) return;
+    uint64_t v = fb_members_version(self->members);
+    if (v != self->health_dir_version) {
+        fb_memberdir_t *dir = fb_members_get(self->members);
+        fb_health_directory(self->health, dir);
+        fb_memberdir_release(&dir);
+        self->health_dir_version = v;
+    }
+    fb_pgwatch_info_t pg;
+    fb_pgwatch_get(self->pgwatch, &pg);
+    fb_health_broker_t b = {.global_seq = self->stats.head, .pg_up = pg.up, .pg_since_us = pg.since_us,
+                            .schema_ok = pg.schema < 0 || pg.schema == fb_migrate_latest()};
+    b.batches_in_flight = (uint64_t)fb_writer_busy(self->writer) + (fb_writer_filling(self->writer)->nitems > 0);
+    if (!pg.up) snprintf(b.pg_reason, sizeof(b.pg_reason), "%s", pg.reason);
+    else if (!b.schema_ok)
+        snprintf(b.pg_reason, sizeof(b.pg_reason), "database schema version %d, this broker's is %d", pg.schema,
+                 fb_migrate_latest());
+    fb_health_tick(self->health, fb_writer_filling(self->writer), &b);
+}
+
 /* Someone was cut off (suspended, revoked, deleted, a new key) or may read
  * other topics now: their replays in progress end (or, for a change of
  * what they read, are filtered by the new permission from their next
@@ -311,6 +358,7 @@ static void s_housekeeping(fb_broker_t *self)
         else self->feed_retry_us = fb_time_mono_us() + 100000;
     }
     s_trust_stats(self);
+    s_health(self);
     fb_ingest_tick(self->ingest);
     if (!fb_writer_busy(self->writer) && fb_writer_filling(self->writer)->nitems == 0 &&
         fb_time_mono_us() >= self->next_trim_us) {
@@ -523,6 +571,33 @@ static int s_trust(fb_broker_t *self)
     return 0;
 }
 
+/* Makes the health module, the PostgreSQL watch and, with http-port, the
+ * HTTP endpoint. Returns 0, or -1 after logging why. */
+static int s_open_health(fb_broker_t *self)
+{
+    const fb_broker_config_t *cfg = &self->cfg;
+    if (cfg->down_after <= cfg->stale_after) {
+        fb_err("down-after (%lld ms) must be longer than stale-after (%lld ms)", cfg->down_after, cfg->stale_after);
+        return -1;
+    }
+    self->health = fb_health_new(cfg->stale_after, cfg->down_after, self->heads,
+                                 (size_t)cfg->batch_max + FB_BATCH_MAX);
+    self->pgwatch = fb_pgwatch_new(cfg->pg);
+    if (!self->health || !self->pgwatch) {
+        fb_err("out of memory");
+        return -1;
+    }
+    fb_ingest_set_health(self->ingest, self->health);
+    self->health_dir_version = (uint64_t)-1;
+    s_health(self);
+    if (cfg->http_port > 0 &&
+        !(self->http = fb_bhttp_start(&(fb_bhttp_opts_t){.bind_addr = cfg->http_bind, .port = (int)cfg->http_port,
+                                                          .token_file = cfg->http_token_file,
+                                                          .health = self->health})))
+        return -1;
+    return 0;
+}
+
 fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
 {
     char err[512];
@@ -560,7 +635,7 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     }
     if (s_open_sockets(self, reader) != 0) goto error;
     s_trust_stats(self);
-    if (s_open_verify(self) != 0) goto error;
+    if (s_open_verify(self) != 0 || s_open_health(self) != 0) goto error;
     fb_ingest_set_retention(self->ingest, self->retention);
     fb_replay_srv_set_retention(self->replay, self->retention);
     self->last_stats.head = self->stats.head; /* a line is due only once something changed */
@@ -577,6 +652,9 @@ void fb_broker_destroy(fb_broker_t **self_p)
 {
     if (!self_p || !*self_p) return;
     fb_broker_t *self = *self_p;
+    /* No HTTP request reads health from now on. */
+    fb_bhttp_stop(&self->http);
+    fb_pgwatch_destroy(&self->pgwatch);
     /* The writer first: a batch it still holds is answered through the others. */
     fb_writer_destroy(&self->writer);
     fb_retention_destroy(&self->retention);
@@ -588,6 +666,7 @@ void fb_broker_destroy(fb_broker_t **self_p)
     fb_zap_destroy(&self->zap);
     fb_identity_destroy(&self->identity);
     fb_members_destroy(&self->members);
+    fb_health_destroy(&self->health);
     fb_map_destroy(&self->heads);
     pthread_mutex_destroy(&self->shared_lock);
     free(self);

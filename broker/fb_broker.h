@@ -27,6 +27,10 @@ typedef struct {
     int insecure_plaintext; /* no CURVE, no member check: development only */
     char log_level[16];
     char signatures[16]; /* "optional" or "required" */
+    long long http_port;      /* 0: no HTTP endpoint */
+    char http_bind[64];
+    char http_token_file[512];
+    long long stale_after, down_after; /* milliseconds of silence that make a member stale, down */
 } fb_broker_config_t;
 
 /* The broker's keys, for fb_config_load() and --help. */

@@ -2,6 +2,7 @@
 #include "fb_ingest.h"
 
 #include "fb_envelope.h"
+#include "fb_health.h"
 #include "fb_verify.h"
 #include "fb_log.h"
 #include "fb_peers.h"
@@ -22,6 +23,7 @@ struct fb_ingest {
     fb_broker_stats_t *stats;
     fb_peers_t *peers;    /* Hellos, heartbeats, the pace of reject lines */
     fb_verify_t *verify;  /* borrowed: seals and links */
+    fb_health_t *health;  /* borrowed: who was heard from, their heartbeats */
     fb_identity_t *identity;
     fb_peer_id_t peer;    /* who sent the frame being read */
     fb_arena_t *scratch;  /* one envelope's decoding, reset after its checks */
@@ -183,7 +185,8 @@ void fb_ingest_answer(fb_ingest_t *self, fb_batch_t *b, fb_feed_t *feed)
         }
         fb_ack_view_t ack;
         s_outcome(self, b, it, &ack, feed, &b->frames[i].ident);
-        s_send_ack(self, &b->frames[i].ident, &ack);
+        /* The broker's own messages (fb_health) have no sender to answer. */
+        if (zmq_msg_size(&b->frames[i].ident)) s_send_ack(self, &b->frames[i].ident, &ack);
         i++;
     }
 }
@@ -377,10 +380,16 @@ static int s_read_other(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *it, c
     }
     switch (nm->body_case) {
     case FEDBUS__NODE_MESSAGE__BODY_HELLO:
-        if (s_claim_ok(self, ident, "Hello", nm->hello->origin)) fb_peers_hello(self->peers, ident, nm->hello);
+        if (s_claim_ok(self, ident, "Hello", nm->hello->origin)) {
+            fb_peers_hello(self->peers, ident, nm->hello);
+            if (self->health) fb_health_seen(self->health, nm->hello->origin);
+        }
         break;
     case FEDBUS__NODE_MESSAGE__BODY_HEARTBEAT:
-        if (s_claim_ok(self, ident, NULL, nm->heartbeat->origin)) fb_peers_heartbeat(self->peers, nm->heartbeat);
+        if (s_claim_ok(self, ident, NULL, nm->heartbeat->origin)) {
+            fb_peers_heartbeat(self->peers, nm->heartbeat);
+            if (self->health) fb_health_heartbeat(self->health, nm->heartbeat);
+        }
         break;
     case FEDBUS__NODE_MESSAGE__BODY_PUBLISH:
         /* A publish with more around it than the in-place reader takes
@@ -490,6 +499,11 @@ void fb_ingest_set_verify(fb_ingest_t *self, fb_verify_t *verify)
 {
     self->verify = verify;
     fb_peers_set_verify(self->peers, verify);
+}
+
+void fb_ingest_set_health(fb_ingest_t *self, fb_health_t *health)
+{
+    self->health = health;
 }
 
 void fb_ingest_tick(fb_ingest_t *self)

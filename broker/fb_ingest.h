@@ -65,4 +65,8 @@ void fb_ingest_tick(fb_ingest_t *self);
 typedef struct fb_verify fb_verify_t;
 void fb_ingest_set_verify(fb_ingest_t *self, fb_verify_t *verify);
 
+/* Tells health (borrowed) of every Hello and heartbeat taken. */
+typedef struct fb_health fb_health_t;
+void fb_ingest_set_health(fb_ingest_t *self, fb_health_t *health);
+
 #endif

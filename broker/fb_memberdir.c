@@ -169,6 +169,25 @@ static int s_patterns(const char *text, const char *col, char ***v, size_t *n, c
     return 0;
 }
 
+/* Copies display name src (NULL: none) into dst, cut to fit at a UTF-8
+ * character's start, so that what is kept is still well-formed. */
+static void s_name(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+    }
+    if (n) memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void fb_member_set_names(fb_member_t *m, const char *name_en, const char *name_ko)
+{
+    s_name(m->name_en, sizeof(m->name_en), name_en);
+    s_name(m->name_ko, sizeof(m->name_ko), name_ko);
+}
+
 int fb_memberdir_row_parse(const fb_memberdir_row_t *row, fb_member_t *out, char *warn, size_t warn_size)
 {
     memset(out, 0, sizeof(*out));

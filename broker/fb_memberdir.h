@@ -51,6 +51,7 @@ typedef struct {
     size_t nread;
     fb_member_key_t *keys; /* its signing keys, oldest valid_from first */
     size_t nkeys;
+    char name_en[128], name_ko[128]; /* display names (cut to fit), for health and the dashboard */
 } fb_member_t;
 
 /* One row of fedbus_members in PostgreSQL's text form; NULL for SQL NULL. */
@@ -96,6 +97,9 @@ int fb_memberdir_row_parse(const fb_memberdir_row_t *row, fb_member_t *out, char
 
 /* Fills *out from a key row; returns 0, or -1 with the reason in err. */
 int fb_memberdir_key_parse(const fb_memberdir_key_row_t *row, fb_member_key_t *out, char *err, size_t err_size);
+
+/* Sets m's display names (NULL: none), each cut to fit at a character's start. */
+void fb_member_set_names(fb_member_t *m, const char *name_en, const char *name_ko);
 
 /* Frees what m holds and zeroes it. */
 void fb_member_clear(fb_member_t *m);

@@ -26,7 +26,7 @@
 /* The registry in one snapshot: both tables as of one moment. */
 static const char s_read_sql[] =
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-    "SELECT member, kind, curve_public, status, publish::text, read::text FROM fedbus_members;"
+    "SELECT member, kind, curve_public, status, publish::text, read::text, name_en, name_ko FROM fedbus_members;"
     "SELECT member, encode(key_id, 'hex'), encode(public_key, 'hex'),"
     " (extract(epoch FROM valid_from) * 1000000)::bigint::text,"
     " (extract(epoch FROM valid_until) * 1000000)::bigint::text"
@@ -151,6 +151,7 @@ static fb_memberdir_t *s_build(const PGresult *members, const PGresult *keys, ch
                                   s_val(members, i, 3), s_val(members, i, 4), s_val(members, i, 5)};
         fb_member_t m;
         int rc = fb_memberdir_row_parse(&row, &m, warn, sizeof(warn));
+        if (rc == 0) fb_member_set_names(&m, s_val(members, i, 6), s_val(members, i, 7));
         if (warn[0] && o < size)
             o += (size_t)snprintf(warns + o, size - o, "%smember %.40s: %s", o ? " | " : "", row.member ? row.member : "?", warn);
         if (rc == 0 && fb_memberdir_add(d, &m) != 0) fb_memberdir_release(&d);

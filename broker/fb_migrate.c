@@ -167,8 +167,22 @@ static const char *const s_migrations[] = {
     "  EXECUTE format('ALTER TABLE fedbus_messages ATTACH PARTITION fedbus_messages_legacy"
     " FOR VALUES FROM (MINVALUE) TO (%L)', bound);"
     "END $$;",
+    /* 8: members' state changes as the broker saw them (broker/fb_health.c):
+     * the outage history admins query. */
+    "CREATE TABLE fedbus_member_states ("
+    "  id         bigserial PRIMARY KEY,"
+    "  member     text COLLATE \"C\" NOT NULL,"
+    "  from_state text NOT NULL CHECK (from_state IN ('never', 'up', 'stale', 'down')),"
+    "  to_state   text NOT NULL CHECK (to_state IN ('never', 'up', 'stale', 'down')),"
+    "  at         timestamptz NOT NULL);"
+    "CREATE INDEX fedbus_member_states_member ON fedbus_member_states (member, at);",
 };
 #define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
+
+int fb_migrate_latest(void)
+{
+    return S_NMIGRATIONS;
+}
 
 void fb_migrate_error(PGconn *conn, const char *what, const PGresult *res, char *err, size_t err_size)
 {

@@ -17,6 +17,9 @@
  * transaction, under the migration lock. Returns 0, or -1 with a one-line
  * reason in err (also when the database's version is newer than this
  * broker's); nothing is applied then. */
+/* The schema version this broker migrates to: the number of migrations. */
+int fb_migrate_latest(void);
+
 int fb_migrate_run(PGconn *conn, char *err, size_t err_size);
 
 /* Runs sql without parameters; returns 0 when its result has status want,

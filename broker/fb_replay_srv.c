@@ -197,6 +197,7 @@ static int s_prefix_check(const char *p)
     size_t len = strlen(p);
     if (len > FB_TOPIC_MAX) return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
     if (len == 0) return FEDBUS__REJECT_REASON__REJECT_BAD_TOPIC;
+    if (strcmp(p, FB_TOPIC_HEALTH) == 0) return 0; /* the broker's own topic, outside the grammar */
     for (size_t i = 0; i < len; i++)
         if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-' ||
               p[i] == '.'))
@@ -240,7 +241,7 @@ static int s_beyond(const fb_replay_srv_t *self, uint64_t from_seq, int64_t sinc
 static int s_check(const fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus__ReplayRequest *req,
                    const char **detail, char *buf, size_t size)
 {
-    *detail = "prefixes: at most 256, each 1-255 of [a-z0-9.-]";
+    *detail = "prefixes: at most 256, each 1-255 of [a-z0-9.-] or _fedbus.health";
     if (req->n_prefixes > S_MAX_PREFIXES) return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
     for (size_t i = 0; i < req->n_prefixes; i++) {
         int why = s_prefix_check(req->prefixes[i]);

@@ -155,6 +155,17 @@ static void s_store_batch(fb_writer_t *self, fb_batch_t *b)
     /* The frames' proofs go in the rows' transaction: a stored envelope
      * always has its seal. */
     char *proofs = b->nproofs ? fb_proofs_sql(b->proofs, b->nproofs) : NULL;
+    if (b->extra_sql && *b->extra_sql) {
+        /* The health module's rows go in the same transaction. */
+        size_t a = proofs ? strlen(proofs) : 0, e = strlen(b->extra_sql);
+        char *both = malloc(a + e + 1);
+        if (both) { /* out of memory: the seals still go, the state rows not */
+            if (a) memcpy(both, proofs, a);
+            memcpy(both + a, b->extra_sql, e + 1);
+            free(proofs);
+            proofs = both;
+        }
+    }
     fb_store_set_extra(self->store, proofs);
     for (int retry = 0; s_attempt(self, b, retry, &n) != FB_OK; retry = 1) {
         b->store_errors++;

@@ -30,6 +30,8 @@ static void s_usage(FILE *out)
             "                    suspend, reactivate, revoke, rotate-key, export-directory\n"
             "  verify [FILE]     check stored history (--pg) or an archive offline: seals, keys, links\n"
             "  archive export    write stored history and the member directory as a self-contained archive\n"
+            "  status            the federation's health from the broker's HTTP endpoint: every\n"
+            "                    member's state, traffic, outbox and lag (exit 0 up, 1 stale, 2 down)\n"
             "\n"
             "Patterns: kind.origin.category with '*' for any segment, shorter = broader:\n"
             "  cfp                  every call for proposals\n"
@@ -83,7 +85,7 @@ int main(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } commands[] = {
         {"publish", fb_cli_publish}, {"tail", fb_cli_tail},     {"replay", fb_cli_replay},
-        {"keygen", fb_cli_keygen},   {"member", fb_cli_member},
+        {"keygen", fb_cli_keygen},   {"member", fb_cli_member},   {"status", fb_cli_status},
         {"verify", fb_cli_verify},   {"archive", fb_cli_archive},
     };
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

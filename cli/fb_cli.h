@@ -103,5 +103,6 @@ int fb_cli_keygen(int argc, char **argv);
 int fb_cli_member(int argc, char **argv);
 int fb_cli_verify(int argc, char **argv);
 int fb_cli_archive(int argc, char **argv);
+int fb_cli_status(int argc, char **argv);
 
 #endif

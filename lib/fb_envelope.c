@@ -155,6 +155,8 @@ const char *fb_envelope_kind(const Fedbus__Envelope *env)
         return FB_KIND_CFP;
     case FEDBUS__ENVELOPE__PAYLOAD_RESEARCHER:
         return FB_KIND_RESEARCHER;
+    case FEDBUS__ENVELOPE__PAYLOAD_MEMBER_STATE:
+        return FB_KIND_MEMBER_STATE;
     default:
         return NULL;
     }

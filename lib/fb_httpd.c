@@ -217,7 +217,8 @@ static s_mhd_result s_answer_error(fb_httpd_t *self, struct MHD_Connection *c, u
         fb_httpd_respond(&r, status, "text/plain", text, strlen(text));
     }
     if (self->on_error) {
-        fb_httpd_req_t req = {.method = method, .path = path};
+        fb_httpd_req_t req = {.method = method, .path = path,
+                              .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")};
         self->on_error(status, &req, &r, self->error_arg);
     }
     return s_queue(c, &r);

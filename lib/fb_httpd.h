@@ -63,7 +63,8 @@ typedef void (*fb_httpd_handler_t)(const fb_httpd_req_t *req, fb_httpd_resp_t *r
 
 /* Called, instead of a handler, when the server answers by itself: status
  * is 404, 405, 413 or 503 and resp already holds the server's own answer
- * (text/plain), which the hook may replace. req->body is NULL. */
+ * (text/plain), which the hook may replace (serving paths no route names
+ * exactly, say). req->body and req->content_type are NULL. */
 typedef void (*fb_httpd_error_t)(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp_t *resp, void *arg);
 
 /* One entry of the routing table. */

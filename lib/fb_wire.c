@@ -19,7 +19,7 @@ enum {
     S_ENV_STORED_AT_US = 9,
     S_ENV_PREV_HASH = 10,
     S_ENV_PAYLOAD_FIRST = 16, /* the payload oneof: every kind has a tag from here up */
-    S_ENV_PAYLOAD_UNKNOWN = 19, /* the first kind this build does not know */
+    S_ENV_PAYLOAD_UNKNOWN = 20, /* the first kind this build does not know (19: MemberState) */
     S_PUBLISH_ENVELOPE = 1,
     S_BATCH_ITEM = 1, /* PublishBatch.envelopes, AckBatch.acks, FeedBatch.envelopes */
     S_NODE_PUBLISH = 1,

@@ -44,6 +44,7 @@ struct fb_session {
     int hello_due;         /* a Hello could not be queued yet */
     int64_t unwelcomed_at; /* since when there is no Welcome */
     int64_t hello_at, heartbeat_at;
+    int64_t started_us; /* monotonic: when the session was made (the uptime heartbeats report) */
     int64_t scan_at;    /* next resend scan, monotonic */
     /* A handshake the broker refused (its key unknown, suspended, revoked;
      * CURVE on one side only) ends that connection for good in ZeroMQ:
@@ -228,6 +229,11 @@ static void s_send_heartbeat(fb_session_t *self)
     hb.oldest_unconfirmed_us = fb_outbox_oldest_created_us(self->outbox);
     hb.last_origin_seq = fb_outbox_next_seq(self->outbox) - 1;
     hb.last_global_seq_seen = fb_nodefeed_last_seen(self->feed);
+    hb.version = (char *)fb_version();
+    hb.uptime_us = fb_time_mono_us() - self->started_us;
+    hb.publishes_submitted = self->stats->submitted;
+    hb.publishes_confirmed = self->stats->confirmed;
+    hb.publishes_rejected = self->stats->rejected;
     Fedbus__NodeMessage nm = FEDBUS__NODE_MESSAGE__INIT;
     nm.body_case = FEDBUS__NODE_MESSAGE__BODY_HEARTBEAT;
     nm.heartbeat = &hb;
@@ -626,6 +632,7 @@ fb_session_t *fb_session_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, f
     self->submit = submit;
     self->feed = feed;
     self->stats = stats;
+    self->started_us = fb_time_mono_us();
     self->max_frame = cfg->max_frame;
     self->journaled = strcmp(cfg->outbox, "memory") != 0;
     /* ZMQ_IMMEDIATE: nothing is queued for a connection that is not up, so

@@ -28,6 +28,15 @@ extern "C" {
 #define FB_KIND_EVENT "event"
 #define FB_KIND_CFP "cfp"
 #define FB_KIND_RESEARCHER "researcher"
+/* The kind of the broker's own MemberState payload: never in a member's topic. */
+#define FB_KIND_MEMBER_STATE "member-state"
+
+/* The reserved topic the broker publishes member state changes on (origin
+ * FB_ORIGIN_BROKER). It is outside the topic grammar, so no member can
+ * publish on it; fb_pattern_valid() takes it as a pattern of its own (and
+ * "*" patterns do not cover it: subscribe to it by name). */
+#define FB_TOPIC_HEALTH "_fedbus.health"
+#define FB_ORIGIN_BROKER "_fedbus"
 
 /* Returns 1 when topic (len bytes, not NUL-terminated) follows the grammar,
  * else 0 and, when why is not NULL, points *why at a static reason. */
@@ -44,7 +53,7 @@ int fb_topic_kind_known(const char *kind, size_t len);
  * not fit. */
 int fb_topic_segment(const char *topic, size_t len, int n, char *out, size_t out_size);
 
-/* Returns 1 when pattern is well-formed, else 0 and *why (if not NULL). */
+/* Returns 1 when pattern is well-formed (or is FB_TOPIC_HEALTH), else 0 and *why (if not NULL). */
 int fb_pattern_valid(const char *pattern, const char **why);
 
 /* Returns 1 when pattern matches topic (len bytes), else 0. */

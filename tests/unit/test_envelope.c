@@ -419,14 +419,14 @@ static void test_payload_of_an_unknown_kind_is_refused(void **state)
     env->event = NULL;
     size_t len;
     uint8_t *buf = s_pack(env, &len);
-    /* Field 19, as a newer publisher would send a fourth payload kind. */
-    size_t len19 = s_append_field(buf, len, 19, "\x0a\x05hello");
+    /* Field 20, as a newer publisher would send a payload kind this build does not know. */
+    size_t len19 = s_append_field(buf, len, 20, "\x0a\x05hello");
     fb_verdict_t v;
     v.reason = -1;
     Fedbus__Envelope *got = fb_envelope_decode(buf, len19, &v, NULL);
     assert_null(got);
     assert_int_equal(v.reason, S_R(UNKNOWN_KIND));
-    assert_non_null(strstr(v.detail, "19"));
+    assert_non_null(strstr(v.detail, "20"));
     /* Without it, the same bytes only lack a payload. */
     s_assert_decode_rejects(buf, len, S_R(MISSING_FIELD));
     free(buf);
