@@ -117,6 +117,8 @@ def check_states(page, expect):
 
 
 def cmd_check(a):
+    if not re.match(r"https?://[^/?#]+", a.url):
+        sys.exit("dashboard_test: %r is not an http:// or https:// URL" % a.url)
     expect = {}
     for e in a.expect:
         mid, _, st = e.partition("=")
