@@ -217,7 +217,9 @@ static void test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expe
     int port = s_t.port_base + 33;
     snprintf(h, sizeof(h), "--http-port=%d", port);
     snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-daejeon", dir, sizeof(dir)));
-    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, d, NULL};
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-daejeon", keys, bkey);
+    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, d, keys, bkey, NULL};
     pid_t pid = th_spawn(argv, "it-cli-node-http-type.log");
     char body[8192];
     int st = 0;
@@ -370,6 +372,14 @@ static void test_publish_with_message_id_twice_stores_once_and_prints_the_id_bot
     assert_int_equal(th_run(bad, &out, 30), 2);
     free(out);
     assert_int_equal(s_stored("01900000-0000-7000-8000-00000000c11b"), 0);
+    /* The node refuses an id that is not a UUIDv7 itself. */
+    const char *v4[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, "--message-id=5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f",
+                        path, NULL};
+    assert_int_equal(th_run(v4, &out, 30), 1);
+    if (!strstr(out, "rejected INVALID_FIELD: message_id must be a UUIDv7")) fail_msg("publish said: %s", out);
+    free(out);
+    assert_int_equal(s_stored("5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f"), 0);
+    assert_true(th_count_lines(s_t.node_log[0], "reject INVALID_FIELD: message_id must be a UUIDv7") >= 1);
     unlink(path);
     unlink(path2);
 }
