@@ -104,20 +104,17 @@ static void s_status(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
     fb_httpd_header(r, "Cache-Control", "no-store");
 }
 
-/* Paths without a route: the dashboard's assets for GET, else the server's own answer. */
+/* Paths without a route: the dashboard's files for GET, else the server's
+ * own answer. The files hold no data, and a browser that opens the page
+ * sends no bearer header: they are served to anyone, and the page asks for
+ * the token that /api/status wants. */
 static void s_other(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 {
-    fb_bhttp_t *self = arg;
+    (void)arg;
     if (status != FB_HTTP_NOT_FOUND || strcmp(req->method, "GET") != 0) return;
-    if (strcmp(req->path, "/") != 0 && strncmp(req->path, "/dashboard/", 11) != 0 && strcmp(req->path, "/dashboard") != 0)
-        return;
-    if (!s_authorized(self, req)) {
-        s_unauthorized(r);
-        return;
-    }
-    const fb_dashboard_asset_t *a = fb_dashboard_find(strcmp(req->path, "/dashboard") == 0 ? "/" : req->path);
+    const fb_asset_t *a = fb_dashboard_find(req->path);
     if (!a) return;
-    fb_httpd_respond_static(r, FB_HTTP_OK, a->content_type, (const char *)a->data, a->len);
+    fb_httpd_respond_static(r, FB_HTTP_OK, a->content_type, a->data, a->len);
 }
 
 /* Reads the token: the first line of path, without blanks around it, from
@@ -179,7 +176,7 @@ fb_bhttp_t *fb_bhttp_start(const fb_bhttp_opts_t *o)
         goto error;
     }
     fb_info("http: metrics, health and the dashboard on http://%s:%d/%s", o->bind_addr, o->port,
-            self->token_len ? " (/api and the dashboard with the bearer token)" : "");
+            self->token_len ? " (/api with the bearer token)" : "");
     return self;
 error:
     fb_bhttp_stop(&self);
