@@ -37,6 +37,6 @@ void fb_cli_out_done(fb_cli_out_t *out);
 int fb_cli_time_parse(const char *s, int64_t *us);
 
 /* The --help words for the times above. */
-#define FB_CLI_TIME_HELP "RFC 3339 time, date, today, yesterday, or an age such as 1h, 30m, 2d"
+#define FB_CLI_TIME_HELP "an RFC 3339 time, a date, today, yesterday, or an age such as 1h, 30m, 2d"
 
 #endif

@@ -63,7 +63,8 @@ static const char s_publish_help[] =
     "\n"
     "All or nothing before sending: every message is checked first, and one that is not\n"
     "valid stops the whole publish (nothing sent). Then each message gets its own line,\n"
-    "naming its message_id: accepted, duplicate, rejected or timeout. Messages without a\n"
+    "naming its message_id: accepted, duplicate, rejected or timeout (unsent when no node\n"
+    "answers at --node: nothing was sent). Messages without a\n"
     "message_id get a UUIDv7 here; publishing the same files again stores nothing twice.\n"
     "\n"
     "Exit status: 0 all stored; 1 a message not valid or rejected, a time-out, no node\n"
@@ -358,7 +359,9 @@ int fb_cli_publish(int argc, char **argv)
         status = 1;
     } else if ((c.invalid = s_check_all(&c, &it)) != 0) {
         status = 1;
-    } else if ((c.pub = s_connect(o, &status)) != NULL && !fb_cli_stop) {
+    } else if ((c.pub = s_connect(o, &status)) == NULL) {
+        for (size_t i = 0; i < it.n; i++) printf("unsent id=%s %s\n", it.v[i].id, it.v[i].name); /* for a retry */
+    } else if (!fb_cli_stop) {
         s_publish_items(&c, &it);
     }
     fb_cli_items_free(&it);

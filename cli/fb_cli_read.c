@@ -221,7 +221,7 @@ static int s_tail_start(s_tail_t *t, const s_tail_opts_t *to, const fb_endpoint_
         int64_t since;
         uint64_t first = 0;
         if (fb_cli_time_parse(to->o.since, &since) != 0) {
-            fprintf(stderr, "fedbus tail: --since: '%s' is not a time (%s)\n", to->o.since, FB_CLI_TIME_HELP);
+            fprintf(stderr, "fedbus tail: --since: '%s' is not a time: give %s\n", to->o.since, FB_CLI_TIME_HELP);
             return -1;
         }
         int rc = fb_replay_opts(replay, NULL, 0, 1, since, 1, s_first, &first, 10000);
@@ -344,8 +344,8 @@ static int s_replay_times(const fb_cli_opts_t *o, int64_t *since, fb_cli_out_t *
     if (o->since[0] && fb_cli_time_parse(o->since, since) != 0) bad = o->since, flag = "since";
     else if (o->until[0] && fb_cli_time_parse(o->until, &out->until_us) != 0) bad = o->until, flag = "until";
     if (bad) {
-        fprintf(stderr, "fedbus replay: --%s: '%s' is not a time: give an %s, e.g. 2026-03-01T00:00:00+09:00 or 1h\n",
-                flag, bad, FB_CLI_TIME_HELP);
+        fprintf(stderr, "fedbus replay: --%s: '%s' is not a time: give %s (e.g. 2026-03-01T00:00:00+09:00)\n", flag,
+                bad, FB_CLI_TIME_HELP);
         return -1;
     }
     if (o->until[0] && o->since[0] && out->until_us < *since) {
