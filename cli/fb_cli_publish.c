@@ -241,8 +241,9 @@ static void s_publish_items(s_pub_ctx_t *c, const fb_cli_items_t *it)
 }
 
 /* Turns -m VALUE and -t VALUE into --message=VALUE and --topic=VALUE
- * (strings kept in store, which must outlive argv's use). */
-static void s_short_flags(int argc, char **argv, char store[][70000])
+ * (strings kept in store, which must outlive argv's use); returns the new
+ * argc. */
+static int s_short_flags(int argc, char **argv, char store[][70000])
 {
     int k = 0;
     for (int i = 1; i + 1 < argc && k < 2; i++) {
@@ -253,6 +254,7 @@ static void s_short_flags(int argc, char **argv, char store[][70000])
         memmove(argv + i + 1, argv + i + 2, (size_t)(argc - i - 2) * sizeof(*argv));
         argv[--argc] = NULL;
     }
+    return argc;
 }
 
 /* Whether the arguments are TOPIC JSON (an inline message): two, the
@@ -337,7 +339,7 @@ int fb_cli_publish(int argc, char **argv)
     static char store[2][70000];
     fb_cli_opts_t *o = &po.o;
     int nargs, status = 0;
-    s_short_flags(argc, argv, store);
+    argc = s_short_flags(argc, argv, store);
     fb_cli_parse_help("publish", s_publish_keys, o, argc, argv, &nargs, "PATH... | TOPIC '{...}' | -m '{...}'",
                       s_publish_help);
     uint8_t given[FB_UUID_LEN];
