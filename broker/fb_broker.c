@@ -89,7 +89,7 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "each admitted by the member registry"},
     {"insecure-plaintext", FB_CFG_BOOL, offsetof(fb_broker_config_t, insecure_plaintext), 0, "false", 0, 0,
      "development only: no encryption and no member check; anyone who reaches the sockets publishes as any "
-     "member and reads everything"},
+     "member and reads everything (without it, keys is required)"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -467,10 +467,15 @@ static int s_trust(fb_broker_t *self)
         fb_err("keys and insecure-plaintext exclude each other: set one of them");
         return -1;
     }
+    if (!cfg->keys[0] && !cfg->insecure_plaintext) {
+        fb_err("no keys: set keys=FILE, the broker's secret key file (fedbus keygen), so that every socket speaks "
+               "CURVE and admits only registered members; or insecure-plaintext=true for a development broker "
+               "that encrypts nothing and checks nobody");
+        return -1;
+    }
     if (!cfg->keys[0]) {
-        fb_warn("%s: no encryption and no member check on ingest, feed and replay: anyone who reaches them can "
-                "publish as any member and read everything (development only; set keys=FILE)",
-                cfg->insecure_plaintext ? "insecure-plaintext" : "no keys set");
+        fb_warn("insecure-plaintext: no encryption and no member check on ingest, feed and replay: anyone who "
+                "reaches them can publish as any member and read everything (development only; set keys=FILE)");
         if (!(self->identity = fb_identity_new(NULL))) fb_err("out of memory");
         return self->identity ? 0 : -1;
     }

@@ -207,7 +207,8 @@ static int s_check_member(const fb_peer_id_t *peer, const Fedbus__Envelope *env,
         return FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
     }
     if (!fb_member_may_publish(peer->member, env->topic, strlen(env->topic))) {
-        snprintf(detail, size, "topic %s is outside %s's publish patterns", env->topic, peer->id);
+        if (!peer->member->npublish) snprintf(detail, size, "member %s may publish nothing (no publish patterns)", peer->id);
+        else snprintf(detail, size, "topic %s is outside %s's publish patterns", env->topic, peer->id);
         return FEDBUS__REJECT_REASON__REJECT_NAMESPACE;
     }
     return 0;
