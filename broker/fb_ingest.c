@@ -135,7 +135,8 @@ static void s_outcome(fb_ingest_t *self, const fb_batch_t *b, fb_batch_item_t *i
         ack->detail_len = strlen(ack->detail);
         break;
     default:
-        s_count_reject(self, ident, NULL, it->has_id ? it->id : NULL, it->reason, it->detail);
+        /* The sender: the item's origin, which under keys is its connection's member (checked at Hello). */
+        s_count_reject(self, ident, it->origin, it->has_id ? it->id : NULL, it->reason, it->detail);
         ack->status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
         ack->origin_seq = 0;
         ack->reason = it->reason;

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define S_REFUSED_MS 1500 /* how long a refused connection is tried again */
+
 int fb_cli_endpoint_norm(const char *endpoint, char *out, size_t size)
 {
     int n;
@@ -122,7 +124,11 @@ static fb_probe_t s_socket_type(const uint8_t *p, size_t n, char *why, size_t si
     return FB_PROBE_OTHER;
 }
 
-/* The greeting and, for NULL, the READY exchange on a connected fd. */
+/* The greeting and, for NULL, the READY exchange on a connected fd. Ours
+ * goes in two parts: the signature and major version first, which is all a
+ * peer waits for before it sends the rest of its greeting; the rest (our
+ * mechanism) only once theirs is read, so that a CURVE server, which drops
+ * a NULL client, has told its mechanism first. */
 static fb_probe_t s_greet(int fd, long long deadline, char *why, size_t size)
 {
     /* ZMTP 3.0 greeting: signature, version 3.0, mechanism NULL, as-server 0, filler. */
@@ -130,7 +136,7 @@ static fb_probe_t s_greet(int fd, long long deadline, char *why, size_t size)
     static const uint8_t ready[] = {0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S', 'o', 'c', 'k', 'e', 't',
                                     '-',  'T', 'y', 'p', 'e', 0,   0,   0,   6,   'D', 'E', 'A', 'L', 'E', 'R'};
     uint8_t peer[64];
-    if (write(fd, hello, sizeof(hello)) != (ssize_t)sizeof(hello)) {
+    if (write(fd, hello, 11) != 11) {
         snprintf(why, size, "closed at once");
         return FB_PROBE_NOT_ZMTP;
     }
@@ -147,7 +153,9 @@ static fb_probe_t s_greet(int fd, long long deadline, char *why, size_t size)
         snprintf(why, size, "a ZeroMQ server asking for %.20s", (const char *)peer + 12);
         return FB_PROBE_OTHER;
     }
-    if (write(fd, ready, sizeof(ready)) != (ssize_t)sizeof(ready)) return FB_PROBE_OTHER;
+    if (write(fd, hello + 11, sizeof(hello) - 11) != (ssize_t)sizeof(hello) - 11 ||
+        write(fd, ready, sizeof(ready)) != (ssize_t)sizeof(ready))
+        return FB_PROBE_OTHER;
     uint8_t head[2], body[255];
     if (s_read_n(fd, head, 2, deadline) <= 0 || !(head[0] & 0x04) || (head[0] & 0x02)) {
         snprintf(why, size, "a ZeroMQ socket that did not say its type");
@@ -175,9 +183,14 @@ fb_probe_t fb_cli_probe(const char *endpoint, int timeout_ms, char *why, size_t 
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
-    long long deadline = s_ms_now() + timeout_ms;
+    long long start = s_ms_now(), deadline = start + timeout_ms;
     fb_probe_t found;
-    int fd = s_connect(host, colon + 1, deadline, &found, why, size);
+    int fd;
+    /* A server started a moment ago may not listen yet: a refusal is tried
+     * again for S_REFUSED_MS before it counts. */
+    while ((fd = s_connect(host, colon + 1, deadline, &found, why, size)) < 0 && found == FB_PROBE_REFUSED &&
+           s_ms_now() + 100 < start + S_REFUSED_MS)
+        usleep(100 * 1000);
     if (fd < 0) return found;
     found = s_greet(fd, deadline, why, size);
     close(fd);

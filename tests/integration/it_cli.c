@@ -218,7 +218,9 @@ static void test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expe
     int port = s_t.port_base + 33;
     snprintf(h, sizeof(h), "--http-port=%d", port);
     snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-daejeon", dir, sizeof(dir)));
-    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, d, NULL};
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-daejeon", keys, bkey);
+    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, d, keys, bkey, NULL};
     pid_t pid = th_spawn(argv, "it-cli-node-http-type.log");
     char body[8192];
     int st = 0;
