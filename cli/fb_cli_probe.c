@@ -230,7 +230,7 @@ int fb_cli_check(fb_cli_role_t role, const char *endpoint, int have_keys, char *
         else if (!have_keys)
             snprintf(msg, size, "%s asks for CURVE keys (a broker run with keys): give --keys=MEMBER.key and "
                      "--broker-key=BROKER.pub", endpoint);
-        return role == FB_ROLE_NODE ? 2 : have_keys ? 0 : 1;
+        return role == FB_ROLE_NODE ? 2 : have_keys ? 0 : 3;
     case FB_PROBE_ROUTER:
         if (role != FB_ROLE_FEED) return 0;
         snprintf(msg, size, "%s is not a feed (it answers as a ZeroMQ ROUTER: a node's submit socket, or a "

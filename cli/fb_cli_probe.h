@@ -38,8 +38,8 @@ typedef enum {
 /* Probes endpoint for role within 2 s (have_keys: the command has CURVE
  * keys, so a CURVE server is what it expects). Returns 0 when it may be
  * the right endpoint (or it is not tcp://); else writes one line of advice
- * (no newline) into msg and returns 1 when nothing answers there (or a
- * broker asks for keys the command lacks), 2 when something else does. */
+ * (no newline) into msg and returns 1 when nothing answers there, 2 when
+ * something else does, 3 when a broker asks for keys the command lacks. */
 int fb_cli_check(fb_cli_role_t role, const char *endpoint, int have_keys, char *msg, size_t size);
 
 #endif

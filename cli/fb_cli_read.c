@@ -243,17 +243,17 @@ static int s_tail_probe(s_tail_t *t, const s_tail_opts_t *to)
 {
     char msg[600];
     int rc = fb_cli_check(FB_ROLE_FEED, to->o.feed, t->have_keys, msg, sizeof(msg));
-    if (rc == 2) {
+    if (rc >= 2) {
         fprintf(stderr, "fedbus tail: %s\n", msg);
-        return 2;
+        return rc == 3 ? 1 : 2;
     }
     if (rc == 1) fprintf(stderr, "fedbus tail: warning: %s; still trying\n", msg);
     t->reached = rc == 0;
     if (to->o.from_seq || to->o.since[0] || to->durable[0]) {
         int r = fb_cli_check(FB_ROLE_REPLAY, to->o.replay, t->have_keys, msg, sizeof(msg));
-        if (r == 2 || (r == 1 && to->o.since[0])) {
+        if (r >= 2 || (r == 1 && to->o.since[0])) {
             fprintf(stderr, "fedbus tail: %s\n", msg);
-            return r;
+            return r == 2 ? 2 : 1;
         }
     }
     return -1;
@@ -375,7 +375,7 @@ int fb_cli_replay(int argc, char **argv)
     if (rc != 0) {
         fb_curve_clear(&c);
         fprintf(stderr, "fedbus replay: %s\n", msg);
-        return rc;
+        return rc == 2 ? 2 : 1;
     }
     rc = fb_replay_opts(&e, (const char *const *)argv + 1, nargs, (uint64_t)o.from_seq, since, (uint32_t)o.limit,
                         fb_cli_out_print, &out, (int)o.timeout_ms);
