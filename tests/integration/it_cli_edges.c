@@ -450,6 +450,36 @@ static void test_reject_log_lines_name_the_sender_and_the_message_id(void **stat
     if (s_t.trust) assert_true(th_count_lines(s_t.broker_log, "(member kr-busan, peer ") >= 1);
 }
 
+static void test_a_plaintext_brokers_ingest_is_named_and_replay_at_it_says_so(void **state)
+{
+    (void)state;
+    th_t plain;
+    th_init(&plain, "cli_edges_plain", S_BASE + 50);
+    static const char *const extra[] = {"--insecure-plaintext", NULL};
+    th_broker_start(&plain, extra);
+    char node[100], replay[100];
+    snprintf(node, sizeof(node), "--node=%s", plain.ingest);
+    snprintf(replay, sizeof(replay), "--replay=%s", plain.ingest);
+    const char *pub[] = {FEDBUS_CLI_BIN, "publish", node, "event.kr-busan.forum", S_EVENT("to the ingest"), NULL};
+    s_res_t r;
+    s_run(pub, NULL, &r);
+    s_expect(&r, 2, "is a broker's ingest endpoint, not a node's submit socket", "publish to a plaintext ingest");
+    assert_int_equal(th_sql_int(&plain, "SELECT count(*) FROM fedbus_messages"), 0);
+    s_free(&r);
+    unsetenv("FEDBUS_KEYS"); /* plaintext: no keys */
+    unsetenv("FEDBUS_BROKER_KEY");
+    const char *rep[] = {FEDBUS_CLI_BIN, "replay", replay, "--timeout-ms=2000", NULL};
+    s_run(rep, NULL, &r);
+    if (r.rc != 1 || (!strstr(r.err, "not as a broker's replay endpoint") && !strstr(r.err, "timed out")))
+        fail_msg("replay at the ingest: exit %d: %s", r.rc, r.err);
+    s_free(&r);
+    if (s_t.trust) {
+        setenv("FEDBUS_KEYS", th_member(&s_t, "th-probe")->file, 1);
+        setenv("FEDBUS_BROKER_KEY", s_t.broker_keys.curve_public, 1);
+    }
+    th_cleanup(&plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_admin_queries_until_relative_times_count_and_tail_since),
         cmocka_unit_test(test_text_json_and_pretty_output),
         cmocka_unit_test(test_reject_log_lines_name_the_sender_and_the_message_id),
+        cmocka_unit_test(test_a_plaintext_brokers_ingest_is_named_and_replay_at_it_says_so),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
