@@ -113,11 +113,6 @@ static int s_check(s_pub_ctx_t *c, fb_cli_item_t *x, const char **reason, char *
             return -1;
         }
     }
-    if (x->id[14] != '7') {
-        snprintf(detail, size, "message_id %s is not a UUIDv7 (version %c): fedbus files messages by the time in "
-                 "their id; leave message_id out to get one", x->id, x->id[14]);
-        return -1;
-    }
     ProtobufCMessage *pm = NULL;
     if (fb_json_to_message(x->obj, &fedbus__envelope__descriptor, &pm, detail, size) != 0) {
         *reason = "INVALID_JSON";

@@ -8,7 +8,9 @@
  *
  * `fedbus tail --durable=NAME` keeps its cursor (fb_cli_cursor.c), written
  * every S_SAVE_US and at exit, and starts after it: a kill loses nothing,
- * and repeats at most what was printed in the last S_SAVE_US. */
+ * and repeats at most what was printed in the last S_SAVE_US. Messages the
+ * broker's retention dropped before tail could print them are reported on
+ * stderr, with their global_seqs, and end it (exit 1) unless --skip-lost. */
 #include "fb_cli.h"
 #include "fb_cli_cursor.h"
 #include "fb_cli_print.h"
@@ -35,6 +37,7 @@ typedef struct {
     fb_cli_opts_t o;
     char durable[65];
     char state_dir[512];
+    int skip_lost;
 } s_tail_opts_t;
 
 #define S_TAIL_STR(f) offsetof(s_tail_opts_t, f), sizeof(((s_tail_opts_t *)0)->f)
@@ -65,6 +68,8 @@ static const fb_cfg_key_t s_tail_keys[] = {
      "keep the cursor under this name (letters, digits, . _ -) and start after it next time"},
     {"state-dir", FB_CFG_STR, S_TAIL_STR(state_dir), "", 0, 0,
      "where durable cursors live (default $XDG_STATE_HOME/fedbus or ~/.local/state/fedbus)"},
+    {"skip-lost", FB_CFG_BOOL, offsetof(s_tail_opts_t, skip_lost), 0, "false", 0, 0,
+     "when messages to print were dropped by the broker's retention, say so on stderr and go on (default: exit 1)"},
     S_KEYS_KEYS,
     FB_CFG_END,
 };
@@ -72,7 +77,8 @@ static const fb_cfg_key_t s_tail_keys[] = {
 static const fb_cfg_key_t s_replay_keys[] = {
     {"replay", FB_CFG_STR, FB_CLI_STR(replay), FB_DEFAULT_REPLAY, 0, 0,
      "broker replay endpoint (HOST:PORT means tcp://)"},
-    {"from-seq", FB_CFG_INT, FB_CLI_INT(from_seq), "1", 0, INT64_MAX, "first global_seq"},
+    {"from-seq", FB_CFG_INT, FB_CLI_INT(from_seq), "0", 0, INT64_MAX,
+     "first global_seq (0 = the oldest the broker keeps)"},
     {"since", FB_CFG_STR, FB_CLI_STR(since), "", 0, 0, "only messages stored at or after: " FB_CLI_TIME_HELP},
     {"until", FB_CFG_STR, FB_CLI_STR(until), "", 0, 0, "only messages stored at or before: " FB_CLI_TIME_HELP},
     {"limit", FB_CFG_INT, FB_CLI_INT(limit), "0", 0, UINT32_MAX, "at most this many messages (0 = all)"},
@@ -224,7 +230,7 @@ static int s_tail_start(s_tail_t *t, const s_tail_opts_t *to, const fb_endpoint_
             fprintf(stderr, "fedbus tail: --since: '%s' is not a time: give %s\n", to->o.since, FB_CLI_TIME_HELP);
             return -1;
         }
-        int rc = fb_replay_opts(replay, NULL, 0, 1, since, 1, s_first, &first, 10000);
+        int rc = fb_replay_opts(replay, NULL, 0, 0, since, 1, s_first, &first, 10000);
         if (rc != FB_OK) {
             fprintf(stderr, "fedbus tail: --since: cannot ask %s: %s\n", replay->endpoint, fb_strerror(rc));
             return -1;
@@ -260,8 +266,9 @@ static int s_tail_probe(s_tail_t *t, const s_tail_opts_t *to)
 }
 
 /* Receives and prints until done; returns the exit status. */
-static int s_tail_loop(s_tail_t *t, const fb_cli_opts_t *o, fb_cli_out_t *out, const fb_curve_t *c)
+static int s_tail_loop(s_tail_t *t, const s_tail_opts_t *to, fb_cli_out_t *out, const fb_curve_t *c)
 {
+    const fb_cli_opts_t *o = &to->o;
     int rc = 0;
     t->last_msg_us = fb_time_mono_us();
     while (!rc && !fb_cli_stop && (o->count == 0 || out->printed < o->count)) {
@@ -274,6 +281,14 @@ static int s_tail_loop(s_tail_t *t, const fb_cli_opts_t *o, fb_cli_out_t *out, c
             t->last_msg_us = fb_time_mono_us();
         } else if (r == FB_ETIMEOUT || r == FB_EINTR) {
             if (o->idle_s && fb_time_mono_us() - t->last_msg_us > o->idle_s * 1000000) break;
+        } else if (r == FB_ELOST) {
+            uint64_t first, lastseq;
+            fb_subscriber_lost(t->sub, &first, &lastseq);
+            fprintf(stderr,
+                    "fedbus tail: global_seq %llu to %llu were dropped by the broker's retention before they could be"
+                    " printed: the messages among them are lost%s\n",
+                    (unsigned long long)first, (unsigned long long)lastseq, to->skip_lost ? "" : " (--skip-lost goes on)");
+            if (!to->skip_lost) rc = 1;
         } else {
             fprintf(stderr, "fedbus tail: %s%s%s\n", r == FB_ESTORE ? "cannot repair a gap in the feed: " : "",
                     fb_strerror(r), s_hint(r, c));
@@ -329,7 +344,7 @@ int fb_cli_tail(int argc, char **argv)
     fb_curve_clear(&c);
     if (!rc && t.reached) fprintf(stderr, "fedbus tail: subscribed to %s at %s\n", t.patterns, t.feed);
     t.next_probe_us = fb_time_mono_us() + (t.reached ? S_WATCH_US : S_RETRY_US);
-    if (!rc) rc = s_tail_loop(&t, o, &out, &c);
+    if (!rc) rc = s_tail_loop(&t, &to, &out, &c);
     fb_subscriber_destroy(&t.sub);
     return rc;
 }
@@ -383,6 +398,11 @@ int fb_cli_replay(int argc, char **argv)
     fb_cli_out_done(&out);
     if (rc == FB_OK && o.count_only) printf("%lld\n", out.printed);
     fflush(stdout);
+    if (rc == FB_ELOST) {
+        fprintf(stderr, "fedbus replay: history from %s is beyond the broker's retention (dropped);"
+                        " --from-seq=0 starts at the oldest message kept\n", o.since[0] ? "--since" : "--from-seq");
+        return 1;
+    }
     if (rc != FB_OK) {
         fprintf(stderr, "fedbus replay: %s%s\n", fb_strerror(rc), s_hint(rc, &c));
         return 1;

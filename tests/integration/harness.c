@@ -168,7 +168,7 @@ void th_broker_start(th_t *t, const char *const *extra)
     t->broker = s_spawn(argv, t->broker_log, NULL);
     for (int i = 0; i < 100; i++) {
         int count = 0;
-        if (fb_replay_opts(&probe, NULL, 0, 1, 0, 1, s_count_one, &count, 200) == FB_OK) return;
+        if (fb_replay_opts(&probe, NULL, 0, 0, 0, 1, s_count_one, &count, 200) == FB_OK) return;
         int status;
         if (waitpid(t->broker, &status, WNOHANG) == t->broker) {
             t->broker = 0;

@@ -373,6 +373,23 @@ static void test_publish_with_message_id_twice_stores_once_and_prints_the_id_bot
     assert_int_equal(th_run(bad, &out, 30), 2);
     free(out);
     assert_int_equal(s_stored("01900000-0000-7000-8000-00000000c11b"), 0);
+    /* The node refuses an id that is not a UUIDv7 itself. */
+    const char *v4[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, "--message-id=5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f",
+                        path, NULL};
+    assert_int_equal(th_run(v4, &out, 30), 1); /* the CLI checks as the node does: nothing sent */
+    if (!strstr(out, "invalid INVALID_FIELD: message_id must be a UUIDv7")) fail_msg("publish said: %s", out);
+    free(out);
+    assert_int_equal(s_stored("5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f"), 0);
+    /* Sent anyway (by the library, which does not check), the node refuses it itself. */
+    char v4json[512];
+    snprintf(v4json, sizeof(v4json), "{\"message_id\":\"5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f\",%s",
+             th_event_json("kr-busan", "forum", "v4") + 1);
+    fb_publisher_t *raw = fb_publisher_new(s_t.node_submit[0]);
+    fb_ack_t ack;
+    assert_int_equal(fb_publisher_send_json(raw, v4json, strlen(v4json), &ack, 5000), FB_EREJECTED);
+    fb_publisher_destroy(&raw);
+    assert_int_equal(s_stored("5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f"), 0);
+    assert_true(th_count_lines(s_t.node_log[0], "reject INVALID_FIELD: message_id must be a UUIDv7") >= 1);
     unlink(path);
     unlink(path2);
 }

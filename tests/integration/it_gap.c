@@ -172,7 +172,10 @@ static void test_loss_at_the_end_of_a_burst_is_repaired_without_a_later_message(
     double took = (double)(r.done_us - resumed) / 1e6;
     fprintf(stderr, "it_gap: the trailing loss repaired %.2f s after reading resumed\n", took);
     assert_true(fb_subscriber_repaired(r.sub) > 0);
-    assert_true(took < 1.5);
+    /* Repaired by the head frames (every 200 ms) and replay, not by a later
+     * message: there is none. The bound leaves room for a loaded machine;
+     * how fast it is belongs to the benchmarks. */
+    assert_true(took < 5.0);
     fb_subscriber_destroy(&r.sub);
 }
 

@@ -395,8 +395,7 @@ static void test_a_feed_subscription_not_kept_is_counted_in_the_stats_line(void 
 {
     (void)state;
     double before = th_stat(&s_t, " feed_ignored=");
-    void *sub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_SUB, .endpoint = s_t.feed});
-    assert_non_null(sub);
+    void *sub = s_open(ZMQ_SUB, s_t.feed, 0);
     char too_long[FB_TOPIC_MAX + 3];
     too_long[0] = FB_FEED_MARK;
     memset(too_long + 1, 'b', sizeof(too_long) - 1);
