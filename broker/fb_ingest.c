@@ -94,12 +94,15 @@ static void s_send_ack(fb_ingest_t *self, const zmq_msg_t *ident, const fb_ack_v
     }
 }
 
-/* Counts a reject sent to ident, and logs it at the pace fb_peers allows. */
-static void s_count_reject(fb_ingest_t *self, const zmq_msg_t *ident, int reason, const char *detail)
+/* Counts a reject sent to ident (member: the connection's, NULL when not
+ * known here; id: the message's, or NULL), and logs it at the pace
+ * fb_peers allows. */
+static void s_count_reject(fb_ingest_t *self, const zmq_msg_t *ident, const char *member, const uint8_t *id,
+                           int reason, const char *detail)
 {
     self->stats->rejected++;
     if (reason >= 0 && reason < FB_BROKER_NREASONS) self->stats->by_reason[reason]++;
-    fb_peers_log_reject(self->peers, ident, reason, detail);
+    fb_peers_log_reject_of(self->peers, ident, member, id, reason, detail);
 }
 
 /* Rejects a frame right away (id: its message_id, or NULL); counts it and
@@ -107,7 +110,7 @@ static void s_count_reject(fb_ingest_t *self, const zmq_msg_t *ident, int reason
 static void s_reject(fb_ingest_t *self, const zmq_msg_t *ident, const uint8_t *id, int reason,
                      const char *detail)
 {
-    s_count_reject(self, ident, reason, detail);
+    s_count_reject(self, ident, self->peer.id, id, reason, detail); /* self->peer: the frame being read */
     fb_ack_view_t a = {.message_id = id, .message_id_len = id ? FB_UUID_LEN : 0,
                        .status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED, .reason = reason,
                        .detail = detail, .detail_len = strlen(detail)};
@@ -140,7 +143,8 @@ static void s_outcome(fb_ingest_t *self, const fb_batch_t *b, fb_batch_item_t *i
         ack->detail_len = strlen(ack->detail);
         break;
     default:
-        s_count_reject(self, ident, it->reason, it->detail);
+        /* The sender: the item's origin, which under keys is its connection's member (checked at Hello). */
+        s_count_reject(self, ident, it->origin, it->has_id ? it->id : NULL, it->reason, it->detail);
         ack->status = FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED;
         ack->origin_seq = 0;
         ack->reason = it->reason;

@@ -3,6 +3,7 @@
 
 #include "fb_verify.h"
 
+#include "fb_crypto.h"
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_pace.h"
@@ -157,10 +158,19 @@ static int s_may_log(fb_peers_t *self, const zmq_msg_t *ident, int kind)
 
 void fb_peers_log_reject(fb_peers_t *self, const zmq_msg_t *ident, int reason, const char *detail)
 {
+    fb_peers_log_reject_of(self, ident, NULL, NULL, reason, detail);
+}
+
+void fb_peers_log_reject_of(fb_peers_t *self, const zmq_msg_t *ident, const char *member, const uint8_t *id,
+                            int reason, const char *detail)
+{
     if (FB_LOG_INFO > fb_log_level_current || !s_may_log(self, ident, reason)) return;
-    char safe[512];
-    fb_info("reject %s: %s (peer %s)", fb_reject_name(reason), fb_peers_escape(safe, sizeof(safe), detail, strlen(detail)),
-            fb_pace_peer(self->pace));
+    char safe[512], uuid[37] = "";
+    if (id) fb_uuid_format(id, uuid);
+    fb_info("reject %s: %s (%s%s%speer %s%s%s)", fb_reject_name(reason),
+            fb_peers_escape(safe, sizeof(safe), detail, strlen(detail)), member && *member ? "member " : "",
+            member && *member ? member : "", member && *member ? ", " : "", fb_pace_peer(self->pace),
+            id ? ", message_id " : "", uuid);
 }
 
 /* ------------------------------------------------------------ welcomes -- */

@@ -65,6 +65,12 @@ void fb_peers_heartbeat(fb_peers_t *self, const Fedbus__Heartbeat *hb);
  * statistics is the caller's. */
 void fb_peers_log_reject(fb_peers_t *self, const zmq_msg_t *ident, int reason, const char *detail);
 
+/* The same, naming the sender and the message: "reject REASON: detail
+ * (member M, peer P, message_id ID)"; member NULL or "" (plaintext) and id
+ * NULL are left out. */
+void fb_peers_log_reject_of(fb_peers_t *self, const zmq_msg_t *ident, const char *member, const uint8_t *id,
+                            int reason, const char *detail);
+
 /* Answers the held Hellos that are due and, about once a second, logs how
  * many lines were left out. Cheap when there is nothing to do: call it every
  * turn of the loop. */

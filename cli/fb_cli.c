@@ -20,10 +20,11 @@ static void s_usage(FILE *out)
             "usage: fedbus COMMAND [options] [arguments]\n"
             "\n"
             "Commands:\n"
-            "  publish PATH...   publish JSON messages (files, directories of *.json, or - for stdin)\n"
-            "                    through the local node\n"
-            "  tail PATTERN...   print live messages matching the patterns as JSON lines\n"
-            "  replay [PATTERN...]  print stored history as JSON lines\n"
+            "  publish PATH...   publish JSON messages (files, directories of *.json, or - for stdin:\n"
+            "                    objects, arrays, JSON lines) through the local node;\n"
+            "                    inline: publish TOPIC '{...}'\n"
+            "  tail PATTERN...   print live messages matching the patterns (--format=text|json)\n"
+            "  replay [PATTERN...]  print stored history (--since=1h, --until, --count)\n"
             "  keygen --member=ID   write a member's (or the broker's) key files; --show FILE prints\n"
             "                    the public keys to send to the federation's admin\n"
             "  member SUBCOMMAND    the member registry in PostgreSQL: add, import, list, show, log,\n"
@@ -38,7 +39,48 @@ static void s_usage(FILE *out)
             "  '*.kr-incheon'       everything from Incheon\n"
             "  cfp.kr-daejeon.bio   calls in bio from Daejeon\n"
             "\n"
-            "'fedbus COMMAND --help' lists the options of a command.\n");
+            "'fedbus help COMMAND' (or 'fedbus COMMAND --help') lists the options of a command;\n"
+            "'fedbus --version' prints the version.\n");
+}
+
+/* The edit distance between a and the first n bytes of b (small strings). */
+static size_t s_distance(const char *a, const char *b, size_t n)
+{
+    size_t la = strlen(a), row[64];
+    if (la >= 63 || n >= 63) return 99;
+    for (size_t j = 0; j <= n; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= n; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[n];
+}
+
+/* For "unknown option --nod (see --help)", the key nearest to what was
+ * typed when it is near enough ("node"); else NULL. */
+static const char *s_suggest(const fb_cfg_key_t *keys, const char *err)
+{
+    const char *p = strstr(err, "unknown option --");
+    if (!p) return NULL;
+    p += strlen("unknown option --");
+    size_t n = strcspn(p, " ="), best = 99;
+    const char *name = NULL;
+    for (const fb_cfg_key_t *k = keys; k->name; k++) {
+        size_t d = s_distance(k->name, p, n);
+        if (strncmp(k->name, p, n) == 0 && n >= 2) d = 1; /* a prefix: --time for --timeout-ms */
+        if (d < best) {
+            best = d;
+            name = k->name;
+        }
+    }
+    return best <= (n > 4 ? 2u : 1u) ? name : NULL;
 }
 
 void fb_cli_parse(const char *cmd, const fb_cfg_key_t *keys, fb_cli_opts_t *o, int argc, char **argv,
@@ -60,7 +102,11 @@ void fb_cli_parse_help(const char *cmd, const fb_cfg_key_t *keys, fb_cli_opts_t 
         exit(0);
     }
     if (rc < 0) {
-        fprintf(stderr, "fedbus %s: %s\n", cmd, err);
+        const char *near = s_suggest(keys, err);
+        char *see = strstr(err, " (see --help)");
+        if (near && see) *see = '\0';
+        if (near) fprintf(stderr, "fedbus %s: %s: did you mean --%s? (see fedbus help %s)\n", cmd, err, near, cmd);
+        else fprintf(stderr, "fedbus %s: %s\n", cmd, err);
         exit(2);
     }
 }
@@ -72,11 +118,17 @@ int main(int argc, char **argv)
     sa.sa_handler = s_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    static char help_flag[] = "--help";
+    if (argc >= 3 && !strcmp(argv[1], "help")) { /* fedbus help publish = fedbus publish --help */
+        argv[1] = argv[2];
+        argv[2] = help_flag;
+        argc = 3;
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("fedbus %s\n", fb_version());
         return 0;
     }
@@ -90,6 +142,10 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "fedbus: unknown command '%s' (see fedbus --help)\n", argv[1]);
+    const char *near = NULL;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (s_distance(commands[i].name, argv[1], strlen(argv[1])) <= 2) near = commands[i].name;
+    if (near) fprintf(stderr, "fedbus: unknown command '%s': did you mean '%s'? (see fedbus --help)\n", argv[1], near);
+    else fprintf(stderr, "fedbus: unknown command '%s' (see fedbus --help)\n", argv[1]);
     return 2;
 }

@@ -17,6 +17,9 @@ typedef struct {
     long long count;
     long long idle_s;
     char since[64];
+    char until[64];
+    int pretty;
+    int count_only; /* replay --count */
     long long limit;
     int quiet;
     char format[16];

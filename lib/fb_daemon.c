@@ -2,6 +2,7 @@
 #include "fb_daemon.h"
 
 #include "fb_log.h"
+#include "fedbus/fedbus.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,12 +17,17 @@ static void s_on_signal(int sig)
 }
 
 /* Loads and checks cfg, sets *level and component; returns FB_DAEMON_RUN,
- * or what main() returns (0 after --help, 2 after a bad flag). */
+ * or what main() returns (0 after --help or --version, 2 after a bad flag). */
 static int s_load(const fb_daemon_t *d, int argc, char **argv, void *cfg, int *level, char *component,
                   size_t component_size)
 {
     char err[512];
     int nargs = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--version")) {
+            printf("%s %s\n", d->program, fb_version());
+            return 0;
+        }
     int rc = fb_config_load(d->keys, cfg, argc, argv, &nargs, err, sizeof(err));
     if (rc == 1) {
         fputs(d->usage, stdout);

@@ -40,6 +40,20 @@ static json_t *s_enum_to_json(const ProtobufCEnumDescriptor *e, int value)
     return json_string(name);
 }
 
+/* Writes "unknown enum value 'x'; one of: a, b, c" (the names JSON takes,
+ * *_UNSPECIFIED left out) into out: a mistyped value names the right ones. */
+static void s_enum_unknown(const ProtobufCEnumDescriptor *e, const json_t *j, char *out, size_t size)
+{
+    size_t o = (size_t)snprintf(out, size, "unknown enum value");
+    if (json_is_string(j) && o < size) o += (size_t)snprintf(out + o, size - o, " '%.40s'", json_string_value(j));
+    for (unsigned i = 0, n = 0; i < e->n_values && o < size; i++) {
+        if (e->values[i].value == 0) continue;
+        json_t *name = s_enum_to_json(e, e->values[i].value);
+        if (name) o += (size_t)snprintf(out + o, size - o, "%s%s", n++ ? ", " : "; one of: ", json_string_value(name));
+        json_decref(name);
+    }
+}
+
 static int s_enum_from_json(const ProtobufCEnumDescriptor *e, const json_t *j, int *value)
 {
     if (json_is_integer(j)) {
@@ -297,7 +311,11 @@ static int s_value_from_json(const ProtobufCFieldDescriptor *f, const json_t *j,
         return 0;
     case PROTOBUF_C_TYPE_ENUM: {
         int val;
-        if (s_enum_from_json(f->descriptor, j, &val)) return s_fail(e, path, "unknown enum value");
+        if (s_enum_from_json(f->descriptor, j, &val)) {
+            char why[160];
+            s_enum_unknown(f->descriptor, j, why, sizeof(why));
+            return s_fail(e, path, why);
+        }
         *(int *)p = val;
         return 0;
     }

@@ -4,6 +4,12 @@
  * Content-Type, or none, is answered 415 naming the one expected, so that
  * a form post or a body in another charset is never read as JSON.
  *
+ * An array is checked whole before any of it is sent: one item that is
+ * not valid and nothing is sent — the answer (400 or 422) has a verdict
+ * per item, each with the message_id it has or was given, so that a retry
+ * is exact. A valid array is then sent at once, each item getting its own
+ * verdict as before.
+ *
  * Every 503 of POST /v1/publish (the outbox full, the node's journal or the
  * broker's store unavailable, the node loop unreachable) carries
  * Retry-After: each is transient, and the same message_id posted again is
@@ -11,7 +17,9 @@
 #include "fb_http.h"
 
 #include "fb_envelope.h"
+#include "fb_crypto.h"
 #include "fb_httpd.h"
+#include "fb_json.h"
 #include "fb_log.h"
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
@@ -34,6 +42,7 @@ struct fb_http {
     const fb_node_t *node;
     char token[S_TOKEN_MAX + 1]; /* "": none asked for */
     size_t token_len;
+    long long max_body; /* bytes of a request body (max-frame), for the 413 */
 };
 
 /* Seconds a client is asked to wait before it posts again after a 503. */
@@ -132,6 +141,70 @@ static unsigned s_publish_one(const fb_http_t *self, const char *text, size_t le
     int rc = fb_publisher_send_json(pub, text, len, &ack, 30000);
     fb_publisher_destroy(&pub);
     return s_result(rc, &ack, body);
+}
+
+/* Gives item a message_id when it has none (a UUIDv7, so that the verdict
+ * can name it) and checks it as the node's submit loop will, origin and
+ * times filled as the node fills them. Returns NULL when it is valid, else
+ * its verdict body (status rejected, reason, detail, message_id) and
+ * *status (400 bad JSON, 422 not valid). */
+static json_t *s_check_item(const fb_http_t *self, json_t *item, unsigned *status)
+{
+    char id[37] = "", detail[192];
+    uint8_t raw[FB_UUID_LEN];
+    const char *reason = "INVALID_JSON";
+    *status = FB_HTTP_BAD_REQUEST;
+    if (!json_is_object(item)) return s_error(reason, "an array item is a message, a JSON object");
+    json_t *own = json_object_get(item, "message_id");
+    if (own && json_is_string(own) && fb_uuid_parse(json_string_value(own), raw) == 0) fb_uuid_format(raw, id);
+    else if (!own && fb_uuid_v7(fb_time_now_us(), raw) == 0) {
+        fb_uuid_format(raw, id);
+        json_object_set_new(item, "message_id", json_string(id));
+    }
+    ProtobufCMessage *pm = NULL;
+    if (fb_json_to_message(item, &fedbus__envelope__descriptor, &pm, detail, sizeof(detail)) == 0) {
+        Fedbus__Envelope *env = (Fedbus__Envelope *)pm;
+        char *theirs = env->origin;
+        env->origin = (char *)self->member;
+        if (env->schema_version == 0) env->schema_version = FEDBUS_SCHEMA_VERSION;
+        if (env->created_at_us == 0) env->created_at_us = fb_time_now_us();
+        fb_verdict_t v;
+        int rc = fb_envelope_check(env, &v);
+        env->origin = theirs;
+        protobuf_c_message_free_unpacked(pm, NULL);
+        if (rc == 0) return NULL;
+        reason = fb_reject_name(v.reason);
+        snprintf(detail, sizeof(detail), "%s", v.detail);
+        *status = FB_HTTP_UNPROCESSABLE;
+    }
+    return json_pack("{s:s, s:s, s:s, s:s}", "status", "rejected", "message_id", id, "reason", reason, "detail",
+                     detail);
+}
+
+/* Checks every item of doc (giving each its message_id) before anything
+ * is sent; returns 0 when all are valid, else the array's status (400 or
+ * 422) with results filled: each bad item's verdict, each good one
+ * "not_sent". */
+static unsigned s_check_all(const fb_http_t *self, json_t *doc, json_t *results)
+{
+    size_t n = json_array_size(doc);
+    unsigned worst = 0;
+    json_t **verdicts = calloc(n ? n : 1, sizeof(*verdicts));
+    if (!verdicts) return FB_HTTP_SERVICE_UNAVAILABLE;
+    for (size_t i = 0; i < n; i++) {
+        unsigned status;
+        if ((verdicts[i] = s_check_item(self, json_array_get(doc, i), &status)) && status > worst) worst = status;
+    }
+    for (size_t i = 0; worst && i < n; i++) {
+        json_t *id = json_object_get(json_array_get(doc, i), "message_id");
+        json_array_append_new(results, verdicts[i] ? verdicts[i]
+                                                   : json_pack("{s:s, s:O?, s:s}", "status", "not_sent", "message_id",
+                                                               id, "detail",
+                                                               "another item of the array is not valid: nothing was sent"));
+        verdicts[i] = NULL;
+    }
+    free(verdicts);
+    return worst;
 }
 
 /* Publishes the n elements of an array in one go (PublishBatch frames);
@@ -269,7 +342,8 @@ static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
         return;
     }
     json_t *results = json_array();
-    unsigned worst = results ? s_publish_many(self, doc, results) : FB_HTTP_SERVICE_UNAVAILABLE;
+    unsigned worst = results ? s_check_all(self, doc, results) : FB_HTTP_SERVICE_UNAVAILABLE;
+    if (results && !worst) worst = s_publish_many(self, doc, results);
     json_decref(doc);
     s_respond_publish(r, worst, results);
 }
@@ -277,9 +351,14 @@ static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 /* The node's words for what the server answers by itself. */
 static void s_on_error(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 {
-    (void)arg;
-    if (status == FB_HTTP_PAYLOAD_TOO_LARGE)
-        s_respond(r, status, s_error("FRAME_TOO_LARGE", "body exceeds max-frame"));
+    const fb_http_t *self = arg;
+    if (status == FB_HTTP_PAYLOAD_TOO_LARGE) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "the body is larger than this node takes: %lld bytes (max-frame)",
+                 self->max_body);
+        s_respond(r, status, json_pack("{s:s, s:s, s:I, s:s}", "status", "rejected", "reason", "FRAME_TOO_LARGE",
+                                       "limit_bytes", (json_int_t)self->max_body, "detail", detail));
+    }
     else if (status == FB_HTTP_SERVICE_UNAVAILABLE)
         s_respond(r, status, s_error("NODE_UNAVAILABLE", "out of memory"));
     else if (strcmp(req->method, "GET") == 0)
@@ -336,6 +415,7 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
     snprintf(self->member, sizeof(self->member), "%s", o->member);
     snprintf(self->submit, sizeof(self->submit), "%s", o->submit);
     self->node = o->node;
+    self->max_body = o->max_body;
     const fb_httpd_route_t routes[] = {
         {"GET", "/v1/health", s_health, self},
         {"POST", "/v1/publish", s_publish, self},
@@ -344,7 +424,7 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
     self->httpd = fb_httpd_start(&(fb_httpd_opts_t){.bind_addr = o->bind_addr, .port = o->port, .routes = routes,
                                                     .nroutes = sizeof(routes) / sizeof(routes[0]),
                                                     .max_body = (size_t)o->max_body, .max_conns = 64,
-                                                    .timeout_s = 60, .on_error = s_on_error},
+                                                    .timeout_s = 60, .on_error = s_on_error, .error_arg = self},
                                  &err);
     if (!self->httpd) {
         if (err == FB_EINVAL) fb_err("http-bind: '%s' is not an IPv4 address", o->bind_addr);

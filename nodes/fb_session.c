@@ -9,6 +9,7 @@
 #include "fb_session.h"
 
 #include "fb_chain.h"
+#include "fb_crypto.h"
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_time.h"
@@ -337,8 +338,10 @@ static void s_on_ack(fb_session_t *self, const fb_ack_view_t *a, const uint8_t *
     if (!e) return; /* a second ack of something already confirmed */
     if (rejected) {
         self->stats->rejected++;
-        fb_info("broker rejected origin_seq %llu: %s: %.*s", (unsigned long long)e->origin_seq,
-                fb_reject_name(a->reason), (int)a->detail_len, a->detail ? a->detail : "");
+        char uuid[37] = "-";
+        if (a->message_id && a->message_id_len == 16) fb_uuid_format(a->message_id, uuid);
+        fb_info("broker rejected origin_seq %llu: %s: %.*s (message_id %s)", (unsigned long long)e->origin_seq,
+                fb_reject_name(a->reason), (int)a->detail_len, a->detail ? a->detail : "", uuid);
     } else {
         self->stats->confirmed++;
     }

@@ -9,6 +9,7 @@
 #include "fb_submit.h"
 
 #include "fb_chain.h"
+#include "fb_crypto.h"
 
 #include "fb_envelope.h"
 #include "fb_log.h"
@@ -58,7 +59,11 @@ static void s_reject(fb_submit_t *self, const uint8_t *id, int reason, const cha
     uint8_t *frame = fb_wire_ack_frame(&a, &len);
     if (!frame) return;
     self->stats->rejected++;
-    fb_info("reject %s: %s", fb_reject_name(reason), detail);
+    /* Who sent it: the client's connection (its ZeroMQ routing id) and the message. */
+    char conn[2 * 8 + 1] = "", uuid[37] = "";
+    for (size_t i = 0; i < self->who_len && i < 8; i++) snprintf(conn + 2 * i, 3, "%02x", self->who[i]);
+    if (id) fb_uuid_format(id, uuid);
+    fb_info("reject %s: %s (client %s%s%s)", fb_reject_name(reason), detail, conn, id ? ", message_id " : "", uuid);
     if (fb_submit_reply(self, self->who, self->who_len, frame, len) != 0) self->stats->client_acks_dropped++;
     free(frame);
 }

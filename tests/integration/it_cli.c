@@ -60,7 +60,7 @@ static void test_help_and_usage_errors_have_clear_exit_codes(void **state)
         {{FEDBUS_CLI_BIN, "tail", NULL}, 2},
         {{FEDBUS_CLI_BIN, "tail", "CFP", NULL}, 2},
         {{FEDBUS_CLI_BIN, "tail", "cfp", "--count=x", NULL}, 2},
-        {{FEDBUS_CLI_BIN, "replay", "--since=yesterday", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "replay", "--since=someday", NULL}, 2},
         {{FEDBUS_CLI_BIN, "replay", "--bogus", NULL}, 2},
         {{FEDBUS_BROKER_BIN, "--help", NULL}, 0},
         {{FEDBUS_BROKER_BIN, "--max-frame=abc", NULL}, 2},
@@ -135,7 +135,7 @@ static void test_publish_of_a_bad_file_is_reported_and_fails(void **state)
     const char *argv[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, path, NULL};
     char *out = NULL;
     assert_int_equal(th_run(argv, &out, 30), 1);
-    assert_non_null(strstr(out, "rejected MISSING_FIELD"));
+    assert_non_null(strstr(out, "invalid MISSING_FIELD")); /* checked before sending: nothing sent */
     free(out);
     const char *typo = "{\"topic\":\"event.kr-busan.forum\",\"evnt\":{}}";
     fd = open(path, O_WRONLY | O_TRUNC);
@@ -195,16 +195,17 @@ static void test_http_publish_and_health(void **state)
              "\"title\":{\"en\":\"x\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}},42,%s]",
              good, good);
     assert_int_equal(th_http(port, "POST", "/v1/publish", mixed, NULL, 0, body, sizeof(body)), 422);
-    const char *a1 = strstr(body, "\"status\":\"accepted\""), *r = strstr(body, "NAMESPACE"),
+    /* Checked whole first: one bad item and nothing is sent; each item has its verdict. */
+    const char *a1 = strstr(body, "\"status\":\"not_sent\""), *r = strstr(body, "NAMESPACE"),
                *j = strstr(body, "INVALID_JSON");
     assert_non_null(a1);
     assert_non_null(r);
     assert_non_null(j);
     assert_true(a1 < r && r < j); /* in the order posted */
-    assert_non_null(strstr(j, "\"status\":\"accepted\"")); /* the last one, after them */
+    assert_non_null(strstr(j, "\"status\":\"not_sent\"")); /* the last one, after them */
     assert_int_equal(th_http(port, "GET", "/nope", NULL, NULL, 0, body, sizeof(body)), 404);
     assert_int_equal(th_http(port, "DELETE", "/v1/publish", NULL, NULL, 0, body, sizeof(body)), 405);
-    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'kr-seoul'"), 5);
+    assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'kr-seoul'"), 3);
     assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
 }
 
@@ -375,9 +376,18 @@ static void test_publish_with_message_id_twice_stores_once_and_prints_the_id_bot
     /* The node refuses an id that is not a UUIDv7 itself. */
     const char *v4[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, "--message-id=5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f",
                         path, NULL};
-    assert_int_equal(th_run(v4, &out, 30), 1);
-    if (!strstr(out, "rejected INVALID_FIELD: message_id must be a UUIDv7")) fail_msg("publish said: %s", out);
+    assert_int_equal(th_run(v4, &out, 30), 1); /* the CLI checks as the node does: nothing sent */
+    if (!strstr(out, "invalid INVALID_FIELD: message_id must be a UUIDv7")) fail_msg("publish said: %s", out);
     free(out);
+    assert_int_equal(s_stored("5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f"), 0);
+    /* Sent anyway (by the library, which does not check), the node refuses it itself. */
+    char v4json[512];
+    snprintf(v4json, sizeof(v4json), "{\"message_id\":\"5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f\",%s",
+             th_event_json("kr-busan", "forum", "v4") + 1);
+    fb_publisher_t *raw = fb_publisher_new(s_t.node_submit[0]);
+    fb_ack_t ack;
+    assert_int_equal(fb_publisher_send_json(raw, v4json, strlen(v4json), &ack, 5000), FB_EREJECTED);
+    fb_publisher_destroy(&raw);
     assert_int_equal(s_stored("5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f"), 0);
     assert_true(th_count_lines(s_t.node_log[0], "reject INVALID_FIELD: message_id must be a UUIDv7") >= 1);
     unlink(path);
@@ -403,12 +413,12 @@ static void test_publish_that_times_out_prints_the_id_to_publish_it_again_once(v
     (void)state;
     char path[32], id[37], again[37], node[100], id_flag[80];
     s_temp_file(path, th_event_json("kr-incheon", "forum", "during the outage"));
-    /* No node at all: the time-out names the id it sent. */
+    /* No node at all: said at once, naming the id it would have sent. */
     snprintf(node, sizeof(node), "--node=tcp://127.0.0.1:%d", s_t.port_base + 42);
     const char *none[] = {FEDBUS_CLI_BIN, "publish", node, "--timeout-ms=300", path, NULL};
     char *out = NULL;
     assert_int_equal(th_run(none, &out, 30), 1);
-    assert_non_null(strstr(out, "timeout id="));
+    assert_non_null(strstr(out, "unsent id="));
     s_printed_id(out, id);
     free(out);
 
