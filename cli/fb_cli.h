@@ -48,7 +48,6 @@ typedef struct {
     char broker_key[512]; /* ... and the broker's public key (file or Z85) */
     /* verify, archive */
     char origin[64];
-    char until[64];
     char directory[1024];
     char directory_key[1024];
     int require_sealed;
