@@ -45,7 +45,7 @@ const fb_cfg_key_t fb_node_keys[] = {
     {"resend-ms", FB_CFG_INT, S_INT(resend_ms), "3000", 50, 3600000, "resend unconfirmed publishes after"},
     {"heartbeat-ms", FB_CFG_INT, S_INT(heartbeat_ms), "5000", 100, 3600000, "heartbeat period"},
     {"outbox", FB_CFG_STR, S_FIELD(outbox), "disk", 0, 0,
-     "disk: unconfirmed publishes are journaled in state-dir, synced before they are sent or answered, and "
+     "disk: unconfirmed publishes are journaled in state-dir (sent meanwhile), synced before they are answered, and "
      "resent after a restart; memory: held in memory only, lost when the node stops"},
     {"state-dir", FB_CFG_STR, S_FIELD(state_dir), "", 0, 0,
      "this member's directory for the outbox journal, one node per directory (empty: ./" FB_NODE_STATE_DIR
@@ -125,7 +125,7 @@ static int s_sync_rc(fb_node_t *self, int rc)
     __atomic_store_n(&self->snap_sync_errno, e, __ATOMIC_RELAXED);
     self->sync_retry_at = fb_time_mono_us() + 100000; /* not in a tight loop */
     if (!self->sync_failing++)
-        fb_err("journal %s: cannot write: %s; nothing new is taken, sent or answered until it can be",
+        fb_err("journal %s: cannot write: %s; nothing new is taken, nor answered, until it can be",
                self->cfg.state_dir, strerror(e));
     return 0;
 }
@@ -168,9 +168,9 @@ static int s_turn(fb_node_t *self)
      * broker says where this origin's sequence stands: publishes wait in its
      * queue. On disk they are taken and journaled meanwhile (see
      * fb_outbox_raise_seq()). Nor is it read while every frame slot is
-     * taken (on disk: and a frame's worth waits, journaled): what is
-     * submitted meanwhile could not leave before an answer anyway, and read
-     * in one go after it, it costs one wake-up and leaves as one batch. */
+     * taken: what is submitted meanwhile could not leave before an answer
+     * anyway, and read in one go after it, it costs one wake-up and leaves
+     * as one batch (its journal sync then runs beside its round trip). */
     int take = fb_session_can_take(s), submit = nitems;
     if (take) items[nitems++] = (zmq_pollitem_t){fb_submit_socket(self->submit), 0, ZMQ_POLLIN, 0};
     int n = zmq_poll(items, nitems, fb_session_hello_due(s) ? 10 : 200);

@@ -33,6 +33,7 @@ struct fb_outbox {
     uint64_t send_end;   /* [cursor, send_end) may be sent */
     uint64_t send_below; /* origin_seqs below it may be sent (the journal's bound) */
     uint64_t released;   /* held answers in [head, released) were given back */
+    uint64_t answered;   /* [head, answered) answered (the first unanswered, lazily) */
     uint64_t w_tail;     /* the tail when the journal's write in flight was handed off */
     uint64_t next_seq;
     fb_map_t *by_id; /* message_id -> position, unanswered entries only */
@@ -386,7 +387,7 @@ static int s_renumber(fb_outbox_t *self, uint64_t next)
     self->next_seq += delta;
     /* The new numbers are not durable yet, nor will a write in flight make
      * them; none is sent before they are. */
-    self->synced = self->w_tail = self->send_end = self->head;
+    self->synced = self->w_tail = self->send_end = self->released = self->head;
     self->renumbered = 1;
     self->send_below = 0;
     return 0;
@@ -596,9 +597,12 @@ size_t fb_outbox_depth(const fb_outbox_t *self)
     return (size_t)(self->tail - self->head);
 }
 
-size_t fb_outbox_unsent(const fb_outbox_t *self)
+uint64_t fb_outbox_first_unanswered_seq(fb_outbox_t *self)
 {
-    return (size_t)(self->tail - self->cursor);
+    /* Answers never go back, so the position only moves on. */
+    if (self->answered < self->head) self->answered = self->head;
+    while (self->answered < self->tail && s_at(self, self->answered)->answered) self->answered++;
+    return self->answered < self->tail ? s_at(self, self->answered)->origin_seq : self->next_seq;
 }
 
 uint64_t fb_outbox_first_seq(const fb_outbox_t *self)

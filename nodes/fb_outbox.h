@@ -242,12 +242,14 @@ void fb_outbox_trim(fb_outbox_t *self);
 /* Entries held: from the oldest not yet trimmed to the newest. */
 size_t fb_outbox_depth(const fb_outbox_t *self);
 
-/* Entries not sent since the last fb_outbox_rewind(), sendable or not yet. */
-size_t fb_outbox_unsent(const fb_outbox_t *self);
-
 /* The origin_seq of the oldest entry held, fb_outbox_next_seq() when none:
  * every origin_seq below it has left the outbox. */
 uint64_t fb_outbox_first_seq(const fb_outbox_t *self);
+
+/* The origin_seq of the oldest entry the broker has not answered,
+ * fb_outbox_next_seq() when none: every origin_seq below it is answered
+ * (some perhaps still waiting for their sync). */
+uint64_t fb_outbox_first_unanswered_seq(fb_outbox_t *self);
 
 /* created_at_us of the oldest unanswered entry, or 0 when there is none. */
 int64_t fb_outbox_oldest_created_us(const fb_outbox_t *self);

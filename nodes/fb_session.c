@@ -120,18 +120,20 @@ static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n,
     return 0;
 }
 
-/* Forgets the frames the broker has answered (every publish they held has
- * left the outbox); returns 1 when another frame may be sent: while fewer
- * than inflight-frames are unanswered, or fewer than twice that holding
- * together fewer publishes than inflight-frames full frames (FB_BATCH_MAX
- * each). Under load, frames of small envelopes are full and two keep the
- * broker busy. At moderate load frames are small, and a publish that had to
- * wait for a slot would wait a whole broker round trip. Frames of large
- * envelopes fill up by max-frame long before FB_BATCH_MAX publishes (64 at
- * 16 KiB), and two of them held a broker batch to a few hundred publishes. */
+/* Forgets the frames the broker has answered (every publish they held is
+ * answered, durable or not: a slot does not wait for the journal, whose
+ * sync runs beside the round trip); returns 1 when another frame may be
+ * sent: while fewer than inflight-frames are unanswered, or fewer than
+ * twice that holding together fewer publishes than inflight-frames full
+ * frames (FB_BATCH_MAX each). Under load, frames of small envelopes are
+ * full and two keep the broker busy. At moderate load frames are small,
+ * and a publish that had to wait for a slot would wait a whole broker round
+ * trip. Frames of large envelopes fill up by max-frame long before
+ * FB_BATCH_MAX publishes (64 at 16 KiB), and two of them held a broker
+ * batch to a few hundred publishes. */
 static int s_frame_free(fb_session_t *self)
 {
-    uint64_t first = fb_outbox_first_seq(self->outbox);
+    uint64_t first = fb_outbox_first_unanswered_seq(self->outbox);
     int done = 0;
     while (done < self->nframes && self->frame_last[done] < first) done++;
     if (done) {
@@ -155,7 +157,7 @@ static void s_send_pending(fb_session_t *self)
     for (;;) {
         fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
         fb_outbox_entry_t *e = fb_outbox_next(self->outbox, FB_OUTBOX_UNSENT, &it);
-        /* A frame is answered once the outbox let go of its last publish.
+        /* A frame is answered once the broker answered its last publish.
          * While inflight-frames are unanswered, what comes waits and then
          * goes in one frame: the batch grows to what arrives during one
          * round trip to the broker, which keeps frames (and wake-ups) few
@@ -595,11 +597,7 @@ int fb_session_welcomed(const fb_session_t *self)
 
 int fb_session_can_take(fb_session_t *self)
 {
-    if (!self->welcomed) return self->journaled;
-    /* Every slot taken: on disk, what comes meanwhile is journaled, up to
-     * a full frame's worth waiting; it leaves at once, and durable, when a
-     * slot frees. */
-    return s_frame_free(self) || (self->journaled && fb_outbox_unsent(self->outbox) < FB_BATCH_MAX);
+    return self->welcomed ? s_frame_free(self) : self->journaled;
 }
 
 int fb_session_hello_due(const fb_session_t *self)

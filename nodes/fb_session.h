@@ -61,11 +61,9 @@ void fb_session_on_timer(fb_session_t *self);
 int fb_session_welcomed(const fb_session_t *self);
 
 /* Returns 1 when the loop is to take new publishes: when welcomed, while a
- * frame slot is free (see inflight-frames), or, with the outbox on disk,
- * while fewer than FB_BATCH_MAX wait to be sent (journaled meanwhile, they
- * leave when a slot frees); before the Welcome, when the outbox is on disk
- * (they are journaled, and sent after it). Otherwise the loop leaves
- * submits queued. */
+ * frame slot is free (see inflight-frames); before the Welcome, when the
+ * outbox is on disk (they are journaled, and sent after it). Otherwise the
+ * loop leaves submits queued. */
 int fb_session_can_take(fb_session_t *self);
 
 /* Returns 1 when a Hello could not be queued yet and is to be tried soon. */

@@ -5,6 +5,7 @@
 #include "fb_time.h"
 #include "fb_zmq.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -110,7 +111,8 @@ static void *s_replay_socket(int rcvhwm)
     return s_open(ZMQ_DEALER, s_t.replay, rcvhwm);
 }
 
-static void s_request(void *s, uint64_t id, uint64_t from_seq, int64_t since_us, const char *prefix, uint32_t limit)
+/* Sends one ReplayRequest; returns its size, bytes. */
+static size_t s_request(void *s, uint64_t id, uint64_t from_seq, int64_t since_us, const char *prefix, uint32_t limit)
 {
     Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
     char *prefixes[1] = {(char *)prefix};
@@ -123,6 +125,7 @@ static void s_request(void *s, uint64_t id, uint64_t from_seq, int64_t since_us,
     uint8_t buf[1024];
     size_t len = fedbus__replay_request__pack(&req, buf);
     assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
+    return len;
 }
 
 /* The next chunk within timeout_ms, or NULL. */
@@ -232,15 +235,101 @@ static void test_replay_clients_that_never_read_do_not_grow_the_broker(void **st
     if (S_RSS_MEANINGFUL && after - before > 48 * 1024) fail_msg("the broker grew by %ld KiB", after - before);
 }
 
+/* Bytes waiting in the receive queues of the broker's side of the TCP
+ * connections to the replay port (/proc/net/tcp: local address is the
+ * port, established), -1 when it cannot be read. */
+static long s_replay_rx_queue(void)
+{
+    const char *colon = strrchr(s_t.replay, ':');
+    unsigned port = colon ? (unsigned)atoi(colon + 1) : 0, lport, state;
+    unsigned long tx, rx;
+    long sum = 0;
+    char line[512];
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, " %*u: %*x:%x %*x:%*x %x %lx:%lx", &lport, &state, &tx, &rx) == 4 && lport == port &&
+            state == 1)
+            sum += (long)rx;
+    fclose(f);
+    return sum;
+}
+
+/* Threads of the broker not stopped (not in state T), -1 when its tasks
+ * cannot be read. */
+static int s_broker_running_threads(void)
+{
+    char path[64], stat[512];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)s_t.broker);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int running = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        char file[384];
+        snprintf(file, sizeof(file), "%s/%s/stat", path, de->d_name);
+        FILE *f = fopen(file, "r");
+        if (!f) continue;
+        size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+        fclose(f);
+        stat[n] = '\0';
+        const char *paren = strrchr(stat, ')');
+        running += !paren || !paren[1] || (paren[2] != 'T' && paren[2] != 't');
+    }
+    closedir(d);
+    return running;
+}
+
+/* Stops the broker and waits until every thread of it has: one thread
+ * takes a SIGSTOP and stops the others, and under load its I/O thread can
+ * read a while before that. */
+static void s_broker_freeze(void)
+{
+    assert_int_equal(kill(s_t.broker, SIGSTOP), 0);
+    int running = -1;
+    for (int i = 0; i < 500 && (running = s_broker_running_threads()) != 0; i++) usleep(10 * 1000);
+    if (running != 0) {
+        kill(s_t.broker, SIGCONT);
+        fail_msg("the broker did not stop: %d threads running", running);
+    }
+}
+
 /* One client's replays beyond replay-per-peer (8) are refused, retryable;
- * the ones it has keep going. */
+ * the ones it has keep going. The broker reads one replay request per loop
+ * turn and serves each replay in progress at most one page per turn, so
+ * the 9th request is read while the other eight are in progress only when
+ * it reaches the broker with them, and each of them takes more than 8
+ * pages: the nine are sent while the broker is stopped (every thread of
+ * it), and it is let go once its side of the connection holds all of them.
+ * (Sent while it ran, a client slowed down between its sends let the first
+ * replays finish before the 9th came, which was then served.) */
 static void test_a_clients_replays_beyond_replay_per_peer_are_refused(void **state)
 {
     (void)state;
+    enum { LIMIT = 4096 }; /* 16 pages of 256 */
     void *s = s_replay_socket(0);
-    for (uint64_t id = 1; id <= 9; id++) s_request(s, id, BIG_FROM, 0, "event.zz-big", 2000);
+    /* Connected: a request refused at once comes back. */
+    s_request(s, 100, 1ULL << 63, 0, NULL, 0);
+    Fedbus__ReplayChunk *ch = s_chunk(s, 10000);
+    assert_non_null(ch);
+    assert_int_equal(ch->request_id, 100);
+    fedbus__replay_chunk__free_unpacked(ch, NULL);
+    long before = s_replay_rx_queue(), want = 0;
+    assert_true(before >= 0);
+    s_broker_freeze();
+    /* On the wire each is a short ZMTP frame (2 bytes more), under CURVE a
+     * MESSAGE command: "\x07MESSAGE", an 8-byte nonce and the boxed
+     * flags byte and request, with a 16-byte tag (35 bytes more). */
+    long overhead = s_t.trust ? 35 : 2;
+    for (uint64_t id = 1; id <= 9; id++) want += overhead + (long)s_request(s, id, BIG_FROM, 0, "event.zz-big", LIMIT);
+    long rx = 0;
+    for (int i = 0; i < 300 && (rx = s_replay_rx_queue()) < before + want; i++) usleep(20 * 1000);
+    kill(s_t.broker, SIGCONT);
+    if (rx < before + want)
+        fail_msg("the broker's replay connections hold %ld bytes, want %ld (%ld before)", rx, before + want,
+                 before);
     int done_ok = 0, refused = 0;
-    Fedbus__ReplayChunk *ch;
     while ((done_ok + refused < 9) && (ch = s_chunk(s, 10000)) != NULL) {
         if (ch->done && ch->error == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE && ch->request_id == 9)
             refused++;

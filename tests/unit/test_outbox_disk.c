@@ -323,6 +323,33 @@ static void test_an_answer_before_the_sync_is_held_until_it_and_the_entry_kept(v
     fb_outbox_destroy(&ob); /* 4 still held in the ring: freed */
 }
 
+/* A frame slot frees on the broker's answers, not on the sync: the first
+ * unanswered origin_seq moves past answers that wait for their sync, while
+ * the first held (what has left the outbox) does not. */
+static void test_the_first_unanswered_moves_on_answers_before_their_sync(void **state)
+{
+    (void)state;
+    fb_outbox_t *ob = s_open_anchored(100);
+    for (uint64_t k = 1; k <= 4; k++) assert_int_equal(s_append(ob, k), FB_OK);
+    assert_int_equal(fb_outbox_first_unanswered_seq(ob), 1);
+    s_answer(ob, 1);
+    s_answer(ob, 3);
+    assert_int_equal(fb_outbox_first_unanswered_seq(ob), 2);
+    s_answer(ob, 2);
+    assert_int_equal(fb_outbox_first_unanswered_seq(ob), 4);
+    fb_outbox_trim(ob);
+    assert_int_equal(fb_outbox_first_seq(ob), 1); /* none is durable yet */
+    s_answer(ob, 4);
+    assert_int_equal(fb_outbox_first_unanswered_seq(ob), fb_outbox_next_seq(ob));
+    assert_int_equal(fb_outbox_sync(ob), FB_OK);
+    fb_outbox_trim(ob);
+    assert_int_equal(fb_outbox_first_seq(ob), 5);
+    assert_int_equal(fb_outbox_first_unanswered_seq(ob), 5);
+    assert_int_equal(s_append(ob, 5), FB_OK);
+    assert_int_equal(fb_outbox_first_unanswered_seq(ob), 5);
+    fb_outbox_destroy(&ob);
+}
+
 static void test_a_journal_not_closed_cleanly_numbers_above_what_it_may_have_sent(void **state)
 {
     (void)state;
@@ -805,6 +832,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_once_welcomed_appends_are_sendable_before_their_sync_up_to_the_journals_bound, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_an_answer_before_the_sync_is_held_until_it_and_the_entry_kept, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_the_first_unanswered_moves_on_answers_before_their_sync, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_a_journal_not_closed_cleanly_numbers_above_what_it_may_have_sent,
                                         s_setup, s_teardown),
