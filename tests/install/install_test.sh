@@ -5,15 +5,16 @@
 # installed fedbus-broker, CURVE keys, a registered partner; PostgreSQL from
 # pg_virtualenv's PG* environment; ports 27700-27702).
 #
-# usage: install_test.sh BUILD_DIR SOURCE_DIR LIBDIR SOVERSION [EXTRA_CFLAGS]
+# usage: install_test.sh BUILD_DIR SOURCE_DIR LIBDIR SOVERSION CC [EXTRA_CFLAGS]
 # Exit status 0 when every check holds; 1 and "install_test: what" otherwise.
 set -euo pipefail
 
-BUILD=${1:?usage: install_test.sh BUILD_DIR SOURCE_DIR LIBDIR SOVERSION [EXTRA_CFLAGS]}
+BUILD=${1:?usage: install_test.sh BUILD_DIR SOURCE_DIR LIBDIR SOVERSION CC [EXTRA_CFLAGS]}
 SRC=${2:?}
 LIBDIR=${3:?}           # e.g. lib/x86_64-linux-gnu, relative to the prefix
 SOVERSION=${4:?}
-EXTRA_CFLAGS=${5:-}     # the sanitizer build's flags, for the partner program too
+CC=${5:?}               # the build's C compiler (cc on Debian: gcc)
+EXTRA_CFLAGS=${6:-}     # the sanitizer build's flags, for the partner program too
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DB=fedbus_it_install
 INGEST=tcp://127.0.0.1:27700
@@ -100,7 +101,7 @@ case " $flags " in
   *) fail "pkg-config --cflags does not point into the DESTDIR" ;;
 esac
 # shellcheck disable=SC2086 # flags are words
-cc -std=c11 -Wall -Wextra -Werror $EXTRA_CFLAGS -o "$work/subscriber" "$here/subscriber.c" $flags ||
+"$CC" -std=c11 -Wall -Wextra -Werror $EXTRA_CFLAGS -o "$work/subscriber" "$here/subscriber.c" $flags ||
   fail "the partner's program does not build against the installed tree"
 export LD_LIBRARY_PATH=$D/usr/$LIBDIR
 ldd "$work/subscriber" | grep -q "libfedbus.so.$SOVERSION => $D/usr/$LIBDIR/" ||
@@ -162,7 +163,7 @@ awk '/^## Building a partner.s program/{on=1; next} /^## /{on=0}
      on && /^```c$/{code=1; next} on && /^```/{code=0; next} on && code' "$SRC/docs/install.md" >"$work/partner-tail.c"
 grep -q 'fb_subscriber_recv' "$work/partner-tail.c" || fail "no partner-tail.c found in docs/install.md"
 # shellcheck disable=SC2086
-cc -std=c11 -Wall -Wextra -Werror $EXTRA_CFLAGS -o "$work/partner-tail" "$work/partner-tail.c" $flags ||
+"$CC" -std=c11 -Wall -Wextra -Werror $EXTRA_CFLAGS -o "$work/partner-tail" "$work/partner-tail.c" $flags ||
   fail "docs/install.md's partner-tail.c does not build"
 set +e
 timeout 30 "$work/partner-tail" "$FEED" "$REPLAY" "$work/intl-lyon.key" "$work/broker.pub" 1 >"$work/tail.out" 2>&1
