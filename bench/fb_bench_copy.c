@@ -12,6 +12,7 @@
 #include "fb_crypto.h"
 #include "fb_envelope.h"
 #include "fb_map.h"
+#include "fb_retention.h"
 #include "fb_store.h"
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
@@ -86,6 +87,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "fedbus-bench-copy: store: %s\n", err);
         return 1;
     }
+    /* The partitions the broker's manager would have made by now: the rows
+     * go where the broker's would, not into the default partition. */
+    fb_retention_t *parts = fb_retention_new(cfg.pg, &(fb_retention_opts_t){0, 86400000LL, 3600000LL});
+    if (!parts) goto done;
+    fb_retention_destroy(&parts);
     /* As the broker's writer does. */
     fb_store_set_ahead(store, 1);
     uint64_t head = 0;

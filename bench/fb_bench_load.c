@@ -23,6 +23,7 @@
 
 #include "fb_config.h"
 #include "fb_crypto.h"
+#include "fb_curve.h"
 #include "fb_envelope.h"
 #include "fb_time.h"
 #include "fb_zmq.h"
@@ -59,6 +60,7 @@ typedef struct {
     long long window;
     long long rate;
     char feed[256];
+    char keys[512], broker_key[512]; /* the subscribers' CURVE keys (fb_curve) */
     long long subscribers;
     long long duration;
     long long idle;
@@ -90,6 +92,9 @@ static const fb_cfg_key_t s_keys[] = {
      "0 = closed loop, as fast as acks allow; N = open loop, N messages/s in total"},
     {"feed", FB_CFG_STR, S_FIELD(feed), "", 0, 0,
      "broker feed endpoint for the subscribers (empty = no subscriber)"},
+    {"keys", FB_CFG_STR, S_FIELD(keys), "", 0, 0,
+     "a member's secret key file: the subscribers reach a broker run with keys (with broker-key; not --broker)"},
+    {"broker-key", FB_CFG_STR, S_FIELD(broker_key), "", 0, 0, "the broker's public key file, or its Z85"},
     {"subscribers", FB_CFG_INT, S_INT(subscribers), "1", 0, S_MAX_SUBS,
      "subscriber threads, each receiving everything"},
     {"duration", FB_CFG_INT, S_INT(duration), "300", 1, 86400,
@@ -166,6 +171,7 @@ typedef struct {
 } s_sub_t;
 
 static s_config_t s_cfg;
+static fb_curve_t s_curve; /* the subscribers' keys, read once at start */
 static volatile sig_atomic_t s_stop;
 static uint8_t s_prefix[10];
 static int s_nconns, s_nsubs;
@@ -608,7 +614,13 @@ static void *s_sub_main(void *arg)
 {
     s_sub_t *s = arg;
     int marked = 0;
-    fb_subscriber_t *sub = fb_subscriber_new(s_cfg.feed, NULL);
+    fb_endpoint_opts_t feed = {.endpoint = s_cfg.feed};
+    if (s_curve.on) {
+        feed.curve_serverkey = s_curve.server_key;
+        feed.curve_publickey = s_curve.public_key;
+        feed.curve_secretkey = s_curve.secret_key;
+    }
+    fb_subscriber_t *sub = fb_subscriber_open(&feed, NULL);
     if (!sub || fb_subscriber_add(sub, "event") != FB_OK) {
         snprintf(s->error, sizeof(s->error), "cannot subscribe to %s", s_cfg.feed);
         s->failed = 1;
@@ -748,6 +760,11 @@ int main(int argc, char **argv)
     }
     if (lrc < 0 || nargs > 0) {
         fprintf(stderr, "fedbus-bench-load: %s\n", lrc < 0 ? err : "unexpected argument (see --help)");
+        return 2;
+    }
+    char kerr[600];
+    if (fb_curve_client(&s_curve, s_cfg.keys, s_cfg.broker_key, kerr, sizeof(kerr)) != 0) {
+        fprintf(stderr, "fedbus-bench-load: %s\n", kerr);
         return 2;
     }
     if (!s_cfg.nodes[0] == !s_cfg.broker[0]) {

@@ -25,6 +25,7 @@
 #include "fb_members.h"
 #include "fb_map.h"
 #include "fb_replay_srv.h"
+#include "fb_retention.h"
 #include "fb_store.h"
 #include "fb_time.h"
 #include "fb_writer.h"
@@ -89,7 +90,14 @@ const fb_cfg_key_t fb_broker_keys[] = {
      "each admitted by the member registry"},
     {"insecure-plaintext", FB_CFG_BOOL, offsetof(fb_broker_config_t, insecure_plaintext), 0, "false", 0, 0,
      "development only: no encryption and no member check; anyone who reaches the sockets publishes as any "
-     "member and reads everything"},
+     "member and reads everything (without it, keys is required)"},
+    {"retention", FB_CFG_DURATION, offsetof(fb_broker_config_t, retention), 0, "0", 0, 36600LL * 86400000,
+     "keep messages this long (e.g. 30d, 12h, 90m, 45s; 0 = forever): older partitions are dropped"},
+    {"retention-period", FB_CFG_DURATION, offsetof(fb_broker_config_t, retention_period), 0, "0", 0,
+     366LL * 86400000,
+     "the time range of ids one partition of the messages table holds, 1s to 366d (0 = auto: about a sixteenth of retention, 30d without)"},
+    {"id-max-future", FB_CFG_DURATION, offsetof(fb_broker_config_t, id_max_future), 0, "1h", 1000,
+     7LL * 86400000, "how far after the broker's clock a message_id (UUIDv7) may be dated (1s to 7d)"},
     {"stats-interval", FB_CFG_INT, offsetof(fb_broker_config_t, stats_interval), 0, "30", 0, 86400,
      "seconds between statistics log lines (0 = never)"},
     {"log-level", FB_CFG_STR, offsetof(fb_broker_config_t, log_level),
@@ -113,6 +121,7 @@ struct fb_broker {
     fb_ingest_t *ingest;
     fb_feed_t *feed;
     fb_replay_srv_t *replay;
+    fb_retention_t *retention; /* the partition manager */
     fb_map_t *heads;   /* origin -> highest origin_seq committed and answered (Welcomes) */
     fb_verify_t *verify; /* seals and links of what is read */
     /* The counters, the main thread's own; as of the last stats line; and
@@ -190,6 +199,13 @@ static void s_log_stats(fb_broker_t *self)
             (double)self->store_us_max / 1000.0,
             stored ? (double)(s->store_us_sum - l->store_us_sum) / 1000.0 / (double)stored : 0.0,
             o ? " rejects:" : "", reasons);
+    const fb_retention_counts_t *r = &s->retention;
+    if (memcmp(r, &l->retention, sizeof(*r)) != 0)
+        fb_info("stats retention: partitions_made=%llu rows_moved=%llu partitions_dropped=%llu rows_dropped=%llu"
+                " rows_expired=%llu failures=%llu",
+                (unsigned long long)r->created, (unsigned long long)r->moved, (unsigned long long)r->dropped,
+                (unsigned long long)r->rows_dropped, (unsigned long long)r->rows_expired,
+                (unsigned long long)r->failures);
     self->store_us_max = 0;
     fb_verify_stats_t v = {0};
     if (self->verify) fb_verify_get_stats(self->verify, &v);
@@ -298,6 +314,7 @@ static void s_housekeeping(fb_broker_t *self)
         malloc_trim(0);
         self->next_trim_us = fb_time_mono_us() + S_TRIM_US;
     }
+    fb_retention_counts(self->retention, &self->stats.retention);
     if (self->cfg.stats_interval > 0 && fb_time_mono_us() >= self->next_stats_us) {
         s_log_stats(self);
         self->next_stats_us = fb_time_mono_us() + self->cfg.stats_interval * 1000000;
@@ -308,7 +325,7 @@ static void s_housekeeping(fb_broker_t *self)
 int fb_broker_run(fb_broker_t *self, volatile sig_atomic_t *stop)
 {
     fb_writer_t *w = self->writer;
-    if (fb_writer_start(w, stop) != 0) return -1;
+    if (fb_writer_start(w, stop) != 0 || fb_retention_start(self->retention) != 0) return -1;
     fb_info("serving: ingest %s, feed %s, replay %s, head %llu", self->cfg.ingest, self->cfg.feed,
             self->cfg.replay, (unsigned long long)self->stats.head);
     while (!*stop) {
@@ -467,10 +484,15 @@ static int s_trust(fb_broker_t *self)
         fb_err("keys and insecure-plaintext exclude each other: set one of them");
         return -1;
     }
+    if (!cfg->keys[0] && !cfg->insecure_plaintext) {
+        fb_err("no keys: set keys=FILE, the broker's secret key file (fedbus keygen), so that every socket speaks "
+               "CURVE and admits only registered members; or insecure-plaintext=true for a development broker "
+               "that encrypts nothing and checks nobody");
+        return -1;
+    }
     if (!cfg->keys[0]) {
-        fb_warn("%s: no encryption and no member check on ingest, feed and replay: anyone who reaches them can "
-                "publish as any member and read everything (development only; set keys=FILE)",
-                cfg->insecure_plaintext ? "insecure-plaintext" : "no keys set");
+        fb_warn("insecure-plaintext: no encryption and no member check on ingest, feed and replay: anyone who "
+                "reaches them can publish as any member and read everything (development only; set keys=FILE)");
         if (!(self->identity = fb_identity_new(NULL))) fb_err("out of memory");
         return self->identity ? 0 : -1;
     }
@@ -504,12 +526,18 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     }
     self->cfg = *cfg;
     pthread_mutex_init(&self->shared_lock, NULL);
+    if (cfg->retention_period && cfg->retention_period < 1000) {
+        fb_err("retention-period: at least 1s (or 0: chosen from retention)");
+        goto error;
+    }
     if (!(self->heads = fb_map_new(64))) {
         fb_err("out of memory");
         goto error;
     }
     self->writer = fb_writer_new(&self->cfg, s_answer, self, &self->stats);
     if (!self->writer) goto error;
+    fb_retention_opts_t ropts = {cfg->retention, cfg->retention_period, cfg->id_max_future};
+    if (!(self->retention = fb_retention_new(cfg->pg, &ropts))) goto error;
     fb_store_t *reader = fb_store_open(cfg->pg, FB_STORE_READER, err, sizeof(err));
     if (!reader) {
         fb_err("store (reader): %s", err);
@@ -526,6 +554,8 @@ fb_broker_t *fb_broker_new(const fb_broker_config_t *cfg)
     if (s_open_sockets(self, reader) != 0) goto error;
     s_trust_stats(self);
     if (s_open_verify(self) != 0) goto error;
+    fb_ingest_set_retention(self->ingest, self->retention);
+    fb_replay_srv_set_retention(self->replay, self->retention);
     self->last_stats.head = self->stats.head; /* a line is due only once something changed */
     self->last_stats.origins = self->stats.origins;
     s_share_stats(self);
@@ -542,6 +572,7 @@ void fb_broker_destroy(fb_broker_t **self_p)
     fb_broker_t *self = *self_p;
     /* The writer first: a batch it still holds is answered through the others. */
     fb_writer_destroy(&self->writer);
+    fb_retention_destroy(&self->retention);
     fb_replay_srv_destroy(&self->replay);
     fb_ingest_destroy(&self->ingest);
     fb_verify_destroy(&self->verify);

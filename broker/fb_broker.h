@@ -22,6 +22,7 @@ typedef struct {
     long long stats_interval;
     long long feed_queue;
     long long replay_max, replay_per_peer, replay_queue, replay_stall, replay_timeout;
+    long long retention, retention_period, id_max_future; /* milliseconds */
     char keys[512];         /* the broker's secret key file (fb_keys): CURVE on every socket */
     int insecure_plaintext; /* no CURVE, no member check: development only */
     char log_level[16];

@@ -7,6 +7,8 @@
 #ifndef FB_BROKER_STATS_H
 #define FB_BROKER_STATS_H
 
+#include "fb_retention.h"
+
 #include <stdint.h>
 
 /* Room for every reject reason (Fedbus__RejectReason, 0-19 today). */
@@ -48,6 +50,8 @@ typedef struct {
     /* gauges */
     uint64_t head;    /* highest global_seq committed and answered */
     uint64_t origins; /* origins with a committed head */
+    /* the partition manager's counters, copied every turn of the loop */
+    fb_retention_counts_t retention;
 } fb_broker_stats_t;
 
 #endif

@@ -25,6 +25,7 @@ struct fb_ingest {
     fb_identity_t *identity;
     fb_peer_id_t peer;    /* who sent the frame being read */
     fb_arena_t *scratch;  /* one envelope's decoding, reset after its checks */
+    const fb_retention_t *retention; /* the date rules of ids; NULL: none */
     fb_ack_view_t acks[FB_BATCH_MAX]; /* one AckBatch being written */
     size_t ack_sizes[FB_BATCH_MAX];
 };
@@ -59,6 +60,11 @@ void fb_ingest_destroy(fb_ingest_t **self_p)
     fb_arena_destroy(&self->scratch);
     free(self);
     *self_p = NULL;
+}
+
+void fb_ingest_set_retention(fb_ingest_t *self, const fb_retention_t *retention)
+{
+    self->retention = retention;
 }
 
 void *fb_ingest_socket(fb_ingest_t *self)
@@ -204,7 +210,8 @@ static int s_check_member(const fb_peer_id_t *peer, const Fedbus__Envelope *env,
         return FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
     }
     if (!fb_member_may_publish(peer->member, env->topic, strlen(env->topic))) {
-        snprintf(detail, size, "topic %s is outside %s's publish patterns", env->topic, peer->id);
+        if (!peer->member->npublish) snprintf(detail, size, "member %s may publish nothing (no publish patterns)", peer->id);
+        else snprintf(detail, size, "topic %s is outside %s's publish patterns", env->topic, peer->id);
         return FEDBUS__REJECT_REASON__REJECT_NAMESPACE;
     }
     return 0;
@@ -219,9 +226,11 @@ static int s_check_member(const fb_peer_id_t *peer, const Fedbus__Envelope *env,
  * copy: under load that copy was as large as the envelope (16 KiB
  * envelopes: a 16 MiB batch held 16 MiB more) and went cold before the
  * writer used what it needed of it. */
-static int s_check_publish(const fb_peer_id_t *peer, fb_arena_t *scratch, fb_arena_t *arena, fb_batch_item_t *it,
-                           char *detail, size_t size)
+static int s_check_publish(const fb_ingest_t *self, fb_arena_t *arena, fb_batch_item_t *it, char *detail,
+                           size_t size)
 {
+    const fb_peer_id_t *peer = &self->peer;
+    fb_arena_t *scratch = self->scratch;
     fb_verdict_t v;
     Fedbus__Envelope *bad = NULL;
     int reason = 0;
@@ -250,6 +259,11 @@ static int s_check_publish(const fb_peer_id_t *peer, fb_arena_t *scratch, fb_are
         reason = FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD;
         goto done;
     }
+    /* The id's date decides its partition: not before what retention
+     * keeps, not far ahead of what exists. */
+    if (self->retention &&
+        (reason = fb_retention_check_id(self->retention, it->id, fb_time_now_us(), detail, size)) != 0)
+        goto done;
     if (fb_wire_content_hash(it->env_data, it->env_len, it->hash) != 0) {
         snprintf(detail, size, "envelope could not be hashed");
         reason = FEDBUS__REJECT_REASON__REJECT_MALFORMED;
@@ -314,7 +328,7 @@ static void s_read_batch(fb_ingest_t *self, fb_batch_t *b, fb_batch_item_t *firs
         fb_wire_next_item(&p, end, &it->env_data, &it->env_len);
         it->in_group = 1;
         char detail[192];
-        int reason = s_check_publish(&self->peer, self->scratch, b->arena, it, detail, sizeof(detail));
+        int reason = s_check_publish(self, b->arena, it, detail, sizeof(detail));
         if (reason) {
             const char *kept = s_keep(b->arena, detail);
             fb_batch_reject(it, reason, kept ? kept : "refused");
@@ -450,7 +464,7 @@ int fb_ingest_read(fb_ingest_t *self, fb_batch_t *b)
         if (!s_read_other(self, b, it, &f->ident, data, len)) goto done;
     }
     char detail[192];
-    int reason = s_check_publish(&self->peer, self->scratch, b->arena, it, detail, sizeof(detail));
+    int reason = s_check_publish(self, b->arena, it, detail, sizeof(detail));
     if (reason) {
         s_reject(self, &f->ident, it->has_id ? it->id : NULL, reason, detail);
         goto done;

@@ -18,6 +18,7 @@
 #include "fb_feed.h"
 #include "fb_identity.h"
 #include "fb_map.h"
+#include "fb_retention.h"
 #include "fb_writer.h"
 
 typedef struct fb_ingest fb_ingest_t;
@@ -37,6 +38,10 @@ fb_ingest_t *fb_ingest_new(void *router, const fb_broker_config_t *cfg, const fb
 
 /* Frees *self_p and closes its socket (accepts NULL; sets *self_p to NULL). */
 void fb_ingest_destroy(fb_ingest_t **self_p);
+
+/* Checks the date of every publish's message_id with retention's rules
+ * (borrowed; it outlives the ingest) from now on. */
+void fb_ingest_set_retention(fb_ingest_t *self, const fb_retention_t *retention);
 
 /* The ROUTER socket, to poll. */
 void *fb_ingest_socket(fb_ingest_t *self);

@@ -254,7 +254,6 @@ void fb_member_clear(fb_member_t *m)
 
 int fb_member_may_publish(const fb_member_t *m, const char *topic, size_t len)
 {
-    if (m->npublish == 0) return 1;
     for (size_t i = 0; i < m->npublish; i++)
         if (fb_pattern_match(m->publish[i], topic, len)) return 1;
     return 0;

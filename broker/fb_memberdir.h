@@ -45,7 +45,7 @@ typedef struct {
     int has_curve; /* curve_public is set (a member without one cannot connect) */
     uint8_t curve_public[FB_MEMBER_CURVE_LEN];
     char curve_z85[FB_MEMBER_Z85_LEN + 1];
-    char **publish; /* topic patterns it may publish under; none: its whole namespace */
+    char **publish; /* topic patterns it may publish under; none: nothing (an observer) */
     size_t npublish;
     char **read; /* topic patterns it may read */
     size_t nread;
@@ -101,8 +101,10 @@ int fb_memberdir_key_parse(const fb_memberdir_key_row_t *row, fb_member_key_t *o
 void fb_member_clear(fb_member_t *m);
 
 /* Whether m may publish topic (len bytes): one of its publish patterns
- * matches it, or it has none (then the envelope's own rule alone applies:
- * the topic's second segment is its origin). Returns 1 or 0. */
+ * matches it (`fedbus member add` gives a hub or a partner "*.ID", its own
+ * namespace; an observer none: it publishes nothing). The envelope's own
+ * rule, that the topic's second segment is its origin, holds besides.
+ * Returns 1 or 0. */
 int fb_member_may_publish(const fb_member_t *m, const char *topic, size_t len);
 
 typedef struct fb_memberdir fb_memberdir_t;

@@ -102,6 +102,71 @@ static const char *const s_migrations[] = {
     /* 6: the seals the broker verified, with the entry hashes they cover
      * and the chain head after each (broker/fb_proofs.c). */
     fb_proofs_schema_sql,
+    /* 7: retention. fedbus_messages becomes a table partitioned by range
+     * of message_id: ids are UUIDv7, whose first 48 bits are Unix
+     * milliseconds, so a range of ids is a range of creation times, and
+     * retention drops whole partitions (a DROP, not a DELETE). The unique
+     * key (message_id, origin) holds the partition key, so PostgreSQL
+     * still enforces it across all partitions, and a look-up by id reads
+     * one partition. global_seq loses its primary key (a partitioned table
+     * can only have one that holds the partition key): the broker, the only
+     * writer, numbers the rows itself, and every partition keeps an index
+     * on it for replay. Partitions are made and dropped by the broker's
+     * partition manager (fb_retention.c); fedbus_retention records what it
+     * dropped. The table as it was is kept, not rewritten, as the first
+     * partition: every id up to now (or up to its newest UUIDv7, if later);
+     * rows whose ids are not UUIDv7 (older brokers took any 16 bytes), or
+     * lie after that, move to the DEFAULT partition first. This reads the
+     * table twice and builds the index on global_seq for its rows. */
+    "CREATE TABLE fedbus_retention ("
+    "  one                boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    "  horizon_seq        bigint NOT NULL DEFAULT 1,"
+    "  horizon_at         timestamptz,"
+    "  ids_from           timestamptz,"
+    "  dropped_partitions bigint NOT NULL DEFAULT 0,"
+    "  dropped_rows       bigint NOT NULL DEFAULT 0,"
+    "  updated_at         timestamptz NOT NULL DEFAULT now());"
+    "INSERT INTO fedbus_retention DEFAULT VALUES;"
+    "ALTER TABLE fedbus_messages RENAME TO fedbus_messages_legacy;"
+    "ALTER INDEX fedbus_messages_id_origin_key RENAME TO fedbus_messages_legacy_id_origin_key;"
+    "ALTER INDEX fedbus_messages_stored_at RENAME TO fedbus_messages_legacy_stored_at;"
+    "ALTER INDEX IF EXISTS fedbus_messages_topic_seq RENAME TO fedbus_messages_legacy_topic_seq;"
+    "CREATE TABLE fedbus_messages ("
+    "  global_seq   bigint NOT NULL,"
+    "  origin       text COLLATE \"C\" NOT NULL,"
+    "  origin_seq   bigint NOT NULL,"
+    "  message_id   uuid NOT NULL,"
+    "  topic        text COLLATE \"C\" NOT NULL,"
+    "  created_at   timestamptz NOT NULL,"
+    "  stored_at    timestamptz NOT NULL,"
+    "  content_hash bytea NOT NULL,"
+    "  envelope     bytea NOT NULL,"
+    "  CONSTRAINT fedbus_messages_id_origin_key UNIQUE (message_id, origin))"
+    "  PARTITION BY RANGE (message_id);"
+    "ALTER TABLE fedbus_messages ALTER COLUMN envelope SET STORAGE EXTERNAL;"
+    "CREATE INDEX fedbus_messages_global_seq ON fedbus_messages (global_seq);"
+    "CREATE INDEX fedbus_messages_stored_at ON fedbus_messages USING brin (stored_at);"
+    "CREATE INDEX fedbus_messages_topic_seq ON fedbus_messages (topic, global_seq);"
+    "CREATE TABLE fedbus_messages_default PARTITION OF fedbus_messages DEFAULT;"
+    "DO $$ DECLARE newest uuid; bound uuid; BEGIN"
+    "  SELECT message_id INTO newest FROM fedbus_messages_legacy"
+    "   WHERE message_id < (lpad(to_hex((extract(epoch FROM now() + interval '1 day') * 1000)::bigint), 12, '0')"
+    "                       || '00000000000000000000')::uuid"
+    "     AND substr(message_id::text, 15, 1) = '7' AND substr(message_id::text, 20, 1) IN ('8', '9', 'a', 'b')"
+    "   ORDER BY message_id DESC LIMIT 1;"
+    "  bound := (lpad(to_hex(greatest((extract(epoch FROM now()) * 1000)::bigint,"
+    "             coalesce(('x' || substr(replace(newest::text, '-', ''), 1, 12))::bit(48)::bigint, 0)) + 1), 12, '0')"
+    "            || '00000000000000000000')::uuid;"
+    "  WITH moved AS (DELETE FROM fedbus_messages_legacy"
+    "    WHERE NOT (message_id < bound AND substr(message_id::text, 15, 1) = '7'"
+    "               AND substr(message_id::text, 20, 1) IN ('8', '9', 'a', 'b'))"
+    "    RETURNING global_seq, origin, origin_seq, message_id, topic, created_at, stored_at, content_hash, envelope)"
+    "  INSERT INTO fedbus_messages_default (global_seq, origin, origin_seq, message_id, topic, created_at,"
+    "    stored_at, content_hash, envelope) SELECT * FROM moved;"
+    "  ALTER TABLE fedbus_messages_legacy DROP CONSTRAINT fedbus_messages_pkey;"
+    "  EXECUTE format('ALTER TABLE fedbus_messages ATTACH PARTITION fedbus_messages_legacy"
+    " FOR VALUES FROM (MINVALUE) TO (%L)', bound);"
+    "END $$;",
 };
 #define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
 

@@ -42,6 +42,8 @@ typedef struct {
     char **prefixes;
     size_t nprefixes;
     uint64_t remaining; /* 0 = to the head */
+    int from_start;     /* from_seq 0: from the oldest kept, wherever the horizon moves before the first chunk */
+    int sent;           /* a chunk went out */
     /* A chunk the client's queue refused, with what follows once it is sent. */
     zmq_msg_t held;
     int holding, held_done;
@@ -65,6 +67,7 @@ struct fb_replay_srv {
     int nreplays;
     int turn;            /* where the next turn starts */
     uint64_t dropped;    /* replays dropped for a client that did not read */
+    const fb_retention_t *retention; /* the horizon; NULL: nothing is ever dropped */
     fb_identity_t *identity;
     fb_pace_t *pace;     /* refusals are logged once a minute per client */
 };
@@ -116,6 +119,20 @@ void fb_replay_srv_destroy(fb_replay_srv_t **self_p)
     *self_p = NULL;
 }
 
+void fb_replay_srv_set_retention(fb_replay_srv_t *self, const fb_retention_t *retention)
+{
+    self->retention = retention;
+}
+
+/* The horizon as the manager last published it. */
+static void s_horizon(const fb_replay_srv_t *self, uint64_t *seq, int64_t *us)
+{
+    *seq = 1;
+    *us = 0;
+    if (self->retention) fb_retention_horizon(self->retention, seq, us);
+    if (*seq < 1) *seq = 1;
+}
+
 void *fb_replay_srv_socket(fb_replay_srv_t *self)
 {
     return self->router;
@@ -153,15 +170,18 @@ static int s_pack(const Fedbus__ReplayChunk *ch, zmq_msg_t *msg)
 }
 
 static void s_replay_error(fb_replay_srv_t *self, const zmq_msg_t *ident, uint64_t request_id, int reason,
-                           const char *detail)
+                           const char *detail, uint64_t first_seq)
 {
     Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
     zmq_msg_t body;
+    int64_t us;
     ch.request_id = request_id;
     ch.done = 1;
     ch.error = reason;
     ch.detail = (char *)detail;
     ch.head_seq = self->head;
+    if (first_seq) ch.first_seq = first_seq;
+    else s_horizon(self, &ch.first_seq, &us);
     if (s_pack(&ch, &body) == 0) fb_reply_send(self->router, ident, &body);
 }
 
@@ -178,9 +198,41 @@ static int s_prefix_check(const char *p)
     return 0;
 }
 
-/* 0 when req may start; else the reason to refuse it, with *detail. */
+/* Whether history from from_seq (0: from the oldest kept) stored since
+ * since_us (0: any time) lies beyond a horizon at horizon_seq and
+ * horizon_us; if so writes why into buf (size bytes), naming the first
+ * global_seq kept. */
+static int s_beyond_at(uint64_t from_seq, int64_t since_us, uint64_t horizon_seq, int64_t horizon_us, char *buf,
+                       size_t size)
+{
+    char at[48];
+    if (from_seq && from_seq < horizon_seq) {
+        snprintf(buf, size, "from_seq %llu is beyond retention: the first global_seq kept is %llu",
+                 (unsigned long long)from_seq, (unsigned long long)horizon_seq);
+        return 1;
+    }
+    if (since_us && since_us < horizon_us) {
+        fb_time_format(horizon_us, 0, at, sizeof(at));
+        snprintf(buf, size, "since_us is before the retention horizon %s: the first global_seq kept is %llu", at,
+                 (unsigned long long)horizon_seq);
+        return 1;
+    }
+    return 0;
+}
+
+/* s_beyond_at() with the horizon the manager published. */
+static int s_beyond(const fb_replay_srv_t *self, uint64_t from_seq, int64_t since_us, char *buf, size_t size)
+{
+    uint64_t seq;
+    int64_t us;
+    s_horizon(self, &seq, &us);
+    return s_beyond_at(from_seq, since_us, seq, us, buf, size);
+}
+
+/* 0 when req may start; else the reason to refuse it, with *detail (which
+ * may point into buf, of size bytes). */
 static int s_check(const fb_replay_srv_t *self, const zmq_msg_t *ident, const Fedbus__ReplayRequest *req,
-                   const char **detail)
+                   const char **detail, char *buf, size_t size)
 {
     *detail = "prefixes: at most 256, each 1-255 of [a-z0-9.-]";
     if (req->n_prefixes > S_MAX_PREFIXES) return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
@@ -191,6 +243,10 @@ static int s_check(const fb_replay_srv_t *self, const zmq_msg_t *ident, const Fe
     *detail = "from_seq: at most 2^63-1; since_us: 0 to 253402300799999999 (year 9999)";
     if (req->from_seq > INT64_MAX || req->since_us < 0 || req->since_us > S_SINCE_MAX)
         return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
+    if (s_beyond(self, req->from_seq, req->since_us, buf, size)) {
+        *detail = buf;
+        return FEDBUS__REJECT_REASON__REJECT_BEYOND_RETENTION;
+    }
     *detail = "too many replays in progress: retry";
     if (self->nreplays >= self->limits.max_active) return FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE;
     int mine = 0;
@@ -210,7 +266,7 @@ static void s_refuse(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_pee
     char why[160];
     fb_identity_why(peer, why, sizeof(why));
     self->stats->replays_refused++;
-    s_replay_error(self, ident, request_id, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, why);
+    s_replay_error(self, ident, request_id, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, why, 0);
     if (FB_LOG_INFO <= fb_log_level_current &&
         fb_pace_may(self->pace, zmq_msg_data((zmq_msg_t *)ident), zmq_msg_size((zmq_msg_t *)ident),
                     FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, "replay refused NOT_AUTHORIZED", 1, 1.0 / 60))
@@ -226,15 +282,20 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer
         s_refuse(self, ident, peer, req->request_id);
         return;
     }
-    int why = s_check(self, ident, req, &detail);
+    char buf[192];
+    int why = s_check(self, ident, req, &detail, buf, sizeof(buf));
     if (why) {
-        s_replay_error(self, ident, req->request_id, why, detail);
+        s_replay_error(self, ident, req->request_id, why, detail, 0);
         return;
     }
     s_replay_t *r = &self->replays[self->nreplays];
     memset(r, 0, sizeof(*r));
     r->request_id = req->request_id;
-    r->next_seq = req->from_seq ? req->from_seq : 1;
+    /* From the start means from the oldest message kept. */
+    int64_t us;
+    s_horizon(self, &r->next_seq, &us);
+    if (req->from_seq) r->next_seq = req->from_seq;
+    r->from_start = req->from_seq == 0;
     r->since_us = req->since_us;
     r->remaining = req->limit;
     r->scan = S_SCAN;
@@ -247,7 +308,7 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer
     if (!r->prefixes || r->nprefixes != req->n_prefixes) {
         s_replay_free(r);
         s_replay_error(self, ident, req->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       "out of memory");
+                       "out of memory", 0);
         return;
     }
     zmq_msg_copy(&r->ident, (zmq_msg_t *)ident);
@@ -270,7 +331,7 @@ void fb_replay_srv_read(fb_replay_srv_t *self, uint64_t head)
     if (zmq_msg_more(&body)) {
         fb_zmq_drain(self->router);
         s_replay_error(self, &ident, 0, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
-                       "a replay request is one frame; got several");
+                       "a replay request is one frame; got several", 0);
         goto out;
     }
     Fedbus__ReplayRequest *req =
@@ -282,7 +343,7 @@ void fb_replay_srv_read(fb_replay_srv_t *self, uint64_t head)
     if (!req) {
         fb_info("replay: undecodable request");
         s_replay_error(self, &ident, 0, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
-                       "not a decodable ReplayRequest");
+                       "not a decodable ReplayRequest", 0);
         goto out;
     }
     s_start(self, &ident, &peer, req);
@@ -337,6 +398,8 @@ static void s_hold_page(const fb_store_page_t *page, void *arg)
     ch.envelopes = envs;
     ch.head_seq = c->srv->head;
     ch.done = done;
+    int64_t us;
+    s_horizon(c->srv, &ch.first_seq, &us);
     if (s_pack(&ch, &r->held) != 0) c->failed = 1;
     else r->holding = 1;
 }
@@ -360,10 +423,31 @@ static int s_offer(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
     }
     zmq_msg_close(&r->held);
     r->holding = 0;
+    r->sent = 1;
     r->blocked_us = 0;
     r->next_seq = r->held_next;
     r->remaining = r->held_remaining;
     return r->held_done;
+}
+
+/* Retention dropped history under replay r while it ran (the page read a
+ * newer horizon than the one it started with): a replay from the start
+ * that sent nothing yet starts again from the oldest kept; any other ends
+ * with BEYOND_RETENTION, which names the first global_seq kept. Returns 1
+ * when r is finished. */
+static int s_page_beyond(fb_replay_srv_t *self, s_replay_t *r)
+{
+    uint64_t seq;
+    int64_t us;
+    char buf[192];
+    fb_store_page_horizon(self->reader, &seq, &us);
+    if (r->from_start && !r->sent && !s_beyond_at(0, r->since_us, seq, us, buf, sizeof(buf))) {
+        r->next_seq = seq;
+        return 0;
+    }
+    s_beyond_at(r->next_seq, r->since_us, seq, us, buf, sizeof(buf));
+    s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_BEYOND_RETENTION, buf, seq);
+    return 1;
 }
 
 /* Serves one step of replay r; returns 1 when r is finished. */
@@ -373,13 +457,14 @@ static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
     if (r->stopped) return 1; /* its last chunk could not even be made */
     if (fb_store_check(self->reader) != 0) {
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       "store unavailable: retry");
+                       "store unavailable: retry", 0);
         return 1;
     }
     s_page_ctx_t ctx = {self, r, S_PAGE, r->next_seq + r->scan, 0};
     if (r->remaining && r->remaining < ctx.want) ctx.want = (unsigned)r->remaining;
     int n = fb_store_page(self->reader, r->next_seq, ctx.to, r->since_us, (const char *const *)r->prefixes,
                           r->nprefixes, ctx.want, s_hold_page, &ctx);
+    if (n == FB_STORE_PAGE_BEYOND) return s_page_beyond(self, r);
     /* A window read quickly and short (an index found little) may widen;
      * one that took long (rows read one by one) narrows again. */
     int64_t took = fb_time_mono_us() - now;
@@ -388,7 +473,7 @@ static int s_step(fb_replay_srv_t *self, s_replay_t *r, int64_t now)
     if (n < 0 || ctx.failed) {
         fb_warn("replay: %s", n < 0 ? fb_store_error(self->reader) : "out of memory");
         s_replay_error(self, &r->ident, r->request_id, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE,
-                       n < 0 ? "store error: retry" : "out of memory");
+                       n < 0 ? "store error: retry" : "out of memory", 0);
         return 1;
     }
     return r->holding ? s_offer(self, r, now) : 0;

@@ -8,6 +8,7 @@
 #define FB_REPLAY_SRV_H
 
 #include "fb_broker_stats.h"
+#include "fb_retention.h"
 #include "fb_identity.h"
 #include "fb_store.h"
 
@@ -41,11 +42,16 @@ int fb_replay_srv_recheck(fb_replay_srv_t *self);
  * *self_p to NULL). */
 void fb_replay_srv_destroy(fb_replay_srv_t **self_p);
 
+/* Refuses replays of history retention dropped (BEYOND_RETENTION), and
+ * starts from_seq 0 at the oldest message kept, by the horizon of retention
+ * (borrowed; it outlives the service) from now on. */
+void fb_replay_srv_set_retention(fb_replay_srv_t *self, const fb_retention_t *retention);
+
 /* The ROUTER socket, to poll. */
 void *fb_replay_srv_socket(fb_replay_srv_t *self);
 
 /* Reads one request; starts its replay, or answers it with an error chunk
- * (MALFORMED, BAD_TOPIC, INVALID_FIELD, STORE_UNAVAILABLE). head is the highest global_seq
+ * (MALFORMED, BAD_TOPIC, INVALID_FIELD, BEYOND_RETENTION, STORE_UNAVAILABLE). head is the highest global_seq
  * committed, which every chunk reports. */
 void fb_replay_srv_read(fb_replay_srv_t *self, uint64_t head);
 

@@ -1,9 +1,10 @@
-/* fb_store.c — PostgreSQL persistence: connections, batches COPYed in one transaction, heads, look-ups, replay pages. */
+/* fb_store.c — PostgreSQL persistence: connections, batches COPYed in one transaction, heads. */
 #include "fb_store.h"
 
 #include "fb_proofs.h"
 
 #include "fb_copy.h"
+#include "fb_store_int.h"
 #include "fb_migrate.h"
 #include "fb_map.h"
 #include "fb_time.h"
@@ -13,42 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    char origin[FB_SEGMENT_MAX + 1];
-    uint64_t origin_seq, global_seq;
-    int64_t stored_at_us;
-} s_head_t;
-
-struct fb_store {
-    PGconn *conn;
-    fb_store_role_t role;
-    char *conninfo;
-    char error[256];
-    fb_copy_t *copy; /* the COPY data's encoder, made by the first append */
-    /* Heads are written to fedbus_origins once per heads-interval, not with
-     * every batch: `pending` holds, per origin, the head of what was
-     * committed since the last time; `batch` the heads of the batch being
-     * written. Reading the heads adds what was stored after them. */
-    s_head_t *pending;
-    size_t npending, cap_pending;
-    fb_map_t *pending_at; /* origin -> index in pending */
-    s_head_t *batch;
-    size_t nbatch, cap_batch;
-    fb_map_t *batch_at;
-    int64_t heads_interval_us;
-    int64_t heads_written_us; /* monotonic; 0 = never */
-    /* The COPY of the next batch, sent ahead (fb_store_append, after a
-     * commit): 0 = none, S_AHEAD_COPY, or S_AHEAD_BEGIN when it opened a
-     * transaction for the heads too. */
-    int ahead;
-    int send_ahead; /* whether to (fb_store_set_ahead) */
-    void (*on_sent)(void *arg); /* fb_store_set_on_sent */
-    void *on_sent_arg;
-    int timeout_ms; /* statement_timeout, set at every connect (0 = the server's) */
-    const char *extra; /* fb_store_set_extra(): SQL for the next append's transaction */
-    int extra_last;    /* the last append had some: the next COPY sent ahead opens a transaction */
-};
 
 #define S_AHEAD_COPY 1
 #define S_AHEAD_BEGIN 2
@@ -67,6 +32,16 @@ const char *fb_store_error(const fb_store_t *self)
 static int s_exec(fb_store_t *self, const char *sql, ExecStatusType want)
 {
     return fb_migrate_exec(self->conn, sql, want, self->error, sizeof(self->error));
+}
+
+void fb_store_fail(fb_store_t *self, const char *what, const PGresult *res)
+{
+    s_set_error(self, what, res);
+}
+
+int fb_store_exec(fb_store_t *self, const char *sql, ExecStatusType want)
+{
+    return s_exec(self, sql, want);
 }
 
 static int s_take_lock(fb_store_t *self)
@@ -99,6 +74,12 @@ static int s_connect(fb_store_t *self)
     }
     if (s_exec(self, "SET client_min_messages = warning", PGRES_COMMAND_OK)) return -1;
     if (self->timeout_ms && s_set_timeout(self)) return -1;
+    self->page_prepared = 0;
+    if (self->lock_timeout_ms) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "SET lock_timeout = %d", self->lock_timeout_ms);
+        if (s_exec(self, sql, PGRES_COMMAND_OK)) return -1;
+    }
     if (self->role == FB_STORE_WRITER) {
         if (fb_migrate_run(self->conn, self->error, sizeof(self->error)) || s_take_lock(self)) return -1;
         /* The ack follows COMMIT: it must be durable, whatever the server default. */
@@ -240,6 +221,11 @@ int fb_store_check(fb_store_t *self)
     return s_connect(self);
 }
 
+int fb_store_reconnect(fb_store_t *self)
+{
+    return s_connect(self);
+}
+
 /* Runs sql, which returns one non-negative bigint, into *out; returns
  * FB_OK or FB_ESTORE (the error says what failed). */
 static int s_query_int(fb_store_t *self, const char *sql, const char *what, uint64_t *out)
@@ -255,11 +241,15 @@ static int s_query_int(fb_store_t *self, const char *sql, const char *what, uint
 
 int fb_store_head(fb_store_t *self, uint64_t *global_seq)
 {
-    return s_query_int(self, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages", "reading the head",
-                       global_seq);
+    /* Retention may have dropped every message: the head is never below
+     * what was dropped, so that numbers are never given twice. */
+    return s_query_int(self,
+                       "SELECT greatest(coalesce(max(global_seq), 0), (SELECT horizon_seq - 1 FROM fedbus_retention))"
+                       " FROM fedbus_messages",
+                       "reading the head", global_seq);
 }
 
-static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
+static int s_head_put(fb_store_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
                       uint64_t origin_seq, uint64_t global_seq, int64_t stored_at_us, size_t *index);
 
 int fb_store_origin_heads(fb_store_t *self,
@@ -342,7 +332,7 @@ static int s_put_data(void *arg, const uint8_t *data, size_t len)
 
 /* Sets the head of row's origin in (heads, at) to row, growing heads, and
  * its place in *index (when not NULL); returns 0 or -1 when out of memory. */
-static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
+static int s_head_put(fb_store_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, const char *origin,
                       uint64_t origin_seq, uint64_t global_seq, int64_t stored_at_us, size_t *index)
 {
     size_t olen = strlen(origin);
@@ -351,7 +341,7 @@ static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, co
     if (!fb_map_get(at, origin, olen, &i)) {
         if (*n == *cap) {
             size_t c = *cap ? *cap * 2 : 16;
-            s_head_t *h = realloc(*heads, c * sizeof(*h));
+            fb_store_head_t *h = realloc(*heads, c * sizeof(*h));
             if (!h) return -1;
             *heads = h;
             *cap = c;
@@ -361,7 +351,7 @@ static int s_head_put(s_head_t **heads, size_t *n, size_t *cap, fb_map_t *at, co
         (*heads)[i].origin_seq = 0;
         if (fb_map_put(at, origin, olen, i) != 0) return -1;
     }
-    s_head_t *h = &(*heads)[i];
+    fb_store_head_t *h = &(*heads)[i];
     if (origin_seq > h->origin_seq) h->origin_seq = origin_seq;
     h->global_seq = global_seq;
     h->stored_at_us = stored_at_us;
@@ -381,10 +371,10 @@ static char *s_heads_sql(fb_store_t *self)
                             "last_global_seq, last_stored_at) VALUES ");
     int first = 1;
     for (int part = 0; part < 2; part++) {
-        const s_head_t *heads = part ? self->batch : self->pending;
+        const fb_store_head_t *heads = part ? self->batch : self->pending;
         size_t n = part ? self->nbatch : self->npending;
         for (size_t i = 0; i < n; i++) {
-            const s_head_t *h = &heads[i];
+            const fb_store_head_t *h = &heads[i];
             /* A pending origin that this batch moves on is written once, newest. */
             if (!part && fb_map_get(self->batch_at, h->origin, strlen(h->origin), NULL)) continue;
             /* origin is a validated segment: [a-z0-9-] only, safe to inline. */
@@ -405,7 +395,7 @@ static char *s_heads_sql(fb_store_t *self)
 static int s_heads_commit(fb_store_t *self)
 {
     for (size_t i = 0; i < self->nbatch; i++) {
-        const s_head_t *h = &self->batch[i];
+        const fb_store_head_t *h = &self->batch[i];
         if (s_head_put(&self->pending, &self->npending, &self->cap_pending, self->pending_at, h->origin,
                        h->origin_seq, h->global_seq, h->stored_at_us, NULL) != 0)
             return -1;
@@ -536,7 +526,7 @@ int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
     size_t run = 0; /* the head the row before set: rows come in runs of one origin */
     for (size_t i = 0; i < n; i++) {
         if (i && strcmp(self->batch[run].origin, rows[i].origin) == 0) {
-            s_head_t *h = &self->batch[run];
+            fb_store_head_t *h = &self->batch[run];
             if (rows[i].origin_seq > h->origin_seq) h->origin_seq = rows[i].origin_seq;
             h->global_seq = rows[i].global_seq;
             h->stored_at_us = rows[i].stored_at_us;
@@ -583,158 +573,4 @@ int fb_store_write_heads(fb_store_t *self)
 void fb_store_set_heads_interval(fb_store_t *self, int64_t ms)
 {
     self->heads_interval_us = ms * 1000;
-}
-
-/* ---------------------------------------------------------- lookups ----- */
-
-/* A bigint or timestamptz of a binary result: 8 bytes, big-endian. */
-static uint64_t s_be64(const char *p)
-{
-    uint64_t v = 0;
-    for (int k = 0; k < 8; k++) v = v << 8 | (uint8_t)p[k];
-    return v;
-}
-
-static void s_uuid_text(const uint8_t *id, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[id[i] >> 4];
-        out[2 * i + 1] = hex[id[i] & 15];
-    }
-    out[32] = '\0';
-}
-
-int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_store_found_t *found)
-{
-    s_drop_ahead(self);
-    if (n == 0) return FB_OK;
-    size_t olen = 3, ilen = 3;
-    for (size_t i = 0; i < n; i++) olen += strlen(keys[i].origin) + 1, ilen += 33;
-    char *origins = malloc(olen), *ids = malloc(ilen);
-    if (!origins || !ids) {
-        free(origins);
-        free(ids);
-        return FB_ENOMEM;
-    }
-    char *o = origins, *d = ids;
-    *o++ = '{';
-    *d++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        o += sprintf(o, "%s%s", i ? "," : "", keys[i].origin);
-        if (i) *d++ = ',';
-        s_uuid_text(keys[i].message_id, d);
-        d += 32;
-        found[i].found = 0;
-    }
-    strcpy(o, "}");
-    strcpy(d, "}");
-    const char *params[2] = {origins, ids};
-    PGresult *r = PQexecParams(self->conn,
-                               "SELECT k.i, m.global_seq, m.origin_seq, m.content_hash, m.stored_at "
-                               "FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS k(origin, id, i) "
-                               "JOIN fedbus_messages m ON m.origin = k.origin AND m.message_id = k.id",
-                               2, NULL, params, NULL, NULL, 1);
-    free(origins);
-    free(ids);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        s_set_error(self, "looking up duplicates", r);
-        PQclear(r);
-        return FB_ESTORE;
-    }
-    for (int row = 0; row < PQntuples(r); row++) {
-        uint64_t idx = s_be64(PQgetvalue(r, row, 0));
-        if (idx < 1 || idx > n || PQgetlength(r, row, 3) != 32) continue;
-        fb_store_found_t *f = &found[idx - 1];
-        f->found = 1;
-        f->global_seq = s_be64(PQgetvalue(r, row, 1));
-        f->origin_seq = s_be64(PQgetvalue(r, row, 2));
-        f->stored_at_us = (int64_t)s_be64(PQgetvalue(r, row, 4)) + FB_COPY_PG_EPOCH_US;
-        memcpy(f->hash, PQgetvalue(r, row, 3), 32);
-    }
-    PQclear(r);
-    return FB_OK;
-}
-
-/* Sends the page query (EXPLAIN of it when explain): rows of [from_seq,
- * to_seq) in global_seq order, each prefix as a byte range [p, p with its
- * last byte + 1) that the (topic, global_seq) index serves (topics and
- * prefixes are [a-z0-9.-]: the last byte never overflows). */
-static PGresult *s_page_query(fb_store_t *self, int explain, uint64_t from_seq, uint64_t to_seq,
-                              int64_t since_us, const char *const *prefixes, size_t nprefixes, unsigned max)
-{
-    char num[4][24];
-    size_t np = 4 + 2 * nprefixes, blen = 0;
-    for (size_t i = 0; i < nprefixes; i++) blen += strlen(prefixes[i]) + 1;
-    const char **params = malloc(np * sizeof(*params) + blen + 512 + nprefixes * 48);
-    if (!params) return NULL;
-    char *n = (char *)(params + np), *sql = n + blen;
-    snprintf(num[0], 24, "%llu", (unsigned long long)from_seq);
-    snprintf(num[1], 24, "%llu", (unsigned long long)(to_seq && to_seq <= INT64_MAX ? to_seq : INT64_MAX));
-    snprintf(num[2], 24, "%lld", (long long)since_us);
-    snprintf(num[3], 24, "%u", max);
-    params[0] = num[0], params[1] = num[1], params[2] = num[2], params[3] = num[3];
-    char *q = sql + sprintf(sql, "%sSELECT envelope, global_seq FROM fedbus_messages WHERE global_seq >= $1::bigint"
-                                 " AND global_seq < $2::bigint"
-                                 " AND ($3::bigint = 0 OR stored_at >= to_timestamp($3::bigint / 1e6))",
-                            explain ? "EXPLAIN " : "");
-    for (size_t i = 0; i < nprefixes; i++) {
-        size_t len = strlen(prefixes[i]);
-        memcpy(n, prefixes[i], len + 1);
-        n[len - 1]++;
-        params[4 + 2 * i] = prefixes[i];
-        params[5 + 2 * i] = n;
-        n += len + 1;
-        q += sprintf(q, "%s(topic >= $%zu AND topic < $%zu)", i ? " OR " : " AND (", 5 + 2 * i, 6 + 2 * i);
-    }
-    sprintf(q, "%s ORDER BY global_seq LIMIT $4::int", nprefixes ? ")" : "");
-    PGresult *r = PQexecParams(self->conn, sql, (int)np, NULL, params, NULL, NULL, explain ? 0 : 1);
-    free(params);
-    return r;
-}
-
-int fb_store_page(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t since_us,
-                  const char *const *prefixes, size_t nprefixes, unsigned max,
-                  void (*fn)(const fb_store_page_t *page, void *arg), void *arg)
-{
-    const uint8_t *envs[FB_STORE_PAGE_MAX];
-    size_t lens[FB_STORE_PAGE_MAX];
-    uint64_t seqs[FB_STORE_PAGE_MAX];
-    if (max > FB_STORE_PAGE_MAX) max = FB_STORE_PAGE_MAX;
-    if (from_seq > INT64_MAX) from_seq = INT64_MAX; /* nothing is stored there */
-    PGresult *r = s_page_query(self, 0, from_seq, to_seq, since_us, prefixes, nprefixes, max);
-    /* A connection the server dropped still reads as OK until a query fails on it: reconnect, ask again. */
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQstatus(self->conn) != CONNECTION_OK && s_connect(self) == 0) {
-        PQclear(r);
-        r = s_page_query(self, 0, from_seq, to_seq, since_us, prefixes, nprefixes, max);
-    }
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        s_set_error(self, "replay", r);
-        PQclear(r);
-        return -1;
-    }
-    int n = PQntuples(r);
-    for (int i = 0; i < n; i++) {
-        envs[i] = (const uint8_t *)PQgetvalue(r, i, 0);
-        lens[i] = (size_t)PQgetlength(r, i, 0);
-        seqs[i] = s_be64(PQgetvalue(r, i, 1));
-    }
-    fb_store_page_t page = {envs, lens, seqs, (size_t)n, n ? seqs[n - 1] : 0};
-    fn(&page, arg);
-    PQclear(r);
-    return n;
-}
-
-int fb_store_page_plan(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t since_us,
-                       const char *const *prefixes, size_t nprefixes, char *out, size_t out_size)
-{
-    PGresult *r = s_page_query(self, 1, from_seq, to_seq, since_us, prefixes, nprefixes, 256);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    size_t at = 0;
-    out[0] = '\0';
-    for (int i = 0; ok && i < PQntuples(r) && at < out_size; i++)
-        at += (size_t)snprintf(out + at, out_size - at, "%s\n", PQgetvalue(r, i, 0));
-    if (!ok) s_set_error(self, "replay plan", r);
-    PQclear(r);
-    return ok ? 0 : -1;
 }

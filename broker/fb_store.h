@@ -1,9 +1,11 @@
 /* fb_store.h — the broker's PostgreSQL store: with fb_migrate.c, the only files that use libpq.
  *
  * One writer connection appends batches with binary COPY inside one
- * transaction (group commit); a reader connection serves replay. The schema
+ * transaction (group commit); a reader connection serves replay; a third
+ * manages the partitions (fb_store_part.c, for fb_retention). The schema
  * is versioned and migrated at open (fb_migrate.c; docs/operations.md lists
- * versions); the rows are encoded by fb_copy.c. */
+ * versions); the rows are encoded by fb_copy.c; look-ups and replay pages
+ * are in fb_store_read.c. */
 #ifndef FB_STORE_H
 #define FB_STORE_H
 
@@ -137,12 +139,21 @@ typedef struct {
  * each 1-255 bytes of [a-z0-9.-]), in global_seq order, and hands them to
  * fn as one page. A prefix is read through the (topic, global_seq) index.
  * A connection the server dropped is reopened and the page asked once
- * more. Returns the count (>= 0) or -1 (fb_store_error() says why; also
+ * more. Returns the count (>= 0); FB_STORE_PAGE_BEYOND when retention
+ * dropped history the page would cover (from_seq below the horizon's
+ * global_seq, or since_us before its time: fb_store_page_horizon() says
+ * where it is; fn is not called); or -1 (fb_store_error() says why; also
  * when the statement timeout cut the query). */
 #define FB_STORE_PAGE_MAX 1024
+#define FB_STORE_PAGE_BEYOND (-2)
 int fb_store_page(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int64_t since_us,
                   const char *const *prefixes, size_t nprefixes, unsigned max,
                   void (*fn)(const fb_store_page_t *page, void *arg), void *arg);
+
+/* The retention horizon as the last fb_store_page() read it: every message
+ * with global_seq >= *horizon_seq is kept (1 when nothing was dropped), and
+ * every message stored at or after *horizon_us (0: nothing dropped). */
+void fb_store_page_horizon(const fb_store_t *self, uint64_t *horizon_seq, int64_t *horizon_us);
 
 /* Writes into out (NUL-terminated, cut at out_size) PostgreSQL's plan of
  * the query fb_store_page() sends for these arguments (for tests). Returns
@@ -153,6 +164,88 @@ int fb_store_page_plan(fb_store_t *self, uint64_t from_seq, uint64_t to_seq, int
 /* Sets the connection's statement_timeout (ms; 0 = none), now and after
  * every reconnection: a query that runs longer fails. Returns 0 or -1. */
 int fb_store_set_timeout(fb_store_t *self, int ms);
+
+/* ------------------------------------------------------- partitions ---
+ * fedbus_messages is partitioned by range of message_id (UUIDv7: the first
+ * 48 bits are Unix milliseconds), plus one DEFAULT partition
+ * (fb_store_part.c). Each call is one transaction; with a lock_timeout set,
+ * one that would wait longer for a lock fails (FB_ESTORE) and changes
+ * nothing. */
+
+/* One partition: ids dated [lo_ms, hi_ms) in Unix milliseconds (INT64_MIN,
+ * INT64_MAX for MINVALUE, MAXVALUE), or the default partition. */
+typedef struct {
+    char name[64];
+    int64_t lo_ms, hi_ms;
+    int is_default;
+} fb_store_part_t;
+
+/* Lists the partitions into *parts (caller frees) and their number into
+ * *n. Returns FB_OK, FB_ENOMEM or FB_ESTORE. */
+int fb_store_parts(fb_store_t *self, fb_store_part_t **parts, size_t *n);
+
+/* Sets the connection's lock_timeout (ms) for the calls below. Returns 0 or -1. */
+int fb_store_set_lock_timeout(fb_store_t *self, int ms);
+
+/* Makes partition name for ids dated [lo_ms, hi_ms), moving into it the
+ * default partition's rows of that range (*moved: how many). Returns FB_OK
+ * or FB_ESTORE. */
+int fb_store_part_create(fb_store_t *self, const char *name, int64_t lo_ms, int64_t hi_ms, int64_t *moved);
+
+/* What a partition holds: rows (-1: not counted), the highest global_seq
+ * (0: none) and when that row was stored (µs; 0: none). */
+typedef struct {
+    int64_t rows;
+    uint64_t max_seq;
+    int64_t newest_stored_us;
+} fb_store_part_info_t;
+
+/* Reads *info of part, counting its rows when count (a scan; else an index
+ * probe). FB_OK or FB_ESTORE. */
+int fb_store_part_info(fb_store_t *self, const fb_store_part_t *part, int count, fb_store_part_info_t *info);
+
+/* What fb_store_part_drop() did. */
+typedef struct {
+    size_t partitions;
+    int64_t rows;     /* as counted by fb_store_part_info() before */
+    uint64_t max_seq; /* the highest global_seq dropped */
+    int64_t lock_wait_us; /* how long the lock took to get... */
+    int64_t held_us;      /* ... and how long it was held: what COPY and replay waited */
+} fb_store_drop_t;
+
+/* Drops parts[0..n) (infos as read before): in one transaction that takes
+ * an ACCESS EXCLUSIVE lock on fedbus_messages, reads each one's newest row
+ * again under it (one stored at or after cut_us stays), detaches it,
+ * renames it FB_STORE_DROPPED_PREFIX..., and raises the horizon in
+ * fedbus_retention: horizon_seq to the highest global_seq dropped + 1,
+ * horizon_at to cut_us, ids_from to the highest upper bound dropped; then,
+ * with nothing locked, drops the detached tables (fb_store_drop_detached()).
+ * Returns FB_OK (out says what went) or FB_ESTORE (nothing did). */
+int fb_store_part_drop(fb_store_t *self, const fb_store_part_t *parts, const fb_store_part_info_t *infos,
+                       size_t n, int64_t cut_us, fb_store_drop_t *out);
+
+/* Tables detached by fb_store_part_drop() are renamed with this prefix
+ * until they are dropped. */
+#define FB_STORE_DROPPED_PREFIX "fedbus_dropped_"
+
+/* Drops the tables fb_store_part_drop() detached and could not drop yet
+ * (*dropped: how many). FB_OK or FB_ESTORE. */
+int fb_store_drop_detached(fb_store_t *self, size_t *dropped);
+
+/* Deletes the default partition's rows stored before cut_us and raises the
+ * horizon past them (*rows: how many). FB_OK or FB_ESTORE. */
+int fb_store_expire_default(fb_store_t *self, int64_t cut_us, int64_t *rows);
+
+/* The retention horizon as fedbus_retention holds it. */
+typedef struct {
+    uint64_t horizon_seq;   /* every message with global_seq >= it is kept (1: nothing dropped) */
+    int64_t horizon_us;     /* every message stored at or after it is kept (0: nothing dropped) */
+    int64_t ids_from_ms;    /* ids dated before it were dropped with their partition (0: none) */
+    int64_t dropped_partitions, dropped_rows;
+} fb_store_horizon_t;
+
+/* Reads *h. FB_OK or FB_ESTORE. */
+int fb_store_horizon(fb_store_t *self, fb_store_horizon_t *h);
 
 /* Number of stored messages (for the demo and tests). */
 int fb_store_count(fb_store_t *self, int64_t *count);

@@ -3,7 +3,9 @@
  * `fedbus tail --durable=NAME` keeps its cursor (fb_subscriber_position())
  * in STATE_DIR/NAME.cursor, written every S_SAVE_US and at exit (temporary
  * file, fsync, rename), and starts after it: a kill loses nothing, and
- * repeats at most what was printed in the last S_SAVE_US. */
+ * repeats at most what was printed in the last S_SAVE_US. Messages the
+ * broker's retention dropped before tail could print them are reported on
+ * stderr, with their global_seqs, and end it (exit 1) unless --skip-lost. */
 #include "fb_cli.h"
 #include "fb_curve.h"
 #include "fb_time.h"
@@ -28,6 +30,7 @@ typedef struct {
     fb_cli_opts_t o;
     char durable[65];
     char state_dir[512];
+    int skip_lost;
 } s_tail_opts_t;
 
 #define S_TAIL_STR(f) offsetof(s_tail_opts_t, f), sizeof(((s_tail_opts_t *)0)->f)
@@ -45,6 +48,8 @@ static const fb_cfg_key_t s_tail_keys[] = {
      "keep the cursor under this name (letters, digits, . _ -) and start after it next time"},
     {"state-dir", FB_CFG_STR, S_TAIL_STR(state_dir), "", 0, 0,
      "where durable cursors live (default $XDG_STATE_HOME/fedbus or ~/.local/state/fedbus)"},
+    {"skip-lost", FB_CFG_BOOL, offsetof(s_tail_opts_t, skip_lost), 0, "false", 0, 0,
+     "when messages to print were dropped by the broker's retention, say so on stderr and go on (default: exit 1)"},
     {"keys", FB_CFG_STR, FB_CLI_STR(keys), "", 0, 0,
      "this member's secret key file: the broker is reached with CURVE (with broker-key; also FEDBUS_KEYS)"},
     {"broker-key", FB_CFG_STR, FB_CLI_STR(broker_key), "", 0, 0,
@@ -54,7 +59,8 @@ static const fb_cfg_key_t s_tail_keys[] = {
 
 static const fb_cfg_key_t s_replay_keys[] = {
     {"replay", FB_CFG_STR, FB_CLI_STR(replay), FB_DEFAULT_REPLAY, 0, 0, "broker replay endpoint"},
-    {"from-seq", FB_CFG_INT, FB_CLI_INT(from_seq), "1", 0, INT64_MAX, "first global_seq"},
+    {"from-seq", FB_CFG_INT, FB_CLI_INT(from_seq), "0", 0, INT64_MAX,
+     "first global_seq (0 = the oldest the broker keeps)"},
     {"since", FB_CFG_STR, FB_CLI_STR(since), "", 0, 0, "only messages stored at or after this RFC 3339 time"},
     {"limit", FB_CFG_INT, FB_CLI_INT(limit), "0", 0, UINT32_MAX, "at most this many messages (0 = all)"},
     {"timeout-ms", FB_CFG_INT, FB_CLI_INT(timeout_ms), "10000", 1, 3600000, "wait this long for each chunk"},
@@ -303,6 +309,14 @@ int fb_cli_tail(int argc, char **argv)
             last = fb_time_mono_us();
         } else if (r == FB_ETIMEOUT || r == FB_EINTR) {
             if (o->idle_s && fb_time_mono_us() - last > o->idle_s * 1000000) break;
+        } else if (r == FB_ELOST) {
+            uint64_t first, lastseq;
+            fb_subscriber_lost(t.sub, &first, &lastseq);
+            fprintf(stderr,
+                    "fedbus tail: global_seq %llu to %llu were dropped by the broker's retention before they could be"
+                    " printed: the messages among them are lost%s\n",
+                    (unsigned long long)first, (unsigned long long)lastseq, to.skip_lost ? "" : " (--skip-lost goes on)");
+            if (!to.skip_lost) rc = 1;
         } else {
             fprintf(stderr, "fedbus tail: %s%s%s\n", r == FB_ESTORE ? "cannot repair a gap in the feed: " : "",
                     fb_strerror(r), s_hint(r, &c));
@@ -335,6 +349,11 @@ int fb_cli_replay(int argc, char **argv)
                             (uint32_t)o.limit, s_print, &o, (int)o.timeout_ms);
     fb_curve_clear(&c);
     fflush(stdout);
+    if (rc == FB_ELOST) {
+        fprintf(stderr, "fedbus replay: history from %s is beyond the broker's retention (dropped);"
+                        " --from-seq=0 starts at the oldest message kept\n", o.since[0] ? "--since" : "--from-seq");
+        return 1;
+    }
     if (rc != FB_OK) {
         fprintf(stderr, "fedbus replay: %s%s\n", fb_strerror(rc), s_hint(rc, &c));
         return 1;

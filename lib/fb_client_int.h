@@ -52,6 +52,7 @@ typedef struct {
     uint32_t scanned;      /* stored messages the broker sent (before the patterns' exact check) */
     uint64_t scanned_last; /* the last one's global_seq (0: none) */
     uint64_t head_seq;     /* the last chunk's head_seq: the broker's head when it was read */
+    uint64_t first_seq;    /* the last chunk's first_seq: the first global_seq kept (after FB_ELOST) */
 } fb_replay_tally_t;
 
 /* fb_replay_opts() without the check of replay's keys, also filling *tally

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,46 @@ static const fb_cfg_key_t *s_find(const fb_cfg_key_t *keys, const char *name, si
     for (const fb_cfg_key_t *k = keys; k->name; k++)
         if (strlen(k->name) == len && strncmp(k->name, name, len) == 0) return k;
     return NULL;
+}
+
+int fb_config_duration(const char *text, long long *ms)
+{
+    static const struct {
+        const char *unit;
+        long long ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    char *end;
+    if (!isdigit((unsigned char)text[0])) return -1;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno) return -1;
+    if (*end == '\0') {
+        if (v != 0) return -1; /* a number alone says nothing of its unit */
+        *ms = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(end, units[i].unit) == 0) {
+            if (v > LLONG_MAX / units[i].ms) return -1;
+            *ms = v * units[i].ms;
+            return 0;
+        }
+    return -1;
+}
+
+/* Writes ms as the largest unit that divides it ("366d", "1500ms"). */
+static void s_duration_text(long long ms, char *out, size_t size)
+{
+    static const struct {
+        const char *unit;
+        long long ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    for (size_t i = 0; ms && i < sizeof(units) / sizeof(units[0]); i++)
+        if (ms % units[i].ms == 0) {
+            snprintf(out, size, "%lld%s", ms / units[i].ms, units[i].unit);
+            return;
+        }
+    snprintf(out, size, ms ? "%lldms" : "%lld", ms);
 }
 
 static int s_set(const fb_cfg_key_t *k, void *target, const char *value, char *err, size_t err_size)
@@ -40,6 +81,22 @@ static int s_set(const fb_cfg_key_t *k, void *target, const char *value, char *e
             return -1;
         }
         *(long long *)field = v;
+        return 0;
+    }
+    case FB_CFG_DURATION: {
+        long long ms;
+        if (fb_config_duration(value, &ms) != 0) {
+            snprintf(err, err_size, "%s: '%s' is not a duration such as 30d, 12h, 90m, 45s or 0", k->name, value);
+            return -1;
+        }
+        if (ms < k->min || ms > k->max) {
+            char lo[32], hi[32];
+            s_duration_text(k->min, lo, sizeof(lo));
+            s_duration_text(k->max, hi, sizeof(hi));
+            snprintf(err, err_size, "%s: %s is outside %s..%s", k->name, value, lo, hi);
+            return -1;
+        }
+        *(long long *)field = ms;
         return 0;
     }
     case FB_CFG_BOOL:
@@ -94,7 +151,10 @@ void fb_config_help(const fb_cfg_key_t *keys, FILE *out)
     for (const fb_cfg_key_t *k = keys; k->name; k++) {
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s=%s", k->name,
-                 k->type == FB_CFG_INT ? "N" : k->type == FB_CFG_BOOL ? "BOOL" : "TEXT");
+                 k->type == FB_CFG_INT        ? "N"
+                 : k->type == FB_CFG_BOOL     ? "BOOL"
+                 : k->type == FB_CFG_DURATION ? "TIME"
+                                              : "TEXT");
         fprintf(out, "  %-26s %s", flag, k->help);
         if (k->def && *k->def) fprintf(out, " (default: %s)", k->def);
         fputc('\n', out);

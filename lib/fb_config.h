@@ -11,7 +11,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-typedef enum { FB_CFG_STR, FB_CFG_INT, FB_CFG_BOOL } fb_cfg_type_t;
+/* FB_CFG_DURATION: a long long of milliseconds, written as a number and a
+ * unit (ms, s, m, h, d: "30d", "12h", "90m", "45s", "250ms") or 0; min and
+ * max bound it in milliseconds. */
+typedef enum { FB_CFG_STR, FB_CFG_INT, FB_CFG_BOOL, FB_CFG_DURATION } fb_cfg_type_t;
 
 typedef struct {
     const char *name;  /* as in the file and on the command line, e.g. "ingest" */
@@ -19,7 +22,7 @@ typedef struct {
     size_t offset;     /* offsetof(target struct, field) */
     size_t size;       /* FB_CFG_STR: size of the char array */
     const char *def;   /* default, as text; NULL = empty */
-    long long min, max; /* FB_CFG_INT bounds */
+    long long min, max; /* FB_CFG_INT bounds; FB_CFG_DURATION's, in ms */
     const char *help;
 } fb_cfg_key_t;
 
@@ -35,6 +38,11 @@ int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv
 /* Sets one key from text; returns 0 or -1 with the reason in err. */
 int fb_config_set(const fb_cfg_key_t *keys, void *target, const char *name, const char *value,
                   char *err, size_t err_size);
+
+/* Parses a duration as FB_CFG_DURATION reads it into *ms; returns 0, or -1
+ * for text that is not one (an unknown unit, a number without a unit other
+ * than 0, an overflow). */
+int fb_config_duration(const char *text, long long *ms);
 
 /* Prints "  --name=VALUE   help (default: x)" for every key. */
 void fb_config_help(const fb_cfg_key_t *keys, FILE *out);

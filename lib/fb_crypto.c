@@ -72,6 +72,24 @@ int fb_uuid_v7(int64_t unix_us, uint8_t out[FB_UUID_LEN])
     return 0;
 }
 
+int fb_uuid_is_v7(const uint8_t id[FB_UUID_LEN])
+{
+    return (id[6] & 0xF0) == 0x70 && (id[8] & 0xC0) == 0x80;
+}
+
+int64_t fb_uuid_v7_ms(const uint8_t id[FB_UUID_LEN])
+{
+    int64_t ms = 0;
+    for (int i = 0; i < 6; i++) ms = ms << 8 | id[i];
+    return ms;
+}
+
+void fb_uuid_of_ms(int64_t ms, uint8_t out[FB_UUID_LEN])
+{
+    memset(out, 0, FB_UUID_LEN);
+    for (int i = 0; i < 6; i++) out[i] = (uint8_t)((uint64_t)ms >> (40 - 8 * i));
+}
+
 void fb_uuid_format(const uint8_t id[FB_UUID_LEN], char out[37])
 {
     static const char hex[] = "0123456789abcdef";

@@ -22,6 +22,18 @@ int fb_random(void *out, size_t len);
  * message ids sort by creation time; returns 0 or -1. */
 int fb_uuid_v7(int64_t unix_us, uint8_t out[FB_UUID_LEN]);
 
+/* Whether id is a UUIDv7: version nibble 7 and the RFC 9562 variant (10xx).
+ * fedbus message ids must be (the store is partitioned by their time). */
+int fb_uuid_is_v7(const uint8_t id[FB_UUID_LEN]);
+
+/* The Unix milliseconds in the first 48 bits of a UUIDv7. */
+int64_t fb_uuid_v7_ms(const uint8_t id[FB_UUID_LEN]);
+
+/* The smallest UUID of millisecond ms: ms in the first 48 bits, the other
+ * 80 bits zero. Every UUIDv7 made at ms or later sorts at or above it (a
+ * partition bound of the store). */
+void fb_uuid_of_ms(int64_t ms, uint8_t out[FB_UUID_LEN]);
+
 /* Formats a 16-byte id as 8-4-4-4-12 lowercase hex into out (>= 37 bytes). */
 void fb_uuid_format(const uint8_t id[FB_UUID_LEN], char out[37]);
 

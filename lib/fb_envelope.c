@@ -177,6 +177,11 @@ static int s_check(const Fedbus__Envelope *env, fb_verdict_t *v, int strings_che
     if (env->message_id.len != 16)
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
                          "message_id must be 16 bytes, not %zu", env->message_id.len);
+    /* The store is partitioned by the time in the id, and retention drops
+     * history by it: an id must say when it was made. */
+    if (!fb_uuid_is_v7(env->message_id.data))
+        return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                         "message_id must be a UUIDv7 (version 7, RFC 9562 variant: xxxxxxxx-xxxx-7xxx-[89ab]xxx-...)");
     if (!env->origin || !*env->origin)
         return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD, "origin is required");
     if (!fb_segment_valid(env->origin, strlen(env->origin)))
@@ -252,7 +257,9 @@ static int s_wire_strings(const uint8_t *p, const uint8_t *end, const ProtobufCM
     if (depth > 16) return s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "nesting too deep");
     while (p < end) {
         uint64_t key, n;
-        if (fb_wire_read_varint(&p, end, &key)) goto malformed;
+        /* Field numbers run from 1 to 2^29-1 (protobuf-c takes 0 and more
+         * when the key is written long); fb_wire refuses the rest too. */
+        if (fb_wire_read_varint(&p, end, &key) || key >> 3 == 0 || key >> 3 > 536870911u) goto malformed;
         switch (key & 7) {
         case 0:
             if (fb_wire_read_varint(&p, end, &n)) goto malformed;
@@ -322,7 +329,8 @@ Fedbus__Envelope *fb_envelope_decode_in(fb_arena_t *arena, const uint8_t *buf, s
         s_verdict(v, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "envelope is not a decodable protobuf message");
         return NULL;
     }
-    if (s_wire_strings(buf, buf + len, &fedbus__envelope__descriptor, 0, v) != 0 || s_check(env, v, 1) != 0) {
+    /* No bytes may come as NULL (an empty Publish): NULL + 0 is undefined. */
+    if (s_wire_strings(buf, len ? buf + len : buf, &fedbus__envelope__descriptor, 0, v) != 0 || s_check(env, v, 1) != 0) {
         if (bad) *bad = env;
         else if (!arena) fedbus__envelope__free_unpacked(env, NULL);
         return NULL;

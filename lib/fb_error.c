@@ -15,6 +15,7 @@ static const char *const s_messages[] = {
     [FB_ECONFIG] = "configuration error",
     [FB_EINTR] = "interrupted",
     [FB_EFULL] = "full",
+    [FB_ELOST] = "beyond the broker's retention: dropped",
 };
 
 const char *fb_strerror(int err)

@@ -9,6 +9,7 @@
 
 int fb_log_level_current = FB_LOG_INFO;
 static char s_component[32] = "fedbus";
+static FILE *s_out; /* NULL: stderr */
 static const char *const s_names[] = {"ERR", "WARN", "INFO", "DEBUG"};
 
 void fb_log_init(const char *component, fb_log_level_t level)
@@ -18,6 +19,11 @@ void fb_log_init(const char *component, fb_log_level_t level)
         s_component[sizeof(s_component) - 1] = '\0';
     }
     fb_log_level_current = (int)level;
+}
+
+void fb_log_set_stream(FILE *out)
+{
+    s_out = out;
 }
 
 int fb_log_level_parse(const char *name)
@@ -48,5 +54,5 @@ void fb_log_write(fb_log_level_t level, const char *fmt, ...)
     for (size_t i = 0; i < len; i++)
         if (line[i] == '\n') line[i] = ' ';
     line[len] = '\n';
-    fwrite(line, 1, len + 1, stderr);
+    fwrite(line, 1, len + 1, s_out ? s_out : stderr);
 }

@@ -7,6 +7,7 @@
 #define FB_LOG_H
 
 #include <stdarg.h>
+#include <stdio.h>
 
 typedef enum { FB_LOG_ERR = 0, FB_LOG_WARN = 1, FB_LOG_INFO = 2, FB_LOG_DEBUG = 3 } fb_log_level_t;
 
@@ -14,6 +15,10 @@ extern int fb_log_level_current;
 
 /* Sets the component name written on every line (copied; max 31 bytes). */
 void fb_log_init(const char *component, fb_log_level_t level);
+
+/* Sends every line to out (borrowed; NULL: stderr again). Tools and the
+ * fuzz targets point it at /dev/null to run every formatting path quietly. */
+void fb_log_set_stream(FILE *out);
 
 /* Parses "err", "warn", "info", "debug"; returns the level or -1. */
 int fb_log_level_parse(const char *name);

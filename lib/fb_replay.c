@@ -68,11 +68,13 @@ typedef struct {
  * error. */
 static int s_chunk(s_scan_t *s, const Fedbus__ReplayChunk *ch, int *finished)
 {
+    s->tally->head_seq = ch->head_seq;
+    s->tally->first_seq = ch->first_seq;
+    if (ch->error == FEDBUS__REJECT_REASON__REJECT_BEYOND_RETENTION) return FB_ELOST;
     if (ch->error)
         return ch->error == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? FB_ESTORE
                : ch->error == FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED  ? FB_EREJECTED
                                                                             : FB_EINVAL;
-    s->tally->head_seq = ch->head_seq;
     for (size_t i = 0; i < ch->n_envelopes; i++) {
         fb_message_t msg;
         fb_arena_reset(s->arena);

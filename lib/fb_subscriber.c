@@ -62,6 +62,8 @@ struct fb_subscriber {
     int64_t next_repair_us;
     int64_t retry_us;     /* after a failed replay: not again before then */
     uint64_t repaired;    /* messages repair delivered that the feed had lost */
+    int from_start;       /* the catch-up asks for everything kept (from_seq 0) */
+    uint64_t lost_first, lost_last, lost_total; /* global_seqs retention took from under this subscriber */
     uint64_t *seen;       /* live global_seqs above covered since the last repair, ascending */
     size_t nseen;
     s_blob_t *queue;      /* replayed history waiting for delivery */
@@ -195,10 +197,18 @@ int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq)
     if (!self->replay) return FB_EINVAL;
     self->catchup = 1;
     self->repairing = 0;
+    self->from_start = from_seq == 0;
     self->from_seq = from_seq ? from_seq : 1;
     self->covered = self->from_seq - 1;
     self->based = 1;
     return FB_OK;
+}
+
+uint64_t fb_subscriber_lost(const fb_subscriber_t *self, uint64_t *first, uint64_t *last)
+{
+    *first = self ? self->lost_first : 0;
+    *last = self ? self->lost_last : 0;
+    return self ? self->lost_total : 0;
 }
 
 uint64_t fb_subscriber_last(const fb_subscriber_t *self)
@@ -273,6 +283,24 @@ static void s_frame_done(fb_subscriber_t *self)
     self->bp = self->bend = NULL;
 }
 
+/* Replay said retention dropped history above covered: what it queued
+ * before saying so stays, the global_seqs from there to the first kept are
+ * lost, noted, and the catch-up goes on from the first kept. Returns
+ * FB_ELOST, or FB_EPROTO for an answer that names no first kept above
+ * covered (the catch-up then stays as it was). */
+static int s_lost(fb_subscriber_t *self, const fb_replay_tally_t *t)
+{
+    if (t->scanned_last > self->covered) self->covered = t->scanned_last;
+    if (t->first_seq <= self->covered + 1) return FB_EPROTO;
+    self->lost_first = self->covered + 1;
+    self->lost_last = t->first_seq - 1;
+    self->lost_total += self->lost_last - self->lost_first + 1;
+    self->covered = self->lost_last;
+    self->from_start = 0;
+    s_seen_trim(self);
+    return FB_ELOST;
+}
+
 /* Fetches one page of history above covered into the queue. Returns FB_OK
  * (the catch-up ends when the page reached the broker's head) or an error
  * (the catch-up stays due). */
@@ -280,9 +308,11 @@ static int s_fetch(fb_subscriber_t *self)
 {
     fb_replay_tally_t t;
     self->oom = 0;
-    int rc = fb_replay_scan(self->replay, (const char *const *)self->patterns, self->npatterns, self->covered + 1,
-                            0, S_CATCHUP_PAGE, s_enqueue, self, 10000, &t);
+    int rc = fb_replay_scan(self->replay, (const char *const *)self->patterns, self->npatterns,
+                            self->from_start ? 0 : self->covered + 1, 0, S_CATCHUP_PAGE, s_enqueue, self, 10000, &t);
     if (rc == FB_OK && self->oom) rc = FB_ENOMEM; /* what was queued stays; the rest comes next time */
+    if (rc == FB_ELOST) return s_lost(self, &t);
+    if (rc == FB_OK) self->from_start = 0;
     /* A replay that does not answer is not the caller's time-out: history
      * cannot be had. */
     if (rc == FB_ETIMEOUT) rc = FB_ESTORE;
@@ -470,7 +500,8 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
                 if (until != self->retry_us) return FB_ETIMEOUT;
             }
             if ((rc = s_fetch(self)) != FB_OK) {
-                self->retry_us = fb_time_mono_us() + S_RETRY_US;
+                /* A loss is reported once; the catch-up goes on at once. */
+                if (rc != FB_ELOST) self->retry_us = fb_time_mono_us() + S_RETRY_US;
                 return rc;
             }
             continue;

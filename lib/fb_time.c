@@ -61,6 +61,11 @@ static int s_days_in_month(int y, int m)
     return days[m - 1];
 }
 
+/* The instants RFC 3339 can write (four-digit years): 0001-01-01T00:00:00
+ * to 9999-12-31T23:59:59.999999, in microseconds since the epoch. */
+#define S_FIRST_US (-62135596800000000LL)
+#define S_LAST_US 253402300799999999LL
+
 int fb_time_parse(const char *s, int64_t *unix_us, int *offset_min)
 {
     int y, mo, d, h = 0, mi = 0, se = 0, off = 0;
@@ -107,6 +112,9 @@ int fb_time_parse(const char *s, int64_t *unix_us, int *offset_min)
     }
     int64_t secs = s_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     secs -= (int64_t)off * 60;
+    /* West of UTC, the last hours of 9999 are in year 10000 there, which
+     * fb_time_format() cannot write: refused, so what is read can be. */
+    if (secs * 1000000 + frac > S_LAST_US) return -1;
     *unix_us = secs * 1000000 + frac;
     *offset_min = off;
     return 0;
@@ -115,7 +123,11 @@ int fb_time_parse(const char *s, int64_t *unix_us, int *offset_min)
 int fb_time_format(int64_t unix_us, int offset_min, char *out, size_t out_size)
 {
     if (offset_min < -24 * 60 || offset_min > 24 * 60) return -1;
+    /* Any int64 may come (a publisher's Timestamp): bounded first, so that
+     * adding the offset cannot overflow; then the local date too. */
+    if (unix_us < S_FIRST_US || unix_us > S_LAST_US) return -1;
     int64_t local = unix_us + (int64_t)offset_min * 60 * 1000000;
+    if (local < S_FIRST_US || local > S_LAST_US) return -1;
     int64_t secs = local >= 0 ? local / 1000000 : -((-local + 999999) / 1000000);
     int64_t us = local - secs * 1000000;
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);

@@ -52,6 +52,13 @@ enum {
 
 /* ----------------------------------------------------------- primitives -- */
 
+/* Where len bytes at buf end: buf itself when there are none. protobuf-c
+ * gives an empty bytes field as NULL, and NULL + 0 is undefined in C. */
+static const uint8_t *s_end(const uint8_t *buf, size_t len)
+{
+    return len ? buf + len : buf;
+}
+
 size_t fb_wire_put_varint(uint64_t x, uint8_t *out)
 {
     size_t n = 0;
@@ -142,7 +149,7 @@ size_t fb_wire_field_size(uint32_t tag, size_t len)
 int fb_wire_sole_field(const uint8_t *frame, size_t len, uint32_t tag, const uint8_t **body,
                        size_t *body_len)
 {
-    const uint8_t *p = frame, *end = frame + len;
+    const uint8_t *p = frame, *end = s_end(frame, len);
     uint64_t key, n;
     if (fb_wire_read_varint(&p, end, &key) || key != S_KEY(tag, S_BYTES) ||
         fb_wire_read_varint(&p, end, &n) || n != (uint64_t)(end - p))
@@ -232,7 +239,7 @@ static int s_read_seal(const uint8_t *buf, size_t len, fb_seal_t *out)
 
 int fb_wire_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h)
 {
-    const uint8_t *p = buf, *end = buf + len, *d;
+    const uint8_t *p = buf, *end = s_end(buf, len), *d;
     uint64_t key, v;
     int rc;
     memset(h, 0, sizeof(*h));
@@ -301,7 +308,7 @@ int fb_wire_content_hash(const uint8_t *buf, size_t len, uint8_t out[32])
 {
     const void *parts[S_HASH_PARTS];
     size_t lens[S_HASH_PARTS], n = 0;
-    const uint8_t *p = buf, *end = buf + len, *data;
+    const uint8_t *p = buf, *end = s_end(buf, len), *data;
     while (p < end) {
         const uint8_t *start = p;
         uint64_t key, v;
@@ -340,7 +347,7 @@ uint8_t *fb_wire_publish_wrap(const uint8_t *env, size_t env_len, const uint8_t 
 {
     uint8_t *body, *f = fb_wire_publish_alloc(env_len + tail_len, len, &body);
     if (!f) return NULL;
-    memcpy(body, env, env_len);
+    if (env_len) memcpy(body, env, env_len); /* env may be NULL then */
     if (tail_len) memcpy(body + env_len, tail, tail_len);
     return f;
 }
@@ -441,7 +448,7 @@ int fb_wire_has_publish_batch(const uint8_t *frame, size_t len)
 {
     const uint8_t *p = frame, *d;
     size_t n;
-    return fb_wire_next_bytes(&p, frame + len, S_NODE_PUBLISH_BATCH, &d, &n);
+    return fb_wire_next_bytes(&p, s_end(frame, len), S_NODE_PUBLISH_BATCH, &d, &n);
 }
 
 size_t fb_wire_ack_batch_size(size_t items_len)
@@ -463,7 +470,7 @@ int fb_wire_ack_batch_view(const uint8_t *frame, size_t len, const uint8_t **ite
 
 int fb_wire_ack_scan(const uint8_t *buf, size_t len, fb_ack_view_t *a)
 {
-    const uint8_t *p = buf, *end = buf + len, *d;
+    const uint8_t *p = buf, *end = s_end(buf, len), *d;
     uint64_t key, v;
     int rc;
     memset(a, 0, sizeof(*a));

@@ -93,6 +93,7 @@ int fb_chain_relink(fb_chain_t *self, uint64_t seq, const uint8_t *head)
 
 int fb_chain_seal(fb_chain_t *self, fb_outbox_entry_t *const *entries, size_t n, fb_seal_t *s)
 {
+    if (n && entries[n - 1]->origin_seq > (uint64_t)INT64_MAX) return FB_CHAIN_UNSEALABLE;
     uint8_t(*hashes)[FB_SHA256_LEN] = malloc(n * FB_SHA256_LEN);
     if (!hashes || n == 0) {
         free(hashes);

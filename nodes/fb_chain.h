@@ -50,7 +50,11 @@ int fb_chain_appended(fb_chain_t *self, fb_outbox_entry_t *e);
 int fb_chain_relink(fb_chain_t *self, uint64_t seq, const uint8_t *head);
 
 /* Fills *s with the seal over entries[0..n) (in origin_seq order) signed
- * now. Returns 0, or -1 (OpenSSL failed). */
+ * now. Returns 0, -1 (out of memory, OpenSSL failed: try again), or
+ * FB_CHAIN_UNSEALABLE when an origin_seq is beyond what a seal may name
+ * (2^63-1, as the broker stores): such a frame goes unsealed, and the
+ * broker refuses its publishes INVALID_FIELD, which reaches the submitter. */
+#define FB_CHAIN_UNSEALABLE (-2)
 int fb_chain_seal(fb_chain_t *self, fb_outbox_entry_t *const *entries, size_t n, fb_seal_t *s);
 
 /* The member id and the key id this chain signs with. */

@@ -79,14 +79,17 @@ static int s_put(fb_journal_t *self, const fb_journal_rec_t *r)
 /* ------------------------------------------------------------ tracking -- */
 
 /* What a record, put or read back, does to the tracked sequence. Returns
- * 0, or -1 when a publish's origin_seq does not rise (only reading meets
- * that). The highest origin_seq of each segment is the caller's to keep. */
-static int s_track(fb_journal_t *self, const fb_journal_rec_t *r)
+ * NULL, or why the record cannot follow those before it (only reading
+ * meets that): a publish whose origin_seq does not rise, a renumbering that
+ * moves a publish to or past the next origin_seq (new publishes would then
+ * be numbered below it). The highest origin_seq of each segment is the
+ * caller's to keep. */
+static const char *s_track(fb_journal_t *self, const fb_journal_rec_t *r)
 {
     fb_journal_state_t *s = &self->state;
     switch (r->type) {
     case FB_JOURNAL_PUBLISH:
-        if (r->origin_seq <= self->last_pub) return -1;
+        if (r->origin_seq <= self->last_pub) return "publish out of origin_seq order";
         self->last_pub = r->origin_seq;
         if (r->origin_seq >= s->next_seq) s->next_seq = r->origin_seq + 1;
         break;
@@ -94,6 +97,10 @@ static int s_track(fb_journal_t *self, const fb_journal_rec_t *r)
         if (r->renumber_from) {
             /* Every publish from renumber_from on moves up alike, wherever it is. */
             uint64_t from = r->renumber_from, delta = r->renumber_to - r->renumber_from;
+            uint64_t next = r->next_seq > s->next_seq ? r->next_seq : s->next_seq;
+            /* (fb_jrecord keeps every number within 2^63: no sum wraps.) */
+            if (self->last_pub >= from && self->last_pub + delta >= next)
+                return "renumbering past the next origin_seq";
             for (size_t i = 0; i < self->nsegs; i++)
                 if (self->segs[i].last_seq >= from) self->segs[i].last_seq += delta;
             if (self->fill.last_seq >= from) self->fill.last_seq += delta;
@@ -110,7 +117,7 @@ static int s_track(fb_journal_t *self, const fb_journal_rec_t *r)
         if (r->confirmed_below > s->confirmed_below) s->confirmed_below = r->confirmed_below;
         break;
     }
-    return 0;
+    return NULL;
 }
 
 /* ------------------------------------------------------------- segments -- */
@@ -220,10 +227,7 @@ static int s_read_segment(fb_journal_t *self, uint64_t index, fb_journal_fn fn, 
             goto error;
         }
         if (rc == 0) break;
-        if (s_track(self, &r) != 0) {
-            why = "publish out of origin_seq order";
-            break;
-        }
+        if ((why = s_track(self, &r)) != NULL) break;
         if (r.type == FB_JOURNAL_PUBLISH) self->segs[self->nsegs - 1].last_seq = r.origin_seq;
         self->closed = r.type == FB_JOURNAL_SEQ && r.closed;
         if (fn(&r, arg) != 0) {

@@ -6,6 +6,11 @@
 #include <string.h>
 
 #define S_ANCHORED 1u /* flags bit of STATE and SEQ */
+/* Sequence numbers stop here: the broker stores origin_seqs up to 2^63-1,
+ * and a node numbers at most one past the last it was told of. A record
+ * with a larger one is damage; below it, the sums a reader makes of them
+ * (the next origin_seq, a renumbering) cannot wrap. */
+#define S_SEQ_MAX (UINT64_C(1) << 63)
 #define S_CLOSED 2u   /* flags bit of SEQ; readers that do not know it ignore it */
 
 static void s_put32(uint8_t *p, uint32_t v)
@@ -92,7 +97,7 @@ static int s_body(const uint8_t *b, uint32_t len, fb_journal_rec_t *r, const cha
         r->next_seq = s_get64(b);
         r->confirmed_below = s_get64(b + 8);
         r->anchored = (s_get32(b + 16) & S_ANCHORED) != 0;
-        return 1;
+        return r->next_seq <= S_SEQ_MAX && r->confirmed_below <= S_SEQ_MAX ? 1 : (*why = "sequence number beyond 2^63", 0);
     case FB_JOURNAL_PUBLISH:
         if (len <= FB_JRECORD_PUBLISH_FIXED) break;
         r->origin_seq = s_get64(b);
@@ -100,17 +105,19 @@ static int s_body(const uint8_t *b, uint32_t len, fb_journal_rec_t *r, const cha
         r->id = b + 16;
         r->frame = b + FB_JRECORD_PUBLISH_FIXED;
         r->frame_len = len - FB_JRECORD_PUBLISH_FIXED;
+        if (r->origin_seq > S_SEQ_MAX) return *why = "sequence number beyond 2^63", 0;
         return r->origin_seq ? 1 : (*why = "publish without origin_seq", 0);
     case FB_JOURNAL_CONFIRM:
         if (len != FB_JRECORD_CONFIRM_LEN) break;
         r->confirmed_below = s_get64(b);
-        return 1;
+        return r->confirmed_below <= S_SEQ_MAX ? 1 : (*why = "sequence number beyond 2^63", 0);
     case FB_JOURNAL_SEQ:
         if (len != FB_JRECORD_SEQ_LEN) break;
         r->next_seq = s_get64(b);
         r->renumber_from = s_get64(b + 8);
         r->renumber_to = s_get64(b + 16);
         r->anchored = (s_get32(b + 24) & S_ANCHORED) != 0;
+        if (r->next_seq > S_SEQ_MAX || r->renumber_to > S_SEQ_MAX) return *why = "sequence number beyond 2^63", 0;
         r->closed = (s_get32(b + 24) & S_CLOSED) != 0;
         if (r->renumber_from && r->renumber_to <= r->renumber_from) return *why = "renumbering downwards", 0;
         return 1;

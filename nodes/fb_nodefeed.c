@@ -185,6 +185,14 @@ static void *s_main(void *arg)
             reported = fb_subscriber_repaired(sub);
         }
         if (rc == FB_ETIMEOUT || rc == FB_EINTR) continue;
+        if (rc == FB_ELOST) {
+            uint64_t first, last;
+            fb_subscriber_lost(sub, &first, &last);
+            fb_warn("feed: global_seq %llu to %llu were dropped by the broker's retention before they reached %s:"
+                    " the messages among them are lost", (unsigned long long)first, (unsigned long long)last,
+                    self->output);
+            continue;
+        }
         if (rc != FB_OK) {
             fb_warn("feed: %s", fb_strerror(rc));
             continue;

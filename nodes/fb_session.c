@@ -93,8 +93,9 @@ static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n,
     fb_seal_t seal;
     size_t seal_len = 0;
     if (self->chain) {
-        if (fb_chain_seal(self->chain, batch, n, &seal) != 0) return -1; /* the timer tries again */
-        seal_len = fb_wire_seal_field_size(&seal);
+        int rc = fb_chain_seal(self->chain, batch, n, &seal);
+        if (rc == 0) seal_len = fb_wire_seal_field_size(&seal);
+        else if (rc != FB_CHAIN_UNSEALABLE) return -1; /* the timer tries again */
     }
     size_t flen = fb_wire_publish_batch_size(items_len + seal_len);
     if (flen > self->batch_cap) {
@@ -110,7 +111,7 @@ static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n,
         const uint8_t *env = s_envelope(batch[i], &env_len);
         p += fb_wire_put_item(env, env_len, p);
     }
-    if (self->chain) p += fb_wire_put_seal_field(&seal, p);
+    if (seal_len) p += fb_wire_put_seal_field(&seal, p);
     if (zmq_send(self->broker, self->batch_buf, flen, ZMQ_DONTWAIT) < 0) return -1;
     int64_t now = fb_time_mono_us();
     for (size_t i = 0; i < n; i++) batch[i]->sent_at_us = now;

@@ -71,6 +71,11 @@ static int s_check(fb_submit_t *self, const fb_envelope_head_t *h, const uint8_t
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD, "message_id must be 16 bytes");
         return -1;
     }
+    if (named && !fb_uuid_is_v7(named)) {
+        s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD,
+                 "message_id must be a UUIDv7 (version 7, RFC 9562 variant: xxxxxxxx-xxxx-7xxx-[89ab]xxx-...)");
+        return -1;
+    }
     if (h->origin_len &&
         (h->origin_len != self->member_len || memcmp(h->origin, self->member, self->member_len) != 0)) {
         s_reject(self, named, FEDBUS__REJECT_REASON__REJECT_NAMESPACE,
@@ -128,9 +133,12 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
         return;
     }
     uint8_t id[FB_UUID_LEN];
-    int64_t created = h.created_at_us ? h.created_at_us : fb_time_now_us();
+    /* The id is dated now, whatever created_at_us says: the broker files a
+     * message under its id's time and refuses ids dated before its
+     * retention horizon, and an agency may well publish old news. */
+    int64_t now = fb_time_now_us(), created = h.created_at_us ? h.created_at_us : now;
     if (named) memcpy(id, named, FB_UUID_LEN);
-    else if (fb_uuid_v7(created, id) != 0) {
+    else if (fb_uuid_v7(now, id) != 0) {
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "no randomness for a message_id");
         return;
     }

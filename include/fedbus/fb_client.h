@@ -156,7 +156,9 @@ FB_EXPORT void fb_subscriber_destroy(fb_subscriber_t **self_p);
 FB_EXPORT int fb_subscriber_add(fb_subscriber_t *self, const char *pattern);
 
 /* Asks for history first: messages with global_seq >= from_seq are replayed
- * before live ones, without duplicates or holes between the two. */
+ * before live ones, without duplicates or holes between the two. from_seq 0
+ * asks for everything the broker keeps (from the oldest message its
+ * retention left). */
 FB_EXPORT int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
 
 /* Waits up to timeout_ms (-1 = forever) for the next matching message.
@@ -166,8 +168,18 @@ FB_EXPORT int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
  * first (docs/protocol.md, "Feed"). Returns FB_OK, FB_ETIMEOUT (nothing
  * within timeout_ms), FB_EINTR, FB_EPROTO, or, when history cannot be had,
  * FB_ESTORE (replay answered an error or nothing within 10 s), FB_EIO or
- * FB_ENOMEM: nothing is then lost, the next call tries again. */
+ * FB_ENOMEM: nothing is then lost, the next call tries again. FB_ELOST:
+ * messages this subscriber should have had (history asked for, or a gap
+ * in the feed to repair) are older than the broker keeps; they are lost,
+ * and fb_subscriber_lost() says which global_seqs. The next call goes on
+ * from the oldest message kept. */
 FB_EXPORT int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms);
+
+/* The global_seqs of the last loss FB_ELOST reported, *first to *last
+ * (matching ones among them were lost: which did match cannot be known).
+ * Returns how many global_seqs all losses so far spanned (0: none; *first
+ * and *last are then 0). */
+FB_EXPORT uint64_t fb_subscriber_lost(const fb_subscriber_t *self, uint64_t *first, uint64_t *last);
 
 /* The global_seq of the last message delivered (0: none yet, or self is
  * NULL). */
@@ -188,12 +200,15 @@ FB_EXPORT uint64_t fb_subscriber_repaired(const fb_subscriber_t *self);
 typedef int (*fb_replay_fn)(const fb_message_t *msg, void *arg); /* non-zero stops */
 
 /* Streams stored history matching any of patterns (none = all) with
- * global_seq >= from_seq and stored at or after since_us, in order, up to
- * limit messages (0 = to the head). Returns FB_OK, FB_ETIMEOUT when the broker
- * does not answer within timeout_ms per chunk (also what a broker that asks
- * for CURVE looks like to a client without keys, or with keys it does not
- * admit), FB_EINVAL, FB_ESTORE, or FB_EREJECTED when the broker refused this
- * member (NOT_AUTHORIZED: suspended, revoked, its key changed). */
+ * global_seq >= from_seq (0: from the oldest kept) and stored at or after
+ * since_us, in order, up to limit messages (0 = to the head). Returns FB_OK,
+ * FB_ETIMEOUT when the broker does not answer within timeout_ms per chunk
+ * (also what a broker that asks for CURVE looks like to a client without
+ * keys, or with keys it does not admit), FB_EINVAL, FB_ESTORE, FB_EREJECTED
+ * when the broker refused this member (NOT_AUTHORIZED: suspended, revoked,
+ * its key changed), or FB_ELOST when retention dropped history from
+ * from_seq or since_us on (nothing, or what came before the broker dropped
+ * more, was handed on). */
 FB_EXPORT int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
                         uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
                         int timeout_ms);

@@ -31,6 +31,7 @@ typedef enum {
     FB_ECONFIG = 10,   /* bad configuration */
     FB_EINTR = 11,     /* interrupted by a signal */
     FB_EFULL = 12,     /* no room left (a bound reached): retry later */
+    FB_ELOST = 13,     /* history asked for was dropped by the broker's retention */
 } fb_err_t;
 
 /* Returns a static, one-line description of err; never NULL. */

@@ -296,9 +296,10 @@ static void test_hostile_inputs_never_stop_other_members_acks(void **state)
     (void)state;
     s_up("hostile", 25500, -1);
     fl_fault_begin(s_run);
-    void *in = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
-    void *re = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.replay});
-    void *sub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_SUB, .endpoint = s_t.feed});
+    /* A member of the federation that misbehaves: admitted, then hostile. */
+    void *in = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "intl-evil");
+    void *re = th_socket(&s_t, ZMQ_DEALER, s_t.replay, "intl-evil");
+    void *sub = th_socket(&s_t, ZMQ_SUB, s_t.feed, "intl-evil");
     assert_true(in && re && sub);
     size_t big = 1 << 20;
     char *junk = malloc(2 * big);

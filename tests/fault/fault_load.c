@@ -64,6 +64,7 @@ typedef struct {
     s_vec_t seqs;          /* uint64_t: global_seq as delivered */
     atomic_ullong last_seq;
     int open_failed;
+    fb_endpoint_opts_t feed, replay; /* made on the main thread: the harness is not thread-safe */
 } s_sub_t;
 
 struct fl_run {
@@ -91,6 +92,11 @@ fl_run_t *fl_run_new(th_t *t, int rate)
     self->sub[1] = (s_sub_t){.run = self, .name = "slow", .patterns = {"event.kr-seoul", "event.kr-busan"},
                              .npatterns = 2, .like = "(topic LIKE 'event.kr-seoul.%' OR topic LIKE 'event.kr-busan.%')",
                              .hwm = 10, .slow = 1, .seqs = {.size = sizeof(uint64_t)}};
+    for (int k = 0; k < 2; k++) {
+        self->sub[k].feed = th_endpoint(t, t->feed, "th-probe");
+        self->sub[k].feed.hwm = self->sub[k].hwm;
+        self->sub[k].replay = th_endpoint(t, t->replay, "th-probe");
+    }
     return self;
 }
 
@@ -160,9 +166,7 @@ static void *s_subscriber(void *arg)
 {
     s_sub_t *s = arg;
     fl_run_t *run = s->run;
-    fb_endpoint_opts_t feed = {.endpoint = run->t->feed, .hwm = s->hwm};
-    fb_endpoint_opts_t replay = {.endpoint = run->t->replay};
-    fb_subscriber_t *sub = fb_subscriber_open(&feed, &replay);
+    fb_subscriber_t *sub = fb_subscriber_open(&s->feed, &s->replay);
     if (!sub) {
         s->open_failed = 1;
         return NULL;

@@ -24,7 +24,8 @@ program that drives it against a running fedbus-broker:
 
 The bindings are generated at test time:
     protoc --python_out=DIR -I proto fedbus.proto
-and DIR is passed as --pb-dir. Exit status 0 on success; otherwise 1 and one
+and DIR is passed as --pb-dir. With --keys and --broker-key every socket
+speaks CURVE, as a broker run with keys asks. Exit status 0 on success; otherwise 1 and one
 line "FAIL: reason" on stderr.
 """
 
@@ -84,8 +85,19 @@ def ts(unix_us, offset_min=540):
     return pb.Timestamp(unix_us=unix_us, utc_offset_min=offset_min)
 
 
+def read_keys(path):
+    """The keys of a key file made by `fedbus keygen`: lines 'name = value', '#' comments."""
+    pairs = (line.split("=", 1) for line in open(path) if "=" in line and not line.lstrip().startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+CURVE = None  # (broker's public key, own public key, own secret key), Z85 bytes; None: plaintext
+
+
 def socket(ctx, kind, endpoint, timeout_ms):
     s = ctx.socket(kind)
+    if CURVE:  # docs/protocol.md, "Keys and identity": set before connecting
+        s.curve_serverkey, s.curve_publickey, s.curve_secretkey = CURVE
     s.setsockopt(zmq.LINGER, 0)
     s.setsockopt(zmq.RCVTIMEO, timeout_ms)
     s.setsockopt(zmq.SNDTIMEO, timeout_ms)
@@ -532,7 +544,14 @@ def main():
     ap.add_argument("--feed-timeout", type=float, default=3.0)
     ap.add_argument("--total", type=int, default=18, help="hard limit on the whole run, seconds")
     ap.add_argument("--probe", action="store_true", help="only check that the broker's replay answers")
+    ap.add_argument("--keys", help="this member's secret key file: CURVE (with --broker-key)")
+    ap.add_argument("--broker-key", help="the broker's public key file")
     args = ap.parse_args()
+
+    global CURVE
+    if args.keys:
+        own, broker = read_keys(args.keys), read_keys(args.broker_key)
+        CURVE = (broker["curve-public"].encode(), own["curve-public"].encode(), own["curve-secret"].encode())
 
     global pb
     sys.path.insert(0, args.pb_dir)

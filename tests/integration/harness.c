@@ -33,6 +33,9 @@
 
 extern char **environ;
 
+/* The test state th_init() set up last: th_run() gives the CLI its keys. */
+static th_t *s_current;
+
 static void s_exec_admin(const char *sql)
 {
     PGconn *c = PQconnectdb("");
@@ -79,6 +82,10 @@ void th_init(th_t *t, const char *name, int port_base)
     snprintf(t->replay, sizeof(t->replay), "tcp://127.0.0.1:%d", port_base + 2);
     snprintf(t->broker_log, sizeof(t->broker_log), "it-%s-broker.log", name);
     unlink(t->broker_log);
+    /* Secure by default, as the broker is: keys for it, and members for
+     * whatever the test connects as (th_member()). */
+    th_trust(t);
+    s_current = t;
 }
 
 /* Every process the harness started, stopped at exit even when a test fails. */
@@ -148,6 +155,10 @@ void th_broker_start(th_t *t, const char *const *extra)
     snprintf(keys, sizeof(keys), "--keys=%s", t->broker_keys.file);
     const char *argv[32] = {FEDBUS_BROKER_BIN, pg, in, fe, re, "--stats-interval=1", "--log-level=debug"};
     int n = 7;
+    /* A test of plaintext behaviour says so: then the harness's own clients
+     * are plaintext too. */
+    for (int i = 0; extra && extra[i]; i++)
+        if (strncmp(extra[i], "--insecure-plaintext", 20) == 0) t->trust = 0;
     if (t->trust) argv[n++] = keys;
     for (int i = 0; extra && extra[i] && n < 31; i++) argv[n++] = extra[i];
     argv[n] = NULL;
@@ -157,7 +168,7 @@ void th_broker_start(th_t *t, const char *const *extra)
     t->broker = s_spawn(argv, t->broker_log, NULL);
     for (int i = 0; i < 100; i++) {
         int count = 0;
-        if (fb_replay_opts(&probe, NULL, 0, 1, 0, 1, s_count_one, &count, 200) == FB_OK) return;
+        if (fb_replay_opts(&probe, NULL, 0, 0, 0, 1, s_count_one, &count, 200) == FB_OK) return;
         int status;
         if (waitpid(t->broker, &status, WNOHANG) == t->broker) {
             t->broker = 0;
@@ -253,7 +264,37 @@ void th_keys_make(th_t *t, const char *id, th_keys_t *out)
 void th_trust(th_t *t)
 {
     t->trust = 1;
-    th_keys_make(t, "broker", &t->broker_keys);
+    if (!t->broker_keys.file[0]) th_keys_make(t, "broker", &t->broker_keys);
+}
+
+void th_node_flags(th_t *t, const char *member, char *keys, char *broker_key)
+{
+    snprintf(keys, 320, "--keys=%s", t->trust ? th_member(t, member)->file : "");
+    snprintf(broker_key, 320, "--broker-key=%s", t->trust ? t->broker_keys.pub_file : "");
+}
+
+void th_plaintext(th_t *t)
+{
+    t->trust = 0;
+}
+
+int th_replay(th_t *t, const char *const *patterns, int npatterns, uint64_t from_seq, int64_t since_us,
+              uint32_t limit, fb_replay_fn fn, void *arg, int timeout_ms)
+{
+    fb_endpoint_opts_t e = th_endpoint(t, t->replay, "th-probe");
+    return fb_replay_opts(&e, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms);
+}
+
+fb_subscriber_t *th_subscriber(th_t *t, const char *member)
+{
+    fb_endpoint_opts_t feed = th_endpoint(t, t->feed, member), replay = th_endpoint(t, t->replay, member);
+    return fb_subscriber_open(&feed, &replay);
+}
+
+fb_publisher_t *th_publisher(th_t *t, const char *member)
+{
+    fb_endpoint_opts_t e = th_endpoint(t, t->ingest, member);
+    return fb_publisher_open(&e);
 }
 
 /* Runs sql with params on c; fails the test on an error. */
@@ -274,7 +315,7 @@ void th_member_register(th_t *t, const char *id, const char *kind, const th_keys
     const char *p[] = {id, kind, keys->curve_public, keys->sign_key_id, keys->sign_public};
     s_exec_params(c,
                   "INSERT INTO fedbus_members (member, kind, curve_public, status, publish, read)"
-                  " VALUES ($1, $2, $3, 'active', '{}', '{*}') ON CONFLICT (member) DO UPDATE"
+                  " VALUES ($1, $2, $3, 'active', ARRAY['*.' || $1], '{*}') ON CONFLICT (member) DO UPDATE"
                   " SET kind = EXCLUDED.kind, curve_public = EXCLUDED.curve_public, status = 'active',"
                   " updated_at = now()",
                   3, p);
@@ -463,6 +504,25 @@ int th_count_lines(const char *path, const char *needle)
     return n;
 }
 
+/* The environment a program th_run() starts gets: the CLI, under trust,
+ * FEDBUS_KEYS and FEDBUS_BROKER_KEY of the harness's own member (unless
+ * the test set them), so that tail and replay reach the broker. Returns
+ * environ, or env (entries in store). */
+static char **s_env(const char *prog, char **env, size_t cap, char store[2][400])
+{
+    th_t *t = s_current;
+    if (!t || !t->trust || strcmp(prog, FEDBUS_CLI_BIN) != 0 || getenv("FEDBUS_KEYS") || getenv("FEDBUS_BROKER_KEY"))
+        return environ;
+    size_t n = 0;
+    for (char **e = environ; *e && n + 3 < cap; e++) env[n++] = *e;
+    snprintf(store[0], sizeof(store[0]), "FEDBUS_KEYS=%s", th_member(t, "th-probe")->file);
+    snprintf(store[1], sizeof(store[1]), "FEDBUS_BROKER_KEY=%s", t->broker_keys.curve_public);
+    env[n++] = store[0];
+    env[n++] = store[1];
+    env[n] = NULL;
+    return env;
+}
+
 int th_run(const char *const *argv, char **out, int timeout_s)
 {
     int pipefd[2];
@@ -472,7 +532,8 @@ int th_run(const char *const *argv, char **out, int timeout_s)
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* the pipe's ends among them */
     pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    char *env[512], store[2][400];
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, s_env(argv[0], env, 512, store));
     posix_spawn_file_actions_destroy(&fa);
     close(pipefd[1]);
     if (rc != 0) fail_msg("cannot start %s: %s", argv[0], strerror(rc));

@@ -55,16 +55,36 @@ typedef struct {
 void th_init(th_t *t, const char *name, int port_base);
 
 /* Makes the brokers t starts run with keys (CURVE on every socket, clients
- * admitted by the member registry), and the harness's nodes and sockets
- * connect with the keys of members it registers (th_member()). Before the
- * first th_broker_start(). */
+ * admitted by the member registry), and the harness's nodes, sockets and
+ * CLI runs connect with the keys of members it registers (th_member()).
+ * th_init() does it: the broker is secure by default. */
 void th_trust(th_t *t);
+
+/* The opposite, for a test whose peers are not a real broker (a fake one
+ * of the test's own): nodes and sockets connect in plaintext. A broker
+ * started with --insecure-plaintext does the same by itself. */
+void th_plaintext(th_t *t);
+
+/* Writes the flags a node of member started by hand needs: under trust
+ * "--keys=FILE" and "--broker-key=FILE" (member registered on first use),
+ * else "--keys=" and "--broker-key=" (plaintext). Each buffer 320 bytes. */
+void th_node_flags(th_t *t, const char *member, char *keys, char *broker_key);
+
+/* fb_replay() on t's broker, as the harness's own member. */
+int th_replay(th_t *t, const char *const *patterns, int npatterns, uint64_t from_seq, int64_t since_us,
+              uint32_t limit, fb_replay_fn fn, void *arg, int timeout_ms);
+
+/* fb_subscriber_open() on t's feed and replay as member; NULL as it says. */
+fb_subscriber_t *th_subscriber(th_t *t, const char *member);
+
+/* fb_publisher_open() on t's ingest as member. */
+fb_publisher_t *th_publisher(th_t *t, const char *member);
 
 /* Fresh keys for id written to it-NAME-ID.key (0600) and .pub; fills *out. */
 void th_keys_make(th_t *t, const char *id, th_keys_t *out);
 
 /* Registers member id of kind (hub, partner, observer) with keys, active,
- * publishing anywhere in its namespace and reading everything, by SQL into
+ * publishing anywhere in its namespace (*.ID) and reading everything, by SQL into
  * fedbus_members and fedbus_member_keys (migrating the database first,
  * as the broker would), and sends NOTIFY fedbus_members. A member already
  * there gets these keys and is active again. */
@@ -167,7 +187,9 @@ double th_stat_trust(const th_t *t, const char *key);
 int th_count_lines(const char *path, const char *needle);
 
 /* Runs argv (NULL-terminated) to completion, capturing stdout into out
- * (malloc'd, NUL-terminated) when out != NULL. Returns the exit status. */
+ * (malloc'd, NUL-terminated) when out != NULL. Returns the exit status.
+ * The CLI gets the harness member's keys in FEDBUS_KEYS and
+ * FEDBUS_BROKER_KEY under trust (unless the test set them itself). */
 int th_run(const char *const *argv, char **out, int timeout_s);
 
 /* One plain HTTP/1.1 request to 127.0.0.1:port with a JSON body (payload may

@@ -27,7 +27,7 @@ static int s_setup(void **state)
     th_init(&s_t, "badinput", 21300);
     const char *extra[] = {"--max-frame=4096", NULL};
     th_broker_start(&s_t, extra);
-    s_pub = fb_publisher_new(s_t.ingest);
+    s_pub = th_publisher(&s_t, "kr-busan");
     return s_pub ? 0 : -1;
 }
 
@@ -155,7 +155,7 @@ static void test_multipart_publish_is_malformed(void **state)
 {
     (void)state;
     /* Raw DEALER: two frames in one message. */
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    void *s = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-busan");
     s_msg_t m;
     size_t len;
     s_good(&m);

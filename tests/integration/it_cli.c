@@ -157,7 +157,9 @@ static void test_http_publish_and_health(void **state)
     char h[64], dir[200], d[220];
     snprintf(h, sizeof(h), "--http-port=%d", port);
     snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-seoul", dir, sizeof(dir)));
-    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, d, NULL};
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-seoul", keys, bkey);
+    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, d, keys, bkey, NULL};
     pid_t pid = th_spawn(argv, "it-cli-node-http.log");
     char body[8192];
     int st = 0;
@@ -215,7 +217,9 @@ static void test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expe
     int port = s_t.port_base + 33;
     snprintf(h, sizeof(h), "--http-port=%d", port);
     snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-daejeon", dir, sizeof(dir)));
-    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, d, NULL};
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-daejeon", keys, bkey);
+    const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-daejeon", b, s, h, d, keys, bkey, NULL};
     pid_t pid = th_spawn(argv, "it-cli-node-http-type.log");
     char body[8192];
     int st = 0;
@@ -259,8 +263,11 @@ static void test_options_constructors_publish_subscribe_and_replay(void **state)
 {
     (void)state;
     fb_endpoint_opts_t submit = {.endpoint = s_t.node_submit[0], .hwm = 50, .linger_ms = -1};
-    fb_endpoint_opts_t feed = {.endpoint = s_t.feed, .hwm = 500};
-    fb_endpoint_opts_t replay = {.endpoint = s_t.replay, .hwm = 20, .linger_ms = 100};
+    fb_endpoint_opts_t feed = th_endpoint(&s_t, s_t.feed, "kr-busan");
+    fb_endpoint_opts_t replay = th_endpoint(&s_t, s_t.replay, "kr-busan");
+    feed.hwm = 500;
+    replay.hwm = 20;
+    replay.linger_ms = 100;
     fb_publisher_t *pub = fb_publisher_open(&submit);
     assert_non_null(pub);
     const char *json = th_event_json("kr-busan", "opts", "options");
@@ -365,6 +372,14 @@ static void test_publish_with_message_id_twice_stores_once_and_prints_the_id_bot
     assert_int_equal(th_run(bad, &out, 30), 2);
     free(out);
     assert_int_equal(s_stored("01900000-0000-7000-8000-00000000c11b"), 0);
+    /* The node refuses an id that is not a UUIDv7 itself. */
+    const char *v4[] = {FEDBUS_CLI_BIN, "publish", s_node_flag, "--message-id=5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f",
+                        path, NULL};
+    assert_int_equal(th_run(v4, &out, 30), 1);
+    if (!strstr(out, "rejected INVALID_FIELD: message_id must be a UUIDv7")) fail_msg("publish said: %s", out);
+    free(out);
+    assert_int_equal(s_stored("5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f"), 0);
+    assert_true(th_count_lines(s_t.node_log[0], "reject INVALID_FIELD: message_id must be a UUIDv7") >= 1);
     unlink(path);
     unlink(path2);
 }
@@ -376,8 +391,10 @@ static pid_t s_disk_node(const char *broker)
     char b[100], s[100];
     snprintf(b, sizeof(b), "--broker=%s", broker);
     snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 40);
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-incheon", keys, bkey);
     const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-incheon", b, s, "--outbox=disk",
-                          "--state-dir=it-cli-state-kr-incheon", "--resend-ms=300", NULL};
+                          "--state-dir=it-cli-state-kr-incheon", "--resend-ms=300", keys, bkey, NULL};
     return th_spawn(argv, "it-cli-node-disk.log");
 }
 

@@ -32,7 +32,7 @@
 extern char **environ;
 
 static th_t s_t;
-static void *s_dealer;
+static void *s_dealer[2]; /* each origin's own connection */
 static const char *s_origins[] = {"kr-daejeon", "kr-busan"};
 static uint64_t s_origin_seq[2];
 
@@ -46,12 +46,12 @@ static void s_publish(int n)
             size_t len;
             uint8_t *f = th_frame(th_event_json(s_origins[o], "forum", "durable test"), s_origins[o],
                                   ++s_origin_seq[o], NULL, &len);
-            assert_true(zmq_send(s_dealer, f, len, 0) >= 0);
+            assert_true(zmq_send(s_dealer[o], f, len, 0) >= 0);
             free(f);
         }
         for (int i = 0; i < w; i++) {
             th_ack_t a;
-            assert_int_equal(th_read_ack(s_dealer, 10000, &a), 0);
+            assert_int_equal(th_read_ack(s_dealer[(done + i) % 2], 10000, &a), 0);
             assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
         }
         done += w;
@@ -154,8 +154,10 @@ static void test_durable_tail_killed_and_started_again_misses_nothing(void **sta
     char feed[100], replay[100];
     snprintf(feed, sizeof(feed), "--feed=%s", s_t.feed);
     snprintf(replay, sizeof(replay), "--replay=%s", s_t.replay);
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-tail", keys, bkey);
     const char *argv[] = {FEDBUS_CLI_BIN, "tail", feed, replay, "--durable=tail-test", "--state-dir=it-durable-state",
-                          "--from-seq=1", "event.kr-busan", NULL};
+                          "--from-seq=1", keys, bkey, "event.kr-busan", NULL};
     s_publish(1000);
     pid_t tail = s_spawn_out(argv, out[0], log);
     s_publish(2000);
@@ -195,8 +197,10 @@ static pid_t s_node(const char *output)
     snprintf(f, sizeof(f), "--feed=%s", s_t.feed);
     snprintf(r, sizeof(r), "--replay=%s", s_t.replay);
     snprintf(o, sizeof(o), "--output=%s", output);
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, "kr-durable", keys, bkey);
     const char *argv[] = {FEDBUS_NODE_BIN, "--member=kr-durable", b, f, r, "--submit=tcp://127.0.0.1:25210",
-                          "--subscribe=event.kr-daejeon", o, d, "--log-level=debug", "--from-seq=1", NULL};
+                          "--subscribe=event.kr-daejeon", o, d, "--log-level=debug", "--from-seq=1", keys, bkey, NULL};
     return th_spawn(argv, "it-durable-node.log");
 }
 
@@ -247,14 +251,15 @@ static int s_setup(void **state)
     (void)state;
     th_init(&s_t, "durable", 25200);
     th_broker_start(&s_t, NULL);
-    s_dealer = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
-    return s_dealer ? 0 : -1;
+    for (int o = 0; o < 2; o++) s_dealer[o] = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, s_origins[o]);
+    return 0;
 }
 
 static int s_teardown(void **state)
 {
     (void)state;
-    if (s_dealer) zmq_close(s_dealer);
+    for (int o = 0; o < 2; o++)
+        if (s_dealer[o]) zmq_close(s_dealer[o]);
     th_cleanup(&s_t);
     return 0;
 }

@@ -31,6 +31,10 @@ typedef struct {
 static int s_most_long; /* most long events seen in one batched frame */
 
 static const char *s_origins[] = {"kr-daejeon", "kr-busan", "intl-example"};
+
+/* The order of topics on the feed is the test's: the three origins publish
+ * on one connection, which only a broker without keys takes. */
+#define S_PLAIN "--insecure-plaintext"
 static const char *s_categories[] = {"forum", "seminar", "workshop"};
 
 static void *s_sub(th_t *t, const char *prefix, size_t len)
@@ -212,7 +216,7 @@ static void test_plain_and_batched_subscribers_get_the_same_bytes_in_order(void 
     /* Batches of the whole burst, however fast this machine is: a batch of
      * fewer than S_N waits up to 300 ms for more. The runs of one topic
      * then reach the feed frames' limits instead of a batch's end. */
-    const char *linger[] = {"--commit-linger=300", "--commit-min=400", NULL};
+    const char *linger[] = {"--commit-linger=300", "--commit-min=400", S_PLAIN, NULL};
     th_broker_start(&t, linger);
     void *plain = s_sub(&t, "event.", 6);
     const char marked[] = "\x01" "event.";
@@ -276,7 +280,7 @@ static void test_plain_frames_are_built_only_for_topics_a_plain_prefix_selects(v
     (void)state;
     th_t t;
     th_init(&t, "feed_batch_only", 22270);
-    th_broker_start(&t, NULL);
+    th_broker_start(&t, (const char *const[]){S_PLAIN, NULL});
     const char marked[] = "\x01" "event.";
     void *batched = s_sub(&t, marked, sizeof(marked) - 1);
     /* The only plain subscriber follows one origin of three. */

@@ -3,13 +3,18 @@
 # proto/fedbus.proto alone (tests/integration/foreign_client.py) against a
 # real fedbus-broker and PostgreSQL (PG* from pg_virtualenv).
 #
-# usage: it_foreign.sh FEDBUS_BROKER_BIN [PROTO_DIR]
+# The broker runs with keys, as by default: the client and the walkthrough
+# speak CURVE with keys made by it_keygen (lib/fb_keys) and registered in
+# fedbus_members by SQL.
+#
+# usage: it_foreign.sh FEDBUS_BROKER_BIN PROTO_DIR IT_KEYGEN_BIN
 # Exit status: the client's (or 2 when the setup fails).
 set -euo pipefail
 
-FEDBUS_BROKER_BIN=${1:?usage: it_foreign.sh FEDBUS_BROKER_BIN [PROTO_DIR]}
+FEDBUS_BROKER_BIN=${1:?usage: it_foreign.sh FEDBUS_BROKER_BIN PROTO_DIR IT_KEYGEN_BIN}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROTO_DIR=${2:-$here/../../proto}
+KEYGEN=${3:?usage: it_foreign.sh FEDBUS_BROKER_BIN PROTO_DIR IT_KEYGEN_BIN}
 PY=/usr/bin/python3             # Debian's python3-zmq / python3-protobuf
 DB=fedbus_it_foreign
 INGEST=tcp://127.0.0.1:21800
@@ -18,6 +23,7 @@ REPLAY=tcp://127.0.0.1:21802
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/it_foreign.XXXXXX")
 broker_pid=
+register=
 rc=2
 
 cleanup() {
@@ -45,9 +51,26 @@ createdb "$DB"
 
 protoc --python_out="$tmp" -I "$PROTO_DIR" fedbus.proto
 
+# Keys: the broker's, and those of the two members the client and the
+# walkthrough publish as.
+"$KEYGEN" broker "$tmp" >/dev/null
+for m in intl-pyclient intl-wta; do
+  key=$("$KEYGEN" "$m" "$tmp")
+  register="$register INSERT INTO fedbus_members (member, kind, curve_public, publish)"
+  register="$register VALUES ('$m', 'partner', '$key', '{*.$m}');"
+done
+KEYS=(--keys="$tmp/intl-pyclient.key" --broker-key="$tmp/broker.pub")
+
 "$FEDBUS_BROKER_BIN" --pg="dbname=$DB" --ingest="$INGEST" --feed="$FEED" \
-  --replay="$REPLAY" --stats-interval=0 >"$tmp/broker.log" 2>&1 &
+  --replay="$REPLAY" --stats-interval=0 --keys="$tmp/broker.key" >"$tmp/broker.log" 2>&1 &
 broker_pid=$!
+
+# The broker makes the registry's table as it starts; the members come then.
+for _ in $(seq 50); do
+  psql -qAt -d "$DB" -c "SELECT 1 FROM fedbus_members LIMIT 0" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+psql -q -d "$DB" -c "$register NOTIFY fedbus_members;" >/dev/null
 
 ready=
 for _ in $(seq 40); do
@@ -55,7 +78,7 @@ for _ in $(seq 40); do
     echo "it_foreign: broker exited during start"
     exit 2
   fi
-  if "$PY" "$here/foreign_client.py" --pb-dir="$tmp" --replay="$REPLAY" \
+  if "$PY" "$here/foreign_client.py" --pb-dir="$tmp" --replay="$REPLAY" "${KEYS[@]}" \
        --probe --timeout-ms=500 2>/dev/null; then
     ready=1
     break
@@ -68,7 +91,7 @@ fi
 
 set +e
 "$PY" "$here/foreign_client.py" --pb-dir="$tmp" --ingest="$INGEST" --feed="$FEED" \
-  --replay="$REPLAY"
+  --replay="$REPLAY" "${KEYS[@]}"
 rc=$?
 set -e
 [ "$rc" = 0 ] || exit "$rc"

@@ -18,6 +18,29 @@
 
 static th_t s_t;
 
+/* Each member publishes on a connection of its own, made on first use. */
+static struct {
+    const char *origin;
+    void *sock;
+} s_socks[8];
+static int s_nsocks;
+
+static void *s_for(const char *origin)
+{
+    for (int i = 0; i < s_nsocks; i++)
+        if (strcmp(s_socks[i].origin, origin) == 0) return s_socks[i].sock;
+    assert_true(s_nsocks < 8);
+    s_socks[s_nsocks].origin = origin;
+    return s_socks[s_nsocks++].sock = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, origin);
+}
+
+/* Closes every member's connection. */
+static void s_close_all(void)
+{
+    for (int i = 0; i < s_nsocks; i++) zmq_close(s_socks[i].sock);
+    s_nsocks = 0;
+}
+
 static int s_setup(void **state)
 {
     (void)state;
@@ -29,20 +52,16 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     (void)state;
+    s_close_all();
     th_cleanup(&s_t);
     return 0;
 }
 
-static void *s_dealer(void)
+/* Sends one publish built from json as origin with origin_seq, on
+ * origin's connection, and returns its ack. */
+static th_ack_t s_publish(const char *json, const char *origin, uint64_t origin_seq)
 {
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
-    assert_non_null(s);
-    return s;
-}
-
-/* Sends one publish built from json as origin with origin_seq, and returns its ack. */
-static th_ack_t s_publish(void *s, const char *json, const char *origin, uint64_t origin_seq)
-{
+    void *s = s_for(origin);
     size_t len;
     uint8_t *frame = th_frame(json, origin, origin_seq, NULL, &len);
     assert_true(zmq_send(s, frame, len, 0) >= 0);
@@ -53,16 +72,17 @@ static th_ack_t s_publish(void *s, const char *json, const char *origin, uint64_
 }
 
 /* An honest member publishes its next message and must be stored. */
-static void s_assert_member_acked(void *s, const char *origin, uint64_t origin_seq)
+static void s_assert_member_acked(const char *origin, uint64_t origin_seq)
 {
-    th_ack_t a = s_publish(s, th_event_json(origin, "forum", "still served"), origin, origin_seq);
+    th_ack_t a = s_publish(th_event_json(origin, "forum", "still served"), origin, origin_seq);
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     assert_true(a.global_seq > 0);
 }
 
 /* Says Hello as origin on s and returns the Welcome's last_origin_seq. */
-static uint64_t s_hello(void *s, const char *origin)
+static uint64_t s_hello(const char *origin)
 {
+    void *s = s_for(origin);
     Fedbus__Hello h = FEDBUS__HELLO__INIT;
     h.origin = (char *)origin;
     h.version = "test";
@@ -95,30 +115,26 @@ static void s_assert_broker_alive(void)
 static void test_origin_seq_above_int64_max_is_refused_and_other_members_keep_their_acks(void **state)
 {
     (void)state;
-    void *s = s_dealer();
-    th_ack_t a = s_publish(s, th_event_json("intl-evil", "forum", "2^63"), "intl-evil", 1ULL << 63);
+    th_ack_t a = s_publish(th_event_json("intl-evil", "forum", "2^63"), "intl-evil", 1ULL << 63);
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
     assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
-    a = s_publish(s, th_event_json("intl-evil", "forum", "2^64-1"), "intl-evil", UINT64_MAX);
+    a = s_publish(th_event_json("intl-evil", "forum", "2^64-1"), "intl-evil", UINT64_MAX);
     assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
     assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'intl-evil'"), 0);
     /* The origin heads are written about once a second: past that, and past
      * a restart that reads them back, an honest member is still served. */
     usleep(1500 * 1000);
-    s_assert_member_acked(s, "kr-busan", 1);
+    s_assert_member_acked("kr-busan", 1);
     assert_int_equal(th_broker_stop(&s_t, SIGTERM), 0);
     th_broker_start(&s_t, NULL);
-    zmq_close(s);
-    s = s_dealer();
-    s_assert_member_acked(s, "kr-busan", 2);
-    zmq_close(s);
+    s_close_all();
+    s_assert_member_acked("kr-busan", 2);
 }
 
 static void test_origin_seq_at_int64_max_is_stored_and_the_next_one_refused_without_harm(void **state)
 {
     (void)state;
-    void *s = s_dealer();
-    th_ack_t a = s_publish(s, th_event_json("kr-daejeon", "forum", "last"), "kr-daejeon", INT64_MAX);
+    th_ack_t a = s_publish(th_event_json("kr-daejeon", "forum", "last"), "kr-daejeon", INT64_MAX);
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     /* A node of that member now starts at INT64_MAX + 1: refused, and the
      * broker lives on and serves everyone else. */
@@ -132,15 +148,13 @@ static void test_origin_seq_at_int64_max_is_stored_and_the_next_one_refused_with
     fb_publisher_destroy(&pub);
     usleep(2500 * 1000);
     s_assert_broker_alive();
-    s_assert_member_acked(s, "kr-seoul", 1);
-    zmq_close(s);
+    s_assert_member_acked("kr-seoul", 1);
 }
 
 static void test_hello_of_an_origin_at_int64_max_is_welcomed_and_the_operator_told(void **state)
 {
     (void)state;
-    void *s = s_dealer();
-    th_ack_t a = s_publish(s, th_event_json("kr-daejeon", "forum", "last"), "kr-daejeon", INT64_MAX);
+    th_ack_t a = s_publish(th_event_json("kr-daejeon", "forum", "last"), "kr-daejeon", INT64_MAX);
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     /* Its node, restarted twice, is welcomed each time; neither it nor the
      * broker stops, and the log says what to do. */
@@ -152,17 +166,15 @@ static void test_hello_of_an_origin_at_int64_max_is_welcomed_and_the_operator_to
         th_stop_pid(s_t.nodes[n], SIGKILL);
         s_t.nodes[n] = 0;
     }
-    assert_int_equal(s_hello(s, "kr-daejeon"), (uint64_t)INT64_MAX);
+    assert_int_equal(s_hello("kr-daejeon"), (uint64_t)INT64_MAX);
     s_assert_broker_alive();
     assert_true(th_count_lines(s_t.broker_log, "give that node a new member id") >= 1);
-    s_assert_member_acked(s, "kr-seoul", 1);
-    zmq_close(s);
+    s_assert_member_acked("kr-seoul", 1);
 }
 
 static void test_created_at_beyond_year_9999_is_refused_and_other_members_keep_their_acks(void **state)
 {
     (void)state;
-    void *s = s_dealer();
     static const char *const times[] = {"4611686018427387904", "9223372036854775807", "253402300800000000"};
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
         char json[512];
@@ -170,15 +182,14 @@ static void test_created_at_beyond_year_9999_is_refused_and_other_members_keep_t
                  "{\"created_at_us\":%s,\"topic\":\"event.intl-late.forum\",\"event\":{\"kind\":\"forum\","
                  "\"title\":{\"en\":\"far future\"},\"starts_at\":\"2026-05-20T14:00:00+09:00\"}}",
                  times[i]);
-        th_ack_t a = s_publish(s, json, "intl-late", i + 1);
+        th_ack_t a = s_publish(json, "intl-late", i + 1);
         assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
         assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
     }
     usleep(1500 * 1000);
     s_assert_broker_alive();
-    s_assert_member_acked(s, "kr-incheon", 1);
+    s_assert_member_acked("kr-incheon", 1);
     assert_int_equal(th_sql_int(&s_t, "SELECT count(*) FROM fedbus_messages WHERE origin = 'intl-late'"), 0);
-    zmq_close(s);
 }
 
 int main(void)

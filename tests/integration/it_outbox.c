@@ -80,8 +80,10 @@ static void s_node_start(s_node_t *n, const char *more1, const char *more2)
     snprintf(s, sizeof(s), "--submit=%s", n->submit);
     snprintf(h, sizeof(h), "--http-port=%d", n->http);
     snprintf(d, sizeof(d), "--state-dir=%s", n->dir);
+    char keys[320], bkey[320];
+    th_node_flags(&s_t, n->member, keys, bkey);
     const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, d, "--outbox=disk", "--resend-ms=300", "--heartbeat-ms=200",
-                          "--log-level=debug", more1, more2, NULL};
+                          "--log-level=debug", keys, bkey, more1, more2, NULL};
     n->pid = th_spawn(argv, n->log);
 }
 

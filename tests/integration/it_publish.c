@@ -33,7 +33,7 @@ static void test_publish_is_acked_stored_and_delivered(void **state)
 {
     (void)state;
     int n = th_node_start(&s_t, "kr-incheon", NULL);
-    fb_subscriber_t *sub = fb_subscriber_new(s_t.feed, s_t.replay);
+    fb_subscriber_t *sub = th_subscriber(&s_t, "th-probe");
     assert_non_null(sub);
     assert_int_equal(fb_subscriber_add(sub, "event.kr-incheon"), FB_OK);
     fb_publisher_t *pub = fb_publisher_new(s_t.node_submit[n]);
@@ -99,8 +99,7 @@ static void test_resend_through_node_is_stored_once_with_the_same_seq(void **sta
 static void test_raw_resends_and_in_batch_copies_get_the_original_seq(void **state)
 {
     (void)state;
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
-    assert_non_null(s);
+    void *s = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "intl-wta");
     size_t len;
     uint8_t *frame = th_frame(th_event_json("intl-wta", "forum", "WTA forum"), "intl-wta", 1,
                               "0192f000-0000-7000-8000-00000000b001", &len);
@@ -123,7 +122,7 @@ static void test_raw_resends_and_in_batch_copies_get_the_original_seq(void **sta
     /* The same message (same topic and payload) under a new origin_seq and
      * creation time, as from a publisher that lost its place, is still the
      * same message; other content under the same id is refused. */
-    fb_publisher_t *pub = fb_publisher_new(s_t.ingest);
+    fb_publisher_t *pub = th_publisher(&s_t, "intl-wta");
     fb_ack_t ack;
     frame = th_frame(th_event_json("intl-wta", "forum", "WTA forum"), "intl-wta", 7,
                      "0192f000-0000-7000-8000-00000000b001", &len);
@@ -147,7 +146,8 @@ static void test_global_seq_is_gapless_across_origins(void **state)
 {
     (void)state;
     const char *origins[] = {"kr-daejeon", "kr-busan", "intl-example"};
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    void *s[3]; /* each member its own connection */
+    for (int o = 0; o < 3; o++) s[o] = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, origins[o]);
     long long before = th_sql_int(&s_t, "SELECT coalesce(max(global_seq), 0) FROM fedbus_messages");
     enum { N = 300 };
     for (int i = 0; i < N; i++) {
@@ -156,13 +156,13 @@ static void test_global_seq_is_gapless_across_origins(void **state)
         snprintf(title, sizeof(title), "seminar %d", i);
         uint8_t *f = th_frame(th_event_json(origins[i % 3], "seminar", title), origins[i % 3],
                               (uint64_t)(i / 3 + 1), NULL, &len);
-        assert_true(zmq_send(s, f, len, 0) >= 0);
+        assert_true(zmq_send(s[i % 3], f, len, 0) >= 0);
         free(f);
     }
     char *seen = calloc(N + 1, 1);
     for (int i = 0; i < N; i++) {
         th_ack_t a;
-        assert_int_equal(th_read_ack(s, 10000, &a), 0);
+        assert_int_equal(th_read_ack(s[i % 3], 10000, &a), 0);
         assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
         long long k = (long long)a.global_seq - before;
         assert_in_range(k, 1, N);
@@ -170,7 +170,7 @@ static void test_global_seq_is_gapless_across_origins(void **state)
         seen[k] = 1;
     }
     free(seen);
-    zmq_close(s);
+    for (int o = 0; o < 3; o++) zmq_close(s[o]);
     assert_int_equal(th_sql_int(&s_t, "SELECT max(global_seq) - min(global_seq) + 1 - count(*) "
                                       "FROM fedbus_messages"),
                      0);
@@ -187,7 +187,7 @@ static void test_an_idle_broker_holds_no_copy_open(void **state)
              "SELECT count(*) FROM pg_stat_activity WHERE datname = 'fedbus_it_%s' AND state = 'active' "
              "AND query LIKE '%%COPY fedbus_messages%%' AND pid <> pg_backend_pid()",
              s_t.name);
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    void *s = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-ulsan");
     /* A burst: each commit sends the next batch's COPY ahead. */
     enum { N = 200 };
     for (int i = 0; i < N; i++) {
@@ -236,8 +236,7 @@ static void test_a_burst_is_stored_once_each_with_batches_handed_ahead(void **st
             frames[i * P + p] = th_frame(th_event_json(origins[p], "forum", "burst"), origins[p], (uint64_t)(i + 1),
                                          NULL, &lens[i * P + p]);
     for (int p = 0; p < P; p++) {
-        s[p] = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
-        assert_non_null(s[p]);
+        s[p] = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, origins[p]);
     }
     for (int i = 0; i < N; i++)
         for (int p = 0; p < P; p++) {

@@ -21,22 +21,24 @@ enum { N = 600 }; /* more than two replay pages */
 /* Publishes count events alternating kr-busan / kr-seoul, pipelined, and waits for all acks. */
 static void s_publish(int first, int count)
 {
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    /* Each member publishes on a connection of its own. */
+    void *s[2] = {th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-seoul"), th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-busan")};
     for (int i = first; i < first + count; i++) {
         const char *origin = i % 2 ? "kr-busan" : "kr-seoul";
         char title[32];
         size_t len;
         snprintf(title, sizeof(title), "m%d", i);
         uint8_t *f = th_frame(th_event_json(origin, "forum", title), origin, (uint64_t)(i / 2 + 1), NULL, &len);
-        assert_true(zmq_send(s, f, len, 0) >= 0);
+        assert_true(zmq_send(s[i % 2], f, len, 0) >= 0);
         free(f);
     }
-    for (int i = 0; i < count; i++) {
+    for (int i = first; i < first + count; i++) {
         th_ack_t a;
-        assert_int_equal(th_read_ack(s, 10000, &a), 0);
+        assert_int_equal(th_read_ack(s[i % 2], 10000, &a), 0);
         assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     }
-    zmq_close(s);
+    zmq_close(s[0]);
+    zmq_close(s[1]);
 }
 
 static int s_setup(void **state)
@@ -81,7 +83,7 @@ static void test_replay_from_start_returns_everything_in_order(void **state)
     (void)state;
     static s_got_t g;
     memset(&g, 0, sizeof(g));
-    assert_int_equal(fb_replay(s_t.replay, NULL, 0, 1, 0, 0, s_collect, &g, 5000), FB_OK);
+    assert_int_equal(th_replay(&s_t, NULL, 0, 1, 0, 0, s_collect, &g, 5000), FB_OK);
     assert_int_equal(g.n, N);
     assert_int_equal(g.bad_order, 0);
     for (int i = 0; i < N; i++) assert_int_equal(g.seqs[i], (uint64_t)i + 1);
@@ -92,7 +94,7 @@ static void test_replay_from_seq_with_limit_returns_that_window(void **state)
     (void)state;
     static s_got_t g;
     memset(&g, 0, sizeof(g));
-    assert_int_equal(fb_replay(s_t.replay, NULL, 0, 250, 0, 100, s_collect, &g, 5000), FB_OK);
+    assert_int_equal(th_replay(&s_t, NULL, 0, 250, 0, 100, s_collect, &g, 5000), FB_OK);
     assert_int_equal(g.n, 100);
     assert_int_equal(g.seqs[0], 250);
     assert_int_equal(g.seqs[99], 349);
@@ -106,7 +108,7 @@ static void test_replay_by_pattern_returns_only_that_origin(void **state)
     memset(&g, 0, sizeof(g));
     g.only_origin = "kr-busan";
     const char *pats[] = {"*.kr-busan"};
-    assert_int_equal(fb_replay(s_t.replay, pats, 1, 1, 0, 0, s_collect, &g, 5000), FB_OK);
+    assert_int_equal(th_replay(&s_t, pats, 1, 1, 0, 0, s_collect, &g, 5000), FB_OK);
     assert_int_equal(g.n, N / 2);
     assert_int_equal(g.wrong_origin, 0);
     assert_int_equal(g.bad_order, 0);
@@ -117,7 +119,7 @@ static void test_replay_since_time_returns_only_later_messages(void **state)
     (void)state;
     static s_got_t g;
     memset(&g, 0, sizeof(g));
-    assert_int_equal(fb_replay(s_t.replay, NULL, 0, 1, s_half_time_us, 0, s_collect, &g, 5000), FB_OK);
+    assert_int_equal(th_replay(&s_t, NULL, 0, 1, s_half_time_us, 0, s_collect, &g, 5000), FB_OK);
     assert_int_equal(g.n, N / 2);
     assert_int_equal(g.seqs[0], N / 2 + 1);
 }
@@ -128,7 +130,7 @@ static void test_replay_of_unknown_pattern_is_refused_by_the_library(void **stat
     static s_got_t g;
     memset(&g, 0, sizeof(g));
     const char *pats[] = {"Not.A.Pattern"};
-    assert_int_equal(fb_replay(s_t.replay, pats, 1, 1, 0, 0, s_collect, &g, 5000), FB_EINVAL);
+    assert_int_equal(th_replay(&s_t, pats, 1, 1, 0, 0, s_collect, &g, 5000), FB_EINVAL);
     assert_int_equal(g.n, 0);
 }
 
@@ -137,7 +139,7 @@ static void test_catch_up_joins_live_without_gaps_or_duplicates(void **state)
     (void)state;
     enum { MORE = 4500 }; /* history longer than one catch-up page (4096) */
     s_publish(N, MORE);
-    fb_subscriber_t *sub = fb_subscriber_new(s_t.feed, s_t.replay);
+    fb_subscriber_t *sub = th_subscriber(&s_t, "th-probe");
     assert_int_equal(fb_subscriber_add(sub, "event"), FB_OK);
     assert_int_equal(fb_subscriber_from(sub, 1), FB_OK);
     uint64_t expect = 1;
@@ -163,7 +165,7 @@ static void test_catch_up_joins_live_without_gaps_or_duplicates(void **state)
 static void test_replay_request_of_two_frames_is_refused_malformed(void **state)
 {
     (void)state;
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.replay});
+    void *s = th_socket(&s_t, ZMQ_DEALER, s_t.replay, "th-probe");
     assert_non_null(s);
     Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
     req.request_id = 77;
@@ -243,7 +245,7 @@ static int s_raw_replay(void *s, uint64_t id, char **prefixes, size_t n, uint64_
 static void test_replay_by_overlapping_prefixes_returns_each_message_once_in_order(void **state)
 {
     (void)state;
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.replay});
+    void *s = th_socket(&s_t, ZMQ_DEALER, s_t.replay, "th-probe");
     static uint64_t seqs[8192]; /* the catch-up test adds 4540 */
     char *all[] = {"event.kr-b", "event.kr-busan.", "event.kr-s", "event.kr-seoul.forum"};
     int n = s_raw_replay(s, 1, all, 4, seqs, 8192);

@@ -49,7 +49,7 @@ static int s_setup(void **state)
     (void)state;
     th_init(&s_t, "replay_limits", 24600);
     th_broker_start(&s_t, NULL); /* migrates */
-    void *pub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    void *pub = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-seoul");
     s_seq = 1;
     int64_t ack_us = s_publish_us(pub); /* global_seq 1: what the harness replays to see the broker up */
     zmq_close(pub);
@@ -94,11 +94,20 @@ static long s_rss_kb(void)
     return kb;
 }
 
-static void *s_replay_socket(int rcvhwm)
+/* A socket of type to endpoint as the harness's member, with a receive queue of rcvhwm (0: ZeroMQ's). */
+static void *s_open(int type, const char *endpoint, int rcvhwm)
 {
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.replay, .rcvhwm = rcvhwm});
+    fb_endpoint_opts_t e = th_endpoint(&s_t, endpoint, "th-probe");
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = type, .endpoint = endpoint, .rcvhwm = rcvhwm,
+                                           .curve_serverkey = e.curve_serverkey, .curve_publickey = e.curve_publickey,
+                                           .curve_secretkey = e.curve_secretkey});
     assert_non_null(s);
     return s;
+}
+
+static void *s_replay_socket(int rcvhwm)
+{
+    return s_open(ZMQ_DEALER, s_t.replay, rcvhwm);
 }
 
 static void s_request(void *s, uint64_t id, uint64_t from_seq, int64_t since_us, const char *prefix, uint32_t limit)
@@ -159,7 +168,7 @@ enum { REPLAYERS = 64, PUBLISHES = 100 };
 static void test_64_replays_of_a_prefix_matching_nothing_leave_acks_fast(void **state)
 {
     (void)state;
-    void *pub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    void *pub = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-seoul");
     void *rs[REPLAYERS];
     int64_t lat[PUBLISHES];
     uint64_t replays = 0;
@@ -215,7 +224,7 @@ static void test_replay_clients_that_never_read_do_not_grow_the_broker(void **st
     long after = s_rss_kb();
     print_message("broker RSS %ld KiB before, %ld KiB with %d clients that do not read %d MiB each\n", before,
                   after, CLIENTS, BIG * BIG_BYTES >> 20);
-    void *pub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    void *pub = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-seoul");
     int64_t ack_us = s_publish_us(pub);
     zmq_close(pub);
     for (int i = 0; i < CLIENTS; i++) zmq_close(rs[i]);
@@ -326,8 +335,7 @@ static void test_huge_feed_subscriptions_do_not_grow_the_broker(void **state)
     (void)state;
     enum { HUGE = 64 << 10, COUNT = 16 };
     long before = s_rss_kb();
-    void *x = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_XSUB, .endpoint = s_t.feed});
-    assert_non_null(x);
+    void *x = s_open(ZMQ_XSUB, s_t.feed, 0);
     uint8_t *sub = malloc(HUGE);
     assert_non_null(sub);
     sub[0] = 1;
@@ -341,7 +349,7 @@ static void test_huge_feed_subscriptions_do_not_grow_the_broker(void **state)
     print_message("broker RSS %ld KiB before, %ld KiB after %d subscriptions of %d KiB\n", before, after, COUNT,
                   HUGE >> 10);
     zmq_close(x);
-    void *pub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    void *pub = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-seoul");
     int64_t ack_us = s_publish_us(pub);
     zmq_close(pub);
     assert_true(ack_us >= 0 && ack_us < 1000000);
@@ -353,8 +361,7 @@ static void test_huge_feed_subscriptions_do_not_grow_the_broker(void **state)
 static void test_a_feed_subscription_of_the_longest_topic_is_served(void **state)
 {
     (void)state;
-    void *sub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_SUB, .endpoint = s_t.feed});
-    assert_non_null(sub);
+    void *sub = s_open(ZMQ_SUB, s_t.feed, 0);
     char longest[FB_TOPIC_MAX + 3];
     longest[0] = FB_FEED_MARK;
     memset(longest + 1, 'a', FB_TOPIC_MAX + 1);
@@ -363,7 +370,7 @@ static void test_a_feed_subscription_of_the_longest_topic_is_served(void **state
     assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, longest, FB_TOPIC_MAX + 2), 0);
     assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "event.kr-seoul", 14), 0);
     usleep(300 * 1000);
-    void *pub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
+    void *pub = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "kr-seoul");
     int64_t ack_us = s_publish_us(pub);
     zmq_close(pub);
     zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
@@ -388,8 +395,7 @@ static void test_a_feed_subscription_not_kept_is_counted_in_the_stats_line(void 
 {
     (void)state;
     double before = th_stat(&s_t, " feed_ignored=");
-    void *sub = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_SUB, .endpoint = s_t.feed});
-    assert_non_null(sub);
+    void *sub = s_open(ZMQ_SUB, s_t.feed, 0);
     char too_long[FB_TOPIC_MAX + 3];
     too_long[0] = FB_FEED_MARK;
     memset(too_long + 1, 'b', sizeof(too_long) - 1);

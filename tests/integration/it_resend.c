@@ -30,8 +30,7 @@ static void *s_sock; /* raw DEALER on the broker's ingest */
 static void s_connect(void)
 {
     if (s_sock) zmq_close(s_sock);
-    s_sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = s_t.ingest});
-    assert_non_null(s_sock);
+    s_sock = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, S_ORIGIN);
 }
 
 static int s_setup(void **state)

@@ -89,7 +89,7 @@ static void test_origin_heads_survive_a_kill_between_heads_writes(void **state)
     /* Heads are written with the first batch, then not for an hour. */
     const char *const slow[] = {"--heads-interval=3600000", NULL};
     th_broker_start(&t, slow);
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
+    void *s = th_socket(&t, ZMQ_DEALER, t.ingest, "kr-daejeon");
     for (uint64_t seq = 1; seq <= 10; seq++)
         assert_int_equal(s_raw_publish(s, seq).status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     /* The table lags: what it says is not what is stored. */
@@ -98,7 +98,7 @@ static void test_origin_heads_survive_a_kill_between_heads_writes(void **state)
 
     th_broker_stop(&t, SIGKILL);
     th_broker_start(&t, slow);
-    s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
+    s = th_socket(&t, ZMQ_DEALER, t.ingest, "kr-daejeon");
     /* The restarted broker knows 10 is the head: 7 (a new message) is stale. */
     th_ack_t a = s_raw_publish(s, 7);
     assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
@@ -121,10 +121,11 @@ static void test_second_broker_on_the_same_database_is_refused(void **state)
     th_t t, u;
     th_init(&t, "onewriter", 21500);
     th_broker_start(&t, NULL);
-    char pg[300];
+    char pg[300], keys[300];
     snprintf(pg, sizeof(pg), "--pg=%s", t.conninfo);
+    snprintf(keys, sizeof(keys), "--keys=%s", t.broker_keys.file); /* refused for the lock alone */
     const char *argv[] = {FEDBUS_BROKER_BIN, pg, "--ingest=tcp://127.0.0.1:21510",
-                          "--feed=tcp://127.0.0.1:21511", "--replay=tcp://127.0.0.1:21512", NULL};
+                          "--feed=tcp://127.0.0.1:21511", "--replay=tcp://127.0.0.1:21512", keys, NULL};
     (void)u;
     int rc = th_run(argv, NULL, 20);
     assert_int_equal(rc, 1);

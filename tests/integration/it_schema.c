@@ -1,4 +1,4 @@
-/* it_schema.c — migrations: fresh database, upgrade from v1, newer schema refused. */
+/* it_schema.c — migrations: fresh database, upgrade from v1 (rows kept, partitioned), newer schema refused. */
 #include "harness.h"
 
 #include "fb_zmq.h"
@@ -29,6 +29,18 @@
     " AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid ="              \
     " 'fedbus_messages'::regclass AND attname = 'message_id'), (SELECT attnum FROM"      \
     " pg_attribute WHERE attrelid = 'fedbus_messages'::regclass AND attname = 'origin')]"
+
+typedef struct {
+    uint64_t *seqs;
+    int *n;
+} s_seqs_t;
+
+static int s_note_seq(const fb_message_t *msg, void *arg)
+{
+    s_seqs_t *c = arg;
+    if (*c->n < 4) c->seqs[(*c->n)++] = msg->global_seq;
+    return 0;
+}
 
 /* Versions 1..max are all recorded, each once, and in effect. */
 static void s_assert_every_version(th_t *t)
@@ -63,7 +75,7 @@ static void s_publish_compressible(th_t *t, uint64_t origin_seq)
     size_t len;
     uint8_t *f = th_frame(json, "kr-incheon", origin_seq, NULL, &len);
     free(json);
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t->ingest});
+    void *s = th_socket(t, ZMQ_DEALER, t->ingest, "kr-incheon");
     assert_true(zmq_send(s, f, len, 0) >= 0);
     free(f);
     th_ack_t a;
@@ -72,12 +84,17 @@ static void s_publish_compressible(th_t *t, uint64_t origin_seq)
     zmq_close(s);
 }
 
+/* These tests are about the schema the broker makes: without keys (the
+ * harness registers members with keys, migrating first). */
+#define S_PLAIN ((const char *const[]){"--insecure-plaintext", NULL})
+
 static void test_fresh_database_gets_every_version(void **state)
 {
     (void)state;
     th_t t;
     th_init(&t, "schema", 21900);
-    th_broker_start(&t, NULL);
+    /* Without keys the harness registers nobody: the broker alone makes the schema. */
+    th_broker_start(&t, S_PLAIN);
     s_assert_every_version(&t);
     assert_int_equal(th_sql_int(&t, S_ENVELOPE_EXTERNAL), 1);
     /* The envelope is stored as it came: no TOAST compression. */
@@ -91,41 +108,69 @@ static void test_fresh_database_gets_every_version(void **state)
     th_cleanup(&t);
 }
 
+/* Turns t's database (a broker stopped) back into what a version-1 broker
+ * left, with the rows it holds: fedbus_messages one plain table, its
+ * unique key on (origin, message_id) under the database's collation, the
+ * column's default storage (a row compressed under it), nothing newer. */
+static void s_back_to_version_1(th_t *t)
+{
+    th_sql_exec(t, "CREATE TABLE fedbus_it_rows AS SELECT * FROM fedbus_messages");
+    th_sql_exec(t, "DROP TABLE fedbus_messages, fedbus_retention");
+    th_sql_exec(t, "DROP TABLE fedbus_member_keys, fedbus_member_audit, fedbus_members, fedbus_seals");
+    th_sql_exec(t, "CREATE TABLE fedbus_messages ("
+                   "  global_seq   bigint PRIMARY KEY,"
+                   "  origin       text NOT NULL,"
+                   "  origin_seq   bigint NOT NULL,"
+                   "  message_id   uuid NOT NULL,"
+                   "  topic        text NOT NULL,"
+                   "  created_at   timestamptz NOT NULL,"
+                   "  stored_at    timestamptz NOT NULL,"
+                   "  content_hash bytea NOT NULL,"
+                   "  envelope     bytea NOT NULL,"
+                   "  UNIQUE (origin, message_id));"
+                   "CREATE INDEX fedbus_messages_stored_at ON fedbus_messages USING brin (stored_at)");
+    th_sql_exec(t, "INSERT INTO fedbus_messages SELECT * FROM fedbus_it_rows; DROP TABLE fedbus_it_rows");
+    th_sql_exec(t, "ALTER TABLE fedbus_origins ALTER COLUMN origin TYPE text COLLATE \"default\"");
+    th_sql_exec(t, "DELETE FROM fedbus_schema WHERE version > 1");
+    assert_int_equal(th_sql_int(t, S_BYTEWISE_KEYS), 0);
+    assert_int_equal(th_sql_int(t, S_ENVELOPE_EXTERNAL), 0);
+}
+
+/* 1 when fedbus_messages is partitioned, with the index on global_seq
+ * the replay reads in every partition (version 6). */
+#define S_PARTITIONED                                                                        \
+    "SELECT (c.relkind = 'p' AND (SELECT bool_and(EXISTS (SELECT 1 FROM pg_index x"          \
+    " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]"             \
+    " WHERE x.indrelid = i.inhrelid AND a.attname = 'global_seq' AND x.indnatts = 1))"       \
+    " FROM pg_inherits i WHERE i.inhparent = c.oid))::int FROM pg_class c"                   \
+    " WHERE c.relname = 'fedbus_messages'"
+
 static void test_version_1_database_is_upgraded(void **state)
 {
     (void)state;
     th_t t;
     th_init(&t, "schemaup", 21920);
-    th_broker_start(&t, NULL);
+    th_broker_start(&t, S_PLAIN);
     s_publish_compressible(&t, 1);
     th_broker_stop(&t, SIGTERM);
-    /* Back to what a version-1 broker left: the unique key on (origin,
-     * message_id) under the database's collation, the column's default
-     * storage, and a row compressed under it. */
-    th_sql_exec(&t, "ALTER TABLE fedbus_messages DROP CONSTRAINT fedbus_messages_id_origin_key");
-    th_sql_exec(&t, "ALTER TABLE fedbus_messages ALTER COLUMN origin TYPE text COLLATE \"default\","
-                    " ALTER COLUMN topic TYPE text COLLATE \"default\"");
-    th_sql_exec(&t, "ALTER TABLE fedbus_messages ADD UNIQUE (origin, message_id)");
-    th_sql_exec(&t, "ALTER TABLE fedbus_origins ALTER COLUMN origin TYPE text COLLATE \"default\"");
-    assert_int_equal(th_sql_int(&t, S_BYTEWISE_KEYS), 0);
-    th_sql_exec(&t,
-                "ALTER TABLE fedbus_messages ALTER COLUMN envelope SET STORAGE EXTENDED");
-    th_sql_exec(&t, "DROP TABLE fedbus_member_keys, fedbus_member_audit, fedbus_members, fedbus_seals");
-    th_sql_exec(&t, "DELETE FROM fedbus_schema WHERE version > 1");
-    th_sql_exec(&t, "UPDATE fedbus_messages SET envelope = envelope || ''::bytea");
-    assert_int_equal(th_sql_int(&t, S_ENVELOPE_EXTERNAL), 0);
+    s_back_to_version_1(&t);
     assert_int_equal(
         th_sql_int(&t,
                    "SELECT (pg_column_size(envelope) < octet_length(envelope) / 2)::int"
                    " FROM fedbus_messages"),
         1);
 
-    th_broker_start(&t, NULL);
+    th_broker_start(&t, S_PLAIN);
     s_assert_every_version(&t);
     assert_int_equal(th_sql_int(&t, S_ENVELOPE_EXTERNAL), 1);
+    assert_int_equal(th_sql_int(&t, S_PARTITIONED), 1);
+    /* The old table, not rewritten, is the partition of every id up to the
+     * upgrade: its row is there, still compressed. */
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages_legacy"), 1);
     /* The old row stays compressed and readable; the new one is stored raw. */
     s_publish_compressible(&t, 2);
     assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 2);
+    assert_int_equal(th_sql_int(&t, "SELECT max(global_seq) FROM fedbus_messages"), 2);
     assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"
                                     " WHERE octet_length(envelope) > 10000"),
                      2);
@@ -138,6 +183,61 @@ static void test_version_1_database_is_upgraded(void **state)
         th_sql_int(&t, "SELECT (pg_column_size(envelope) >= octet_length(envelope))::int"
                        " FROM fedbus_messages WHERE origin_seq = 2"),
         1);
+    th_cleanup(&t);
+}
+
+/* Publishes the event of th_event_json() as origin_seq seq under id (NULL:
+ * a new one) and returns its ack. */
+static th_ack_t s_publish(th_t *t, uint64_t seq, const char *id)
+{
+    size_t len;
+    uint8_t *f = th_frame(th_event_json("kr-incheon", "forum", "legacy"), "kr-incheon", seq, id, &len);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t->ingest});
+    assert_true(zmq_send(s, f, len, 0) >= 0);
+    free(f);
+    th_ack_t a;
+    assert_int_equal(th_read_ack(s, 10000, &a), 0);
+    zmq_close(s);
+    return a;
+}
+
+/* Older brokers took any 16 bytes as a message_id: such rows keep their
+ * place in history (in the default partition), are replayed in order, and
+ * the numbering goes on after them. */
+static void test_an_upgrade_keeps_rows_whose_ids_are_not_uuid_v7(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "schemav4", 21960);
+    th_broker_start(&t, S_PLAIN);
+    assert_int_equal(s_publish(&t, 1, NULL).status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    th_broker_stop(&t, SIGTERM);
+    s_back_to_version_1(&t);
+    /* A row as a UUIDv4 publisher left it with an older broker (its
+     * envelope says global_seq 2: protobuf keeps the last field 7). */
+    th_sql_exec(&t, "INSERT INTO fedbus_messages SELECT 2, origin, 2, '5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f',"
+                    " topic, created_at, stored_at, content_hash, envelope || '\\x3802'::bytea FROM fedbus_messages");
+    th_broker_start(&t, S_PLAIN);
+    assert_int_equal(th_sql_int(&t, S_PARTITIONED), 1);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages"), 2);
+    assert_int_equal(th_sql_int(&t, "SELECT global_seq FROM fedbus_messages_legacy"), 1);
+    assert_int_equal(th_sql_int(&t, "SELECT global_seq FROM fedbus_messages_default"), 2);
+    /* Both are replayed, in order. */
+    uint64_t seqs[4];
+    int n = 0;
+    fb_replay(t.replay, NULL, 0, 0, 0, 0, s_note_seq, &(s_seqs_t){seqs, &n}, 5000);
+    assert_int_equal(n, 2);
+    assert_int_equal(seqs[0], 1);
+    assert_int_equal(seqs[1], 2);
+    /* New messages are numbered after them; the old id cannot be published
+     * again (not UUIDv7), and a new one lands in a dated partition. */
+    th_ack_t a = s_publish(&t, 3, "5f0c2a4e-8d1b-4c3a-9e7f-2b6d1a0c9e8f");
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+    assert_int_equal(a.reason, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
+    a = s_publish(&t, 4, NULL);
+    assert_int_equal(a.status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    assert_int_equal(a.global_seq, 3);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_messages_default"), 1);
     th_cleanup(&t);
 }
 
@@ -158,6 +258,7 @@ static void test_newer_database_is_refused(void **state)
                           "--ingest=tcp://127.0.0.1:21950",
                           "--feed=tcp://127.0.0.1:21951",
                           "--replay=tcp://127.0.0.1:21952",
+                          "--insecure-plaintext", /* refused for the schema alone */
                           NULL};
     assert_int_equal(th_run(argv, NULL, 20), 1);
     th_cleanup(&t);
@@ -168,6 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fresh_database_gets_every_version),
         cmocka_unit_test(test_version_1_database_is_upgraded),
+        cmocka_unit_test(test_an_upgrade_keeps_rows_whose_ids_are_not_uuid_v7),
         cmocka_unit_test(test_newer_database_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -383,7 +383,11 @@ static void test_a_prefix_replay_reads_the_topic_index_and_returns_exactly_its_r
     char plan[4096];
     const char *none[] = {"event.nothing"}, *some[] = {"event.o7", "event.o42."};
     assert_int_equal(fb_store_page_plan(r, 1, 0, 0, none, 1, plan, sizeof(plan)), 0);
-    if (!strstr(plan, "fedbus_messages_topic_seq")) fail_msg("the replay query does not use the index:\n%s", plan);
+    /* Each partition has its own copy of the index on (topic, global_seq):
+     * *_topic_seq where the table was kept from before partitioning,
+     * *_topic_global_seq_idx where PostgreSQL named it. */
+    if (!strstr(plan, "_topic_seq") && !strstr(plan, "_topic_global_seq_idx"))
+        fail_msg("the replay query does not use the index:\n%s", plan);
     /* o7, o70..o79 and o42: 12 topics of 100, read through windows. */
     s_seen_t c = {0, 0, 0};
     for (uint64_t from = 1; from <= 50000; from += 4096) {

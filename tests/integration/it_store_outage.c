@@ -45,7 +45,7 @@ static void test_cut_connections_lose_nothing_and_keep_the_sequence_gapless(void
     const char *extra[] = {"--batch-max=64", NULL};
     th_broker_start(&t, extra);
     enum { N = 3000 };
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
+    void *s = th_socket(&t, ZMQ_DEALER, t.ingest, "kr-incheon");
     int hwm = 0;
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     pthread_t cutter;
@@ -77,7 +77,7 @@ static void test_cut_connections_lose_nothing_and_keep_the_sequence_gapless(void
     assert_int_equal(th_sql_int(&t, "SELECT max(global_seq) FROM fedbus_messages"), N);
     assert_int_equal(th_sql_int(&t, "SELECT count(DISTINCT origin_seq) FROM fedbus_messages"), N);
     /* The broker still serves after the cuts. */
-    fb_publisher_t *pub = fb_publisher_new(t.ingest);
+    fb_publisher_t *pub = th_publisher(&t, "kr-incheon");
     size_t len;
     uint8_t *f = th_frame(th_event_json("kr-incheon", "forum", "after"), "kr-incheon", N + 1, NULL, &len);
     fb_ack_t ack;
@@ -120,12 +120,12 @@ static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(voi
     th_t t;
     th_init(&t, "away", 23100);
     th_broker_start(&t, NULL);
+    void *s = th_socket(&t, ZMQ_DEALER, t.ingest, "kr-seoul"); /* registered while the database is there */
     s_database_away(&t, 1);
 
     enum { N = 5 };
     uint8_t *frames[N];
     size_t lens[N];
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     for (int i = 0; i < N; i++) {
         char title[32], id[40];
         snprintf(title, sizeof(title), "away %d", i);
@@ -148,7 +148,7 @@ static void test_stop_while_the_store_is_away_acks_nothing_and_loses_nothing(voi
     s_database_away(&t, 0);
     th_broker_start(&t, NULL);
     zmq_close(s);
-    s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
+    s = th_socket(&t, ZMQ_DEALER, t.ingest, "kr-seoul");
     for (int i = 0; i < N; i++) {
         assert_true(zmq_send(s, frames[i], lens[i], 0) >= 0);
         assert_int_equal(th_read_ack(s, 10000, &a), 0);
@@ -167,8 +167,8 @@ static void test_an_outage_shows_as_the_slowest_store_in_the_stats_line(void **s
     th_t t;
     th_init(&t, "slow", 23130);
     th_broker_start(&t, NULL);
+    void *s = th_socket(&t, ZMQ_DEALER, t.ingest, "kr-busan");
     s_database_away(&t, 1);
-    void *s = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_DEALER, .endpoint = t.ingest});
     size_t len;
     uint8_t *f = th_frame(th_event_json("kr-busan", "forum", "slow"), "kr-busan", 1, NULL, &len);
     assert_true(zmq_send(s, f, len, 0) >= 0);

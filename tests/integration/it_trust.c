@@ -309,7 +309,7 @@ static void test_hello_publish_and_heartbeat_claiming_another_member_are_refused
     zmq_close(s);
 }
 
-static void test_a_topic_outside_the_members_publish_patterns_is_refused_namespace(void **state)
+static void test_a_topic_outside_the_members_publish_patterns_is_refused_namespace_and_none_allow_nothing(void **state)
 {
     (void)state;
     s_up("trust_patterns", 26460, NULL);
@@ -332,6 +332,11 @@ static void test_a_topic_outside_the_members_publish_patterns_is_refused_namespa
     }
     s_publish(s, "kr-busan", ++seq, "forum", "inside");
     s_expect_ack(s, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED, 0, NULL, 0);
+    /* No pattern at all (an observer's): nothing. */
+    th_sql_exec(&s_t, "UPDATE fedbus_members SET publish = '{}', updated_at = now() WHERE member = 'kr-busan';"
+                      " NOTIFY fedbus_members");
+    ms = s_until_refused(s, "kr-busan", &seq, FEDBUS__REJECT_REASON__REJECT_NAMESPACE);
+    assert_true(ms < S_CUT_MS);
     zmq_close(s);
 }
 
@@ -589,8 +594,12 @@ static void test_a_node_with_keys_publishes_through_curve_and_its_feed_and_the_c
     unsetenv("FEDBUS_KEYS");
     unsetenv("FEDBUS_BROKER_KEY");
     /* Without keys the CLI gets no answer, and says why it may be. */
+    setenv("FEDBUS_KEYS", "", 1); /* and the harness gives it none */
+    setenv("FEDBUS_BROKER_KEY", "", 1);
     const char *plain_argv[] = {FEDBUS_CLI_BIN, "replay", rep, "--timeout-ms=1000", NULL};
     assert_int_equal(th_run(plain_argv, NULL, 30), 1);
+    unsetenv("FEDBUS_KEYS");
+    unsetenv("FEDBUS_BROKER_KEY");
 }
 
 static void test_the_nodes_http_publish_asks_for_its_bearer_token(void **state)
@@ -637,6 +646,7 @@ static void test_the_nodes_http_publish_asks_for_its_bearer_token(void **state)
 
 /* ---------------------------------------------------------- settings --- */
 
+/* Also: a broker given neither keys nor insecure-plaintext does not start (secure by default). */
 static void test_key_settings_that_cannot_work_stop_the_programs_at_start(void **state)
 {
     (void)state;
@@ -660,7 +670,9 @@ static void test_key_settings_that_cannot_work_stop_the_programs_at_start(void *
                           "--submit=tcp://127.0.0.1:26564", NULL};
     const char *other[] = {FEDBUS_NODE_BIN, "--member=kr-busan", b, node_keys, bkey, "--outbox=memory",
                            "--submit=tcp://127.0.0.1:26564", NULL};
-    const char *const *cases[] = {both, missing, public_only, half, other};
+    const char *neither[] = {FEDBUS_BROKER_BIN, pg, "--ingest=tcp://127.0.0.1:26561", "--feed=tcp://127.0.0.1:26562",
+                             "--replay=tcp://127.0.0.1:26563", NULL};
+    const char *const *cases[] = {both, missing, public_only, half, other, neither};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (th_run(cases[i], NULL, 20) != 1) fail_msg("case %zu started", i);
 }
@@ -680,7 +692,8 @@ int main(void)
         cmocka_unit_test_teardown(test_a_key_no_member_has_is_refused_and_counted, s_teardown),
         cmocka_unit_test_teardown(test_a_plaintext_client_is_refused_by_a_curve_broker, s_teardown),
         cmocka_unit_test_teardown(test_hello_publish_and_heartbeat_claiming_another_member_are_refused, s_teardown),
-        cmocka_unit_test_teardown(test_a_topic_outside_the_members_publish_patterns_is_refused_namespace, s_teardown),
+        cmocka_unit_test_teardown(test_a_topic_outside_the_members_publish_patterns_is_refused_namespace_and_none_allow_nothing,
+                                  s_teardown),
         cmocka_unit_test_teardown(test_a_revoked_member_is_cut_off_within_5_s_for_publish_feed_and_replay, s_teardown),
         cmocka_unit_test_teardown(test_a_suspended_member_works_again_when_reactivated_by_hand_in_sql, s_teardown),
         cmocka_unit_test_teardown(test_a_registry_that_cannot_be_read_leaves_the_last_directory_in_force, s_teardown),

@@ -187,6 +187,21 @@ static void test_seal_covers_the_entries_and_verifies_with_the_members_key(void 
     assert_memory_not_equal(s2.root, s.root, 32);
 }
 
+/* A frame holding origin_seq 2^63 cannot be sealed (the broker stores no
+ * such number): the chain says so, distinctly from a failure to retry. */
+static void test_a_seq_beyond_int64_max_is_unsealable_not_a_failure(void **state)
+{
+    s_t *t = *state;
+    fb_outbox_raise_seq(t->ob, (uint64_t)INT64_MAX);
+    fb_outbox_entry_t *e[2];
+    e[0] = s_publish(t, 1);
+    e[1] = s_publish(t, 2);
+    assert_int_equal(e[0]->origin_seq, (uint64_t)INT64_MAX);
+    fb_seal_t s;
+    assert_int_equal(fb_chain_seal(t->chain, e, 1, &s), 0);
+    assert_int_equal(fb_chain_seal(t->chain, e, 2, &s), FB_CHAIN_UNSEALABLE);
+}
+
 static void test_a_chain_needs_secret_keys(void **state)
 {
     s_t *t = *state;
@@ -203,6 +218,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_welcome_renumbers_then_relinks_what_was_taken_before_it, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_relink_past_everything_held_moves_the_head_to_the_brokers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seal_covers_the_entries_and_verifies_with_the_members_key, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_a_seq_beyond_int64_max_is_unsealable_not_a_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_a_chain_needs_secret_keys, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -433,6 +433,48 @@ static void test_help_lists_every_key_with_its_type_and_default(void **state)
     free(text);
 }
 
+static void test_durations_are_a_number_and_a_unit(void **state)
+{
+    (void)state;
+    long long ms = -1;
+    assert_int_equal(fb_config_duration("30d", &ms), 0);
+    assert_int_equal(ms, 30 * 86400000LL);
+    assert_int_equal(fb_config_duration("12h", &ms), 0);
+    assert_int_equal(ms, 12 * 3600000LL);
+    assert_int_equal(fb_config_duration("90m", &ms), 0);
+    assert_int_equal(ms, 90 * 60000LL);
+    assert_int_equal(fb_config_duration("45s", &ms), 0);
+    assert_int_equal(ms, 45000);
+    assert_int_equal(fb_config_duration("250ms", &ms), 0);
+    assert_int_equal(ms, 250);
+    assert_int_equal(fb_config_duration("0", &ms), 0);
+    assert_int_equal(ms, 0);
+    const char *bad[] = {"", "30", "d", "30x", "30 d", "-1d", "1.5h", "30dd", "99999999999999999999d", "9223372036854775807d"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (fb_config_duration(bad[i], &ms) == 0) fail_msg("'%s' was taken as %lld ms", bad[i], ms);
+}
+
+typedef struct {
+    long long period;
+} s_dur_cfg_t;
+
+static void test_a_duration_key_says_what_is_wrong_in_one_line(void **state)
+{
+    (void)state;
+    const fb_cfg_key_t keys[] = {
+        {"retention-period", FB_CFG_DURATION, offsetof(s_dur_cfg_t, period), 0, "1d", 1000, 366 * 86400000LL, "width"},
+        FB_CFG_END,
+    };
+    s_dur_cfg_t c;
+    char err[160];
+    assert_int_equal(fb_config_set(keys, &c, "retention-period", "2h", err, sizeof(err)), 0);
+    assert_int_equal(c.period, 2 * 3600000LL);
+    assert_int_equal(fb_config_set(keys, &c, "retention-period", "500ms", err, sizeof(err)), -1);
+    assert_string_equal(err, "retention-period: 500ms is outside 1s..366d");
+    assert_int_equal(fb_config_set(keys, &c, "retention-period", "1 day", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a duration"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +505,8 @@ int main(void)
         S_T(test_invalid_default_in_the_table_is_reported),
         S_T(test_help_lists_every_key_with_its_type_and_default),
 #undef S_T
+        cmocka_unit_test(test_durations_are_a_number_and_a_unit),
+        cmocka_unit_test(test_a_duration_key_says_what_is_wrong_in_one_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

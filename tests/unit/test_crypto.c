@@ -107,6 +107,24 @@ static void test_uuid_v7_ids_sort_by_time_and_differ_in_the_same_millisecond(voi
     assert_true(memcmp(b, c, FB_UUID_LEN) < 0);
 }
 
+static void test_uuid_is_v7_wants_version_7_and_the_rfc_variant(void **state)
+{
+    (void)state;
+    uint8_t id[FB_UUID_LEN];
+    assert_int_equal(fb_uuid_v7(1773291600123456LL, id), 0);
+    assert_true(fb_uuid_is_v7(id));
+    assert_int_equal(fb_uuid_v7_ms(id), 1773291600123LL);
+    id[6] = (uint8_t)(0x40 | (id[6] & 0x0F)); /* a UUIDv4 */
+    assert_false(fb_uuid_is_v7(id));
+    id[6] = (uint8_t)(0x70 | (id[6] & 0x0F));
+    id[8] = (uint8_t)(0xC0 | (id[8] & 0x3F)); /* Microsoft's variant */
+    assert_false(fb_uuid_is_v7(id));
+    id[8] = (uint8_t)(0x00 | (id[8] & 0x3F)); /* NCS variant */
+    assert_false(fb_uuid_is_v7(id));
+    const uint8_t nil[FB_UUID_LEN] = {0};
+    assert_false(fb_uuid_is_v7(nil));
+}
+
 static void test_uuid_format_then_parse_round_trips(void **state)
 {
     (void)state;
@@ -193,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_uuid_v7_sets_version_and_variant_bits),
         cmocka_unit_test(test_uuid_v7_first_48_bits_are_the_milliseconds),
         cmocka_unit_test(test_uuid_v7_ids_sort_by_time_and_differ_in_the_same_millisecond),
+        cmocka_unit_test(test_uuid_is_v7_wants_version_7_and_the_rfc_variant),
         cmocka_unit_test(test_uuid_format_then_parse_round_trips),
         cmocka_unit_test(test_uuid_parse_accepts_bare_hex_and_upper_case),
         cmocka_unit_test(test_uuid_parse_refuses_wrong_length),

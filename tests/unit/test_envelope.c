@@ -343,6 +343,20 @@ static void test_empty_bytes_decode_to_an_envelope_missing_its_fields(void **sta
     s_assert_decode_rejects(none, 0, S_R(MISSING_FIELD));
 }
 
+/* An empty Publish: protobuf-c gives its envelope as NULL and 0. */
+static void test_no_bytes_given_as_a_null_pointer_decode_to_an_envelope_missing_its_fields(void **state)
+{
+    (void)state;
+    s_assert_decode_rejects(NULL, 0, S_R(MISSING_FIELD));
+    fb_arena_t *arena = fb_arena_new(4096, 4096);
+    fb_verdict_t v;
+    Fedbus__Envelope *bad = NULL;
+    assert_null(fb_envelope_decode_in(arena, NULL, 0, &v, &bad));
+    assert_int_equal(v.reason, S_R(MISSING_FIELD));
+    assert_non_null(bad);
+    fb_arena_destroy(&arena);
+}
+
 /* ---------------------------------------------------------- INVALID_UTF8 --- */
 
 static void test_invalid_utf8_in_a_nested_field_is_found(void **state)
@@ -415,6 +429,30 @@ static void test_payload_of_an_unknown_kind_is_refused(void **state)
     assert_non_null(strstr(v.detail, "19"));
     /* Without it, the same bytes only lack a payload. */
     s_assert_decode_rejects(buf, len, S_R(MISSING_FIELD));
+    free(buf);
+}
+
+/* protobuf-c takes a key written in more bytes than it needs as the field
+ * it spells, 0 or beyond 2^29-1 too; no such field exists in protobuf, and
+ * fedbus's own readers (the node's scan, the content hash, a subscriber's
+ * header read) refuse it: so does the check. */
+static void test_a_field_numbered_0_or_beyond_2_29_is_malformed(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    size_t len;
+    uint8_t *buf = s_pack(env, &len);
+    static const uint8_t zero[] = {0x82, 0x00, 0x00};                   /* field 0, bytes, length 0 */
+    static const uint8_t big[] = {0x80, 0x80, 0x80, 0x80, 0x10, 0x00}; /* field 2^29, varint */
+    uint8_t *b = malloc(len + sizeof(big));
+    assert_non_null(b);
+    memcpy(b, buf, len);
+    memcpy(b + len, zero, sizeof(zero));
+    s_assert_decode_rejects(b, len + sizeof(zero), S_R(MALFORMED));
+    memcpy(b + len, big, sizeof(big));
+    s_assert_decode_rejects(b, len + sizeof(big), S_R(MALFORMED));
+    free(b);
     free(buf);
 }
 
@@ -564,6 +602,21 @@ static void test_message_id_must_be_16_bytes(void **state)
     s_assert_rejected(env, S_R(INVALID_FIELD), "15");
     env->message_id.len = 17;
     s_assert_rejected(env, S_R(INVALID_FIELD), "17");
+}
+
+static void test_message_id_must_be_a_uuid_v7(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Envelope *env = s_event(&f);
+    f.id[6] = 0x4a; /* version 4 */
+    s_assert_rejected(env, S_R(INVALID_FIELD), "UUIDv7");
+    f.id[6] = 0x7a;
+    f.id[8] = 0xcc; /* version 7, not the RFC 9562 variant */
+    s_assert_rejected(env, S_R(INVALID_FIELD), "UUIDv7");
+    f.id[8] = 0x8c;
+    fb_verdict_t v;
+    assert_int_equal(fb_envelope_check(env, &v), 0);
 }
 
 static void test_origin_must_be_a_member_id(void **state)
@@ -864,6 +917,8 @@ int main(void)
         cmocka_unit_test(test_every_cut_inside_the_payload_is_malformed),
         cmocka_unit_test(test_pseudo_random_bytes_never_decode),
         cmocka_unit_test(test_empty_bytes_decode_to_an_envelope_missing_its_fields),
+        cmocka_unit_test(test_a_field_numbered_0_or_beyond_2_29_is_malformed),
+        cmocka_unit_test(test_no_bytes_given_as_a_null_pointer_decode_to_an_envelope_missing_its_fields),
         cmocka_unit_test(test_invalid_utf8_in_a_nested_field_is_found),
         cmocka_unit_test(test_invalid_utf8_in_a_repeated_string_is_found),
         cmocka_unit_test(test_invalid_utf8_in_envelope_strings_comes_before_other_checks),
@@ -876,6 +931,7 @@ int main(void)
         cmocka_unit_test(test_cfp_needs_title_and_closing_time),
         cmocka_unit_test(test_researcher_update_needs_id_name_and_kind),
         cmocka_unit_test(test_message_id_must_be_16_bytes),
+        cmocka_unit_test(test_message_id_must_be_a_uuid_v7),
         cmocka_unit_test(test_origin_must_be_a_member_id),
         cmocka_unit_test(test_end_before_start_is_invalid),
         cmocka_unit_test(test_utc_offset_beyond_a_day_is_invalid),

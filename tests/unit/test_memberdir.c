@@ -236,7 +236,7 @@ static void test_a_changed_publish_pattern_is_a_change_but_cuts_nobody(void **st
     fb_memberdir_release(&b);
 }
 
-static void test_publish_patterns_limit_topics_and_none_leaves_the_namespace_rule(void **state)
+static void test_publish_patterns_limit_topics_and_none_publish_nothing(void **state)
 {
     (void)state;
     char warn[512];
@@ -248,8 +248,11 @@ static void test_publish_patterns_limit_topics_and_none_leaves_the_namespace_rul
         assert_false(fb_member_may_publish(&m, no[i], strlen(no[i])));
     }
     fb_member_clear(&m);
-    m = s_row("kr-seoul", "active", S_KEY_A, "{}", warn);
+    m = s_row("kr-seoul", "active", S_KEY_A, "{*.kr-seoul}", warn); /* what fedbus member add gives a hub */
     assert_true(fb_member_may_publish(&m, "researcher.kr-seoul.award", 25));
+    fb_member_clear(&m);
+    m = s_row("kr-seoul", "active", S_KEY_A, "{}", warn); /* an observer's */
+    assert_false(fb_member_may_publish(&m, "event.kr-seoul.forum", 20));
     fb_member_clear(&m);
 }
 
@@ -281,7 +284,7 @@ int main(void)
         cmocka_unit_test(test_a_curve_key_held_by_two_members_admits_neither),
         cmocka_unit_test(test_suspending_revoking_deleting_or_rekeying_an_active_member_cuts),
         cmocka_unit_test(test_a_changed_publish_pattern_is_a_change_but_cuts_nobody),
-        cmocka_unit_test(test_publish_patterns_limit_topics_and_none_leaves_the_namespace_rule),
+        cmocka_unit_test(test_publish_patterns_limit_topics_and_none_publish_nothing),
         cmocka_unit_test(test_signing_keys_are_kept_with_their_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

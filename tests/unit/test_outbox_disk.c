@@ -1,6 +1,7 @@
 /* test_outbox_disk.c — the node's outbox on disk: sending ahead of the sync, answers held for it, reopening, torn and corrupt journals, rotation, renumbering, bounds. */
 #include "fb_crc32c.h"
 #include "fb_journal.h"
+#include "fb_jrecord.h"
 #include "fb_log.h"
 #include "fb_outbox.h"
 #include "fb_wire.h"
@@ -709,6 +710,89 @@ static void test_a_record_of_a_newer_format_refuses_to_open(void **state)
     assert_int_equal(s_size(path), size); /* left as it was */
 }
 
+/* Writes records as the journal's first segment, each checksummed as the
+ * node writes it: what a restart reads is then only as damaged as the
+ * records themselves say. */
+static void s_write_records(const fb_journal_rec_t *recs, size_t n)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/seg-0000000000000001.journal", s_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *buf = malloc(fb_jrecord_size(&recs[i]));
+        size_t len = fb_jrecord_encode(&recs[i], buf);
+        assert_int_equal(write(fd, buf, len), (ssize_t)len);
+        free(buf);
+    }
+    close(fd);
+}
+
+/* Opens s_dir and checks that it holds publishes 1 to n, origin_seq 1 to
+ * n, next n + 1, with one damaged tail cut. */
+static void s_assert_cut_after(uint64_t n)
+{
+    int level = fb_log_level_current;
+    fb_log_level_current = FB_LOG_ERR; /* the cut's warning */
+    fb_outbox_t *ob = s_open();
+    fb_log_level_current = level;
+    fb_outbox_journal_t j;
+    fb_outbox_journal(ob, &j);
+    assert_int_equal(j.corrupt_tails, 1);
+    assert_int_equal(s_count(ob, FB_OUTBOX_ALL), n);
+    fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
+    for (uint64_t k = 1; k <= n; k++) s_check_entry(fb_outbox_next(ob, FB_OUTBOX_ALL, &it), k, k);
+    assert_int_equal(fb_outbox_next_seq(ob), n + 1);
+    fb_outbox_destroy(&ob);
+}
+
+/* A renumbering record whose publishes would land at or above its own
+ * next origin_seq (a node never writes one): the records before it are
+ * kept, it and what follows are cut. Else new publishes would be numbered
+ * below those held, out of order. */
+static void test_a_renumbering_past_the_next_origin_seq_is_damage(void **state)
+{
+    (void)state;
+    uint8_t ids[3][FB_UUID_LEN];
+    size_t lens[3];
+    uint8_t *frames[3];
+    fb_journal_rec_t recs[5] = {{.type = FB_JOURNAL_STATE, .next_seq = 1}};
+    for (uint64_t k = 1; k <= 3; k++) {
+        s_id(k, ids[k - 1]);
+        frames[k - 1] = s_frame(k, k, &lens[k - 1]);
+        recs[k] = (fb_journal_rec_t){.type = FB_JOURNAL_PUBLISH, .origin_seq = k, .created_at_us = 1000 * (int64_t)k,
+                                     .id = ids[k - 1], .frame = frames[k - 1], .frame_len = lens[k - 1]};
+    }
+    recs[4] = (fb_journal_rec_t){.type = FB_JOURNAL_SEQ, .next_seq = 8, .renumber_from = 1, .renumber_to = 1310,
+                                 .anchored = 1};
+    s_write_records(recs, 5);
+    s_assert_cut_after(3);
+    for (int k = 0; k < 3; k++) free(frames[k]);
+}
+
+/* Sequence numbers stop at 2^63 (the broker stores none above 2^63-1): a
+ * record beyond is damage, not a sequence to go on from (the next
+ * origin_seq after 2^64-1 would be 0). */
+static void test_a_sequence_number_beyond_2_63_is_damage(void **state)
+{
+    (void)state;
+    uint8_t id[FB_UUID_LEN], id2[FB_UUID_LEN];
+    size_t len, len2;
+    s_id(1, id);
+    s_id(2, id2);
+    uint8_t *frame = s_frame(1, 1, &len), *frame2 = s_frame(2, UINT64_MAX, &len2);
+    fb_journal_rec_t recs[3] = {
+        {.type = FB_JOURNAL_STATE, .next_seq = 1},
+        {.type = FB_JOURNAL_PUBLISH, .origin_seq = 1, .created_at_us = 1000, .id = id, .frame = frame, .frame_len = len},
+        {.type = FB_JOURNAL_PUBLISH, .origin_seq = UINT64_MAX, .created_at_us = 2000, .id = id2, .frame = frame2,
+         .frame_len = len2},
+    };
+    s_write_records(recs, 3);
+    s_assert_cut_after(1);
+    free(frame);
+    free(frame2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +823,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_by_entries_or_by_bytes_says_which, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_a_failed_write_is_cut_back_and_written_again_later, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_a_record_of_a_newer_format_refuses_to_open, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_a_renumbering_past_the_next_origin_seq_is_damage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_a_sequence_number_beyond_2_63_is_damage, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

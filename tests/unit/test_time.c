@@ -223,6 +223,43 @@ static void test_format_fails_on_a_small_buffer_or_absurd_offset(void **state)
     assert_int_equal(fb_time_format(S_KNOWN_S * S_US, -24 * 60 - 1, out, sizeof(out)), -1);
 }
 
+/* Any int64 reaches the formatter (a publisher's Timestamp.unix_us, which
+ * the broker does not bound): a time whose local date is outside years 1
+ * to 9999 has no RFC 3339 form and is refused, with no overflow on the
+ * way (the sanitizer build stops at one). */
+static void test_format_refuses_times_outside_years_1_to_9999(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(fb_time_format(INT64_MAX, 60, out, sizeof(out)), -1);
+    assert_int_equal(fb_time_format(INT64_MAX, 0, out, sizeof(out)), -1);
+    assert_int_equal(fb_time_format(INT64_MIN, 0, out, sizeof(out)), -1);
+    assert_int_equal(fb_time_format(INT64_MIN, -24 * 60, out, sizeof(out)), -1);
+    assert_true(fb_time_format(253402300799999999LL, 0, out, sizeof(out)) > 0);
+    assert_string_equal(out, "9999-12-31T23:59:59.999999Z");
+    assert_int_equal(fb_time_format(253402300799999999LL, 60, out, sizeof(out)), -1); /* 10000-01-01 there */
+    assert_true(fb_time_format(-62135596800000000LL, 0, out, sizeof(out)) > 0);
+    assert_string_equal(out, "0001-01-01T00:00:00Z");
+    assert_int_equal(fb_time_format(-62135596800000000LL - 1, 0, out, sizeof(out)), -1);
+    assert_int_equal(fb_time_format(-62135596800000000LL, -1, out, sizeof(out)), -1); /* year 0 there */
+}
+
+/* The last day of year 9999 west of UTC is in year 10000 in UTC: such an
+ * instant could be read but not written again (a key file's created time
+ * is written in UTC), so it is not read either. */
+static void test_parse_refuses_an_instant_after_year_9999_in_utc(void **state)
+{
+    (void)state;
+    int64_t us;
+    int off;
+    char out[64];
+    assert_int_equal(fb_time_parse("9999-12-31T23:59:59-01:00", &us, &off), -1);
+    assert_int_equal(fb_time_parse("9999-12-31T23:00:00+01:00", &us, &off), 0);
+    assert_true(fb_time_format(us, 0, out, sizeof(out)) > 0);
+    assert_string_equal(out, "9999-12-31T22:00:00Z");
+    assert_int_equal(fb_time_parse("9999-12-31T23:59:59.999999Z", &us, &off), 0);
+}
+
 static void test_wall_clock_is_recent_and_monotonic_clock_does_not_go_back(void **state)
 {
     (void)state;
@@ -250,6 +287,8 @@ int main(void)
         cmocka_unit_test(test_impossible_dates_are_refused),
         cmocka_unit_test(test_leap_days_are_accepted),
         cmocka_unit_test(test_impossible_times_and_offsets_are_refused),
+        cmocka_unit_test(test_format_refuses_times_outside_years_1_to_9999),
+        cmocka_unit_test(test_parse_refuses_an_instant_after_year_9999_in_utc),
         cmocka_unit_test(test_garbage_is_refused),
         cmocka_unit_test(test_trailing_junk_is_refused),
         cmocka_unit_test(test_format_round_trips_through_parse_for_many_instants_and_offsets),

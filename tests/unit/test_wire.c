@@ -1053,6 +1053,42 @@ static void test_ack_scan_of_nothing_is_all_zero(void **state)
     assert_null(v.detail);
 }
 
+/* protobuf-c gives an empty bytes field as NULL and 0 (an empty Publish,
+ * an empty item of a batch or a chunk): every reader takes that as the
+ * empty message it is, without arithmetic on the null pointer (undefined
+ * behaviour, which the sanitizer build stops at). */
+static void test_readers_take_no_bytes_given_as_a_null_pointer(void **state)
+{
+    (void)state;
+    fb_envelope_head_t h;
+    fb_ack_view_t a;
+    uint8_t hash[32];
+    const uint8_t *body = (const uint8_t *)"x", *p = NULL, *item;
+    size_t len, item_len;
+    uint64_t head;
+    assert_int_equal(fb_wire_envelope_scan(NULL, 0, &h), 0);
+    assert_null(h.topic);
+    assert_int_equal(fb_wire_content_hash(NULL, 0, hash), 0);
+    assert_int_equal(fb_wire_ack_scan(NULL, 0, &a), 0);
+    assert_null(a.message_id);
+    assert_int_equal(fb_wire_has_publish_batch(NULL, 0), 0);
+    assert_int_equal(fb_wire_publish_view(NULL, 0, &body, &len), -1);
+    assert_int_equal(fb_wire_publish_batch_view(NULL, 0, &body, &len), -1);
+    assert_int_equal(fb_wire_ack_batch_view(NULL, 0, &body, &len), -1);
+    assert_int_equal(fb_wire_ack_frame_view(NULL, 0, &body, &len), -1);
+    assert_int_equal(fb_wire_sole_field(NULL, 0, 1, &body, &len), -1);
+    assert_int_equal(fb_wire_feed_head_view(NULL, 0, &head), 0);
+    assert_int_equal(fb_wire_next_item(&p, NULL, &item, &item_len), 0);
+    /* A node wraps a submitter's empty envelope with its stamp. */
+    uint8_t tail[2] = {0x30, 0x07}; /* origin_seq 7 */
+    uint8_t *f = fb_wire_publish_wrap(NULL, 0, tail, sizeof(tail), &len);
+    assert_non_null(f);
+    assert_int_equal(fb_wire_publish_view(f, len, &body, &item_len), 0);
+    assert_int_equal(item_len, 2);
+    assert_memory_equal(body, tail, 2);
+    free(f);
+}
+
 static void test_ack_scan_takes_the_last_occurrence_and_skips_unknown_fields(void **state)
 {
     (void)state;
@@ -1244,6 +1280,7 @@ int main(void)
         cmocka_unit_test(test_has_publish_batch_finds_a_batch_anywhere_in_the_frame),
         cmocka_unit_test(test_ack_scan_reads_what_protobuf_c_packed),
         cmocka_unit_test(test_ack_scan_of_nothing_is_all_zero),
+        cmocka_unit_test(test_readers_take_no_bytes_given_as_a_null_pointer),
         cmocka_unit_test(test_ack_scan_takes_the_last_occurrence_and_skips_unknown_fields),
         cmocka_unit_test(test_ack_scan_refuses_what_is_not_an_ack),
         cmocka_unit_test(test_put_ack_and_ack_frame_write_what_protobuf_c_packs),
