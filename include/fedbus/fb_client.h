@@ -7,6 +7,8 @@
 #ifndef FB_CLIENT_H
 #define FB_CLIENT_H
 
+#include "fedbus/fb_export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,14 +89,14 @@ typedef struct fb_publisher fb_publisher_t;
  * only read during the call. Returns a new publisher, which the caller owns and frees
  * with fb_publisher_destroy(); NULL when opts or its endpoint is NULL, a
  * CURVE key is refused (errno EINVAL) or the socket cannot be made. */
-fb_publisher_t *fb_publisher_open(const fb_endpoint_opts_t *opts);
+FB_EXPORT fb_publisher_t *fb_publisher_open(const fb_endpoint_opts_t *opts);
 
 /* fb_publisher_open() with the endpoint alone (e.g. "tcp://127.0.0.1:7711")
  * and every default. */
-fb_publisher_t *fb_publisher_new(const char *endpoint);
+FB_EXPORT fb_publisher_t *fb_publisher_new(const char *endpoint);
 
 /* Closes the publisher and frees it; accepts NULL and sets *self_p to NULL. */
-void fb_publisher_destroy(fb_publisher_t **self_p);
+FB_EXPORT void fb_publisher_destroy(fb_publisher_t **self_p);
 
 /* Publishes one message given in fedbus JSON form (docs/protocol.md) and
  * waits up to timeout_ms for its ack. Returns FB_OK when the ack says
@@ -102,8 +104,8 @@ void fb_publisher_destroy(fb_publisher_t **self_p);
  * FB_EINVAL with ack->detail naming the field when the JSON is bad (nothing
  * sent), FB_ETIMEOUT when no ack came (the publish may still be stored:
  * sending the same message_id again is safe). */
-int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, fb_ack_t *ack,
-                           int timeout_ms);
+FB_EXPORT int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, fb_ack_t *ack,
+                                     int timeout_ms);
 
 /* Publishes n messages given in fedbus JSON form, in order, as PublishBatch
  * frames of up to 1024 (one round trip for many, where
@@ -115,13 +117,14 @@ int fb_publisher_send_json(fb_publisher_t *self, const char *json, size_t len, f
  * again is safe), FB_ENOMEM or FB_EIO. Returns FB_OK when every message is
  * FB_OK, else the first other code. For a node's submit socket, which
  * answers batches in AckBatch frames. */
-int fb_publisher_send_json_many(fb_publisher_t *self, const char *const *jsons, const size_t *lens, size_t n,
-                                fb_ack_t *acks, int *rcs, int timeout_ms);
+FB_EXPORT int fb_publisher_send_json_many(fb_publisher_t *self, const char *const *jsons,
+                                          const size_t *lens, size_t n, fb_ack_t *acks, int *rcs,
+                                          int timeout_ms);
 
 /* Sends an already serialised NodeMessage frame as is and waits for the reply
  * frame's ack (for tests and foreign-protocol tooling). */
-int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, fb_ack_t *ack,
-                          int timeout_ms);
+FB_EXPORT int fb_publisher_send_raw(fb_publisher_t *self, const void *frame, size_t len, fb_ack_t *ack,
+                                    int timeout_ms);
 
 /* ---- subscribing ---- */
 
@@ -138,25 +141,25 @@ typedef struct fb_subscriber fb_subscriber_t;
  * with fb_subscriber_destroy(); NULL when feed or an endpoint is NULL, a
  * CURVE key of either is refused (errno EINVAL; replay's are checked now,
  * not at the first catch-up) or memory or the socket cannot be had. */
-fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_endpoint_opts_t *replay);
+FB_EXPORT fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_endpoint_opts_t *replay);
 
 /* fb_subscriber_open() with the endpoints alone (replay_endpoint may be NULL
  * when no catch-up is wanted) and every default. */
-fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay_endpoint);
+FB_EXPORT fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay_endpoint);
 
 /* Closes the subscriber and frees it, with the message last received;
  * accepts NULL and sets *self_p to NULL. */
-void fb_subscriber_destroy(fb_subscriber_t **self_p);
+FB_EXPORT void fb_subscriber_destroy(fb_subscriber_t **self_p);
 
 /* Adds a pattern ("cfp", "*.kr-incheon", "cfp.kr-daejeon.bio"); returns
  * FB_OK or FB_EINVAL. */
-int fb_subscriber_add(fb_subscriber_t *self, const char *pattern);
+FB_EXPORT int fb_subscriber_add(fb_subscriber_t *self, const char *pattern);
 
 /* Asks for history first: messages with global_seq >= from_seq are replayed
  * before live ones, without duplicates or holes between the two. from_seq 0
  * asks for everything the broker keeps (from the oldest message its
  * retention left). */
-int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
+FB_EXPORT int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
 
 /* Waits up to timeout_ms (-1 = forever) for the next matching message.
  * With a replay endpoint every matching message stored after the start
@@ -170,27 +173,27 @@ int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
  * in the feed to repair) are older than the broker keeps; they are lost,
  * and fb_subscriber_lost() says which global_seqs. The next call goes on
  * from the oldest message kept. */
-int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms);
+FB_EXPORT int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms);
 
 /* The global_seqs of the last loss FB_ELOST reported, *first to *last
  * (matching ones among them were lost: which did match cannot be known).
  * Returns how many global_seqs all losses so far spanned (0: none; *first
  * and *last are then 0). */
-uint64_t fb_subscriber_lost(const fb_subscriber_t *self, uint64_t *first, uint64_t *last);
+FB_EXPORT uint64_t fb_subscriber_lost(const fb_subscriber_t *self, uint64_t *first, uint64_t *last);
 
 /* The global_seq of the last message delivered (0: none yet, or self is
  * NULL). */
-uint64_t fb_subscriber_last(const fb_subscriber_t *self);
+FB_EXPORT uint64_t fb_subscriber_last(const fb_subscriber_t *self);
 
 /* The subscriber's cursor: every matching message up to it has been
  * delivered (at least fb_subscriber_last(), often more). A durable
  * subscriber saves it and starts again with fb_subscriber_from(position +
  * 1): nothing missed, nothing repeated. 0 when self is NULL. */
-uint64_t fb_subscriber_position(const fb_subscriber_t *self);
+FB_EXPORT uint64_t fb_subscriber_position(const fb_subscriber_t *self);
 
 /* How many delivered messages the feed had lost and replay brought (gap
  * repairs; history asked for with fb_subscriber_from() does not count). */
-uint64_t fb_subscriber_repaired(const fb_subscriber_t *self);
+FB_EXPORT uint64_t fb_subscriber_repaired(const fb_subscriber_t *self);
 
 /* ---- replay ---- */
 
@@ -206,31 +209,31 @@ typedef int (*fb_replay_fn)(const fb_message_t *msg, void *arg); /* non-zero sto
  * its key changed), or FB_ELOST when retention dropped history from
  * from_seq or since_us on (nothing, or what came before the broker dropped
  * more, was handed on). */
-int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
-              uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
-              int timeout_ms);
+FB_EXPORT int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
+                        uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+                        int timeout_ms);
 
 /* fb_replay() over a socket made as replay says (defaults: ZeroMQ's
  * high-water mark, no linger); replay and its strings are only read during
  * the call. Returns what fb_replay() returns, and FB_EINVAL also when
  * replay or its endpoint is NULL or a CURVE key is refused (nothing sent). */
-int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
-                   uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
-                   int timeout_ms);
+FB_EXPORT int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
+                             uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+                             int timeout_ms);
 
 /* ---- messages ---- */
 
 /* Returns the message as one line of JSON (no newline), or NULL. The caller
  * frees it with free(). */
-char *fb_message_json(const fb_message_t *msg);
+FB_EXPORT char *fb_message_json(const fb_message_t *msg);
 
 /* Returns the message's headline in lang ("ko" or "en", falling back to the
  * other): an event's or call's title, a researcher's name. Never NULL; ""
  * when there is none. Valid as long as msg. */
-const char *fb_message_title(const fb_message_t *msg, const char *lang);
+FB_EXPORT const char *fb_message_title(const fb_message_t *msg, const char *lang);
 
 /* Returns the payload kind: "event", "cfp", "researcher", or "" if unknown. */
-const char *fb_message_kind(const fb_message_t *msg);
+FB_EXPORT const char *fb_message_kind(const fb_message_t *msg);
 
 #ifdef __cplusplus
 }

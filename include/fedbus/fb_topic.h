@@ -13,6 +13,8 @@
 #ifndef FB_TOPIC_H
 #define FB_TOPIC_H
 
+#include "fedbus/fb_export.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -40,31 +42,31 @@ extern "C" {
 
 /* Returns 1 when topic (len bytes, not NUL-terminated) follows the grammar,
  * else 0 and, when why is not NULL, points *why at a static reason. */
-int fb_topic_valid(const char *topic, size_t len, const char **why);
+FB_EXPORT int fb_topic_valid(const char *topic, size_t len, const char **why);
 
 /* Returns 1 when name is a valid segment / member id, else 0. */
-int fb_segment_valid(const char *name, size_t len);
+FB_EXPORT int fb_segment_valid(const char *name, size_t len);
 
 /* Returns 1 when kind is one of the known payload kinds, else 0. */
-int fb_topic_kind_known(const char *kind, size_t len);
+FB_EXPORT int fb_topic_kind_known(const char *kind, size_t len);
 
 /* Copies segment n (0-based) of topic into out (NUL-terminated, out_size
  * bytes); returns its length, or -1 when topic has no such segment or it does
  * not fit. */
-int fb_topic_segment(const char *topic, size_t len, int n, char *out, size_t out_size);
+FB_EXPORT int fb_topic_segment(const char *topic, size_t len, int n, char *out, size_t out_size);
 
 /* Returns 1 when pattern is well-formed (or is FB_TOPIC_HEALTH), else 0 and *why (if not NULL). */
-int fb_pattern_valid(const char *pattern, const char **why);
+FB_EXPORT int fb_pattern_valid(const char *pattern, const char **why);
 
 /* Returns 1 when pattern matches topic (len bytes), else 0. */
-int fb_pattern_match(const char *pattern, const char *topic, size_t len);
+FB_EXPORT int fb_pattern_match(const char *pattern, const char *topic, size_t len);
 
 /* Expands pattern into the ZeroMQ SUB prefixes that cover it: writes up to
  * max NUL-terminated strings of FB_TOPIC_MAX+1 bytes into prefixes and
  * returns how many, or -1 for an invalid pattern. A leading "*" expands to one
  * prefix per kind; the prefix stops before the next "*". Prefixes select a
  * superset: apply fb_pattern_match() to what arrives. */
-int fb_pattern_prefixes(const char *pattern, char prefixes[][FB_TOPIC_MAX + 1], int max);
+FB_EXPORT int fb_pattern_prefixes(const char *pattern, char prefixes[][FB_TOPIC_MAX + 1], int max);
 
 #ifdef __cplusplus
 }

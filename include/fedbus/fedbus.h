@@ -1,4 +1,4 @@
-/* fedbus.h — public umbrella header of libfedbus: version, errors, topics, client.
+/* fedbus.h — public umbrella header of libfedbus: version, errors, topics, client, keys.
  *
  * Every function that can fail returns an fb_err_t (FB_OK is 0) or NULL, and
  * fb_strerror() turns the code into a sentence. Codes are stable: never
@@ -15,11 +15,7 @@ extern "C" {
 #define FEDBUS_VERSION_PATCH 0
 #define FEDBUS_SCHEMA_VERSION 1 /* Envelope.schema_version this build writes and reads */
 
-#if defined(__GNUC__)
-#define FB_EXPORT __attribute__((visibility("default")))
-#else
-#define FB_EXPORT
-#endif
+#include "fedbus/fb_export.h"
 
 typedef enum {
     FB_OK = 0,
@@ -50,5 +46,6 @@ FB_EXPORT const char *fb_version(void);
 
 #include "fedbus/fb_topic.h"
 #include "fedbus/fb_client.h"
+#include "fedbus/fb_client_keys.h"
 
 #endif
