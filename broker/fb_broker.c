@@ -109,6 +109,9 @@ const fb_cfg_key_t fb_broker_keys[] = {
     {"http-token-file", FB_CFG_STR, offsetof(fb_broker_config_t, http_token_file),
      sizeof(((fb_broker_config_t *)0)->http_token_file), "", 0, 0,
      "file holding the bearer token /api/* and the dashboard ask for (mode 600; unset = none)"},
+    {"health-topic", FB_CFG_BOOL, offsetof(fb_broker_config_t, health_topic), 0, "true", 0, 0,
+     "store each member state change in fedbus_member_states and publish it on _fedbus.health (stored, so it "
+     "takes a global_seq); false: states are still judged and served over HTTP, but not recorded"},
     {"stale-after", FB_CFG_INT, offsetof(fb_broker_config_t, stale_after), 0, "15000", 100, 86400000,
      "milliseconds without a heartbeat or message after which a member is stale (3 node heartbeats)"},
     {"down-after", FB_CFG_INT, offsetof(fb_broker_config_t, down_after), 0, "60000", 100, 604800000,
@@ -583,6 +586,7 @@ static int s_open_health(fb_broker_t *self)
     self->health = fb_health_new(cfg->stale_after, cfg->down_after, self->heads,
                                  (size_t)cfg->batch_max + FB_BATCH_MAX);
     self->pgwatch = fb_pgwatch_new(cfg->pg);
+    if (self->health) fb_health_set_quiet(self->health, !cfg->health_topic);
     if (!self->health || !self->pgwatch) {
         fb_err("out of memory");
         return -1;

@@ -31,6 +31,7 @@ typedef struct {
     char http_bind[64];
     char http_token_file[512];
     long long stale_after, down_after; /* milliseconds of silence that make a member stale, down */
+    int health_topic;                  /* state changes stored and published on _fedbus.health */
 } fb_broker_config_t;
 
 /* The broker's keys, for fb_config_load() and --help. */

@@ -33,6 +33,7 @@ typedef struct {
 struct fb_health {
     int64_t stale_us, down_us;
     size_t batch_room;
+    int quiet;         /* health-topic=false: changes are neither stored nor published */
     uint64_t next_seq; /* the broker's own origin_seq for its next message */
     s_member_t *members;
     size_t n;
@@ -193,6 +194,7 @@ void fb_health_answered(fb_health_t *self, const fb_batch_t *b)
  * room or memory ran out (the change is then tried again next tick). */
 static int s_announce(fb_health_t *self, fb_batch_t *b, const s_member_t *s, int from, int to, int64_t at_us)
 {
+    if (self->quiet) return 0;
     if (b->nitems >= self->batch_room) return -1;
     Fedbus__MemberState ms = FEDBUS__MEMBER_STATE__INIT;
     ms.member = (char *)s->m.id;
@@ -377,6 +379,11 @@ void fb_health_tick(fb_health_t *self, fb_batch_t *filling, const fb_health_brok
 }
 
 /* ------------------------------------------------------------ lifetime -- */
+
+void fb_health_set_quiet(fb_health_t *self, int quiet)
+{
+    self->quiet = quiet;
+}
 
 fb_health_t *fb_health_new(long long stale_ms, long long down_ms, const fb_map_t *heads, size_t batch_room)
 {

@@ -99,6 +99,11 @@ typedef struct fb_health fb_health_t;
  * a batch holds. NULL when out of memory. */
 fb_health_t *fb_health_new(long long stale_ms, long long down_ms, const fb_map_t *heads, size_t batch_room);
 
+/* quiet 1: state changes are judged and shown (snapshot, /api/status,
+ * /metrics) but neither stored in fedbus_member_states nor published on
+ * FB_TOPIC_HEALTH (the broker's health-topic=false). */
+void fb_health_set_quiet(fb_health_t *self, int quiet);
+
 /* Frees *self_p (accepts NULL; sets *self_p to NULL); snapshots taken stay
  * valid until released. */
 void fb_health_destroy(fb_health_t **self_p);
