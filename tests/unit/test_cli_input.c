@@ -69,6 +69,7 @@ static void test_json_errors_point_at_the_line_and_column_of_the_mistake(void **
     assert_non_null(strstr(err, "f.json[1]: an array item is a message"));
     assert_int_equal(s_parse("\"text\"", &it, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "'[' or '{' expected")); /* a message is an object (or an array of them) */
+    fb_cli_items_free(&it);
 }
 
 static void test_endpoints_host_port_and_bare_port_mean_tcp(void **state)

@@ -79,7 +79,9 @@ static void test_a_silent_member_goes_up_stale_down_each_change_a_message_and_a_
 {
     (void)state;
     fb_map_put(s_heads, FB_ORIGIN_BROKER, strlen(FB_ORIGIN_BROKER), 41); /* the broker's own head, stored */
-    fb_health_t *h = fb_health_new(100, 300, s_heads, 8);
+    /* Thresholds far apart, so that a slow machine (or a sanitizer build)
+     * sleeping longer than asked still lands between them. */
+    fb_health_t *h = fb_health_new(300, 1500, s_heads, 8);
     assert_non_null(h);
     s_beat(h, "kr-busan", 0, 0);
     fb_health_tick(h, s_b, &s_pg_up);
@@ -90,10 +92,10 @@ static void test_a_silent_member_goes_up_stale_down_each_change_a_message_and_a_
     assert_string_equal(e->member_state->from_state, "never");
     assert_string_equal(e->member_state->to_state, "up");
     fedbus__envelope__free_unpacked(e, NULL);
-    usleep(250000); /* past stale-after, and past the tick's 200 ms */
+    usleep(400000); /* past stale-after, and past the tick's 200 ms */
     fb_health_tick(h, s_b, &s_pg_up);
     assert_string_equal(s_state_of(h, "kr-busan"), "stale");
-    usleep(250000);
+    usleep(1200000); /* past down-after */
     fb_health_tick(h, s_b, &s_pg_up);
     assert_string_equal(s_state_of(h, "kr-busan"), "down");
     assert_int_equal(s_b->nitems, 3);
