@@ -133,12 +133,15 @@ static int s_rows(const char *prefix, int *rows)
 /* Waits up to 20 s until the files hold (at least) want lines in all. */
 static void s_wait_lines(const char *const *paths, int npaths, int want, const char *prefix)
 {
+    /* Distinct global_seqs, not lines: a restarted tail may reprint the
+     * last few, and those must not stand in for ones still to come. */
     for (int i = 0; i < 200; i++) {
-        int total = 0, order = 1;
+        int distinct = 0, order = 1;
         int *seqs = calloc(S_MAXSEQ, sizeof(int));
-        for (int p = 0; p < npaths; p++) total += s_read_lines(paths[p], seqs, &order, prefix);
+        for (int p = 0; p < npaths; p++) s_read_lines(paths[p], seqs, &order, prefix);
+        for (int s = 1; s < S_MAXSEQ; s++) distinct += seqs[s] > 0;
         free(seqs);
-        if (total >= want) return;
+        if (distinct >= want) return;
         usleep(100 * 1000);
     }
 }
