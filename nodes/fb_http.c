@@ -423,8 +423,8 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
     int err;
     self->httpd = fb_httpd_start(&(fb_httpd_opts_t){.bind_addr = o->bind_addr, .port = o->port, .routes = routes,
                                                     .nroutes = sizeof(routes) / sizeof(routes[0]),
-                                                    .max_body = (size_t)o->max_body, .max_conns = 64,
-                                                    .timeout_s = 60, .on_error = s_on_error, .error_arg = self},
+                                                    .max_body = (size_t)o->max_body, .max_conns = 512,
+                                                    .timeout_s = 10, .on_error = s_on_error, .error_arg = self},
                                  &err);
     if (!self->httpd) {
         if (err == FB_EINVAL) fb_err("http-bind: '%s' is not an IPv4 address", o->bind_addr);

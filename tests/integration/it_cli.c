@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include "fb_crypto.h"
+#include "fb_time.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,9 @@
 #include <signal.h>
 #include <spawn.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -170,6 +174,19 @@ static void test_http_publish_and_health(void **state)
     assert_int_equal(st, 200);
     assert_non_null(strstr(body, "\"member\":\"kr-seoul\""));
     assert_non_null(strstr(body, "\"connected\":true"));
+    /* 64 connections that send nothing do not shut the endpoint for others. */
+    int idle[64];
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        idle[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(idle[i] >= 0 && connect(idle[i], (struct sockaddr *)&a, sizeof(a)) == 0);
+    }
+    usleep(200 * 1000);
+    int64_t t0 = fb_time_mono_us();
+    assert_int_equal(th_http(port, "GET", "/v1/health", NULL, NULL, 0, body, sizeof(body)), 200);
+    assert_true(fb_time_mono_us() - t0 < 3000000);
+    for (int i = 0; i < 64; i++) close(idle[i]);
 
     const char *good = "{\"topic\":\"event.kr-seoul.forum\",\"event\":{\"kind\":\"forum\","
                        "\"title\":{\"ko\":\"서울 학술포럼\"},\"starts_at\":\"2026-06-01T15:00:00+09:00\"}}";
