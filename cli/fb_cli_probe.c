@@ -7,8 +7,19 @@
  * which socket type (the READY command names it). That tells a node's
  * submit socket or a broker's ingest (ROUTER) from a feed (XPUB), and a
  * broker run with keys (CURVE) from both. The connection is closed after
- * the greeting: nothing is sent that the server could act on. */
+ * the greeting: nothing is sent that the server could act on.
+ *
+ * A CURVE server says nothing more before a handshake, so a command that
+ * has keys then makes one with them, on a ZeroMQ socket of the type it
+ * will use, watched by a socket monitor: the handshake succeeds; or the
+ * broker's ZAP handler refuses the key (HANDSHAKE_FAILED_AUTH: the member
+ * is not registered, or not active); or the server drops it (NO_DETAIL:
+ * it could not open our HELLO, sealed to a broker key that is not its own
+ * — or, with the right key, our socket type does not fit its: a handshake
+ * with the other type tells which). */
 #include "fb_cli_probe.h"
+
+#include "fb_zmq.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +33,15 @@
 #include <unistd.h>
 
 #define S_REFUSED_MS 1500 /* how long a refused connection is tried again */
+#define S_SHAKE_MS 1000   /* how long a CURVE handshake may take */
+
+static fb_curve_t s_keys; /* what handshakes are made with (fb_cli_probe_keys()) */
+
+void fb_cli_probe_keys(const fb_curve_t *c)
+{
+    if (c) s_keys = *c;
+    else memset(&s_keys, 0, sizeof(s_keys));
+}
 
 int fb_cli_endpoint_norm(const char *endpoint, char *out, size_t size)
 {
@@ -197,6 +217,109 @@ fb_probe_t fb_cli_probe(const char *endpoint, int timeout_ms, char *why, size_t 
     return found;
 }
 
+/* What a CURVE handshake with s_keys found. */
+typedef enum {
+    S_SHAKE_NONE,     /* no verdict in time */
+    S_SHAKE_OK,       /* the handshake succeeded */
+    S_SHAKE_REFUSED,  /* nothing listens (any more) */
+    S_SHAKE_AUTH,     /* the server's ZAP handler refused the key */
+    S_SHAKE_DROPPED,  /* the server closed: not its key, or not a socket type it takes */
+    S_SHAKE_PROTOCOL, /* a protocol error: the server speaks another mechanism */
+} s_shake_t;
+
+/* Reads one monitor event from m before deadline: its number into *event
+ * and value into *value. Returns 1, or 0 when none came. */
+static int s_event(void *m, long long deadline, uint16_t *event, uint32_t *value)
+{
+    long long left = deadline - s_ms_now();
+    zmq_pollitem_t it = {m, 0, ZMQ_POLLIN, 0};
+    if (left <= 0 || zmq_poll(&it, 1, (long)left) <= 0) return 0;
+    zmq_msg_t ev, addr;
+    zmq_msg_init(&ev);
+    zmq_msg_init(&addr);
+    int ok = zmq_msg_recv(&ev, m, 0) >= 6 && zmq_msg_more(&ev) && zmq_msg_recv(&addr, m, 0) >= 0;
+    if (ok) {
+        memcpy(event, zmq_msg_data(&ev), sizeof(*event));
+        memcpy(value, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof(*value));
+    }
+    zmq_msg_close(&ev);
+    zmq_msg_close(&addr);
+    return ok;
+}
+
+/* Makes a CURVE handshake with s_keys at endpoint from a socket of type,
+ * within timeout_ms, and closes; returns what became of it (*value: the
+ * event's value, a ZAP status for S_SHAKE_AUTH). */
+static s_shake_t s_handshake(const char *endpoint, int type, int timeout_ms, uint32_t *value)
+{
+    static unsigned count;
+    char mon[64];
+    snprintf(mon, sizeof(mon), "inproc://fedbus-cli-probe-%u", count++);
+    void *s = fb_zmq_open(&(fb_zmq_opts_t){
+        .type = type, .monitor = mon,
+        .monitor_events = ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+        .curve_serverkey = s_keys.server_key, .curve_publickey = s_keys.public_key,
+        .curve_secretkey = s_keys.secret_key});
+    void *m = s ? fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_PAIR, .endpoint = mon}) : NULL;
+    s_shake_t found = S_SHAKE_NONE;
+    long long deadline = s_ms_now() + timeout_ms;
+    uint16_t event;
+    if (m && zmq_connect(s, endpoint) == 0)
+        while (found == S_SHAKE_NONE && s_event(m, deadline, &event, value))
+            found = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED       ? S_SHAKE_OK
+                    : event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH     ? S_SHAKE_AUTH
+                    : event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? S_SHAKE_DROPPED
+                    : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? S_SHAKE_PROTOCOL
+                    : event == ZMQ_EVENT_CONNECT_RETRIED           ? S_SHAKE_REFUSED
+                                                                   : S_SHAKE_NONE;
+    if (s) zmq_close(s);
+    if (m) zmq_close(m);
+    return found;
+}
+
+/* The CURVE server at endpoint, for role, judged by a handshake with the
+ * keys (when fb_cli_probe_keys() gave them); returns as fb_cli_check(). */
+static int s_check_keys(fb_cli_role_t role, const char *endpoint, const char *wanted, const char *option,
+                        const char *fallback, char *msg, size_t size)
+{
+    if (!s_keys.on) return 0;
+    int type = role == FB_ROLE_FEED ? ZMQ_SUB : ZMQ_DEALER, other = role == FB_ROLE_FEED ? ZMQ_DEALER : ZMQ_SUB;
+    uint32_t value = 0;
+    switch (s_handshake(endpoint, type, S_SHAKE_MS, &value)) {
+    case S_SHAKE_AUTH:
+        snprintf(msg, size, "the broker at %s refuses the key of member %s (CURVE handshake refused, ZAP status %u): "
+                 "is %s registered and active, with this key? see fedbus member show %s", endpoint, s_keys.member,
+                 (unsigned)value, s_keys.member, s_keys.member);
+        return 3;
+    case S_SHAKE_DROPPED:
+        if (s_handshake(endpoint, other, S_SHAKE_MS, &value) == S_SHAKE_OK) {
+            snprintf(msg, size, "%s is %s, not %s; see %s (default %s)", endpoint,
+                     role == FB_ROLE_FEED ? "a broker's ingest or replay endpoint (a ROUTER)" : "a broker's feed",
+                     wanted, option, fallback);
+            return 2;
+        }
+        snprintf(msg, size, "%s dropped the CURVE handshake: the broker key given (--broker-key, FEDBUS_BROKER_KEY) "
+                 "is not the public key of the broker there", endpoint);
+        return 3;
+    case S_SHAKE_PROTOCOL:
+        snprintf(msg, size, "the CURVE handshake with %s failed (protocol error %u): is it a fedbus-broker run with "
+                 "keys?", endpoint, (unsigned)value);
+        return 3;
+    default:
+        return 0; /* it worked, or no verdict in time: the command goes on and says what it finds */
+    }
+}
+
+/* A plaintext server where the command has keys: the handshake could
+ * never succeed (ZeroMQ's mechanisms must match). Returns 3. */
+static int s_plaintext(const char *endpoint, char *msg, size_t size)
+{
+    snprintf(msg, size, "%s speaks plaintext (a broker run with insecure-plaintext, or not a broker), but CURVE keys were given: leave "
+             "out --keys and --broker-key (FEDBUS_KEYS, FEDBUS_BROKER_KEY) for it", endpoint);
+    return 3;
+}
+
 int fb_cli_check(fb_cli_role_t role, const char *endpoint, int have_keys, char *msg, size_t size)
 {
     static const struct {
@@ -230,15 +353,17 @@ int fb_cli_check(fb_cli_role_t role, const char *endpoint, int have_keys, char *
         else if (!have_keys)
             snprintf(msg, size, "%s asks for CURVE keys (a broker run with keys): give --keys=MEMBER.key and "
                      "--broker-key=BROKER.pub", endpoint);
-        return role == FB_ROLE_NODE ? 2 : have_keys ? 0 : 3;
+        if (role == FB_ROLE_NODE) return 2;
+        if (!have_keys) return 3;
+        return s_check_keys(role, endpoint, r[role].wanted, r[role].option, r[role].fallback, msg, size);
     case FB_PROBE_ROUTER:
-        if (role != FB_ROLE_FEED) return 0;
+        if (role != FB_ROLE_FEED) return have_keys && role != FB_ROLE_NODE ? s_plaintext(endpoint, msg, size) : 0;
         snprintf(msg, size, "%s is not a feed (it answers as a ZeroMQ ROUTER: a node's submit socket, or a "
                  "broker's ingest or replay); the broker's feed is %s, default %s", endpoint, r[role].option,
                  r[role].fallback);
         return 2;
     case FB_PROBE_XPUB:
-        if (role == FB_ROLE_FEED) return 0;
+        if (role == FB_ROLE_FEED) return have_keys ? s_plaintext(endpoint, msg, size) : 0;
         snprintf(msg, size, "%s is a broker's feed, not %s; see %s (default %s)", endpoint, r[role].wanted,
                  r[role].option, r[role].fallback);
         return 2;

@@ -2,6 +2,8 @@
 #ifndef FB_CLI_PROBE_H
 #define FB_CLI_PROBE_H
 
+#include "fb_curve.h"
+
 #include <stddef.h>
 
 /* What a probe found at a tcp:// endpoint. */
@@ -28,6 +30,11 @@ int fb_cli_endpoint_norm(const char *endpoint, char *out, size_t size);
  * refused") goes into why (size bytes). */
 fb_probe_t fb_cli_probe(const char *endpoint, int timeout_ms, char *why, size_t size);
 
+/* Remembers c (copied; NULL forgets) as the keys the checks below make a
+ * CURVE handshake with, when a command has keys and finds a CURVE server:
+ * that tells a refused member and a wrong broker key from silence. */
+void fb_cli_probe_keys(const fb_curve_t *c);
+
 /* The endpoint a command needs. */
 typedef enum {
     FB_ROLE_NODE,   /* publish: a node's submit socket (ROUTER) */
@@ -36,10 +43,14 @@ typedef enum {
 } fb_cli_role_t;
 
 /* Probes endpoint for role within 2 s (have_keys: the command has CURVE
- * keys, so a CURVE server is what it expects). Returns 0 when it may be
- * the right endpoint (or it is not tcp://); else writes one line of advice
- * (no newline) into msg and returns 1 when nothing answers there, 2 when
- * something else does, 3 when a broker asks for keys the command lacks. */
+ * keys, so a CURVE server is what it expects; with the keys of
+ * fb_cli_probe_keys(), a handshake is made with them, within 1 s more).
+ * Returns 0 when it may be the right endpoint (or it is not tcp://); else
+ * writes one line of advice (no newline) into msg and returns 1 when
+ * nothing answers there, 2 when something else does, 3 when the keys do not
+ * fit: a broker asks for keys the command lacks, refuses this member's key,
+ * drops a handshake made with a broker key that is not its own, or the
+ * server speaks plaintext to a command given keys. */
 int fb_cli_check(fb_cli_role_t role, const char *endpoint, int have_keys, char *msg, size_t size);
 
 #endif

@@ -322,6 +322,7 @@ int fb_cli_tail(int argc, char **argv)
     fb_endpoint_opts_t feed, replay;
     if (s_endpoint("tail", o, &c, o->feed, &feed) != 0) return 2;
     s_endpoint("tail", o, &c, o->replay, &replay);
+    fb_cli_probe_keys(&c); /* the probes make a handshake with them */
     t.feed = o->feed;
     t.have_keys = c.on;
     for (int i = 1; i <= nargs; i++) {
@@ -386,6 +387,7 @@ int fb_cli_replay(int argc, char **argv)
     fb_curve_t c;
     fb_endpoint_opts_t e;
     if (s_endpoint("replay", &o, &c, o.replay, &e) != 0) return 2;
+    fb_cli_probe_keys(&c);
     int rc = fb_cli_check(FB_ROLE_REPLAY, o.replay, c.on, msg, sizeof(msg));
     if (rc != 0) {
         fb_curve_clear(&c);

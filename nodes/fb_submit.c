@@ -23,6 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A PublishBatch frame may be this large whatever the node's max-frame
+ * (each of its envelopes is still held to max-frame): clients batch up to
+ * 1 MiB (lib/fb_publisher.c) and cannot know a smaller max-frame. */
+#define S_BATCH_FRAME_MAX (1024 * 1024 + 4096)
+
 struct fb_submit {
     void *sock;
     fb_outbox_t *outbox;    /* borrowed */
@@ -241,7 +246,9 @@ int fb_submit_take(fb_submit_t *self, long long max_frame)
     if (zmq_msg_more(&body)) {
         fb_zmq_drain(self->sock);
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "a publish is one frame; got several");
-    } else if ((long long)len > self->cfg_max_frame) {
+    } else if ((long long)len > self->cfg_max_frame &&
+               ((long long)len > S_BATCH_FRAME_MAX || fb_wire_publish_batch_view(frame, len, &items, &items_len) != 0)) {
+        /* a batch frame (whose envelopes s_accept() holds to max-frame) may be larger */
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, "frame exceeds max-frame");
     } else if (fb_wire_publish_view(frame, len, &env, &env_len) == 0) {
         s_accept(self, env, env_len, 0);
@@ -277,7 +284,9 @@ fb_submit_t *fb_submit_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, fb_
     self->cfg_max_frame = cfg->max_frame;
     self->max_frame = cfg->max_frame;
     self->sock = fb_zmq_open(&(fb_zmq_opts_t){.type = ZMQ_ROUTER, .endpoint = cfg->submit, .bind = 1,
-                                              .max_msg = cfg->max_frame * 2 + 4096,
+                                              .max_msg = cfg->max_frame * 2 + 4096 > S_BATCH_FRAME_MAX
+                                                             ? cfg->max_frame * 2 + 4096
+                                                             : S_BATCH_FRAME_MAX,
                                               .sndhwm = 100000, .rcvhwm = 100000});
     if (!self->sock) {
         fb_err("cannot bind submit %s: %s", cfg->submit, zmq_strerror(errno));
