@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -27,6 +28,7 @@ static const char *const s_subst[][2] = {
     {"build/cli/fedbus", FEDBUS_CLI_BIN},
     {"127.0.0.1:7711", "127.0.0.1:27910"},
     {"127.0.0.1:8101", "127.0.0.1:27931"},
+    {"127.0.0.1:7704", "127.0.0.1:27904"},
 };
 
 /* Replaces every from in s (malloc'd) by to; returns the new string. */
@@ -132,11 +134,30 @@ static int s_sh(const char *cmd, char *out, size_t out_size)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+/* Fails unless what cmd printed is what the README says of it. */
+static void s_check_output(const char *cmd, const char *out)
+{
+    const char *want = NULL, *not = NULL, *dir = "seeds/messages/kr-incheon";
+    if (strstr(cmd, "curl ")) want = "\"message_id\"";
+    else if (strstr(cmd, "| ") && strstr(cmd, " publish ")) want = "duplicate global_seq=", not = "accepted";
+    else if (strstr(cmd, " publish ") && strlen(cmd) > strlen(dir) && !strcmp(cmd + strlen(cmd) - strlen(dir), dir))
+        want = "duplicate global_seq="; /* the directory holds the file published before it */
+    else if (strstr(cmd, " publish ")) want = "accepted global_seq=";
+    else if (strstr(cmd, " --count")) want = "\n";
+    else if (strstr(cmd, " status")) want = "kr-incheon";
+    else if (strstr(cmd, " member list")) want = "kr-incheon";
+    else if (strstr(cmd, " verify")) want = "verified";
+    if ((want && !strstr(out, want)) || (not && strstr(out, not)))
+        fail_msg("README command: %s\nprinted '%.600s'; wanted '%s'%s%s", cmd, out, want ? want : "",
+                 not ? ", and not " : "", not ? not : "");
+}
+
 static void test_every_by_hand_command_of_the_readme_runs(void **state)
 {
     (void)state;
     th_init(&s_t, "readme", S_BASE);
-    th_broker_start(&s_t, NULL);
+    static const char *const broker_extra[] = {"--http-port=27904", NULL};
+    th_broker_start(&s_t, broker_extra);
     char http[64];
     snprintf(http, sizeof(http), "--http-port=%d", S_HTTP_PORT);
     const char *extra[] = {http, NULL};
@@ -144,8 +165,13 @@ static void test_every_by_hand_command_of_the_readme_runs(void **state)
     assert_string_equal(s_t.node_submit[0], "tcp://127.0.0.1:27910");
     setenv("FEDBUS_FEED", s_t.feed, 1);
     setenv("FEDBUS_REPLAY", s_t.replay, 1);
+    /* The commands run in the source tree: every path they are given is
+     * absolute, whatever the build directory. */
+    setenv("FEDBUS_PG", s_t.conninfo, 1); /* member list, verify */
     if (s_t.trust) {
-        setenv("FEDBUS_KEYS", th_member(&s_t, "th-probe")->file, 1);
+        char keys[PATH_MAX];
+        assert_non_null(realpath(th_member(&s_t, "th-probe")->file, keys));
+        setenv("FEDBUS_KEYS", keys, 1);
         setenv("FEDBUS_BROKER_KEY", s_t.broker_keys.curve_public, 1);
     }
     char body[512];
@@ -166,7 +192,7 @@ static void test_every_by_hand_command_of_the_readme_runs(void **state)
             }
             fail_msg("README command %d failed (exit %d): %s\nstdout: %.500s\nstderr: %s", i + 1, rc, cmds[i], out, err);
         }
-        if (strstr(cmds[i], "curl ")) assert_non_null(strstr(out, "\"message_id\""));
+        s_check_output(cmds[i], out);
         free(cmds[i]);
     }
     th_cleanup(&s_t);
