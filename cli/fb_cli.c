@@ -43,46 +43,6 @@ static void s_usage(FILE *out)
             "'fedbus --version' prints the version.\n");
 }
 
-/* The edit distance between a and the first n bytes of b (small strings). */
-static size_t s_distance(const char *a, const char *b, size_t n)
-{
-    size_t la = strlen(a), row[64];
-    if (la >= 63 || n >= 63) return 99;
-    for (size_t j = 0; j <= n; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= n; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[n];
-}
-
-/* For "unknown option --nod (see --help)", the key nearest to what was
- * typed when it is near enough ("node"); else NULL. */
-static const char *s_suggest(const fb_cfg_key_t *keys, const char *err)
-{
-    const char *p = strstr(err, "unknown option --");
-    if (!p) return NULL;
-    p += strlen("unknown option --");
-    size_t n = strcspn(p, " ="), best = 99;
-    const char *name = NULL;
-    for (const fb_cfg_key_t *k = keys; k->name; k++) {
-        size_t d = s_distance(k->name, p, n);
-        if (strncmp(k->name, p, n) == 0 && n >= 2) d = 1; /* a prefix: --time for --timeout-ms */
-        if (d < best) {
-            best = d;
-            name = k->name;
-        }
-    }
-    return best <= (n > 4 ? 2u : 1u) ? name : NULL;
-}
-
 void fb_cli_parse(const char *cmd, const fb_cfg_key_t *keys, fb_cli_opts_t *o, int argc, char **argv,
                   int *nargs, const char *synopsis)
 {
@@ -102,11 +62,10 @@ void fb_cli_parse_help(const char *cmd, const fb_cfg_key_t *keys, fb_cli_opts_t 
         exit(0);
     }
     if (rc < 0) {
-        const char *near = s_suggest(keys, err);
         char *see = strstr(err, " (see --help)");
-        if (near && see) *see = '\0';
-        if (near) fprintf(stderr, "fedbus %s: %s: did you mean --%s? (see fedbus help %s)\n", cmd, err, near, cmd);
-        else fprintf(stderr, "fedbus %s: %s\n", cmd, err);
+        if (see) *see = '\0';
+        fprintf(stderr, "fedbus %s: %s%s%s%s\n", cmd, err, see ? " (see fedbus help " : "", see ? cmd : "",
+                see ? ")" : "");
         exit(2);
     }
 }
@@ -119,10 +78,9 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     static char help_flag[] = "--help";
-    if (argc >= 3 && !strcmp(argv[1], "help")) { /* fedbus help publish = fedbus publish --help */
-        argv[1] = argv[2];
-        argv[2] = help_flag;
-        argc = 3;
+    if (argc >= 3 && !strcmp(argv[1], "help")) { /* fedbus help member list = fedbus member list --help */
+        memmove(argv + 1, argv + 2, (size_t)(argc - 2) * sizeof(*argv));
+        argv[argc - 1] = help_flag;
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         s_usage(argc < 2 ? stderr : stdout);
@@ -144,7 +102,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     const char *near = NULL;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (s_distance(commands[i].name, argv[1], strlen(argv[1])) <= 2) near = commands[i].name;
+        if (fb_config_distance(commands[i].name, argv[1], strlen(argv[1])) <= 2) near = commands[i].name;
     if (near) fprintf(stderr, "fedbus: unknown command '%s': did you mean '%s'? (see fedbus --help)\n", argv[1], near);
     else fprintf(stderr, "fedbus: unknown command '%s' (see fedbus --help)\n", argv[1]);
     return 2;

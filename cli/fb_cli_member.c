@@ -42,7 +42,7 @@ static const fb_cfg_key_t s_set_read_keys[] = {
     {"read", FB_CFG_STR, FB_CLI_STR(read), "", 0, 0,
      "a topic pattern the member may read from now on; repeat the flag or separate by commas; --read= for "
      "nothing (needed)"},
-    {"reason", FB_CFG_STR, FB_CLI_STR(reason), "", 0, 0, "why, written in the audit"},
+    FB_CLI_MEMBER_REASON_KEY,
     FB_CFG_END,
 };
 
@@ -54,7 +54,7 @@ static const fb_cfg_key_t s_import_keys[] = {
 
 static const fb_cfg_key_t s_status_keys[] = {
     FB_CLI_MEMBER_DB_KEYS,
-    {"reason", FB_CFG_STR, FB_CLI_STR(reason), "", 0, 0, "why, written in the audit"},
+    FB_CLI_MEMBER_REASON_KEY,
     FB_CFG_END,
 };
 
@@ -65,6 +65,19 @@ static const fb_cfg_key_t s_rotate_keys[] = {
      "how long the old signing key stays valid (0, 90s, 30m, 1h, 2d...)"},
     FB_CFG_END,
 };
+
+int fb_cli_member_parse(const char *sub, const fb_cfg_key_t *keys, const char *synopsis, fb_cli_opts_t *o,
+                        int argc, char **argv, int min_args, int max_args, const char *need)
+{
+    char cmd[64];
+    int nargs;
+    snprintf(cmd, sizeof(cmd), "member %s", sub);
+    fb_cli_parse_help(cmd, keys, o, argc, argv, &nargs, synopsis, FB_CLI_EXIT_HELP);
+    if (nargs >= min_args && nargs <= max_args) return nargs;
+    if (!need) need = max_args ? "one member ID is needed" : "no arguments are taken";
+    S_ERR(sub, "%s (see fedbus member %s --help)", need, sub);
+    return -1;
+}
 
 fb_registry_t *fb_cli_member_open(const fb_cli_opts_t *o, const char *cmd, bool migrate)
 {
@@ -222,19 +235,20 @@ static int s_add(int argc, char **argv)
 {
     s_args_t a;
     fb_cli_opts_t o;
-    int nargs, rc = FB_CLI_EXIT_USAGE;
+    int rc = FB_CLI_EXIT_USAGE;
     if (s_join_repeated(argc, argv, &a) != 0) {
         S_ERR("add", "out of memory");
         s_args_free(&a);
         return FB_CLI_EXIT_FAILED;
     }
-    fb_cli_parse_help("member add", s_add_keys, &o, a.argc, a.argv, &nargs, "ID --kind=KIND --keys=ID.pub",
-                      FB_CLI_EXIT_HELP);
+    int nargs = fb_cli_member_parse("add", s_add_keys, "ID --kind=KIND --keys=ID.pub", &o, a.argc, a.argv, 1, 1, NULL);
     fb_member_t m;
     fb_keys_t keys;
-    if (nargs != 1) S_ERR("add", "one member ID is needed (see fedbus member add --help)");
-    else if (!o.kind[0] || !o.keys[0]) S_ERR("add", "--kind and --keys are needed (see fedbus member add --help)");
-    else if (s_member_from_flags(&o, a.argv[1], &a, &m) == 0 && s_read_pub("add", o.keys, m.id, &keys) == 0) {
+    if (nargs >= 0 && (!o.kind[0] || !o.keys[0])) {
+        S_ERR("add", "--kind and --keys are needed (see fedbus member add --help)");
+        nargs = -1;
+    }
+    if (nargs >= 0 && s_member_from_flags(&o, a.argv[1], &a, &m) == 0 && s_read_pub("add", o.keys, m.id, &keys) == 0) {
         fb_registry_t *reg = fb_cli_member_open(&o, "add", true);
         char err[512], id[FB_KEY_ID_HEX_LEN + 1], publish[1024], read[1024];
         rc = reg ? (int)fb_registry_add(reg, &m, &keys, err, sizeof(err)) : FB_CLI_EXIT_FAILED;
@@ -295,11 +309,11 @@ static int s_read_members(const char *path, const char *dir, fb_member_t **membe
 static int s_import(int argc, char **argv)
 {
     fb_cli_opts_t o;
-    int nargs;
-    fb_cli_parse_help("member import", s_import_keys, &o, argc, argv, &nargs, "FILE.json --keys-dir=DIR",
-                      FB_CLI_EXIT_HELP);
-    if (nargs != 1 || !o.keys_dir[0]) {
-        S_ERR("import", "a members file and --keys-dir=DIR are needed (see fedbus member import --help)");
+    const char *need = "a members file and --keys-dir=DIR are needed";
+    if (fb_cli_member_parse("import", s_import_keys, "FILE.json --keys-dir=DIR", &o, argc, argv, 1, 1, need) < 0)
+        return FB_CLI_EXIT_USAGE;
+    if (!o.keys_dir[0]) {
+        S_ERR("import", "%s (see fedbus member import --help)", need);
         return FB_CLI_EXIT_USAGE;
     }
     fb_member_t *members;
@@ -326,14 +340,9 @@ static int s_import(int argc, char **argv)
 static int s_set_status(int argc, char **argv, const char *status)
 {
     fb_cli_opts_t o;
-    int nargs;
-    char synopsis[64], err[512], old[16] = "";
-    snprintf(synopsis, sizeof(synopsis), "member %s", argv[0]);
-    fb_cli_parse_help(synopsis, s_status_keys, &o, argc, argv, &nargs, "ID [--reason=TEXT]", FB_CLI_EXIT_HELP);
-    if (nargs != 1) {
-        S_ERR(argv[0], "one member ID is needed");
+    char err[512], old[16] = "";
+    if (fb_cli_member_parse(argv[0], s_status_keys, "ID [--reason=TEXT]", &o, argc, argv, 1, 1, NULL) < 0)
         return FB_CLI_EXIT_USAGE;
-    }
     fb_registry_t *reg = fb_cli_member_open(&o, argv[0], true);
     if (!reg) return FB_CLI_EXIT_FAILED;
     bool changed = false;
@@ -363,13 +372,13 @@ static int s_revoke(int argc, char **argv)
 static int s_rotate(int argc, char **argv)
 {
     fb_cli_opts_t o;
-    int nargs;
     int64_t overlap;
     fb_keys_t keys;
-    fb_cli_parse_help("member rotate-key", s_rotate_keys, &o, argc, argv, &nargs, "ID --keys=NEW.pub",
-                      FB_CLI_EXIT_HELP);
-    if (nargs != 1 || !o.keys[0]) {
-        S_ERR("rotate-key", "one member ID and --keys=NEW.pub are needed");
+    const char *need = "one member ID and --keys=NEW.pub are needed";
+    if (fb_cli_member_parse("rotate-key", s_rotate_keys, "ID --keys=NEW.pub", &o, argc, argv, 1, 1, need) < 0)
+        return FB_CLI_EXIT_USAGE;
+    if (!o.keys[0]) {
+        S_ERR("rotate-key", "%s", need);
         return FB_CLI_EXIT_USAGE;
     }
     if (fb_member_duration(o.overlap, &overlap) != 0) {
@@ -398,7 +407,7 @@ static int s_set_read(int argc, char **argv)
 {
     s_args_t a;
     fb_cli_opts_t o;
-    int nargs, rc = FB_CLI_EXIT_USAGE;
+    int rc = FB_CLI_EXIT_USAGE;
     fb_member_patterns_t read = {0};
     char err[512], joined[1024];
     if (s_join_repeated(argc, argv, &a) != 0) {
@@ -406,9 +415,15 @@ static int s_set_read(int argc, char **argv)
         s_args_free(&a);
         return FB_CLI_EXIT_FAILED;
     }
-    fb_cli_parse_help("member set-read", s_set_read_keys, &o, a.argc, a.argv, &nargs, "ID --read=PATTERN...",
-                      FB_CLI_EXIT_HELP);
-    if (nargs != 1 || !a.given[1]) S_ERR("set-read", "one member ID and --read are needed (--read= for nothing)");
+    const char *need = "one member ID and --read are needed (--read= for nothing)";
+    int nargs = fb_cli_member_parse("set-read", s_set_read_keys, "ID --read=PATTERN...", &o, a.argc, a.argv, 1, 1,
+                                    need);
+    if (nargs >= 0 && !a.given[1]) {
+        S_ERR("set-read", "%s", need);
+        nargs = -1;
+    }
+    if (nargs < 0)
+        rc = FB_CLI_EXIT_USAGE;
     else if (fb_member_patterns_add(&read, "--read", o.read, err, sizeof(err)) != 0 ||
              fb_member_check_read(&read, err, sizeof(err)) != 0)
         S_ERR("set-read", "%s", err);

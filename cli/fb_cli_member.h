@@ -15,6 +15,19 @@
     {"actor", FB_CFG_STR, FB_CLI_STR(actor), "", 0, 0,                                                        \
      "who makes the change, written in the audit (default: $USER@hostname)"}
 
+/* --json, --reason: keys several subcommands take. */
+#define FB_CLI_MEMBER_JSON_KEY {"json", FB_CFG_BOOL, FB_CLI_INT(json), "false", 0, 0, "print JSON instead of text"}
+#define FB_CLI_MEMBER_REASON_KEY {"reason", FB_CFG_STR, FB_CLI_STR(reason), "", 0, 0, "why, written in the audit"}
+
+/* Reads the flags of `fedbus member SUB` into o by keys (--help prints
+ * synopsis, the options and the exit statuses, and exits 0; a bad flag
+ * exits 2); the arguments move to argv[1..]. Returns how many there are,
+ * or -1 after printing "fedbus member SUB: NEED (see ... --help)" when they
+ * are not min_args..max_args (need NULL: "one member ID is needed", or "no
+ * arguments are taken" when max_args is 0). */
+int fb_cli_member_parse(const char *sub, const fb_cfg_key_t *keys, const char *synopsis, fb_cli_opts_t *o,
+                        int argc, char **argv, int min_args, int max_args, const char *need);
+
 /* Connects to the registry of o->pg as o->actor (or $USER@hostname); with
  * migrate, the schema is brought up to date first. Prints "fedbus member
  * CMD: reason" and returns NULL when it cannot. */

@@ -11,13 +11,13 @@
 
 static const fb_cfg_key_t s_read_keys[] = {
     FB_CLI_MEMBER_DB_KEYS,
-    {"json", FB_CFG_BOOL, FB_CLI_INT(json), "false", 0, 0, "print JSON instead of text"},
+    FB_CLI_MEMBER_JSON_KEY,
     FB_CFG_END,
 };
 
 static const fb_cfg_key_t s_log_keys[] = {
     FB_CLI_MEMBER_DB_KEYS,
-    {"json", FB_CFG_BOOL, FB_CLI_INT(json), "false", 0, 0, "print JSON instead of text"},
+    FB_CLI_MEMBER_JSON_KEY,
     {"since", FB_CFG_STR, FB_CLI_STR(since), "", 0, 0,
      "rows from this time on: RFC 3339 (2026-12-01T09:00:00+09:00), a date (2026-12-01, UTC) or a "
      "duration back from now (90m, 2h, 7d)"},
@@ -55,27 +55,12 @@ static void s_patterns(const json_t *arr, char *out, size_t size)
     }
 }
 
-/* Parses the subcommand's flags; returns the number of arguments (moved
- * to argv[1..]), or -1 after printing why they are not min..max. */
-static int s_parse(const char *sub, const fb_cfg_key_t *keys, const char *synopsis, fb_cli_opts_t *o, int argc,
-                   char **argv, int min_args, int max_args)
-{
-    char cmd[64];
-    int nargs;
-    snprintf(cmd, sizeof(cmd), "member %s", sub);
-    fb_cli_parse_help(cmd, keys, o, argc, argv, &nargs, synopsis, FB_CLI_EXIT_HELP);
-    if (nargs >= min_args && nargs <= max_args) return nargs;
-    fprintf(stderr, "fedbus member %s: %s (see fedbus member %s --help)\n", sub,
-            max_args ? "one member ID is needed" : "no arguments are taken", sub);
-    return -1;
-}
-
-/* s_parse(), then the registry opened to read; NULL with *rc set when either fails. */
+/* fb_cli_member_parse(), then the registry opened to read; NULL with *rc set when either fails. */
 static fb_registry_t *s_open(const char *sub, const fb_cfg_key_t *keys, const char *synopsis, fb_cli_opts_t *o,
                              int argc, char **argv, int min_args, int max_args, int *rc)
 {
     *rc = FB_CLI_EXIT_USAGE;
-    if (s_parse(sub, keys, synopsis, o, argc, argv, min_args, max_args) < 0) return NULL;
+    if (fb_cli_member_parse(sub, keys, synopsis, o, argc, argv, min_args, max_args, NULL) < 0) return NULL;
     fb_registry_t *reg = fb_cli_member_open(o, sub, false);
     *rc = reg ? FB_CLI_EXIT_OK : FB_CLI_EXIT_FAILED;
     return reg;
@@ -202,7 +187,7 @@ int fb_cli_member_log(int argc, char **argv)
 {
     fb_cli_opts_t o;
     char since[64] = "", err[512];
-    int nargs = s_parse("log", s_log_keys, "[ID]", &o, argc, argv, 0, 1);
+    int nargs = fb_cli_member_parse("log", s_log_keys, "[ID]", &o, argc, argv, 0, 1, NULL);
     if (nargs < 0) return FB_CLI_EXIT_USAGE;
     if (o.since[0] && s_since(o.since, since, sizeof(since)) != 0) {
         fprintf(stderr, "fedbus member log: --since=%s: neither a time (2026-12-01, 2026-12-01T09:00:00+09:00) "

@@ -92,6 +92,7 @@ static void s_progress(fb_cli_out_t *out, const fb_message_t *msg)
         return;
     }
     out->next_progress_us = now + S_PROGRESS_US;
+    out->progress_drawn = 1;
     fprintf(stderr, "\r\033[Kreplay: %lld messages, at global_seq %llu", out->printed,
             (unsigned long long)msg->global_seq);
 }
@@ -116,7 +117,8 @@ int fb_cli_out_print(const fb_message_t *msg, void *arg)
 
 void fb_cli_out_done(fb_cli_out_t *out)
 {
-    if (out->progress && out->next_progress_us) fprintf(stderr, "\r\033[K");
+    if (out->progress_drawn) fprintf(stderr, "\r\033[K");
+    out->progress_drawn = 0;
 }
 
 /* Local midnight days_back days before today, in UTC microseconds. */

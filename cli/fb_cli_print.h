@@ -16,6 +16,7 @@ typedef struct {
     int64_t until_us;  /* > 0: stop at the first message stored after it */
     long long printed; /* messages printed (or counted) */
     int64_t next_progress_us;
+    int progress_drawn; /* a progress line is on stderr */
     int until_reached;
 } fb_cli_out_t;
 

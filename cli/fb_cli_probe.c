@@ -293,15 +293,21 @@ static int s_check_keys(fb_cli_role_t role, const char *endpoint, const char *wa
                  (unsigned)value, s_keys.member, s_keys.member);
         return 3;
     case S_SHAKE_DROPPED:
-        if (s_handshake(endpoint, other, S_SHAKE_MS, &value) == S_SHAKE_OK) {
+        switch (s_handshake(endpoint, other, S_SHAKE_MS, &value)) {
+        case S_SHAKE_OK:
             snprintf(msg, size, "%s is %s, not %s; see %s (default %s)", endpoint,
                      role == FB_ROLE_FEED ? "a broker's ingest or replay endpoint (a ROUTER)" : "a broker's feed",
                      wanted, option, fallback);
             return 2;
+        case S_SHAKE_DROPPED:
+            snprintf(msg, size, "%s dropped the CURVE handshake: the broker key given (--broker-key, "
+                     "FEDBUS_BROKER_KEY) is not the public key of the broker there", endpoint);
+            return 3;
+        default: /* no second verdict in time */
+            snprintf(msg, size, "%s dropped the CURVE handshake: is it %s (see %s), and the broker key given "
+                     "(--broker-key, FEDBUS_BROKER_KEY) the public key of the broker there?", endpoint, wanted, option);
+            return 3;
         }
-        snprintf(msg, size, "%s dropped the CURVE handshake: the broker key given (--broker-key, FEDBUS_BROKER_KEY) "
-                 "is not the public key of the broker there", endpoint);
-        return 3;
     case S_SHAKE_PROTOCOL:
         snprintf(msg, size, "the CURVE handshake with %s failed (protocol error %u): is it a fedbus-broker run with "
                  "keys?", endpoint, (unsigned)value);
@@ -315,8 +321,8 @@ static int s_check_keys(fb_cli_role_t role, const char *endpoint, const char *wa
  * never succeed (ZeroMQ's mechanisms must match). Returns 3. */
 static int s_plaintext(const char *endpoint, char *msg, size_t size)
 {
-    snprintf(msg, size, "%s speaks plaintext (a broker run with insecure-plaintext, or not a broker), but CURVE keys were given: leave "
-             "out --keys and --broker-key (FEDBUS_KEYS, FEDBUS_BROKER_KEY) for it", endpoint);
+    snprintf(msg, size, "%s speaks plaintext (a broker run with insecure-plaintext, or not a broker), but CURVE "
+             "keys were given: leave out --keys and --broker-key (FEDBUS_KEYS, FEDBUS_BROKER_KEY) for it", endpoint);
     return 3;
 }
 

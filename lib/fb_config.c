@@ -165,6 +165,42 @@ void fb_config_help(const fb_cfg_key_t *keys, FILE *out)
                  "(upper case, '-' as '_').\n");
 }
 
+size_t fb_config_distance(const char *a, const char *b, size_t n)
+{
+    size_t la = strlen(a), row[64];
+    if (la >= 63 || n >= 63) return 99;
+    for (size_t j = 0; j <= n; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= n; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[n];
+}
+
+/* The key nearest to the n bytes typed ("nod" -> "node", a prefix such as
+ * "time" -> "timeout-ms"), when near enough to be what was meant; else NULL. */
+static const char *s_nearest(const fb_cfg_key_t *keys, const char *typed, size_t n)
+{
+    size_t best = 99;
+    const char *name = NULL;
+    for (const fb_cfg_key_t *k = keys; k->name; k++) {
+        size_t d = fb_config_distance(k->name, typed, n);
+        if (strncmp(k->name, typed, n) == 0 && n >= 2) d = 1;
+        if (d < best) {
+            best = d;
+            name = k->name;
+        }
+    }
+    return best <= (n > 4 ? 2u : 1u) ? name : NULL;
+}
+
 int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv, int *nargs,
                    char *err, size_t err_size)
 {
@@ -227,7 +263,9 @@ int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const fb_cfg_key_t *k = s_find(keys, name, nlen);
         if (!k) {
-            snprintf(err, err_size, "unknown option --%.*s (see --help)", (int)nlen, name);
+            const char *near = s_nearest(keys, name, nlen);
+            snprintf(err, err_size, "unknown option --%.*s%s%s%s (see --help)", (int)nlen, name,
+                     near ? ": did you mean --" : "", near ? near : "", near ? "?" : "");
             return -1;
         }
         const char *value = eq ? eq + 1 : NULL;

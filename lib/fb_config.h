@@ -31,7 +31,9 @@ typedef struct {
 /* Loads target from the sources above. Non-option arguments are moved, in
  * order, to the front of argv[1..]; *nargs receives how many. Returns 0, 1
  * when --help or -h was asked (nothing is printed: the caller prints
- * fb_config_help()), or -1 with a one-line reason in err. */
+ * fb_config_help()), or -1 with a one-line reason in err (for a mistyped
+ * option, the nearest key: "unknown option --nod: did you mean --node?
+ * (see --help)"). */
 int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv, int *nargs,
                    char *err, size_t err_size);
 
@@ -43,6 +45,10 @@ int fb_config_set(const fb_cfg_key_t *keys, void *target, const char *name, cons
  * for text that is not one (an unknown unit, a number without a unit other
  * than 0, an overflow). */
 int fb_config_duration(const char *text, long long *ms);
+
+/* The edit distance between a and the first n bytes of b (strings under
+ * 63 bytes; longer ones: 99). */
+size_t fb_config_distance(const char *a, const char *b, size_t n);
 
 /* Prints "  --name=VALUE   help (default: x)" for every key. */
 void fb_config_help(const fb_cfg_key_t *keys, FILE *out);

@@ -247,7 +247,8 @@ int fb_submit_take(fb_submit_t *self, long long max_frame)
         fb_zmq_drain(self->sock);
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "a publish is one frame; got several");
     } else if ((long long)len > self->cfg_max_frame &&
-               ((long long)len > S_BATCH_FRAME_MAX || fb_wire_publish_batch_view(frame, len, &items, &items_len) != 0)) {
+               ((long long)len > S_BATCH_FRAME_MAX ||
+                fb_wire_publish_batch_view(frame, len, &items, &items_len) != 0)) {
         /* a batch frame (whose envelopes s_accept() holds to max-frame) may be larger */
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, "frame exceeds max-frame");
     } else if (fb_wire_publish_view(frame, len, &env, &env_len) == 0) {

@@ -1,4 +1,5 @@
 /* it_cli_edges.c — the command line's rough edges, through the real CLI: fail fast with advice, publish inline and whole, admin queries, readable output. */
+#define _XOPEN_SOURCE 700 /* posix_openpt(): a terminal for the colour test */
 #include "harness.h"
 
 #include "fb_zmq.h"
@@ -12,6 +13,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -274,7 +276,8 @@ static void test_with_keys_a_refused_member_a_wrong_broker_key_and_the_wrong_soc
         {{FEDBUS_CLI_BIN, "replay", s_replay_flag, bkey, NULL}, 1,
          "dropped the CURVE handshake: the broker key given (--broker-key, FEDBUS_BROKER_KEY) is not the public key"},
         {{FEDBUS_CLI_BIN, "tail", s_feed_flag, bkey, "cfp", NULL}, 1, "dropped the CURVE handshake"},
-        {{FEDBUS_CLI_BIN, "tail", at_replay, "cfp", NULL}, 2, "is a broker's ingest or replay endpoint (a ROUTER), not a broker's feed"},
+        {{FEDBUS_CLI_BIN, "tail", at_replay, "cfp", NULL}, 2,
+         "is a broker's ingest or replay endpoint (a ROUTER), not a broker's feed"},
         {{FEDBUS_CLI_BIN, "replay", at_feed, NULL}, 2, "is a broker's feed, not a broker's replay endpoint"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -282,6 +285,7 @@ static void test_with_keys_a_refused_member_a_wrong_broker_key_and_the_wrong_soc
         char what[64];
         snprintf(what, sizeof(what), "case %zu (%s %s)", i, cases[i].argv[1], cases[i].argv[3] ? cases[i].argv[3] : "");
         s_run(cases[i].argv, NULL, &r);
+        snprintf(what + strlen(what), sizeof(what) - strlen(what), ", %ld ms", r.ms);
         s_expect(&r, cases[i].rc, cases[i].first, what);
         if (r.ms > 3000) fail_msg("%s: %ld ms", what, r.ms);
         s_free(&r);
@@ -397,10 +401,28 @@ static void test_error_text_points_at_the_mistake(void **state)
     s_run(typo, NULL, &r);
     s_expect(&r, 2, "unknown option --nod: did you mean --node?", "mistyped option");
     s_free(&r);
+    /* every program and command suggests the nearest option, the daemons and status too */
+    const struct {
+        const char *argv[4], *first;
+    } typos[] = {
+        {{FEDBUS_NODE_BIN, "--membr=x", NULL}, "fedbus-node: unknown option --membr: did you mean --member?"},
+        {{FEDBUS_BROKER_BIN, "--ingets=x", NULL}, "fedbus-broker: unknown option --ingets: did you mean --ingest?"},
+        {{FEDBUS_CLI_BIN, "status", "--brker-http=x", NULL}, "unknown option --brker-http: did you mean --broker-http?"},
+    };
+    for (size_t i = 0; i < sizeof(typos) / sizeof(typos[0]); i++) {
+        s_run(typos[i].argv, NULL, &r);
+        s_expect(&r, 2, typos[i].first, typos[i].argv[1]);
+        s_free(&r);
+    }
     const char *help[] = {FEDBUS_CLI_BIN, "help", "publish", NULL};
     s_run(help, NULL, &r);
     assert_int_equal(r.rc, 0);
     assert_non_null(strstr(r.out, "usage: fedbus publish"));
+    s_free(&r);
+    const char *help_sub[] = {FEDBUS_CLI_BIN, "help", "member", "list", NULL};
+    s_run(help_sub, NULL, &r);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "usage: fedbus member list"));
     s_free(&r);
     const char *empty_dir = "it-cli_edges-empty";
     mkdir(empty_dir, 0700);
@@ -487,6 +509,51 @@ static void test_text_json_and_pretty_output(void **state)
     s_free(&r);
 }
 
+/* Runs argv with stdout and stderr on a terminal of its own (a pty) and
+ * returns what it wrote there (malloc'd). */
+static char *s_run_tty(const char *const *argv)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, ptsname(m), O_RDWR | O_NOCTTY, 0);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    int exited = 0, st;
+    for (int i = 0; i < 200; i++) {
+        struct pollfd p = {.fd = m, .events = POLLIN};
+        ssize_t n = poll(&p, 1, 100) > 0 ? read(m, out + len, cap - 1 - len) : 0;
+        if (n > 0) len += (size_t)n;
+        else if (exited || n < 0) break; /* drained; EIO once the terminal has no writer */
+        if (!exited && waitpid(pid, &st, WNOHANG) == pid) exited = 1;
+    }
+    if (!exited) kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    close(m);
+    out[len] = '\0';
+    return out;
+}
+
+static void test_text_is_coloured_on_a_terminal_unless_no_color(void **state)
+{
+    (void)state;
+    const char *text[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "--format=text", "--limit=3", NULL};
+    unsetenv("NO_COLOR");
+    char *out = s_run_tty(text);
+    if (!strstr(out, "\033[")) fail_msg("no colour on a terminal: '%.300s'", out);
+    free(out);
+    setenv("NO_COLOR", "1", 1);
+    out = s_run_tty(text);
+    if (strstr(out, "\033[")) fail_msg("colour with NO_COLOR=1: '%.300s'", out);
+    assert_non_null(strstr(out, "kr-busan"));
+    free(out);
+}
+
 static void test_reject_log_lines_name_the_sender_and_the_message_id(void **state)
 {
     (void)state;
@@ -546,7 +613,7 @@ static void test_a_plaintext_brokers_ingest_is_named_and_replay_at_it_says_so(vo
         snprintf(replay, sizeof(replay), "--replay=%s", plain.replay);
         const char *keyed[] = {FEDBUS_CLI_BIN, "replay", replay, NULL};
         s_run(keyed, NULL, &r);
-        s_expect(&r, 1, "speaks plaintext (a broker run with insecure-plaintext, or not a broker), but CURVE keys were given",
+        s_expect(&r, 1, "speaks plaintext (a broker run with insecure-plaintext, or not a broker), but CURVE keys",
                  "replay with keys at a plaintext broker");
         assert_true(r.ms <= 3000);
         s_free(&r);
@@ -568,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_error_text_points_at_the_mistake),
         cmocka_unit_test(test_admin_queries_until_relative_times_count_and_tail_since),
         cmocka_unit_test(test_text_json_and_pretty_output),
+        cmocka_unit_test(test_text_is_coloured_on_a_terminal_unless_no_color),
         cmocka_unit_test(test_reject_log_lines_name_the_sender_and_the_message_id),
         cmocka_unit_test(test_a_plaintext_brokers_ingest_is_named_and_replay_at_it_says_so),
     };

@@ -304,6 +304,18 @@ static void test_unknown_option_is_an_error(void **state)
     s_assert_fails((char *[]){"prog", "--prot", NULL}, "--prot", "unknown option");
 }
 
+static void test_a_mistyped_option_names_the_nearest_key(void **state)
+{
+    (void)state;
+    s_assert_fails((char *[]){"prog", "--pot=8000", NULL}, "unknown option --pot: did you mean --port?", NULL);
+    s_assert_fails((char *[]){"prog", "--nam", "x", NULL}, "did you mean --name?", NULL);
+    s_cfg_t cfg;
+    char err[256];
+    int nargs;
+    assert_int_equal(s_load(&cfg, (char *[]){"prog", "--xyzzy=1", NULL}, &nargs, err, sizeof(err)), -1);
+    assert_null(strstr(err, "did you mean"));
+}
+
 static void test_option_that_only_starts_like_config_is_unknown(void **state)
 {
     (void)state;
@@ -494,6 +506,7 @@ int main(void)
         S_T(test_bad_value_in_the_file_is_named),
         S_T(test_line_without_a_value_in_the_file_is_an_error),
         S_T(test_unknown_option_is_an_error),
+        S_T(test_a_mistyped_option_names_the_nearest_key),
         S_T(test_option_that_only_starts_like_config_is_unknown),
         S_T(test_option_without_its_value_is_an_error),
         S_T(test_string_longer_than_its_field_is_an_error),
