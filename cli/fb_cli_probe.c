@@ -293,7 +293,7 @@ static int s_check_keys(fb_cli_role_t role, const char *endpoint, const char *wa
                  (unsigned)value, s_keys.member, s_keys.member);
         return 3;
     case S_SHAKE_DROPPED:
-        switch (s_handshake(endpoint, other, S_SHAKE_MS, &value)) {
+        switch (s_handshake(endpoint, other, S_SHAKE_MS * 3 / 2, &value)) {
         case S_SHAKE_OK:
             snprintf(msg, size, "%s is %s, not %s; see %s (default %s)", endpoint,
                      role == FB_ROLE_FEED ? "a broker's ingest or replay endpoint (a ROUTER)" : "a broker's feed",

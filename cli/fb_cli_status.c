@@ -209,7 +209,21 @@ static void s_print_broker(const json_t *b, FILE *out)
             (long long)json_integer_value(json_object_get(b, "batches_in_flight")));
 }
 
-static void s_print_member(const json_t *m, int64_t now_us, FILE *out)
+/* The member column's width: the longest id (at least 20), so that the
+ * columns after it line up. */
+static int s_id_width(const json_t *members)
+{
+    int w = 20;
+    size_t i;
+    const json_t *m;
+    json_array_foreach(members, i, m) {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (id && (int)strlen(id) > w && strlen(id) <= 64) w = (int)strlen(id);
+    }
+    return w;
+}
+
+static void s_print_member(const json_t *m, int64_t now_us, int id_width, FILE *out)
 {
     char seen[32], last[320], ago[32], outbox[48] = "-", lag[24] = "-";
     const json_t *lm = json_object_get(m, "last_message"), *ob = json_object_get(m, "outbox"),
@@ -223,7 +237,7 @@ static void s_print_member(const json_t *m, int64_t now_us, FILE *out)
         snprintf(outbox, sizeof(outbox), "%lld (%.0fs)", (long long)json_integer_value(json_object_get(ob, "depth")),
                  json_number_value(json_object_get(ob, "oldest_age_seconds")));
     if (json_is_object(feed)) snprintf(lag, sizeof(lag), "%lld", (long long)json_integer_value(json_object_get(feed, "lag")));
-    fprintf(out, "%-20s %-6s %-10s %-40s %8.1f %-14s %s\n", json_string_value(json_object_get(m, "id")),
+    fprintf(out, "%-*s %-6s %-10s %-40s %8.1f %-14s %s\n", id_width, json_string_value(json_object_get(m, "id")),
             json_string_value(json_object_get(m, "state")), s_ago(json_object_get(m, "last_seen"), now_us, seen, sizeof(seen)),
             last, json_number_value(json_object_get(m, "msgs_per_min")), outbox, lag);
 }
@@ -234,9 +248,10 @@ static int s_verdict(const json_t *doc, FILE *out)
     const json_t *b = json_object_get(doc, "broker"), *members = json_object_get(doc, "members");
     int rc = json_is_true(json_object_get(json_object_get(b, "postgres"), "reachable")) ? S_OK : S_CRITICAL;
     int64_t now_us = fb_time_now_us();
+    int w = s_id_width(members);
     if (out) {
         s_print_broker(b, out);
-        fprintf(out, "%-20s %-6s %-10s %-40s %8s %-14s %s\n", "MEMBER", "STATE", "LAST SEEN", "LAST MESSAGE", "MSGS/MIN",
+        fprintf(out, "%-*s %-6s %-10s %-40s %8s %-14s %s\n", w, "MEMBER", "STATE", "LAST SEEN", "LAST MESSAGE", "MSGS/MIN",
                 "OUTBOX", "LAG");
     }
     size_t i;
@@ -245,7 +260,7 @@ static int s_verdict(const json_t *doc, FILE *out)
         const char *st = json_string_value(json_object_get(m, "state"));
         if (st && !strcmp(st, "down")) rc = S_CRITICAL;
         else if (st && !strcmp(st, "stale") && rc == S_OK) rc = S_STALE;
-        if (out) s_print_member(m, now_us, out);
+        if (out) s_print_member(m, now_us, w, out);
     }
     if (out && !json_is_true(json_object_get(json_object_get(b, "postgres"), "reachable")))
         fprintf(out, "PostgreSQL is unreachable: the broker stores nothing until it is back\n");

@@ -260,9 +260,10 @@ static void test_with_keys_a_refused_member_a_wrong_broker_key_and_the_wrong_soc
     if (!s_t.trust) skip();
     th_keys_t stranger;
     th_keys_make(&s_t, "cli-stranger", &stranger); /* made, never registered */
-    char keys[400], bkey[100], at_replay[300], at_feed[300];
+    char keys[400], bkey[100], bkey_file[400], at_replay[300], at_feed[300];
     snprintf(keys, sizeof(keys), "--keys=%s", stranger.file);
     snprintf(bkey, sizeof(bkey), "--broker-key=%s", th_member(&s_t, "kr-busan")->curve_public);
+    snprintf(bkey_file, sizeof(bkey_file), "--broker-key=%s", th_member(&s_t, "kr-busan")->pub_file);
     snprintf(at_replay, sizeof(at_replay), "--feed=%s", s_t.replay);
     snprintf(at_feed, sizeof(at_feed), "--replay=%s", s_t.feed);
     const struct {
@@ -276,6 +277,8 @@ static void test_with_keys_a_refused_member_a_wrong_broker_key_and_the_wrong_soc
         {{FEDBUS_CLI_BIN, "replay", s_replay_flag, bkey, NULL}, 1,
          "dropped the CURVE handshake: the broker key given (--broker-key, FEDBUS_BROKER_KEY) is not the public key"},
         {{FEDBUS_CLI_BIN, "tail", s_feed_flag, bkey, "cfp", NULL}, 1, "dropped the CURVE handshake"},
+        {{FEDBUS_CLI_BIN, "replay", s_replay_flag, bkey_file, "--limit=1", NULL}, 1,
+         "dropped the CURVE handshake: the broker key given"},
         {{FEDBUS_CLI_BIN, "tail", at_replay, "cfp", NULL}, 2,
          "is a broker's ingest or replay endpoint (a ROUTER), not a broker's feed"},
         {{FEDBUS_CLI_BIN, "replay", at_feed, NULL}, 2, "is a broker's feed, not a broker's replay endpoint"},
