@@ -67,13 +67,14 @@ static const fb_cfg_key_t s_rotate_keys[] = {
 };
 
 int fb_cli_member_parse(const char *sub, const fb_cfg_key_t *keys, const char *synopsis, fb_cli_opts_t *o,
-                        int argc, char **argv, int min_args, int max_args, const char *need)
+                        int argc, char **argv, int min_args, int max_args, const char *required,
+                        const char *need)
 {
     char cmd[64];
     int nargs;
     snprintf(cmd, sizeof(cmd), "member %s", sub);
     fb_cli_parse_help(cmd, keys, o, argc, argv, &nargs, synopsis, FB_CLI_EXIT_HELP);
-    if (nargs >= min_args && nargs <= max_args) return nargs;
+    if (nargs >= min_args && nargs <= max_args && (!required || required[0])) return nargs;
     if (!need) need = max_args ? "one member ID is needed" : "no arguments are taken";
     S_ERR(sub, "%s (see fedbus member %s --help)", need, sub);
     return -1;
@@ -241,7 +242,8 @@ static int s_add(int argc, char **argv)
         s_args_free(&a);
         return FB_CLI_EXIT_FAILED;
     }
-    int nargs = fb_cli_member_parse("add", s_add_keys, "ID --kind=KIND --keys=ID.pub", &o, a.argc, a.argv, 1, 1, NULL);
+    int nargs = fb_cli_member_parse("add", s_add_keys, "ID --kind=KIND --keys=ID.pub", &o, a.argc, a.argv, 1, 1,
+                                    NULL, NULL);
     fb_member_t m;
     fb_keys_t keys;
     if (nargs >= 0 && (!o.kind[0] || !o.keys[0])) {
@@ -308,14 +310,10 @@ static int s_read_members(const char *path, const char *dir, fb_member_t **membe
 
 static int s_import(int argc, char **argv)
 {
-    fb_cli_opts_t o;
-    const char *need = "a members file and --keys-dir=DIR are needed";
-    if (fb_cli_member_parse("import", s_import_keys, "FILE.json --keys-dir=DIR", &o, argc, argv, 1, 1, need) < 0)
+    fb_cli_opts_t o = {0}; /* its field is passed before the parse fills it */
+    if (fb_cli_member_parse("import", s_import_keys, "FILE.json --keys-dir=DIR", &o, argc, argv, 1, 1, o.keys_dir,
+                            "a members file and --keys-dir=DIR are needed") < 0)
         return FB_CLI_EXIT_USAGE;
-    if (!o.keys_dir[0]) {
-        S_ERR("import", "%s (see fedbus member import --help)", need);
-        return FB_CLI_EXIT_USAGE;
-    }
     fb_member_t *members;
     fb_keys_t *keys;
     int n = s_read_members(argv[1], o.keys_dir, &members, &keys), rc = FB_CLI_EXIT_USAGE;
@@ -341,7 +339,7 @@ static int s_set_status(int argc, char **argv, const char *status)
 {
     fb_cli_opts_t o;
     char err[512], old[16] = "";
-    if (fb_cli_member_parse(argv[0], s_status_keys, "ID [--reason=TEXT]", &o, argc, argv, 1, 1, NULL) < 0)
+    if (fb_cli_member_parse(argv[0], s_status_keys, "ID [--reason=TEXT]", &o, argc, argv, 1, 1, NULL, NULL) < 0)
         return FB_CLI_EXIT_USAGE;
     fb_registry_t *reg = fb_cli_member_open(&o, argv[0], true);
     if (!reg) return FB_CLI_EXIT_FAILED;
@@ -371,16 +369,12 @@ static int s_revoke(int argc, char **argv)
 
 static int s_rotate(int argc, char **argv)
 {
-    fb_cli_opts_t o;
+    fb_cli_opts_t o = {0}; /* its field is passed before the parse fills it */
     int64_t overlap;
     fb_keys_t keys;
-    const char *need = "one member ID and --keys=NEW.pub are needed";
-    if (fb_cli_member_parse("rotate-key", s_rotate_keys, "ID --keys=NEW.pub", &o, argc, argv, 1, 1, need) < 0)
+    if (fb_cli_member_parse("rotate-key", s_rotate_keys, "ID --keys=NEW.pub", &o, argc, argv, 1, 1, o.keys,
+                            "one member ID and --keys=NEW.pub are needed") < 0)
         return FB_CLI_EXIT_USAGE;
-    if (!o.keys[0]) {
-        S_ERR("rotate-key", "%s", need);
-        return FB_CLI_EXIT_USAGE;
-    }
     if (fb_member_duration(o.overlap, &overlap) != 0) {
         S_ERR("rotate-key", "--overlap=%s: not a duration (0, 90s, 30m, 1h, 2d; at most 366d)", o.overlap);
         return FB_CLI_EXIT_USAGE;
@@ -417,7 +411,7 @@ static int s_set_read(int argc, char **argv)
     }
     const char *need = "one member ID and --read are needed (--read= for nothing)";
     int nargs = fb_cli_member_parse("set-read", s_set_read_keys, "ID --read=PATTERN...", &o, a.argc, a.argv, 1, 1,
-                                    need);
+                                    NULL, need);
     if (nargs >= 0 && !a.given[1]) {
         S_ERR("set-read", "%s", need);
         nargs = -1;

@@ -23,10 +23,12 @@
  * synopsis, the options and the exit statuses, and exits 0; a bad flag
  * exits 2); the arguments move to argv[1..]. Returns how many there are,
  * or -1 after printing "fedbus member SUB: NEED (see ... --help)" when they
- * are not min_args..max_args (need NULL: "one member ID is needed", or "no
- * arguments are taken" when max_args is 0). */
+ * are not min_args..max_args, or when required (a field of o, may be NULL)
+ * is left empty (need NULL: "one member ID is needed", or "no arguments
+ * are taken" when max_args is 0). */
 int fb_cli_member_parse(const char *sub, const fb_cfg_key_t *keys, const char *synopsis, fb_cli_opts_t *o,
-                        int argc, char **argv, int min_args, int max_args, const char *need);
+                        int argc, char **argv, int min_args, int max_args, const char *required,
+                        const char *need);
 
 /* Connects to the registry of o->pg as o->actor (or $USER@hostname); with
  * migrate, the schema is brought up to date first. Prints "fedbus member

@@ -60,7 +60,7 @@ static fb_registry_t *s_open(const char *sub, const fb_cfg_key_t *keys, const ch
                              int argc, char **argv, int min_args, int max_args, int *rc)
 {
     *rc = FB_CLI_EXIT_USAGE;
-    if (fb_cli_member_parse(sub, keys, synopsis, o, argc, argv, min_args, max_args, NULL) < 0) return NULL;
+    if (fb_cli_member_parse(sub, keys, synopsis, o, argc, argv, min_args, max_args, NULL, NULL) < 0) return NULL;
     fb_registry_t *reg = fb_cli_member_open(o, sub, false);
     *rc = reg ? FB_CLI_EXIT_OK : FB_CLI_EXIT_FAILED;
     return reg;
@@ -187,7 +187,7 @@ int fb_cli_member_log(int argc, char **argv)
 {
     fb_cli_opts_t o;
     char since[64] = "", err[512];
-    int nargs = fb_cli_member_parse("log", s_log_keys, "[ID]", &o, argc, argv, 0, 1, NULL);
+    int nargs = fb_cli_member_parse("log", s_log_keys, "[ID]", &o, argc, argv, 0, 1, NULL, NULL);
     if (nargs < 0) return FB_CLI_EXIT_USAGE;
     if (o.since[0] && s_since(o.since, since, sizeof(since)) != 0) {
         fprintf(stderr, "fedbus member log: --since=%s: neither a time (2026-12-01, 2026-12-01T09:00:00+09:00) "
