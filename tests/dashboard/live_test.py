@@ -289,6 +289,9 @@ def check_token(f, http):
     st, h, _ = http.get("/dashboard/login", data=b"token=wrong")
     f.expect(st == 303 and h.get("Location") == "/?login=failed" and "Set-Cookie" not in h,
              "a wrong token posted to the login form goes back to it, no cookie (%d %s)" % (st, h.get("Location")))
+    st, h, _ = http.get("/dashboard/login", data=b"token=%zz" + TOKEN.encode())
+    f.expect(st == 303 and h.get("Location") == "/?login=failed" and "Set-Cookie" not in h,
+             "a badly encoded form goes back to the login page, no cookie (%d)" % st)
     st, h, _ = http.get("/dashboard/login", data=urllib.parse.urlencode({"token": TOKEN}).encode())
     cookie = h.get("Set-Cookie", "")
     f.expect(st == 303 and h.get("Location") == "/" and cookie.startswith("fedbus_dashboard=") and
