@@ -1,6 +1,7 @@
 /* fb_bhttp.c — the broker's HTTP routes, each answered from the newest health snapshot. */
 #include "fb_bhttp.h"
 
+#include "fb_crypto.h"
 #include "fb_dashboard.h"
 #include "fb_httpd.h"
 #include "fb_log.h"
@@ -8,39 +9,45 @@
 #include "fedbus/fedbus.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
-#define S_TOKEN_MAX 512
+/* The dashboard's session cookie: the hex SHA-256 of S_SESSION_CONTEXT
+ * and the token, so that the browser never holds the token itself. */
+#define S_COOKIE "fedbus_dashboard"
+#define S_SESSION_CONTEXT "fedbus-dashboard\n"
+#define S_SESSION_LEN (2 * FB_SHA256_LEN)
 
 struct fb_bhttp {
     fb_httpd_t *httpd;
     fb_health_t *health;
-    char token[S_TOKEN_MAX + 1];
+    char token[FB_HTTPD_TOKEN_MAX + 1];
     size_t token_len;
+    char session[S_SESSION_LEN + 1]; /* the cookie's value; "" without a token */
 };
 
 static const char s_no_snapshot[] = "starting\n";
 static const char s_text[] = "text/plain; charset=utf-8";
 
-/* Whether req carries the token (or none is asked for); the compare takes
- * the same time whatever the bytes given. */
+/* Whether req carries the token (or none is asked for): as a bearer header
+ * (scripts, `fedbus status`) or as the session cookie a browser got when
+ * it gave the token (s_session()). */
 static int s_authorized(const fb_bhttp_t *self, const fb_httpd_req_t *req)
 {
     if (!self->token_len) return 1;
-    const char *a = req->authorization;
-    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
-    a += 7;
-    while (*a == ' ') a++;
-    size_t n = strlen(a);
-    unsigned char diff = n != self->token_len;
-    for (size_t i = 0; i < self->token_len; i++)
-        diff |= (unsigned char)((i < n ? (unsigned char)a[i] : 0) ^ (unsigned char)self->token[i]);
-    return diff == 0;
+    if (fb_httpd_bearer_ok(req->authorization, self->token, self->token_len)) return 1;
+    char c[S_SESSION_LEN + 1];
+    return fb_httpd_secret_equal(fb_httpd_cookie(req->cookie, S_COOKIE, c, sizeof(c)), self->session, S_SESSION_LEN);
+}
+
+/* Adds the session cookie to r: sent back on every request to this broker
+ * until the browser closes, never shown to the page's scripts. */
+static void s_session(const fb_bhttp_t *self, fb_httpd_resp_t *r)
+{
+    char v[sizeof(S_COOKIE) + S_SESSION_LEN + 64];
+    snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=Lax", S_COOKIE, self->session);
+    fb_httpd_header(r, "Set-Cookie", v);
 }
 
 static void s_unauthorized(fb_httpd_resp_t *r)
@@ -48,6 +55,68 @@ static void s_unauthorized(fb_httpd_resp_t *r)
     static const char text[] = "this broker asks for 'Authorization: Bearer TOKEN' (http-token-file)\n";
     fb_httpd_respond_static(r, FB_HTTP_UNAUTHORIZED, s_text, text, sizeof(text) - 1);
     fb_httpd_header(r, "WWW-Authenticate", "Bearer realm=\"fedbus\"");
+}
+
+/* The 401 a browser gets for the dashboard without the token: the login
+ * page, which posts the token to /dashboard/login. */
+static void s_login_page(fb_httpd_resp_t *r)
+{
+    const fb_asset_t *a = fb_dashboard_find("/dashboard/login.html");
+    if (a) fb_httpd_respond_static(r, FB_HTTP_UNAUTHORIZED, a->content_type, a->data, a->len);
+    else s_unauthorized(r);
+    fb_httpd_header(r, "WWW-Authenticate", "Bearer realm=\"fedbus\"");
+    fb_httpd_header(r, "Cache-Control", "no-store");
+}
+
+static void s_see_other(fb_httpd_resp_t *r, const char *location)
+{
+    fb_httpd_respond_static(r, FB_HTTP_SEE_OTHER, s_text, "", 0);
+    fb_httpd_header(r, "Location", location);
+    fb_httpd_header(r, "Cache-Control", "no-store");
+}
+
+/* Decodes the form field name of body (application/x-www-form-urlencoded)
+ * into out (size bytes); returns out, or NULL when it is missing, badly
+ * encoded or does not fit. */
+static const char *s_form_field(const char *body, const char *name, char *out, size_t size)
+{
+    size_t nl = strlen(name);
+    for (const char *p = body; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, nl) != 0 || p[nl] != '=') continue;
+        size_t n = 0;
+        for (p += nl + 1; *p && *p != '&'; p++) {
+            int c = *p == '+' ? ' ' : (unsigned char)*p;
+            if (*p == '%') {
+                unsigned v;
+                if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]) || sscanf(p + 1, "%2x", &v) != 1)
+                    return NULL;
+                c = (int)v;
+                p += 2;
+            }
+            if (n + 1 >= size) return NULL;
+            out[n++] = (char)c;
+        }
+        out[n] = '\0';
+        return out;
+    }
+    return NULL;
+}
+
+/* POST /dashboard/login, token=TOKEN: the session cookie and back to the
+ * dashboard; a wrong token back to the login page, which says so. */
+static void s_login(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
+{
+    fb_bhttp_t *self = arg;
+    char given[3 * FB_HTTPD_TOKEN_MAX + 1];
+    const char *t = req->body ? s_form_field(req->body, "token", given, sizeof(given)) : NULL;
+    if (!self->token_len) {
+        s_see_other(r, "/");
+    } else if (fb_httpd_secret_equal(t, self->token, self->token_len)) {
+        s_see_other(r, "/");
+        s_session(self, r);
+    } else {
+        s_see_other(r, "/?login=failed");
+    }
 }
 
 static void s_healthz(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
@@ -105,47 +174,41 @@ static void s_status(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 }
 
 /* Paths without a route: the dashboard's files for GET, else the server's
- * own answer. The files hold no data, and a browser that opens the page
- * sends no bearer header: they are served to anyone, and the page asks for
- * the token that /api/status wants. */
+ * own answer. With a token, a browser opening the page sends no bearer
+ * header: it gives the token once (the login page's form, or ?token= in
+ * the URL) and gets a session cookie that the page and /api/status accept. */
 static void s_other(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 {
-    (void)arg;
+    fb_bhttp_t *self = arg;
     if (status != FB_HTTP_NOT_FOUND || strcmp(req->method, "GET") != 0) return;
     const fb_asset_t *a = fb_dashboard_find(req->path);
     if (!a) return;
+    int new_session = 0;
+    if (self->token_len) {
+        const char *q = fb_httpd_query(req, "token");
+        new_session = q && fb_httpd_secret_equal(q, self->token, self->token_len);
+        if (!new_session && (q || !s_authorized(self, req))) {
+            s_login_page(r);
+            return;
+        }
+    }
     fb_httpd_respond_static(r, FB_HTTP_OK, a->content_type, a->data, a->len);
+    if (self->token_len) fb_httpd_header(r, "Cache-Control", "no-store");
+    if (new_session) s_session(self, r);
 }
 
-/* Reads the token: the first line of path, without blanks around it, from
- * a file others cannot read. Returns 0, or -1 after logging why. */
-static int s_read_token(fb_bhttp_t *self, const char *path)
+/* The session cookie's value for the token read. Returns 0, or -1 after logging. */
+static int s_session_value(fb_bhttp_t *self)
 {
-    FILE *f = fopen(path, "re");
-    struct stat st;
-    if (!f || fstat(fileno(f), &st) != 0) {
-        fb_err("http-token-file %s: %s", path, strerror(errno));
-        if (f) fclose(f);
+    static const char ctx[] = S_SESSION_CONTEXT;
+    const void *parts[] = {ctx, self->token};
+    size_t lens[] = {sizeof(ctx) - 1, self->token_len};
+    uint8_t h[FB_SHA256_LEN];
+    if (fb_sha256_parts(parts, lens, 2, h) != 0) {
+        fb_err("http: cannot hash the token");
         return -1;
     }
-    char line[S_TOKEN_MAX + 2] = "";
-    int got = fgets(line, sizeof(line), f) != NULL;
-    fclose(f);
-    if (st.st_mode & 077) {
-        fb_err("http-token-file %s: must not be readable by others (mode %03o; chmod 600 it)", path,
-               (unsigned)(st.st_mode & 0777));
-        return -1;
-    }
-    size_t b = 0, e = got ? strlen(line) : 0;
-    while (e && isspace((unsigned char)line[e - 1])) e--;
-    while (b < e && isspace((unsigned char)line[b])) b++;
-    if (e == b || e - b > S_TOKEN_MAX) {
-        fb_err("http-token-file %s: %s", path, e == b ? "holds no token" : "the token is longer than 512 bytes");
-        return -1;
-    }
-    memcpy(self->token, line + b, e - b);
-    self->token[e - b] = '\0';
-    self->token_len = e - b;
+    for (size_t i = 0; i < FB_SHA256_LEN; i++) snprintf(self->session + 2 * i, 3, "%02x", h[i]);
     return 0;
 }
 
@@ -157,12 +220,20 @@ fb_bhttp_t *fb_bhttp_start(const fb_bhttp_opts_t *o)
         return NULL;
     }
     self->health = o->health;
-    if (o->token_file && *o->token_file && s_read_token(self, o->token_file) != 0) goto error;
+    if (o->token_file && *o->token_file) {
+        char err[1024];
+        if (fb_httpd_token_read(o->token_file, self->token, &self->token_len, err, sizeof(err)) != 0) {
+            fb_err("%s", err);
+            goto error;
+        }
+        if (s_session_value(self) != 0) goto error;
+    }
     const fb_httpd_route_t routes[] = {
         {"GET", "/healthz", s_healthz, self},
         {"GET", "/readyz", s_readyz, self},
         {"GET", "/metrics", s_metrics, self},
         {"GET", "/api/status", s_status, self},
+        {"POST", "/dashboard/login", s_login, self},
     };
     int err = 0;
     self->httpd = fb_httpd_start(&(fb_httpd_opts_t){.bind_addr = o->bind_addr, .port = o->port, .routes = routes,
@@ -176,7 +247,7 @@ fb_bhttp_t *fb_bhttp_start(const fb_bhttp_opts_t *o)
         goto error;
     }
     fb_info("http: metrics, health and the dashboard on http://%s:%d/%s", o->bind_addr, o->port,
-            self->token_len ? " (/api with the bearer token)" : "");
+            self->token_len ? " (the dashboard and /api with the token)" : "");
     return self;
 error:
     fb_bhttp_stop(&self);

@@ -4,7 +4,9 @@
  * every answer is written from the newest immutable health snapshot
  * (fb_health_snap_get()), so a slow or hostile HTTP client cannot hold the
  * broker up. With a token file, /api/... and the dashboard ask for
- * "Authorization: Bearer TOKEN"; /metrics, /healthz and /readyz never do. */
+ * "Authorization: Bearer TOKEN" or the session cookie a browser gets by
+ * giving the token once (the login page's POST /dashboard/login, or
+ * ?token= on a page); /metrics, /healthz and /readyz never do. */
 #ifndef FB_BHTTP_H
 #define FB_BHTTP_H
 

@@ -9,6 +9,8 @@
 #include "fedbus/fedbus.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #if MHD_VERSION < 0x00097002
 typedef int s_mhd_result;
@@ -175,6 +178,89 @@ static s_mhd_result s_queue(struct MHD_Connection *c, fb_httpd_resp_t *r)
     return ret;
 }
 
+/* ------------------------------------------------------------- requests -- */
+
+const char *fb_httpd_query(const fb_httpd_req_t *req, const char *name)
+{
+    return req->conn_ ? MHD_lookup_connection_value(req->conn_, MHD_GET_ARGUMENT_KIND, name) : NULL;
+}
+
+const char *fb_httpd_cookie(const char *cookie, const char *name, char *out, size_t size)
+{
+    size_t nl = strlen(name);
+    /* cookie-string: pairs "name=value" separated by "; " (RFC 6265 5.4). */
+    for (const char *p = cookie; p && *p;) {
+        p = s_ows(p);
+        size_t pair = strcspn(p, ";");
+        if (pair > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            const char *v = p + nl + 1;
+            size_t vl = pair - nl - 1;
+            while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+            if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') v++, vl -= 2;
+            if (vl >= size) return NULL;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return out;
+        }
+        p += pair;
+        if (*p) p++;
+    }
+    return NULL;
+}
+
+/* --------------------------------------------------------- bearer token -- */
+
+int fb_httpd_token_read(const char *path, char token[FB_HTTPD_TOKEN_MAX + 1], size_t *len, char *err,
+                        size_t esize)
+{
+    FILE *f = fopen(path, "re");
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) != 0) {
+        snprintf(err, esize, "http-token-file %s: %s", path, strerror(errno));
+        if (f) fclose(f);
+        return -1;
+    }
+    char line[FB_HTTPD_TOKEN_MAX + 2] = "";
+    int got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    if (st.st_mode & 077) {
+        snprintf(err, esize, "http-token-file %s: must not be readable by others (mode %03o; chmod 600 it)", path,
+                 (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
+    size_t b = 0, e = got ? strlen(line) : 0;
+    while (e && isspace((unsigned char)line[e - 1])) e--;
+    while (b < e && isspace((unsigned char)line[b])) b++;
+    if (e == b || e - b > FB_HTTPD_TOKEN_MAX) {
+        snprintf(err, esize, "http-token-file %s: %s", path,
+                 e == b ? "holds no token" : "the token is longer than 512 bytes");
+        return -1;
+    }
+    memcpy(token, line + b, e - b);
+    token[e - b] = '\0';
+    *len = e - b;
+    return 0;
+}
+
+int fb_httpd_secret_equal(const char *given, const char *want, size_t len)
+{
+    if (!given) return 0;
+    size_t n = strlen(given);
+    unsigned char diff = n != len;
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char)((i < n ? (unsigned char)given[i] : 0) ^ (unsigned char)want[i]);
+    return diff == 0;
+}
+
+int fb_httpd_bearer_ok(const char *authorization, const char *token, size_t len)
+{
+    const char *a = authorization;
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
+    a += 7;
+    while (*a == ' ') a++;
+    return fb_httpd_secret_equal(a, token, len);
+}
+
 /* ---------------------------------------------------------------- server -- */
 
 /* The route for method and path; NULL when there is none, with *path_known
@@ -218,7 +304,8 @@ static s_mhd_result s_answer_error(fb_httpd_t *self, struct MHD_Connection *c, u
     }
     if (self->on_error) {
         fb_httpd_req_t req = {.method = method, .path = path,
-                              .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")};
+                              .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                              .cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie"), .conn_ = c};
         self->on_error(status, &req, &r, self->error_arg);
     }
     return s_queue(c, &r);
@@ -278,7 +365,8 @@ static s_mhd_result s_access(void *cls, struct MHD_Connection *c, const char *ur
     if (rq->out_of_memory) return s_answer_error(self, c, FB_HTTP_SERVICE_UNAVAILABLE, method, url);
     fb_httpd_req_t req = {.method = method, .path = url, .body = rq->buf, .body_len = rq->len,
                           .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
-                          .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")};
+                          .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+                          .cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie"), .conn_ = c};
     fb_httpd_resp_t r = {0};
     rq->route->handler(&req, &r, rq->route->arg);
     return s_queue(c, &r);

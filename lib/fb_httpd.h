@@ -26,6 +26,7 @@ enum {
     FB_HTTP_OK = 200,
     FB_HTTP_CREATED = 201,
     FB_HTTP_ACCEPTED = 202,
+    FB_HTTP_SEE_OTHER = 303,
     FB_HTTP_BAD_REQUEST = 400,
     FB_HTTP_UNAUTHORIZED = 401,
     FB_HTTP_NOT_FOUND = 404,
@@ -54,6 +55,8 @@ typedef struct {
     const char *body;   /* the whole body, NUL-terminated; NULL when there is none */
     size_t body_len;
     const char *authorization; /* the Authorization header's value; NULL when there is none */
+    const char *cookie; /* the Cookie header's value; NULL when there is none */
+    void *conn_; /* the server's own: for fb_httpd_query() */
 } fb_httpd_req_t;
 
 /* Answers req through resp (fb_httpd_respond*, fb_httpd_header). Called on
@@ -127,5 +130,37 @@ int fb_httpd_type_is_json(const char *content_type);
  * Returns 0, or -1 when the response has no room for it (see
  * FB_HTTPD_HEADERS_MAX, FB_HTTPD_HEADERS_ROOM). */
 int fb_httpd_header(fb_httpd_resp_t *r, const char *name, const char *value);
+
+/* The value of the query-string argument name of req, URL-decoded (lives
+ * as long as the handler's call); NULL when the URL has no such argument. */
+const char *fb_httpd_query(const fb_httpd_req_t *req, const char *name);
+
+/* --------------------------------------------------------- bearer token -- */
+
+/* The longest bearer token a daemon takes, in bytes. */
+#define FB_HTTPD_TOKEN_MAX 512
+
+/* Reads a daemon's bearer token (its http-token-file): the first line of
+ * the file at path, without blanks around it, into token (NUL-terminated)
+ * and its length into *len. The file must not be readable by group or
+ * others. Returns 0, or -1 with err (esize bytes) saying why in one line
+ * that starts with "http-token-file PATH: ". */
+int fb_httpd_token_read(const char *path, char token[FB_HTTPD_TOKEN_MAX + 1], size_t *len, char *err,
+                        size_t esize);
+
+/* Returns 1 when given (NULL: nothing was given) is the len bytes of want,
+ * else 0; the compare takes the same time whatever the bytes given, so that
+ * nothing is learnt of want from how long a refusal takes. */
+int fb_httpd_secret_equal(const char *given, const char *want, size_t len);
+
+/* Returns 1 when authorization (an Authorization header's value; NULL:
+ * none) is "Bearer TOKEN" (the scheme in any case) with token's len bytes,
+ * compared as fb_httpd_secret_equal() does; else 0. */
+int fb_httpd_bearer_ok(const char *authorization, const char *token, size_t len);
+
+/* The value of the cookie name in cookie (a Cookie header's value; NULL:
+ * none), copied into out (size bytes); returns out, or NULL when there is
+ * no such cookie or its value does not fit. */
+const char *fb_httpd_cookie(const char *cookie, const char *name, char *out, size_t size);
 
 #endif

@@ -24,23 +24,18 @@
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
-#define S_TOKEN_MAX 512 /* bytes of a bearer token */
 
 struct fb_http {
     fb_httpd_t *httpd;
     char member[64];
     char submit[256];
     const fb_node_t *node;
-    char token[S_TOKEN_MAX + 1]; /* "": none asked for */
+    char token[FB_HTTPD_TOKEN_MAX + 1]; /* "": none asked for */
     size_t token_len;
     long long max_body; /* bytes of a request body (max-frame), for the 413 */
 };
@@ -273,20 +268,10 @@ static void s_health(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 }
 
 /* Whether the request carries "Bearer TOKEN" with the node's token (or
- * none is asked for). The compare takes the same time whatever the bytes
- * given: nothing is learnt of the token from how long a refusal takes. */
+ * none is asked for). */
 static int s_authorized(const fb_http_t *self, const fb_httpd_req_t *req)
 {
-    if (!self->token_len) return 1;
-    const char *a = req->authorization;
-    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
-    a += 7;
-    while (*a == ' ') a++;
-    size_t n = strlen(a);
-    unsigned char diff = n != self->token_len;
-    for (size_t i = 0; i < self->token_len; i++)
-        diff |= (unsigned char)((i < n ? (unsigned char)a[i] : 0) ^ (unsigned char)self->token[i]);
-    return diff == 0;
+    return !self->token_len || fb_httpd_bearer_ok(req->authorization, self->token, self->token_len);
 }
 
 /* The 415 for a body that does not say it is JSON in UTF-8: what was
@@ -369,38 +354,6 @@ static void s_on_error(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp
         s_respond(r, FB_HTTP_NOT_FOUND, s_error("NOT_FOUND", "POST to /v1/publish"));
 }
 
-/* Reads the token: the first line of path, without blanks around it.
- * Returns 0, or -1 after logging why. */
-static int s_read_token(fb_http_t *self, const char *path)
-{
-    FILE *f = fopen(path, "re");
-    struct stat st;
-    if (!f || fstat(fileno(f), &st) != 0) {
-        fb_err("http-token-file %s: %s", path, strerror(errno));
-        if (f) fclose(f);
-        return -1;
-    }
-    char line[S_TOKEN_MAX + 2] = "";
-    int got = fgets(line, sizeof(line), f) != NULL;
-    fclose(f);
-    if (st.st_mode & 077) {
-        fb_err("http-token-file %s: must not be readable by others (mode %03o; chmod 600 it)", path,
-               (unsigned)(st.st_mode & 0777));
-        return -1;
-    }
-    size_t b = 0, e = got ? strlen(line) : 0;
-    while (e && isspace((unsigned char)line[e - 1])) e--;
-    while (b < e && isspace((unsigned char)line[b])) b++;
-    if (e == b || e - b > S_TOKEN_MAX) {
-        fb_err("http-token-file %s: %s", path, e == b ? "holds no token" : "the token is longer than 512 bytes");
-        return -1;
-    }
-    memcpy(self->token, line + b, e - b);
-    self->token[e - b] = '\0';
-    self->token_len = e - b;
-    return 0;
-}
-
 fb_http_t *fb_http_start(const fb_http_opts_t *o)
 {
     fb_http_t *self = calloc(1, sizeof(*self));
@@ -408,7 +361,10 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
         fb_err("out of memory");
         return NULL;
     }
-    if (o->token_file && *o->token_file && s_read_token(self, o->token_file) != 0) {
+    char why[1024];
+    if (o->token_file && *o->token_file &&
+        fb_httpd_token_read(o->token_file, self->token, &self->token_len, why, sizeof(why)) != 0) {
+        fb_err("%s", why);
         free(self);
         return NULL;
     }

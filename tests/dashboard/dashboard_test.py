@@ -14,7 +14,7 @@ Two ways to run it:
       shown down, with PostgreSQL unreachable; a failing /api/status (a token
       needed) shown as not updating, and the token asked for; with ?token= the
       members shown again. Screenshots go to
-      DIR (dashboard-six-up.png is the one in docs/img/dashboard.png).
+      DIR (docs/img/dashboard.png comes from live_test.py, against a real broker).
 
 Chromium runs with --no-sandbox (tests run as root) and a throw-away profile,
 and each run is bounded in time.

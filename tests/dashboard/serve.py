@@ -6,16 +6,24 @@ are index.html, /dashboard/NAME is the file NAME) and GET /api/status from a
 JSON file that is read again at every request, so a test changes what the
 page sees by rewriting that file. Without the file /api/status answers 503.
 When --token-file names a file that holds a token, /api/* asks for
-"Authorization: Bearer TOKEN" and answers 401 without it, as the broker does
-with `http-token-file`. Prints "serving http://ADDR:PORT/" once it listens.
+"Authorization: Bearer TOKEN" or the session cookie and answers 401 without
+either, as the broker does with `http-token-file`; a page loaded with
+?token=TOKEN gets the cookie, as from the broker. Unlike the broker it
+serves the page's files without the token, so that a test can see how the
+page takes an /api/status that refuses it. Prints "serving
+http://ADDR:PORT/" once it listens.
 
     serve.py --root web/dashboard --fixture status.json [--port 0] [--token-file F]
 """
 import argparse
+import hashlib
 import http.server
 import os
 import re
 import sys
+import urllib.parse
+
+COOKIE = "fedbus_dashboard"
 
 TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -32,8 +40,10 @@ def make_handler(args):
             if args.verbose:
                 sys.stderr.write("serve.py: " + fmt % a + "\n")
 
-        def answer(self, status, ctype, body):
+        def answer(self, status, ctype, body, cookie=None):
             self.send_response(status)
+            if cookie:
+                self.send_header("Set-Cookie", cookie)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
@@ -48,11 +58,24 @@ def make_handler(args):
             except (OSError, TypeError):
                 return ""
 
+        def session(self, tok):
+            """The cookie's value, as the broker derives it (broker/fb_bhttp.c)."""
+            return hashlib.sha256(b"fedbus-dashboard\n" + tok.encode()).hexdigest()
+
+        def authorized(self, tok):
+            if self.headers.get("Authorization", "") == "Bearer " + tok:
+                return True
+            for pair in self.headers.get("Cookie", "").split(";"):
+                name, _, value = pair.strip().partition("=")
+                if name == COOKIE and value == self.session(tok):
+                    return True
+            return False
+
         def do_GET(self):
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             if path.startswith("/api/"):
                 tok = self.token()
-                if tok and self.headers.get("Authorization", "") != "Bearer " + tok:
+                if tok and not self.authorized(tok):
                     return self.answer(401, "text/plain; charset=utf-8", b"a bearer token is needed\n")
                 if path != "/api/status":
                     return self.answer(404, "text/plain; charset=utf-8", b"not found\n")
@@ -71,7 +94,12 @@ def make_handler(args):
             with open(file, "rb") as f:
                 body = f.read()
             ctype = TYPES.get(os.path.splitext(file)[1], "application/octet-stream")
-            return self.answer(200, ctype, body)
+            tok = self.token()
+            given = urllib.parse.parse_qs(query).get("token", [None])[0]
+            cookie = None
+            if tok and given == tok:
+                cookie = "%s=%s; Path=/; HttpOnly; SameSite=Lax" % (COOKIE, self.session(tok))
+            return self.answer(200, ctype, body, cookie)
 
         do_HEAD = do_GET
 

@@ -325,14 +325,18 @@ static void test_status_exits_2_when_the_broker_cannot_be_asked_and_the_token_gu
         usleep(50000);
     assert_int_equal(s_get(27570, "/api/status"), 401);
     assert_int_equal(s_get(27570, "/metrics"), 200);
-    /* The page holds no data and a browser opening it sends no bearer
-     * header: it is served, and asks for the token its /api calls need. */
-    assert_int_equal(s_get(27570, "/"), 200);
+    /* The dashboard too: without the token its login page, with it the page
+     * (the session cookie's part is it_dashboard's). */
+    assert_int_equal(s_get(27570, "/"), 401);
+    assert_non_null(strstr(s_body, "action=\"/dashboard/login\""));
+    assert_int_equal(s_get(27570, "/dashboard/app.js"), 401);
     assert_int_equal(th_http_with(27570, "GET", "/api/status", "Authorization: Bearer s3cret-token", NULL, NULL, 0,
                                   s_body, sizeof(s_body)),
                      200);
-    assert_int_equal(th_http_with(27570, "GET", "/", NULL, NULL, NULL, 0, s_body, sizeof(s_body)), 200);
-    assert_non_null(strstr(s_body, "fedbus"));
+    assert_int_equal(th_http_with(27570, "GET", "/", "Authorization: Bearer s3cret-token", NULL, NULL, 0, s_body,
+                                  sizeof(s_body)),
+                     200);
+    assert_non_null(strstr(s_body, "/dashboard/app.js"));
     assert_int_equal(s_status(27570, NULL, NULL), 2);
     assert_int_equal(s_status(27570, NULL, "--http-token-file=it-health_token/token", NULL), 0);
     th_broker_stop(&t, SIGTERM);

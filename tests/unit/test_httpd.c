@@ -1,4 +1,4 @@
-/* test_httpd.c — the embedded HTTP server against a plain-socket client on 127.0.0.1: routes, 404, 405, 413, headers, the JSON media type, timeouts. */
+/* test_httpd.c — the embedded HTTP server against a plain-socket client on 127.0.0.1: routes, 404, 405, 413, headers, the JSON media type, timeouts, query and cookie, the bearer token and its file. */
 #include "fb_httpd.h"
 
 #include "fedbus/fedbus.h"
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -72,7 +73,19 @@ static void s_hook(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp_t *
                      (size_t)n);
 }
 
+/* Answers the query's token argument and the fedbus_dashboard cookie. */
+static void s_who(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
+{
+    (void)arg;
+    char c[64], body[256];
+    const char *q = fb_httpd_query(req, "token");
+    const char *v = fb_httpd_cookie(req->cookie, "fedbus_dashboard", c, sizeof(c));
+    int n = snprintf(body, sizeof(body), "token=[%s] cookie=[%s]", q ? q : "(none)", v ? v : "(none)");
+    fb_httpd_respond(r, FB_HTTP_OK, "text/plain", body, (size_t)n);
+}
+
 static const fb_httpd_route_t s_routes[] = {
+    {"GET", "/who", s_who, NULL},
     {"GET", "/hello", s_hello, NULL},
     {"HEAD", "/hello", s_hello, NULL},
     {"POST", "/echo", s_echo, NULL},
@@ -128,16 +141,16 @@ static int s_connect(int port)
     return fd;
 }
 
-/* Sends one request (body of len bytes, NULL: none; Content-Type type,
- * NULL: none), reads the answer until the server closes, and returns its
- * status. */
-static int s_request_typed(int port, const char *method, const char *path, const char *type, const char *body,
-                           size_t len, s_resp_t *out)
+/* Sends one request (body of len bytes, NULL: none; header, a whole
+ * header line without its CRLF, NULL: none), reads the answer until the
+ * server closes, and returns its status. */
+static int s_request_with(int port, const char *method, const char *path, const char *header, const char *body,
+                          size_t len, s_resp_t *out)
 {
     int fd = s_connect(port);
-    char req[512];
+    char req[1024];
     int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n", method, path);
-    if (type) n += snprintf(req + n, sizeof(req) - (size_t)n, "Content-Type: %s\r\n", type);
+    if (header) n += snprintf(req + n, sizeof(req) - (size_t)n, "%s\r\n", header);
     if (body) n += snprintf(req + n, sizeof(req) - (size_t)n, "Content-Length: %zu\r\n", len);
     n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
     assert_int_equal(write(fd, req, (size_t)n), n);
@@ -159,6 +172,15 @@ static int s_request_typed(int port, const char *method, const char *path, const
     assert_true(out->body_len < sizeof(out->body));
     memcpy(out->body, sep + 4, out->body_len);
     return out->status;
+}
+
+/* s_request_with() with Content-Type type (NULL: none). */
+static int s_request_typed(int port, const char *method, const char *path, const char *type, const char *body,
+                           size_t len, s_resp_t *out)
+{
+    char line[256];
+    if (type) snprintf(line, sizeof(line), "Content-Type: %s", type);
+    return s_request_with(port, method, path, type ? line : NULL, body, len, out);
 }
 
 static int s_request(int port, const char *method, const char *path, const char *body, size_t len, s_resp_t *out)
@@ -357,6 +379,90 @@ static void test_start_refuses_a_bad_address_and_a_taken_port(void **state)
     fb_httpd_stop(&h); /* NULL is fine */
 }
 
+static void test_handler_sees_the_query_arguments_decoded_and_the_cookie_header(void **state)
+{
+    s_resp_t r;
+    assert_int_equal(s_request(fb_httpd_port(*state), "GET", "/who?lang=en&token=s3c%20r%2Bt", NULL, 0, &r), 200);
+    assert_string_equal(r.body, "token=[s3c r+t] cookie=[(none)]");
+    assert_int_equal(s_request_with(fb_httpd_port(*state), "GET", "/who", "Cookie: a=1; fedbus_dashboard=abc123; b=2",
+                                    NULL, 0, &r),
+                     200);
+    assert_string_equal(r.body, "token=[(none)] cookie=[abc123]");
+}
+
+static void test_cookie_is_found_by_its_exact_name_and_refused_when_it_does_not_fit(void **state)
+{
+    (void)state;
+    char v[8];
+    assert_string_equal(fb_httpd_cookie("fedbus_dashboard=abc", "fedbus_dashboard", v, sizeof(v)), "abc");
+    assert_string_equal(fb_httpd_cookie("x=1;fedbus_dashboard=\"q\" ", "fedbus_dashboard", v, sizeof(v)), "q");
+    assert_null(fb_httpd_cookie("xfedbus_dashboard=abc; fedbus_dashboardx=abc", "fedbus_dashboard", v, sizeof(v)));
+    assert_null(fb_httpd_cookie("fedbus_dashboard=12345678", "fedbus_dashboard", v, sizeof(v)));
+    assert_null(fb_httpd_cookie(NULL, "fedbus_dashboard", v, sizeof(v)));
+    assert_null(fb_httpd_cookie("", "fedbus_dashboard", v, sizeof(v)));
+}
+
+static void test_bearer_header_must_carry_the_whole_token(void **state)
+{
+    (void)state;
+    assert_true(fb_httpd_bearer_ok("Bearer s3cret", "s3cret", 6));
+    assert_true(fb_httpd_bearer_ok("bearer   s3cret", "s3cret", 6));
+    assert_false(fb_httpd_bearer_ok("Bearer s3cre", "s3cret", 6));
+    assert_false(fb_httpd_bearer_ok("Bearer s3cretx", "s3cret", 6));
+    assert_false(fb_httpd_bearer_ok("Basic s3cret", "s3cret", 6));
+    assert_false(fb_httpd_bearer_ok("Bearer", "s3cret", 6));
+    assert_false(fb_httpd_bearer_ok(NULL, "s3cret", 6));
+    assert_true(fb_httpd_secret_equal("abc", "abc", 3));
+    assert_false(fb_httpd_secret_equal("abd", "abc", 3));
+    assert_false(fb_httpd_secret_equal(NULL, "abc", 3));
+}
+
+/* Writes text to path with mode; returns path. */
+static const char *s_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+    return path;
+}
+
+static void test_token_file_gives_its_first_line_trimmed_and_refuses_open_empty_long_and_missing_files(void **state)
+{
+    (void)state;
+    char token[FB_HTTPD_TOKEN_MAX + 1], err[512], dir[] = "/tmp/test_httpd.XXXXXX", path[64];
+    size_t len = 0;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/token", dir);
+
+    assert_int_equal(fb_httpd_token_read(s_file(path, "  s3cret \nsecond line\n", 0600), token, &len, err, sizeof(err)), 0);
+    assert_string_equal(token, "s3cret");
+    assert_int_equal(len, 6);
+
+    assert_int_equal(fb_httpd_token_read(s_file(path, "s3cret\n", 0640), token, &len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/token: must not be readable by others (mode 640; chmod 600 it)"));
+    assert_int_equal(strncmp(err, "http-token-file /tmp/", 21), 0);
+
+    assert_int_equal(fb_httpd_token_read(s_file(path, " \n", 0600), token, &len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/token: holds no token"));
+
+    char big[FB_HTTPD_TOKEN_MAX + 3];
+    memset(big, 'x', FB_HTTPD_TOKEN_MAX + 1);
+    strcpy(big + FB_HTTPD_TOKEN_MAX + 1, "\n");
+    assert_int_equal(fb_httpd_token_read(s_file(path, big, 0600), token, &len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "the token is longer than 512 bytes"));
+    big[FB_HTTPD_TOKEN_MAX] = '\n';
+    big[FB_HTTPD_TOKEN_MAX + 1] = '\0';
+    assert_int_equal(fb_httpd_token_read(s_file(path, big, 0600), token, &len, err, sizeof(err)), 0);
+    assert_int_equal(len, FB_HTTPD_TOKEN_MAX);
+
+    unlink(path);
+    assert_int_equal(fb_httpd_token_read(path, token, &len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/token: No such file or directory"));
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +478,11 @@ int main(void)
         cmocka_unit_test(test_start_refuses_a_bad_address_and_a_taken_port),
         cmocka_unit_test_setup_teardown(test_handler_sees_the_content_type_as_sent, s_setup, s_teardown),
         cmocka_unit_test(test_json_media_type_is_told_from_others_and_from_other_charsets),
+        cmocka_unit_test_setup_teardown(test_handler_sees_the_query_arguments_decoded_and_the_cookie_header, s_setup,
+                                        s_teardown),
+        cmocka_unit_test(test_cookie_is_found_by_its_exact_name_and_refused_when_it_does_not_fit),
+        cmocka_unit_test(test_bearer_header_must_carry_the_whole_token),
+        cmocka_unit_test(test_token_file_gives_its_first_line_trimmed_and_refuses_open_empty_long_and_missing_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,10 @@
  *
  * Plain JavaScript, no framework, nothing fetched but /api/status. Every text
  * that comes from the broker goes into the page as text (never as HTML).
- * A member's state is shown as a word and a symbol as well as a colour. */
+ * A member's state is shown as a word and a symbol as well as a colour.
+ * With a token the broker keeps the session in an HttpOnly cookie (given
+ * through its login page or ?token= in the URL): the script never holds the
+ * token; when /api/status answers 401 it shows the login form. */
 (function () {
   'use strict';
 
@@ -63,16 +66,14 @@
   var params = new URLSearchParams(window.location.search);
   var store = s_storage();
   var lang = s_pick_lang();
-  var token = params.get('token') || (store && store.getItem('fedbus.token')) || '';
   var doc = null;        /* the last /api/status answered */
   var lastOk = 0;        /* Date.now() of that answer */
   var lastError = '';    /* why the last poll failed; '' when it did not */
   var pending = null;    /* the timer of the next poll */
   var inFlight = false;  /* a poll is waiting for its answer: no second one */
 
-  if (params.get('token') && store) {
-    /* Keep the token, but not in the address bar (nor in the history). */
-    store.setItem('fedbus.token', token);
+  if (params.has('token')) {
+    /* The broker answered it with the session cookie: not in the address bar (nor in the history). */
     params.delete('token');
     var q = params.toString();
     window.history.replaceState(null, '', window.location.pathname + (q ? '?' + q : ''));
@@ -281,10 +282,9 @@
     if (pending) clearTimeout(pending);
     inFlight = true;
     var headers = { Accept: 'application/json' };
-    if (token) headers.Authorization = 'Bearer ' + token;
     var ctl = window.AbortController ? new AbortController() : null;
     var timer = ctl ? setTimeout(function () { ctl.abort(); }, FETCH_TIMEOUT_MS) : null;
-    fetch('/api/status', { headers: headers, cache: 'no-store', signal: ctl ? ctl.signal : undefined })
+    fetch('/api/status', { headers: headers, cache: 'no-store', credentials: 'same-origin', signal: ctl ? ctl.signal : undefined })
       .then(function (r) {
         if (r.status === 401) {
           document.getElementById('auth').hidden = false;
@@ -327,12 +327,6 @@
     lang = lang === 'ko' ? 'en' : 'ko';
     if (store) store.setItem('fedbus.lang', lang);
     applyLang();
-  });
-  document.getElementById('auth').addEventListener('submit', function (ev) {
-    ev.preventDefault();
-    token = document.getElementById('token').value.trim();
-    if (store) store.setItem('fedbus.token', token);
-    poll();
   });
 
   applyLang();
