@@ -62,6 +62,8 @@ for f in usr/bin/fedbus-broker usr/bin/fedbus-node usr/bin/fedbus \
 done
 [ -x "$D/usr/bin/fedbus-broker" ] && [ -x "$D/usr/bin/fedbus-node" ] && [ -x "$D/usr/bin/fedbus" ] ||
   fail "a program is not executable"
+# The node's test hooks are not in the node installed (nodes/fb_syncer.h).
+! grep -q FEDBUS_TEST_SYNC_DELAY_MS "$D/usr/bin/fedbus-node" || fail "/usr/bin/fedbus-node has the test hooks"
 # Nothing outside /usr (no /etc: the admin writes the configurations).
 extra=$(cd "$D" && ls -A | grep -v '^usr$' || true)
 [ -z "$extra" ] || fail "installed outside /usr: $extra"
