@@ -89,6 +89,8 @@ echo "install_test: exports $(echo "$exported" | wc -l) functions, all in includ
 for unit in fedbus-broker.service fedbus-node@.service; do
   grep -q '^ExecStart=/usr/bin/fedbus-' "$D/usr/lib/systemd/system/$unit" ||
     fail "$unit: ExecStart does not run the installed program"
+  grep -q '^LoadCredential=.*\.key:/etc/fedbus/' "$D/usr/lib/systemd/system/$unit" ||
+    fail "$unit: does not give the service its key with LoadCredential="
 done
 
 # ---- a partner's program, with pkg-config alone ----
