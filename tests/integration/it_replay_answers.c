@@ -77,6 +77,19 @@ static void s_request(void *s, uint64_t id, const char *prefix)
     assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
 }
 
+/* Starts the broker (one replay a client, one chunk queued) and returns a
+ * client that asked for 20 MiB and read nothing: the queues between it and
+ * the broker are full, and the broker holds the next chunk. */
+static void *s_full_client(void)
+{
+    th_broker_start(&s_t, (const char *const[]){"--replay-per-peer=1", "--replay-queue=1", "--replay-stall=30000",
+                                                NULL});
+    void *s = s_replay_socket();
+    s_request(s, 1, "event.zz-big");
+    usleep(1500 * 1000);
+    return s;
+}
+
 /* Reads every chunk until nothing comes for 10 s, or request 1 is done and
  * want_refused refusals came; returns the refusals (STORE_UNAVAILABLE
  * chunks of requests other than 1), and sets *done when request 1 ended. */
@@ -111,11 +124,7 @@ static int s_read_all(void *s, int want_refused, int *done)
 static void test_a_refusal_given_while_the_clients_queue_is_full_comes_once_it_reads(void **state)
 {
     (void)state;
-    th_broker_start(&s_t, (const char *const[]){"--replay-per-peer=1", "--replay-queue=1", "--replay-stall=30000",
-                                                NULL});
-    void *s = s_replay_socket();
-    s_request(s, 1, "event.zz-big");
-    usleep(1500 * 1000); /* the broker fills the queues and holds the next chunk */
+    void *s = s_full_client();
     s_request(s, 2, "event.zz-big");
     usleep(500 * 1000);
     int done, refused = s_read_all(s, 1, &done);
@@ -131,11 +140,7 @@ static void test_a_refusal_given_while_the_clients_queue_is_full_comes_once_it_r
 static void test_refusals_kept_for_a_client_that_does_not_read_are_bounded_and_the_rest_counted(void **state)
 {
     (void)state;
-    th_broker_start(&s_t, (const char *const[]){"--replay-per-peer=1", "--replay-queue=1", "--replay-stall=30000",
-                                                NULL});
-    void *s = s_replay_socket();
-    s_request(s, 1, "event.zz-big");
-    usleep(1500 * 1000);
+    void *s = s_full_client();
     for (uint64_t id = 2; id < 42; id++) s_request(s, id, "event.zz-big");
     usleep(1000 * 1000);
     int done, refused = s_read_all(s, 40, &done);
