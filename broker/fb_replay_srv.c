@@ -8,9 +8,12 @@
  * most S_TURN_US (round robin), a chunk holds at most S_CHUNK_BYTES (or one
  * envelope), and a chunk that the client's queue
  * (replay-queue) does not take is kept, alone, until it does — or, after
- * replay-stall, the replay is dropped and counted. */
+ * replay-stall, the replay is dropped and counted. A replay's last answer
+ * (an error chunk) is never dropped silently either: a refusal waits with
+ * fb_answers, an error of a replay under way as its held chunk. */
 #include "fb_replay_srv.h"
 
+#include "fb_answers.h"
 #include "fb_envelope.h"
 #include "fb_log.h"
 #include "fb_pace.h"
@@ -76,6 +79,7 @@ struct fb_replay_srv {
     const fb_retention_t *retention; /* the horizon; NULL: nothing is ever dropped */
     fb_identity_t *identity;
     fb_pace_t *pace;     /* refusals are logged once a minute per client */
+    fb_answers_t *answers; /* refusals a client's full queue did not take yet */
 };
 
 fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_stats_t *stats,
@@ -85,8 +89,9 @@ fb_replay_srv_t *fb_replay_srv_new(void *router, fb_store_t *reader, fb_broker_s
     if (self) {
         self->replays = calloc((size_t)limits->max_active, sizeof(s_replay_t));
         self->pace = fb_pace_new(20, 5);
+        if (self->pace) self->answers = fb_answers_new(router, limits->stall_ms, self->pace);
     }
-    if (!self || !self->replays || !self->pace) {
+    if (!self || !self->replays || !self->answers) {
         if (self) fb_pace_destroy(&self->pace);
         if (self) free(self->replays);
         free(self);
@@ -118,6 +123,7 @@ void fb_replay_srv_destroy(fb_replay_srv_t **self_p)
     fb_replay_srv_t *self = *self_p;
     for (int i = 0; i < self->nreplays; i++) s_replay_free(&self->replays[i]);
     free(self->replays);
+    fb_answers_destroy(&self->answers);
     fb_pace_destroy(&self->pace);
     zmq_close(self->router);
     fb_store_destroy(&self->reader);
@@ -146,12 +152,13 @@ void *fb_replay_srv_socket(fb_replay_srv_t *self)
 
 uint64_t fb_replay_srv_dropped(const fb_replay_srv_t *self)
 {
-    return self->dropped;
+    return self->dropped + fb_answers_dropped(self->answers);
 }
 
 int fb_replay_srv_wait_ms(const fb_replay_srv_t *self, int idle_ms)
 {
-    int64_t now = fb_time_mono_us(), wait = -1;
+    int64_t now = fb_time_mono_us(), wait = fb_answers_wait_us(self->answers, now);
+    if (wait == 0) return 0;
     for (int i = 0; i < self->nreplays; i++) {
         const s_replay_t *r = &self->replays[i];
         int64_t w = r->holding ? r->tried_us + S_RETRY_US - now : 0;
@@ -175,11 +182,13 @@ static int s_pack(const Fedbus__ReplayChunk *ch, zmq_msg_t *msg)
     return 0;
 }
 
-static void s_replay_error(fb_replay_srv_t *self, const zmq_msg_t *ident, uint64_t request_id, int reason,
-                           const char *detail, uint64_t first_seq)
+/* Packs the last chunk of request_id, which says why it ends (reason,
+ * detail) and names first_seq (0: the horizon's) as the first kept, into
+ * *body; returns 0, or -1 when out of memory. */
+static int s_error_chunk(const fb_replay_srv_t *self, uint64_t request_id, int reason, const char *detail,
+                         uint64_t first_seq, zmq_msg_t *body)
 {
     Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
-    zmq_msg_t body;
     int64_t us;
     ch.request_id = request_id;
     ch.done = 1;
@@ -188,7 +197,17 @@ static void s_replay_error(fb_replay_srv_t *self, const zmq_msg_t *ident, uint64
     ch.head_seq = self->head;
     if (first_seq) ch.first_seq = first_seq;
     else s_horizon(self, &ch.first_seq, &us);
-    if (s_pack(&ch, &body) == 0) fb_reply_send(self->router, ident, &body);
+    return s_pack(&ch, body);
+}
+
+/* Answers a request that does not start (or no longer goes on) with an
+ * error chunk: sent, or kept until the client's queue takes it. */
+static void s_replay_error(fb_replay_srv_t *self, const zmq_msg_t *ident, uint64_t request_id, int reason,
+                           const char *detail, uint64_t first_seq)
+{
+    zmq_msg_t body;
+    if (s_error_chunk(self, request_id, reason, detail, first_seq, &body) == 0)
+        fb_answers_send(self->answers, ident, &body, request_id);
 }
 
 /* 0 when p is a valid prefix; else the reason to refuse it. */
@@ -586,6 +605,7 @@ void fb_replay_srv_serve(fb_replay_srv_t *self, uint64_t head)
     self->head = head;
     int64_t start = fb_time_mono_us(), now = start;
     int n = self->nreplays, served = 0;
+    fb_answers_flush(self->answers, now);
     /* Round robin from where the last turn stopped, until the turn's time
      * is spent; finished replays are removed after the walk. */
     for (; served < n && now - start < S_TURN_US; served++) {
@@ -613,14 +633,10 @@ int fb_replay_srv_recheck(fb_replay_srv_t *self)
         /* Its last chunk says why, in place of any page held: offered at
          * once, and again while the client's queue is full, as any chunk. */
         char why[160];
-        Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
-        ch.request_id = r->request_id;
-        ch.done = 1;
-        ch.error = FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
-        ch.detail = (char *)fb_identity_why(&peer, why, sizeof(why));
-        ch.head_seq = self->head;
+        fb_identity_why(&peer, why, sizeof(why));
         if (r->holding) zmq_msg_close(&r->held);
-        r->holding = s_pack(&ch, &r->held) == 0;
+        r->holding = s_error_chunk(self, r->request_id, FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED, why, 0,
+                                   &r->held) == 0;
         r->held_done = 1;
         r->tried_us = 0;
         r->stopped = 1;

@@ -120,6 +120,7 @@ void fb_store_destroy(fb_store_t **self_p)
     fb_copy_destroy(&self->copy);
     free(self->pending);
     free(self->batch);
+    fb_seqmap_clear(&self->seqmap);
     fb_map_destroy(&self->pending_at);
     fb_map_destroy(&self->batch_at);
     free(self);

@@ -6,6 +6,7 @@
 
 #include "fb_copy.h"
 #include "fb_map.h"
+#include "fb_seqmap.h"
 #include "fb_store.h"
 
 #include <libpq-fe.h>
@@ -49,6 +50,8 @@ struct fb_store {
     uint64_t page_horizon_seq;
     int64_t page_horizon_us;
     int page_prepared; /* the page query without prefixes is prepared on this connection */
+    fb_seqmap_t seqmap;       /* partitions by global_seq, for pages with prefixes (fb_store_read.c) */
+    int64_t seqmap_tried_us;  /* monotonic: when it was last read, or tried */
 };
 
 /* Sets the store's error to "what: <res's error>" (conn's when res is NULL). */

@@ -3,11 +3,15 @@
 
 #include "fb_store_int.h"
 #include "fb_proofs.h"
+#include "fb_time.h"
 #include "fedbus/fedbus.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define S_SEQMAP_EVERY_US 10000000 /* the partition map is read again after 10 s... */
+#define S_SEQMAP_AHEAD_US 1000000   /* ...or after 1 s when a page reaches past it */
 
 /* ---------------------------------------------------------- lookups ----- */
 
@@ -72,6 +76,74 @@ int fb_store_lookup(fb_store_t *self, const fb_store_key_t *keys, size_t n, fb_s
     return FB_OK;
 }
 
+/* ------------------------------------------------------ partition map --- */
+
+/* Reads the partitions of fedbus_messages and their bounds (rows with
+ * oid::regclass, bound, oid), then in one statement, so in one snapshot,
+ * their lowest and highest global_seq and the list of partitions again:
+ * a partition made or dropped in between leaves the map empty until the
+ * next read. Returns 0 with self->seqmap filled, or -1 with it empty. */
+static int s_seqmap_read(fb_store_t *self)
+{
+    fb_seqmap_clear(&self->seqmap);
+    PGresult *l = PQexec(self->conn,
+                         "SELECT c.oid::regclass::text, pg_get_expr(c.relpartbound, c.oid), c.oid::text"
+                         " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                         " WHERE i.inhparent = 'fedbus_messages'::regclass ORDER BY c.oid");
+    int n = PQresultStatus(l) == PGRES_TUPLES_OK ? PQntuples(l) : -1;
+    size_t size = 512, oids = 1;
+    for (int i = 0; i < n; i++) size += 2 * strlen(PQgetvalue(l, i, 0)) + 96, oids += strlen(PQgetvalue(l, i, 2)) + 1;
+    char *sql = n > 0 ? malloc(size + oids) : NULL, *list = sql ? sql + size : NULL;
+    fb_seqmap_part_t *parts = n > 0 ? calloc((size_t)n, sizeof(*parts)) : NULL;
+    PGresult *r = NULL;
+    int rc = -1;
+    if (!sql || !parts) goto done;
+    char *q = sql + sprintf(sql, "SELECT (SELECT string_agg(inhrelid::text, ',' ORDER BY inhrelid) FROM pg_inherits"
+                                 " WHERE inhparent = 'fedbus_messages'::regclass),"
+                                 " coalesce((SELECT max(global_seq) FROM fedbus_messages), 0)");
+    list[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (fb_seqmap_parse_bound(PQgetvalue(l, i, 1), &parts[i]) != 0) goto done;
+        q += sprintf(q, ", (SELECT min(global_seq) FROM %s), (SELECT max(global_seq) FROM %s)", PQgetvalue(l, i, 0),
+                     PQgetvalue(l, i, 0));
+        strcat(strcat(list, i ? "," : ""), PQgetvalue(l, i, 2));
+    }
+    r = PQexec(self->conn, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), list) != 0)
+        goto done;
+    for (int i = 0; i < n; i++) {
+        parts[i].empty = PQgetisnull(r, 0, 2 + 2 * i);
+        parts[i].min_seq = strtoull(PQgetvalue(r, 0, 2 + 2 * i), NULL, 10);
+        parts[i].max_seq = strtoull(PQgetvalue(r, 0, 3 + 2 * i), NULL, 10);
+    }
+    self->seqmap.parts = parts;
+    self->seqmap.n = (size_t)n;
+    self->seqmap.head = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+    self->seqmap.read_us = fb_time_mono_us();
+    parts = NULL;
+    rc = 0;
+done:
+    PQclear(r);
+    PQclear(l);
+    free(parts);
+    free(sql);
+    return rc;
+}
+
+/* Writes into lo / hi the message_id range of the rows of [from, to)
+ * (fb_seqmap_bounds()), reading the map again when it is old or the page
+ * reaches past it; returns 1 when bounded. */
+static int s_seqmap_bounds(fb_store_t *self, uint64_t from, uint64_t to, char *lo, char *hi)
+{
+    int64_t now = fb_time_mono_us(), since = now - self->seqmap_tried_us;
+    int past = to == 0 || to - 1 > self->seqmap.head;
+    if (!self->seqmap_tried_us || since >= S_SEQMAP_EVERY_US || (past && since >= S_SEQMAP_AHEAD_US)) {
+        self->seqmap_tried_us = now;
+        s_seqmap_read(self);
+    }
+    return fb_seqmap_bounds(&self->seqmap, from, to, lo, hi);
+}
+
 #define S_PAGE_STMT "fedbus_page"
 
 /* Sends the page query (EXPLAIN of it when explain): rows of [from_seq,
@@ -90,7 +162,7 @@ static PGresult *s_page_query(fb_store_t *self, int explain, uint64_t from_seq, 
     char num[4][24];
     size_t np = 4 + 2 * nprefixes, blen = 0;
     for (size_t i = 0; i < nprefixes; i++) blen += strlen(prefixes[i]) + 1;
-    const char **params = malloc(np * sizeof(*params) + blen + 1024 + nprefixes * 48);
+    const char **params = malloc(np * sizeof(*params) + blen + 1200 + nprefixes * 48);
     if (!params) return NULL;
     char *n = (char *)(params + np), *sql = n + blen;
     snprintf(num[0], 24, "%llu", (unsigned long long)from_seq);
@@ -114,7 +186,16 @@ static PGresult *s_page_query(fb_store_t *self, int explain, uint64_t from_seq, 
         n += len + 1;
         q += sprintf(q, "%s(topic >= $%zu AND topic < $%zu)", i ? " OR " : " AND (", 5 + 2 * i, 6 + 2 * i);
     }
-    sprintf(q, "%s ORDER BY global_seq LIMIT $4::int) m ON true", nprefixes ? ")" : "");
+    if (nprefixes) q += sprintf(q, ")");
+    /* Planned for these prefixes anyway: with the range of ids that holds
+     * the window (constants), only the partitions that can hold it are
+     * planned and read. */
+    char lo[FB_SEQMAP_UUID], hi[FB_SEQMAP_UUID];
+    if (nprefixes && s_seqmap_bounds(self, from_seq, to_seq, lo, hi)) {
+        if (lo[0]) q += sprintf(q, " AND message_id >= '%s'::uuid", lo);
+        if (hi[0]) q += sprintf(q, " AND message_id < '%s'::uuid", hi);
+    }
+    sprintf(q, " ORDER BY global_seq LIMIT $4::int) m ON true");
     PGresult *r;
     if (explain || nprefixes) {
         /* Planned for the prefixes given: how many rows a prefix matches

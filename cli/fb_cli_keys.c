@@ -12,7 +12,7 @@ static const fb_cfg_key_t s_keygen_keys[] = {
     {"member", FB_CFG_STR, FB_CLI_STR(member), "", 0, 0,
      "the member id the keys are for (1-32 of [a-z0-9-]); the broker's own keys: broker"},
     {"out", FB_CFG_STR, FB_CLI_STR(out), ".", 0, 0,
-     "directory to write ID.key (secret, mode 0600) and ID.pub (public) into"},
+     "directory to write ID.key (secret, mode 0600) and ID.pub (public) into; what is missing of it is made, mode 0700"},
     {"force", FB_CFG_BOOL, FB_CLI_INT(force), "false", 0, 0, "replace key files that exist (their keys are lost)"},
     {"show", FB_CFG_STR, FB_CLI_STR(show), "", 0, 0,
      "print the public text of this key file (.pub or .key) instead of making keys"},
@@ -40,6 +40,34 @@ static int s_show(const char *path)
     }
     fputs(text, stdout);
     return FB_CLI_EXIT_OK;
+}
+
+/* Makes what is missing of the directory dir, each mode 0700 (it is to
+ * hold a secret key), like mkdir -p; what exists is left as it is (a file
+ * in the way is found by s_dir_writable()). Returns 0, or prints why not
+ * and returns -1. */
+static int s_make_dirs(const char *dir)
+{
+    char path[1024];
+    int made = 0;
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+        fprintf(stderr, "fedbus keygen: --out is longer than %zu bytes\n", sizeof(path) - 1);
+        return -1;
+    }
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) == 0) made = 1;
+        else if (errno != EEXIST) {
+            fprintf(stderr, "fedbus keygen: cannot make directory %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        *p = c;
+        if (!c) break;
+    }
+    if (made) fprintf(stderr, "fedbus keygen: made directory %s (mode 0700)\n", dir);
+    return 0;
 }
 
 /* Checks that dir is a directory we may write into; returns 0 or prints why. */
@@ -81,7 +109,7 @@ int fb_cli_keygen(int argc, char **argv)
     }
     snprintf(sec, sizeof(sec), "%s/%s.key", o.out, o.member);
     snprintf(pub, sizeof(pub), "%s/%s.pub", o.out, o.member);
-    if (s_dir_writable(o.out) != 0) return FB_CLI_EXIT_FAILED;
+    if (s_make_dirs(o.out) != 0 || s_dir_writable(o.out) != 0) return FB_CLI_EXIT_FAILED;
     const char *paths[] = {sec, pub};
     for (int i = 0; i < 2 && !o.force; i++)
         if (access(paths[i], F_OK) == 0) {

@@ -3,15 +3,53 @@
 
 #include "fb_keys.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 _Static_assert(FB_CURVE_TEXT == FB_CURVE_Z85_LEN + 1, "a Z85 key and its NUL");
 
-/* Reads the secret key file into c's own pair; returns 0 or -1 with err. */
+/* The file systemd gave the program for keys_file under its name
+ * (LoadCredential=NAME:PATH, NAME the last part of keys_file), written into
+ * buf (size bytes), or keys_file itself when there is none. */
+static const char *s_credential(const char *keys_file, char *buf, size_t size)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY"), *slash = strrchr(keys_file, '/');
+    const char *name = slash ? slash + 1 : keys_file;
+    if (!dir || !*dir || !*name) return keys_file;
+    if (snprintf(buf, size, "%s/%s", dir, name) >= (int)size || access(buf, F_OK) != 0) return keys_file;
+    return buf;
+}
+
+/* Says, into err, that path cannot be read by the user the program runs
+ * as, and what to do about it. */
+static void s_unreadable(const char *path, int e, char *err, size_t err_size)
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    const char *slash = strrchr(path, '/');
+    char user[64];
+    snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "?");
+    snprintf(err, err_size,
+             "%s: %s: this program runs as user %s (uid %u), who cannot read it; make the file that user's "
+             "(chown %s %s; mode 0600 stays), or under systemd give it to the unit with LoadCredential=%s:%s "
+             "(docs/install.md)",
+             path, strerror(e), user, (unsigned)geteuid(), user, path, slash ? slash + 1 : path, path);
+}
+
+/* Reads the secret key file (or systemd's credential of that name) into
+ * c's own pair; returns 0 or -1 with err. */
 static int s_secret(fb_curve_t *c, const char *keys_file, char *err, size_t err_size)
 {
     fb_keys_t k;
+    char cred[1024];
+    keys_file = s_credential(keys_file, cred, sizeof(cred));
+    if (access(keys_file, R_OK) != 0 && errno == EACCES) { /* said here: fopen's errno is not kept */
+        s_unreadable(keys_file, errno, err, err_size);
+        return -1;
+    }
     if (fb_keys_read(keys_file, &k, err, err_size) != 0) return -1;
     if (!k.has_secret) {
         snprintf(err, err_size, "%s holds no secret key: give the secret key file, not the .pub", keys_file);

@@ -23,8 +23,12 @@ typedef struct {
 } fb_curve_t;
 
 /* Fills *c for a server from its secret key file. keys_file empty or NULL:
- * c->on = 0 and 0 is returned. Returns 0, or -1 with a one-line reason in
- * err (file unreadable, not a secret key file, readable by others...). */
+ * c->on = 0 and 0 is returned. Under systemd, a credential of the file's
+ * name ($CREDENTIALS_DIRECTORY/NAME, from the unit's LoadCredential=NAME:
+ * PATH) is read in its place (the secret key file of the client below
+ * too). Returns 0, or -1 with a one-line reason in err (file unreadable:
+ * with the user the program runs as and what to do; not a secret key file,
+ * readable by others...). */
 int fb_curve_server(fb_curve_t *c, const char *keys_file, char *err, size_t err_size);
 
 /* Fills *c for a client from its secret key file and the broker's public

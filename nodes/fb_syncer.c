@@ -82,11 +82,13 @@ fb_syncer_t *fb_syncer_new(void)
 {
     fb_syncer_t *self = calloc(1, sizeof(*self));
     if (!self) return NULL;
+#ifdef FEDBUS_TEST_HOOKS
     const char *hook = getenv("FEDBUS_TEST_SYNC_DELAY_MS");
     if (hook && (self->delay_ms = strtol(hook, NULL, 10)) > 0 && self->delay_ms <= 60000)
         fb_warn("journal: test hook FEDBUS_TEST_SYNC_DELAY_MS: every sync waits %ld ms first", self->delay_ms);
     else
         self->delay_ms = 0;
+#endif
     self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->efd < 0) goto error;
     pthread_mutex_init(&self->mu, NULL);

@@ -10,10 +10,12 @@
  * fb_syncer_start(), fb_syncer_poll() and fb_syncer_wait() are called from
  * one thread (the loop's); the syncer's own thread touches only the job.
  *
- * A test hook: with FEDBUS_TEST_SYNC_DELAY_MS=N in the environment (1 to
- * 60000), every job waits N ms before it writes anything, as a slow disk
- * would, so that tests can see what the node does while a sync runs. It is
- * logged as a warning; nothing else reads it. */
+ * A test hook, compiled in only with FEDBUS_TEST_HOOKS (the tests' own
+ * node, fedbus-node-hooks; never the installed fedbus-node): with
+ * FEDBUS_TEST_SYNC_DELAY_MS=N in the environment (1 to 60000), every job
+ * waits N ms before it writes anything, as a slow disk would, so that tests
+ * can see what the node does while a sync runs. It is logged as a warning;
+ * nothing else reads it. */
 #ifndef FB_SYNCER_H
 #define FB_SYNCER_H
 

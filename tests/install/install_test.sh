@@ -62,6 +62,8 @@ for f in usr/bin/fedbus-broker usr/bin/fedbus-node usr/bin/fedbus \
 done
 [ -x "$D/usr/bin/fedbus-broker" ] && [ -x "$D/usr/bin/fedbus-node" ] && [ -x "$D/usr/bin/fedbus" ] ||
   fail "a program is not executable"
+# The node's test hooks are not in the node installed (nodes/fb_syncer.h).
+! grep -q FEDBUS_TEST_SYNC_DELAY_MS "$D/usr/bin/fedbus-node" || fail "/usr/bin/fedbus-node has the test hooks"
 # Nothing outside /usr (no /etc: the admin writes the configurations).
 extra=$(cd "$D" && ls -A | grep -v '^usr$' || true)
 [ -z "$extra" ] || fail "installed outside /usr: $extra"
@@ -87,6 +89,8 @@ echo "install_test: exports $(echo "$exported" | wc -l) functions, all in includ
 for unit in fedbus-broker.service fedbus-node@.service; do
   grep -q '^ExecStart=/usr/bin/fedbus-' "$D/usr/lib/systemd/system/$unit" ||
     fail "$unit: ExecStart does not run the installed program"
+  grep -q '^LoadCredential=.*\.key:/etc/fedbus/' "$D/usr/lib/systemd/system/$unit" ||
+    fail "$unit: does not give the service its key with LoadCredential="
 done
 
 # ---- a partner's program, with pkg-config alone ----

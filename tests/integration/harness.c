@@ -35,6 +35,7 @@ extern char **environ;
 
 /* The test state th_init() set up last: th_run() gives the CLI its keys. */
 static th_t *s_current;
+const char *th_node_bin = FEDBUS_NODE_BIN;
 
 static void s_exec_admin(const char *sql)
 {
@@ -230,7 +231,7 @@ int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, con
     snprintf(out, sizeof(out), "--output=%s", t->node_output[i]);
     /* Subscribing nodes catch up from the start, so nothing published before
      * their subscription reached the broker is missed. */
-    const char *argv[32] = {FEDBUS_NODE_BIN, m, b, f, r, s, sub, out, "--resend-ms=300",
+    const char *argv[32] = {th_node_bin, m, b, f, r, s, sub, out, "--resend-ms=300",
                             "--heartbeat-ms=200", "--log-level=debug", "--from-seq=1", NULL};
     int n = 12, own_dir = 0;
     for (int k = 0; extra && extra[k]; k++) own_dir |= strncmp(extra[k], "--state-dir=", 12) == 0;

@@ -135,6 +135,11 @@ const char *th_state_dir(const th_t *t, const char *member, char *out, size_t si
 int th_node_spawn(th_t *t, int i, const char *member, const char *subscribe, const char *broker,
                   const char *const *extra);
 
+/* The node program th_node_spawn() starts: FEDBUS_NODE_BIN (the one
+ * installed), unless a test sets it to FEDBUS_NODE_HOOKS_BIN (the same with
+ * its test hooks, nodes/fb_syncer.h). */
+extern const char *th_node_bin;
+
 /* Starts argv with stderr appended to log; the harness stops it at exit. */
 pid_t th_spawn(const char *const *argv, const char *log);
 

@@ -197,6 +197,30 @@ static void test_keygen_writes_a_0600_secret_file_and_prints_the_public_file(voi
     free(file);
 }
 
+/* --out names a directory that need not exist: what is missing of it is
+ * made, mode 0700 (it holds a secret key); what exists is left as it is. */
+static void test_keygen_makes_the_missing_directories_of_out_with_mode_0700(void **state)
+{
+    (void)state;
+    char out[160], deep[128], mid[128], key[160];
+    snprintf(mid, sizeof(mid), "%s/keys-new", s_dir);
+    snprintf(deep, sizeof(deep), "%s/keys-new/kr-mokpo", s_dir);
+    snprintf(out, sizeof(out), "--out=%s/", deep);
+    snprintf(key, sizeof(key), "%s/kr-mokpo.key", deep);
+    struct stat st, parent;
+    assert_int_equal(stat(s_dir, &parent), 0);
+    assert_int_equal(s_fedbus("keygen", "--member=kr-mokpo", out, NULL), 0);
+    assert_int_equal(stat(key, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(deep, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(stat(mid, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(stat(s_dir, &st), 0);
+    assert_int_equal(st.st_mode, parent.st_mode);
+    assert_non_null(strstr(s_err, "made directory"));
+}
+
 static void test_keygen_refusals_have_clear_errors_and_exit_codes(void **state)
 {
     (void)state;
@@ -216,8 +240,11 @@ static void test_keygen_refusals_have_clear_errors_and_exit_codes(void **state)
     free(before);
     s_fedbus("keygen", "--member=Kr_Jeju", out, NULL);
     s_expect(2, "fedbus keygen: member id 'Kr_Jeju' is not 1-32 of [a-z0-9-]");
-    s_fedbus("keygen", "--member=kr-jeju", "--out=/nonexistent-fedbus-dir", NULL);
-    s_expect(1, "fedbus keygen: cannot write keys into /nonexistent-fedbus-dir: No such file or directory");
+    char under_file[160];
+    snprintf(under_file, sizeof(under_file), "--out=%s/sub", key);
+    s_fedbus("keygen", "--member=kr-jeju", under_file, NULL);
+    snprintf(want, sizeof(want), "fedbus keygen: cannot make directory %s/sub: Not a directory", key);
+    s_expect(1, want);
     s_fedbus("keygen", "--member=kr-jeju", file_out, NULL);
     snprintf(want, sizeof(want), "fedbus keygen: cannot write keys into %s: not a directory", key);
     s_expect(1, want);
@@ -228,6 +255,10 @@ static void test_keygen_refusals_have_clear_errors_and_exit_codes(void **state)
         assert_int_equal(mkdir(ro, 0500), 0);
         s_fedbus("keygen", "--member=kr-jeju", ro_out, NULL);
         s_expect(1, "fedbus keygen: cannot write keys into");
+        snprintf(ro_out, sizeof(ro_out), "--out=%s/sub", ro);
+        s_fedbus("keygen", "--member=kr-jeju", ro_out, NULL);
+        snprintf(want, sizeof(want), "fedbus keygen: cannot make directory %s/sub: Permission denied", ro);
+        s_expect(1, want);
     }
     s_fedbus("keygen", NULL);
     s_expect(2, "fedbus keygen: --member=ID is needed");
@@ -662,6 +693,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keygen_writes_a_0600_secret_file_and_prints_the_public_file),
+        cmocka_unit_test(test_keygen_makes_the_missing_directories_of_out_with_mode_0700),
         cmocka_unit_test(test_keygen_refusals_have_clear_errors_and_exit_codes),
         cmocka_unit_test(test_add_registers_member_keys_defaults_and_an_audit_row),
         cmocka_unit_test(test_list_show_and_export_print_the_registry),

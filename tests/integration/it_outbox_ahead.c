@@ -44,6 +44,7 @@ static void s_node(const char *delay_ms)
     char http[40];
     snprintf(http, sizeof(http), "--http-port=%d", s_t.port_base + S_HTTP);
     const char *extra[] = {http, "--outbox=disk", NULL};
+    th_node_bin = FEDBUS_NODE_HOOKS_BIN;
     if (delay_ms) assert_int_equal(setenv("FEDBUS_TEST_SYNC_DELAY_MS", delay_ms, 1), 0);
     th_node_spawn(&s_t, 0, s_member, NULL, NULL, extra);
     unsetenv("FEDBUS_TEST_SYNC_DELAY_MS");

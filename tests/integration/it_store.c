@@ -407,6 +407,64 @@ static void test_a_prefix_replay_reads_the_topic_index_and_returns_exactly_its_r
     th_cleanup(&t);
 }
 
+/* Rows 1..3000 of topics event.oN.forum in three partitions of 1000
+ * (store_part_p0..p2, days 200-202 from now), in global_seq order. */
+static void s_fill_partitions(th_t *t)
+{
+    th_sql_exec(t, "DO $$ DECLARE day0 bigint := (extract(epoch FROM now()) * 1000)::bigint + 200 * 86400000::bigint;"
+                   " BEGIN FOR d IN 0..2 LOOP"
+                   "  EXECUTE format('CREATE TABLE store_part_p%s (LIKE fedbus_messages INCLUDING DEFAULTS"
+                   " INCLUDING STORAGE INCLUDING CONSTRAINTS)', d);"
+                   "  EXECUTE format('ALTER TABLE fedbus_messages ATTACH PARTITION store_part_p%s"
+                   " FOR VALUES FROM (%L) TO (%L)', d,"
+                   "   (lpad(to_hex(day0 + d * 86400000::bigint), 12, '0') || '00000000000000000000')::uuid,"
+                   "   (lpad(to_hex(day0 + (d + 1) * 86400000::bigint), 12, '0') || '00000000000000000000')::uuid);"
+                   " END LOOP;"
+                   " INSERT INTO fedbus_messages SELECT g, 'o' || (g % 100), g,"
+                   "  (lpad(to_hex(day0 + ((g - 1) / 1000) * 86400000::bigint + g), 12, '0') || '7000'"
+                   "   || '8' || lpad(to_hex(g), 15, '0'))::uuid,"
+                   "  'event.o' || (g % 100) || '.forum', now(), now(), '\\x00'::bytea, int8send(g)"
+                   " FROM generate_series(1, 3000) g; END $$; ANALYZE fedbus_messages");
+}
+
+/* A page with prefixes over old history is planned and read on the
+ * partitions that hold its window only; one that reaches past what was
+ * stored when the reader looked (a row stored since, with an old id) still
+ * finds everything. */
+static void test_a_prefix_page_reads_only_the_partitions_that_hold_its_window(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "store_parts", 29640);
+    char err[256];
+    fb_store_t *w = fb_store_open(t.conninfo, FB_STORE_WRITER, err, sizeof(err));
+    assert_non_null(w);
+    s_fill_partitions(&t);
+    fb_store_t *r = fb_store_open(t.conninfo, FB_STORE_READER, err, sizeof(err));
+    assert_non_null(r);
+    char plan[8192];
+    const char *some[] = {"event.o7"};
+    assert_int_equal(fb_store_page_plan(r, 1100, 1900, 0, some, 1, plan, sizeof(plan)), 0);
+    if (!strstr(plan, "store_part_p1") || strstr(plan, "store_part_p0") || strstr(plan, "store_part_p2") ||
+        strstr(plan, "fedbus_messages_default"))
+        fail_msg("a page of global_seqs 1100-1899 is not planned on store_part_p1 alone:\n%s", plan);
+    /* Stored after the reader looked, in the first partition. */
+    th_sql_exec(&t, "INSERT INTO fedbus_messages SELECT 3001, 'o7', 3001, (SELECT (substr(message_id::text, 1, 24)"
+                    " || 'ffffffffffff')::uuid FROM store_part_p0 ORDER BY message_id LIMIT 1), 'event.o7.forum',"
+                    " now(), now(), '\\x00'::bytea, int8send(3001::bigint)");
+    s_seen_t c = {0, 0, 0};
+    for (uint64_t from = 1; from <= 3001; from += 500) {
+        int n = fb_store_page(r, from, from + 500, 0, some, 1, 256, s_count, &c);
+        assert_true(n >= 0 && n < 256);
+    }
+    assert_int_equal(c.n, th_sql_int(&t, "SELECT count(*) FROM fedbus_messages WHERE topic LIKE 'event.o7%'"));
+    assert_int_equal(c.last, 3001);
+    assert_int_equal(c.bad, 0);
+    fb_store_destroy(&r);
+    fb_store_destroy(&w);
+    th_cleanup(&t);
+}
+
 static void test_a_reader_whose_connection_the_server_dropped_serves_the_next_page_at_once(void **state)
 {
     (void)state;
@@ -443,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_a_copy_sent_ahead_takes_the_next_batch_and_closes_empty_when_idle),
         cmocka_unit_test(test_a_copy_sent_ahead_that_the_server_ended_is_started_afresh),
         cmocka_unit_test(test_a_prefix_replay_reads_the_topic_index_and_returns_exactly_its_rows),
+        cmocka_unit_test(test_a_prefix_page_reads_only_the_partitions_that_hold_its_window),
         cmocka_unit_test(test_a_reader_whose_connection_the_server_dropped_serves_the_next_page_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
