@@ -49,10 +49,10 @@ maint=$(dpkg-deb -f "$deb" Maintainer)
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "deb_test: Depends: $depends"
 for p in libc6 libzmq5 libprotobuf-c1 libpq5 libssl3 libjansson4 libmicrohttpd12 libinih1 adduser; do
-  echo ", $depends," | grep -qE "[ ,]$p( \(|,)" || fail "Depends lacks $p"
+  echo ", $depends," | grep -E "[ ,]$p( \(|,)" >/dev/null || fail "Depends lacks $p"
 done
-dpkg-deb -f "$deb" Description | grep -q 'federated event bus' || fail "no Description"
-dpkg-deb -I "$deb" postinst | grep -q 'adduser --system' || fail "no postinst making the fedbus user"
-dpkg-deb -I "$deb" postinst | grep -q 'ldconfig' || fail "the postinst does not run ldconfig"
-dpkg-deb -I "$deb" shlibs | grep -q "^libfedbus $SOVERSION fedbus" || fail "no shlibs entry for libfedbus $SOVERSION"
+dpkg-deb -f "$deb" Description | grep 'federated event bus' >/dev/null || fail "no Description"
+dpkg-deb -I "$deb" postinst | grep 'adduser --system' >/dev/null || fail "no postinst making the fedbus user"
+dpkg-deb -I "$deb" postinst | grep 'ldconfig' >/dev/null || fail "the postinst does not run ldconfig"
+dpkg-deb -I "$deb" shlibs | grep "^libfedbus $SOVERSION fedbus" >/dev/null || fail "no shlibs entry for libfedbus $SOVERSION"
 echo "deb_test: the package holds what an install does, with its Depends"

@@ -79,10 +79,10 @@ bad=$(echo "$exported" | grep -v '^fb_' || true)
 [ -z "$bad" ] || fail "exports symbols outside the API: $(echo $bad | head -c 300)"
 for sym in fb_version fb_strerror fb_subscriber_open fb_subscriber_recv fb_publisher_send_json \
            fb_replay_opts fb_message_json fb_pattern_match fb_client_keys_load; do
-  echo "$exported" | grep -qx "$sym" || fail "does not export $sym"
+  echo "$exported" | grep -x "$sym" >/dev/null || fail "does not export $sym"
 done
 for sym in fb_keys_read fb_envelope_decode fb_wire_publish_wrap fb_zmq_open; do
-  if echo "$exported" | grep -qx "$sym"; then fail "exports the internal $sym"; fi
+  if echo "$exported" | grep -x "$sym" >/dev/null; then fail "exports the internal $sym"; fi
 done
 echo "install_test: exports $(echo "$exported" | wc -l) functions, all in include/fedbus"
 
@@ -108,7 +108,7 @@ esac
 "$CC" -std=c11 -Wall -Wextra -Werror $EXTRA_CFLAGS -o "$work/subscriber" "$here/subscriber.c" $flags ||
   fail "the partner's program does not build against the installed tree"
 export LD_LIBRARY_PATH=$D/usr/$LIBDIR
-ldd "$work/subscriber" | grep -q "libfedbus.so.$SOVERSION => $D/usr/$LIBDIR/" ||
+ldd "$work/subscriber" | grep "libfedbus.so.$SOVERSION => $D/usr/$LIBDIR/" >/dev/null ||
   fail "the partner's program does not load libfedbus from the DESTDIR"
 
 # ---- keys and a broker ----
