@@ -34,6 +34,7 @@
 
 #define S_REFUSED_MS 1500 /* how long a refused connection is tried again */
 #define S_SHAKE_MS 1000   /* how long a CURVE handshake may take */
+#define S_SHAKES_MS 2500  /* ... and both, when the first was dropped: the second has what is left */
 
 static fb_curve_t s_keys; /* what handshakes are made with (fb_cli_probe_keys()) */
 
@@ -286,6 +287,7 @@ static int s_check_keys(fb_cli_role_t role, const char *endpoint, const char *wa
     if (!s_keys.on) return 0;
     int type = role == FB_ROLE_FEED ? ZMQ_SUB : ZMQ_DEALER, other = role == FB_ROLE_FEED ? ZMQ_DEALER : ZMQ_SUB;
     uint32_t value = 0;
+    long long start = s_ms_now();
     switch (s_handshake(endpoint, type, S_SHAKE_MS, &value)) {
     case S_SHAKE_AUTH:
         snprintf(msg, size, "the broker at %s refuses the key of member %s (CURVE handshake refused, ZAP status %u): "
@@ -293,7 +295,7 @@ static int s_check_keys(fb_cli_role_t role, const char *endpoint, const char *wa
                  (unsigned)value, s_keys.member, s_keys.member);
         return 3;
     case S_SHAKE_DROPPED:
-        switch (s_handshake(endpoint, other, S_SHAKE_MS * 3 / 2, &value)) {
+        switch (s_handshake(endpoint, other, (int)(start + S_SHAKES_MS - s_ms_now()), &value)) {
         case S_SHAKE_OK:
             snprintf(msg, size, "%s is %s, not %s; see %s (default %s)", endpoint,
                      role == FB_ROLE_FEED ? "a broker's ingest or replay endpoint (a ROUTER)" : "a broker's feed",
