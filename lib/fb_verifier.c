@@ -193,32 +193,36 @@ int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char 
 {
     fb_envelope_head_t h;
     uint8_t hash[FB_SHA256_LEN];
-    if (fb_wire_envelope_scan(env, len, &h) != 0 || !h.origin_len || !h.origin_seq) {
-        snprintf(why, why_size, "not an envelope a seal can cover");
+    if (fb_wire_envelope_scan(env, len, &h) != 0) {
+        snprintf(why, why_size, "not a well-formed envelope");
         return -1;
     }
-    long olen = fb_seal_origin_len(env, len, h.global_seq, h.stored_at_us);
-    if (olen < 0 || fb_seal_entry_hash(env, (size_t)olen, hash) != 0) {
-        snprintf(why, why_size, "the broker's stamp is not the envelope's end");
-        return -1;
-    }
+    if (!h.origin_len || !h.origin_seq) return 0; /* nothing a seal can cover */
     /* The seal that answered last first, then every one: a good seal
      * holding the hash verifies it; a seal that covers the origin_seq
-     * without holding it, or a bad one, says why it fails. */
-    int seen = 0;
+     * without holding it, or a bad one, says why it fails. The hash is
+     * made only once a seal covers the envelope. */
+    int hashed = 0;
     const char *fail = NULL;
     for (size_t k = 0; k <= S_SEALS; k++) {
         size_t i = k == 0 ? self->hit : k - 1;
         const s_seal_t *s = &self->seals[i];
         if (!s_covers(s, (const char *)h.origin, h.origin_len, h.origin_seq)) continue;
-        seen = 1;
+        if (!hashed) {
+            long olen = fb_seal_origin_len(env, len, h.global_seq, h.stored_at_us);
+            if (olen < 0 || fb_seal_entry_hash(env, (size_t)olen, hash) != 0) {
+                snprintf(why, why_size, "the broker's stamp is not the envelope's end");
+                return -1;
+            }
+            hashed = 1;
+        }
         if (s->valid && s_holds(s, h.origin_seq, hash)) {
             self->hit = i;
             return 1;
         }
         if (!fail) fail = s->valid ? "its entry hash is not the one its origin signed (edited after signing)" : s->why;
     }
-    if (!seen) return 0;
+    if (!fail) return 0;
     snprintf(why, why_size, "%s", fail);
     return -1;
 }
