@@ -9,7 +9,7 @@
 
 int fb_replay_lookup_wanted(const Fedbus__ReplayRequest *req)
 {
-    return req->directory || (req->seal_origin && req->seal_origin[0]) || req->seal_origin_seq;
+    return req->directory || (req->seal_origin && req->seal_origin[0]) || req->seal_origin_seq || req->seal_global_seq;
 }
 
 /* Whether s is 1-32 of [a-z0-9-]: an origin a seal can name. */
@@ -34,13 +34,13 @@ static int s_may_read(void *arg, const char *topic)
 static int s_seal(fb_replay_lookup_t *l, fb_store_t *reader, const fb_peer_id_t *peer,
                   const Fedbus__ReplayRequest *req, Fedbus__ReplayChunk *ch, const char **detail)
 {
-    *detail = "seal_origin: 1-32 of [a-z0-9-]; seal_origin_seq: 1 to 2^63-1";
+    *detail = "seal_origin: 1-32 of [a-z0-9-]; seal_origin_seq: 1 to 2^63-1; seal_global_seq: 0 to 2^63-1";
     if (!req->seal_origin || !s_origin_ok(req->seal_origin) || req->seal_origin_seq == 0 ||
-        req->seal_origin_seq > INT64_MAX)
+        req->seal_origin_seq > INT64_MAX || req->seal_global_seq > INT64_MAX)
         return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
     /* Only beside an envelope the peer may read: one it may not read, or
      * one not stored, gets the same empty answer. */
-    int may = fb_store_topics_of(reader, req->seal_origin, req->seal_origin_seq, s_may_read, (void *)peer);
+    int may = fb_store_topics_of(reader, req->seal_origin, req->seal_origin_seq, req->seal_global_seq, s_may_read, (void *)peer);
     if (may < 0) return -1;
     if (may == 0) return 0;
     if (fb_replay_proofs_of(&l->proofs, reader, req->seal_origin, req->seal_origin_seq) != 0) return -1;
@@ -83,7 +83,7 @@ int fb_replay_lookup_fill(fb_replay_lookup_t *l, fb_store_t *reader, fb_identity
                           const char **detail)
 {
     *detail = "directory and seal_origin: one or the other";
-    if (req->directory && ((req->seal_origin && req->seal_origin[0]) || req->seal_origin_seq))
+    if (req->directory && ((req->seal_origin && req->seal_origin[0]) || req->seal_origin_seq || req->seal_global_seq))
         return FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD;
     ch->done = 1;
     return req->directory ? s_keys(l, identity, ch) : s_seal(l, reader, peer, req, ch, detail);

@@ -92,6 +92,7 @@ struct fb_subscriber {
     int64_t silence_us; /* how long a silence is borne before connecting again */
     /* Verification (fb_subverify.c): on unless set off. */
     fb_subverify_t *sv;
+    fb_endpoint_opts_t *verify_replay; /* owned: fb_subscriber_verify_via() */
     int verify_off;
     uint64_t failed; /* messages delivered with FB_EVERIFY */
 };
@@ -157,6 +158,7 @@ void fb_subscriber_destroy(fb_subscriber_t **self_p)
     for (int i = 0; i < self->nplain; i++) free(self->plain[i]);
     free(self->plain);
     fb_subverify_destroy(&self->sv);
+    free(self->verify_replay);
     free(self->replay);
     free(self->feed_endpoint);
     free(self);
@@ -247,6 +249,21 @@ int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode)
 {
     if (mode != FB_VERIFY_ON && mode != FB_VERIFY_OFF) return FB_EINVAL;
     self->verify_off = mode == FB_VERIFY_OFF;
+    return FB_OK;
+}
+
+int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay)
+{
+    if (!replay || self->replay || self->verify_replay || fb_endpoint_check(replay) != 0) return FB_EINVAL;
+    fb_endpoint_opts_t *copy = fb_endpoint_dup(replay);
+    fb_subverify_t *sv = copy ? fb_subverify_new(copy) : NULL;
+    if (!sv) {
+        free(copy);
+        return FB_ENOMEM;
+    }
+    fb_subverify_destroy(&self->sv);
+    self->sv = sv;
+    self->verify_replay = copy;
     return FB_OK;
 }
 
@@ -526,7 +543,7 @@ static int s_verdict(fb_subscriber_t *self, fb_message_t *msg, int live)
         fb_message_set_verified(msg, FB_MSG_NOT_CHECKED, NULL);
         return FB_OK;
     }
-    int v = live ? fb_subverify_check(self->sv, msg, self->replay != NULL) : fb_message_verified(msg);
+    int v = live ? fb_subverify_check(self->sv, msg, self->replay || self->verify_replay) : fb_message_verified(msg);
     if (v != FB_MSG_FAILED) return FB_OK;
     self->failed++;
     return FB_EVERIFY;

@@ -184,6 +184,7 @@ static int s_fetch_seal(fb_subverify_t *self, const fb_message_t *msg)
     Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
     req.seal_origin = (char *)msg->origin;
     req.seal_origin_seq = msg->origin_seq;
+    req.seal_global_seq = msg->global_seq;
     Fedbus__ReplayChunk *ch = s_ask(self, &req);
     if (!ch) return -1;
     int rc = fb_subverify_proofs(self, ch->proofs, ch->n_proofs);

@@ -254,6 +254,15 @@ typedef enum {
  * the next message on. Returns FB_OK, or FB_EINVAL for another mode. */
 FB_EXPORT int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode);
 
+/* Gives a subscriber opened without a replay endpoint (fb_subscriber_open(
+ * feed, NULL): no catch-up, no repair) one to verify through: the seal of
+ * each live frame and the member keys are fetched from it, once per frame.
+ * replay and its strings are only read during the call. Returns FB_OK;
+ * FB_EINVAL when replay or its endpoint is NULL, a CURVE key is refused, or
+ * the subscriber has a replay endpoint already (it verifies through that);
+ * FB_ENOMEM. */
+FB_EXPORT int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay);
+
 /* How many messages failed verification so far (0 when self is NULL). */
 FB_EXPORT uint64_t fb_subscriber_failed(const fb_subscriber_t *self);
 

@@ -127,6 +127,34 @@ static void test_signed_messages_arrive_verified_by_default(void **state)
     fb_subscriber_destroy(&sub);
 }
 
+static void test_a_subscriber_without_catch_up_verifies_through_a_replay_given(void **state)
+{
+    (void)state;
+    fb_endpoint_opts_t feed = th_endpoint(&s_t, s_t.feed, "kr-incheon"),
+                       replay = th_endpoint(&s_t, s_t.replay, "kr-incheon");
+    fb_subscriber_t *via = fb_subscriber_open(&feed, NULL), *alone = fb_subscriber_open(&feed, NULL);
+    assert_int_equal(fb_subscriber_verify_via(via, &replay), FB_OK);
+    fb_subscriber_add(via, "*.kr-seoul");
+    fb_subscriber_add(alone, "*.kr-seoul");
+    usleep(300000); /* the subscriptions reach the broker */
+    s_publish(s_seoul_node, "kr-seoul", 4);
+    fb_message_t m;
+    int n = 0;
+    for (int tries = 0; n < 4 && tries < 50; tries++) {
+        int rc = fb_subscriber_recv(via, &m, 200);
+        if (rc == FB_ETIMEOUT) continue;
+        assert_int_equal(rc, FB_OK);
+        assert_int_equal(fb_message_verified(&m), FB_MSG_VERIFIED);
+        n++;
+    }
+    assert_int_equal(n, 4);
+    /* Without a replay endpoint there is nowhere to fetch proofs from: unsigned, not failed. */
+    assert_int_equal(fb_subscriber_recv(alone, &m, 5000), FB_OK);
+    assert_int_equal(fb_message_verified(&m), FB_MSG_UNSIGNED);
+    fb_subscriber_destroy(&via);
+    fb_subscriber_destroy(&alone);
+}
+
 static void test_a_raw_unsigned_publish_is_reported_unsigned_not_failed(void **state)
 {
     (void)state;
@@ -240,13 +268,14 @@ static void test_the_cli_reports_an_edited_envelope_and_exits_3(void **state)
 }
 
 /* Asks replay, as member, one look-up; returns the chunk (caller frees). */
-static Fedbus__ReplayChunk *s_lookup(const char *member, const char *origin, uint64_t seq, int directory)
+static Fedbus__ReplayChunk *s_lookup(const char *member, const char *origin, uint64_t seq, uint64_t gseq, int directory)
 {
     void *sock = th_socket(&s_t, ZMQ_DEALER, s_t.replay, member);
     Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
     req.request_id = 77;
     req.seal_origin = (char *)origin;
     req.seal_origin_seq = seq;
+    req.seal_global_seq = gseq;
     req.directory = directory;
     uint8_t buf[256];
     size_t len = fedbus__replay_request__pack(&req, buf);
@@ -268,15 +297,23 @@ static Fedbus__ReplayChunk *s_lookup(const char *member, const char *origin, uin
 static void test_seal_origin_returns_the_proof_only_to_a_member_that_may_read_it(void **state)
 {
     (void)state;
-    Fedbus__ReplayChunk *ch = s_lookup("kr-incheon", "kr-seoul", 3, 0);
+    Fedbus__ReplayChunk *ch = s_lookup("kr-incheon", "kr-seoul", 3, 0, 0);
     assert_int_equal(ch->error, 0);
     assert_int_equal(ch->n_envelopes, 0);
     assert_int_equal(ch->n_proofs, 1);
     assert_string_equal(ch->proofs[0]->seal->origin, "kr-seoul");
     assert_true(ch->proofs[0]->seal->first_seq <= 3 && ch->proofs[0]->seal->last_seq >= 3);
     fedbus__replay_chunk__free_unpacked(ch, NULL);
+    /* With the envelope's global_seq (one index probe): the same; with another one, nothing. */
+    long long g = th_sql_int(&s_t, "SELECT global_seq FROM fedbus_messages WHERE origin = 'kr-seoul' AND origin_seq = 3");
+    ch = s_lookup("kr-incheon", "kr-seoul", 3, (uint64_t)g, 0);
+    assert_int_equal(ch->n_proofs, 1);
+    fedbus__replay_chunk__free_unpacked(ch, NULL);
+    ch = s_lookup("kr-incheon", "kr-seoul", 3, (uint64_t)g + 1, 0);
+    assert_int_equal(ch->n_proofs, 0);
+    fedbus__replay_chunk__free_unpacked(ch, NULL);
     /* Nothing stored there: nothing. */
-    ch = s_lookup("kr-incheon", "kr-seoul", 100000, 0);
+    ch = s_lookup("kr-incheon", "kr-seoul", 100000, 0, 0);
     assert_int_equal(ch->error, 0);
     assert_int_equal(ch->n_proofs, 0);
     fedbus__replay_chunk__free_unpacked(ch, NULL);
@@ -285,15 +322,15 @@ static void test_seal_origin_returns_the_proof_only_to_a_member_that_may_read_it
     th_sql_exec(&s_t, "UPDATE fedbus_members SET kind = 'partner', read = '{event.kr-busan}', updated_at = now()"
                       " WHERE member = 'intl-wta'; NOTIFY fedbus_members");
     usleep(1500000); /* the broker reads the registry on the NOTIFY */
-    ch = s_lookup("intl-wta", "kr-seoul", 3, 0);
+    ch = s_lookup("intl-wta", "kr-seoul", 3, 0, 0);
     assert_int_equal(ch->error, 0);
     assert_int_equal(ch->n_proofs, 0);
     fedbus__replay_chunk__free_unpacked(ch, NULL);
-    ch = s_lookup("intl-wta", "kr-busan", 3, 0);
+    ch = s_lookup("intl-wta", "kr-busan", 3, 0, 0);
     assert_int_equal(ch->n_proofs, 1);
     fedbus__replay_chunk__free_unpacked(ch, NULL);
     /* A bad look-up is refused with its reason. */
-    ch = s_lookup("kr-incheon", "Not_An_Origin", 3, 0);
+    ch = s_lookup("kr-incheon", "Not_An_Origin", 3, 0, 0);
     assert_int_equal(ch->error, FEDBUS__REJECT_REASON__REJECT_INVALID_FIELD);
     fedbus__replay_chunk__free_unpacked(ch, NULL);
 }
@@ -301,7 +338,7 @@ static void test_seal_origin_returns_the_proof_only_to_a_member_that_may_read_it
 static void test_replay_serves_the_members_signing_keys(void **state)
 {
     (void)state;
-    Fedbus__ReplayChunk *ch = s_lookup("kr-incheon", NULL, 0, 1);
+    Fedbus__ReplayChunk *ch = s_lookup("kr-incheon", NULL, 0, 0, 1);
     assert_int_equal(ch->error, 0);
     int seoul = 0;
     for (size_t i = 0; i < ch->n_keys; i++) {
@@ -320,6 +357,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signed_messages_arrive_verified_by_default),
+        cmocka_unit_test(test_a_subscriber_without_catch_up_verifies_through_a_replay_given),
         cmocka_unit_test(test_a_raw_unsigned_publish_is_reported_unsigned_not_failed),
         cmocka_unit_test(test_seal_origin_returns_the_proof_only_to_a_member_that_may_read_it),
         cmocka_unit_test(test_replay_serves_the_members_signing_keys),
