@@ -149,20 +149,25 @@ static int s_seal(const Fedbus__SealProof *p, fb_seal_t *out)
 static int s_proof(fb_subverify_t *self, const Fedbus__SealProof *p)
 {
     fb_seal_t seal;
-    char why[160];
+    char why[200];
     if (s_seal(p, &seal) != 0) return FB_OK; /* covers nothing: its envelopes stay unproven */
     uint8_t(*entries)[FB_SHA256_LEN] = malloc(p->n_entries * FB_SHA256_LEN);
     if (!entries) return FB_ENOMEM;
     for (size_t i = 0; i < p->n_entries; i++) memcpy(entries[i], p->entries[i].data, FB_SHA256_LEN);
+    const uint8_t(*e)[FB_SHA256_LEN] = (const uint8_t(*)[FB_SHA256_LEN])entries;
     int rc = FB_VERIFIER_UNKNOWN_KEY;
-    if (self->have_dir) rc = fb_verifier_add_proof(self->v, &seal, (const uint8_t(*)[FB_SHA256_LEN])entries,
-                                                   p->n_entries, 0, why, sizeof(why));
+    if (self->have_dir) rc = fb_verifier_add_proof(self->v, &seal, e, p->n_entries, 0, why, sizeof(why));
     if (rc == FB_VERIFIER_UNKNOWN_KEY) {
         /* The first seal, or a key rotated in since: the directory again
-         * (not in a loop: a key it still lacks then fails the seal). */
-        if (!self->have_dir || fb_time_mono_us() - self->dir_at_us >= S_DIR_AGAIN_US) s_directory(self);
-        rc = fb_verifier_add_proof(self->v, &seal, (const uint8_t(*)[FB_SHA256_LEN])entries, p->n_entries, 1, why,
-                                   sizeof(why));
+         * (not in a loop: a key it still lacks then fails the seal). A
+         * directory that cannot be had fails the seal for that reason; a
+         * good copy of it brought later (the next chunk) still verifies. */
+        if ((!self->have_dir || fb_time_mono_us() - self->dir_at_us >= S_DIR_AGAIN_US) && s_directory(self) != 0) {
+            snprintf(why, sizeof(why), "the member directory could not be fetched: %s", self->error);
+            rc = fb_verifier_add_failed(self->v, &seal, e, p->n_entries, why);
+        } else {
+            rc = fb_verifier_add_proof(self->v, &seal, e, p->n_entries, 1, why, sizeof(why));
+        }
     }
     free(entries);
     return rc < 0 ? FB_ENOMEM : FB_OK;

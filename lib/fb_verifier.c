@@ -136,6 +136,34 @@ static int s_kept(const fb_verifier_t *self, const fb_seal_t *seal, size_t n)
     return 0;
 }
 
+/* Keeps seal in the next slot, valid or not (why). Returns 0 or -1. */
+static int s_keep(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n,
+                  int valid, const char *why)
+{
+    s_seal_t *s = &self->seals[self->next];
+    uint8_t(*copy)[FB_SHA256_LEN] = malloc(n ? n * FB_SHA256_LEN : 1);
+    if (!copy) return -1;
+    free(s->entries);
+    if (n) memcpy(copy, entries, n * FB_SHA256_LEN);
+    snprintf(s->origin, sizeof(s->origin), "%s", seal->origin);
+    s->first_seq = seal->first_seq;
+    s->last_seq = seal->last_seq;
+    memcpy(s->root, seal->root, FB_SHA256_LEN);
+    memcpy(s->signature, seal->signature, FB_ED25519_SIG_LEN);
+    s->entries = copy;
+    s->n = n;
+    s->valid = valid;
+    snprintf(s->why, sizeof(s->why), "%s", valid ? "" : why);
+    self->next = (self->next + 1) % S_SEALS;
+    return 0;
+}
+
+int fb_verifier_add_failed(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
+                           size_t n, const char *why)
+{
+    return s_keep(self, seal, entries, n, 0, why);
+}
+
 int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size)
 {
@@ -154,21 +182,7 @@ int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint
         snprintf(buf, sizeof(buf), "signed with a key of %s the member directory does not hold", seal->origin);
         ok = 0;
     }
-    s_seal_t *s = &self->seals[self->next];
-    uint8_t(*copy)[FB_SHA256_LEN] = malloc(n ? n * FB_SHA256_LEN : 1);
-    if (!copy) return -1;
-    free(s->entries);
-    memcpy(copy, entries, n * FB_SHA256_LEN);
-    snprintf(s->origin, sizeof(s->origin), "%s", seal->origin);
-    s->first_seq = seal->first_seq;
-    s->last_seq = seal->last_seq;
-    memcpy(s->root, seal->root, FB_SHA256_LEN);
-    memcpy(s->signature, seal->signature, FB_ED25519_SIG_LEN);
-    s->entries = copy;
-    s->n = n;
-    s->valid = ok;
-    snprintf(s->why, sizeof(s->why), "%s", ok ? "" : buf);
-    self->next = (self->next + 1) % S_SEALS;
+    if (s_keep(self, seal, entries, n, ok, buf) != 0) return -1;
     if (!ok) snprintf(why, why_size, "%s", buf);
     return ok;
 }

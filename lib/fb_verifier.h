@@ -51,6 +51,12 @@ size_t fb_verifier_nkeys(const fb_verifier_t *self);
 int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size);
 
+/* Keeps seal as failing, with why (the reason it could not be checked), so
+ * that the envelopes it covers are reported failing unless a good copy of
+ * it is added later. Returns 0, or -1 when out of memory. */
+int fb_verifier_add_failed(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
+                           size_t n, const char *why);
+
 /* Checks one stored or delivered envelope (its origin, origin_seq,
  * global_seq and stored_at_us as read from it) against the seals kept.
  * Returns 1 (verified), -1 (fails: why says so), or 0 when no kept seal

@@ -190,6 +190,21 @@ static void test_a_key_outside_its_window_fails(void **state)
     fb_verifier_destroy(&v);
 }
 
+static void test_a_seal_that_could_not_be_checked_fails_until_a_good_copy_comes(void **state)
+{
+    (void)state;
+    fb_verifier_t *v = s_verifier();
+    fb_seal_t s;
+    char why[160];
+    s_seal(&s, "kr-seoul", s_kid, s_sec, S_T0);
+    assert_int_equal(fb_verifier_add_failed(v, &s, (const uint8_t(*)[32])s_entries, S_N, "the directory is away"), 0);
+    assert_int_equal(fb_verifier_check(v, s_env[0], s_len[0], why, sizeof(why)), -1);
+    assert_string_equal(why, "the directory is away");
+    assert_int_equal(fb_verifier_add_proof(v, &s, (const uint8_t(*)[32])s_entries, S_N, 1, why, sizeof(why)), 1);
+    assert_int_equal(fb_verifier_check(v, s_env[0], s_len[0], why, sizeof(why)), 1);
+    fb_verifier_destroy(&v);
+}
+
 static void test_an_envelope_no_seal_covers_is_unsigned(void **state)
 {
     (void)state;
@@ -220,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_an_unknown_key_asks_for_the_directory_then_fails),
         cmocka_unit_test(test_another_members_key_fails),
         cmocka_unit_test(test_a_key_outside_its_window_fails),
+        cmocka_unit_test(test_a_seal_that_could_not_be_checked_fails_until_a_good_copy_comes),
         cmocka_unit_test(test_an_envelope_no_seal_covers_is_unsigned),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
