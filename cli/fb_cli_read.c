@@ -16,6 +16,7 @@
 #include "fb_cli_print.h"
 #include "fb_cli_probe.h"
 #include "fb_curve.h"
+#include "fb_signed_dir.h"
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
 
@@ -50,7 +51,12 @@ typedef struct {
 
 #define S_VERIFY_KEY                                                                                         \
     {"no-verify", FB_CFG_BOOL, FB_CLI_INT(no_verify), "false", 0, 0,                                         \
-     "print messages without checking their origin's signature (default: checked; see below)"}
+     "print messages without checking their origin's signature (default: checked; see below)"},              \
+    {"directory", FB_CFG_STR, FB_CLI_STR(directory), "", 0, 0,                                                \
+     "check against the keys of this member directory file (`fedbus member export-directory`, best --sign)"  \
+     " instead of the directory the broker serves"},                                                          \
+    {"directory-key", FB_CFG_STR, FB_CLI_STR(directory_key), "", 0, 0,                                        \
+     "the broker's key file (.pub or .key): --directory must be signed with it"}
 
 /* What --help says after the options of tail and replay. */
 #define S_VERIFY_HELP                                                                                         \
@@ -58,7 +64,8 @@ typedef struct {
     "from the member directory the broker serves over the CURVE link). A message that fails (edited after\n"    \
     "signing, forged, signed with a key outside its window) is not printed: stderr names its message_id,\n"    \
     "origin and why, and the exit status is 3. Messages published unsigned (broker signatures = optional)\n"   \
-    "and the broker's own _fedbus.health are printed as they are.\n"                                           \
+    "and the broker's own _fedbus.health are printed as they are. --directory (with --directory-key) pins the\n" \
+    "keys instead: a directory file the broker's key signed (`fedbus member export-directory --sign`).\n"       \
     "Exit status: 0 done; 1 failed (broker not reached, history lost, ...); 2 a bad option; 3 a message\n"     \
     "failed verification.\n"
 
@@ -248,7 +255,8 @@ static int s_tail_start(s_tail_t *t, const s_tail_opts_t *to, const fb_endpoint_
             return -1;
         }
         /* Only where history starts: the messages are checked when printed. */
-        int rc = fb_replay_verify(replay, FB_VERIFY_OFF, NULL, 0, 0, since, 1, s_first, &first, 10000);
+        int rc = fb_replay_verify(replay, &(fb_verify_options_t){.mode = FB_VERIFY_OFF}, NULL, 0, 0, since, 1, s_first,
+                                  &first, 10000);
         if (rc != FB_OK) {
             fprintf(stderr, "fedbus tail: --since: cannot ask %s: %s\n", replay->endpoint, fb_strerror(rc));
             return -1;
@@ -281,6 +289,25 @@ static int s_tail_probe(s_tail_t *t, const s_tail_opts_t *to)
         }
     }
     return -1;
+}
+
+/* The keys of --directory into *keys (NULL, 0: none given); returns 0, or
+ * -1 after saying why. */
+static int s_pinned(const char *cmd, const fb_cli_opts_t *o, fb_signing_key_t **keys, size_t *n)
+{
+    char err[600];
+    *keys = NULL;
+    *n = 0;
+    if (!o->directory[0] && o->directory_key[0]) {
+        fprintf(stderr, "fedbus %s: --directory-key checks a --directory: give one\n", cmd);
+        return -1;
+    }
+    if (!o->directory[0]) return 0;
+    if (fb_signed_dir_load_keys(o->directory, o->directory_key, keys, n, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fedbus %s: %s\n", cmd, err);
+        return -1;
+    }
+    return 0;
 }
 
 /* Says on stderr that msg failed verification. */
@@ -350,7 +377,13 @@ int fb_cli_tail(int argc, char **argv)
     char path[700];
     fb_curve_t c;
     fb_endpoint_opts_t feed, replay;
-    if (s_endpoint("tail", o, &c, o->feed, &feed) != 0) return 2;
+    fb_signing_key_t *pinned;
+    size_t npinned;
+    if (s_pinned("tail", o, &pinned, &npinned) != 0) return 2;
+    if (s_endpoint("tail", o, &c, o->feed, &feed) != 0) {
+        free(pinned);
+        return 2;
+    }
     s_endpoint("tail", o, &c, o->replay, &replay);
     t.feed = o->feed;
     t.have_keys = c.on;
@@ -359,18 +392,19 @@ int fb_cli_tail(int argc, char **argv)
         snprintf(t.patterns + n, sizeof(t.patterns) - n, "%s%s", i > 1 ? ", " : "", argv[i]);
     }
     int rc = s_tail_probe(&t, &to);
+    if (rc < 0 && !(t.sub = fb_subscriber_open(&feed, &replay))) {
+        fprintf(stderr, "fedbus tail: cannot connect to %s\n", o->feed);
+        rc = 1;
+    }
     if (rc >= 0) {
         fb_curve_clear(&c);
+        free(pinned);
         return rc;
-    }
-    t.sub = fb_subscriber_open(&feed, &replay);
-    if (!t.sub) {
-        fb_curve_clear(&c);
-        fprintf(stderr, "fedbus tail: cannot connect to %s\n", o->feed);
-        return 1;
     }
     for (int i = 1; i <= nargs; i++) fb_subscriber_add(t.sub, argv[i]);
     fb_subscriber_set_verify(t.sub, o->no_verify ? FB_VERIFY_OFF : FB_VERIFY_ON);
+    if (pinned) fb_subscriber_pin_keys(t.sub, pinned, npinned);
+    free(pinned);
     rc = s_tail_start(&t, &to, &replay, path, sizeof(path)) == 0 ? 0 : 1;
     fb_curve_clear(&c);
     if (!rc && t.reached) fprintf(stderr, "fedbus tail: subscribed to %s at %s\n", t.patterns, t.feed);
@@ -431,17 +465,26 @@ int fb_cli_replay(int argc, char **argv)
     out.progress = isatty(STDERR_FILENO);
     fb_curve_t c;
     fb_endpoint_opts_t e;
-    if (s_endpoint("replay", &o, &c, o.replay, &e) != 0) return 2;
+    fb_verify_options_t v = {.mode = o.no_verify ? FB_VERIFY_OFF : FB_VERIFY_ON};
+    fb_signing_key_t *pinned;
+    if (s_pinned("replay", &o, &pinned, &v.nkeys) != 0) return 2;
+    v.keys = pinned;
+    if (s_endpoint("replay", &o, &c, o.replay, &e) != 0) {
+        free(pinned);
+        return 2;
+    }
     int rc = fb_cli_check(FB_ROLE_REPLAY, o.replay, c.on, msg, sizeof(msg));
     if (rc != 0) {
         fb_curve_clear(&c);
+        free(pinned);
         fprintf(stderr, "fedbus replay: %s\n", msg);
         return rc == 2 ? 2 : 1;
     }
     s_replay_print_t pr = {&out, 0};
-    rc = fb_replay_verify(&e, o.no_verify ? FB_VERIFY_OFF : FB_VERIFY_ON, (const char *const *)argv + 1, nargs,
-                          (uint64_t)o.from_seq, since, (uint32_t)o.limit, s_replay_print, &pr, (int)o.timeout_ms);
+    rc = fb_replay_verify(&e, &v, (const char *const *)argv + 1, nargs, (uint64_t)o.from_seq, since,
+                          (uint32_t)o.limit, s_replay_print, &pr, (int)o.timeout_ms);
     fb_curve_clear(&c);
+    free(pinned);
     fb_cli_out_done(&out);
     if ((rc == FB_OK || rc == FB_EVERIFY) && o.count_only) printf("%lld\n", out.printed);
     fflush(stdout);

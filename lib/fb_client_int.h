@@ -61,6 +61,13 @@ fb_subverify_t *fb_subverify_new(const fb_endpoint_opts_t *replay);
 /* Accepts NULL and *self_p == NULL; nulls *self_p. */
 void fb_subverify_destroy(fb_subverify_t **self_p);
 
+/* Fetches from replay (borrowed, as with fb_subverify_new()) from now on. */
+void fb_subverify_set_replay(fb_subverify_t *self, const fb_endpoint_opts_t *replay);
+
+/* Pins the n keys (copied): the broker's directory is never fetched.
+ * Returns FB_OK, FB_EINVAL (a member id not 1-32 characters) or FB_ENOMEM. */
+int fb_subverify_pin(fb_subverify_t *self, const fb_signing_key_t *keys, size_t n);
+
 /* Checks and keeps the n proofs of a chunk (the directory is fetched when
  * they name a key not held). Returns FB_OK or FB_ENOMEM. */
 int fb_subverify_proofs(fb_subverify_t *self, struct Fedbus__SealProof *const *proofs, size_t n);

@@ -152,14 +152,21 @@ int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns
     return rc;
 }
 
-int fb_replay_verify(const fb_endpoint_opts_t *replay, fb_verify_mode_t mode, const char *const *patterns,
+int fb_replay_verify(const fb_endpoint_opts_t *replay, const fb_verify_options_t *verify, const char *const *patterns,
                      int npatterns, uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
                      int timeout_ms)
 {
     fb_replay_tally_t tally;
     fb_subverify_t *sv = NULL;
-    if (!replay || fb_endpoint_check(replay) != 0 || (mode != FB_VERIFY_ON && mode != FB_VERIFY_OFF)) return FB_EINVAL;
-    if (mode == FB_VERIFY_ON && !(sv = fb_subverify_new(replay))) return FB_ENOMEM;
+    fb_verify_options_t v = verify ? *verify : (fb_verify_options_t){0};
+    if (!replay || fb_endpoint_check(replay) != 0 || (v.mode != FB_VERIFY_ON && v.mode != FB_VERIFY_OFF) ||
+        (!v.keys && v.nkeys))
+        return FB_EINVAL;
+    if (v.mode == FB_VERIFY_ON && !(sv = fb_subverify_new(replay))) return FB_ENOMEM;
+    if (sv && v.keys && fb_subverify_pin(sv, v.keys, v.nkeys) != FB_OK) {
+        fb_subverify_destroy(&sv);
+        return FB_EINVAL;
+    }
     int rc = fb_replay_scan(replay, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms, &tally, sv);
     fb_subverify_destroy(&sv);
     return rc == FB_OK && tally.failed ? FB_EVERIFY : rc;
@@ -169,8 +176,7 @@ int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const *patterns
                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
                    int timeout_ms)
 {
-    return fb_replay_verify(replay, FB_VERIFY_ON, patterns, npatterns, from_seq, since_us, limit, fn, arg,
-                            timeout_ms);
+    return fb_replay_verify(replay, NULL, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms);
 }
 
 int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
@@ -178,5 +184,5 @@ int fb_replay(const char *replay_endpoint, const char *const *patterns, int npat
               int timeout_ms)
 {
     fb_endpoint_opts_t o = {.endpoint = replay_endpoint};
-    return fb_replay_verify(&o, FB_VERIFY_ON, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms);
+    return fb_replay_verify(&o, NULL, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms);
 }

@@ -252,18 +252,17 @@ int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode)
     return FB_OK;
 }
 
+int fb_subscriber_pin_keys(fb_subscriber_t *self, const fb_signing_key_t *keys, size_t nkeys)
+{
+    if (!keys && nkeys) return FB_EINVAL;
+    return fb_subverify_pin(self->sv, keys, nkeys);
+}
+
 int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay)
 {
     if (!replay || self->replay || self->verify_replay || fb_endpoint_check(replay) != 0) return FB_EINVAL;
-    fb_endpoint_opts_t *copy = fb_endpoint_dup(replay);
-    fb_subverify_t *sv = copy ? fb_subverify_new(copy) : NULL;
-    if (!sv) {
-        free(copy);
-        return FB_ENOMEM;
-    }
-    fb_subverify_destroy(&self->sv);
-    self->sv = sv;
-    self->verify_replay = copy;
+    if (!(self->verify_replay = fb_endpoint_dup(replay))) return FB_ENOMEM;
+    fb_subverify_set_replay(self->sv, self->verify_replay);
     return FB_OK;
 }
 

@@ -29,6 +29,7 @@ struct fb_subverify {
     void *sock;                       /* DEALER to replay, made at the first look-up */
     fb_verifier_t *v;
     int have_dir;
+    int pinned;        /* the keys were given: never fetched */
     int64_t dir_at_us; /* monotonic: when the directory was last fetched */
     char error[120];   /* why the last look-up failed */
 };
@@ -124,6 +125,26 @@ static int s_directory(fb_subverify_t *self)
     return 0;
 }
 
+void fb_subverify_set_replay(fb_subverify_t *self, const fb_endpoint_opts_t *replay)
+{
+    if (self->sock) zmq_close(self->sock);
+    self->sock = NULL;
+    self->replay = replay;
+}
+
+int fb_subverify_pin(fb_subverify_t *self, const fb_signing_key_t *keys, size_t n)
+{
+    fb_verifier_clear_keys(self->v);
+    for (size_t i = 0; i < n; i++) {
+        if (strnlen(keys[i].member, sizeof(keys[i].member)) == sizeof(keys[i].member)) return FB_EINVAL;
+        if (fb_verifier_add_key(self->v, keys[i].member, keys[i].key_id, keys[i].public_key, keys[i].valid_from_us,
+                                keys[i].valid_until_us) != 0)
+            return keys[i].member[0] ? FB_ENOMEM : FB_EINVAL;
+    }
+    self->have_dir = self->pinned = 1;
+    return FB_OK;
+}
+
 /* Reads p's seal; returns 0, or -1 when it is not one. */
 static int s_seal(const Fedbus__SealProof *p, fb_seal_t *out)
 {
@@ -156,7 +177,7 @@ static int s_proof(fb_subverify_t *self, const Fedbus__SealProof *p)
     for (size_t i = 0; i < p->n_entries; i++) memcpy(entries[i], p->entries[i].data, FB_SHA256_LEN);
     const uint8_t(*e)[FB_SHA256_LEN] = (const uint8_t(*)[FB_SHA256_LEN])entries;
     int rc = FB_VERIFIER_UNKNOWN_KEY;
-    if (self->have_dir) rc = fb_verifier_add_proof(self->v, &seal, e, p->n_entries, 0, why, sizeof(why));
+    if (self->have_dir) rc = fb_verifier_add_proof(self->v, &seal, e, p->n_entries, self->pinned, why, sizeof(why));
     if (rc == FB_VERIFIER_UNKNOWN_KEY) {
         /* The first seal, or a key rotated in since: the directory again
          * (not in a loop: a key it still lacks then fails the seal). A

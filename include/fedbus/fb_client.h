@@ -250,6 +250,31 @@ typedef enum {
 #define FB_MSG_BROKER 3        /* the broker's own (origin _fedbus, e.g. _fedbus.health): no origin seals it;
                                   trusted as coming over the authenticated link */
 
+/* One signing key of a member, valid in [valid_from_us, valid_until_us)
+ * (valid_until_us 0: no end), as a member directory holds it. */
+typedef struct {
+    char member[33];
+    uint8_t key_id[8];     /* the first 8 bytes of SHA-256(public_key) */
+    uint8_t public_key[32]; /* Ed25519 */
+    int64_t valid_from_us, valid_until_us;
+} fb_signing_key_t;
+
+/* How fb_replay_verify() verifies. Zero-initialised: on, with the keys the
+ * broker serves. */
+typedef struct {
+    fb_verify_mode_t mode;
+    const fb_signing_key_t *keys; /* nkeys pinned keys (e.g. read from a directory the broker's key signed,
+                                     `fedbus member export-directory --sign`): checked against them alone,
+                                     the broker's are never fetched; NULL: the broker's */
+    size_t nkeys;
+} fb_verify_options_t;
+
+/* Pins the keys the subscriber checks seals with (copied; nkeys 0 pins
+ * none: every seal then fails): the broker's directory is not fetched.
+ * Returns FB_OK, FB_EINVAL (keys NULL with nkeys > 0, a member id not 1-32
+ * characters) or FB_ENOMEM. */
+FB_EXPORT int fb_subscriber_pin_keys(fb_subscriber_t *self, const fb_signing_key_t *keys, size_t nkeys);
+
 /* Sets how the subscriber verifies (FB_VERIFY_ON or FB_VERIFY_OFF), from
  * the next message on. Returns FB_OK, or FB_EINVAL for another mode. */
 FB_EXPORT int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode);
@@ -266,14 +291,15 @@ FB_EXPORT int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_
 /* How many messages failed verification so far (0 when self is NULL). */
 FB_EXPORT uint64_t fb_subscriber_failed(const fb_subscriber_t *self);
 
-/* fb_replay_opts() with verification as mode says. With FB_VERIFY_ON each
+/* fb_replay_opts() with verification as verify says (NULL: on, with the
+ * broker's keys). With FB_VERIFY_ON each
  * chunk is asked with its proofs, and fn is handed every message with
  * fb_message_verified() set, those that fail too (so that the caller can
  * name them; fn must look at it); the call then returns FB_EVERIFY when
  * any failed and nothing else went wrong. */
-FB_EXPORT int fb_replay_verify(const fb_endpoint_opts_t *replay, fb_verify_mode_t mode, const char *const *patterns,
-                               int npatterns, uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn,
-                               void *arg, int timeout_ms);
+FB_EXPORT int fb_replay_verify(const fb_endpoint_opts_t *replay, const fb_verify_options_t *verify,
+                               const char *const *patterns, int npatterns, uint64_t from_seq, int64_t since_us,
+                               uint32_t limit, fb_replay_fn fn, void *arg, int timeout_ms);
 
 /* ---- messages ---- */
 

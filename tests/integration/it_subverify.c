@@ -236,7 +236,7 @@ static void test_an_edited_envelope_fails_in_fb_replay(void **state)
     assert_string_equal(t.failed_id, s_edited_id);
     memset(&t, 0, sizeof(t));
     fb_endpoint_opts_t e = th_endpoint(&s_t, s_t.replay, "kr-incheon");
-    assert_int_equal(fb_replay_verify(&e, FB_VERIFY_OFF, pat, 1, 0, 0, 0, s_tally_fn, &t, 10000), FB_OK);
+    assert_int_equal(fb_replay_verify(&e, &(fb_verify_options_t){.mode = FB_VERIFY_OFF}, pat, 1, 0, 0, 0, s_tally_fn, &t, 10000), FB_OK);
     assert_int_equal(t.other, S_BUSAN);
 }
 
@@ -264,6 +264,40 @@ static void test_the_cli_reports_an_edited_envelope_and_exits_3(void **state)
                     "'*.kr-busan' 2>&1",
               FEDBUS_CLI_BIN, s_t.feed, s_t.replay, k->file, s_t.broker_keys.pub_file);
     if (rc != 0 || strstr(out, "failed verification")) fail_msg("tail --no-verify exited %d: %s", rc, out);
+    free(out);
+}
+
+static void test_the_cli_checks_against_a_pinned_directory_signed_by_the_broker(void **state)
+{
+    (void)state;
+    const th_keys_t *k = th_member(&s_t, "kr-incheon");
+    char *out, dir[300];
+    snprintf(dir, sizeof(dir), "%s/signed-directory.json", s_t.dir);
+    assert_int_equal(s_sh(NULL, "%s member export-directory '--pg=%s' --sign=%s > %s", FEDBUS_CLI_BIN, s_t.conninfo,
+                          s_t.broker_keys.file, dir),
+                     0);
+    char flags[2048];
+    snprintf(flags, sizeof(flags), "--replay=%s --keys=%s --broker-key=%s --directory=%s --directory-key=%s",
+             s_t.replay, k->file, s_t.broker_keys.pub_file, dir, s_t.broker_keys.pub_file);
+    int rc = s_sh(&out, "%s replay %s '*.kr-seoul' 2>&1", FEDBUS_CLI_BIN, flags);
+    if (rc != 0 || strstr(out, "failed verification")) fail_msg("replay --directory exited %d: %s", rc, out);
+    free(out);
+    /* Pinned keys that are not kr-seoul's: every message of kr-seoul fails. */
+    char other[300];
+    snprintf(other, sizeof(other), "%s/other-directory.json", s_t.dir);
+    assert_int_equal(s_sh(NULL, "sed 's/kr-seoul/kr-nobody/g' %s > %s", dir, other), 0);
+    rc = s_sh(&out, "%s replay --replay=%s --keys=%s --broker-key=%s --directory=%s --limit=1 '*.kr-seoul' 2>&1",
+              FEDBUS_CLI_BIN, s_t.replay, k->file, s_t.broker_keys.pub_file, other);
+    if (rc != 3 || !strstr(out, "not a key of kr-seoul")) fail_msg("replay --directory (other keys) exited %d: %s", rc, out);
+    free(out);
+    /* Edited, the signed directory is refused (exit 2), as is a key without a directory. */
+    rc = s_sh(&out, "%s replay --replay=%s --keys=%s --broker-key=%s --directory=%s --directory-key=%s '*.kr-seoul' 2>&1",
+              FEDBUS_CLI_BIN, s_t.replay, k->file, s_t.broker_keys.pub_file, other, s_t.broker_keys.pub_file);
+    if (rc != 2 || !strstr(out, "--directory=")) fail_msg("replay with an edited signed directory exited %d: %s", rc, out);
+    free(out);
+    rc = s_sh(&out, "%s tail --directory-key=%s --feed=%s '*.kr-seoul' 2>&1", FEDBUS_CLI_BIN,
+              s_t.broker_keys.pub_file, s_t.feed);
+    if (rc != 2 || !strstr(out, "give one")) fail_msg("tail --directory-key alone exited %d: %s", rc, out);
     free(out);
 }
 
@@ -364,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_an_envelope_edited_in_postgresql_fails_in_the_subscriber),
         cmocka_unit_test(test_an_edited_envelope_fails_in_fb_replay),
         cmocka_unit_test(test_the_cli_reports_an_edited_envelope_and_exits_3),
+        cmocka_unit_test(test_the_cli_checks_against_a_pinned_directory_signed_by_the_broker),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

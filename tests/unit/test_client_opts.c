@@ -140,8 +140,14 @@ static void test_verification_options_refuse_what_they_cannot_use(void **state)
     assert_int_equal(fb_subscriber_verify_via(feed_only, &plain), FB_EINVAL); /* once */
     assert_int_equal(fb_subscriber_failed(feed_only), 0);
     assert_int_equal(fb_subscriber_failed(NULL), 0);
-    assert_int_equal(fb_replay_verify(&plain, (fb_verify_mode_t)7, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
-    assert_int_equal(fb_replay_verify(NULL, FB_VERIFY_ON, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
+    fb_verify_options_t bad_mode = {.mode = (fb_verify_mode_t)7}, no_keys = {.nkeys = 1};
+    assert_int_equal(fb_replay_verify(&plain, &bad_mode, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
+    assert_int_equal(fb_replay_verify(&plain, &no_keys, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
+    assert_int_equal(fb_replay_verify(NULL, NULL, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
+    fb_signing_key_t nameless = {.member = ""};
+    assert_int_equal(fb_subscriber_pin_keys(feed_only, NULL, 1), FB_EINVAL);
+    assert_int_equal(fb_subscriber_pin_keys(feed_only, &nameless, 1), FB_EINVAL);
+    assert_int_equal(fb_subscriber_pin_keys(feed_only, NULL, 0), FB_OK);
     assert_int_equal(fb_message_verified(NULL), FB_MSG_NOT_CHECKED);
     assert_string_equal(fb_message_verify_detail(NULL), "");
     fb_subscriber_destroy(&feed_only);
