@@ -1,4 +1,4 @@
-/* fb_signed_dir.c — the member directory wrapped and signed with the broker's key, and opened again. */
+/* fb_signed_dir.c — the member directory wrapped and signed with the broker's key, opened again, and its signing keys read for a subscriber to pin. */
 #include "fb_signed_dir.h"
 
 #include "fb_archive.h"
