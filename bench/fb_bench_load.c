@@ -61,6 +61,8 @@ typedef struct {
     long long rate;
     char feed[256];
     char keys[512], broker_key[512]; /* the subscribers' CURVE keys (fb_curve) */
+    char replay[256];                /* ... and what they verify through */
+    int verify;
     long long subscribers;
     long long duration;
     long long idle;
@@ -92,6 +94,12 @@ static const fb_cfg_key_t s_keys[] = {
      "0 = closed loop, as fast as acks allow; N = open loop, N messages/s in total"},
     {"feed", FB_CFG_STR, S_FIELD(feed), "", 0, 0,
      "broker feed endpoint for the subscribers (empty = no subscriber)"},
+    {"replay", FB_CFG_STR, S_FIELD(replay), "", 0, 0,
+     "broker replay endpoint the subscribers verify through, with keys (empty: the feed's host, its port + 1,"
+     " as bench/run and bench/ab lay them out)"},
+    {"verify", FB_CFG_BOOL, S_INT(verify), "true", 0, 0,
+     "with keys: the subscribers verify every message (the library's default; signed by the nodes); without"
+     " keys nothing is signed and they do not"},
     {"keys", FB_CFG_STR, S_FIELD(keys), "", 0, 0,
      "a member's secret key file: the subscribers reach a broker run with keys (with broker-key; not --broker)"},
     {"broker-key", FB_CFG_STR, S_FIELD(broker_key), "", 0, 0, "the broker's public key file, or its Z85"},
@@ -165,6 +173,7 @@ typedef struct {
     int64_t *deliv_us;  /* with --latency-log (first subscriber): per (connection, counter) */
     int64_t *stored_us; /* ... and created_at -> the broker's stored_at_us */
     uint64_t received, duplicates, foreign, warm, errors;
+    uint64_t verified, unverified, verify_failed; /* how messages fared in verification */
     int64_t last_at;
     int failed;
     char error[320];
@@ -610,6 +619,23 @@ static void *s_group_main(void *arg)
 
 /* ---------------------------------------------------------- subscriber -- */
 
+/* Sets how sub verifies: through replay with keys (--verify), else not at
+ * all (trust off: nothing is signed). Returns FB_OK or an error. */
+static int s_sub_verify(fb_subscriber_t *sub)
+{
+    if (!s_curve.on || !s_cfg.verify) return fb_subscriber_set_verify(sub, FB_VERIFY_OFF);
+    char ep[300];
+    const char *colon = strrchr(s_cfg.feed, ':');
+    if (s_cfg.replay[0]) snprintf(ep, sizeof(ep), "%s", s_cfg.replay);
+    else if (colon) snprintf(ep, sizeof(ep), "%.*s:%d", (int)(colon - s_cfg.feed), s_cfg.feed, atoi(colon + 1) + 1);
+    else return FB_EINVAL;
+    fb_endpoint_opts_t replay = {.endpoint = ep,
+                                 .curve_serverkey = s_curve.server_key,
+                                 .curve_publickey = s_curve.public_key,
+                                 .curve_secretkey = s_curve.secret_key};
+    return fb_subscriber_verify_via(sub, &replay);
+}
+
 static void *s_sub_main(void *arg)
 {
     s_sub_t *s = arg;
@@ -621,7 +647,7 @@ static void *s_sub_main(void *arg)
         feed.curve_secretkey = s_curve.secret_key;
     }
     fb_subscriber_t *sub = fb_subscriber_open(&feed, NULL);
-    if (!sub || fb_subscriber_add(sub, "event") != FB_OK) {
+    if (!sub || fb_subscriber_add(sub, "event") != FB_OK || s_sub_verify(sub) != FB_OK) {
         snprintf(s->error, sizeof(s->error), "cannot subscribe to %s", s_cfg.feed);
         s->failed = 1;
         __atomic_add_fetch(&s_subs_ready, 1, __ATOMIC_RELEASE);
@@ -635,7 +661,11 @@ static void *s_sub_main(void *arg)
         uint8_t id[16];
         int conn;
         uint32_t counter;
-        if (rc == FB_OK) {
+        if (rc == FB_EVERIFY) s->verify_failed++; /* delivered flagged: counted, and the run fails */
+        if (rc == FB_OK || rc == FB_EVERIFY) {
+            int v = fb_message_verified(&msg);
+            if (v == FB_MSG_VERIFIED) s->verified++;
+            else if (v != FB_MSG_NOT_CHECKED && v != FB_MSG_FAILED) s->unverified++;
             if (fb_uuid_parse(msg.message_id, id) != 0 || s_id_parse(id, &conn, &counter) != 0 ||
                 conn >= s_nconns) {
                 s->foreign++;
@@ -950,7 +980,8 @@ int main(int argc, char **argv)
         k += conns[i].nlat;
     }
     fb_bench_sort(acks, k);
-    uint64_t delivered_min = s_nsubs ? UINT64_MAX : 0, dup_del = 0, foreign = 0;
+    uint64_t delivered_min = s_nsubs ? UINT64_MAX : 0, dup_del = 0, foreign = 0, verified = 0, unverified = 0,
+             verify_failed = 0;
     int64_t last_del = s_start_mono;
     k = 0;
     for (int i = 0; i < s_nsubs; i++) {
@@ -960,6 +991,9 @@ int main(int argc, char **argv)
         if (s->received < delivered_min) delivered_min = s->received;
         dup_del += s->duplicates;
         foreign += s->foreign;
+        verified += s->verified;
+        unverified += s->unverified;
+        verify_failed += s->verify_failed;
         if (s->last_at > last_del) last_del = s->last_at;
         if (!error && s->failed) error = s->error;
     }
@@ -994,8 +1028,12 @@ int main(int argc, char **argv)
     uint64_t missing_acks = total - nacked;
     uint64_t missing_del = s_nsubs ? (accepted + duplicates) - delivered_min : 0;
     double elapsed = (double)(last_ack - s_start_mono) / 1e6;
-    int ok = missing_acks == 0 && rejected == 0 && missing_del == 0 && !error && !s_stop;
+    int ok = missing_acks == 0 && rejected == 0 && missing_del == 0 && verify_failed == 0 && !error && !s_stop;
     char lost[160];
+    if (!error && verify_failed) {
+        snprintf(lost, sizeof(lost), "%llu deliveries failed verification", (unsigned long long)verify_failed);
+        error = lost;
+    }
     if (!error && (missing_acks || missing_del)) {
         snprintf(lost, sizeof(lost), "%llu acks missing, %llu deliveries missing",
                  (unsigned long long)missing_acks, (unsigned long long)missing_del);
@@ -1040,6 +1078,9 @@ int main(int argc, char **argv)
     S_SETI("missing_deliveries", missing_del);
     S_SETI("duplicate_deliveries", dup_del);
     S_SETI("foreign_deliveries", foreign);
+    S_SETI("verified_deliveries", verified);
+    S_SETI("unverified_deliveries", unverified);
+    S_SETI("failed_verification", verify_failed);
     S_SETF("delivery_elapsed_s", (double)(last_del - s_start_mono) / 1e6);
     S_SETF("delivery_p50_ms", s_ms(fb_bench_rank(dels, dn, 0.50)));
     S_SETF("delivery_p99_ms", s_ms(fb_bench_rank(dels, dn, 0.99)));

@@ -54,6 +54,13 @@ static void s_take(fb_identity_t *self)
     self->last_valid = 0;
 }
 
+const fb_memberdir_t *fb_identity_directory(fb_identity_t *self)
+{
+    if (!self->members) return NULL;
+    s_take(self);
+    return self->dir;
+}
+
 int fb_identity_refresh(fb_identity_t *self)
 {
     if (!self->members) return 0;

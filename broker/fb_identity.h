@@ -52,6 +52,10 @@ void fb_identity_of(fb_identity_t *self, const zmq_msg_t *msg, fb_peer_id_t *out
  * NULL) to the member when there is one. FB_ADMIT_OK when nobody is checked. */
 fb_admit_t fb_identity_admit(fb_identity_t *self, const char *id, const char *key, const fb_member_t **m);
 
+/* The directory in force (borrowed: valid until the next call here), or
+ * NULL when nobody is checked. */
+const fb_memberdir_t *fb_identity_directory(fb_identity_t *self);
+
 /* One line for a peer that may not go on, e.g. "member kr-seoul is
  * revoked", into buf; returns buf. */
 const char *fb_identity_why(const fb_peer_id_t *p, char *buf, size_t size);

@@ -109,6 +109,15 @@ out:
     return rc;
 }
 
+int fb_replay_proofs_of(fb_replay_proofs_t *p, fb_store_t *reader, const char *origin, uint64_t origin_seq)
+{
+    s_fill_t f = {p, 0, 0};
+    const char *origins[] = {origin};
+    int rc = fb_store_seal_proofs(reader, origins, &origin_seq, 1, s_add, &f) == 0 && !f.failed ? 0 : -1;
+    if (rc != 0) fb_replay_proofs_clear(p);
+    return rc;
+}
+
 void fb_replay_proofs_clear(fb_replay_proofs_t *p)
 {
     for (size_t i = 0; i < p->n; i++) s_item_free(p->items[i]);

@@ -33,6 +33,11 @@ typedef struct {
  * out of memory). */
 int fb_replay_proofs_fill(fb_replay_proofs_t *p, fb_store_t *reader, const ProtobufCBinaryData *envs, size_t n);
 
+/* Reads the proof(s) of origin's envelope of origin_seq into *p (none when
+ * no seal covers it). The caller checks first that the reader may read
+ * that envelope. Returns 0, or -1 as fb_replay_proofs_fill(). */
+int fb_replay_proofs_of(fb_replay_proofs_t *p, fb_store_t *reader, const char *origin, uint64_t origin_seq);
+
 /* Frees what fill made; p is empty again. */
 void fb_replay_proofs_clear(fb_replay_proofs_t *p);
 

@@ -18,6 +18,7 @@
 #include "fb_log.h"
 #include "fb_pace.h"
 #include "fb_readperm.h"
+#include "fb_replay_lookup.h"
 #include "fb_replay_proofs.h"
 #include "fb_reply.h"
 #include "fb_time.h"
@@ -347,6 +348,33 @@ static int s_narrow(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer
     return 0;
 }
 
+/* Answers a look-up (fb_replay_lookup.h) in one chunk. */
+static void s_lookup(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer_id_t *peer,
+                     const Fedbus__ReplayRequest *req)
+{
+    Fedbus__ReplayChunk ch = FEDBUS__REPLAY_CHUNK__INIT;
+    fb_replay_lookup_t l = {0};
+    const char *detail = "store error: retry";
+    zmq_msg_t body;
+    int64_t us;
+    int why = fb_store_check(self->reader) != 0 ? -1
+                                                 : fb_replay_lookup_fill(&l, self->reader, self->identity, peer, req,
+                                                                         &ch, &detail);
+    if (why < 0) fb_warn("replay: %s", fb_store_error(self->reader));
+    if (why) {
+        fb_replay_lookup_clear(&l);
+        s_replay_error(self, ident, req->request_id,
+                       why < 0 ? FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE : why, detail, 0);
+        return;
+    }
+    ch.request_id = req->request_id;
+    ch.head_seq = self->head;
+    s_horizon(self, &ch.first_seq, &us);
+    if (s_pack(&ch, &body) == 0) fb_reply_send(self->router, ident, &body);
+    fb_replay_lookup_clear(&l);
+    self->stats->replays++;
+}
+
 /* Starts the replay req asks for, or answers why not. */
 static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer_id_t *peer,
                     const Fedbus__ReplayRequest *req)
@@ -354,6 +382,10 @@ static void s_start(fb_replay_srv_t *self, const zmq_msg_t *ident, const fb_peer
     const char *detail;
     if (peer->checked && peer->admit != FB_ADMIT_OK) {
         s_refuse(self, ident, peer, req->request_id);
+        return;
+    }
+    if (fb_replay_lookup_wanted(req)) {
+        s_lookup(self, ident, peer, req);
         return;
     }
     char buf[192];

@@ -93,6 +93,15 @@ struct fb_proofs_seal;
 int fb_store_seal_proofs(fb_store_t *self, const char *const *origins, const uint64_t *seqs, size_t n,
                          void (*fn)(void *arg, const struct fb_proofs_seal *seal), void *arg);
 
+/* Calls fn(arg, topic) with the topic of each stored envelope of origin
+ * with origin_seq (one, unless a message was sent again under a sequence
+ * already used) until fn returns non-zero; global_seq (0: unknown) narrows
+ * the look-up to that row (one index probe, where origin and origin_seq
+ * alone read every row of the origin). Returns 1 when fn did, 0 when it
+ * never did (or nothing is stored), -1 on a store error (fb_store_error()). */
+int fb_store_topics_of(fb_store_t *self, const char *origin, uint64_t origin_seq, uint64_t global_seq,
+                       int (*fn)(void *arg, const char *topic), void *arg);
+
 /* sql (borrowed until the next append returns; NULL or "": none) runs in
  * the next fb_store_append()'s transaction, after the rows and before
  * COMMIT, and fails it when it fails: what must be stored with the rows or

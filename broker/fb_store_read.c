@@ -284,3 +284,27 @@ int fb_store_seal_proofs(fb_store_t *self, const char *const *origins, const uin
 {
     return fb_proofs_covering(self->conn, origins, seqs, n, fn, arg, self->error, sizeof(self->error)) ? FB_ESTORE : FB_OK;
 }
+
+int fb_store_topics_of(fb_store_t *self, const char *origin, uint64_t origin_seq, uint64_t global_seq,
+                       int (*fn)(void *arg, const char *topic), void *arg)
+{
+    char seq[24], gseq[24];
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)(origin_seq <= INT64_MAX ? origin_seq : INT64_MAX));
+    snprintf(gseq, sizeof(gseq), "%llu", (unsigned long long)(global_seq <= INT64_MAX ? global_seq : INT64_MAX));
+    const char *p[] = {origin, seq, gseq};
+    PGresult *r = PQexecParams(self->conn,
+                               global_seq ? "SELECT topic FROM fedbus_messages WHERE global_seq = $3::bigint"
+                                            " AND origin = $1 AND origin_seq = $2::bigint"
+                                          : "SELECT topic FROM fedbus_messages WHERE origin = $1"
+                                            " AND origin_seq = $2::bigint AND $3::bigint = 0",
+                               3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fb_store_fail(self, "looking up an envelope by origin_seq", r);
+        PQclear(r);
+        return -1;
+    }
+    int found = 0;
+    for (int i = 0; i < PQntuples(r) && !found; i++) found = fn(arg, PQgetvalue(r, i, 0)) != 0;
+    PQclear(r);
+    return found;
+}

@@ -51,6 +51,8 @@ typedef struct {
     char directory[1024];
     char directory_key[1024];
     int require_sealed;
+    /* tail, replay */
+    int no_verify;
 } fb_cli_opts_t;
 
 /* Exit statuses of the admin commands (keygen, member); stable numbers,

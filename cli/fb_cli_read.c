@@ -16,6 +16,7 @@
 #include "fb_cli_print.h"
 #include "fb_cli_probe.h"
 #include "fb_curve.h"
+#include "fb_signed_dir.h"
 #include "fb_time.h"
 #include "fedbus/fedbus.h"
 
@@ -48,6 +49,26 @@ typedef struct {
     {"broker-key", FB_CFG_STR, FB_CLI_STR(broker_key), "", 0, 0,                                              \
      "the broker's public key: its .pub file or 40 characters of Z85 (also FEDBUS_BROKER_KEY)"}
 
+#define S_VERIFY_KEY                                                                                         \
+    {"no-verify", FB_CFG_BOOL, FB_CLI_INT(no_verify), "false", 0, 0,                                         \
+     "print messages without checking their origin's signature (default: checked; see below)"},              \
+    {"directory", FB_CFG_STR, FB_CLI_STR(directory), "", 0, 0,                                                \
+     "check against the keys of this member directory file (`fedbus member export-directory`, best --sign)"  \
+     " instead of the directory the broker serves"},                                                          \
+    {"directory-key", FB_CFG_STR, FB_CLI_STR(directory_key), "", 0, 0,                                        \
+     "the broker's key file (.pub or .key): --directory must be signed with it"}
+
+/* What --help says after the options of tail and replay. */
+#define S_VERIFY_HELP                                                                                         \
+    "Every message is checked against its origin's signature (the seal of its frame, with the origin's key\n"  \
+    "from the member directory the broker serves over the CURVE link). A message that fails (edited after\n"    \
+    "signing, forged, signed with a key outside its window) is not printed: stderr names its message_id,\n"    \
+    "origin and why, and the exit status is 3. Messages published unsigned (broker signatures = optional)\n"   \
+    "and the broker's own _fedbus.health are printed as they are. --directory (with --directory-key) pins the\n" \
+    "keys instead: a directory file the broker's key signed (`fedbus member export-directory --sign`).\n"       \
+    "Exit status: 0 done; 1 failed (broker not reached, history lost, ...); 2 a bad option; 3 a message\n"     \
+    "failed verification.\n"
+
 #define S_FORMAT_KEYS                                                                                         \
     {"format", FB_CFG_STR, FB_CLI_STR(format), "json", 0, 0,                                                  \
      "json (one object per line) or text (time, origin, kind, title; coloured on a terminal unless NO_COLOR)"}, \
@@ -70,6 +91,7 @@ static const fb_cfg_key_t s_tail_keys[] = {
      "where durable cursors live (default $XDG_STATE_HOME/fedbus or ~/.local/state/fedbus)"},
     {"skip-lost", FB_CFG_BOOL, offsetof(s_tail_opts_t, skip_lost), 0, "false", 0, 0,
      "when messages to print were dropped by the broker's retention, say so on stderr and go on (default: exit 1)"},
+    S_VERIFY_KEY,
     S_KEYS_KEYS,
     FB_CFG_END,
 };
@@ -85,6 +107,7 @@ static const fb_cfg_key_t s_replay_keys[] = {
     {"count", FB_CFG_BOOL, FB_CLI_INT(count_only), "false", 0, 0, "print how many messages match, not them"},
     {"timeout-ms", FB_CFG_INT, FB_CLI_INT(timeout_ms), "10000", 1, 3600000, "wait this long for each chunk"},
     S_FORMAT_KEYS,
+    S_VERIFY_KEY,
     S_KEYS_KEYS,
     FB_CFG_END,
 };
@@ -157,6 +180,7 @@ typedef struct {
     int64_t next_save_us, next_report_us;
     const char *feed;       /* the feed endpoint, for the broker watch */
     int have_keys, reached; /* reached: the broker's feed answered the last probe */
+    int failed;             /* a message failed verification: exit 3 */
     int64_t next_probe_us, last_msg_us;
     char patterns[512];     /* the patterns, for the "subscribed" line */
 } s_tail_t;
@@ -230,7 +254,9 @@ static int s_tail_start(s_tail_t *t, const s_tail_opts_t *to, const fb_endpoint_
             fprintf(stderr, "fedbus tail: --since: '%s' is not a time: give %s\n", to->o.since, FB_CLI_TIME_HELP);
             return -1;
         }
-        int rc = fb_replay_opts(replay, NULL, 0, 0, since, 1, s_first, &first, 10000);
+        /* Only where history starts: the messages are checked when printed. */
+        int rc = fb_replay_verify(replay, &(fb_verify_options_t){.mode = FB_VERIFY_OFF}, NULL, 0, 0, since, 1, s_first,
+                                  &first, 10000);
         if (rc != FB_OK) {
             fprintf(stderr, "fedbus tail: --since: cannot ask %s: %s\n", replay->endpoint, fb_strerror(rc));
             return -1;
@@ -265,6 +291,33 @@ static int s_tail_probe(s_tail_t *t, const s_tail_opts_t *to)
     return -1;
 }
 
+/* The keys of --directory into *keys (NULL, 0: none given); returns 0, or
+ * -1 after saying why. */
+static int s_pinned(const char *cmd, const fb_cli_opts_t *o, fb_signing_key_t **keys, size_t *n)
+{
+    char err[600];
+    *keys = NULL;
+    *n = 0;
+    if (!o->directory[0] && o->directory_key[0]) {
+        fprintf(stderr, "fedbus %s: --directory-key checks a --directory: give one\n", cmd);
+        return -1;
+    }
+    if (!o->directory[0]) return 0;
+    if (fb_signed_dir_load_keys(o->directory, o->directory_key, keys, n, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fedbus %s: %s\n", cmd, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Says on stderr that msg failed verification. */
+static void s_report_failed(const char *cmd, const fb_message_t *msg)
+{
+    fprintf(stderr, "fedbus %s: message %s from %s (global_seq %llu, origin_seq %llu) failed verification: %s\n", cmd,
+            msg->message_id[0] ? msg->message_id : "-", msg->origin, (unsigned long long)msg->global_seq,
+            (unsigned long long)msg->origin_seq, fb_message_verify_detail(msg));
+}
+
 /* Receives and prints until done; returns the exit status. */
 static int s_tail_loop(s_tail_t *t, const s_tail_opts_t *to, fb_cli_out_t *out, const fb_curve_t *c)
 {
@@ -278,6 +331,10 @@ static int s_tail_loop(s_tail_t *t, const s_tail_opts_t *to, fb_cli_out_t *out, 
             if (!t->reached) fprintf(stderr, "fedbus tail: subscribed to %s at %s\n", t->patterns, t->feed);
             t->reached = 1;
             fb_cli_out_print(&msg, out);
+            t->last_msg_us = fb_time_mono_us();
+        } else if (r == FB_EVERIFY) {
+            s_report_failed("tail", &msg);
+            t->failed = 1;
             t->last_msg_us = fb_time_mono_us();
         } else if (r == FB_ETIMEOUT || r == FB_EINTR) {
             if (o->idle_s && fb_time_mono_us() - t->last_msg_us > o->idle_s * 1000000) break;
@@ -297,7 +354,7 @@ static int s_tail_loop(s_tail_t *t, const s_tail_opts_t *to, fb_cli_out_t *out, 
         if (s_tail_tick(t, 0) != 0) rc = 1;
     }
     if (s_tail_tick(t, 1) != 0) rc = 1;
-    return rc;
+    return rc ? rc : t->failed ? 3 : 0;
 }
 
 int fb_cli_tail(int argc, char **argv)
@@ -306,7 +363,7 @@ int fb_cli_tail(int argc, char **argv)
     fb_cli_opts_t *o = &to.o;
     int nargs;
     memset(&to, 0, sizeof(to));
-    fb_cli_parse("tail", s_tail_keys, o, argc, argv, &nargs, "PATTERN...");
+    fb_cli_parse_help("tail", s_tail_keys, o, argc, argv, &nargs, "PATTERN...", S_VERIFY_HELP);
     if (nargs == 0) {
         fprintf(stderr, "fedbus tail: name at least one pattern, e.g. cfp or '*.kr-incheon' (see --help)\n");
         return 2;
@@ -320,7 +377,13 @@ int fb_cli_tail(int argc, char **argv)
     char path[700];
     fb_curve_t c;
     fb_endpoint_opts_t feed, replay;
-    if (s_endpoint("tail", o, &c, o->feed, &feed) != 0) return 2;
+    fb_signing_key_t *pinned;
+    size_t npinned;
+    if (s_pinned("tail", o, &pinned, &npinned) != 0) return 2;
+    if (s_endpoint("tail", o, &c, o->feed, &feed) != 0) {
+        free(pinned);
+        return 2;
+    }
     s_endpoint("tail", o, &c, o->replay, &replay);
     fb_cli_probe_keys(&c); /* the probes make a handshake with them */
     t.feed = o->feed;
@@ -330,17 +393,19 @@ int fb_cli_tail(int argc, char **argv)
         snprintf(t.patterns + n, sizeof(t.patterns) - n, "%s%s", i > 1 ? ", " : "", argv[i]);
     }
     int rc = s_tail_probe(&t, &to);
+    if (rc < 0 && !(t.sub = fb_subscriber_open(&feed, &replay))) {
+        fprintf(stderr, "fedbus tail: cannot connect to %s\n", o->feed);
+        rc = 1;
+    }
     if (rc >= 0) {
         fb_curve_clear(&c);
+        free(pinned);
         return rc;
     }
-    t.sub = fb_subscriber_open(&feed, &replay);
-    if (!t.sub) {
-        fb_curve_clear(&c);
-        fprintf(stderr, "fedbus tail: cannot connect to %s\n", o->feed);
-        return 1;
-    }
     for (int i = 1; i <= nargs; i++) fb_subscriber_add(t.sub, argv[i]);
+    fb_subscriber_set_verify(t.sub, o->no_verify ? FB_VERIFY_OFF : FB_VERIFY_ON);
+    if (pinned) fb_subscriber_pin_keys(t.sub, pinned, npinned);
+    free(pinned);
     rc = s_tail_start(&t, &to, &replay, path, sizeof(path)) == 0 ? 0 : 1;
     fb_curve_clear(&c);
     if (!rc && t.reached) fprintf(stderr, "fedbus tail: subscribed to %s at %s\n", t.patterns, t.feed);
@@ -371,6 +436,21 @@ static int s_replay_times(const fb_cli_opts_t *o, int64_t *since, fb_cli_out_t *
     return 0;
 }
 
+/* replay's printer: what fails verification is reported, not printed. */
+typedef struct {
+    fb_cli_out_t *out;
+    int failed;
+} s_replay_print_t;
+
+static int s_replay_print(const fb_message_t *msg, void *arg)
+{
+    s_replay_print_t *p = arg;
+    if (fb_message_verified(msg) != FB_MSG_FAILED) return fb_cli_out_print(msg, p->out);
+    s_report_failed("replay", msg);
+    p->failed = 1;
+    return 0;
+}
+
 int fb_cli_replay(int argc, char **argv)
 {
     static fb_cli_opts_t o;
@@ -378,7 +458,7 @@ int fb_cli_replay(int argc, char **argv)
     int64_t since = 0;
     fb_cli_out_t out;
     char msg[600];
-    fb_cli_parse("replay", s_replay_keys, &o, argc, argv, &nargs, "[PATTERN...]");
+    fb_cli_parse_help("replay", s_replay_keys, &o, argc, argv, &nargs, "[PATTERN...]", S_VERIFY_HELP);
     if (s_check_patterns("replay", nargs, argv) || fb_cli_out_init(&out, "replay", o.format, o.lang, o.pretty) ||
         s_norm("replay", "replay", o.replay, sizeof(o.replay)) || s_replay_times(&o, &since, &out))
         return 2;
@@ -386,25 +466,36 @@ int fb_cli_replay(int argc, char **argv)
     out.progress = isatty(STDERR_FILENO);
     fb_curve_t c;
     fb_endpoint_opts_t e;
-    if (s_endpoint("replay", &o, &c, o.replay, &e) != 0) return 2;
+    fb_verify_options_t v = {.mode = o.no_verify ? FB_VERIFY_OFF : FB_VERIFY_ON};
+    fb_signing_key_t *pinned;
+    if (s_pinned("replay", &o, &pinned, &v.nkeys) != 0) return 2;
+    v.keys = pinned;
+    if (s_endpoint("replay", &o, &c, o.replay, &e) != 0) {
+        free(pinned);
+        return 2;
+    }
     fb_cli_probe_keys(&c);
     int rc = fb_cli_check(FB_ROLE_REPLAY, o.replay, c.on, msg, sizeof(msg));
     if (rc != 0) {
         fb_curve_clear(&c);
+        free(pinned);
         fprintf(stderr, "fedbus replay: %s\n", msg);
         return rc == 2 ? 2 : 1;
     }
-    rc = fb_replay_opts(&e, (const char *const *)argv + 1, nargs, (uint64_t)o.from_seq, since, (uint32_t)o.limit,
-                        fb_cli_out_print, &out, (int)o.timeout_ms);
+    s_replay_print_t pr = {&out, 0};
+    rc = fb_replay_verify(&e, &v, (const char *const *)argv + 1, nargs, (uint64_t)o.from_seq, since,
+                          (uint32_t)o.limit, s_replay_print, &pr, (int)o.timeout_ms);
     fb_curve_clear(&c);
+    free(pinned);
     fb_cli_out_done(&out);
-    if (rc == FB_OK && o.count_only) printf("%lld\n", out.printed);
+    if ((rc == FB_OK || rc == FB_EVERIFY) && o.count_only) printf("%lld\n", out.printed);
     fflush(stdout);
     if (rc == FB_ELOST) {
         fprintf(stderr, "fedbus replay: history from %s is beyond the broker's retention (dropped);"
                         " --from-seq=0 starts at the oldest message kept\n", o.since[0] ? "--since" : "--from-seq");
         return 1;
     }
+    if (rc == FB_EVERIFY) return 3; /* each one was said on stderr */
     if (rc != FB_OK) {
         fprintf(stderr, "fedbus replay: %s%s\n", fb_strerror(rc), s_hint(rc, &c));
         return 1;

@@ -1,7 +1,8 @@
-/* fb_signed_dir.c — the member directory wrapped and signed with the broker's key, and opened again. */
+/* fb_signed_dir.c — the member directory wrapped and signed with the broker's key, opened again, and its signing keys read for a subscriber to pin. */
 #include "fb_signed_dir.h"
 
 #include "fb_archive.h"
+#include "fb_time.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -86,4 +87,81 @@ json_t *fb_signed_dir_open(const json_t *doc, const uint8_t *broker_pub, int *ch
     json_t *dir = json_loads(text, 0, &je);
     if (!dir) snprintf(err, err_size, "the signed directory's text is not JSON: %s", je.text);
     return dir;
+}
+
+/* A directory key's time (null or absent: 0); returns 0 or -1. */
+static int s_time(const json_t *v, int64_t *us)
+{
+    int off;
+    if (!v || json_is_null(v)) return *us = 0, 0;
+    return json_is_string(v) ? fb_time_parse(json_string_value(v), us, &off) : -1;
+}
+
+/* The signing keys of dir's members into *out (n of them); returns 0 or -1 with err. */
+static int s_keys(const json_t *dir, fb_signing_key_t **out, size_t *n, char *err, size_t err_size)
+{
+    const json_t *members = json_object_get(dir, "members"), *m, *key;
+    size_t i, k;
+    if (!json_is_array(members)) return snprintf(err, err_size, "the member directory has no \"members\" array"), -1;
+    json_array_foreach(members, i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (!id || !*id || strlen(id) >= sizeof((*out)->member))
+            return snprintf(err, err_size, "member %zu of the directory has no valid \"id\"", i + 1), -1;
+        json_array_foreach(json_object_get(m, "keys"), k, key)
+        {
+            fb_signing_key_t *nk = realloc(*out, (*n + 1) * sizeof(*nk));
+            if (!nk) return snprintf(err, err_size, "out of memory"), -1;
+            *out = nk;
+            fb_signing_key_t *t = &nk[*n];
+            memset(t, 0, sizeof(*t));
+            snprintf(t->member, sizeof(t->member), "%s", id);
+            const char *kid = json_string_value(json_object_get(key, "key_id"));
+            const char *pub = json_string_value(json_object_get(key, "public_key"));
+            uint8_t derived[FB_KEY_ID_LEN];
+            if (!kid || !pub || fb_keys_id_parse(kid, t->key_id) != 0 || fb_keys_b64_parse(pub, t->public_key) != 0 ||
+                s_time(json_object_get(key, "valid_from"), &t->valid_from_us) != 0 ||
+                s_time(json_object_get(key, "valid_until"), &t->valid_until_us) != 0)
+                return snprintf(err, err_size, "member %s: key %zu of the directory is not valid", id, k + 1), -1;
+            fb_keys_id(t->public_key, derived);
+            if (memcmp(derived, t->key_id, FB_KEY_ID_LEN) != 0)
+                return snprintf(err, err_size, "member %s: key_id %s is not the id of its public key", id, kid), -1;
+            (*n)++;
+        }
+    }
+    return 0;
+}
+
+int fb_signed_dir_load_keys(const char *path, const char *broker_key, fb_signing_key_t **keys, size_t *n, char *err,
+                            size_t err_size)
+{
+    fb_keys_t bk;
+    json_error_t je;
+    int checked = 0, rc = -1;
+    char why[400];
+    *keys = NULL;
+    *n = 0;
+    if (broker_key && broker_key[0] && fb_keys_read(broker_key, &bk, why, sizeof(why)) != 0) {
+        snprintf(err, err_size, "--directory-key: %s", why);
+        return -1;
+    }
+    json_t *doc = json_load_file(path, 0, &je), *dir = NULL;
+    if (!doc) snprintf(err, err_size, "--directory=%s: %s", path, je.text);
+    else if (!(dir = fb_signed_dir_open(doc, broker_key && broker_key[0] ? bk.sign_public : NULL, &checked, why,
+                                        sizeof(why))))
+        snprintf(err, err_size, "--directory=%s: %s", path, why);
+    else if (broker_key && broker_key[0] && !checked)
+        snprintf(err, err_size, "--directory=%s: not signed, and --directory-key asks for a signed one", path);
+    else if (s_keys(dir, keys, n, why, sizeof(why)) != 0)
+        snprintf(err, err_size, "--directory=%s: %s", path, why);
+    else
+        rc = 0;
+    json_decref(doc);
+    json_decref(dir);
+    if (rc != 0) {
+        free(*keys);
+        *keys = NULL;
+        *n = 0;
+    }
+    return rc;
 }

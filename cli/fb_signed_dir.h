@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "fb_keys.h"
+#include "fedbus/fedbus.h"
 
 #define FB_SIGNED_DIR_DOMAIN "fedbus-directory-v1"
 
@@ -34,5 +35,13 @@ json_t *fb_signed_dir_sign(const json_t *dir, const fb_keys_t *k, int64_t at_us,
  * or NULL with the reason in err (a signature that does not verify, a key
  * that is not broker_pub, a document that is neither). */
 json_t *fb_signed_dir_open(const json_t *doc, const uint8_t *broker_pub, int *checked, char *err, size_t err_size);
+
+/* Reads the member directory file at path (plain, or signed; with
+ * broker_key, a key file, it must be signed by that key) into *keys (n of
+ * them; the caller frees *keys), for a subscriber to pin. Returns 0, or -1
+ * with the reason in err (a file that cannot be read, a signature that
+ * does not verify, a key that is not valid). */
+int fb_signed_dir_load_keys(const char *path, const char *broker_key, fb_signing_key_t **keys, size_t *n, char *err,
+                            size_t err_size);
 
 #endif

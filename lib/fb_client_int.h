@@ -24,6 +24,10 @@
  * reset. */
 int fb_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_t len);
 
+/* Records how msg fared in verification (FB_MSG_*), with why (copied into
+ * msg's arena; NULL or "": none). */
+void fb_message_set_verified(fb_message_t *msg, int status, const char *why);
+
 /* Returns 1 when msg's topic matches one of the patterns (none: every
  * topic matches), else 0. */
 int fb_message_match(const fb_message_t *msg, const char *const *patterns, int npatterns);
@@ -45,6 +49,35 @@ int fb_endpoint_check(const fb_endpoint_opts_t *e);
  * with free()), or NULL when out of memory. */
 fb_endpoint_opts_t *fb_endpoint_dup(const fb_endpoint_opts_t *e);
 
+/* ------------------------------------------------------ fb_subverify.c -- */
+
+struct Fedbus__SealProof;
+typedef struct fb_subverify fb_subverify_t;
+
+/* Returns a verifier that fetches what it lacks from replay (borrowed: it
+ * must outlive it; NULL: nothing is fetched), or NULL when out of memory. */
+fb_subverify_t *fb_subverify_new(const fb_endpoint_opts_t *replay);
+
+/* Accepts NULL and *self_p == NULL; nulls *self_p. */
+void fb_subverify_destroy(fb_subverify_t **self_p);
+
+/* Fetches from replay (borrowed, as with fb_subverify_new()) from now on. */
+void fb_subverify_set_replay(fb_subverify_t *self, const fb_endpoint_opts_t *replay);
+
+/* Pins the n keys (copied): the broker's directory is never fetched.
+ * Returns FB_OK, FB_EINVAL (a member id not 1-32 characters) or FB_ENOMEM. */
+int fb_subverify_pin(fb_subverify_t *self, const fb_signing_key_t *keys, size_t n);
+
+/* Checks and keeps the n proofs of a chunk (the directory is fetched when
+ * they name a key not held). Returns FB_OK or FB_ENOMEM. */
+int fb_subverify_proofs(fb_subverify_t *self, struct Fedbus__SealProof *const *proofs, size_t n);
+
+/* Verifies msg against the seals kept; with fetch, a message no kept seal
+ * covers has its frame's seal fetched from replay first. Records and
+ * returns the verdict: FB_MSG_VERIFIED, FB_MSG_FAILED (also when a proof
+ * could not be fetched), FB_MSG_UNSIGNED or FB_MSG_BROKER. */
+int fb_subverify_check(fb_subverify_t *self, fb_message_t *msg, int fetch);
+
 /* -------------------------------------------------------- fb_replay.c -- */
 
 /* What one replay scan saw besides the messages it handed on. */
@@ -53,14 +86,16 @@ typedef struct {
     uint64_t scanned_last; /* the last one's global_seq (0: none) */
     uint64_t head_seq;     /* the last chunk's head_seq: the broker's head when it was read */
     uint64_t first_seq;    /* the last chunk's first_seq: the first global_seq kept (after FB_ELOST) */
+    uint64_t failed;       /* messages handed on that failed verification */
 } fb_replay_tally_t;
 
 /* fb_replay_opts() without the check of replay's keys, also filling *tally
- * (reset first): catch-up and gap repair page through history with it. A
+ * (reset first); with sv (NULL: nothing verified), chunks are asked with
+ * their proofs and every message handed on is verified by sv first: catch-up and gap repair page through history with it. A
  * scan that returns FB_OK with fewer than limit scanned (limit 0: any) went
  * to the end: every matching message up to tally->head_seq was handed on. */
 int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
-                   int timeout_ms, fb_replay_tally_t *tally);
+                   int timeout_ms, fb_replay_tally_t *tally, fb_subverify_t *sv);
 
 #endif

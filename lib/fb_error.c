@@ -16,6 +16,7 @@ static const char *const s_messages[] = {
     [FB_EINTR] = "interrupted",
     [FB_EFULL] = "full",
     [FB_ELOST] = "beyond the broker's retention: dropped",
+    [FB_EVERIFY] = "failed verification: not what its origin signed",
 };
 
 const char *fb_strerror(int err)

@@ -21,6 +21,8 @@ typedef struct {
     fb_arena_t *arena;
     Fedbus__Envelope *env;
     int tried;
+    int verified;     /* FB_MSG_* */
+    const char *why;  /* in the arena; NULL: "" */
 } s_lazy_t;
 
 static char *s_arena_str(fb_arena_t *arena, const uint8_t *p, size_t n)
@@ -40,7 +42,7 @@ int fb_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_
     char *topic = s_arena_str(arena, h.topic, h.topic_len);
     char *origin = s_arena_str(arena, h.origin, h.origin_len);
     if (!lz || !topic || !origin) return -1;
-    *lz = (s_lazy_t){raw, len, arena, NULL, 0};
+    *lz = (s_lazy_t){raw, len, arena, NULL, 0, FB_MSG_NOT_CHECKED, NULL};
     memset(msg, 0, sizeof(*msg));
     msg->topic = topic;
     msg->origin = origin;
@@ -53,6 +55,26 @@ int fb_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_
     msg->raw_len = len;
     msg->priv_ = lz;
     return 0;
+}
+
+void fb_message_set_verified(fb_message_t *msg, int status, const char *why)
+{
+    s_lazy_t *lz = msg->priv_;
+    if (!lz) return;
+    lz->verified = status;
+    lz->why = why && *why ? s_arena_str(lz->arena, (const uint8_t *)why, strlen(why)) : NULL;
+}
+
+int fb_message_verified(const fb_message_t *msg)
+{
+    const s_lazy_t *lz = msg ? msg->priv_ : NULL;
+    return lz ? lz->verified : FB_MSG_NOT_CHECKED;
+}
+
+const char *fb_message_verify_detail(const fb_message_t *msg)
+{
+    const s_lazy_t *lz = msg ? msg->priv_ : NULL;
+    return lz && lz->why ? lz->why : "";
 }
 
 int fb_message_match(const fb_message_t *msg, const char *const *patterns, int npatterns)

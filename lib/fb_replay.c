@@ -20,7 +20,7 @@
  * (*buf, *len; the caller frees it). Returns FB_OK, FB_EINVAL for a bad
  * pattern, or FB_ENOMEM. */
 static int s_request(const char *const *patterns, int npatterns, uint64_t request_id, uint64_t from_seq,
-                     int64_t since_us, uint32_t limit, uint8_t **buf, size_t *len)
+                     int64_t since_us, uint32_t limit, int proofs, uint8_t **buf, size_t *len)
 {
     size_t room = (size_t)(npatterns ? npatterns : 1) * FB_PATTERN_MAX_PREFIXES;
     char(*prefixes)[FB_TOPIC_MAX + 1] = calloc(room, sizeof(*prefixes));
@@ -40,6 +40,7 @@ static int s_request(const char *const *patterns, int npatterns, uint64_t reques
     req.from_seq = from_seq;
     req.since_us = since_us;
     req.limit = limit;
+    req.proofs = proofs;
     req.n_prefixes = (size_t)nprefix;
     req.prefixes = prefix_ptrs;
     *len = fedbus__replay_request__get_packed_size(&req);
@@ -61,6 +62,7 @@ typedef struct {
     void *arg;
     fb_arena_t *arena; /* the message being handed to fn */
     fb_replay_tally_t *tally;
+    fb_subverify_t *sv; /* NULL: nothing verified */
 } s_scan_t;
 
 /* Hands the envelopes of one chunk to fn. Returns FB_OK and sets *finished
@@ -75,6 +77,10 @@ static int s_chunk(s_scan_t *s, const Fedbus__ReplayChunk *ch, int *finished)
         return ch->error == FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE ? FB_ESTORE
                : ch->error == FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED  ? FB_EREJECTED
                                                                             : FB_EINVAL;
+    if (s->sv && fb_subverify_proofs(s->sv, ch->proofs, ch->n_proofs) != FB_OK) {
+        *finished = 1;
+        return FB_ENOMEM;
+    }
     for (size_t i = 0; i < ch->n_envelopes; i++) {
         fb_message_t msg;
         fb_arena_reset(s->arena);
@@ -84,7 +90,10 @@ static int s_chunk(s_scan_t *s, const Fedbus__ReplayChunk *ch, int *finished)
         }
         s->tally->scanned++;
         s->tally->scanned_last = msg.global_seq;
-        if (fb_message_match(&msg, s->patterns, s->npatterns) && s->fn(&msg, s->arg) != 0) {
+        if (!fb_message_match(&msg, s->patterns, s->npatterns)) continue;
+        /* The chunk brought the proofs of its envelopes: none is fetched. */
+        if (s->sv && fb_subverify_check(s->sv, &msg, 0) == FB_MSG_FAILED) s->tally->failed++;
+        if (s->fn(&msg, s->arg) != 0) {
             *finished = 1;
             return FB_OK;
         }
@@ -120,9 +129,9 @@ static int s_receive(s_scan_t *s, void *sock, uint64_t request_id, int timeout_m
 
 int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
-                   int timeout_ms, fb_replay_tally_t *tally)
+                   int timeout_ms, fb_replay_tally_t *tally, fb_subverify_t *sv)
 {
-    s_scan_t s = {patterns, npatterns, fn, arg, NULL, tally};
+    s_scan_t s = {patterns, npatterns, fn, arg, NULL, tally, sv};
     memset(tally, 0, sizeof(*tally));
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -131,7 +140,7 @@ int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns
     if (npatterns < 0 || npatterns > S_MAX_PATTERNS) return FB_EINVAL;
     if (!(s.arena = fb_arena_new(16 << 10, 16 << 10))) return FB_ENOMEM;
     fb_random(&request_id, sizeof(request_id));
-    int rc = s_request(patterns, npatterns, request_id, from_seq, since_us, limit, &buf, &len);
+    int rc = s_request(patterns, npatterns, request_id, from_seq, since_us, limit, sv != NULL, &buf, &len);
     if (rc == FB_OK) {
         sock = fb_endpoint_open(replay, ZMQ_DEALER, 0, 0);
         if (!sock || zmq_send(sock, buf, len, 0) < 0) rc = FB_EIO;
@@ -143,20 +152,37 @@ int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns
     return rc;
 }
 
+int fb_replay_verify(const fb_endpoint_opts_t *replay, const fb_verify_options_t *verify, const char *const *patterns,
+                     int npatterns, uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
+                     int timeout_ms)
+{
+    fb_replay_tally_t tally;
+    fb_subverify_t *sv = NULL;
+    fb_verify_options_t v = verify ? *verify : (fb_verify_options_t){0};
+    if (!replay || fb_endpoint_check(replay) != 0 || (v.mode != FB_VERIFY_ON && v.mode != FB_VERIFY_OFF) ||
+        (!v.keys && v.nkeys))
+        return FB_EINVAL;
+    if (v.mode == FB_VERIFY_ON && !(sv = fb_subverify_new(replay))) return FB_ENOMEM;
+    if (sv && v.keys && fb_subverify_pin(sv, v.keys, v.nkeys) != FB_OK) {
+        fb_subverify_destroy(&sv);
+        return FB_EINVAL;
+    }
+    int rc = fb_replay_scan(replay, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms, &tally, sv);
+    fb_subverify_destroy(&sv);
+    return rc == FB_OK && tally.failed ? FB_EVERIFY : rc;
+}
+
 int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const *patterns, int npatterns,
                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
                    int timeout_ms)
 {
-    fb_replay_tally_t tally;
-    if (!replay || fb_endpoint_check(replay) != 0) return FB_EINVAL;
-    return fb_replay_scan(replay, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms, &tally);
+    return fb_replay_verify(replay, NULL, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms);
 }
 
 int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
               uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
               int timeout_ms)
 {
-    fb_replay_tally_t tally;
     fb_endpoint_opts_t o = {.endpoint = replay_endpoint};
-    return fb_replay_scan(&o, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms, &tally);
+    return fb_replay_verify(&o, NULL, patterns, npatterns, from_seq, since_us, limit, fn, arg, timeout_ms);
 }

@@ -43,6 +43,8 @@
 typedef struct {
     uint8_t *data;
     size_t len;
+    int verified; /* FB_MSG_*, as checked when it was queued (with its chunk's proofs) */
+    char *why;    /* owned; NULL: none */
 } s_blob_t;
 
 struct fb_subscriber {
@@ -88,6 +90,11 @@ struct fb_subscriber {
     char *feed_endpoint;
     int64_t heard_us;   /* monotonic: the last frame, or the last connection */
     int64_t silence_us; /* how long a silence is borne before connecting again */
+    /* Verification (fb_subverify.c): on unless set off. */
+    fb_subverify_t *sv;
+    fb_endpoint_opts_t *verify_replay; /* owned: fb_subscriber_verify_via() */
+    int verify_off;
+    uint64_t failed; /* messages delivered with FB_EVERIFY */
 };
 
 fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_endpoint_opts_t *replay)
@@ -101,12 +108,15 @@ fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_end
         goto error;
     self->heard_us = fb_time_mono_us();
     self->silence_us = S_SILENCE_US;
+    if (!(self->sv = fb_subverify_new(NULL))) goto error;
     if (replay) {
         /* Head frames only mean something to a subscriber that can repair. */
         const char mark = FB_WIRE_FEED_HEAD_MARK;
         if (!(self->replay = fb_endpoint_dup(replay)) || !(self->seen = malloc(S_SEEN_MAX * sizeof(uint64_t))) ||
             zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, &mark, 1) != 0)
             goto error;
+        fb_subverify_destroy(&self->sv);
+        if (!(self->sv = fb_subverify_new(self->replay))) goto error;
     }
     return self;
 error:;
@@ -124,7 +134,10 @@ fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay
 
 static void s_queue_clear(fb_subscriber_t *self)
 {
-    for (size_t i = self->qhead; i < self->qlen; i++) free(self->queue[i].data);
+    for (size_t i = self->qhead; i < self->qlen; i++) {
+        free(self->queue[i].data);
+        free(self->queue[i].why);
+    }
     self->qhead = self->qlen = 0;
     free(self->held);
     self->held = NULL;
@@ -144,6 +157,8 @@ void fb_subscriber_destroy(fb_subscriber_t **self_p)
     if (self->frame_live) zmq_msg_close(&self->frame);
     for (int i = 0; i < self->nplain; i++) free(self->plain[i]);
     free(self->plain);
+    fb_subverify_destroy(&self->sv);
+    free(self->verify_replay);
     free(self->replay);
     free(self->feed_endpoint);
     free(self);
@@ -230,6 +245,32 @@ uint64_t fb_subscriber_repaired(const fb_subscriber_t *self)
     return self ? self->repaired : 0;
 }
 
+int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode)
+{
+    if (mode != FB_VERIFY_ON && mode != FB_VERIFY_OFF) return FB_EINVAL;
+    self->verify_off = mode == FB_VERIFY_OFF;
+    return FB_OK;
+}
+
+int fb_subscriber_pin_keys(fb_subscriber_t *self, const fb_signing_key_t *keys, size_t nkeys)
+{
+    if (!keys && nkeys) return FB_EINVAL;
+    return fb_subverify_pin(self->sv, keys, nkeys);
+}
+
+int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay)
+{
+    if (!replay || self->replay || self->verify_replay || fb_endpoint_check(replay) != 0) return FB_EINVAL;
+    if (!(self->verify_replay = fb_endpoint_dup(replay))) return FB_ENOMEM;
+    fb_subverify_set_replay(self->sv, self->verify_replay);
+    return FB_OK;
+}
+
+uint64_t fb_subscriber_failed(const fb_subscriber_t *self)
+{
+    return self ? self->failed : 0;
+}
+
 /* Whether the feed brought seq since the last repair. */
 static int s_seen(const fb_subscriber_t *self, uint64_t seq)
 {
@@ -266,6 +307,9 @@ static int s_enqueue(const fb_message_t *msg, void *arg)
     if (!(b->data = malloc(msg->raw_len))) goto oom;
     memcpy(b->data, msg->raw, msg->raw_len);
     b->len = msg->raw_len;
+    b->verified = fb_message_verified(msg);
+    const char *why = fb_message_verify_detail(msg);
+    b->why = *why ? strdup(why) : NULL; /* lost when out of memory: the verdict stays */
     self->qlen++;
     self->covered = msg->global_seq;
     if (self->repairing && !s_seen(self, msg->global_seq)) self->repaired++;
@@ -309,7 +353,8 @@ static int s_fetch(fb_subscriber_t *self)
     fb_replay_tally_t t;
     self->oom = 0;
     int rc = fb_replay_scan(self->replay, (const char *const *)self->patterns, self->npatterns,
-                            self->from_start ? 0 : self->covered + 1, 0, S_CATCHUP_PAGE, s_enqueue, self, 10000, &t);
+                            self->from_start ? 0 : self->covered + 1, 0, S_CATCHUP_PAGE, s_enqueue, self, 10000, &t,
+                            self->verify_off ? NULL : self->sv);
     if (rc == FB_OK && self->oom) rc = FB_ENOMEM; /* what was queued stays; the rest comes next time */
     if (rc == FB_ELOST) return s_lost(self, &t);
     if (rc == FB_OK) self->from_start = 0;
@@ -338,7 +383,13 @@ static int s_deliver_queued(fb_subscriber_t *self, fb_message_t *msg)
     /* The blob backs msg->raw until the next call frees it. */
     self->held = b->data;
     if (self->qhead == self->qlen) self->qhead = self->qlen = 0;
-    if (fb_message_fill(self->arena, msg, b->data, b->len) != 0) return FB_EPROTO;
+    int verified = b->verified;
+    char *why = b->why;
+    b->why = NULL;
+    int rc = fb_message_fill(self->arena, msg, b->data, b->len);
+    if (rc == 0) fb_message_set_verified(msg, verified, why);
+    free(why);
+    if (rc != 0) return FB_EPROTO;
     if (msg->global_seq > self->last_seq) self->last_seq = msg->global_seq;
     return FB_OK;
 }
@@ -481,6 +532,22 @@ static void s_repair_start(fb_subscriber_t *self)
     self->next_repair_us = fb_time_mono_us() + S_REPAIR_GAP_US;
 }
 
+/* The verdict on msg, about to be delivered: FB_OK, or FB_EVERIFY when it
+ * failed (it is delivered flagged). A queued message was checked with its
+ * chunk's proofs; a live one is checked now, its frame's seal fetched when
+ * not kept. */
+static int s_verdict(fb_subscriber_t *self, fb_message_t *msg, int live)
+{
+    if (self->verify_off) {
+        fb_message_set_verified(msg, FB_MSG_NOT_CHECKED, NULL);
+        return FB_OK;
+    }
+    int v = live ? fb_subverify_check(self->sv, msg, self->replay || self->verify_replay) : fb_message_verified(msg);
+    if (v != FB_MSG_FAILED) return FB_OK;
+    self->failed++;
+    return FB_EVERIFY;
+}
+
 int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
 {
     fb_arena_reset(self->arena);
@@ -490,6 +557,7 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
     int64_t deadline = timeout_ms < 0 ? -1 : fb_time_mono_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
         int rc = s_deliver_queued(self, msg);
+        if (rc == FB_OK) return s_verdict(self, msg, 0);
         if (rc != 1) return rc;
         if (self->catchup) {
             /* A replay that failed is retried, but not in a busy loop. */
@@ -536,7 +604,7 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
             /* No head frame yet (or no replay to repair from): the feed is
              * all there is. */
             self->last_seq = self->covered = msg->global_seq;
-            return FB_OK;
+            return s_verdict(self, msg, 1);
         }
         /* Above covered: the next repair brings it, in order. */
         if (self->nseen < S_SEEN_MAX && (!self->nseen || self->seen[self->nseen - 1] < msg->global_seq))

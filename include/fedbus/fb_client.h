@@ -172,7 +172,10 @@ FB_EXPORT int fb_subscriber_from(fb_subscriber_t *self, uint64_t from_seq);
  * messages this subscriber should have had (history asked for, or a gap
  * in the feed to repair) are older than the broker keeps; they are lost,
  * and fb_subscriber_lost() says which global_seqs. The next call goes on
- * from the oldest message kept. */
+ * from the oldest message kept. FB_EVERIFY: msg is filled but failed
+ * verification (fb_message_verified() is FB_MSG_FAILED,
+ * fb_message_verify_detail() says why): handed on flagged, never as good;
+ * the next call goes on after it. */
 FB_EXPORT int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms);
 
 /* The global_seqs of the last loss FB_ELOST reported, *first to *last
@@ -208,7 +211,8 @@ typedef int (*fb_replay_fn)(const fb_message_t *msg, void *arg); /* non-zero sto
  * when the broker refused this member (NOT_AUTHORIZED: suspended, revoked,
  * its key changed), or FB_ELOST when retention dropped history from
  * from_seq or since_us on (nothing, or what came before the broker dropped
- * more, was handed on). */
+ * more, was handed on). Verifies as fb_replay_verify() with FB_VERIFY_ON:
+ * FB_EVERIFY when a message failed (fn was handed it flagged). */
 FB_EXPORT int fb_replay(const char *replay_endpoint, const char *const *patterns, int npatterns,
                         uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
                         int timeout_ms);
@@ -221,7 +225,92 @@ FB_EXPORT int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const
                              uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
                              int timeout_ms);
 
+/* ---- verification (docs/protocol.md, "Proofs in replay") ----
+ *
+ * By default the subscriber and the replay verify every message they
+ * deliver: its bytes are what its origin signed (a seal of the origin's
+ * frame, checked with the origin's Ed25519 key from the member directory,
+ * which the broker serves over the replay socket: the CURVE-authenticated
+ * link to the broker is what the directory is trusted by). A seal covers
+ * a whole frame of its origin (up to 1024 messages): it is fetched and
+ * checked once, then each message costs one SHA-256. A subscriber without
+ * a replay endpoint cannot fetch proofs: its messages are unsigned. */
+
+typedef enum {
+    FB_VERIFY_ON = 0,  /* the default: every message checked, fb_message_verified() says how it fared */
+    FB_VERIFY_OFF = 1, /* nothing checked: every message is FB_MSG_NOT_CHECKED */
+} fb_verify_mode_t;
+
+/* What fb_message_verified() says of a delivered message. */
+#define FB_MSG_FAILED (-1)     /* not what its origin signed (edited, forged, a key outside its window):
+                                  delivered only with FB_EVERIFY */
+#define FB_MSG_NOT_CHECKED 0   /* verification is off */
+#define FB_MSG_VERIFIED 1      /* its origin's seal covers exactly these bytes */
+#define FB_MSG_UNSIGNED 2      /* no seal covers it: published unsigned (broker `signatures = optional`) */
+#define FB_MSG_BROKER 3        /* the broker's own (origin _fedbus, e.g. _fedbus.health): no origin seals it;
+                                  trusted as coming over the authenticated link */
+
+/* One signing key of a member, valid in [valid_from_us, valid_until_us)
+ * (valid_until_us 0: no end), as a member directory holds it. */
+typedef struct {
+    char member[33];
+    uint8_t key_id[8];     /* the first 8 bytes of SHA-256(public_key) */
+    uint8_t public_key[32]; /* Ed25519 */
+    int64_t valid_from_us, valid_until_us;
+} fb_signing_key_t;
+
+/* How fb_replay_verify() verifies. Zero-initialised: on, with the keys the
+ * broker serves. */
+typedef struct {
+    fb_verify_mode_t mode;
+    const fb_signing_key_t *keys; /* nkeys pinned keys (e.g. read from a directory the broker's key signed,
+                                     `fedbus member export-directory --sign`): checked against them alone,
+                                     the broker's are never fetched; NULL: the broker's */
+    size_t nkeys;
+} fb_verify_options_t;
+
+/* Pins the keys the subscriber checks seals with (copied; nkeys 0 pins
+ * none: every seal then fails): the broker's directory is not fetched.
+ * Returns FB_OK, FB_EINVAL (keys NULL with nkeys > 0, a member id not 1-32
+ * characters) or FB_ENOMEM. */
+FB_EXPORT int fb_subscriber_pin_keys(fb_subscriber_t *self, const fb_signing_key_t *keys, size_t nkeys);
+
+/* Sets how the subscriber verifies (FB_VERIFY_ON or FB_VERIFY_OFF), from
+ * the next message on. Returns FB_OK, or FB_EINVAL for another mode. */
+FB_EXPORT int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode);
+
+/* Gives a subscriber opened without a replay endpoint (fb_subscriber_open(
+ * feed, NULL): no catch-up, no repair) one to verify through: the seal of
+ * each live frame and the member keys are fetched from it, once per frame.
+ * replay and its strings are only read during the call. Returns FB_OK;
+ * FB_EINVAL when replay or its endpoint is NULL, a CURVE key is refused, or
+ * the subscriber has a replay endpoint already (it verifies through that);
+ * FB_ENOMEM. */
+FB_EXPORT int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay);
+
+/* How many messages failed verification so far (0 when self is NULL). */
+FB_EXPORT uint64_t fb_subscriber_failed(const fb_subscriber_t *self);
+
+/* fb_replay_opts() with verification as verify says (NULL: on, with the
+ * broker's keys). With FB_VERIFY_ON each
+ * chunk is asked with its proofs, and fn is handed every message with
+ * fb_message_verified() set, those that fail too (so that the caller can
+ * name them; fn must look at it); the call then returns FB_EVERIFY when
+ * any failed and nothing else went wrong. */
+FB_EXPORT int fb_replay_verify(const fb_endpoint_opts_t *replay, const fb_verify_options_t *verify,
+                               const char *const *patterns, int npatterns, uint64_t from_seq, int64_t since_us,
+                               uint32_t limit, fb_replay_fn fn, void *arg, int timeout_ms);
+
 /* ---- messages ---- */
+
+/* How msg fared: FB_MSG_VERIFIED, FB_MSG_UNSIGNED, FB_MSG_BROKER,
+ * FB_MSG_FAILED or FB_MSG_NOT_CHECKED (also for NULL). */
+FB_EXPORT int fb_message_verified(const fb_message_t *msg);
+
+/* Why msg failed verification, or was not verified (e.g. "its entry hash
+ * is not the one its origin signed"); "" when it verified. Never NULL;
+ * valid as long as msg. */
+FB_EXPORT const char *fb_message_verify_detail(const fb_message_t *msg);
 
 /* Returns the message as one line of JSON (no newline), or NULL. The caller
  * frees it with free(). */

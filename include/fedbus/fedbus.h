@@ -32,6 +32,7 @@ typedef enum {
     FB_EINTR = 11,     /* interrupted by a signal */
     FB_EFULL = 12,     /* no room left (a bound reached): retry later */
     FB_ELOST = 13,     /* history asked for was dropped by the broker's retention */
+    FB_EVERIFY = 14,   /* a delivered message failed verification against its origin's seal */
 } fb_err_t;
 
 /* Returns a static, one-line description of err; never NULL. */

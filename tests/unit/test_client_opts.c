@@ -123,6 +123,37 @@ static void test_constructors_refuse_partial_keys_text_not_z85_and_no_endpoint(v
     assert_int_equal(fb_replay_opts(NULL, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
 }
 
+static void test_verification_options_refuse_what_they_cannot_use(void **state)
+{
+    (void)state;
+    fb_endpoint_opts_t plain = {.endpoint = "tcp://127.0.0.1:1"}, none = {.endpoint = NULL};
+    fb_subscriber_t *feed_only = fb_subscriber_open(&plain, NULL), *with_replay = fb_subscriber_open(&plain, &plain);
+    assert_non_null(feed_only);
+    assert_non_null(with_replay);
+    assert_int_equal(fb_subscriber_set_verify(feed_only, (fb_verify_mode_t)7), FB_EINVAL);
+    assert_int_equal(fb_subscriber_set_verify(feed_only, FB_VERIFY_OFF), FB_OK);
+    assert_int_equal(fb_subscriber_set_verify(feed_only, FB_VERIFY_ON), FB_OK);
+    assert_int_equal(fb_subscriber_verify_via(feed_only, NULL), FB_EINVAL);
+    assert_int_equal(fb_subscriber_verify_via(feed_only, &none), FB_EINVAL);
+    assert_int_equal(fb_subscriber_verify_via(with_replay, &plain), FB_EINVAL); /* it verifies through its own */
+    assert_int_equal(fb_subscriber_verify_via(feed_only, &plain), FB_OK);
+    assert_int_equal(fb_subscriber_verify_via(feed_only, &plain), FB_EINVAL); /* once */
+    assert_int_equal(fb_subscriber_failed(feed_only), 0);
+    assert_int_equal(fb_subscriber_failed(NULL), 0);
+    fb_verify_options_t bad_mode = {.mode = (fb_verify_mode_t)7}, no_keys = {.nkeys = 1};
+    assert_int_equal(fb_replay_verify(&plain, &bad_mode, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
+    assert_int_equal(fb_replay_verify(&plain, &no_keys, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
+    assert_int_equal(fb_replay_verify(NULL, NULL, NULL, 0, 1, 0, 0, NULL, NULL, 100), FB_EINVAL);
+    fb_signing_key_t nameless = {.member = ""};
+    assert_int_equal(fb_subscriber_pin_keys(feed_only, NULL, 1), FB_EINVAL);
+    assert_int_equal(fb_subscriber_pin_keys(feed_only, &nameless, 1), FB_EINVAL);
+    assert_int_equal(fb_subscriber_pin_keys(feed_only, NULL, 0), FB_OK);
+    assert_int_equal(fb_message_verified(NULL), FB_MSG_NOT_CHECKED);
+    assert_string_equal(fb_message_verify_detail(NULL), "");
+    fb_subscriber_destroy(&feed_only);
+    fb_subscriber_destroy(&with_replay);
+}
+
 static void test_endpoint_dup_copies_every_string(void **state)
 {
     (void)state;
@@ -229,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_constructors_refuse_a_curve_key_of_the_wrong_length),
         cmocka_unit_test(test_constructors_refuse_partial_keys_text_not_z85_and_no_endpoint),
         cmocka_unit_test(test_endpoint_dup_copies_every_string),
+        cmocka_unit_test(test_verification_options_refuse_what_they_cannot_use),
         cmocka_unit_test(test_publisher_open_with_curve_keys_publishes_over_an_encrypted_connection),
     };
     return cmocka_run_group_tests(tests, s_keys, NULL);
