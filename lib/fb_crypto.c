@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* OpenSSL 3 looks the implementation of EVP_sha256() up in its provider
@@ -168,4 +169,36 @@ int fb_ed25519_verify(const uint8_t pub[FB_ED25519_KEY_LEN], const void *msg, si
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(k);
     return ok ? 1 : 0;
+}
+
+struct fb_ed25519_signer {
+    EVP_PKEY *key;
+    EVP_MD_CTX *ctx;
+};
+
+fb_ed25519_signer_t *fb_ed25519_signer_new(const uint8_t secret[FB_ED25519_KEY_LEN])
+{
+    fb_ed25519_signer_t *self = calloc(1, sizeof(*self));
+    if (!self) return NULL;
+    self->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, secret, FB_ED25519_KEY_LEN);
+    self->ctx = EVP_MD_CTX_new();
+    if (!self->key || !self->ctx) fb_ed25519_signer_destroy(&self);
+    return self;
+}
+
+void fb_ed25519_signer_destroy(fb_ed25519_signer_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    EVP_MD_CTX_free((*self_p)->ctx);
+    EVP_PKEY_free((*self_p)->key); /* OpenSSL clears the secret it held */
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int fb_ed25519_signer_sign(fb_ed25519_signer_t *self, const void *msg, size_t len, uint8_t sig[FB_ED25519_SIG_LEN])
+{
+    size_t slen = FB_ED25519_SIG_LEN;
+    int ok = EVP_MD_CTX_reset(self->ctx) == 1 && EVP_DigestSignInit(self->ctx, NULL, NULL, NULL, self->key) == 1 &&
+             EVP_DigestSign(self->ctx, sig, &slen, msg, len) == 1 && slen == FB_ED25519_SIG_LEN;
+    return ok ? 0 : -1;
 }

@@ -51,6 +51,22 @@ int fb_ed25519_public(const uint8_t secret[FB_ED25519_KEY_LEN], uint8_t pub[FB_E
 int fb_ed25519_sign(const uint8_t secret[FB_ED25519_KEY_LEN], const void *msg, size_t len,
                     uint8_t sig[FB_ED25519_SIG_LEN]);
 
+/* A secret seed made ready for signing once: fb_ed25519_sign() derives the
+ * public key from the seed on every call, which costs as much as the
+ * signature itself; a signer derives it when it is made. */
+typedef struct fb_ed25519_signer fb_ed25519_signer_t;
+
+/* Returns a signer of the secret seed (copied), or NULL when OpenSSL fails
+ * or memory runs out. */
+fb_ed25519_signer_t *fb_ed25519_signer_new(const uint8_t secret[FB_ED25519_KEY_LEN]);
+
+/* Frees the signer and its copy of the seed; accepts NULL and *self_p == NULL. */
+void fb_ed25519_signer_destroy(fb_ed25519_signer_t **self_p);
+
+/* Signs msg as fb_ed25519_sign() does with the signer's seed (the same
+ * signature: Ed25519 is deterministic); returns 0 or -1. */
+int fb_ed25519_signer_sign(fb_ed25519_signer_t *self, const void *msg, size_t len, uint8_t sig[FB_ED25519_SIG_LEN]);
+
 /* Returns 1 when sig is pub's signature of msg, 0 when it is not (or on any
  * failure: a caller never mistakes an error for a good signature). */
 int fb_ed25519_verify(const uint8_t pub[FB_ED25519_KEY_LEN], const void *msg, size_t len,

@@ -78,6 +78,13 @@ int fb_seal_sign(fb_seal_t *s, const uint8_t secret[FB_ED25519_KEY_LEN])
     return n ? fb_ed25519_sign(secret, msg, n, s->signature) : -1;
 }
 
+int fb_seal_sign_with(fb_seal_t *s, fb_ed25519_signer_t *signer)
+{
+    uint8_t msg[FB_SEAL_SIGNED_MAX];
+    size_t n = fb_seal_signed_bytes(s, msg);
+    return n ? fb_ed25519_signer_sign(signer, msg, n, s->signature) : -1;
+}
+
 int fb_seal_verify(const fb_seal_t *s, const uint8_t pub[FB_ED25519_KEY_LEN])
 {
     uint8_t msg[FB_SEAL_SIGNED_MAX];

@@ -67,6 +67,10 @@ size_t fb_seal_signed_bytes(const fb_seal_t *s, uint8_t out[FB_SEAL_SIGNED_MAX])
  * or -1 (also when the seal is not well-formed). */
 int fb_seal_sign(fb_seal_t *s, const uint8_t secret[FB_ED25519_KEY_LEN]);
 
+/* Signs the seal as fb_seal_sign() does, with a signer made once for many
+ * seals (half the CPU time of fb_seal_sign()); returns 0 or -1. */
+int fb_seal_sign_with(fb_seal_t *s, fb_ed25519_signer_t *signer);
+
 /* Returns 1 when s->signature is pub's over the seal, 0 otherwise. */
 int fb_seal_verify(const fb_seal_t *s, const uint8_t pub[FB_ED25519_KEY_LEN]);
 

@@ -10,6 +10,7 @@
 
 struct fb_chain {
     fb_keys_t keys;
+    fb_ed25519_signer_t *signer; /* of keys.sign_secret, made once */
     fb_outbox_t *outbox;
     uint8_t head[FB_SHA256_LEN];
 };
@@ -36,6 +37,10 @@ fb_chain_t *fb_chain_new(const fb_keys_t *keys, fb_outbox_t *outbox)
     if (!self) return NULL;
     self->keys = *keys;
     self->outbox = outbox;
+    if (!(self->signer = fb_ed25519_signer_new(keys->sign_secret))) {
+        fb_chain_destroy(&self);
+        return NULL;
+    }
     fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
     for (fb_outbox_entry_t *e; (e = fb_outbox_next(outbox, FB_OUTBOX_ALL, &it));)
         if (s_hash(e) == 0) memcpy(self->head, e->hash, FB_SHA256_LEN);
@@ -45,6 +50,7 @@ fb_chain_t *fb_chain_new(const fb_keys_t *keys, fb_outbox_t *outbox)
 void fb_chain_destroy(fb_chain_t **self_p)
 {
     if (!self_p || !*self_p) return;
+    fb_ed25519_signer_destroy(&(*self_p)->signer);
     explicit_bzero(&(*self_p)->keys, sizeof((*self_p)->keys));
     free(*self_p);
     *self_p = NULL;
@@ -108,7 +114,7 @@ int fb_chain_seal(fb_chain_t *self, fb_outbox_entry_t *const *entries, size_t n,
     s->signed_at_us = fb_time_now_us();
     int rc = fb_seal_root((const uint8_t(*)[FB_SHA256_LEN])hashes, n, s->root);
     free(hashes);
-    return rc == 0 ? fb_seal_sign(s, self->keys.sign_secret) : -1;
+    return rc == 0 ? fb_seal_sign_with(s, self->signer) : -1;
 }
 
 const char *fb_chain_member(const fb_chain_t *self)

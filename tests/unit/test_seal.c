@@ -153,6 +153,33 @@ static void test_seal_verifies_and_every_altered_field_fails(void **state)
     assert_int_equal(fb_seal_verify(&t, pub), 0);
 }
 
+static void test_a_signer_made_once_signs_as_the_seed_does(void **state)
+{
+    (void)state;
+    uint8_t pub[32], secret[32];
+    assert_int_equal(fb_ed25519_keypair(pub, secret), 0);
+    fb_ed25519_signer_t *signer = fb_ed25519_signer_new(secret);
+    assert_non_null(signer);
+    fb_seal_t s = s_seal(), t = s_seal();
+    assert_int_equal(fb_seal_sign(&s, secret), 0);
+    assert_int_equal(fb_seal_sign_with(&t, signer), 0);
+    /* Ed25519 is deterministic: the same bytes, however the key was held */
+    assert_memory_equal(s.signature, t.signature, sizeof(s.signature));
+    assert_int_equal(fb_seal_verify(&t, pub), 1);
+    /* used again for another seal, it still signs that one */
+    t.last_seq++;
+    assert_int_equal(fb_seal_sign_with(&t, signer), 0);
+    assert_int_equal(fb_seal_verify(&t, pub), 1);
+    assert_memory_not_equal(s.signature, t.signature, sizeof(s.signature));
+    /* a seal that is not well-formed is not signed */
+    t.first_seq = 0;
+    assert_int_equal(fb_seal_sign_with(&t, signer), -1);
+    fb_ed25519_signer_destroy(&signer);
+    assert_null(signer);
+    fb_ed25519_signer_destroy(&signer);
+    fb_ed25519_signer_destroy(NULL);
+}
+
 static void test_origin_bytes_are_the_envelope_without_the_brokers_stamp(void **state)
 {
     (void)state;
@@ -175,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_signed_bytes_follow_the_documented_layout),
         cmocka_unit_test(test_malformed_seals_have_no_signed_bytes),
         cmocka_unit_test(test_seal_verifies_and_every_altered_field_fails),
+        cmocka_unit_test(test_a_signer_made_once_signs_as_the_seed_does),
         cmocka_unit_test(test_origin_bytes_are_the_envelope_without_the_brokers_stamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
