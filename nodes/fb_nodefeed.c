@@ -117,6 +117,16 @@ static int s_open_output(fb_nodefeed_t *self, uint64_t *from)
     return fd;
 }
 
+/* Moves last_seen up to the subscriber's position: every matching message
+ * up to it has been written, so a feed whose patterns match little still
+ * reports itself level with the broker's head (the broker's feed lag). */
+static void s_seen_up_to(fb_nodefeed_t *self, const fb_subscriber_t *sub)
+{
+    uint64_t pos = fb_subscriber_position(sub);
+    if (pos > __atomic_load_n(&self->last_seen, __ATOMIC_RELAXED))
+        __atomic_store_n(&self->last_seen, pos, __ATOMIC_RELAXED);
+}
+
 /* Writes msg as one line in one write(); returns 0, or -1 after logging. */
 static int s_write_line(int fd, const fb_message_t *msg)
 {
@@ -184,7 +194,10 @@ static void *s_main(void *arg)
             fb_info("feed: repaired %llu messages from replay", (unsigned long long)(fb_subscriber_repaired(sub) - reported));
             reported = fb_subscriber_repaired(sub);
         }
-        if (rc == FB_ETIMEOUT || rc == FB_EINTR) continue;
+        if (rc == FB_ETIMEOUT || rc == FB_EINTR) {
+            s_seen_up_to(self, sub);
+            continue;
+        }
         if (rc == FB_ELOST) {
             uint64_t first, last;
             fb_subscriber_lost(sub, &first, &last);
@@ -193,13 +206,20 @@ static void *s_main(void *arg)
                     self->output);
             continue;
         }
+        if (rc == FB_EVERIFY) {
+            fb_warn("feed: message_id %s of %s (global_seq %llu, origin_seq %llu) failed verification, not written"
+                    " to %s: %s", msg.message_id, msg.origin, (unsigned long long)msg.global_seq,
+                    (unsigned long long)msg.origin_seq, self->output, fb_message_verify_detail(&msg));
+            s_seen_up_to(self, sub);
+            continue;
+        }
         if (rc != FB_OK) {
             fb_warn("feed: %s", fb_strerror(rc));
             continue;
         }
         if (s_write_line(fd, &msg) != 0) break;
         if (!sync_due && fd != 1) sync_due = fb_time_mono_us() + S_SYNC_US;
-        __atomic_store_n(&self->last_seen, msg.global_seq, __ATOMIC_RELAXED);
+        s_seen_up_to(self, sub);
     }
     if (fd != 1) {
         fdatasync(fd);

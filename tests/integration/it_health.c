@@ -388,12 +388,69 @@ static void test_status_exits_2_when_the_broker_cannot_be_asked_and_the_token_gu
     th_cleanup(&t);
 }
 
+/* member's feed object in /api/status: *lag and *head_seen; returns 0, or -1 when it has none yet. */
+static int s_feed(int port, const char *member, long long *lag, long long *last)
+{
+    int rc = -1;
+    if (s_get(port, "/api/status") != 200) return -1;
+    json_t *doc = json_loads(s_body, 0, NULL);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(doc, "members"), i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        json_t *feed = json_object_get(m, "feed");
+        if (id && !strcmp(id, member) && json_is_object(feed)) {
+            *lag = json_integer_value(json_object_get(feed, "lag"));
+            *last = json_integer_value(json_object_get(feed, "last_delivered_seq"));
+            rc = 0;
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
+/* A hub whose feed matches none of what is published has nothing waiting
+ * for it: its lag stays 0 (it reports its subscriber's position, which the
+ * broker's head frames move), not the head minus its last message. */
+static void test_a_feed_matching_nothing_published_shows_no_lag(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "health_lag", 30000);
+    enum { HTTP = 30050, N = 20 };
+    const char *extra[] = {"--http-port=30050", "--health-topic=false", NULL};
+    th_broker_start(&t, extra);
+    const char *node_extra[] = {"--heartbeat-ms=200", NULL};
+    th_node_spawn(&t, 0, "kr-busan", "researcher.kr-nowhere", NULL, node_extra);
+    assert_true(s_wait_state(HTTP, "kr-busan", "up", 5000) >= 0);
+    th_node_spawn(&t, 1, "kr-incheon", NULL, NULL, node_extra);
+    fb_publisher_t *pub = fb_publisher_new(t.node_submit[1]);
+    assert_non_null(pub);
+    for (int i = 0; i < N; i++) {
+        const char *j = th_event_json("kr-incheon", "forum", "a forum nobody in Busan follows");
+        fb_ack_t ack;
+        assert_int_equal(fb_publisher_send_json(pub, j, strlen(j), &ack, 5000), FB_OK);
+    }
+    fb_publisher_destroy(&pub);
+    long long head = th_sql_int(&t, "SELECT max(global_seq) FROM fedbus_messages");
+    assert_true(head >= N);
+    long long lag = -1, last = 0;
+    for (int64_t t0 = fb_time_mono_us(); fb_time_mono_us() - t0 < 5000000; usleep(100000))
+        if (s_feed(HTTP, "kr-busan", &lag, &last) == 0 && last >= head) break;
+    print_message("kr-busan: last %lld, lag %lld, head %lld\n", last, lag, head);
+    assert_true(last >= head);
+    assert_int_equal(lag, 0);
+    th_cleanup(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_stopped_node_turns_stale_then_down_and_up_again_in_the_table_and_on_the_health_topic),
         cmocka_unit_test(test_postgres_away_fails_readyz_and_status_while_the_outbox_grows_in_metrics_and_both_recover),
         cmocka_unit_test(test_status_exits_2_when_the_broker_cannot_be_asked_and_the_token_guards_the_api),
+        cmocka_unit_test(test_a_feed_matching_nothing_published_shows_no_lag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
