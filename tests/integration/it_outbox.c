@@ -82,7 +82,7 @@ static void s_node_start(s_node_t *n, const char *more1, const char *more2)
     snprintf(d, sizeof(d), "--state-dir=%s", n->dir);
     char keys[320], bkey[320];
     th_node_flags(&s_t, n->member, keys, bkey);
-    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, d, "--outbox=disk", "--resend-ms=300", "--heartbeat-ms=200",
+    const char *argv[] = {th_node_bin, m, b, s, h, d, "--outbox=disk", "--resend-ms=300", "--heartbeat-ms=200",
                           "--log-level=debug", keys, bkey, more1, more2, NULL};
     n->pid = th_spawn(argv, n->log);
 }
@@ -137,7 +137,9 @@ static void s_wait_connected(const s_node_t *n)
 static void s_node_start_slow_disk(s_node_t *n, const char *delay_ms)
 {
     assert_int_equal(setenv("FEDBUS_TEST_SYNC_DELAY_MS", delay_ms, 1), 0);
+    th_node_bin = FEDBUS_NODE_HOOKS_BIN; /* the hook is only in the tests' own node */
     s_node_start(n, NULL, NULL);
+    th_node_bin = FEDBUS_NODE_BIN;
     unsetenv("FEDBUS_TEST_SYNC_DELAY_MS");
 }
 
