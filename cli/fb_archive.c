@@ -105,10 +105,11 @@ int fb_archive_put_unstored(FILE *out, const fb_history_unstored_t *u)
     return s_line(out, o ? json_pack("{s:o}", "unstored", o) : NULL);
 }
 
-int fb_archive_put_end(FILE *out, size_t seals, size_t envelopes, size_t unstored)
+int fb_archive_put_end(FILE *out, size_t seals, size_t envelopes, size_t unstored, int64_t ids_from_ms)
 {
-    return s_line(out, json_pack("{s:{s:I, s:I, s:I}}", "end", "seals", (json_int_t)seals, "envelopes",
-                                 (json_int_t)envelopes, "unstored", (json_int_t)unstored));
+    return s_line(out, json_pack("{s:{s:I, s:I, s:I, s:I}}", "end", "seals", (json_int_t)seals, "envelopes",
+                                 (json_int_t)envelopes, "unstored", (json_int_t)unstored, "ids_from_ms",
+                                 (json_int_t)ids_from_ms));
 }
 
 /* ------------------------------------------------------------- reading -- */
@@ -235,9 +236,11 @@ static int s_read_line(s_reader_t *r, const char *line, int *ended)
         r->unstored++;
         if ((rc = s_read_unstored(r, v)) == -1) s_problem(r, "not a valid unstored line"), rc = 0;
     } else if ((v = json_object_get(doc, "end"))) {
-        json_int_t s = -1, e = -1, u = 0;
+        json_int_t s = -1, e = -1, u = 0, ids = 0;
         *ended = 1;
-        json_unpack((json_t *)v, "{s:I, s:I, s?I}", "seals", &s, "envelopes", &e, "unstored", &u);
+        json_unpack((json_t *)v, "{s:I, s:I, s?I, s?I}", "seals", &s, "envelopes", &e, "unstored", &u, "ids_from_ms",
+                    &ids);
+        fb_history_set_ids_from(r->h, ids);
         if (u != (json_int_t)r->unstored)
             s_problem(r, "the end line counts %" PRId64 " unstored envelopes, the archive holds %zu: lines are missing"
                          " or were added", (int64_t)u, r->unstored);

@@ -117,6 +117,17 @@ static int s_has_unstored(PGconn *c)
     return rc;
 }
 
+/* fedbus_retention.ids_from into the sink (0 when there is none). Returns 0 or -1. */
+static int s_ids_from(PGconn *c, const fb_archive_sink_t *sink)
+{
+    PGresult *r = PQexec(c, "SELECT CASE WHEN to_regclass('fedbus_retention') IS NULL THEN 0 ELSE (SELECT"
+                            " coalesce((extract(epoch FROM max(ids_from)) * 1000)::bigint, 0) FROM fedbus_retention) END");
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? 0 : -1;
+    if (rc == 0) rc = sink->ids_from(sink->arg, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
+    PQclear(r);
+    return rc;
+}
+
 /* Runs sql row by row into row(); returns 0 or -1 with err. */
 static int s_stream(PGconn *c, const char *sql, const char *const *params, const fb_archive_sink_t *sink,
                     int (*row)(const PGresult *, const fb_archive_sink_t *), size_t *count, const char *what,
@@ -166,6 +177,8 @@ int fb_archive_pg_read(const char *conninfo, const fb_archive_range_t *range, co
     int rc = PQresultStatus(b) == PGRES_COMMAND_OK ? 0 : -1;
     PQclear(b);
     if (rc != 0) snprintf(err, err_size, "PostgreSQL: %s", PQerrorMessage(c));
+    if (rc == 0 && sink->ids_from && s_ids_from(c, sink) != 0)
+        rc = -1, snprintf(err, err_size, "reading fedbus_retention: %s", PQerrorMessage(c));
     if (rc == 0)
         rc = s_stream(c, s_seals_sql, params, sink, s_seal_row, nseals, "fedbus_seals", err, err_size);
     if (rc == 0)

@@ -19,6 +19,8 @@ typedef struct {
     int (*envelope)(void *arg, const uint8_t *env, size_t len, uint64_t global_seq);
     /* a row of fedbus_unstored (linked but not stored); NULL: not read */
     int (*unstored)(void *arg, const fb_history_unstored_t *u);
+    /* fedbus_retention.ids_from in Unix ms (0: none), before any row; NULL: not read */
+    int (*ids_from)(void *arg, int64_t ms);
     void *arg;
 } fb_archive_sink_t;
 

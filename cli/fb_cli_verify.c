@@ -131,6 +131,12 @@ static int s_add_unstored(void *arg, const fb_history_unstored_t *u)
     return fb_history_add_unstored(arg, u);
 }
 
+static int s_set_ids_from(void *arg, int64_t ms)
+{
+    fb_history_set_ids_from(arg, ms);
+    return 0;
+}
+
 /* Reads the archive at path ("-": stdin) into h; returns 0, or 2 (printed). */
 static int s_read_archive(const char *path, fb_history_t *h, int own_directory, s_out_t *out, size_t *problems)
 {
@@ -198,7 +204,7 @@ static int s_read_pg(const fb_cli_opts_t *o, fb_history_t *h, int with_directory
             return FB_CLI_EXIT_USAGE;
         }
     }
-    fb_archive_sink_t sink = {s_add_seal, s_add_envelope, s_add_unstored, h};
+    fb_archive_sink_t sink = {s_add_seal, s_add_envelope, s_add_unstored, s_set_ids_from, h};
     size_t ns, ne, nu;
     if (fb_archive_pg_read(o->pg, &range, &sink, &ns, &ne, &nu, err, sizeof(err)) != 0) {
         fprintf(stderr, "fedbus verify: %s\n", err);
@@ -255,6 +261,7 @@ int fb_cli_verify(int argc, char **argv)
 typedef struct {
     FILE *out;
     size_t seals, envelopes, unstored;
+    int64_t ids_from_ms;
 } s_writer_t;
 
 static int s_put_seal(void *arg, const fb_history_seal_t *s)
@@ -278,6 +285,12 @@ static int s_put_unstored(void *arg, const fb_history_unstored_t *u)
     return fb_archive_put_unstored(w->out, u);
 }
 
+static int s_put_ids_from(void *arg, int64_t ms)
+{
+    ((s_writer_t *)arg)->ids_from_ms = ms;
+    return 0;
+}
+
 static int s_export(int argc, char **argv)
 {
     fb_cli_opts_t o;
@@ -292,16 +305,16 @@ static int s_export(int argc, char **argv)
     if (s_range("archive export", &o, &range, since, until, sizeof(since)) != 0) return FB_CLI_EXIT_USAGE;
     json_t *dir = s_registry_directory("archive export", &o);
     if (!dir) return FB_CLI_EXIT_FAILED;
-    s_writer_t w = {stdout, 0, 0, 0};
+    s_writer_t w = {stdout, 0, 0, 0, 0};
     int rc = fb_archive_put_header(stdout, dir, range.origin, range.since, range.until);
     json_decref(dir);
-    fb_archive_sink_t sink = {s_put_seal, s_put_envelope, s_put_unstored, &w};
+    fb_archive_sink_t sink = {s_put_seal, s_put_envelope, s_put_unstored, s_put_ids_from, &w};
     size_t ns, ne, nu;
     if (rc == 0 && fb_archive_pg_read(o.pg, &range, &sink, &ns, &ne, &nu, err, sizeof(err)) != 0) {
         fprintf(stderr, "fedbus archive export: %s\n", err);
         return FB_CLI_EXIT_FAILED;
     }
-    if (rc != 0 || fb_archive_put_end(stdout, w.seals, w.envelopes, w.unstored) != 0 || fflush(stdout) != 0) {
+    if (rc != 0 || fb_archive_put_end(stdout, w.seals, w.envelopes, w.unstored, w.ids_from_ms) != 0 || fflush(stdout) != 0) {
         fprintf(stderr, "fedbus archive export: writing the archive failed\n");
         return FB_CLI_EXIT_FAILED;
     }

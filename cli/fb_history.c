@@ -60,6 +60,7 @@ struct fb_history {
     size_t nenvs, cap_envs;
     s_unst_t *unst;
     size_t nunst, cap_unst;
+    int64_t ids_from_ms;
     fb_history_report_fn fn;
     void *arg;
     fb_history_counts_t counts;
@@ -212,6 +213,26 @@ int fb_history_add_envelope(fb_history_t *self, const uint8_t *env, size_t len)
     }
     s_reduce(env, len, 1, &self->envs[self->nenvs++]);
     return 0;
+}
+
+void fb_history_set_ids_from(fb_history_t *self, int64_t ms)
+{
+    self->ids_from_ms = ms;
+}
+
+/* The Unix milliseconds of a UUIDv7 in text ("-" or another version: -1). */
+static int64_t s_id_ms(const char *id)
+{
+    if (strlen(id) != 36 || id[14] != '7') return -1;
+    int64_t ms = 0;
+    for (int i = 0; i < 13; i++) {
+        if (i == 8) continue;
+        char c = id[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        ms = ms << 4 | d;
+    }
+    return ms;
 }
 
 int fb_history_add_unstored(fb_history_t *self, const fb_history_unstored_t *u)
@@ -399,7 +420,8 @@ static int s_check_env(fb_history_t *self, const s_env_t *e, const s_link_t *lin
  * valid seal links its origin_seq), or NULL when it does: its entry hash
  * is the link's and the origin's stored envelopes es[0..ne) bear its
  * reason out. */
-static const char *s_unstored_problem(const s_unst_t *u, const s_link_t *l, const s_env_t *const *es, size_t ne)
+static const char *s_unstored_problem(const fb_history_t *self, const s_unst_t *u, const s_link_t *l,
+                                      const s_env_t *const *es, size_t ne)
 {
     if (u->e.bad) return u->e.bad;
     if (!l) return "kept as linked but not stored, but no valid seal links it";
@@ -412,6 +434,9 @@ static const char *s_unstored_problem(const s_unst_t *u, const s_link_t *l, cons
         int same = !memcmp(es[i]->content, u->e.content, FB_SHA256_LEN);
         if (dup ? same && es[i]->global_seq == u->original : !same) return NULL;
     }
+    /* its id, the original's, lies where retention dropped the partitions */
+    int64_t ms = s_id_ms(u->e.id);
+    if (dup && ms >= 0 && ms < self->ids_from_ms) return NULL;
     return dup ? "kept as a DUPLICATE, but no stored envelope of its origin is its original (message_id, content)"
                : "kept as ID_REUSED, but no stored envelope of its origin has its message_id";
 }
@@ -428,7 +453,7 @@ static int s_check_unstored(fb_history_t *self, const char *origin, uint64_t seq
             u = &self->unst[i];
     if (!u) return 0;
     u->used = 1;
-    const char *p = s_unstored_problem(u, s_find(links, nl, u->e.seq), es, ne);
+    const char *p = s_unstored_problem(self, u, s_find(links, nl, u->e.seq), es, ne);
     if (p) {
         s_report(self, FB_HISTORY_FAIL, "%s seq %" PRIu64 " message_id %s: %s (%s)", origin, u->e.seq, u->e.id, p,
                  u->reason);

@@ -102,6 +102,12 @@ int fb_history_add_envelope(fb_history_t *self, const uint8_t *env, size_t len);
  * else it is reported. Returns 0, or -1 when out of memory. */
 int fb_history_add_unstored(fb_history_t *self, const fb_history_unstored_t *u);
 
+/* Ids dated before ms (Unix milliseconds of a UUIDv7 message_id) were
+ * dropped by retention with their partitions (fedbus_retention.ids_from;
+ * 0: none): a kept DUPLICATE of such an id is accepted without its
+ * original, which retention removed. */
+void fb_history_set_ids_from(fb_history_t *self, int64_t ms);
+
 /* Checks everything added, reporting each problem through fn(arg, ...) in
  * origin order, and fills *out. Returns the number of FAIL lines. */
 size_t fb_history_check(fb_history_t *self, fb_history_report_fn fn, void *arg, fb_history_counts_t *out);

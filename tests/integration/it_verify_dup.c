@@ -187,6 +187,18 @@ static void test_a_deleted_original_fails(void **state)
     free(out);
 }
 
+static void test_a_kept_duplicate_whose_original_retention_dropped_is_accepted(void **state)
+{
+    (void)state;
+    char *out;
+    /* the original (dated January 2026 by its UUIDv7) lay where retention dropped partitions */
+    th_sql_exec(&s_t, "UPDATE fedbus_retention SET ids_from = '2026-06-01T00:00:00Z'");
+    assert_int_equal(s_fedbus(&out, "verify", s_pg, NULL), 1);
+    if (strstr(out, "FAIL kr-seoul seq 3") || !strstr(out, "FAIL kr-seoul seq 2 message_id -: sealed"))
+        fail_msg("verify said: %s", out);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_a_flipped_byte_of_the_kept_copy_in_postgresql_fails),
         cmocka_unit_test(test_a_deletion_disguised_as_a_kept_duplicate_fails),
         cmocka_unit_test(test_a_deleted_original_fails),
+        cmocka_unit_test(test_a_kept_duplicate_whose_original_retention_dropped_is_accepted),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
