@@ -1,6 +1,7 @@
 /* it_verify_dup.c — a message published twice through a signing node: the second copy is linked into the chain
  * but not stored, and `fedbus verify` accepts it (from PostgreSQL and from an archive) while a deleted original,
- * a flipped byte of the kept copy and a deletion disguised as such a copy still fail. */
+ * a flipped byte of the kept copy and a deletion disguised as such a copy still fail; a duplicate whose
+ * original retention dropped is accepted. */
 #define _GNU_SOURCE /* memmem() */
 #include "harness.h"
 
