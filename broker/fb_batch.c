@@ -205,6 +205,7 @@ void fb_batch_resolve(fb_batch_t *self, size_t n)
             it->resent = it->state != FB_BATCH_CHECK;
             it->state = FB_BATCH_DUPLICATE;
             it->global_seq = f->global_seq;
+            it->dup_origin_seq = f->origin_seq;
         } else if (f->found) {
             fb_batch_reject(it, FEDBUS__REJECT_REASON__REJECT_ID_REUSED,
                             "message_id is already stored with other content");

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t global_seq;
     size_t ref;          /* FB_BATCH_DUP_REF: the index of the first copy */
     int resent;          /* a duplicate that came under an origin_seq above the head */
+    uint64_t dup_origin_seq; /* FB_BATCH_DUPLICATE: the stored copy's origin_seq */
     uint64_t key;        /* fb_recent_key() of (origin, id), once classified */
     int reason;          /* FB_BATCH_REJECTED: a Fedbus__RejectReason */
     const char *detail;  /* ... and its text (static, or in the arena) */

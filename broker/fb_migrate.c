@@ -2,6 +2,7 @@
 #include "fb_migrate.h"
 
 #include "fb_proofs.h"
+#include "fb_unstored.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,9 @@ static const char *const s_migrations[] = {
     "  to_state   text NOT NULL CHECK (to_state IN ('never', 'up', 'stale', 'down')),"
     "  at         timestamptz NOT NULL);"
     "CREATE INDEX fedbus_member_states_member ON fedbus_member_states (member, at);",
+    /* 9: envelopes linked into their origin's chain but not stored
+     * (broker/fb_unstored.c), so that verify tells them from deleted rows. */
+    fb_unstored_schema_sql,
 };
 #define S_NMIGRATIONS ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))
 

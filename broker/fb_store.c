@@ -519,9 +519,19 @@ error:
     return rc;
 }
 
+/* A batch with no row to store but extra statements (the seals of frames
+ * that held only duplicates): those alone, in a transaction of their own. */
+static int s_extra_only(fb_store_t *self)
+{
+    s_drop_ahead(self);
+    if (s_exec(self, "BEGIN", PGRES_COMMAND_OK) == 0 && s_finish_tx(self, self->extra, "COMMIT") == 0) return FB_OK;
+    if (PQstatus(self->conn) == CONNECTION_OK) PQclear(PQexec(self->conn, "ROLLBACK"));
+    return FB_ESTORE;
+}
+
 int fb_store_append(fb_store_t *self, const fb_store_row_t *rows, size_t n)
 {
-    if (n == 0) return FB_OK;
+    if (n == 0) return self->extra && *self->extra ? s_extra_only(self) : FB_OK;
     self->nbatch = 0;
     fb_map_clear(self->batch_at);
     size_t run = 0; /* the head the row before set: rows come in runs of one origin */

@@ -2,6 +2,7 @@
 #include "fb_writer.h"
 
 #include "fb_proofs.h"
+#include "fb_unstored.h"
 
 #include "fb_envelope.h"
 #include "fb_log.h"
@@ -108,9 +109,34 @@ static int s_look_up(fb_writer_t *self, fb_batch_t *b, int conflict)
     return 0;
 }
 
-/* One attempt at storing b: looks up what it must, numbers, COPYs, COMMITs.
- * Returns FB_OK with *n rows stored, or an error (nothing stored). */
-static int s_attempt(fb_writer_t *self, fb_batch_t *b, int retry, size_t *n)
+/* COPYs and COMMITs the n rows of b (classified and numbered) with extra
+ * (may be NULL) and the envelopes its seals linked but the store takes no
+ * row for (fedbus_unstored), in one transaction. */
+static int s_append(fb_writer_t *self, fb_batch_t *b, size_t n, const char *extra)
+{
+    char *unstored = b->nproofs ? fb_unstored_sql(b) : NULL;
+    char *both = NULL;
+    if (unstored && *unstored) {
+        size_t a = extra ? strlen(extra) : 0, u = strlen(unstored);
+        if (!(both = malloc(a + u + 1))) {
+            free(unstored);
+            return FB_ESTORE; /* out of memory: retried */
+        }
+        if (a) memcpy(both, extra, a);
+        memcpy(both + a, unstored, u + 1);
+    }
+    fb_store_set_extra(self->store, both ? both : extra);
+    int rc = fb_store_append(self->store, b->rows, n);
+    fb_store_set_extra(self->store, extra);
+    free(both);
+    free(unstored);
+    return rc;
+}
+
+/* One attempt at storing b: looks up what it must, numbers, COPYs, COMMITs
+ * (with extra, which may be NULL). Returns FB_OK with *n rows stored, or an
+ * error (nothing stored). */
+static int s_attempt(fb_writer_t *self, fb_batch_t *b, int retry, size_t *n, const char *extra)
 {
     int64_t now = fb_time_now_us();
     if (fb_store_check(self->store) != 0) return FB_ESTORE;
@@ -124,7 +150,7 @@ static int s_attempt(fb_writer_t *self, fb_batch_t *b, int retry, size_t *n)
     }
     if (s_look_up(self, b, 0) != 0) return FB_ESTORE;
     *n = fb_batch_assign(b, self->store_head, now);
-    int rc = fb_store_append(self->store, b->rows, *n);
+    int rc = s_append(self, b, *n, extra);
     if (rc != FB_ECONFLICT) return rc;
     /* A new origin_seq carries a message_id stored before, longer ago than
      * the ids remembered (or by this batch, whose COMMIT reply was lost):
@@ -133,7 +159,7 @@ static int s_attempt(fb_writer_t *self, fb_batch_t *b, int retry, size_t *n)
     fb_debug("batch conflict, resolving: %s", fb_store_error(self->store));
     if (s_look_up(self, b, 1) != 0) return FB_ESTORE;
     *n = fb_batch_assign(b, self->store_head, now);
-    return fb_store_append(self->store, b->rows, *n);
+    return s_append(self, b, *n, extra);
 }
 
 /* Classifies and stores batch b: returns once it is committed, or when a
@@ -166,8 +192,7 @@ static void s_store_batch(fb_writer_t *self, fb_batch_t *b)
             proofs = both;
         }
     }
-    fb_store_set_extra(self->store, proofs);
-    for (int retry = 0; s_attempt(self, b, retry, &n) != FB_OK; retry = 1) {
+    for (int retry = 0; s_attempt(self, b, retry, &n, proofs) != FB_OK; retry = 1) {
         b->store_errors++;
         fb_warn("store: batch of %zu waits: %s; retrying in %lld ms", b->nitems,
                 fb_store_error(self->store), (long long)backoff_ms);

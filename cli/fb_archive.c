@@ -98,10 +98,18 @@ int fb_archive_put_envelope(FILE *out, const uint8_t *env, size_t len, uint64_t 
     return s_line(out, json_pack("{s:o, s:I}", "envelope", s_b64_json(env, len), "global_seq", (json_int_t)global_seq));
 }
 
-int fb_archive_put_end(FILE *out, size_t seals, size_t envelopes)
+int fb_archive_put_unstored(FILE *out, const fb_history_unstored_t *u)
 {
-    return s_line(out, json_pack("{s:{s:I, s:I}}", "end", "seals", (json_int_t)seals, "envelopes",
-                                 (json_int_t)envelopes));
+    json_t *o = json_pack("{s:o, s:s, s:I}", "envelope", s_b64_json(u->env, u->len), "reason", u->reason,
+                          "original_global_seq", (json_int_t)u->original_seq);
+    return s_line(out, o ? json_pack("{s:o}", "unstored", o) : NULL);
+}
+
+int fb_archive_put_end(FILE *out, size_t seals, size_t envelopes, size_t unstored, int64_t ids_from_ms)
+{
+    return s_line(out, json_pack("{s:{s:I, s:I, s:I, s:I}}", "end", "seals", (json_int_t)seals, "envelopes",
+                                 (json_int_t)envelopes, "unstored", (json_int_t)unstored, "ids_from_ms",
+                                 (json_int_t)ids_from_ms));
 }
 
 /* ------------------------------------------------------------- reading -- */
@@ -111,7 +119,7 @@ typedef struct {
     fb_history_report_fn fn;
     void *arg;
     size_t *problems;
-    size_t lineno, seals, envelopes;
+    size_t lineno, seals, envelopes, unstored;
 } s_reader_t;
 
 static void s_problem(s_reader_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -194,6 +202,21 @@ static int s_read_envelope(s_reader_t *r, const json_t *o)
     return rc;
 }
 
+/* An unstored line's object into h; returns 0, -1 when it is not valid, -2 out of memory. */
+static int s_read_unstored(s_reader_t *r, const json_t *o)
+{
+    size_t len = 0;
+    uint8_t *env = s_bytes(o, "envelope", &len);
+    const char *reason = json_string_value(json_object_get(o, "reason"));
+    json_int_t orig = 0;
+    if (!env || !reason || json_unpack((json_t *)o, "{s:I}", "original_global_seq", &orig) != 0 || orig < 0)
+        return free(env), -1;
+    fb_history_unstored_t u = {env, len, reason, (uint64_t)orig};
+    int rc = fb_history_add_unstored(r->h, &u) == 0 ? 0 : -2;
+    free(env);
+    return rc;
+}
+
 /* One line after the header. Returns 0, or -2 when out of memory. */
 static int s_read_line(s_reader_t *r, const char *line, int *ended)
 {
@@ -209,14 +232,22 @@ static int s_read_line(s_reader_t *r, const char *line, int *ended)
     } else if (json_object_get(doc, "envelope")) {
         r->envelopes++;
         if ((rc = s_read_envelope(r, doc)) == -1) s_problem(r, "not a valid envelope line"), rc = 0;
+    } else if ((v = json_object_get(doc, "unstored"))) {
+        r->unstored++;
+        if ((rc = s_read_unstored(r, v)) == -1) s_problem(r, "not a valid unstored line"), rc = 0;
     } else if ((v = json_object_get(doc, "end"))) {
-        json_int_t s = -1, e = -1;
+        json_int_t s = -1, e = -1, u = 0, ids = 0;
         *ended = 1;
-        json_unpack((json_t *)v, "{s:I, s:I}", "seals", &s, "envelopes", &e);
-        if (s != (json_int_t)r->seals || e != (json_int_t)r->envelopes)
+        json_unpack((json_t *)v, "{s:I, s:I, s?I, s?I}", "seals", &s, "envelopes", &e, "unstored", &u, "ids_from_ms",
+                    &ids);
+        fb_history_set_ids_from(r->h, ids);
+        if (u != (json_int_t)r->unstored)
+            s_problem(r, "the end line counts %" PRId64 " unstored envelopes, the archive holds %zu: lines are missing"
+                         " or were added", (int64_t)u, r->unstored);
+        else if (s != (json_int_t)r->seals || e != (json_int_t)r->envelopes)
             s_problem(r, "the end line counts %" PRId64 " seals and %" PRId64 " envelopes, the archive holds %zu and %zu:"
                          " lines are missing or were added", (int64_t)s, (int64_t)e, r->seals, r->envelopes);
-    } else s_problem(r, "neither a seal, an envelope nor the end line");
+    } else s_problem(r, "neither a seal, an envelope, an unstored envelope nor the end line");
     json_decref(doc);
     return rc;
 }

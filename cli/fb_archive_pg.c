@@ -21,6 +21,11 @@ static const char s_seals_sql[] =
 static const char s_envelopes_sql[] = "SELECT m.global_seq, encode(m.envelope, 'hex')" S_SELECTED
                                       " ORDER BY m.global_seq";
 
+static const char s_unstored_sql[] =
+    "WITH r AS (SELECT m.origin, min(m.origin_seq) AS lo, max(m.origin_seq) AS hi" S_SELECTED " GROUP BY m.origin)"
+    " SELECT u.reason, coalesce(u.original_seq, 0), encode(u.envelope, 'hex') FROM fedbus_unstored u"
+    " JOIN r ON u.origin = r.origin AND u.origin_seq BETWEEN r.lo AND r.hi ORDER BY u.origin, u.origin_seq";
+
 static int s_nibble(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -92,6 +97,37 @@ static int s_envelope_row(const PGresult *r, const fb_archive_sink_t *sink)
     return rc;
 }
 
+static int s_unstored_row(const PGresult *r, const fb_archive_sink_t *sink)
+{
+    uint8_t *env = NULL;
+    long len = s_col(r, 2, NULL, 0, &env);
+    fb_history_unstored_t u = {env, len < 0 ? 0 : (size_t)len, PQgetvalue(r, 0, 0),
+                               strtoull(PQgetvalue(r, 0, 1), NULL, 10)};
+    int rc = len < 0 ? 1 : sink->unstored(sink->arg, &u) == 0 ? 0 : -1;
+    free(env);
+    return rc;
+}
+
+/* Whether the database has fedbus_unstored (schema 9 on): 1, 0, or -1. */
+static int s_has_unstored(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT to_regclass('fedbus_unstored') IS NOT NULL");
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0)[0] == 't' : -1;
+    PQclear(r);
+    return rc;
+}
+
+/* fedbus_retention.ids_from into the sink (0 when there is none). Returns 0 or -1. */
+static int s_ids_from(PGconn *c, const fb_archive_sink_t *sink)
+{
+    PGresult *r = PQexec(c, "SELECT CASE WHEN to_regclass('fedbus_retention') IS NULL THEN 0 ELSE (SELECT"
+                            " coalesce((extract(epoch FROM max(ids_from)) * 1000)::bigint, 0) FROM fedbus_retention) END");
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? 0 : -1;
+    if (rc == 0) rc = sink->ids_from(sink->arg, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
+    PQclear(r);
+    return rc;
+}
+
 /* Runs sql row by row into row(); returns 0 or -1 with err. */
 static int s_stream(PGconn *c, const char *sql, const char *const *params, const fb_archive_sink_t *sink,
                     int (*row)(const PGresult *, const fb_archive_sink_t *), size_t *count, const char *what,
@@ -122,12 +158,12 @@ static int s_stream(PGconn *c, const char *sql, const char *const *params, const
 }
 
 int fb_archive_pg_read(const char *conninfo, const fb_archive_range_t *range, const fb_archive_sink_t *sink,
-                       size_t *nseals, size_t *nenvelopes, char *err, size_t err_size)
+                       size_t *nseals, size_t *nenvelopes, size_t *nunstored, char *err, size_t err_size)
 {
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *values[] = {conninfo ? conninfo : "", "fedbus-verify", NULL};
     PGconn *c = PQconnectdbParams(keys, values, 1);
-    *nseals = *nenvelopes = 0;
+    *nseals = *nenvelopes = *nunstored = 0;
     if (PQstatus(c) != CONNECTION_OK) {
         snprintf(err, err_size, "PostgreSQL: %s", PQerrorMessage(c));
         char *nl = strchr(err, '\n');
@@ -141,10 +177,16 @@ int fb_archive_pg_read(const char *conninfo, const fb_archive_range_t *range, co
     int rc = PQresultStatus(b) == PGRES_COMMAND_OK ? 0 : -1;
     PQclear(b);
     if (rc != 0) snprintf(err, err_size, "PostgreSQL: %s", PQerrorMessage(c));
+    if (rc == 0 && sink->ids_from && s_ids_from(c, sink) != 0)
+        rc = -1, snprintf(err, err_size, "reading fedbus_retention: %s", PQerrorMessage(c));
     if (rc == 0)
         rc = s_stream(c, s_seals_sql, params, sink, s_seal_row, nseals, "fedbus_seals", err, err_size);
     if (rc == 0)
         rc = s_stream(c, s_envelopes_sql, params, sink, s_envelope_row, nenvelopes, "fedbus_messages", err, err_size);
+    int has = rc == 0 && sink->unstored ? s_has_unstored(c) : 0;
+    if (has < 0) rc = -1, snprintf(err, err_size, "PostgreSQL: %s", PQerrorMessage(c));
+    if (rc == 0 && has > 0)
+        rc = s_stream(c, s_unstored_sql, params, sink, s_unstored_row, nunstored, "fedbus_unstored", err, err_size);
     PQfinish(c);
     return rc;
 }

@@ -126,6 +126,17 @@ static int s_add_envelope(void *arg, const uint8_t *env, size_t len, uint64_t gl
     return fb_history_add_envelope(arg, env, len);
 }
 
+static int s_add_unstored(void *arg, const fb_history_unstored_t *u)
+{
+    return fb_history_add_unstored(arg, u);
+}
+
+static int s_set_ids_from(void *arg, int64_t ms)
+{
+    fb_history_set_ids_from(arg, ms);
+    return 0;
+}
+
 /* Reads the archive at path ("-": stdin) into h; returns 0, or 2 (printed). */
 static int s_read_archive(const char *path, fb_history_t *h, int own_directory, s_out_t *out, size_t *problems)
 {
@@ -193,9 +204,9 @@ static int s_read_pg(const fb_cli_opts_t *o, fb_history_t *h, int with_directory
             return FB_CLI_EXIT_USAGE;
         }
     }
-    fb_archive_sink_t sink = {s_add_seal, s_add_envelope, h};
-    size_t ns, ne;
-    if (fb_archive_pg_read(o->pg, &range, &sink, &ns, &ne, err, sizeof(err)) != 0) {
+    fb_archive_sink_t sink = {s_add_seal, s_add_envelope, s_add_unstored, s_set_ids_from, h};
+    size_t ns, ne, nu;
+    if (fb_archive_pg_read(o->pg, &range, &sink, &ns, &ne, &nu, err, sizeof(err)) != 0) {
         fprintf(stderr, "fedbus verify: %s\n", err);
         return FB_CLI_EXIT_USAGE;
     }
@@ -234,9 +245,13 @@ int fb_cli_verify(int argc, char **argv)
     size_t failed = fb_history_check(h, s_print, &out, &c) + archive_problems;
     if (o.require_sealed) failed += c.unsealed;
     fb_history_destroy(&h);
+    char kept[160] = "";
+    if (c.unstored)
+        snprintf(kept, sizeof(kept), "; linked but not stored: %zu (DUPLICATE %zu, STALE_SEQUENCE %zu, ID_REUSED %zu)",
+                 c.unstored, c.unstored_duplicate, c.unstored_stale, c.unstored_reused);
     if (!o.quiet)
-        printf("%s: %zu origins, %zu seals, %zu envelopes; %zu unsealed; %zu problems\n",
-               failed ? "FAILED" : "VERIFIED", c.origins, c.seals, c.envelopes, c.unsealed, failed);
+        printf("%s: %zu origins, %zu seals, %zu envelopes; %zu unsealed%s; %zu problems\n",
+               failed ? "FAILED" : "VERIFIED", c.origins, c.seals, c.envelopes, c.unsealed, kept, failed);
     fflush(stdout);
     return failed ? FB_CLI_EXIT_FAILED : FB_CLI_EXIT_OK;
 }
@@ -245,7 +260,8 @@ int fb_cli_verify(int argc, char **argv)
 
 typedef struct {
     FILE *out;
-    size_t seals, envelopes;
+    size_t seals, envelopes, unstored;
+    int64_t ids_from_ms;
 } s_writer_t;
 
 static int s_put_seal(void *arg, const fb_history_seal_t *s)
@@ -262,6 +278,19 @@ static int s_put_envelope(void *arg, const uint8_t *env, size_t len, uint64_t gl
     return fb_archive_put_envelope(w->out, env, len, global_seq);
 }
 
+static int s_put_unstored(void *arg, const fb_history_unstored_t *u)
+{
+    s_writer_t *w = arg;
+    w->unstored++;
+    return fb_archive_put_unstored(w->out, u);
+}
+
+static int s_put_ids_from(void *arg, int64_t ms)
+{
+    ((s_writer_t *)arg)->ids_from_ms = ms;
+    return 0;
+}
+
 static int s_export(int argc, char **argv)
 {
     fb_cli_opts_t o;
@@ -276,20 +305,21 @@ static int s_export(int argc, char **argv)
     if (s_range("archive export", &o, &range, since, until, sizeof(since)) != 0) return FB_CLI_EXIT_USAGE;
     json_t *dir = s_registry_directory("archive export", &o);
     if (!dir) return FB_CLI_EXIT_FAILED;
-    s_writer_t w = {stdout, 0, 0};
+    s_writer_t w = {stdout, 0, 0, 0, 0};
     int rc = fb_archive_put_header(stdout, dir, range.origin, range.since, range.until);
     json_decref(dir);
-    fb_archive_sink_t sink = {s_put_seal, s_put_envelope, &w};
-    size_t ns, ne;
-    if (rc == 0 && fb_archive_pg_read(o.pg, &range, &sink, &ns, &ne, err, sizeof(err)) != 0) {
+    fb_archive_sink_t sink = {s_put_seal, s_put_envelope, s_put_unstored, s_put_ids_from, &w};
+    size_t ns, ne, nu;
+    if (rc == 0 && fb_archive_pg_read(o.pg, &range, &sink, &ns, &ne, &nu, err, sizeof(err)) != 0) {
         fprintf(stderr, "fedbus archive export: %s\n", err);
         return FB_CLI_EXIT_FAILED;
     }
-    if (rc != 0 || fb_archive_put_end(stdout, w.seals, w.envelopes) != 0 || fflush(stdout) != 0) {
+    if (rc != 0 || fb_archive_put_end(stdout, w.seals, w.envelopes, w.unstored, w.ids_from_ms) != 0 || fflush(stdout) != 0) {
         fprintf(stderr, "fedbus archive export: writing the archive failed\n");
         return FB_CLI_EXIT_FAILED;
     }
-    fprintf(stderr, "fedbus archive export: %zu seals, %zu envelopes\n", w.seals, w.envelopes);
+    fprintf(stderr, "fedbus archive export: %zu seals, %zu envelopes, %zu linked but not stored\n", w.seals,
+            w.envelopes, w.unstored);
     return FB_CLI_EXIT_OK;
 }
 

@@ -31,8 +31,18 @@ typedef struct {
     uint8_t hash[FB_SHA256_LEN];
     uint8_t prev[FB_SHA256_LEN];
     int has_prev;
+    uint8_t content[FB_SHA256_LEN]; /* content hash (docs/protocol.md, "Duplicates and sequence") */
     const char *bad; /* static text: why it cannot be checked */
 } s_env_t;
+
+/* An envelope linked but not stored, reduced; used once a missing link
+ * consulted it. */
+typedef struct {
+    s_env_t e;
+    char reason[16];
+    uint64_t original;
+    int used;
+} s_unst_t;
 
 typedef struct {
     uint64_t seq;
@@ -48,6 +58,9 @@ struct fb_history {
     size_t nseals, cap_seals;
     s_env_t *envs;
     size_t nenvs, cap_envs;
+    s_unst_t *unst;
+    size_t nunst, cap_unst;
+    int64_t ids_from_ms;
     fb_history_report_fn fn;
     void *arg;
     fb_history_counts_t counts;
@@ -70,6 +83,7 @@ void fb_history_destroy(fb_history_t **self_p)
     }
     free(self->seals);
     free(self->envs);
+    free(self->unst);
     free(self->keys);
     free(self);
     *self_p = NULL;
@@ -154,8 +168,10 @@ int fb_history_add_seal(fb_history_t *self, const fb_history_seal_t *s)
     return 0;
 }
 
-/* Reduces env to what the checks need; a malformed one keeps why in e->bad. */
-static void s_reduce(const uint8_t *env, size_t len, s_env_t *e)
+/* Reduces env to what the checks need; a malformed one keeps why in e->bad.
+ * A stored one (stamped) ends with the broker's stamp, which its entry hash
+ * leaves out; one not stored is hashed whole. */
+static void s_reduce(const uint8_t *env, size_t len, int stamped, s_env_t *e)
 {
     fb_envelope_head_t h;
     memset(e, 0, sizeof(*e));
@@ -171,7 +187,11 @@ static void s_reduce(const uint8_t *env, size_t len, s_env_t *e)
         e->bad = "no origin or origin_seq";
         return;
     }
-    long olen = fb_seal_origin_len(env, len, h.global_seq, h.stored_at_us);
+    if (fb_wire_content_hash(env, len, e->content) != 0) {
+        e->bad = "not a well-formed envelope";
+        return;
+    }
+    long olen = stamped ? fb_seal_origin_len(env, len, h.global_seq, h.stored_at_us) : (long)len;
     if (olen < 0) {
         e->bad = "does not end with the broker's stamp of its global_seq and stored_at_us";
         return;
@@ -191,7 +211,43 @@ int fb_history_add_envelope(fb_history_t *self, const uint8_t *env, size_t len)
         if (!n) return -1;
         self->envs = n, self->cap_envs = cap;
     }
-    s_reduce(env, len, &self->envs[self->nenvs++]);
+    s_reduce(env, len, 1, &self->envs[self->nenvs++]);
+    return 0;
+}
+
+void fb_history_set_ids_from(fb_history_t *self, int64_t ms)
+{
+    self->ids_from_ms = ms;
+}
+
+/* The Unix milliseconds of a UUIDv7 in text ("-" or another version: -1). */
+static int64_t s_id_ms(const char *id)
+{
+    if (strlen(id) != 36 || id[14] != '7') return -1;
+    int64_t ms = 0;
+    for (int i = 0; i < 13; i++) {
+        if (i == 8) continue;
+        char c = id[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        ms = ms << 4 | d;
+    }
+    return ms;
+}
+
+int fb_history_add_unstored(fb_history_t *self, const fb_history_unstored_t *u)
+{
+    if (self->nunst == self->cap_unst) {
+        size_t cap = self->cap_unst ? self->cap_unst * 2 : 16;
+        s_unst_t *n = realloc(self->unst, cap * sizeof(*n));
+        if (!n) return -1;
+        self->unst = n, self->cap_unst = cap;
+    }
+    s_unst_t *t = &self->unst[self->nunst++];
+    memset(t, 0, sizeof(*t));
+    s_reduce(u->env, u->len, 0, &t->e);
+    snprintf(t->reason, sizeof(t->reason), "%s", u->reason ? u->reason : "");
+    t->original = u->original_seq;
     return 0;
 }
 
@@ -360,6 +416,56 @@ static int s_check_env(fb_history_t *self, const s_env_t *e, const s_link_t *lin
     return 1;
 }
 
+/* Why kept envelope u (not stored) does not account for link l (NULL: no
+ * valid seal links its origin_seq), or NULL when it does: its entry hash
+ * is the link's and the origin's stored envelopes es[0..ne) bear its
+ * reason out. */
+static const char *s_unstored_problem(const fb_history_t *self, const s_unst_t *u, const s_link_t *l,
+                                      const s_env_t *const *es, size_t ne)
+{
+    if (u->e.bad) return u->e.bad;
+    if (!l) return "kept as linked but not stored, but no valid seal links it";
+    if (memcmp(l->hash, u->e.hash, FB_SHA256_LEN) != 0)
+        return "kept as linked but not stored, but its bytes are not the envelope sealed (entry hash differs)";
+    int dup = !strcmp(u->reason, "DUPLICATE"), reused = !strcmp(u->reason, "ID_REUSED");
+    if (!dup && !reused) return strcmp(u->reason, "STALE_SEQUENCE") ? "kept with an unknown reason" : NULL;
+    for (size_t i = 0; i < ne; i++) {
+        if (strcmp(es[i]->id, u->e.id) != 0 || es[i]->seq == u->e.seq) continue;
+        int same = !memcmp(es[i]->content, u->e.content, FB_SHA256_LEN);
+        if (dup ? same && es[i]->global_seq == u->original : !same) return NULL;
+    }
+    /* its id, the original's, lies where retention dropped the partitions */
+    int64_t ms = s_id_ms(u->e.id);
+    if (dup && ms >= 0 && ms < self->ids_from_ms) return NULL;
+    return dup ? "kept as a DUPLICATE, but no stored envelope of its origin is its original (message_id, content)"
+               : "kept as ID_REUSED, but no stored envelope of its origin has its message_id";
+}
+
+/* Checks the kept envelope of origin at seq (the first unused one when
+ * seq is 0), marks it used and counts it. Returns 1 when there was one
+ * (accepted or reported), else 0. */
+static int s_check_unstored(fb_history_t *self, const char *origin, uint64_t seq, const s_link_t *links, size_t nl,
+                            const s_env_t *const *es, size_t ne)
+{
+    s_unst_t *u = NULL;
+    for (size_t i = 0; i < self->nunst && !u; i++)
+        if (!self->unst[i].used && !strcmp(self->unst[i].e.origin, origin) && (!seq || self->unst[i].e.seq == seq))
+            u = &self->unst[i];
+    if (!u) return 0;
+    u->used = 1;
+    const char *p = s_unstored_problem(self, u, s_find(links, nl, u->e.seq), es, ne);
+    if (p) {
+        s_report(self, FB_HISTORY_FAIL, "%s seq %" PRIu64 " message_id %s: %s (%s)", origin, u->e.seq, u->e.id, p,
+                 u->reason);
+        return 1;
+    }
+    self->counts.unstored++;
+    if (!strcmp(u->reason, "DUPLICATE")) self->counts.unstored_duplicate++;
+    else if (!strcmp(u->reason, "ID_REUSED")) self->counts.unstored_reused++;
+    else self->counts.unstored_stale++;
+    return 1;
+}
+
 /* Everything of one origin. Returns -1 when out of memory. */
 static int s_check_origin(fb_history_t *self, const char *origin)
 {
@@ -389,12 +495,16 @@ static int s_check_origin(fb_history_t *self, const char *origin)
         if (links[i].seq < lo || links[i].seq > hi) continue;
         while (k < ne && es[k]->seq < links[i].seq) k++;
         if (k < ne && es[k]->seq == links[i].seq) continue;
+        if (s_check_unstored(self, origin, links[i].seq, links, nl, es, ne)) continue;
         const fb_seal_t *s = &self->seals[links[i].seal].s.seal;
         s_report(self, FB_HISTORY_FAIL,
                  "%s seq %" PRIu64 " message_id -: sealed (seal %" PRIu64 "-%" PRIu64 ") and linked into the chain,"
                  " but %s",
                  origin, links[i].seq, s->first_seq, s->last_seq, self->missing);
     }
+    /* kept ones outside that range (after the last stored one, say) */
+    while (s_check_unstored(self, origin, 0, links, nl, es, ne))
+        ;
     free(es);
     free(links);
     return 0;

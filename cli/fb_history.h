@@ -20,7 +20,9 @@
  *   - every sealed envelope's prev_hash is the link before it (the first
  *     one checked has no link before it in range: its seal alone vouches);
  *   - every link between the origin's lowest and highest sealed envelope is
- *     stored (else it was deleted or dropped).
+ *     stored (else it was deleted or dropped), or kept as linked but not
+ *     stored (fb_history_add_unstored()) with a reason its stored rows bear
+ *     out.
  *
  * Pure: no PostgreSQL, no file. Not thread-safe. */
 #ifndef FB_HISTORY_H
@@ -55,7 +57,20 @@ typedef void (*fb_history_report_fn)(void *arg, fb_history_kind_t kind, const ch
 typedef struct {
     size_t origins, seals, envelopes;
     size_t failed, unsealed; /* lines reported of each kind */
+    /* envelopes linked into their chain but not stored, accepted, by reason */
+    size_t unstored, unstored_duplicate, unstored_stale, unstored_reused;
 } fb_history_counts_t;
+
+/* An envelope the broker linked into its origin's chain but stored no row
+ * for (a row of fedbus_unstored): its bytes as the origin sent them, why
+ * ("DUPLICATE", "STALE_SEQUENCE", "ID_REUSED") and, for a DUPLICATE, the
+ * stored original's global_seq. */
+typedef struct {
+    const uint8_t *env;
+    size_t len;
+    const char *reason;
+    uint64_t original_seq;
+} fb_history_unstored_t;
 
 typedef struct fb_history fb_history_t;
 
@@ -79,6 +94,19 @@ int fb_history_add_seal(fb_history_t *self, const fb_history_seal_t *s);
  * well-formed or carries no origin is reported when checked. Returns 0, or
  * -1 when out of memory. */
 int fb_history_add_envelope(fb_history_t *self, const uint8_t *env, size_t len);
+
+/* Adds an envelope linked but not stored (copied). It accounts for the
+ * missing link at its origin_seq only when its entry hash is the link's
+ * and, for a DUPLICATE, a stored envelope of its origin has its message_id
+ * and content hash (for an ID_REUSED, its message_id with other content);
+ * else it is reported. Returns 0, or -1 when out of memory. */
+int fb_history_add_unstored(fb_history_t *self, const fb_history_unstored_t *u);
+
+/* Ids dated before ms (Unix milliseconds of a UUIDv7 message_id) were
+ * dropped by retention with their partitions (fedbus_retention.ids_from;
+ * 0: none): a kept DUPLICATE of such an id is accepted without its
+ * original, which retention removed. */
+void fb_history_set_ids_from(fb_history_t *self, int64_t ms);
 
 /* Checks everything added, reporting each problem through fn(arg, ...) in
  * origin order, and fills *out. Returns the number of FAIL lines. */

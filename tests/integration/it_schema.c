@@ -116,7 +116,8 @@ static void s_back_to_version_1(th_t *t)
 {
     th_sql_exec(t, "CREATE TABLE fedbus_it_rows AS SELECT * FROM fedbus_messages");
     th_sql_exec(t, "DROP TABLE fedbus_messages, fedbus_retention");
-    th_sql_exec(t, "DROP TABLE fedbus_member_keys, fedbus_member_audit, fedbus_members, fedbus_seals, fedbus_member_states");
+    th_sql_exec(t, "DROP TABLE fedbus_member_keys, fedbus_member_audit, fedbus_members, fedbus_seals, fedbus_member_states,"
+                   " fedbus_unstored");
     th_sql_exec(t, "CREATE TABLE fedbus_messages ("
                    "  global_seq   bigint PRIMARY KEY,"
                    "  origin       text NOT NULL,"

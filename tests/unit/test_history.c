@@ -20,6 +20,8 @@
 static fb_keys_t s_keys;
 static uint8_t s_env[8][256];
 static size_t s_len[8];
+static size_t s_olen[8]; /* before the broker's stamp */
+static int s_same_id = -1; /* s_make: this envelope takes the message_id of the one before */
 static uint8_t s_hash[8][32];
 static char s_lines[4096];
 
@@ -36,13 +38,14 @@ static void s_make(int n)
 {
     uint8_t prev[32] = {0};
     for (int i = 0; i < n; i++) {
-        uint8_t id[16] = {1, 2, 3, (uint8_t)i};
+        uint8_t id[16] = {1, 2, 3, (uint8_t)(i == s_same_id ? i - 1 : i)};
         size_t len = fb_wire_stamp_origin(&(fb_wire_origin_stamp_t){.origin = "kr-seoul", .origin_len = 8,
                                                                       .message_id = id, .prev_hash = prev,
                                                                       .origin_seq = (uint64_t)i + 1},
                                           s_env[i]);
         fb_seal_entry_hash(s_env[i], len, s_hash[i]);
         memcpy(prev, s_hash[i], 32);
+        s_olen[i] = len;
         len += fb_wire_stamp_stored(100 + (uint64_t)i, S_T0 + i, s_env[i] + len);
         s_len[i] = len;
     }
@@ -222,6 +225,64 @@ static void test_a_missing_link_and_bad_envelopes_fail(void **state)
     assert_non_null(strstr(s_lines, "kr-seoul seq 2 message_id -: sealed (seal 1-4) and linked into the chain, but not stored"));
 }
 
+/* Envelopes 1..4 of one seal, the third (origin_seq 3, the second's message
+ * again) kept as not stored with reason, original and its bytes (flip: one
+ * flipped); returns the FAIL count. */
+static size_t s_check_kept(const char *reason, uint64_t original, int flip, fb_history_counts_t *c)
+{
+    char err[256];
+    s_same_id = 2;
+    s_make(4);
+    s_same_id = -1;
+    uint64_t a[8];
+    fb_history_seal_t seal = s_seal(0, 4, S_T0, &s_keys, a);
+    fb_history_t *h = fb_history_new("not stored");
+    json_t *d = s_directory("null");
+    assert_int_equal(fb_history_directory(h, d, err, sizeof(err)), 0);
+    json_decref(d);
+    assert_int_equal(fb_history_add_seal(h, &seal), 0);
+    for (int i = 0; i < 4; i++)
+        if (i != 2) assert_int_equal(fb_history_add_envelope(h, s_env[i], s_len[i]), 0);
+    uint8_t kept[256];
+    memcpy(kept, s_env[2], s_olen[2]);
+    for (size_t i = 0; flip && i + 32 <= s_olen[2]; i++)
+        if (!memcmp(kept + i, s_hash[1], 32)) kept[i + 5] ^= 1, flip = 0; /* a byte of its prev_hash */
+    assert_int_equal(flip, 0);
+    assert_int_equal(fb_history_add_unstored(h, &(fb_history_unstored_t){kept, s_olen[2], reason, original}), 0);
+    s_lines[0] = '\0';
+    size_t f = fb_history_check(h, s_collect, NULL, c);
+    fb_history_destroy(&h);
+    return f;
+}
+
+static void test_a_kept_duplicate_of_a_stored_original_accounts_for_its_link(void **state)
+{
+    (void)state;
+    fb_history_counts_t c;
+    assert_int_equal(s_check_kept("DUPLICATE", 101, 0, &c), 0);
+    assert_int_equal(c.unstored, 1);
+    assert_int_equal(c.unstored_duplicate, 1);
+    assert_int_equal(c.envelopes, 3);
+    assert_int_equal(s_check_kept("STALE_SEQUENCE", 0, 0, &c), 0);
+    assert_int_equal(c.unstored_stale, 1);
+}
+
+static void test_a_kept_envelope_that_does_not_bear_out_its_reason_fails(void **state)
+{
+    (void)state;
+    fb_history_counts_t c;
+    if (s_check_kept("DUPLICATE", 101, 1, &c) != 1) fail_msg("%s", s_lines);
+    assert_non_null(strstr(s_lines, "kr-seoul seq 3 message_id"));
+    assert_non_null(strstr(s_lines, "but its bytes are not the envelope sealed"));
+    assert_int_equal(c.unstored, 0);
+    assert_int_equal(s_check_kept("DUPLICATE", 100, 0, &c), 1); /* another global_seq than the original's */
+    assert_non_null(strstr(s_lines, "kept as a DUPLICATE, but no stored envelope of its origin is its original"));
+    assert_int_equal(s_check_kept("ID_REUSED", 0, 0, &c), 1); /* the stored one has the same content */
+    assert_non_null(strstr(s_lines, "kept as ID_REUSED, but no stored envelope"));
+    assert_int_equal(s_check_kept("LOST", 0, 0, &c), 1);
+    assert_non_null(strstr(s_lines, "kept with an unknown reason"));
+}
+
 static void test_a_directory_that_is_not_valid_is_refused(void **state)
 {
     (void)state;
@@ -317,6 +378,8 @@ int main(void)
         cmocka_unit_test(test_unsealed_envelopes_are_reported_apart_and_do_not_fail),
         cmocka_unit_test(test_a_fork_a_broken_link_and_a_repeat_fail),
         cmocka_unit_test(test_a_missing_link_and_bad_envelopes_fail),
+        cmocka_unit_test(test_a_kept_duplicate_of_a_stored_original_accounts_for_its_link),
+        cmocka_unit_test(test_a_kept_envelope_that_does_not_bear_out_its_reason_fails),
         cmocka_unit_test(test_a_directory_that_is_not_valid_is_refused),
         cmocka_unit_test(test_base64_round_trips_and_refuses_what_is_not),
         cmocka_unit_test(test_a_signed_directory_opens_with_the_signers_key_only),
