@@ -25,6 +25,7 @@ static void s_set_error(fb_store_t *self, const char *what, const PGresult *res)
 
 const char *fb_store_error(const fb_store_t *self)
 {
+    if (!self) return "no store";
     return self->error;
 }
 
@@ -218,6 +219,7 @@ int fb_store_set_timeout(fb_store_t *self, int ms)
 
 int fb_store_check(fb_store_t *self)
 {
+    if (!self) return -1; /* a replay service made without one (its fuzz target) */
     if (PQstatus(self->conn) == CONNECTION_OK) return 0;
     return s_connect(self);
 }

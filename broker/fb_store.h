@@ -54,10 +54,12 @@ typedef struct {
 fb_store_t *fb_store_open(const char *conninfo, fb_store_role_t role, char *err, size_t err_size);
 void fb_store_destroy(fb_store_t **self_p);
 
-/* The last error message of the store (static to the store; never NULL). */
+/* The last error message of the store (static to the store; never NULL,
+ * also for a NULL store). */
 const char *fb_store_error(const fb_store_t *self);
 
-/* Re-establishes a broken connection; returns 0 when usable again. */
+/* Re-establishes a broken connection; returns 0 when usable again, -1
+ * when not (and for a NULL store). */
 int fb_store_check(fb_store_t *self);
 
 /* Highest global_seq stored (0 when empty). Returns FB_OK or FB_ESTORE. */

@@ -424,6 +424,26 @@ static void s_replay_request_seeds(void)
     s_write_buf("replay_request", "six-at-once", &many);
     free(a);
     free(b);
+    /* A subscriber's look-ups: one seal by origin_seq (with its global_seq
+     * hint), and the member directory. */
+    Fedbus__ReplayRequest seal = FEDBUS__REPLAY_REQUEST__INIT;
+    seal.request_id = 79;
+    seal.seal_origin = "kr-seoul";
+    seal.seal_origin_seq = 12;
+    seal.seal_global_seq = 340;
+    size_t slen = fedbus__replay_request__get_packed_size(&seal);
+    uint8_t *c = malloc(slen);
+    fedbus__replay_request__pack(&seal, c);
+    s_write("replay_request", "seal-look-up", c, slen);
+    Fedbus__ReplayRequest dir = FEDBUS__REPLAY_REQUEST__INIT;
+    dir.request_id = 80;
+    dir.directory = 1;
+    size_t dlen = fedbus__replay_request__get_packed_size(&dir);
+    uint8_t *d = malloc(dlen);
+    fedbus__replay_request__pack(&dir, d);
+    s_write("replay_request", "directory", d, dlen);
+    free(c);
+    free(d);
 }
 
 static void s_subscriber_seeds(void)
