@@ -416,19 +416,41 @@ static int s_check_env(fb_history_t *self, const s_env_t *e, const s_link_t *lin
     return 1;
 }
 
-/* Why kept envelope u (not stored) does not account for link l (NULL: no
- * valid seal links its origin_seq), or NULL when it does: its entry hash
- * is the link's and the origin's stored envelopes es[0..ne) bear its
- * reason out. */
-static const char *s_unstored_problem(const fb_history_t *self, const s_unst_t *u, const s_link_t *l,
+/* Whether a stored envelope of es[0..ne) at or above seq is no link of the
+ * chain (links[0..nl)): only such an unsealed one can have raised the
+ * origin's head above the chain's head, which a linked envelope refused
+ * STALE_SEQUENCE needs. Where every stored envelope is linked, a chain
+ * head and the origin's head move together, and a linked envelope cannot
+ * be stale. */
+static int s_stale_possible(const s_link_t *links, size_t nl, uint64_t seq, const s_env_t *const *es, size_t ne)
+{
+    for (size_t i = 0; i < ne; i++) {
+        if (es[i]->seq < seq) continue;
+        const s_link_t *l = s_find(links, nl, es[i]->seq);
+        if (!l || memcmp(l->hash, es[i]->hash, FB_SHA256_LEN) != 0) return 1;
+    }
+    return 0;
+}
+
+/* Why kept envelope u (not stored) does not account for its link among
+ * links[0..nl), or NULL when it does: a valid seal links its entry hash
+ * and the origin's stored envelopes es[0..ne) bear its reason out. */
+static const char *s_unstored_problem(const fb_history_t *self, const s_unst_t *u, const s_link_t *links, size_t nl,
                                       const s_env_t *const *es, size_t ne)
 {
+    const s_link_t *l = s_find(links, nl, u->e.seq);
     if (u->e.bad) return u->e.bad;
     if (!l) return "kept as linked but not stored, but no valid seal links it";
     if (memcmp(l->hash, u->e.hash, FB_SHA256_LEN) != 0)
         return "kept as linked but not stored, but its bytes are not the envelope sealed (entry hash differs)";
     int dup = !strcmp(u->reason, "DUPLICATE"), reused = !strcmp(u->reason, "ID_REUSED");
-    if (!dup && !reused) return strcmp(u->reason, "STALE_SEQUENCE") ? "kept with an unknown reason" : NULL;
+    if (!dup && !reused) {
+        if (strcmp(u->reason, "STALE_SEQUENCE") != 0) return "kept with an unknown reason";
+        return s_stale_possible(links, nl, u->e.seq, es, ne)
+                   ? NULL
+                   : "kept as STALE_SEQUENCE, but every stored envelope of its origin from its origin_seq on is "
+                     "linked, so none can have made it stale";
+    }
     for (size_t i = 0; i < ne; i++) {
         if (strcmp(es[i]->id, u->e.id) != 0 || es[i]->seq == u->e.seq) continue;
         int same = !memcmp(es[i]->content, u->e.content, FB_SHA256_LEN);
@@ -453,7 +475,7 @@ static int s_check_unstored(fb_history_t *self, const char *origin, uint64_t seq
             u = &self->unst[i];
     if (!u) return 0;
     u->used = 1;
-    const char *p = s_unstored_problem(self, u, s_find(links, nl, u->e.seq), es, ne);
+    const char *p = s_unstored_problem(self, u, links, nl, es, ne);
     if (p) {
         s_report(self, FB_HISTORY_FAIL, "%s seq %" PRIu64 " message_id %s: %s (%s)", origin, u->e.seq, u->e.id, p,
                  u->reason);

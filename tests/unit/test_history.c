@@ -227,12 +227,14 @@ static void test_a_missing_link_and_bad_envelopes_fail(void **state)
 
 /* Envelopes 1..4 of one seal, the third (origin_seq 3, the second's message
  * again) kept as not stored with reason, original and its bytes (flip: one
- * flipped); returns the FAIL count. */
-static size_t s_check_kept(const char *reason, uint64_t original, int flip, fb_history_counts_t *c)
+ * flipped), and with unsealed_after a fifth one stored unsealed; returns the
+ * FAIL count. */
+static size_t s_check_kept_with(const char *reason, uint64_t original, int flip, int unsealed_after,
+                                fb_history_counts_t *c)
 {
     char err[256];
     s_same_id = 2;
-    s_make(4);
+    s_make(5);
     s_same_id = -1;
     uint64_t a[8];
     fb_history_seal_t seal = s_seal(0, 4, S_T0, &s_keys, a);
@@ -241,7 +243,7 @@ static size_t s_check_kept(const char *reason, uint64_t original, int flip, fb_h
     assert_int_equal(fb_history_directory(h, d, err, sizeof(err)), 0);
     json_decref(d);
     assert_int_equal(fb_history_add_seal(h, &seal), 0);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < (unsealed_after ? 5 : 4); i++)
         if (i != 2) assert_int_equal(fb_history_add_envelope(h, s_env[i], s_len[i]), 0);
     uint8_t kept[256];
     memcpy(kept, s_env[2], s_olen[2]);
@@ -255,6 +257,11 @@ static size_t s_check_kept(const char *reason, uint64_t original, int flip, fb_h
     return f;
 }
 
+static size_t s_check_kept(const char *reason, uint64_t original, int flip, fb_history_counts_t *c)
+{
+    return s_check_kept_with(reason, original, flip, 0, c);
+}
+
 static void test_a_kept_duplicate_of_a_stored_original_accounts_for_its_link(void **state)
 {
     (void)state;
@@ -263,8 +270,20 @@ static void test_a_kept_duplicate_of_a_stored_original_accounts_for_its_link(voi
     assert_int_equal(c.unstored, 1);
     assert_int_equal(c.unstored_duplicate, 1);
     assert_int_equal(c.envelopes, 3);
-    assert_int_equal(s_check_kept("STALE_SEQUENCE", 0, 0, &c), 0);
+    /* stale: only an envelope stored unsealed above it can have made it so */
+    assert_int_equal(s_check_kept_with("STALE_SEQUENCE", 0, 0, 1, &c), 0);
     assert_int_equal(c.unstored_stale, 1);
+}
+
+/* A deleted row moved into the kept ones as STALE_SEQUENCE: every stored
+ * envelope of the origin is linked, so nothing can have made it stale. */
+static void test_a_kept_stale_envelope_where_every_stored_one_is_linked_fails(void **state)
+{
+    (void)state;
+    fb_history_counts_t c;
+    if (s_check_kept("STALE_SEQUENCE", 0, 0, &c) != 1) fail_msg("%s", s_lines);
+    assert_non_null(strstr(s_lines, "kept as STALE_SEQUENCE, but every stored envelope of its origin"));
+    assert_int_equal(c.unstored_stale, 0);
 }
 
 static void test_a_kept_envelope_that_does_not_bear_out_its_reason_fails(void **state)
@@ -379,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_a_fork_a_broken_link_and_a_repeat_fail),
         cmocka_unit_test(test_a_missing_link_and_bad_envelopes_fail),
         cmocka_unit_test(test_a_kept_duplicate_of_a_stored_original_accounts_for_its_link),
+        cmocka_unit_test(test_a_kept_stale_envelope_where_every_stored_one_is_linked_fails),
         cmocka_unit_test(test_a_kept_envelope_that_does_not_bear_out_its_reason_fails),
         cmocka_unit_test(test_a_directory_that_is_not_valid_is_refused),
         cmocka_unit_test(test_base64_round_trips_and_refuses_what_is_not),
