@@ -302,6 +302,22 @@ static void test_postgres_away_fails_readyz_and_status_while_the_outbox_grows_in
     th_cleanup(&t);
 }
 
+/* Starts a plaintext broker on 27580-27582 with the flags given and
+ * expects it to refuse them: a non-zero exit and want in what it says. */
+static void s_broker_refuses(const char *pg, const char *flags, const char *want)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "%s '%s' --insecure-plaintext --ingest=tcp://127.0.0.1:27580 --feed=tcp://127.0.0.1:27581 "
+             "--replay=tcp://127.0.0.1:27582 %s 2>&1",
+             FEDBUS_BROKER_BIN, pg, flags);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    char *out = NULL;
+    assert_int_not_equal(th_run(argv, &out, 20), 0);
+    if (!strstr(out, want)) fail_msg("broker with %s said: %s (want: %s)", flags, out, want);
+    free(out);
+}
+
 static void test_status_exits_2_when_the_broker_cannot_be_asked_and_the_token_guards_the_api(void **state)
 {
     (void)state;
@@ -345,44 +361,20 @@ static void test_status_exits_2_when_the_broker_cannot_be_asked_and_the_token_gu
     char pg[300];
     snprintf(pg, sizeof(pg), "--pg=%s", t.conninfo);
     chmod(token, 0644);
-    const char *open_token[] = {"/bin/sh", "-c", NULL, NULL};
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "%s '%s' --insecure-plaintext --ingest=tcp://127.0.0.1:27580 --feed=tcp://127.0.0.1:27581 "
-             "--replay=tcp://127.0.0.1:27582 --http-port=27583 --http-token-file=%s 2>&1",
-             FEDBUS_BROKER_BIN, pg, token);
-    open_token[2] = cmd;
-    assert_int_not_equal(th_run(open_token, &out, 20), 0);
-    assert_non_null(strstr(out, "must not be readable by others"));
-    free(out);
-    snprintf(cmd, sizeof(cmd),
-             "%s '%s' --insecure-plaintext --ingest=tcp://127.0.0.1:27580 --feed=tcp://127.0.0.1:27581 "
-             "--replay=tcp://127.0.0.1:27582 --stale-after=5000 --down-after=5000 2>&1",
-             FEDBUS_BROKER_BIN, pg);
-    assert_int_not_equal(th_run(open_token, &out, 20), 0);
-    assert_non_null(strstr(out, "down-after (5000 ms) must be longer than stale-after"));
-    free(out);
-    snprintf(cmd, sizeof(cmd),
-             "%s '%s' --insecure-plaintext --ingest=tcp://127.0.0.1:27580 --feed=tcp://127.0.0.1:27581 "
-             "--replay=tcp://127.0.0.1:27582 --http-port=27580 2>&1",
-             FEDBUS_BROKER_BIN, pg);
-    assert_int_not_equal(th_run(open_token, &out, 20), 0);
-    assert_non_null(strstr(out, "http: cannot listen on 127.0.0.1:27580"));
-    free(out);
-    snprintf(cmd, sizeof(cmd),
-             "%s '%s' --insecure-plaintext --ingest=tcp://127.0.0.1:27580 --feed=tcp://127.0.0.1:27581 "
-             "--replay=tcp://127.0.0.1:27582 --http-port=27583 --http-token-file=it-health_token/none 2>&1",
-             FEDBUS_BROKER_BIN, pg);
-    assert_int_not_equal(th_run(open_token, &out, 20), 0);
-    assert_non_null(strstr(out, "http-token-file it-health_token/none: No such file"));
-    free(out);
+    s_broker_refuses(pg, "--http-port=27583 --http-token-file=it-health_token/token", "must not be readable by others");
+    s_broker_refuses(pg, "--stale-after=5000 --down-after=5000", "down-after (5000 ms) must be longer than stale-after");
+    s_broker_refuses(pg, "--http-port=27580", "http: cannot listen on 127.0.0.1:27580");
+    s_broker_refuses(pg, "--http-port=27583 --http-token-file=it-health_token/none",
+                     "http-token-file it-health_token/none: No such file");
     /* fedbus status's own bad input: exit 2 and one line. */
+    char cmd[1024];
+    const char *sh[] = {"/bin/sh", "-c", cmd, NULL};
     snprintf(cmd, sizeof(cmd), "%s status --broker-http=ftp://127.0.0.1:27583 2>&1", FEDBUS_CLI_BIN);
-    assert_int_equal(th_run(open_token, &out, 20), 2);
+    assert_int_equal(th_run(sh, &out, 20), 2);
     assert_non_null(strstr(out, "is not http://HOST[:PORT][/PATH]"));
     free(out);
     snprintf(cmd, sizeof(cmd), "%s status --http-token-file=it-health_token/none 2>&1", FEDBUS_CLI_BIN);
-    assert_int_equal(th_run(open_token, &out, 20), 2);
+    assert_int_equal(th_run(sh, &out, 20), 2);
     assert_non_null(strstr(out, "http-token-file it-health_token/none: No such file"));
     free(out);
     th_cleanup(&t);
