@@ -1,5 +1,6 @@
 /* fb_cli_status.c — `fedbus status`: the broker's /api/status as a table for people, as JSON for scripts, with Nagios-style exit codes. */
 #include "fb_cli.h"
+#include "fb_httpd.h"
 
 #include "fb_time.h"
 
@@ -154,30 +155,6 @@ error:
     return -1;
 }
 
-/* Reads the token file (first line, blanks trimmed) into token. Returns 0, or -1 with err. */
-static int s_token(const char *path, char *token, size_t size, char *err, size_t esize)
-{
-    token[0] = '\0';
-    if (!*path) return 0;
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        snprintf(err, esize, "http-token-file %.200s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (!fgets(token, (int)size, f)) token[0] = '\0';
-    fclose(f);
-    size_t b = 0, e = strlen(token);
-    while (e && (token[e - 1] == '\n' || token[e - 1] == '\r' || token[e - 1] == ' ' || token[e - 1] == '\t')) e--;
-    while (b < e && (token[b] == ' ' || token[b] == '\t')) b++;
-    memmove(token, token + b, e - b);
-    token[e - b] = '\0';
-    if (!*token) {
-        snprintf(err, esize, "http-token-file %.200s holds no token", path);
-        return -1;
-    }
-    return 0;
-}
-
 /* --------------------------------------------------------------- table -- */
 
 /* "12s ago", "3m ago", "2h ago", "4d ago" from RFC 3339 t to now_us; "-" for null. */
@@ -308,7 +285,7 @@ static int s_once(const s_opts_t *o, const char *token)
 int fb_cli_status(int argc, char **argv)
 {
     s_opts_t o;
-    char err[256], token[600];
+    char err[256], token[FB_HTTPD_TOKEN_MAX + 1] = "";
     int nargs = 0;
     memset(&o, 0, sizeof(o));
     int rc = fb_config_load(s_keys, &o, argc, argv, &nargs, err, sizeof(err));
@@ -322,7 +299,10 @@ int fb_cli_status(int argc, char **argv)
         fprintf(stderr, "fedbus status: %s\n", rc < 0 ? err : "takes no arguments");
         return S_CRITICAL;
     }
-    if (s_token(o.token_file, token, sizeof(token), err, sizeof(err)) != 0) {
+    size_t token_len = 0;
+    /* The daemons' own reader: the same trimming, and a file others can
+     * read is refused here as the broker refuses it. */
+    if (*o.token_file && fb_httpd_token_read(o.token_file, token, &token_len, err, sizeof(err)) != 0) {
         fprintf(stderr, "fedbus status: %s\n", err);
         return S_CRITICAL;
     }

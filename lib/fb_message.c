@@ -10,6 +10,7 @@
 #include "fb_envelope.h"
 #include "fb_json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,21 @@ static const char *s_text(const Fedbus__Text *t, const char *lang)
     return *ko ? ko : en;
 }
 
+/* A member-state change's headline, "kr-busan: up -> stale", made in
+ * the message's arena (freed with it). */
+static const char *s_state_title(const fb_message_t *msg, const Fedbus__MemberState *st)
+{
+    s_lazy_t *lz = msg->priv_;
+    const char *m = st->member ? st->member : "", *from = st->from_state ? st->from_state : "",
+               *to = st->to_state ? st->to_state : "";
+    if (!*m) return "";
+    size_t n = strlen(m) + strlen(from) + strlen(to) + 10; /* ": ", " -> ", two "?" at most, NUL */
+    char *t = fb_arena_alloc(lz->arena, n);
+    if (!t) return "";
+    snprintf(t, n, "%s: %s -> %s", m, *from ? from : "?", *to ? to : "?");
+    return t;
+}
+
 const char *fb_message_title(const fb_message_t *msg, const char *lang)
 {
     const Fedbus__Envelope *env = s_message_env(msg);
@@ -128,6 +144,8 @@ const char *fb_message_title(const fb_message_t *msg, const char *lang)
         return s_text(env->cfp->title, lang);
     case FEDBUS__ENVELOPE__PAYLOAD_RESEARCHER:
         return s_text(env->researcher->name, lang);
+    case FEDBUS__ENVELOPE__PAYLOAD_MEMBER_STATE:
+        return s_state_title(msg, env->member_state);
     default:
         return "";
     }

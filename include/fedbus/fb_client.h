@@ -317,7 +317,8 @@ FB_EXPORT const char *fb_message_verify_detail(const fb_message_t *msg);
 FB_EXPORT char *fb_message_json(const fb_message_t *msg);
 
 /* Returns the message's headline in lang ("ko" or "en", falling back to the
- * other): an event's or call's title, a researcher's name. Never NULL; ""
+ * other): an event's or call's title, a researcher's name, a member-state
+ * change's "member: from -> to" (topic _fedbus.health). Never NULL; ""
  * when there is none. Valid as long as msg. */
 FB_EXPORT const char *fb_message_title(const fb_message_t *msg, const char *lang);
 

@@ -377,6 +377,11 @@ static void test_status_exits_2_when_the_broker_cannot_be_asked_and_the_token_gu
     assert_int_equal(th_run(sh, &out, 20), 2);
     assert_non_null(strstr(out, "http-token-file it-health_token/none: No such file"));
     free(out);
+    /* The token file still 0644: status refuses it as the broker does. */
+    snprintf(cmd, sizeof(cmd), "%s status --http-token-file=it-health_token/token 2>&1", FEDBUS_CLI_BIN);
+    assert_int_equal(th_run(sh, &out, 20), 2);
+    assert_non_null(strstr(out, "must not be readable by others"));
+    free(out);
     th_cleanup(&t);
 }
 
