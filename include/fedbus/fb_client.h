@@ -276,17 +276,28 @@ typedef struct {
 FB_EXPORT int fb_subscriber_pin_keys(fb_subscriber_t *self, const fb_signing_key_t *keys, size_t nkeys);
 
 /* Sets how the subscriber verifies (FB_VERIFY_ON or FB_VERIFY_OFF), from
- * the next message on. Returns FB_OK, or FB_EINVAL for another mode. */
+ * the next message on. Returns FB_OK, FB_EINVAL for another mode, or FB_EIO
+ * when the feed's seal frames could not be (un)subscribed. */
 FB_EXPORT int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode);
 
 /* Gives a subscriber opened without a replay endpoint (fb_subscriber_open(
- * feed, NULL): no catch-up, no repair) one to verify through: the seal of
- * each live frame and the member keys are fetched from it, once per frame.
+ * feed, NULL): no catch-up, no repair) one to verify through. The
+ * subscriber then also takes the feed's seal frames (docs/protocol.md,
+ * "Seals on the feed"; so does one with pinned keys): a live message is
+ * checked against the seal the broker sent before it, and the seal of its
+ * frame is fetched from replay, once per frame, only when none came (a
+ * frame dropped, an older broker). The member keys are fetched from it.
  * replay and its strings are only read during the call. Returns FB_OK;
  * FB_EINVAL when replay or its endpoint is NULL, a CURVE key is refused, or
  * the subscriber has a replay endpoint already (it verifies through that);
  * FB_ENOMEM. */
 FB_EXPORT int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay);
+
+/* How many seal look-ups the subscriber asked of replay so far (0 when
+ * self is NULL); *feed_seals (when not NULL) gets how many seal frames it
+ * took from the feed, *feed_bad how many of those it ignored (not
+ * decodable, or their seal did not verify). */
+FB_EXPORT uint64_t fb_subscriber_seal_lookups(const fb_subscriber_t *self, uint64_t *feed_seals, uint64_t *feed_bad);
 
 /* How many messages failed verification so far (0 when self is NULL). */
 FB_EXPORT uint64_t fb_subscriber_failed(const fb_subscriber_t *self);
