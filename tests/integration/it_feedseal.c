@@ -1,7 +1,8 @@
 /* it_feedseal.c — seals on the feed: a verifying live subscriber (fb_subscriber_verify_via()) gets each frame's
  * seal on the feed before its messages and verifies every message with no seal look-up on replay, a partner
  * that reads events only too; one that missed the seal frames still verifies every message through replay's
- * look-up; a subscriber that does not verify never sees a seal frame. Ports 30200-30399. */
+ * look-up; a subscriber that does not verify never sees a seal frame, and the broker builds none while nobody
+ * takes them. Ports 30200-30399. */
 #include "harness.h"
 
 #include "fedbus/fedbus.h"
@@ -87,6 +88,19 @@ static int s_recv(fb_subscriber_t *sub, int want)
     return verified;
 }
 
+static void test_no_seal_frame_is_built_while_nobody_takes_them(void **state)
+{
+    (void)state;
+    const char *p[] = {"*.kr-seoul"};
+    fb_subscriber_t *plain = s_sub("kr-incheon", p, 1, 1);
+    s_publish(s_seoul, "kr-seoul", 5);
+    fb_message_t m;
+    for (int i = 0; i < 5; i++) assert_int_equal(fb_subscriber_recv(plain, &m, 5000), FB_OK);
+    usleep(1500000); /* a stats line (every second) after the last batch */
+    assert_int_equal((long long)th_stat(&s_t, " feed_seals="), 0);
+    fb_subscriber_destroy(&plain);
+}
+
 static void test_a_verifying_subscriber_verifies_every_live_message_with_no_seal_look_up(void **state)
 {
     (void)state;
@@ -100,6 +114,8 @@ static void test_a_verifying_subscriber_verifies_every_live_message_with_no_seal
     assert_true(seals >= 2);
     assert_int_equal(bad, 0);
     fb_subscriber_destroy(&sub);
+    usleep(1500000);
+    assert_true(th_stat(&s_t, " feed_seals=") >= (double)seals);
 }
 
 static void test_a_partner_reading_events_only_gets_the_seal_frames_too(void **state)
@@ -157,6 +173,7 @@ static void test_a_subscriber_that_does_not_verify_sees_no_seal_frame(void **sta
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_seal_frame_is_built_while_nobody_takes_them),
         cmocka_unit_test(test_a_verifying_subscriber_verifies_every_live_message_with_no_seal_look_up),
         cmocka_unit_test(test_a_partner_reading_events_only_gets_the_seal_frames_too),
         cmocka_unit_test(test_a_subscriber_that_missed_the_seal_frames_verifies_through_replay),
