@@ -84,8 +84,8 @@ void fb_feed_flush(fb_feed_t *self);
 
 struct fb_verify_proof;
 
-/* Sends the seal frame of each of the n proofs (docs/protocol.md, "Seals
- * on the feed"; borrowed) while someone subscribes to seal frames, else
+/* Sends the seal frame of each of the n proofs (docs/protocol.md, "Feed",
+ * seal frames; borrowed) while someone subscribes to seal frames, else
  * nothing. Called before the batch's messages go out (fb_feed_send()), so
  * that a subscriber has a message's seal before the message. */
 void fb_feed_seals(fb_feed_t *self, const struct fb_verify_proof *const *proofs, size_t n);

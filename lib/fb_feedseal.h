@@ -1,7 +1,7 @@
 /* fb_feedseal.h — the seal frames a subscriber took from the feed, kept unchecked until a message needs one.
  *
  * The broker sends each verified seal on the feed before the messages it
- * covers (docs/protocol.md, "Seals on the feed"). A subscriber keeps the
+ * covers (docs/protocol.md, "Feed", seal frames). A subscriber keeps the
  * recent ones here, as decoded, without checking them: most cover messages
  * of topics it does not take. When a delivered message has no checked seal
  * yet (fb_verifier_check() says 0), fb_feedseal_take() hands over the kept

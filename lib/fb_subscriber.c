@@ -247,8 +247,8 @@ uint64_t fb_subscriber_repaired(const fb_subscriber_t *self)
     return self ? self->repaired : 0;
 }
 
-/* Subscribes to the feed's seal frames (docs/protocol.md, "Seals on the
- * feed") while they are of use: a verifying subscriber that delivers live
+/* Subscribes to the feed's seal frames (docs/protocol.md, "Feed", seal
+ * frames) while they are of use: a verifying subscriber that delivers live
  * messages from the feed (no replay endpoint: one with it delivers what
  * its repairs bring, with their proofs) and can check seals (keys from
  * fb_subscriber_verify_via()'s replay, or pinned). Returns FB_OK or FB_EIO. */

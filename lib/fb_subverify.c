@@ -280,7 +280,8 @@ int fb_subverify_check(fb_subverify_t *self, fb_message_t *msg, int fetch)
      * origin_seq that was never stored (a chain relinked). */
     if (rc != 1 && fetch && (rc == 0 || self->fs)) {
         if (s_fetch_seal(self, msg) != 0) {
-            snprintf(why, sizeof(why), "its proof could not be fetched: %s", self->error);
+            /* A failure found already keeps its own reason. */
+            if (rc == 0) snprintf(why, sizeof(why), "its proof could not be fetched: %s", self->error);
             rc = -1;
         } else {
             rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));

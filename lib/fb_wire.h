@@ -135,7 +135,7 @@ size_t fb_wire_put_feed_head(uint64_t head_seq, uint8_t *out);
  * does but FeedHead is not well-formed. */
 int fb_wire_feed_head_view(const uint8_t *frame, size_t len, uint64_t *head_seq);
 
-/* The feed's seal frame (docs/protocol.md, "Seals on the feed"):
+/* The feed's seal frame (docs/protocol.md, "Feed", seal frames):
  * FB_WIRE_FEED_SEAL_MARK, a NUL, then SealProof{seal, entries}: one
  * origin's verified seal and the entry hashes of every envelope of the
  * frame it covers, in the frame's order. A subscription to the mark alone

@@ -283,7 +283,7 @@ FB_EXPORT int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t m
 /* Gives a subscriber opened without a replay endpoint (fb_subscriber_open(
  * feed, NULL): no catch-up, no repair) one to verify through. The
  * subscriber then also takes the feed's seal frames (docs/protocol.md,
- * "Seals on the feed"; so does one with pinned keys): a live message is
+ * "Feed", seal frames; so does one with pinned keys): a live message is
  * checked against the seal the broker sent before it, and the seal of its
  * frame is fetched from replay, once per frame, only when none came (a
  * frame dropped, an older broker). The member keys are fetched from it.
