@@ -232,9 +232,12 @@ FB_EXPORT int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const
  * frame, checked with the origin's Ed25519 key from the member directory,
  * which the broker serves over the replay socket: the CURVE-authenticated
  * link to the broker is what the directory is trusted by). A seal covers
- * a whole frame of its origin (up to 1024 messages): it is fetched and
- * checked once, then each message costs one SHA-256. A subscriber without
- * a replay endpoint cannot fetch proofs: its messages are unsigned. */
+ * a whole frame of its origin (up to 1024 messages): it is fetched (or,
+ * for a live subscriber given fb_subscriber_verify_via() or pinned keys,
+ * taken from the feed, where the broker sends it before the frame's
+ * messages) and checked once, then each message costs one SHA-256. A
+ * subscriber without a replay endpoint or pinned keys cannot check seals:
+ * its messages are unsigned. */
 
 typedef enum {
     FB_VERIFY_ON = 0,  /* the default: every message checked, fb_message_verified() says how it fared */
