@@ -2,7 +2,7 @@
  * seal on the feed before its messages and verifies every message with no seal look-up on replay, a partner
  * that reads events only too; one that missed the seal frames still verifies every message through replay's
  * look-up; a subscriber that does not verify never sees a seal frame, and the broker builds none while nobody
- * takes them. Ports 30200-30399. */
+ * takes them; with pinned keys a subscriber verifies from the feed alone, no replay at all. Ports 30200-30399. */
 #include "harness.h"
 
 #include "fedbus/fedbus.h"
@@ -148,6 +148,37 @@ static void test_a_subscriber_that_missed_the_seal_frames_verifies_through_repla
     fb_subscriber_destroy(&sub);
 }
 
+/* hex (2n digits) into n bytes. */
+static void s_unhex(const char *hex, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
+
+static void test_with_pinned_keys_a_subscriber_verifies_from_the_feed_alone(void **state)
+{
+    (void)state;
+    const th_keys_t *k = th_member(&s_t, "kr-seoul");
+    fb_signing_key_t pin = {.member = "kr-seoul"};
+    s_unhex(k->sign_key_id, pin.key_id, sizeof(pin.key_id));
+    s_unhex(k->sign_public, pin.public_key, sizeof(pin.public_key));
+    fb_endpoint_opts_t feed = th_endpoint(&s_t, s_t.feed, "kr-incheon");
+    fb_subscriber_t *sub = fb_subscriber_open(&feed, NULL);
+    assert_non_null(sub);
+    assert_int_equal(fb_subscriber_pin_keys(sub, &pin, 1), FB_OK);
+    assert_int_equal(fb_subscriber_add(sub, "*.kr-seoul"), FB_OK);
+    usleep(400000);
+    s_publish(s_seoul, "kr-seoul", 8);
+    assert_int_equal(s_recv(sub, 8), 8);
+    uint64_t seals = 0;
+    assert_int_equal(fb_subscriber_seal_lookups(sub, &seals, NULL), 0);
+    assert_true(seals >= 1);
+    fb_subscriber_destroy(&sub);
+}
+
 static void test_a_subscriber_that_does_not_verify_sees_no_seal_frame(void **state)
 {
     (void)state;
@@ -177,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_a_verifying_subscriber_verifies_every_live_message_with_no_seal_look_up),
         cmocka_unit_test(test_a_partner_reading_events_only_gets_the_seal_frames_too),
         cmocka_unit_test(test_a_subscriber_that_missed_the_seal_frames_verifies_through_replay),
+        cmocka_unit_test(test_with_pinned_keys_a_subscriber_verifies_from_the_feed_alone),
         cmocka_unit_test(test_a_subscriber_that_does_not_verify_sees_no_seal_frame),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
