@@ -180,6 +180,8 @@ static void s_answer(void *arg, fb_batch_t *b)
     self->stats.batches++;
     self->stats.store_us_sum += (uint64_t)b->store_us;
     if (b->store_us > self->store_us_max) self->store_us_max = b->store_us;
+    /* The frames' seals first: a subscriber has each message's seal before it. */
+    fb_feed_seals(self->feed, b->proofs, b->nproofs);
     fb_ingest_answer(self->ingest, b, self->feed);
     if (self->health) fb_health_answered(self->health, b);
     fb_feed_flush(self->feed);
@@ -213,14 +215,15 @@ static void s_log_stats(fb_broker_t *self)
     fb_info("stats frames=%llu batch_frames=%llu hellos=%llu heartbeats=%llu accepted=%llu "
             "duplicates=%llu resends=%llu rejected=%llu batches=%llu store_errors=%llu "
             "store_conflicts=%llu replays=%llu replays_dropped=%llu feed_frames=%llu feed_batches=%llu "
-            "feed_ignored=%llu handed_ahead=%llu head=%llu origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
+            "feed_seals=%llu feed_ignored=%llu handed_ahead=%llu head=%llu origins=%zu store_ms_max=%.1f store_ms_avg=%.1f%s%s",
             (unsigned long long)s->frames, (unsigned long long)s->batch_frames,
             (unsigned long long)s->hellos, (unsigned long long)s->heartbeats, (unsigned long long)s->accepted,
             (unsigned long long)s->duplicates, (unsigned long long)s->resends, (unsigned long long)s->rejected,
             (unsigned long long)s->batches, (unsigned long long)s->store_errors,
             (unsigned long long)s->store_conflicts, (unsigned long long)s->replays,
             (unsigned long long)s->replays_dropped, (unsigned long long)s->feed_frames,
-            (unsigned long long)s->feed_batches, (unsigned long long)s->feed_ignored,
+            (unsigned long long)s->feed_batches, (unsigned long long)s->feed_seals,
+            (unsigned long long)s->feed_ignored,
             (unsigned long long)s->handed_ahead, (unsigned long long)s->head, (size_t)s->origins,
             (double)self->store_us_max / 1000.0,
             stored ? (double)(s->store_us_sum - l->store_us_sum) / 1000.0 / (double)stored : 0.0,

@@ -36,6 +36,7 @@ typedef struct {
     /* the feed and replay */
     uint64_t feed_frames;  /* plain feed frames sent: one message each */
     uint64_t feed_batches; /* batched feed frames sent: several messages each */
+    uint64_t feed_seals;   /* seal frames sent: one verified seal each */
     uint64_t feed_ignored; /* feed subscriptions not kept: too long, or past FB_FEED_PREFIXES_MAX */
     uint64_t replays;      /* replay requests taken */
     uint64_t replays_dropped; /* replays dropped after replay-stall: their client took nothing */

@@ -7,6 +7,7 @@
 #include "fb_pace.h"
 #include "fb_readperm.h"
 #include "fb_time.h"
+#include "fb_verify.h"
 #include "fb_wire.h"
 #include "fb_zap.h"
 
@@ -41,6 +42,8 @@ struct fb_feed {
     char want_topic[FB_TOPIC_MAX + 1];
     uint64_t want_gen;      /* gen when want_* were worked out */
     int want_plain, want_batched;
+    uint64_t seals_gen;     /* gen when want_seals was worked out */
+    int want_seals;         /* someone subscribes to seal frames (FB_WIRE_FEED_SEAL_MARK...) */
     const fb_batch_item_t *run[FB_FEED_BATCH_MAX]; /* the batched frame being gathered: one topic */
     size_t nrun, run_bytes;
     int64_t next_head_us; /* when the next head frame is due without a batch */
@@ -337,6 +340,39 @@ void fb_feed_send(fb_feed_t *self, const fb_batch_item_t *it)
     memcpy(p + tlen + 1 + it->env_len, it->stamp, it->stamp_len);
     if (zmq_msg_send(&msg, self->xpub, 0) < 0) zmq_msg_close(&msg);
     else self->stats->feed_frames++;
+}
+
+/* ---------------------------------------------------------- seal frames --- */
+
+/* Whether a subscription that starts with the seal mark is held: the
+ * empty prefix alone does not ask for seal frames (a client subscribed to
+ * everything skips them; building them for it would cost for nothing). */
+static int s_want_seals(fb_feed_t *self)
+{
+    if (self->seals_gen != self->gen) {
+        self->seals_gen = self->gen;
+        self->want_seals = 0;
+        for (size_t i = 0; i < self->plain.n && !self->want_seals; i++)
+            self->want_seals = self->plain.len[i] >= 1 && self->plain.v[i][0] == FB_WIRE_FEED_SEAL_MARK;
+    }
+    return self->want_seals;
+}
+
+void fb_feed_seals(fb_feed_t *self, const struct fb_verify_proof *const *proofs, size_t n)
+{
+    if (!self->xpub || !n || !s_want_seals(self)) return;
+    for (size_t i = 0; i < n; i++) {
+        const fb_verify_proof_t *p = proofs[i];
+        if (!p->n || p->n > FB_WIRE_FEED_SEAL_ENTRIES_MAX) continue;
+        const uint8_t(*entries)[FB_SHA256_LEN] = (const uint8_t(*)[FB_SHA256_LEN])p->entries;
+        zmq_msg_t msg;
+        if (zmq_msg_init_size(&msg, fb_wire_feed_seal_size(&p->seal, p->n)) != 0) return;
+        fb_wire_put_feed_seal(&p->seal, entries, p->n, zmq_msg_data(&msg));
+        /* Dropped for a subscriber whose queue is full, like any frame:
+         * its client then fetches the seal from replay. */
+        if (zmq_msg_send(&msg, self->xpub, 0) < 0) zmq_msg_close(&msg);
+        else self->stats->feed_seals++;
+    }
 }
 
 /* ---------------------------------------------------------- head frames --- */

@@ -82,6 +82,14 @@ void fb_feed_send(fb_feed_t *self, const fb_batch_item_t *it);
 /* Sends the batched frame being gathered, if any. */
 void fb_feed_flush(fb_feed_t *self);
 
+struct fb_verify_proof;
+
+/* Sends the seal frame of each of the n proofs (docs/protocol.md, "Feed",
+ * seal frames; borrowed) while someone subscribes to seal frames, else
+ * nothing. Called before the batch's messages go out (fb_feed_send()), so
+ * that a subscriber has a message's seal before the message. */
+void fb_feed_seals(fb_feed_t *self, const struct fb_verify_proof *const *proofs, size_t n);
+
 /* Most time between two head frames, microseconds. */
 #define FB_FEED_HEAD_US 200000
 

@@ -123,7 +123,7 @@ int fb_readperm_narrow(const uint8_t *sub, size_t len, const char *const *patter
                        fb_readperm_prefix_t *out, int max)
 {
     int count = 0;
-    if (fb_readperm_all(patterns, n) || (len && sub[0] == FB_WIRE_FEED_HEAD_MARK))
+    if (fb_readperm_all(patterns, n) || (len && (sub[0] == FB_WIRE_FEED_HEAD_MARK || sub[0] == FB_WIRE_FEED_SEAL_MARK)))
         return s_add(out, &count, max, 0, sub, len) == 0 ? count : -1;
     int mark = len && sub[0] == FB_FEED_MARK ? FB_FEED_MARK : 0;
     const uint8_t *t = sub + (mark ? 1 : 0);

@@ -53,7 +53,8 @@ int fb_readperm_may_read(const char *const *patterns, size_t n, const char *topi
  * byte) to the n patterns: into out (room for max) go the prefixes that
  * select what sub selects and the patterns permit, each once:
  *  - a member that reads everything (fb_readperm_all()), and any
- *    subscription to head frames (0x02...), keep sub as it is;
+ *    subscription to head frames (0x02...) or to seal frames (0x03...),
+ *    keep sub as it is;
  *  - the empty subscription (everything) becomes every permitted prefix,
  *    plain and batched (0x01 before it), and the head mark 0x02;
  *  - any other (plain, or batched after 0x01) becomes, for each permitted

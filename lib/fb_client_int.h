@@ -72,7 +72,20 @@ int fb_subverify_pin(fb_subverify_t *self, const fb_signing_key_t *keys, size_t 
  * they name a key not held). Returns FB_OK or FB_ENOMEM. */
 int fb_subverify_proofs(fb_subverify_t *self, struct Fedbus__SealProof *const *proofs, size_t n);
 
-/* Verifies msg against the seals kept; with fetch, a message no kept seal
+/* Takes one feed frame that may be a seal frame (fb_feedseal_add()):
+ * returns 1 (kept), 0 (not a seal frame), -1 (ignored: counted bad, or
+ * out of memory). */
+int fb_subverify_feed_seal(fb_subverify_t *self, const uint8_t *frame, size_t len);
+
+typedef struct {
+    uint64_t lookups;    /* seal look-ups asked of replay */
+    uint64_t feed_seals; /* seal frames taken from the feed */
+    uint64_t feed_bad;   /* ... that did not decode, or whose seal did not verify */
+} fb_subverify_stats_t;
+
+void fb_subverify_get_stats(const fb_subverify_t *self, fb_subverify_stats_t *out);
+
+/* Verifies msg against the seals kept (and those the feed brought); with fetch, a message no kept seal
  * covers has its frame's seal fetched from replay first. Records and
  * returns the verdict: FB_MSG_VERIFIED, FB_MSG_FAILED (also when a proof
  * could not be fetched), FB_MSG_UNSIGNED or FB_MSG_BROKER. */

@@ -94,6 +94,8 @@ struct fb_subscriber {
     fb_subverify_t *sv;
     fb_endpoint_opts_t *verify_replay; /* owned: fb_subscriber_verify_via() */
     int verify_off;
+    int pinned;      /* keys were pinned: seals can be checked without replay */
+    int seals_sub;   /* subscribed to the feed's seal frames */
     uint64_t failed; /* messages delivered with FB_EVERIFY */
 };
 
@@ -245,17 +247,44 @@ uint64_t fb_subscriber_repaired(const fb_subscriber_t *self)
     return self ? self->repaired : 0;
 }
 
+/* Subscribes to the feed's seal frames (docs/protocol.md, "Feed", seal
+ * frames) while they are of use: a verifying subscriber that delivers live
+ * messages from the feed (no replay endpoint: one with it delivers what
+ * its repairs bring, with their proofs) and can check seals (keys from
+ * fb_subscriber_verify_via()'s replay, or pinned). Returns FB_OK or FB_EIO. */
+static int s_seals_subscribe(fb_subscriber_t *self)
+{
+    int want = !self->verify_off && !self->replay && (self->verify_replay || self->pinned);
+    if (want == self->seals_sub) return FB_OK;
+    const char mark = FB_WIRE_FEED_SEAL_MARK;
+    if (zmq_setsockopt(self->sock, want ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, &mark, 1) != 0) return FB_EIO;
+    self->seals_sub = want;
+    return FB_OK;
+}
+
 int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode)
 {
     if (mode != FB_VERIFY_ON && mode != FB_VERIFY_OFF) return FB_EINVAL;
     self->verify_off = mode == FB_VERIFY_OFF;
-    return FB_OK;
+    return s_seals_subscribe(self);
 }
 
 int fb_subscriber_pin_keys(fb_subscriber_t *self, const fb_signing_key_t *keys, size_t nkeys)
 {
     if (!keys && nkeys) return FB_EINVAL;
-    return fb_subverify_pin(self->sv, keys, nkeys);
+    int rc = fb_subverify_pin(self->sv, keys, nkeys);
+    if (rc != FB_OK) return rc;
+    self->pinned = 1;
+    return s_seals_subscribe(self);
+}
+
+uint64_t fb_subscriber_seal_lookups(const fb_subscriber_t *self, uint64_t *feed_seals, uint64_t *feed_bad)
+{
+    fb_subverify_stats_t st = {0};
+    if (self) fb_subverify_get_stats(self->sv, &st);
+    if (feed_seals) *feed_seals = st.feed_seals;
+    if (feed_bad) *feed_bad = st.feed_bad;
+    return st.lookups;
 }
 
 int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay)
@@ -263,7 +292,7 @@ int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *re
     if (!replay || self->replay || self->verify_replay || fb_endpoint_check(replay) != 0) return FB_EINVAL;
     if (!(self->verify_replay = fb_endpoint_dup(replay))) return FB_ENOMEM;
     fb_subverify_set_replay(self->sv, self->verify_replay);
-    return FB_OK;
+    return s_seals_subscribe(self);
 }
 
 uint64_t fb_subscriber_failed(const fb_subscriber_t *self)
@@ -472,6 +501,19 @@ static int s_live(fb_subscriber_t *self, fb_message_t *msg, int64_t deadline, ui
             rc = fb_wire_feed_head_view(data, size, head);
             s_frame_done(self);
             if (rc == 1) return S_HEAD;
+            continue;
+        }
+        if (data[0] == FB_WIRE_FEED_SEAL_MARK) {
+            /* A seal frame: kept for the messages that follow it; one that
+             * does not decode is counted and ignored. */
+            if (self->seals_sub) fb_subverify_feed_seal(self->sv, data, size);
+            s_frame_done(self);
+            continue;
+        }
+        if (data[0] < 0x20 && data[0] != FB_FEED_MARK) {
+            /* A mark this library does not know (a later broker's frame,
+             * reaching a subscription to the empty prefix): not a message. */
+            s_frame_done(self);
             continue;
         }
         if (data[0] == FB_FEED_MARK) {

@@ -4,13 +4,19 @@
  * SealProofs are checked here before its envelopes are. A live message
  * whose frame's seal is not kept yet costs one look-up on the replay socket
  * (seal_origin, seal_origin_seq): the seal of its frame, checked once and
- * kept for the frame's other messages. The member keys come from the broker
+ * kept for the frame's other messages — unless the feed brought that seal
+ * before the message (fb_feedseal.c): it is then checked from there, and
+ * the replay is asked only when no seal from the feed covers the message
+ * (joined mid-frame, the seal frame dropped, an older broker) or when it
+ * fails against one (the feed is not trusted: a forged seal frame is
+ * ignored, never kept). The member keys come from the broker
  * (ReplayRequest.directory) over the same CURVE-authenticated link, at the
  * first seal, and again when a seal names a key not held (a rotation),
  * at most once per S_DIR_AGAIN_US. */
 #include "fb_client_int.h"
 #include "fb_crypto.h"
 #include "fb_envelope.h"
+#include "fb_feedseal.h"
 #include "fb_time.h"
 #include "fb_verifier.h"
 #include "fb_zmq.h"
@@ -32,6 +38,9 @@ struct fb_subverify {
     int pinned;        /* the keys were given: never fetched */
     int64_t dir_at_us; /* monotonic: when the directory was last fetched */
     char error[120];   /* why the last look-up failed */
+    fb_feedseal_t *fs; /* seal frames from the feed; NULL until the first */
+    uint64_t lookups;  /* seal look-ups asked of replay */
+    uint64_t forged;   /* seals from the feed that did not verify */
 };
 
 fb_subverify_t *fb_subverify_new(const fb_endpoint_opts_t *replay)
@@ -51,6 +60,7 @@ void fb_subverify_destroy(fb_subverify_t **self_p)
     fb_subverify_t *self = *self_p;
     if (self->sock) zmq_close(self->sock);
     fb_verifier_destroy(&self->v);
+    fb_feedseal_destroy(&self->fs);
     free(self);
     *self_p = NULL;
 }
@@ -165,19 +175,18 @@ static int s_seal(const Fedbus__SealProof *p, fb_seal_t *out)
     return 0;
 }
 
-/* Checks and keeps one proof, fetching the directory when a key is not
- * held. Returns 0, or FB_ENOMEM. */
-static int s_proof(fb_subverify_t *self, const Fedbus__SealProof *p)
+/* Checks seal over its n entries and keeps it, fetching the directory
+ * when its key is not held. A seal that fails is kept failing (keep_bad:
+ * replay's answer) or dropped (from the feed). Returns the verifier's
+ * answer: 1, 0, or -1 when out of memory. */
+static int s_check_seal(fb_subverify_t *self, const fb_seal_t *seal, const uint8_t (*e)[FB_SHA256_LEN], size_t n,
+                        int keep_bad)
 {
-    fb_seal_t seal;
     char why[200];
-    if (s_seal(p, &seal) != 0) return FB_OK; /* covers nothing: its envelopes stay unproven */
-    uint8_t(*entries)[FB_SHA256_LEN] = malloc(p->n_entries * FB_SHA256_LEN);
-    if (!entries) return FB_ENOMEM;
-    for (size_t i = 0; i < p->n_entries; i++) memcpy(entries[i], p->entries[i].data, FB_SHA256_LEN);
-    const uint8_t(*e)[FB_SHA256_LEN] = (const uint8_t(*)[FB_SHA256_LEN])entries;
+    int (*add)(fb_verifier_t *, const fb_seal_t *, const uint8_t(*)[FB_SHA256_LEN], size_t, int, char *, size_t) =
+        keep_bad ? fb_verifier_add_proof : fb_verifier_try_proof;
     int rc = FB_VERIFIER_UNKNOWN_KEY;
-    if (self->have_dir) rc = fb_verifier_add_proof(self->v, &seal, e, p->n_entries, self->pinned, why, sizeof(why));
+    if (self->have_dir) rc = add(self->v, seal, e, n, self->pinned, why, sizeof(why));
     if (rc == FB_VERIFIER_UNKNOWN_KEY) {
         /* The first seal, or a key rotated in since: the directory again
          * (not in a loop: a key it still lacks then fails the seal). A
@@ -185,13 +194,47 @@ static int s_proof(fb_subverify_t *self, const Fedbus__SealProof *p)
          * good copy of it brought later (the next chunk) still verifies. */
         if ((!self->have_dir || fb_time_mono_us() - self->dir_at_us >= S_DIR_AGAIN_US) && s_directory(self) != 0) {
             snprintf(why, sizeof(why), "the member directory could not be fetched: %s", self->error);
-            rc = fb_verifier_add_failed(self->v, &seal, e, p->n_entries, why);
+            rc = keep_bad ? fb_verifier_add_failed(self->v, seal, e, n, why) : 0;
         } else {
-            rc = fb_verifier_add_proof(self->v, &seal, e, p->n_entries, 1, why, sizeof(why));
+            rc = add(self->v, seal, e, n, 1, why, sizeof(why));
         }
     }
+    return rc;
+}
+
+/* Checks and keeps one proof of replay's. Returns 0, or FB_ENOMEM. */
+static int s_proof(fb_subverify_t *self, const Fedbus__SealProof *p)
+{
+    fb_seal_t seal;
+    if (s_seal(p, &seal) != 0) return FB_OK; /* covers nothing: its envelopes stay unproven */
+    uint8_t(*entries)[FB_SHA256_LEN] = malloc(p->n_entries * FB_SHA256_LEN);
+    if (!entries) return FB_ENOMEM;
+    for (size_t i = 0; i < p->n_entries; i++) memcpy(entries[i], p->entries[i].data, FB_SHA256_LEN);
+    int rc = s_check_seal(self, &seal, (const uint8_t(*)[FB_SHA256_LEN])entries, p->n_entries, 1);
     free(entries);
     return rc < 0 ? FB_ENOMEM : FB_OK;
+}
+
+/* fb_feedseal_fn: a seal from the feed a message needs, checked now. */
+static void s_feed_one(void *arg, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n)
+{
+    fb_subverify_t *self = arg;
+    if (s_check_seal(self, seal, entries, n, 0) == 0) self->forged++;
+}
+
+int fb_subverify_feed_seal(fb_subverify_t *self, const uint8_t *frame, size_t len)
+{
+    if (!self->fs && !(self->fs = fb_feedseal_new())) return -1;
+    return fb_feedseal_add(self->fs, frame, len);
+}
+
+void fb_subverify_get_stats(const fb_subverify_t *self, fb_subverify_stats_t *out)
+{
+    fb_feedseal_stats_t fs = {0};
+    if (self->fs) fb_feedseal_get_stats(self->fs, &fs);
+    out->lookups = self->lookups;
+    out->feed_seals = fs.taken;
+    out->feed_bad = fs.bad + self->forged;
 }
 
 int fb_subverify_proofs(fb_subverify_t *self, Fedbus__SealProof *const *proofs, size_t n)
@@ -208,6 +251,7 @@ int fb_subverify_proofs(fb_subverify_t *self, Fedbus__SealProof *const *proofs, 
 static int s_fetch_seal(fb_subverify_t *self, const fb_message_t *msg)
 {
     Fedbus__ReplayRequest req = FEDBUS__REPLAY_REQUEST__INIT;
+    self->lookups++;
     req.seal_origin = (char *)msg->origin;
     req.seal_origin_seq = msg->origin_seq;
     req.seal_global_seq = msg->global_seq;
@@ -228,9 +272,16 @@ int fb_subverify_check(fb_subverify_t *self, fb_message_t *msg, int fetch)
         return FB_MSG_BROKER;
     }
     int rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));
-    if (rc == 0 && fetch) {
+    if (rc != 1 && self->fs &&
+        fb_feedseal_take(self->fs, msg->origin, strlen(msg->origin), msg->origin_seq, s_feed_one, self))
+        rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));
+    /* A message that fails against a seal from the feed is asked of replay
+     * too: the feed may have brought the seal of an earlier send of that
+     * origin_seq that was never stored (a chain relinked). */
+    if (rc != 1 && fetch && (rc == 0 || self->fs)) {
         if (s_fetch_seal(self, msg) != 0) {
-            snprintf(why, sizeof(why), "its proof could not be fetched: %s", self->error);
+            /* A failure found already keeps its own reason. */
+            if (rc == 0) snprintf(why, sizeof(why), "its proof could not be fetched: %s", self->error);
             rc = -1;
         } else {
             rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));

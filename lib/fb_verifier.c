@@ -164,8 +164,10 @@ int fb_verifier_add_failed(fb_verifier_t *self, const fb_seal_t *seal, const uin
     return s_keep(self, seal, entries, n, 0, why);
 }
 
-int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
-                          size_t n, int keys_final, char *why, size_t why_size)
+/* fb_verifier_add_proof() and fb_verifier_try_proof(): keep_bad says
+ * whether a seal that fails is kept, failing what it covers. */
+static int s_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n,
+                       int keys_final, int keep_bad, char *why, size_t why_size)
 {
     char buf[120];
     if (s_kept(self, seal, n)) {
@@ -182,9 +184,21 @@ int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint
         snprintf(buf, sizeof(buf), "signed with a key of %s the member directory does not hold", seal->origin);
         ok = 0;
     }
-    if (s_keep(self, seal, entries, n, ok, buf) != 0) return -1;
+    if ((ok || keep_bad) && s_keep(self, seal, entries, n, ok, buf) != 0) return -1;
     if (!ok) snprintf(why, why_size, "%s", buf);
     return ok;
+}
+
+int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
+                          size_t n, int keys_final, char *why, size_t why_size)
+{
+    return s_add_proof(self, seal, entries, n, keys_final, 1, why, why_size);
+}
+
+int fb_verifier_try_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
+                          size_t n, int keys_final, char *why, size_t why_size)
+{
+    return s_add_proof(self, seal, entries, n, keys_final, 0, why, why_size);
 }
 
 /* Whether seal s holds hash at seq: at its place when the frame holds one

@@ -51,6 +51,13 @@ size_t fb_verifier_nkeys(const fb_verifier_t *self);
 int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size);
 
+/* fb_verifier_add_proof() for a seal from an untrusted source (the feed,
+ * which anyone in the path could have forged): one that fails is not kept,
+ * so that it cannot fail the envelopes a good seal verifies. Returns the
+ * same. */
+int fb_verifier_try_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
+                          size_t n, int keys_final, char *why, size_t why_size);
+
 /* Keeps seal as failing, with why (the reason it could not be checked), so
  * that the envelopes it covers are reported failing unless a good copy of
  * it is added later. Returns 0, or -1 when out of memory. */

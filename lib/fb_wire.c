@@ -41,6 +41,8 @@ enum {
     S_SEAL_KEY_ID = 5,
     S_SEAL_SIGNED_AT_US = 6,
     S_SEAL_SIGNATURE = 7,
+    S_PROOF_SEAL = 1,    /* SealProof.seal, the body of a seal frame */
+    S_PROOF_ENTRIES = 2, /* SealProof.entries */
 };
 
 #define S_VARINT 0
@@ -399,6 +401,50 @@ int fb_wire_feed_head_view(const uint8_t *frame, size_t len, uint64_t *head_seq)
     while ((rc = fb_wire_next_field(&p, end, &key, &v, &d)) == 1)
         if (key == S_KEY(1, S_VARINT)) *head_seq = v; /* FeedHead.head_seq */
     return rc < 0 ? -1 : 1;
+}
+
+/* The SealProof of a seal frame: its seal as a field, then one entries field per hash. */
+static size_t s_feed_seal_body(const fb_seal_t *seal, size_t n)
+{
+    return fb_wire_field_size(S_PROOF_SEAL, s_seal_size(seal)) + n * fb_wire_field_size(S_PROOF_ENTRIES, FB_SHA256_LEN);
+}
+
+size_t fb_wire_feed_seal_size(const fb_seal_t *seal, size_t n)
+{
+    return 2 + s_feed_seal_body(seal, n);
+}
+
+size_t fb_wire_put_feed_seal(const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n, uint8_t *out)
+{
+    size_t k = 0;
+    out[k++] = FB_WIRE_FEED_SEAL_MARK;
+    out[k++] = 0;
+    k += fb_wire_put_header(S_PROOF_SEAL, s_seal_size(seal), out + k);
+    k += s_put_seal(seal, out + k);
+    for (size_t i = 0; i < n; i++) k += fb_wire_put_bytes(S_PROOF_ENTRIES, entries[i], FB_SHA256_LEN, out + k);
+    return k;
+}
+
+int fb_wire_feed_seal_view(const uint8_t *frame, size_t len, fb_seal_t *seal, uint8_t (*entries)[FB_SHA256_LEN],
+                           size_t max, size_t *n)
+{
+    *n = 0;
+    if (len < 2 || frame[0] != FB_WIRE_FEED_SEAL_MARK || frame[1] != 0) return 0;
+    const uint8_t *p = frame + 2, *end = frame + len, *d;
+    uint64_t key, v;
+    int rc, have_seal = 0;
+    while ((rc = fb_wire_next_field(&p, end, &key, &v, &d)) == 1) {
+        if (key == S_KEY(S_PROOF_SEAL, S_BYTES)) {
+            if (s_read_seal(d, (size_t)v, seal) != 0) return -1;
+            have_seal = 1;
+        } else if (key == S_KEY(S_PROOF_ENTRIES, S_BYTES)) {
+            if (v != FB_SHA256_LEN || *n >= max) return -1;
+            memcpy(entries[(*n)++], d, FB_SHA256_LEN);
+        } else if ((key >> 3) == S_PROOF_SEAL || (key >> 3) == S_PROOF_ENTRIES) {
+            return -1; /* a known field of the wrong type */
+        }
+    }
+    return rc == 0 && have_seal && *n > 0 ? 1 : -1;
 }
 
 size_t fb_wire_publish_batch_size(size_t items_len)

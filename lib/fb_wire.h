@@ -135,6 +135,31 @@ size_t fb_wire_put_feed_head(uint64_t head_seq, uint8_t *out);
  * does but FeedHead is not well-formed. */
 int fb_wire_feed_head_view(const uint8_t *frame, size_t len, uint64_t *head_seq);
 
+/* The feed's seal frame (docs/protocol.md, "Feed", seal frames):
+ * FB_WIRE_FEED_SEAL_MARK, a NUL, then SealProof{seal, entries}: one
+ * origin's verified seal and the entry hashes of every envelope of the
+ * frame it covers, in the frame's order. A subscription to the mark alone
+ * selects it; no topic starts with the mark. */
+#define FB_WIRE_FEED_SEAL_MARK 0x03
+/* Most entries a seal frame may hold: a PublishBatch's most envelopes. */
+#define FB_WIRE_FEED_SEAL_ENTRIES_MAX 1024
+
+/* The size of the seal frame of seal over n entry hashes. */
+size_t fb_wire_feed_seal_size(const fb_seal_t *seal, size_t n);
+
+/* Writes that frame to out (fb_wire_feed_seal_size() bytes of room);
+ * returns its size. */
+size_t fb_wire_put_feed_seal(const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n, uint8_t *out);
+
+/* When frame (len bytes) is a seal frame, fills *seal, copies its entry
+ * hashes into entries (room for max) with their number in *n, and returns
+ * 1; 0 when it is not one (it does not start with the mark and a NUL); -1
+ * when it does but is not a well-formed SealProof: truncated, no seal or a
+ * seal field of the wrong size, no entry, an entry not 32 bytes, or more
+ * than max entries. Fields a later version adds are skipped. */
+int fb_wire_feed_seal_view(const uint8_t *frame, size_t len, fb_seal_t *seal, uint8_t (*entries)[FB_SHA256_LEN],
+                           size_t max, size_t *n);
+
 /* NodeMessage{publish_batch{items}}: the frame's size for items_len bytes of
  * items, and its header (at most 11 bytes) before them. */
 size_t fb_wire_publish_batch_size(size_t items_len);

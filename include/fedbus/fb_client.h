@@ -232,9 +232,12 @@ FB_EXPORT int fb_replay_opts(const fb_endpoint_opts_t *replay, const char *const
  * frame, checked with the origin's Ed25519 key from the member directory,
  * which the broker serves over the replay socket: the CURVE-authenticated
  * link to the broker is what the directory is trusted by). A seal covers
- * a whole frame of its origin (up to 1024 messages): it is fetched and
- * checked once, then each message costs one SHA-256. A subscriber without
- * a replay endpoint cannot fetch proofs: its messages are unsigned. */
+ * a whole frame of its origin (up to 1024 messages): it is fetched (or,
+ * for a live subscriber given fb_subscriber_verify_via() or pinned keys,
+ * taken from the feed, where the broker sends it before the frame's
+ * messages) and checked once, then each message costs one SHA-256. A
+ * subscriber without a replay endpoint or pinned keys cannot check seals:
+ * its messages are unsigned. */
 
 typedef enum {
     FB_VERIFY_ON = 0,  /* the default: every message checked, fb_message_verified() says how it fared */
@@ -276,17 +279,28 @@ typedef struct {
 FB_EXPORT int fb_subscriber_pin_keys(fb_subscriber_t *self, const fb_signing_key_t *keys, size_t nkeys);
 
 /* Sets how the subscriber verifies (FB_VERIFY_ON or FB_VERIFY_OFF), from
- * the next message on. Returns FB_OK, or FB_EINVAL for another mode. */
+ * the next message on. Returns FB_OK, FB_EINVAL for another mode, or FB_EIO
+ * when the feed's seal frames could not be (un)subscribed. */
 FB_EXPORT int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode);
 
 /* Gives a subscriber opened without a replay endpoint (fb_subscriber_open(
- * feed, NULL): no catch-up, no repair) one to verify through: the seal of
- * each live frame and the member keys are fetched from it, once per frame.
+ * feed, NULL): no catch-up, no repair) one to verify through. The
+ * subscriber then also takes the feed's seal frames (docs/protocol.md,
+ * "Feed", seal frames; so does one with pinned keys): a live message is
+ * checked against the seal the broker sent before it, and the seal of its
+ * frame is fetched from replay, once per frame, only when none came (a
+ * frame dropped, an older broker). The member keys are fetched from it.
  * replay and its strings are only read during the call. Returns FB_OK;
  * FB_EINVAL when replay or its endpoint is NULL, a CURVE key is refused, or
  * the subscriber has a replay endpoint already (it verifies through that);
  * FB_ENOMEM. */
 FB_EXPORT int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay);
+
+/* How many seal look-ups the subscriber asked of replay so far (0 when
+ * self is NULL); *feed_seals (when not NULL) gets how many seal frames it
+ * took from the feed, *feed_bad how many of those it ignored (not
+ * decodable, or their seal did not verify). */
+FB_EXPORT uint64_t fb_subscriber_seal_lookups(const fb_subscriber_t *self, uint64_t *feed_seals, uint64_t *feed_bad);
 
 /* How many messages failed verification so far (0 when self is NULL). */
 FB_EXPORT uint64_t fb_subscriber_failed(const fb_subscriber_t *self);

@@ -14,6 +14,7 @@
 #include "fb_envelope.h"
 #include "fb_json.h"
 #include "fb_outbox.h"
+#include "fb_seal.h"
 #include "fb_wire.h"
 #include "fedbus/fedbus.h"
 /* fedbus.h's FB_CURVE_KEY_LEN (Z85 characters) is not fb_keys.h's (bytes);
@@ -501,6 +502,35 @@ static void s_subscriber_seeds(void)
     s_write_buf("subscriber", "catch-up", &b);
     free(c);
     free(env);
+    /* A live subscriber verifying through replay: a seal frame over three
+     * envelopes of one origin (its signature made up: it fails, and each
+     * message is looked up on replay), then their plain frames. */
+    fb_seal_t seal = {.first_seq = 40, .last_seq = 42, .signed_at_us = S_CREATED_US};
+    uint8_t entries[3][FB_SHA256_LEN];
+    for (size_t k = 0; k < 3; k++) {
+        size_t elen;
+        uint8_t *e = s_envelope(0, (uint8_t)(40 + k), 40 + k, 1, &elen);
+        fb_seal_entry_hash(e, elen, entries[k]);
+        free(e);
+    }
+    snprintf(seal.origin, sizeof(seal.origin), "%s", s_msgs[0].member);
+    fb_seal_root((const uint8_t(*)[FB_SHA256_LEN])entries, 3, seal.root);
+    size_t slen = fb_wire_feed_seal_size(&seal, 3);
+    uint8_t *sf = malloc(slen);
+    fb_wire_put_feed_seal(&seal, (const uint8_t(*)[FB_SHA256_LEN])entries, 3, sf);
+    s_frame_ch(&b, 'V', "", 0);
+    s_frame_ch(&b, 'F', sf, slen);
+    for (size_t k = 0; k < 3; k++) {
+        uint8_t *e = s_stored(0, (uint8_t)(40 + k), 40 + k, 140 + k, &len);
+        s_buf_t pf = {0};
+        s_add(&pf, topic, strlen(topic) + 1);
+        s_add(&pf, e, len);
+        s_frame_ch(&b, 'F', pf.p, pf.len);
+        free(pf.p);
+        free(e);
+    }
+    s_write_buf("subscriber", "feed-seals", &b);
+    free(sf);
 }
 
 static void s_publisher_seeds(void)

@@ -6,9 +6,12 @@
  *   'R'  the rest is a ReplayChunk the replay socket answers each request with
  *        (its request_id is set to the request's), before a last empty done chunk;
  *   'S'  the rest is a pattern the subscriber adds (none: "*");
- *   'C'  the rest, in decimal, is where a catch-up starts (fb_subscriber_from).
+ *   'C'  the rest, in decimal, is where a catch-up starts (fb_subscriber_from);
+ *   'V'  the subscriber is a live one without replay that verifies through
+ *        it (fb_subscriber_verify_via): it takes the feed's seal frames
+ *        (FB_WIRE_FEED_SEAL_MARK) and looks seals up on the replay socket.
  * A frame with another first byte is a feed frame whole. A new subscriber
- * (with replay, so that head frames make it repair gaps) then receives
+ * (with replay, so that head frames make it repair gaps, unless 'V') then receives
  * until nothing more comes. What it delivers must match its patterns, in
  * rising global_seq, each once. */
 #include "fuzz.h"
@@ -98,7 +101,8 @@ static int s_receive_one(fb_subscriber_t *sub, s_seen_t *seen)
 {
     fb_message_t msg;
     int rc = fb_subscriber_recv(sub, &msg, 0);
-    if (rc != FB_OK) return rc;
+    if (rc != FB_OK && rc != FB_EVERIFY) return rc;
+    FZ_CHECK((rc == FB_EVERIFY) == (fb_message_verified(&msg) == FB_MSG_FAILED), "a failed message not flagged");
     FZ_CHECK(msg.topic && msg.origin && msg.raw, "a delivered message without its fields");
     FZ_CHECK(msg.global_seq > seen->last, "delivered twice, or out of order");
     FZ_CHECK(fb_message_match(&msg, seen->patterns, seen->npatterns), "delivered a message its patterns do not match");
@@ -113,7 +117,7 @@ static void s_receive(fb_subscriber_t *sub, s_seen_t *seen)
 {
     for (int i = 0; i < 100000; i++) {
         int rc = s_receive_one(sub, seen);
-        if (rc != FB_OK && rc != FB_EPROTO) break;
+        if (rc != FB_OK && rc != FB_EPROTO && rc != FB_EVERIFY) break;
     }
 }
 
@@ -123,12 +127,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!pub) pub = s_setup();
     fz_pace_sockets();
     fb_endpoint_opts_t feed = {.endpoint = S_FEED}, replay = {.endpoint = S_REPLAY};
-    fb_subscriber_t *sub = fb_subscriber_open(&feed, &replay);
-    FZ_CHECK(sub != NULL, "cannot make a subscriber");
-    char *patterns[S_PATTERNS];
-    int npatterns = 0;
     const uint8_t *p = data, *f;
     size_t n;
+    int via = 0;
+    for (int i = 0; i < FZ_FRAMES_MAX && fz_next(&p, data + size, &f, &n); i++)
+        if (n && f[0] == 'V') via = 1;
+    fb_subscriber_t *sub = fb_subscriber_open(&feed, via ? NULL : &replay);
+    FZ_CHECK(sub != NULL, "cannot make a subscriber");
+    FZ_CHECK(!via || fb_subscriber_verify_via(sub, &replay) == FB_OK, "cannot verify through replay");
+    char *patterns[S_PATTERNS];
+    int npatterns = 0;
+    p = data;
     pthread_mutex_lock(&s_replay.lock);
     s_replay.n = 0;
     for (int i = 0; i < FZ_FRAMES_MAX && fz_next(&p, data + size, &f, &n); i++) {
@@ -157,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)s_receive_one(sub, &seen);
     p = data;
     for (int i = 0; i < FZ_FRAMES_MAX && fz_next(&p, data + size, &f, &n); i++) {
-        if (n && (f[0] == 'R' || f[0] == 'S' || f[0] == 'C')) continue;
+        if (n && (f[0] == 'R' || f[0] == 'S' || f[0] == 'C' || f[0] == 'V')) continue;
         if (n && f[0] == 'F') f++, n--;
         zmq_send(pub, f, n, 0);
     }

@@ -102,6 +102,18 @@ static void test_a_subscription_to_everything_becomes_the_permitted_prefixes_and
     assert_string_equal(s_narrow("", 0, NULL, 0), "");
 }
 
+static void test_seal_frames_are_kept_for_every_admitted_member_and_only_when_asked(void **state)
+{
+    (void)state;
+    const char *partner[] = {"event", "cfp"};
+    assert_string_equal(s_narrow("\3", 1, partner, 2), "[\3]");
+    assert_string_equal(s_narrow("\3", 1, NULL, 0), "[\3]"); /* one that reads nothing, too */
+    const char *hub[] = {"*"};
+    assert_string_equal(s_narrow("\3", 1, hub, 1), "[\3]");
+    /* everything does not bring them to a partner: they are asked for */
+    assert_string_equal(s_narrow("", 0, partner, 2), "[event.][\\1event.][cfp.][\\1cfp.][\\2]");
+}
+
 static void test_subscriptions_are_narrowed_kept_or_refused(void **state)
 {
     (void)state;
@@ -219,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_reading_everything_is_told_apart),
         cmocka_unit_test(test_topics_are_read_only_as_a_pattern_permits),
         cmocka_unit_test(test_a_subscription_to_everything_becomes_the_permitted_prefixes_and_head_frames),
+        cmocka_unit_test(test_seal_frames_are_kept_for_every_admitted_member_and_only_when_asked),
         cmocka_unit_test(test_subscriptions_are_narrowed_kept_or_refused),
         cmocka_unit_test(test_replay_prefixes_are_narrowed_to_the_permission),
         cmocka_unit_test(test_a_connection_keeps_a_narrowed_prefix_until_every_request_for_it_is_withdrawn),

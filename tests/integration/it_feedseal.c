@@ -1,0 +1,215 @@
+/* it_feedseal.c — seals on the feed: a verifying live subscriber (fb_subscriber_verify_via()) gets each frame's
+ * seal on the feed before its messages and verifies every message with no seal look-up on replay, a partner
+ * that reads events only too; one that missed the seal frames still verifies every message through replay's
+ * look-up; a subscriber that does not verify never sees a seal frame, and the broker builds none while nobody
+ * takes them; with pinned keys a subscriber verifies from the feed alone, no replay at all. Ports 30200-30399. */
+#include "harness.h"
+
+#include "fedbus/fedbus.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static th_t s_t;
+static int s_seoul, s_busan;
+
+static void s_publish(int node, const char *origin, int n)
+{
+    fb_publisher_t *pub = fb_publisher_new(s_t.node_submit[node]);
+    assert_non_null(pub);
+    for (int i = 0; i < n; i++) {
+        char title[32];
+        snprintf(title, sizeof(title), "sealed %03d", i);
+        const char *json = th_event_json(origin, "forum", title);
+        fb_ack_t ack;
+        assert_int_equal(fb_publisher_send_json(pub, json, strlen(json), &ack, 15000), FB_OK);
+        if (ack.status != FB_ACK_ACCEPTED) fail_msg("publish %d: %s %s", i, ack.reason_name, ack.detail);
+    }
+    fb_publisher_destroy(&pub);
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    th_init(&s_t, "feedseal", 30200);
+    th_broker_start(&s_t, NULL);
+    s_seoul = th_node_start(&s_t, "kr-seoul", NULL);
+    s_busan = th_node_start(&s_t, "kr-busan", NULL);
+    /* intl-wta: a partner, reading events only. */
+    th_member(&s_t, "intl-wta");
+    th_sql_exec(&s_t, "UPDATE fedbus_members SET kind = 'partner', read = '{event}', updated_at = now()"
+                      " WHERE member = 'intl-wta'; NOTIFY fedbus_members");
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    th_cleanup(&s_t);
+    return 0;
+}
+
+/* A live subscriber as member on the patterns, verifying through replay (verify off when off). */
+static fb_subscriber_t *s_sub(const char *member, const char *const *patterns, int n, int off)
+{
+    fb_endpoint_opts_t feed = th_endpoint(&s_t, s_t.feed, member), replay = th_endpoint(&s_t, s_t.replay, member);
+    fb_subscriber_t *sub = fb_subscriber_open(&feed, NULL);
+    assert_non_null(sub);
+    if (off) assert_int_equal(fb_subscriber_set_verify(sub, FB_VERIFY_OFF), FB_OK);
+    assert_int_equal(fb_subscriber_verify_via(sub, &replay), FB_OK);
+    for (int i = 0; i < n; i++) assert_int_equal(fb_subscriber_add(sub, patterns[i]), FB_OK);
+    usleep(400000); /* the subscriptions reach the broker */
+    return sub;
+}
+
+/* Receives want messages from sub; returns how many were verified. */
+static int s_recv(fb_subscriber_t *sub, int want)
+{
+    int n = 0, verified = 0;
+    for (int tries = 0; n < want && tries < 100;) {
+        fb_message_t m;
+        int rc = fb_subscriber_recv(sub, &m, 200);
+        if (rc == FB_ETIMEOUT) {
+            tries++;
+            continue;
+        }
+        if (rc != FB_OK) fail_msg("recv: %s (%s)", fb_strerror(rc), fb_message_verify_detail(&m));
+        n++;
+        if (fb_message_verified(&m) == FB_MSG_VERIFIED) verified++;
+        else fail_msg("%s not verified: %s", m.message_id, fb_message_verify_detail(&m));
+    }
+    assert_int_equal(n, want);
+    return verified;
+}
+
+static void test_no_seal_frame_is_built_while_nobody_takes_them(void **state)
+{
+    (void)state;
+    const char *p[] = {"*.kr-seoul"};
+    fb_subscriber_t *plain = s_sub("kr-incheon", p, 1, 1);
+    s_publish(s_seoul, "kr-seoul", 5);
+    fb_message_t m;
+    for (int i = 0; i < 5; i++) assert_int_equal(fb_subscriber_recv(plain, &m, 5000), FB_OK);
+    usleep(1500000); /* a stats line (every second) after the last batch */
+    assert_int_equal((long long)th_stat(&s_t, " feed_seals="), 0);
+    fb_subscriber_destroy(&plain);
+}
+
+static void test_a_verifying_subscriber_verifies_every_live_message_with_no_seal_look_up(void **state)
+{
+    (void)state;
+    const char *p[] = {"*.kr-seoul", "*.kr-busan"};
+    fb_subscriber_t *sub = s_sub("kr-incheon", p, 2, 0);
+    s_publish(s_seoul, "kr-seoul", 40);
+    s_publish(s_busan, "kr-busan", 20);
+    assert_int_equal(s_recv(sub, 60), 60);
+    uint64_t seals = 0, bad = 0;
+    assert_int_equal(fb_subscriber_seal_lookups(sub, &seals, &bad), 0);
+    assert_true(seals >= 2);
+    assert_int_equal(bad, 0);
+    fb_subscriber_destroy(&sub);
+    usleep(1500000);
+    assert_true(th_stat(&s_t, " feed_seals=") >= (double)seals);
+}
+
+static void test_a_partner_reading_events_only_gets_the_seal_frames_too(void **state)
+{
+    (void)state;
+    const char *p[] = {"event.kr-seoul"};
+    fb_subscriber_t *sub = s_sub("intl-wta", p, 1, 0);
+    s_publish(s_seoul, "kr-seoul", 10);
+    assert_int_equal(s_recv(sub, 10), 10);
+    uint64_t seals = 0;
+    assert_int_equal(fb_subscriber_seal_lookups(sub, &seals, NULL), 0);
+    assert_true(seals >= 1);
+    fb_subscriber_destroy(&sub);
+}
+
+static void test_a_subscriber_that_missed_the_seal_frames_verifies_through_replay(void **state)
+{
+    (void)state;
+    /* Verification off: no subscription to seal frames while the messages come; it is turned on before
+     * they are read, so they are checked with no seal frame before them. */
+    const char *p[] = {"*.kr-busan"};
+    fb_subscriber_t *sub = s_sub("kr-incheon", p, 1, 1);
+    s_publish(s_busan, "kr-busan", 6);
+    usleep(300000); /* delivered into the subscriber's queue */
+    assert_int_equal(fb_subscriber_set_verify(sub, FB_VERIFY_ON), FB_OK);
+    assert_int_equal(s_recv(sub, 6), 6);
+    uint64_t seals = 0;
+    assert_true(fb_subscriber_seal_lookups(sub, &seals, NULL) >= 1);
+    assert_int_equal(seals, 0);
+    fb_subscriber_destroy(&sub);
+}
+
+/* hex (2n digits) into n bytes. */
+static void s_unhex(const char *hex, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
+
+static void test_with_pinned_keys_a_subscriber_verifies_from_the_feed_alone(void **state)
+{
+    (void)state;
+    const th_keys_t *k = th_member(&s_t, "kr-seoul");
+    fb_signing_key_t pin = {.member = "kr-seoul"};
+    s_unhex(k->sign_key_id, pin.key_id, sizeof(pin.key_id));
+    s_unhex(k->sign_public, pin.public_key, sizeof(pin.public_key));
+    fb_endpoint_opts_t feed = th_endpoint(&s_t, s_t.feed, "kr-incheon");
+    fb_subscriber_t *sub = fb_subscriber_open(&feed, NULL);
+    assert_non_null(sub);
+    assert_int_equal(fb_subscriber_pin_keys(sub, &pin, 1), FB_OK);
+    assert_int_equal(fb_subscriber_add(sub, "*.kr-seoul"), FB_OK);
+    usleep(400000);
+    s_publish(s_seoul, "kr-seoul", 8);
+    assert_int_equal(s_recv(sub, 8), 8);
+    uint64_t seals = 0;
+    assert_int_equal(fb_subscriber_seal_lookups(sub, &seals, NULL), 0);
+    assert_true(seals >= 1);
+    fb_subscriber_destroy(&sub);
+}
+
+static void test_a_subscriber_that_does_not_verify_sees_no_seal_frame(void **state)
+{
+    (void)state;
+    const char *p[] = {"*.kr-seoul"};
+    fb_subscriber_t *plain = s_sub("kr-incheon", p, 1, 1), *verifying = s_sub("kr-incheon", p, 1, 0);
+    s_publish(s_seoul, "kr-seoul", 5);
+    s_recv(verifying, 5);
+    fb_message_t m;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(fb_subscriber_recv(plain, &m, 5000), FB_OK);
+        assert_int_equal(fb_message_verified(&m), FB_MSG_NOT_CHECKED);
+    }
+    uint64_t seals = 1, vseals = 0;
+    assert_int_equal(fb_subscriber_seal_lookups(plain, &seals, NULL), 0);
+    assert_int_equal(seals, 0);
+    fb_subscriber_seal_lookups(verifying, &vseals, NULL);
+    assert_true(vseals >= 1);
+    assert_int_equal(fb_subscriber_recv(plain, &m, 300), FB_ETIMEOUT);
+    fb_subscriber_destroy(&plain);
+    fb_subscriber_destroy(&verifying);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_seal_frame_is_built_while_nobody_takes_them),
+        cmocka_unit_test(test_a_verifying_subscriber_verifies_every_live_message_with_no_seal_look_up),
+        cmocka_unit_test(test_a_partner_reading_events_only_gets_the_seal_frames_too),
+        cmocka_unit_test(test_a_subscriber_that_missed_the_seal_frames_verifies_through_replay),
+        cmocka_unit_test(test_with_pinned_keys_a_subscriber_verifies_from_the_feed_alone),
+        cmocka_unit_test(test_a_subscriber_that_does_not_verify_sees_no_seal_frame),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
