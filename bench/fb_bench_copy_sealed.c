@@ -122,8 +122,10 @@ static int s_origin_fill(s_origin_t *o, size_t index, size_t count, uint64_t las
     snprintf(member, sizeof(member), "bench-%02zu", index + 1);
     if (fb_keys_generate(member, &o->keys, err, err_size) != 0) return -1;
     uint8_t *env = NULL;
-    if (fb_bench_msg_init(&o->msg, member, payload) != 0 || !(o->outbox = fb_outbox_new(count)) ||
-        !(o->chain = fb_chain_new(&o->keys, o->outbox)) || !(o->entries = calloc(count, sizeof(*o->entries))) ||
+    /* An origin may get no row (fewer rows than origins): room for one all the same. */
+    size_t cap = count ? count : 1;
+    if (fb_bench_msg_init(&o->msg, member, payload) != 0 || !(o->outbox = fb_outbox_new(cap)) ||
+        !(o->chain = fb_chain_new(&o->keys, o->outbox)) || !(o->entries = calloc(cap, sizeof(*o->entries))) ||
         !(env = malloc(o->msg.size + 64)))
         goto oom;
     fb_outbox_raise_seq(o->outbox, last + 1);

@@ -43,6 +43,16 @@ if [[ -n ${PGHOST:-} ]] && command -v psql >/dev/null; then
         grep -q '"seals":144,"transactions":21,' "$out" || { echo "FAIL: JSON: $(cat "$out")"; fails=$((fails + 1)); }
     fi
     psql -qAtX -c "DROP DATABASE $db" >/dev/null
+    # Fewer rows than origins: the origins without a row get no seal.
+    psql -qAtX -c "CREATE DATABASE $db" >/dev/null
+    if ! "$BIN" --pg="dbname=$db" --rows=2 --nodes=3 --json="$out" 2>"$err"; then
+        echo "FAIL: 2 rows over 3 origins: $(cat "$err")"
+        fails=$((fails + 1))
+    else
+        got=$(psql -qAtX -d "$db" -c "SELECT (SELECT count(*) FROM fedbus_messages), count(*) FROM fedbus_seals")
+        [[ $got == "2|2" ]] || { echo "FAIL: 2 rows over 3 origins: rows|seals $got"; fails=$((fails + 1)); }
+    fi
+    psql -qAtX -c "DROP DATABASE $db" >/dev/null
 else
     echo "no PostgreSQL (PGHOST unset): the stored rows are not checked"
 fi
