@@ -173,8 +173,9 @@ static int s_row(s_run_t *run, const s_origin_t *o, const fb_outbox_entry_t *e, 
     r->topic = o->msg.topic;
     r->created_at_us = e->created_at_us;
     r->stored_at_us = e->created_at_us + 1000;
-    r->hash = run->hashes + i * FB_SHA256_LEN;
-    if (fb_wire_content_hash(it->env_data, it->env_len, (uint8_t *)r->hash) != 0) return -1;
+    uint8_t *hash = run->hashes + i * FB_SHA256_LEN;
+    if (fb_wire_content_hash(it->env_data, it->env_len, hash) != 0) return -1;
+    r->hash = hash;
     r->body = it->env_data;
     r->body_len = it->env_len;
     r->stamp = run->stamps + i * FB_STAMP_MAX;
@@ -416,6 +417,7 @@ int main(int argc, char **argv)
     s_run_t run = {0};
     uint64_t head = 0;
     fb_map_t *heads = fb_map_new((size_t)cfg.nodes);
+    if (!heads) fprintf(stderr, "fedbus-bench-copy-sealed: out of memory\n");
     fb_store_t *store = heads ? s_open(&cfg, &head, heads) : NULL;
     if (!store || s_generate(&run, &cfg, head, heads) != 0) goto done;
 
