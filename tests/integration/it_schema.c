@@ -1,4 +1,4 @@
-/* it_schema.c — migrations: fresh database, upgrade from v1 (rows kept, partitioned), newer schema refused. */
+/* it_schema.c — migrations: fresh database, upgrade from v1 (rows kept, partitioned) and v9, newer schema refused. */
 #include "harness.h"
 
 #include "fb_zmq.h"
@@ -30,6 +30,12 @@
     " 'fedbus_messages'::regclass AND attname = 'message_id'), (SELECT attnum FROM"      \
     " pg_attribute WHERE attrelid = 'fedbus_messages'::regclass AND attname = 'origin')]"
 
+/* How many of a seal's entry hashes and origin_seqs columns are stored out of
+ * line without compression (version 10): 2 when both. */
+#define S_SEALS_EXTERNAL                                                                 \
+    "SELECT count(*) FROM pg_attribute WHERE attrelid = 'fedbus_seals'::regclass"        \
+    " AND attname IN ('entries', 'seqs') AND attstorage = 'e'"
+
 typedef struct {
     uint64_t *seqs;
     int *n;
@@ -49,6 +55,7 @@ static void s_assert_every_version(th_t *t)
         th_sql_int(t, "SELECT count(*) FROM fedbus_schema WHERE version IN (2, 3)"), 2);
     assert_int_equal(th_sql_int(t, S_BYTEWISE_KEYS), 1);
     assert_int_equal(th_sql_int(t, S_ID_FIRST_KEY), 1);
+    assert_int_equal(th_sql_int(t, S_SEALS_EXTERNAL), 2);
     assert_int_equal(
         th_sql_int(t, "SELECT (count(*) = max(version) AND min(version) = 1)::int"
                       " FROM fedbus_schema"),
@@ -242,6 +249,26 @@ static void test_an_upgrade_keeps_rows_whose_ids_are_not_uuid_v7(void **state)
     th_cleanup(&t);
 }
 
+/* A database a version-9 broker left, seals stored under the default
+ * storage, is upgraded: the seal columns go out of line uncompressed. */
+static void test_version_9_database_gets_seal_columns_uncompressed(void **state)
+{
+    (void)state;
+    th_t t;
+    th_init(&t, "schemav9", 30800);
+    th_broker_start(&t, S_PLAIN);
+    th_broker_stop(&t, SIGTERM);
+    th_sql_exec(&t, "ALTER TABLE fedbus_seals ALTER COLUMN entries SET STORAGE EXTENDED,"
+                    " ALTER COLUMN seqs SET STORAGE EXTENDED");
+    th_sql_exec(&t, "DELETE FROM fedbus_schema WHERE version > 9");
+    assert_int_equal(th_sql_int(&t, S_SEALS_EXTERNAL), 0);
+    th_broker_start(&t, S_PLAIN);
+    assert_int_equal(th_sql_int(&t, S_SEALS_EXTERNAL), 2);
+    assert_int_equal(th_sql_int(&t, "SELECT count(*) FROM fedbus_schema WHERE version = 10"), 1);
+    s_assert_every_version(&t);
+    th_cleanup(&t);
+}
+
 static void test_newer_database_is_refused(void **state)
 {
     (void)state;
@@ -271,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_fresh_database_gets_every_version),
         cmocka_unit_test(test_version_1_database_is_upgraded),
         cmocka_unit_test(test_an_upgrade_keeps_rows_whose_ids_are_not_uuid_v7),
+        cmocka_unit_test(test_version_9_database_gets_seal_columns_uncompressed),
         cmocka_unit_test(test_newer_database_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
