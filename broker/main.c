@@ -3,6 +3,7 @@
 #include "fb_daemon.h"
 #include "fedbus/fedbus.h"
 
+#include <malloc.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -25,6 +26,12 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     int rc = fb_daemon_start(&s_daemon, argc, argv, &cfg, &stop);
     if (rc != FB_DAEMON_RUN) return rc;
+    /* Each batch mallocs and frees megabytes (frames, COPY and feed buffers).
+     * glibc gave them back to the kernel after each batch (munmap, trim) and
+     * faulted them in again for the next: a fifth of the broker's CPU under
+     * load. Kept instead, up to what a few large batches take. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     fb_broker_t *broker = fb_broker_new(&cfg);
     if (!broker) return 1;
     rc = fb_broker_run(broker, stop);
