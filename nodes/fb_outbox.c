@@ -14,7 +14,7 @@
 #include "fb_outbox.h"
 
 #include "fb_journal.h"
-#include "fb_map.h"
+#include "fb_idindex.h"
 #include "fb_time.h"
 #include "fb_wire.h"
 #include "fedbus/fedbus.h"
@@ -26,7 +26,7 @@
 
 struct fb_outbox {
     fb_outbox_entry_t *ring;
-    size_t cap;          /* slots: max_entries, or what the journal held when more */
+    size_t cap;          /* slots: grows up to max_entries (or what the journal held, when more) */
     uint64_t head, tail; /* absolute positions: [head, tail) is held */
     uint64_t cursor;     /* [head, cursor) sent since the last rewind */
     uint64_t synced;     /* [head, synced) durable: what may be answered */
@@ -36,7 +36,7 @@ struct fb_outbox {
     uint64_t answered;   /* [head, answered) answered (the first unanswered, lazily) */
     uint64_t w_tail;     /* the tail when the journal's write in flight was handed off */
     uint64_t next_seq;
-    fb_map_t *by_id; /* message_id -> position, unanswered entries only */
+    fb_idindex_t *by_id; /* message_id -> position, unanswered entries only */
     size_t max_entries, max_bytes, bytes;
     int anchored;          /* a Welcome has set the sequence (ever, on disk) */
     int renumbered;        /* entries were renumbered, and the journal does not hold it durably yet */
@@ -60,6 +60,13 @@ static uint64_t s_pos(const fb_outbox_t *self, const fb_outbox_entry_t *e)
     size_t slot = (size_t)(e - self->ring), head_slot = (size_t)(self->head % self->cap);
     return self->head + (slot + self->cap - head_slot) % self->cap;
 }
+
+/* The ring starts with this many slots (or max_entries, when fewer) and
+ * doubles as entries come, up to max_entries: a ring made whole at once
+ * (100,000 slots of 168 bytes by default) is touched for the first time one
+ * entry after the other, a page fault every 24 publishes, and is spread
+ * over more memory than the caches hold. */
+#define S_RING_MIN 1024
 
 static void s_clear(fb_outbox_entry_t *e)
 {
@@ -199,7 +206,7 @@ static int s_on_record(const fb_journal_rec_t *r, void *arg)
 static int s_hold_replayed(fb_outbox_t *self, s_replay_t *rp)
 {
     size_t n = rp->n - rp->start;
-    self->cap = n > self->max_entries ? n : self->max_entries;
+    if (n > self->cap) self->cap = n;
     if (!(self->ring = calloc(self->cap, sizeof(*self->ring)))) return -1;
     for (size_t i = 0; i < n; i++) {
         s_held_t *h = &rp->v[rp->start + i];
@@ -207,8 +214,8 @@ static int s_hold_replayed(fb_outbox_t *self, s_replay_t *rp)
         uint64_t older;
         /* The same message_id twice: a client asked again after the first
          * was answered. The newer entry carries its fate. */
-        if (fb_map_get(self->by_id, h->id, FB_UUID_LEN, &older)) self->ring[older].answered = 1;
-        if (fb_map_put(self->by_id, h->id, FB_UUID_LEN, i) != 0) return -1;
+        if (fb_idindex_get(self->by_id, h->id, &older)) self->ring[older].answered = 1;
+        if (fb_idindex_put(self->by_id, h->id, i) != 0) return -1;
         memcpy(e->id, h->id, FB_UUID_LEN);
         e->origin_seq = h->seq;
         e->created_at_us = h->created_at_us;
@@ -254,10 +261,11 @@ fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_siz
         snprintf(err, err_size, self ? "an outbox holds at least one publish" : "out of memory");
         goto error;
     }
-    self->max_entries = self->cap = o->max_entries;
+    self->max_entries = o->max_entries;
+    self->cap = o->max_entries < S_RING_MIN ? o->max_entries : S_RING_MIN;
     self->max_bytes = o->max_bytes;
     self->next_seq = 1;
-    if (!(self->by_id = fb_map_new(1024))) {
+    if (!(self->by_id = fb_idindex_new(1024))) {
         snprintf(err, err_size, "out of memory");
         goto error;
     }
@@ -305,7 +313,7 @@ void fb_outbox_destroy(fb_outbox_t **self_p)
     if (self->ring)
         for (uint64_t p = self->head; p < self->tail; p++) s_clear(s_at(self, p));
     free(self->ring);
-    fb_map_destroy(&self->by_id);
+    fb_idindex_destroy(&self->by_id);
     free(self);
     *self_p = NULL;
 }
@@ -443,20 +451,36 @@ const uint8_t *fb_outbox_submitter(const fb_outbox_entry_t *e, size_t *len)
     return e->who_heap ? e->who_heap : e->who_inline;
 }
 
+/* Doubles the ring, up to max_entries: every entry held moves to its
+ * position's slot in the new one. Returns 0, or -1 when out of memory. */
+static int s_grow_ring(fb_outbox_t *self)
+{
+    if (self->cap >= self->max_entries) return -1;
+    size_t cap = self->cap * 2 < self->max_entries ? self->cap * 2 : self->max_entries;
+    fb_outbox_entry_t *ring = calloc(cap, sizeof(*ring));
+    if (!ring) return -1;
+    for (uint64_t p = self->head; p < self->tail; p++) ring[p % cap] = *s_at(self, p);
+    free(self->ring);
+    self->ring = ring;
+    self->cap = cap;
+    return 0;
+}
+
 int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in)
 {
     if (in->origin_seq != self->next_seq || (in->who && in->who_len > 255)) return FB_EINVAL;
     if (self->sync_errno) return FB_EIO; /* it would not become durable */
+    if (fb_outbox_full(self)) return FB_EFULL;
     /* The ring can be larger than max_entries (a journal read back held
-     * more), never smaller. */
-    if (fb_outbox_full(self) || self->tail - self->head >= self->cap) return FB_EFULL;
+     * more); when smaller, it grows. */
+    if (self->tail - self->head >= self->cap && s_grow_ring(self) != 0) return FB_ENOMEM;
     uint64_t pos = self->tail;
     fb_outbox_entry_t *e = s_at(self, pos);
     if (fb_outbox_set_submitter(e, in->who, in->who_len, in->batched) != 0) return FB_ENOMEM;
-    if (fb_map_put(self->by_id, in->id, FB_UUID_LEN, pos) != 0) goto oom;
+    if (fb_idindex_put(self->by_id, in->id, pos) != 0) goto oom;
     if (self->journal && fb_journal_put_publish(self->journal, in->origin_seq, in->created_at_us, in->id,
                                                 in->frame, in->frame_len) != 0) {
-        fb_map_del(self->by_id, in->id, FB_UUID_LEN);
+        fb_idindex_del(self->by_id, in->id, NULL);
         goto oom;
     }
     memcpy(e->id, in->id, FB_UUID_LEN);
@@ -476,10 +500,15 @@ oom:
     return FB_ENOMEM;
 }
 
+fb_outbox_entry_t *fb_outbox_newest(fb_outbox_t *self)
+{
+    return self->head < self->tail ? s_at(self, self->tail - 1) : NULL;
+}
+
 fb_outbox_entry_t *fb_outbox_find(fb_outbox_t *self, const uint8_t *id)
 {
     uint64_t pos;
-    if (!fb_map_get(self->by_id, id, FB_UUID_LEN, &pos)) return NULL;
+    if (!fb_idindex_get(self->by_id, id, &pos)) return NULL;
     return s_at(self, pos);
 }
 
@@ -526,22 +555,27 @@ void fb_outbox_rewind(fb_outbox_t *self)
     self->cursor = self->head;
 }
 
-static fb_outbox_entry_t *s_answer(fb_outbox_t *self, fb_outbox_entry_t *e)
-{
-    if (!e || e->answered) return NULL;
-    e->answered = 1;
-    fb_map_del(self->by_id, e->id, FB_UUID_LEN);
-    return e;
-}
-
+/* The index holds unanswered entries only: looking an id up and taking it
+ * out is one probe. */
 fb_outbox_entry_t *fb_outbox_answer_id(fb_outbox_t *self, const uint8_t *id)
 {
-    return s_answer(self, fb_outbox_find(self, id));
+    uint64_t pos;
+    if (!fb_idindex_del(self->by_id, id, &pos)) return NULL;
+    fb_outbox_entry_t *e = s_at(self, pos);
+    e->answered = 1;
+    return e;
 }
 
 fb_outbox_entry_t *fb_outbox_answer_seq(fb_outbox_t *self, uint64_t origin_seq)
 {
-    return s_answer(self, fb_outbox_find_seq(self, origin_seq));
+    fb_outbox_entry_t *e = fb_outbox_find_seq(self, origin_seq);
+    uint64_t pos;
+    if (!e || e->answered) return NULL;
+    e->answered = 1;
+    /* (A newer entry of the same id, if any, keeps its place.) */
+    if (fb_idindex_get(self->by_id, e->id, &pos) && pos == s_pos(self, e))
+        fb_idindex_del(self->by_id, e->id, NULL);
+    return e;
 }
 
 int fb_outbox_durable(const fb_outbox_t *self, const fb_outbox_entry_t *e)

@@ -47,7 +47,8 @@
 #define FB_OUTBOX_WHO_INLINE 31
 
 /* One publish in the outbox. The outbox owns it; a pointer to it stays valid
- * until the next fb_outbox_trim() or fb_outbox_destroy(). */
+ * until the next fb_outbox_append() (the ring may grow), fb_outbox_trim()
+ * or fb_outbox_destroy(). */
 typedef struct {
     uint8_t id[FB_UUID_LEN]; /* message_id */
     uint64_t origin_seq;
@@ -181,6 +182,9 @@ int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in);
  * holds as much as it may (the bytes bound may be passed by the one frame
  * that reached it), else 0. */
 int fb_outbox_full(const fb_outbox_t *self);
+
+/* Returns the entry appended last, if still held, or NULL. */
+fb_outbox_entry_t *fb_outbox_newest(fb_outbox_t *self);
 
 /* Returns the unanswered entry with message_id id (FB_UUID_LEN bytes), or NULL. */
 fb_outbox_entry_t *fb_outbox_find(fb_outbox_t *self, const uint8_t *id);

@@ -190,7 +190,7 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
     }
     /* The head moves to what was just appended; should hashing fail, the
      * next Welcome's re-link mends the link. */
-    if (self->chain) fb_chain_appended(self->chain, fb_outbox_find_seq(self->outbox, seq));
+    if (self->chain) fb_chain_appended(self->chain, fb_outbox_newest(self->outbox));
     self->stats->submitted++;
 }
 

@@ -278,6 +278,49 @@ static void test_submitter_is_kept_and_replaced_by_the_newest_asker(void **state
     fb_outbox_destroy(&ob);
 }
 
+/* The ring starts small and doubles as publishes come: entries held while it
+ * grows, wrapped around its end or not, keep their ids, order, frames and
+ * submitters; it never holds more than outbox-max. */
+static void test_ring_grows_with_entries_wrapped_and_keeps_them_in_order(void **state)
+{
+    (void)state;
+    fb_outbox_t *ob = fb_outbox_new(5000);
+    assert_non_null(ob);
+    uint64_t k = 1, answered = 0;
+    /* Let go of some at the head between appends, so that the ring's
+     * contents wrap around its end before each doubling. */
+    for (int round = 0; round < 10; round++) {
+        for (int i = 0; i < 700; i++, k++) assert_int_equal(s_append_who(ob, k, k % 2 ? "odd" : "even", 0), FB_OK);
+        for (int i = 0; i < 300; i++) assert_non_null(s_answer(ob, ++answered));
+        fb_outbox_trim(ob);
+        assert_int_equal(fb_outbox_depth(ob), k - 1 - answered);
+    }
+    fb_outbox_t *empty = fb_outbox_new(1);
+    assert_null(fb_outbox_newest(empty));
+    fb_outbox_destroy(&empty);
+    assert_int_equal(fb_outbox_newest(ob)->origin_seq, k - 1);
+    uint64_t expect = answered + 1;
+    fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
+    for (fb_outbox_entry_t *e; (e = fb_outbox_next(ob, FB_OUTBOX_ALL, &it)); expect++) {
+        uint8_t id[FB_UUID_LEN];
+        s_id(expect, id);
+        size_t len;
+        const uint8_t *who = fb_outbox_submitter(e, &len);
+        assert_int_equal(e->origin_seq, expect);
+        assert_memory_equal(e->id, id, FB_UUID_LEN);
+        assert_int_equal(e->frame[1], (uint8_t)expect);
+        assert_memory_equal(who, expect % 2 ? "odd" : "even", len);
+        assert_ptr_equal(fb_outbox_find(ob, id), e);
+        assert_ptr_equal(fb_outbox_find_seq(ob, expect), e);
+    }
+    assert_int_equal(expect, k);
+    /* Up to outbox-max and no further. */
+    while (!fb_outbox_full(ob)) assert_int_equal(s_append(ob, k++), FB_OK);
+    assert_int_equal(fb_outbox_depth(ob), 5000);
+    assert_int_equal(s_append(ob, k), FB_EFULL);
+    fb_outbox_destroy(&ob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_depth_and_oldest_age_follow_answers),
         cmocka_unit_test(test_after_a_rewind_everything_unanswered_is_sent_again_in_order),
         cmocka_unit_test(test_submitter_is_kept_and_replaced_by_the_newest_asker),
+        cmocka_unit_test(test_ring_grows_with_entries_wrapped_and_keeps_them_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
