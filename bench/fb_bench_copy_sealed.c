@@ -146,8 +146,11 @@ static int s_origin_fill(s_origin_t *o, size_t index, size_t count, uint64_t las
         }
         fb_outbox_entry_t *e = fb_outbox_find_seq(o->outbox, seq);
         if (!e || fb_chain_appended(o->chain, e) != 0) goto oom;
-        o->entries[o->n] = e;
     }
+    /* Taken once every publish is in: an entry may move while the outbox
+     * grows (a pointer to it holds until the next append). */
+    for (size_t i = 0; i < o->n; i++)
+        if (!(o->entries[i] = fb_outbox_find_seq(o->outbox, last + 1 + i))) goto oom;
     free(env);
     return 0;
 oom:
