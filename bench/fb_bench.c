@@ -152,3 +152,20 @@ int fb_bench_host_ticks(uint64_t *steal, uint64_t *total)
     *steal = v[7];
     return 0;
 }
+
+int fb_bench_args(const fb_cfg_key_t *keys, void *cfg, int argc, char **argv, const char *name, const char *synopsis,
+                  const char *about)
+{
+    char err[512];
+    int nargs = 0, rc = fb_config_load(keys, cfg, argc, argv, &nargs, err, sizeof(err));
+    if (rc == 1) {
+        printf("usage: %s %s\n%s\nKeys:\n", name, synopsis, about);
+        fb_config_help(keys, stdout);
+        return 0;
+    }
+    if (rc < 0 || nargs > 0) {
+        fprintf(stderr, "%s: %s\n", name, rc < 0 ? err : "unexpected argument (see --help)");
+        return 2;
+    }
+    return -1;
+}

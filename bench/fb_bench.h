@@ -1,4 +1,4 @@
-/* fb_bench.h — what the two bench programs share: the benchmark message and percentiles.
+/* fb_bench.h — what the bench programs share: their arguments, the benchmark message and percentiles.
  *
  * Both the COPY baseline (fb_bench_copy.c) and the load driver
  * (fb_bench_load.c) build their envelopes here, so that the rows the
@@ -9,6 +9,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "fb_config.h"
+
+/* Reads a bench program's arguments (--key=value, as fb_config_load()) into
+ * cfg. --help prints "usage: NAME SYNOPSIS", about (ending in a newline) and
+ * the keys, and returns 0; bad input or a stray argument prints one line
+ * "NAME: why" on stderr and returns 2; returns -1 when the program is to
+ * run (the caller exits with what it returns otherwise). */
+int fb_bench_args(const fb_cfg_key_t *keys, void *cfg, int argc, char **argv, const char *name, const char *synopsis,
+                  const char *about);
 
 /* The benchmark message of one origin: an Event whose summary is padded so
  * that the packed envelope, as the broker stores it before its stamp, is

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 {
     s_config_t cfg;
     char err[512];
-    int nargs = 0, rc = 1;
+    int rc = 1;
     fb_store_t *store = NULL;
     fb_store_row_t *rows = NULL;
     uint8_t *ids = NULL, *hashes = NULL, *stamps = NULL, *bodies = NULL;
@@ -67,19 +67,11 @@ int main(int argc, char **argv)
     fb_map_t *heads = NULL;
     uint64_t *next_seq = NULL;
     memset(&cfg, 0, sizeof(cfg));
-    int lrc = fb_config_load(s_keys, &cfg, argc, argv, &nargs, err, sizeof(err));
-    if (lrc == 1) {
-        printf("usage: fedbus-bench-copy [--key=value ...]\n"
-               "Measures how fast PostgreSQL ingests fedbus rows through the broker's own\n"
-               "store path (binary COPY + origin heads + COMMIT), in large transactions,\n"
-               "and prints one JSON object. Use a fresh database.\n\nKeys:\n");
-        fb_config_help(s_keys, stdout);
-        return 0;
-    }
-    if (lrc < 0 || nargs > 0) {
-        fprintf(stderr, "fedbus-bench-copy: %s\n", lrc < 0 ? err : "unexpected argument (see --help)");
-        return 2;
-    }
+    int arc = fb_bench_args(s_keys, &cfg, argc, argv, "fedbus-bench-copy", "[--key=value ...]",
+                            "Measures how fast PostgreSQL ingests fedbus rows through the broker's own\n"
+                            "store path (binary COPY + origin heads + COMMIT), in large transactions,\n"
+                            "and prints one JSON object. Use a fresh database.\n");
+    if (arc >= 0) return arc;
     size_t n = (size_t)cfg.rows, nn = (size_t)cfg.nodes;
 
     store = fb_store_open(cfg.pg, FB_STORE_WRITER, err, sizeof(err));

@@ -399,24 +399,15 @@ static int s_generate(s_run_t *run, const s_config_t *cfg, uint64_t head, fb_map
 int main(int argc, char **argv)
 {
     s_config_t cfg;
-    char err[512];
-    int nargs = 0, rc = 1;
+    int rc = 1;
     memset(&cfg, 0, sizeof(cfg));
-    int lrc = fb_config_load(s_keys, &cfg, argc, argv, &nargs, err, sizeof(err));
-    if (lrc == 1) {
-        printf("usage: fedbus-bench-copy-sealed [--key=value ...]\n"
-               "Measures how fast PostgreSQL ingests the rows a broker with trust on stores:\n"
-               "envelopes linked into their origin's chain, and a seal row per node frame\n"
-               "(Ed25519 keys made in the run), stored through the broker's own store path\n"
-               "(binary COPY + seal statement + origin heads + COMMIT) in transactions of\n"
-               "about --batch rows. Prints one JSON object. Use a fresh database.\n\nKeys:\n");
-        fb_config_help(s_keys, stdout);
-        return 0;
-    }
-    if (lrc < 0 || nargs > 0) {
-        fprintf(stderr, "fedbus-bench-copy-sealed: %s\n", lrc < 0 ? err : "unexpected argument (see --help)");
-        return 2;
-    }
+    int arc = fb_bench_args(s_keys, &cfg, argc, argv, "fedbus-bench-copy-sealed", "[--key=value ...]",
+                            "Measures how fast PostgreSQL ingests the rows a broker with trust on stores:\n"
+                            "envelopes linked into their origin's chain, and a seal row per node frame\n"
+                            "(Ed25519 keys made in the run), stored through the broker's own store path\n"
+                            "(binary COPY + seal statement + origin heads + COMMIT) in transactions of\n"
+                            "about --batch rows. Prints one JSON object. Use a fresh database.\n");
+    if (arc >= 0) return arc;
     s_run_t run = {0};
     uint64_t head = 0;
     fb_map_t *heads = fb_map_new((size_t)cfg.nodes);

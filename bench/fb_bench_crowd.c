@@ -472,31 +472,22 @@ static void s_sleep_us(int64_t us)
 
 int main(int argc, char **argv)
 {
-    char err[512];
-    int nargs = 0, rc = 2;
+    int rc = 2;
     s_node_t *nodes = NULL;
     s_sub_t *subs = NULL;
     zmq_pollitem_t *items = NULL;
     struct epoll_event *evs = NULL;
     int ep = -1;
     memset(&s_cfg, 0, sizeof(s_cfg));
-    int lrc = fb_config_load(s_keys, &s_cfg, argc, argv, &nargs, err, sizeof(err));
-    if (lrc == 1) {
-        printf("usage: fedbus-bench-crowd [--key=value ...]\n"
-               "Holds many fedbus nodes and subscribers open on one broker from one thread:\n"
-               "each node says Hello and then sends a Heartbeat every heartbeat-ms; each\n"
-               "subscriber subscribes to one narrow pattern and counts what arrives. Runs for\n"
-               "--duration seconds or until SIGINT/SIGTERM, then prints one JSON object.\n"
-               "Prints 'ready:' on stderr once every node is welcomed and every connection is\n"
-               "up. Exits 1 when a node was never welcomed, a connection was down at the end,\n"
-               "or an error was counted; 2 when it could not start.\n\nKeys:\n");
-        fb_config_help(s_keys, stdout);
-        return 0;
-    }
-    if (lrc < 0 || nargs > 0) {
-        fprintf(stderr, "fedbus-bench-crowd: %s\n", lrc < 0 ? err : "unexpected argument (see --help)");
-        return 2;
-    }
+    int arc = fb_bench_args(s_keys, &s_cfg, argc, argv, "fedbus-bench-crowd", "[--key=value ...]",
+                            "Holds many fedbus nodes and subscribers open on one broker from one thread:\n"
+                            "each node says Hello and then sends a Heartbeat every heartbeat-ms; each\n"
+                            "subscriber subscribes to one narrow pattern and counts what arrives. Runs for\n"
+                            "--duration seconds or until SIGINT/SIGTERM, then prints one JSON object.\n"
+                            "Prints 'ready:' on stderr once every node is welcomed and every connection is\n"
+                            "up. Exits 1 when a node was never welcomed, a connection was down at the end,\n"
+                            "or an error was counted; 2 when it could not start.\n");
+    if (arc >= 0) return arc;
     const int n = (int)s_cfg.nodes, m = (int)s_cfg.subscribers;
     const int live = (int)(s_cfg.live < m ? s_cfg.live : m);
     const int use_epoll = strcmp(s_cfg.loop, "epoll") == 0;

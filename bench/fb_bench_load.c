@@ -771,27 +771,19 @@ static int s_write_latencies(FILE *f, const s_conn_t *conns, const s_sub_t *sub)
 
 int main(int argc, char **argv)
 {
-    char err[512];
-    int nargs = 0, rc = 1;
+    int rc = 1;
     s_conn_t *conns = NULL;
     s_sub_t *subs = NULL;
     pthread_t *threads = NULL;
     FILE *latf = NULL;
     memset(&s_cfg, 0, sizeof(s_cfg));
-    int lrc = fb_config_load(s_keys, &s_cfg, argc, argv, &nargs, err, sizeof(err));
-    if (lrc == 1) {
-        printf("usage: fedbus-bench-load (--nodes=EP[,EP...] | --broker=EP) [--key=value ...]\n"
-               "Publishes messages through fedbus nodes (or straight to the broker) as fast\n"
-               "as acks allow or at a fixed rate, receives them on the broker's feed, and\n"
-               "prints one JSON object: counts, messages/s, latency percentiles. Exits 1\n"
-               "when an ack or a delivery is missing or a publish was rejected.\n\nKeys:\n");
-        fb_config_help(s_keys, stdout);
-        return 0;
-    }
-    if (lrc < 0 || nargs > 0) {
-        fprintf(stderr, "fedbus-bench-load: %s\n", lrc < 0 ? err : "unexpected argument (see --help)");
-        return 2;
-    }
+    int arc = fb_bench_args(s_keys, &s_cfg, argc, argv, "fedbus-bench-load",
+                            "(--nodes=EP[,EP...] | --broker=EP) [--key=value ...]",
+                            "Publishes messages through fedbus nodes (or straight to the broker) as fast\n"
+                            "as acks allow or at a fixed rate, receives them on the broker's feed, and\n"
+                            "prints one JSON object: counts, messages/s, latency percentiles. Exits 1\n"
+                            "when an ack or a delivery is missing or a publish was rejected.\n");
+    if (arc >= 0) return arc;
     char kerr[600];
     if (fb_curve_client(&s_curve, s_cfg.keys, s_cfg.broker_key, kerr, sizeof(kerr)) != 0) {
         fprintf(stderr, "fedbus-bench-load: %s\n", kerr);

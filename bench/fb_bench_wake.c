@@ -16,6 +16,7 @@
  * Each figure is the median of `reps` measurements, in microseconds per
  * round trip (two wake-ups). */
 #define _GNU_SOURCE /* pthread_setaffinity_np, CPU_* */
+#include "fb_bench.h"
 #include "fb_config.h"
 
 #include <errno.h>
@@ -151,22 +152,12 @@ static void s_put_num(FILE *f, const char *key, double v, const char *sep)
 int main(int argc, char **argv)
 {
     s_config_t cfg;
-    char err[512];
-    int nargs = 0;
     memset(&cfg, 0, sizeof(cfg));
-    int lrc = fb_config_load(s_keys, &cfg, argc, argv, &nargs, err, sizeof(err));
-    if (lrc == 1) {
-        printf("usage: fedbus-bench-wake [--key=value ...]\n"
-               "Measures what a thread waking another costs on this machine now: two\n"
-               "threads pass a token through pipes, placed by the scheduler, on one\n"
-               "CPU, and on two CPUs; prints microseconds per round trip as JSON.\n\nKeys:\n");
-        fb_config_help(s_keys, stdout);
-        return 0;
-    }
-    if (lrc < 0 || nargs > 0) {
-        fprintf(stderr, "fedbus-bench-wake: %s\n", lrc < 0 ? err : "unexpected argument (see --help)");
-        return 2;
-    }
+    int arc = fb_bench_args(s_keys, &cfg, argc, argv, "fedbus-bench-wake", "[--key=value ...]",
+                            "Measures what a thread waking another costs on this machine now: two\n"
+                            "threads pass a token through pipes, placed by the scheduler, on one\n"
+                            "CPU, and on two CPUs; prints microseconds per round trip as JSON.\n");
+    if (arc >= 0) return arc;
     /* The first two CPUs this process may run on. */
     cpu_set_t set;
     int cpus[2] = {-1, -1}, ncpus = 0;
