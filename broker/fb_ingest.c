@@ -209,39 +209,56 @@ static const char *s_keep(fb_arena_t *arena, const char *s)
 /* The envelope against the connection's member: its origin must be the
  * member (the topic's origin segment is the origin: fb_envelope), and its
  * topic within the member's publish patterns. Returns 0 or the reason. */
-static int s_check_member(const fb_peer_id_t *peer, const Fedbus__Envelope *env, char *detail, size_t size)
+static int s_check_member(const fb_peer_id_t *peer, const char *origin, const char *topic, char *detail, size_t size)
 {
     if (!peer->checked) return 0;
-    if (strcmp(env->origin, peer->id) != 0) {
-        snprintf(detail, size, "origin %s is not this connection's member %s", env->origin, peer->id);
+    if (strcmp(origin, peer->id) != 0) {
+        snprintf(detail, size, "origin %s is not this connection's member %s", origin, peer->id);
         return FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
     }
-    if (!fb_member_may_publish(peer->member, env->topic, strlen(env->topic))) {
+    if (!fb_member_may_publish(peer->member, topic, strlen(topic))) {
         if (!peer->member->npublish) snprintf(detail, size, "member %s may publish nothing (no publish patterns)", peer->id);
-        else snprintf(detail, size, "topic %s is outside %s's publish patterns", env->topic, peer->id);
+        else snprintf(detail, size, "topic %s is outside %s's publish patterns", topic, peer->id);
         return FEDBUS__REJECT_REASON__REJECT_NAMESPACE;
     }
     return 0;
 }
 
-/* Decodes and checks the envelope at it->env_data in scratch, which is
- * reset before returning. Returns 0 when it may be stored (it->origin,
- * topic, origin_seq, created_at_us, id and hash set; the strings copied
- * into arena), else the reject reason with a line of text in detail and,
- * when the envelope named one, its message_id in it->id (it->has_id). A
- * batch keeps only these few fields of each envelope, not its decoded
- * copy: under load that copy was as large as the envelope (16 KiB
- * envelopes: a 16 MiB batch held 16 MiB more) and went cold before the
- * writer used what it needed of it. */
-static int s_check_publish(const fb_ingest_t *self, fb_arena_t *arena, fb_batch_item_t *it, char *detail,
-                           size_t size)
+/* The few fields a batch keeps of an envelope that passed fb_envelope's
+ * checks (so origin and topic fit: a segment, a topic). */
+typedef struct {
+    char origin[FB_SEGMENT_MAX + 1];
+    char topic[FB_TOPIC_MAX + 1];
+    uint64_t origin_seq;
+    int64_t created_at_us;
+} s_fields_t;
+
+static void s_copy_str(char *dst, size_t size, const void *src, size_t len)
 {
-    const fb_peer_id_t *peer = &self->peer;
-    fb_arena_t *scratch = self->scratch;
-    fb_verdict_t v;
+    if (len >= size) len = size - 1; /* not for checked input */
+    if (len) memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* Reads and checks the envelope of it as fb_envelope_decode_in() does:
+ * envelopes with an Event payload that pass in one pass over the bytes;
+ * the rest (other payloads, anything refused or unusual) through the
+ * decoder, whose verdict stands. Returns 0 with *f filled, or -1 with *v
+ * set; either way it->id is set (it->has_id) when the envelope named one. */
+static int s_read_envelope(const fb_ingest_t *self, fb_batch_item_t *it, s_fields_t *f, fb_verdict_t *v)
+{
+    fb_envelope_event_view_t w;
+    if (fb_wire_envelope_event_view(it->env_data, it->env_len, &w) && fb_envelope_view_ok(&w)) {
+        memcpy(it->id, w.head.message_id, FB_UUID_LEN);
+        it->has_id = 1;
+        s_copy_str(f->origin, sizeof(f->origin), w.head.origin, w.head.origin_len);
+        s_copy_str(f->topic, sizeof(f->topic), w.head.topic, w.head.topic_len);
+        f->origin_seq = w.head.origin_seq;
+        f->created_at_us = w.head.created_at_us;
+        return 0;
+    }
     Fedbus__Envelope *bad = NULL;
-    int reason = 0;
-    Fedbus__Envelope *env = fb_envelope_decode_in(scratch, it->env_data, it->env_len, &v, &bad);
+    Fedbus__Envelope *env = fb_envelope_decode_in(self->scratch, it->env_data, it->env_len, v, &bad);
     /* A refused envelope that decoded names its message_id, so that a
      * publisher with many publishes in flight knows which was refused. */
     const Fedbus__Envelope *named = env ? env : bad;
@@ -249,43 +266,62 @@ static int s_check_publish(const fb_ingest_t *self, fb_arena_t *arena, fb_batch_
         memcpy(it->id, named->message_id.data, FB_UUID_LEN);
         it->has_id = 1;
     }
+    if (env) {
+        s_copy_str(f->origin, sizeof(f->origin), env->origin, strlen(env->origin));
+        s_copy_str(f->topic, sizeof(f->topic), env->topic, strlen(env->topic));
+        f->origin_seq = env->origin_seq;
+        f->created_at_us = env->created_at_us;
+    }
+    fb_arena_reset(self->scratch);
+    return env ? 0 : -1;
+}
+
+/* Checks the envelope at it->env_data. Returns 0 when it may be stored
+ * (it->origin, topic, origin_seq, created_at_us, id and hash set; the
+ * strings copied into arena), else the reject reason with a line of text
+ * in detail and, when the envelope named one, its message_id in it->id
+ * (it->has_id). A batch keeps only these few fields of each envelope, not
+ * its decoded copy: under load that copy was as large as the envelope (16
+ * KiB envelopes: a 16 MiB batch held 16 MiB more) and went cold before the
+ * writer used what it needed of it. */
+static int s_check_publish(const fb_ingest_t *self, fb_arena_t *arena, fb_batch_item_t *it, char *detail,
+                           size_t size)
+{
+    const fb_peer_id_t *peer = &self->peer;
+    fb_verdict_t v;
+    s_fields_t f;
+    int reason = 0;
+    int decoded = s_read_envelope(self, it, &f, &v) == 0;
     /* A member that may not go on is told so before anything else. */
     if (peer->checked && peer->admit != FB_ADMIT_OK) {
         fb_identity_why(peer, detail, size);
-        reason = FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
-        goto done;
+        return FEDBUS__REJECT_REASON__REJECT_NOT_AUTHORIZED;
     }
-    if (!env) {
+    if (!decoded) {
         snprintf(detail, size, "%s", v.detail);
-        reason = v.reason;
-        goto done;
+        return v.reason;
     }
-    if ((reason = s_check_member(peer, env, detail, size))) goto done;
-    if (env->origin_seq == 0) {
+    if ((reason = s_check_member(peer, f.origin, f.topic, detail, size))) return reason;
+    if (f.origin_seq == 0) {
         snprintf(detail, size, "origin_seq is required");
-        reason = FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD;
-        goto done;
+        return FEDBUS__REJECT_REASON__REJECT_MISSING_FIELD;
     }
     /* The id's date decides its partition: not before what retention
      * keeps, not far ahead of what exists. */
     if (self->retention &&
         (reason = fb_retention_check_id(self->retention, it->id, fb_time_now_us(), detail, size)) != 0)
-        goto done;
+        return reason;
     if (fb_wire_content_hash(it->env_data, it->env_len, it->hash) != 0) {
         snprintf(detail, size, "envelope could not be hashed");
-        reason = FEDBUS__REJECT_REASON__REJECT_MALFORMED;
-        goto done;
+        return FEDBUS__REJECT_REASON__REJECT_MALFORMED;
     }
-    if (!(it->origin = s_keep(arena, env->origin)) || !(it->topic = s_keep(arena, env->topic))) {
+    if (!(it->origin = s_keep(arena, f.origin)) || !(it->topic = s_keep(arena, f.topic))) {
         snprintf(detail, size, "out of memory");
-        reason = FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE;
-        goto done;
+        return FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE;
     }
-    it->origin_seq = env->origin_seq;
-    it->created_at_us = env->created_at_us;
-done:
-    fb_arena_reset(scratch);
-    return reason;
+    it->origin_seq = f.origin_seq;
+    it->created_at_us = f.created_at_us;
+    return 0;
 }
 
 /* Checks the seal of a batch frame whose n items start at first (list as

@@ -249,6 +249,35 @@ int fb_envelope_check(const Fedbus__Envelope *env, fb_verdict_t *v)
     return s_check(env, v, 0);
 }
 
+/* The checks of s_check and s_check_event on what the one-pass reader
+ * took (strings already UTF-8 without NUL, the payload an Event and no
+ * unknown field); any that fails leaves the verdict to the decoder. */
+int fb_envelope_view_ok(const fb_envelope_event_view_t *w)
+{
+    const fb_envelope_head_t *h = &w->head;
+    const char *origin = (const char *)h->origin, *topic = (const char *)h->topic;
+    const char *why;
+    char seg[FB_SEGMENT_MAX + 1];
+    if (h->schema_version == 0 || h->schema_version > FEDBUS_SCHEMA_VERSION) return 0;
+    if (h->message_id_len != 16 || !fb_uuid_is_v7(h->message_id)) return 0;
+    if (h->origin_len == 0 || !fb_segment_valid(origin, h->origin_len)) return 0;
+    if (h->created_at_us <= 0 || h->created_at_us > S_TIME_MAX_US) return 0;
+    if (h->origin_seq > (uint64_t)INT64_MAX || h->global_seq != 0 || h->stored_at_us != 0) return 0;
+    if (!topic || !fb_topic_valid(topic, h->topic_len, &why)) return 0;
+    if (fb_topic_segment(topic, h->topic_len, 0, seg, sizeof(seg)) < 0 || strcmp(seg, FB_KIND_EVENT) != 0) return 0;
+    if (fb_topic_segment(topic, h->topic_len, 1, seg, sizeof(seg)) != (int)h->origin_len ||
+        memcmp(seg, origin, h->origin_len) != 0)
+        return 0;
+    if (w->kind == FEDBUS__EVENT_KIND__EVENT_KIND_UNSPECIFIED ||
+        !protobuf_c_enum_descriptor_get_value(&fedbus__event_kind__descriptor, (int)w->kind))
+        return 0;
+    if (!w->title_set || !w->has_starts) return 0;
+    if (w->starts_off < -S_OFFSET_MAX || w->starts_off > S_OFFSET_MAX) return 0;
+    if (w->has_ends && (w->ends_off < -S_OFFSET_MAX || w->ends_off > S_OFFSET_MAX || w->ends_us < w->starts_us))
+        return 0;
+    return 1; /* Event.fields: segments, checked by the reader */
+}
+
 /* Checks every string field of the message described by d in the wire bytes
  * [p, end), recursively: UTF-8 and no NUL over the whole length, which
  * protobuf-c's NUL-terminated copies would hide. Returns 0, or -1 with *v

@@ -35,6 +35,13 @@ Fedbus__Envelope *fb_envelope_decode(const uint8_t *buf, size_t len, fb_verdict_
 Fedbus__Envelope *fb_envelope_decode_in(fb_arena_t *arena, const uint8_t *buf, size_t len,
                                         fb_verdict_t *v, Fedbus__Envelope **bad);
 
+/* Whether the envelope fb_wire_envelope_event_view() read as *w passes
+ * every check fb_envelope_decode() makes: 1 when it does (the decoder would
+ * return it, with these values), 0 when it does not or it is not sure;
+ * the reason of a 0 is fb_envelope_decode()'s to give. The broker's fast
+ * path: no decoding, no copy, one pass over the bytes. */
+int fb_envelope_view_ok(const fb_envelope_event_view_t *w);
+
 /* Fills *a with an allocator that takes its memory from arena and frees
  * nothing: for unpacking other messages the same way (the arena's reset
  * releases them). */

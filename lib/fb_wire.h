@@ -41,6 +41,28 @@ typedef struct {
  * well-formed protobuf. Nested messages are not looked into. */
 int fb_wire_envelope_scan(const uint8_t *buf, size_t len, fb_envelope_head_t *h);
 
+/* An envelope with an Event payload read in one pass, without decoding:
+ * its head and what of the event fb_envelope checks. */
+typedef struct {
+    fb_envelope_head_t head;
+    uint64_t kind;   /* Event.kind */
+    int title_set;   /* Event.title present with ko or en not empty */
+    int has_starts, has_ends;
+    int64_t starts_us, ends_us;  /* Event.starts_at / ends_at .unix_us */
+    int32_t starts_off, ends_off; /* ... .utc_offset_min */
+} fb_envelope_event_view_t;
+
+/* Reads buf as an envelope with an Event payload, the common case, in one
+ * pass: every field of Envelope, Event, Text, Timestamp and Venue known to
+ * this build with its own wire type, each non-repeated field at most once,
+ * every key and length written in its shortest form, every 32-bit number
+ * within 32 bits, every string UTF-8 without NUL, and every Event.fields
+ * item a topic segment. Returns 1 with *v filled when buf is all of that,
+ * else 0: such a buf (malformed, unknown fields, another payload, ...) is
+ * for the full decoder to judge. 1 never means more than that the protobuf
+ * decoder would read the same values; fb_envelope_view_ok() checks them. */
+int fb_wire_envelope_event_view(const uint8_t *buf, size_t len, fb_envelope_event_view_t *v);
+
 /* Most bytes fb_wire_stamp_stored() writes. */
 #define FB_STAMP_MAX 24
 

@@ -38,6 +38,31 @@ static void s_same_view(const Fedbus__Envelope *env, const uint8_t *data, size_t
     (void)fb_wire_content_hash(data, size, hash);
 }
 
+/* The broker's one-pass reader takes only what the decoder accepts, with
+ * the same fields; what it does not take goes to the decoder, so the two
+ * together give the decoder's verdict on every input. */
+static void s_same_as_reader(const Fedbus__Envelope *env, const uint8_t *data, size_t size)
+{
+    fb_envelope_event_view_t w;
+    if (!fb_wire_envelope_event_view(data, size, &w) || !fb_envelope_view_ok(&w)) return;
+    FZ_CHECK(env != NULL, "the one-pass reader takes an envelope the decoder refuses");
+    const fb_envelope_head_t *h = &w.head;
+    FZ_CHECK(env->payload_case == FEDBUS__ENVELOPE__PAYLOAD_EVENT, "the one-pass reader takes another payload");
+    FZ_CHECK(h->message_id_len == env->message_id.len &&
+                 memcmp(h->message_id, env->message_id.data, h->message_id_len) == 0,
+             "reader and decoder see different message_ids");
+    FZ_CHECK(h->origin_len == strlen(env->origin) && memcmp(h->origin, env->origin, h->origin_len) == 0,
+             "reader and decoder see different origins");
+    FZ_CHECK(h->topic_len == strlen(env->topic) && memcmp(h->topic, env->topic, h->topic_len) == 0,
+             "reader and decoder see different topics");
+    FZ_CHECK(h->origin_seq == env->origin_seq && h->created_at_us == env->created_at_us,
+             "reader and decoder see different numbers");
+    fb_envelope_head_t scan;
+    FZ_CHECK(fb_wire_envelope_scan(data, size, &scan) == 0 && scan.prev_hash_count == h->prev_hash_count &&
+                 scan.prev_hash_len == h->prev_hash_len && scan.prev_hash == h->prev_hash,
+             "reader and scan see different prev_hashes");
+}
+
 /* What a subscriber does with the bytes as a stored envelope. */
 static void s_deliver(fb_arena_t *arena, const uint8_t *data, size_t size)
 {
@@ -65,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fb_verdict_t v;
     Fedbus__Envelope *bad = NULL, *env = fb_envelope_decode(data, size, &v, &bad);
     int accepted = env != NULL;
+    s_same_as_reader(env, data, size);
     if (env) {
         FZ_CHECK(v.reason == FEDBUS__REJECT_REASON__REJECT_NONE, "accepted with a reason");
         s_same_view(env, data, size);

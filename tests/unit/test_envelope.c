@@ -6,10 +6,12 @@
 
 #include "fedbus/fedbus.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -147,12 +149,54 @@ static uint8_t *s_pack(const Fedbus__Envelope *env, size_t *len)
     return buf;
 }
 
+/* The broker's one-pass reader against the decoder, on any bytes: when
+ * the reader takes an envelope (fb_wire_envelope_event_view and
+ * fb_envelope_view_ok), the decoder accepts it with the same fields, so
+ * the broker, which asks the decoder whenever the reader does not take an
+ * envelope, gives every input the decoder's verdict and detail. Returns
+ * whether the reader took it. */
+static int s_view_agrees(const uint8_t *buf, size_t len)
+{
+    fb_envelope_event_view_t w;
+    fb_verdict_t v;
+    int taken = fb_wire_envelope_event_view(buf, len, &w) && fb_envelope_view_ok(&w);
+    Fedbus__Envelope *env = fb_envelope_decode(buf, len, &v, NULL);
+    if (taken) {
+        if (!env) fail_msg("the one-pass reader took what the decoder refuses: %s %s", fb_reject_name(v.reason), v.detail);
+        const fb_envelope_head_t *h = &w.head;
+        assert_int_equal(env->payload_case, FEDBUS__ENVELOPE__PAYLOAD_EVENT);
+        assert_int_equal(h->message_id_len, env->message_id.len);
+        assert_memory_equal(h->message_id, env->message_id.data, h->message_id_len);
+        assert_int_equal(h->origin_len, strlen(env->origin));
+        assert_memory_equal(h->origin, env->origin, h->origin_len);
+        assert_int_equal(h->topic_len, strlen(env->topic));
+        assert_memory_equal(h->topic, env->topic, h->topic_len);
+        assert_int_equal(h->origin_seq, env->origin_seq);
+        assert_int_equal(h->created_at_us, env->created_at_us);
+        assert_int_equal(h->schema_version, env->schema_version);
+        assert_int_equal(w.kind, env->event->kind);
+        assert_int_equal(w.starts_us, env->event->starts_at->unix_us);
+        assert_int_equal(w.starts_off, env->event->starts_at->utc_offset_min);
+        assert_int_equal(w.has_ends, env->event->ends_at != NULL);
+        if (w.has_ends) assert_int_equal(w.ends_us, env->event->ends_at->unix_us);
+        /* What the verifier takes for the chain link. */
+        fb_envelope_head_t scan;
+        assert_int_equal(fb_wire_envelope_scan(buf, len, &scan), 0);
+        assert_int_equal(h->prev_hash_count, scan.prev_hash_count);
+        assert_int_equal(h->prev_hash_len, scan.prev_hash_len);
+        if (h->prev_hash_len) assert_memory_equal(h->prev_hash, scan.prev_hash, h->prev_hash_len);
+    }
+    if (env) fedbus__envelope__free_unpacked(env, NULL);
+    return taken;
+}
+
 /* Asserts that len bytes decode to a rejection with the given reason. */
 static void s_assert_decode_rejects(const uint8_t *buf, size_t len, int reason)
 {
     fb_verdict_t v;
     memset(&v, 0, sizeof(v));
     v.reason = -1;
+    assert_false(s_view_agrees(buf, len));
     Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v, NULL);
     if (got) {
         fedbus__envelope__free_unpacked(got, NULL);
@@ -192,6 +236,8 @@ static void s_assert_accepted(const Fedbus__Envelope *env)
     size_t len;
     uint8_t *buf = s_pack(env, &len);
     memset(&v, 0x5A, sizeof(v));
+    /* Every good event takes the broker's one-pass path. */
+    assert_int_equal(s_view_agrees(buf, len), env->payload_case == FEDBUS__ENVELOPE__PAYLOAD_EVENT);
     Fedbus__Envelope *got = fb_envelope_decode(buf, len, &v, NULL);
     if (!got) fail_msg("decode refused: %s %s", fb_reject_name(v.reason), v.detail);
     assert_int_equal(v.reason, S_R(NONE));
@@ -904,10 +950,182 @@ static void test_unpack_in_an_arena_gives_what_protobuf_c_gives(void **state)
     free(buf);
 }
 
+/* ------------------------------------------------ the one-pass reader --- */
+
+/* An event with every field of Event, Text, Timestamp and Venue set, and a
+ * prev_hash: the reader's tables hold them all, with their wire types. */
+static Fedbus__Envelope *s_full_event(s_fix_t *f, Fedbus__Text *summary, uint8_t *prev)
+{
+    Fedbus__Envelope *env = s_event(f);
+    Fedbus__Text t = FEDBUS__TEXT__INIT;
+    *summary = t;
+    summary->en = "A summary";
+    f->event.summary = summary;
+    f->event.timezone = "Asia/Seoul";
+    f->event.host = "Incheon TP";
+    f->event.url = "https://example.org/e";
+    f->event.series = "monthly";
+    f->event.capacity = 4000000000u;
+    f->event.registration_url = "https://example.org/r";
+    f->event.kind = FEDBUS__EVENT_KIND__EVENT_KIND_OTHER;
+    f->starts.utc_offset_min = -600;
+    f->venue.address = "123 Songdo";
+    f->venue.country = "KR";
+    f->venue.online_url = "https://example.org/live";
+    f->venue_name.en = "Songdo Convensia";
+    memset(prev, 0xab, 32);
+    env->prev_hash.data = prev;
+    env->prev_hash.len = 32;
+    env->origin_seq = (uint64_t)INT64_MAX;
+    return env;
+}
+
+static void test_one_pass_reader_takes_every_field_of_an_event(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Text summary;
+    uint8_t prev[32];
+    size_t len;
+    uint8_t *buf = s_pack(s_full_event(&f, &summary, prev), &len);
+    assert_true(s_view_agrees(buf, len));
+    free(buf);
+    /* The bare minimum too: no ends_at, no venue, no fields. */
+    Fedbus__Envelope *env = s_event(&f);
+    f.event.ends_at = NULL;
+    f.event.venue = NULL;
+    f.event.n_fields = 0;
+    f.title.ko = "";
+    buf = s_pack(env, &len);
+    assert_true(s_view_agrees(buf, len));
+    free(buf);
+}
+
+static void test_one_pass_reader_leaves_other_payloads_to_the_decoder(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    size_t len;
+    uint8_t *buf = s_pack(s_cfp(&f), &len);
+    assert_false(s_view_agrees(buf, len));
+    free(buf);
+    buf = s_pack(s_researcher(&f), &len);
+    assert_false(s_view_agrees(buf, len));
+    free(buf);
+}
+
+/* Appends a field the reader must not take alone; the decoder judges. */
+static void test_one_pass_reader_leaves_repeated_unknown_and_long_forms_to_the_decoder(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    size_t len;
+    uint8_t *buf = s_pack(s_event(&f), &len);
+    static const uint8_t tails[][6] = {
+        {0x28, 0x01},             /* schema_version again (last wins in decoding) */
+        {0x78, 0x01},             /* field 15, unknown */
+        {0xa0, 0x01, 0x01},       /* field 20 as a varint: an unknown payload kind */
+        {0xb0, 0x80, 0x00, 0x01}, /* origin_seq (6, varint) with its key written long: 0x30 */
+        {0x30, 0x81, 0x00},       /* origin_seq = 1 written long */
+        {0x31, 0, 0, 0, 0, 0},    /* origin_seq as fixed64: the wrong wire type (cut short) */
+    };
+    static const size_t tail_len[] = {2, 2, 3, 4, 3, 6};
+    for (size_t i = 0; i < sizeof(tail_len) / sizeof(tail_len[0]); i++) {
+        memcpy(buf + len, tails[i], tail_len[i]);
+        assert_false(s_view_agrees(buf, len + tail_len[i]));
+    }
+    free(buf);
+}
+
+/* Every byte of a full event changed to a few values, every cut, every
+ * byte dropped: wherever the reader takes the result, the decoder accepts
+ * it with the same fields. */
+static void test_one_pass_reader_agrees_with_the_decoder_on_mutated_bytes(void **state)
+{
+    (void)state;
+    s_fix_t f;
+    Fedbus__Text summary;
+    uint8_t prev[32];
+    size_t len, taken = 0, runs = 0;
+    uint8_t *buf = s_pack(s_full_event(&f, &summary, prev), &len);
+    uint8_t *m = malloc(len + 1);
+    assert_non_null(m);
+    static const uint8_t values[] = {0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, 0x0a, 0x12, 0x2e, 0xc0};
+    for (size_t i = 0; i < len; i++) {
+        for (size_t k = 0; k < sizeof(values); k++) {
+            memcpy(m, buf, len);
+            m[i] = values[k];
+            taken += (size_t)s_view_agrees(m, len);
+            memcpy(m, buf, len);
+            m[i] ^= (uint8_t)(1u << (k & 7));
+            taken += (size_t)s_view_agrees(m, len);
+            runs += 2;
+        }
+        taken += (size_t)s_view_agrees(buf, i);
+        memcpy(m, buf, i);
+        memcpy(m + i, buf + i + 1, len - i - 1);
+        taken += (size_t)s_view_agrees(m, len - 1);
+        runs += 2;
+    }
+    /* Pseudo-random bytes spliced in at every place. */
+    uint32_t x = 12345;
+    for (size_t r = 0; r < 20000; r++) {
+        memcpy(m, buf, len);
+        for (int j = 0; j < 3; j++) {
+            x = x * 1103515245u + 12345u;
+            m[(x >> 8) % len] = (uint8_t)(x >> 20);
+        }
+        taken += (size_t)s_view_agrees(m, len);
+        runs++;
+    }
+    assert_true(taken > 0 && taken < runs);
+    free(m);
+    free(buf);
+}
+
+/* The fuzz corpus of envelopes, and each of its files cut and flipped. */
+static void test_one_pass_reader_agrees_with_the_decoder_on_the_fuzz_corpus(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/envelope", FEDBUS_SOURCE_DIR);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *e;
+    size_t files = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char file[4400];
+        snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+        FILE *fp = fopen(file, "rb");
+        assert_non_null(fp);
+        static uint8_t buf[1 << 16];
+        size_t len = fread(buf, 1, sizeof(buf), fp);
+        fclose(fp);
+        files++;
+        (void)s_view_agrees(buf, len);
+        for (size_t i = 0; i < len; i++) {
+            (void)s_view_agrees(buf, i);
+            buf[i] ^= 0x01;
+            (void)s_view_agrees(buf, len);
+            buf[i] ^= 0x81;
+            (void)s_view_agrees(buf, len);
+            buf[i] ^= 0x80;
+        }
+    }
+    closedir(d);
+    assert_true(files > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_event_passes),
+        cmocka_unit_test(test_one_pass_reader_takes_every_field_of_an_event),
+        cmocka_unit_test(test_one_pass_reader_leaves_other_payloads_to_the_decoder),
+        cmocka_unit_test(test_one_pass_reader_leaves_repeated_unknown_and_long_forms_to_the_decoder),
+        cmocka_unit_test(test_one_pass_reader_agrees_with_the_decoder_on_mutated_bytes),
+        cmocka_unit_test(test_one_pass_reader_agrees_with_the_decoder_on_the_fuzz_corpus),
         cmocka_unit_test(test_good_cfp_passes),
         cmocka_unit_test(test_good_researcher_update_passes),
         cmocka_unit_test(test_optional_parts_may_be_left_out),
