@@ -58,6 +58,7 @@ fb_batch_item_t *fb_batch_open(fb_batch_t *self)
     it->origin_seq = 0;
     it->created_at_us = 0;
     it->has_id = 0;
+    it->link_read = 0;
     it->resent = 0;
     it->in_group = 0;
     it->group_n = 0;

@@ -43,6 +43,13 @@ typedef struct {
     uint64_t origin_seq;
     int64_t created_at_us;
     uint8_t hash[FB_SHA256_LEN];
+    /* The chain link as read with the envelope, when link_read: its
+     * prev_hash fields (0 or 1) and the last one's bytes; else the
+     * verifier scans the envelope for it. */
+    int link_read;
+    unsigned prev_hash_count;
+    const uint8_t *prev_hash;
+    size_t prev_hash_len;
     uint8_t id[FB_UUID_LEN]; /* message_id; also of an envelope refused while read, when it decoded */
     int has_id;
     fb_batch_state_t state;

@@ -255,6 +255,10 @@ static int s_read_envelope(const fb_ingest_t *self, fb_batch_item_t *it, s_field
         s_copy_str(f->topic, sizeof(f->topic), w.head.topic, w.head.topic_len);
         f->origin_seq = w.head.origin_seq;
         f->created_at_us = w.head.created_at_us;
+        it->link_read = 1; /* the verifier need not scan again */
+        it->prev_hash_count = w.head.prev_hash_count;
+        it->prev_hash = w.head.prev_hash;
+        it->prev_hash_len = w.head.prev_hash_len;
         return 0;
     }
     Fedbus__Envelope *bad = NULL;

@@ -157,9 +157,10 @@ static size_t s_check_links(fb_batch_item_t *items, size_t n, uint8_t (*entries)
     for (size_t i = 0; i < n; i++) {
         fb_batch_item_t *it = &items[i];
         if (!it->origin || it->origin_seq <= h->seq) continue; /* undecoded, or a resend */
-        fb_envelope_head_t eh;
-        if (fb_wire_envelope_scan(it->env_data, it->env_len, &eh) != 0 || eh.prev_hash_count != 1 ||
-            eh.prev_hash_len != FB_SHA256_LEN) {
+        fb_envelope_head_t eh = {.prev_hash_count = it->prev_hash_count, .prev_hash = it->prev_hash,
+                                 .prev_hash_len = it->prev_hash_len};
+        if ((!it->link_read && fb_wire_envelope_scan(it->env_data, it->env_len, &eh) != 0) ||
+            eh.prev_hash_count != 1 || eh.prev_hash_len != FB_SHA256_LEN) {
             snprintf(why, size, "origin_seq %" PRIu64 " carries no prev_hash of 32 bytes", it->origin_seq);
             return i;
         }
