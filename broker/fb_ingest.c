@@ -231,6 +231,8 @@ typedef struct {
     char topic[FB_TOPIC_MAX + 1];
     uint64_t origin_seq;
     int64_t created_at_us;
+    int hashed;  /* it->hash set, as fb_wire_content_hash() does, when hash_rc is 0 */
+    int hash_rc;
 } s_fields_t;
 
 static void s_copy_str(char *dst, size_t size, const void *src, size_t len)
@@ -255,12 +257,15 @@ static int s_read_envelope(const fb_ingest_t *self, fb_batch_item_t *it, s_field
         s_copy_str(f->topic, sizeof(f->topic), w.head.topic, w.head.topic_len);
         f->origin_seq = w.head.origin_seq;
         f->created_at_us = w.head.created_at_us;
+        f->hashed = 1;
+        f->hash_rc = fb_wire_envelope_event_view_hash(&w, it->hash);
         it->link_read = 1; /* the verifier need not scan again */
         it->prev_hash_count = w.head.prev_hash_count;
         it->prev_hash = w.head.prev_hash;
         it->prev_hash_len = w.head.prev_hash_len;
         return 0;
     }
+    f->hashed = 0;
     Fedbus__Envelope *bad = NULL;
     Fedbus__Envelope *env = fb_envelope_decode_in(self->scratch, it->env_data, it->env_len, v, &bad);
     /* A refused envelope that decoded names its message_id, so that a
@@ -315,7 +320,7 @@ static int s_check_publish(const fb_ingest_t *self, fb_arena_t *arena, fb_batch_
     if (self->retention &&
         (reason = fb_retention_check_id(self->retention, it->id, fb_time_now_us(), detail, size)) != 0)
         return reason;
-    if (fb_wire_content_hash(it->env_data, it->env_len, it->hash) != 0) {
+    if ((f.hashed ? f.hash_rc : fb_wire_content_hash(it->env_data, it->env_len, it->hash)) != 0) {
         snprintf(detail, size, "envelope could not be hashed");
         return FEDBUS__REJECT_REASON__REJECT_MALFORMED;
     }

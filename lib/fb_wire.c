@@ -320,6 +320,7 @@ typedef struct {
     uint32_t seen;
     uint64_t v[S_SLOTS];
     const uint8_t *d[S_SLOTS];
+    const uint8_t *key[S_SLOTS]; /* where the field starts */
 } s_slots_t;
 
 /* Reads a varint written in its shortest form; 0, or -1. */
@@ -336,6 +337,7 @@ static int s_read_table(const uint8_t *p, const uint8_t *end, const s_table_t *t
 {
     s->seen = 0;
     while (p < end) {
+        const uint8_t *start = p;
         uint64_t key, v;
         if (s_read_short_varint(&p, end, &key) != 0) return 0;
         uint64_t tag = key >> 3;
@@ -346,6 +348,7 @@ static int s_read_table(const uint8_t *p, const uint8_t *end, const s_table_t *t
         if ((key & 7) != (uint64_t)wire || s_read_short_varint(&p, end, &v) != 0) return 0;
         if (type != S_T_TAGS && (s->seen & 1u << tag)) return 0; /* merged or replaced by the decoder */
         s->seen |= 1u << tag;
+        s->key[tag] = start;
         if (wire == S_VARINT) {
             if ((type == S_T_UINT32 || type == S_T_SINT32) && v > UINT32_MAX) return 0;
             if (type == S_T_ENUM && v > INT32_MAX) return 0;
@@ -401,6 +404,17 @@ int fb_wire_envelope_event_view(const uint8_t *buf, size_t len, fb_envelope_even
     h->origin_seq = S_V(env, S_ENV_ORIGIN_SEQ);
     h->global_seq = S_V(env, S_ENV_GLOBAL_SEQ);
     h->stored_at_us = (int64_t)S_V(env, S_ENV_STORED_AT_US);
+    /* What fb_wire_content_hash() takes: the topic and the payload, the
+     * only fields here numbered 3 or from 16, in their order. */
+    const uint8_t *topic_end = h->topic ? h->topic + h->topic_len : NULL;
+    const uint8_t *event = env.key[S_ENV_PAYLOAD_FIRST], *event_end = env.d[S_ENV_PAYLOAD_FIRST] + env.v[S_ENV_PAYLOAD_FIRST];
+    if (h->topic && env.key[S_ENV_TOPIC] < event) {
+        v->hashed[v->nhashed] = env.key[S_ENV_TOPIC], v->hashed_len[v->nhashed++] = (size_t)(topic_end - env.key[S_ENV_TOPIC]);
+    }
+    v->hashed[v->nhashed] = event, v->hashed_len[v->nhashed++] = (size_t)(event_end - event);
+    if (h->topic && env.key[S_ENV_TOPIC] > event) {
+        v->hashed[v->nhashed] = env.key[S_ENV_TOPIC], v->hashed_len[v->nhashed++] = (size_t)(topic_end - env.key[S_ENV_TOPIC]);
+    }
     v->kind = S_V(ev, S_EV_KIND);
     /* Text title and summary; starts_at and ends_at; the venue and its name. */
     if (!s_read_sub(&ev, S_EV_TITLE, &s_text_table, &sub)) return 0;
@@ -416,6 +430,11 @@ int fb_wire_envelope_event_view(const uint8_t *buf, size_t len, fb_envelope_even
 #undef S_HAS
 #undef S_V
     return 1;
+}
+
+int fb_wire_envelope_event_view_hash(const fb_envelope_event_view_t *v, uint8_t out[32])
+{
+    return fb_sha256_parts((const void *const *)v->hashed, v->hashed_len, v->nhashed, out);
 }
 
 size_t fb_wire_stamp_stored(uint64_t global_seq, int64_t stored_at_us, uint8_t *out)

@@ -50,6 +50,9 @@ typedef struct {
     int has_starts, has_ends;
     int64_t starts_us, ends_us;  /* Event.starts_at / ends_at .unix_us */
     int32_t starts_off, ends_off; /* ... .utc_offset_min */
+    const uint8_t *hashed[2]; /* the bytes fb_wire_content_hash() hashes */
+    size_t hashed_len[2];
+    size_t nhashed;
 } fb_envelope_event_view_t;
 
 /* Reads buf as an envelope with an Event payload, the common case, in one
@@ -62,6 +65,10 @@ typedef struct {
  * for the full decoder to judge. 1 never means more than that the protobuf
  * decoder would read the same values; fb_envelope_view_ok() checks them. */
 int fb_wire_envelope_event_view(const uint8_t *buf, size_t len, fb_envelope_event_view_t *v);
+
+/* fb_wire_content_hash() of the envelope *v was read from, without reading
+ * it again. Returns 0, or -1. */
+int fb_wire_envelope_event_view_hash(const fb_envelope_event_view_t *v, uint8_t out[32]);
 
 /* Most bytes fb_wire_stamp_stored() writes. */
 #define FB_STAMP_MAX 24

@@ -57,6 +57,10 @@ static void s_same_as_reader(const Fedbus__Envelope *env, const uint8_t *data, s
              "reader and decoder see different topics");
     FZ_CHECK(h->origin_seq == env->origin_seq && h->created_at_us == env->created_at_us,
              "reader and decoder see different numbers");
+    uint8_t hash[FB_SHA256_LEN], want[FB_SHA256_LEN];
+    FZ_CHECK(fb_wire_envelope_event_view_hash(&w, hash) == 0 && fb_wire_content_hash(data, size, want) == 0 &&
+                 memcmp(hash, want, FB_SHA256_LEN) == 0,
+             "reader and fb_wire_content_hash give different hashes");
     fb_envelope_head_t scan;
     FZ_CHECK(fb_wire_envelope_scan(data, size, &scan) == 0 && scan.prev_hash_count == h->prev_hash_count &&
                  scan.prev_hash_len == h->prev_hash_len && scan.prev_hash == h->prev_hash,

@@ -179,6 +179,10 @@ static int s_view_agrees(const uint8_t *buf, size_t len)
         assert_int_equal(w.starts_off, env->event->starts_at->utc_offset_min);
         assert_int_equal(w.has_ends, env->event->ends_at != NULL);
         if (w.has_ends) assert_int_equal(w.ends_us, env->event->ends_at->unix_us);
+        uint8_t hash[32], want[32];
+        assert_int_equal(fb_wire_envelope_event_view_hash(&w, hash), 0);
+        assert_int_equal(fb_wire_content_hash(buf, len, want), 0);
+        assert_memory_equal(hash, want, 32);
         /* What the verifier takes for the chain link. */
         fb_envelope_head_t scan;
         assert_int_equal(fb_wire_envelope_scan(buf, len, &scan), 0);
@@ -990,8 +994,15 @@ static void test_one_pass_reader_takes_every_field_of_an_event(void **state)
     uint8_t *buf = s_pack(s_full_event(&f, &summary, prev), &len);
     assert_true(s_view_agrees(buf, len));
     free(buf);
-    /* The bare minimum too: no ends_at, no venue, no fields. */
+    /* The topic after the payload: hashed in that order. */
     Fedbus__Envelope *env = s_event(&f);
+    env->topic = "";
+    buf = s_pack(env, &len);
+    len = s_append_field(buf, len, 3, "event.kr-incheon.forum");
+    assert_true(s_view_agrees(buf, len));
+    free(buf);
+    /* The bare minimum too: no ends_at, no venue, no fields. */
+    env = s_event(&f);
     f.event.ends_at = NULL;
     f.event.venue = NULL;
     f.event.n_fields = 0;
