@@ -20,11 +20,12 @@ fb_batch_t *fb_batch_new(size_t max)
     self->key_items = calloc(max, sizeof(*self->key_items));
     self->proofs = calloc(max, sizeof(*self->proofs));
     self->heads = fb_map_new(64);
-    self->ids = fb_map_new(max);
+    for (self->id_cap = 16; self->id_cap < 2 * max;) self->id_cap <<= 1;
+    self->id_slots = malloc(self->id_cap * sizeof(*self->id_slots));
     /* The origin and topic of each publish (a few dozen bytes each). */
     self->arena = fb_arena_new(64 << 10, 1u << 20);
     if (!self->items || !self->frames || !self->rows || !self->keys || !self->found || !self->key_items ||
-        !self->proofs || !self->heads || !self->ids || !self->arena)
+        !self->proofs || !self->heads || !self->id_slots || !self->arena)
         fb_batch_destroy(&self);
     return self;
 }
@@ -42,7 +43,7 @@ void fb_batch_destroy(fb_batch_t **self_p)
     free(self->key_items);
     free(self->proofs);
     fb_map_destroy(&self->heads);
-    fb_map_destroy(&self->ids);
+    free(self->id_slots);
     fb_arena_destroy(&self->arena);
     free(self);
     *self_p = NULL;
@@ -95,15 +96,6 @@ void fb_batch_reject(fb_batch_item_t *it, int reason, const char *detail)
 
 /* ------------------------------------------------------ classification -- */
 
-/* Key of (origin, message_id) for in-batch duplicate detection. */
-static size_t s_id_key(const fb_batch_item_t *it, uint8_t *key)
-{
-    size_t olen = strlen(it->origin);
-    memcpy(key, it->id, FB_UUID_LEN);
-    memcpy(key + FB_UUID_LEN, it->origin, olen);
-    return FB_UUID_LEN + olen;
-}
-
 /* The highest origin_seq stored for origin: this batch's new rows first,
  * then the store's heads. */
 static uint64_t s_stored_head(const fb_batch_t *self, const fb_map_t *stored_heads, const char *origin)
@@ -117,12 +109,21 @@ static uint64_t s_stored_head(const fb_batch_t *self, const fb_map_t *stored_hea
 
 /* Whether it is a second copy of an earlier item; then it refers to it, or
  * is refused when the content differs. */
-static int s_in_batch_copy(fb_batch_t *self, fb_batch_item_t *it, size_t i)
+static int s_in_batch_copy(fb_batch_t *self, fb_batch_item_t *it, size_t i, size_t mask)
 {
-    uint8_t key[FB_MAP_KEY_MAX];
-    uint64_t first;
-    size_t klen = s_id_key(it, key);
-    if (fb_map_add(self->ids, key, klen, i, &first) != 1) return 0;
+    size_t first;
+    for (size_t j = it->key & mask;; j = (j + 1) & mask) {
+        uint32_t *slot = &self->id_slots[j];
+        if (*slot == UINT32_MAX) {
+            *slot = (uint32_t)i;
+            return 0;
+        }
+        const fb_batch_item_t *o = &self->items[*slot];
+        if (o->key == it->key && memcmp(o->id, it->id, FB_UUID_LEN) == 0 && strcmp(o->origin, it->origin) == 0) {
+            first = *slot;
+            break;
+        }
+    }
     if (memcmp(self->items[first].hash, it->hash, FB_SHA256_LEN) == 0) {
         it->state = FB_BATCH_DUP_REF;
         it->ref = first;
@@ -136,7 +137,10 @@ static int s_in_batch_copy(fb_batch_t *self, fb_batch_item_t *it, size_t i)
 void fb_batch_classify(fb_batch_t *self, const fb_map_t *stored_heads, const fb_recent_t *recent)
 {
     fb_map_clear(self->heads);
-    fb_map_clear(self->ids);
+    size_t mask = 16;
+    while (mask < 2 * self->nitems) mask <<= 1;
+    memset(self->id_slots, 0xff, mask * sizeof(*self->id_slots)); /* UINT32_MAX: empty */
+    mask--;
     /* Every fingerprint first; the loop below asks for the slots of the one
      * S_AHEAD items on, so that it finds them in the cache instead of
      * waiting for each. */
@@ -156,7 +160,7 @@ void fb_batch_classify(fb_batch_t *self, const fb_map_t *stored_heads, const fb_
         if (recent && i + S_AHEAD < self->nitems) fb_recent_prefetch(recent, self->items[i + S_AHEAD].key);
         if (it->state == FB_BATCH_REJECTED) continue; /* refused while reading its batch */
         it->resent = 0;
-        if (s_in_batch_copy(self, it, i)) continue;
+        if (s_in_batch_copy(self, it, i, mask)) continue;
         if (!run || strcmp(run, it->origin) != 0) {
             if (run_new) fb_map_put(self->heads, run, strlen(run), run_head);
             run = it->origin;

@@ -85,7 +85,12 @@ typedef struct {
     fb_store_found_t *found;
     size_t *key_items;
     fb_map_t *heads;     /* origin -> highest origin_seq of this batch's new rows */
-    fb_map_t *ids;       /* (message_id, origin) -> first item, for in-batch duplicates */
+    /* In-batch duplicates: an open-addressed table of item indexes by
+     * fingerprint (fb_recent_key), the first item of each (message_id,
+     * origin); small enough to stay in cache, where a map of inline keys
+     * took a cache miss per publish. */
+    uint32_t *id_slots;
+    size_t id_cap;       /* slots allocated: a power of two, >= 2 x max */
     fb_arena_t *arena;   /* what the batch keeps of its envelopes, released with it */
     /* The seals of its frames that verified (fb_verify), each in the arena,
      * stored with the batch's rows. */
