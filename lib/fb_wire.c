@@ -394,7 +394,8 @@ int fb_wire_envelope_event_view(const uint8_t *buf, size_t len, fb_envelope_even
     fb_envelope_head_t *h = &v->head;
 #define S_HAS(s, tag) ((s).seen & 1u << (tag))
 #define S_V(s, tag) (S_HAS(s, tag) ? (s).v[tag] : 0)
-    if (S_HAS(env, S_ENV_MESSAGE_ID)) h->message_id = env.d[S_ENV_MESSAGE_ID], h->message_id_len = env.v[S_ENV_MESSAGE_ID];
+    if (S_HAS(env, S_ENV_MESSAGE_ID))
+        h->message_id = env.d[S_ENV_MESSAGE_ID], h->message_id_len = env.v[S_ENV_MESSAGE_ID];
     if (S_HAS(env, S_ENV_ORIGIN)) h->origin = env.d[S_ENV_ORIGIN], h->origin_len = env.v[S_ENV_ORIGIN];
     if (S_HAS(env, S_ENV_TOPIC)) h->topic = env.d[S_ENV_TOPIC], h->topic_len = env.v[S_ENV_TOPIC];
     if (S_HAS(env, S_ENV_PREV_HASH))
@@ -406,15 +407,12 @@ int fb_wire_envelope_event_view(const uint8_t *buf, size_t len, fb_envelope_even
     h->stored_at_us = (int64_t)S_V(env, S_ENV_STORED_AT_US);
     /* What fb_wire_content_hash() takes: the topic and the payload, the
      * only fields here numbered 3 or from 16, in their order. */
-    const uint8_t *topic_end = h->topic ? h->topic + h->topic_len : NULL;
-    const uint8_t *event = env.key[S_ENV_PAYLOAD_FIRST], *event_end = env.d[S_ENV_PAYLOAD_FIRST] + env.v[S_ENV_PAYLOAD_FIRST];
-    if (h->topic && env.key[S_ENV_TOPIC] < event) {
-        v->hashed[v->nhashed] = env.key[S_ENV_TOPIC], v->hashed_len[v->nhashed++] = (size_t)(topic_end - env.key[S_ENV_TOPIC]);
-    }
-    v->hashed[v->nhashed] = event, v->hashed_len[v->nhashed++] = (size_t)(event_end - event);
-    if (h->topic && env.key[S_ENV_TOPIC] > event) {
-        v->hashed[v->nhashed] = env.key[S_ENV_TOPIC], v->hashed_len[v->nhashed++] = (size_t)(topic_end - env.key[S_ENV_TOPIC]);
-    }
+    const uint8_t *topic = h->topic ? env.key[S_ENV_TOPIC] : NULL, *event = env.key[S_ENV_PAYLOAD_FIRST];
+    size_t topic_len = h->topic ? (size_t)(h->topic + h->topic_len - topic) : 0;
+    size_t event_len = (size_t)(env.d[S_ENV_PAYLOAD_FIRST] + env.v[S_ENV_PAYLOAD_FIRST] - event);
+    if (h->topic && topic < event) v->hashed[v->nhashed] = topic, v->hashed_len[v->nhashed++] = topic_len;
+    v->hashed[v->nhashed] = event, v->hashed_len[v->nhashed++] = event_len;
+    if (h->topic && topic > event) v->hashed[v->nhashed] = topic, v->hashed_len[v->nhashed++] = topic_len;
     v->kind = S_V(ev, S_EV_KIND);
     /* Text title and summary; starts_at and ends_at; the venue and its name. */
     if (!s_read_sub(&ev, S_EV_TITLE, &s_text_table, &sub)) return 0;

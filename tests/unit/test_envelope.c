@@ -162,7 +162,8 @@ static int s_view_agrees(const uint8_t *buf, size_t len)
     int taken = fb_wire_envelope_event_view(buf, len, &w) && fb_envelope_view_ok(&w);
     Fedbus__Envelope *env = fb_envelope_decode(buf, len, &v, NULL);
     if (taken) {
-        if (!env) fail_msg("the one-pass reader took what the decoder refuses: %s %s", fb_reject_name(v.reason), v.detail);
+        if (!env)
+            fail_msg("the one-pass reader took what the decoder refuses: %s %s", fb_reject_name(v.reason), v.detail);
         const fb_envelope_head_t *h = &w.head;
         assert_int_equal(env->payload_case, FEDBUS__ENVELOPE__PAYLOAD_EVENT);
         assert_int_equal(h->message_id_len, env->message_id.len);
