@@ -151,6 +151,30 @@ static void test_same_id_of_two_origins_is_two_messages(void **state)
     assert_int_equal(fb_batch_assign(s_b, 0, S_NOW), 2);
 }
 
+/* A full batch: 32 messages of two origins (the same 16 ids in each),
+ * each twice, the copies in another order: every copy refers to its
+ * first, whichever slots their fingerprints fall in. */
+static void test_every_copy_in_a_full_batch_refers_to_its_first(void **state)
+{
+    (void)state;
+    static const char *origins[] = {"kr-busan", "kr-seoul"};
+    for (int k = 0; k < 32; k++) s_add(origins[k & 1], (uint64_t)(k / 2 + 1), (uint8_t)(k / 2 + 1), (uint8_t)k);
+    for (int k = 31; k >= 0; k--) {
+        int m = (k * 7) % 32; /* 7 is prime to 32: each message once */
+        s_add(origins[m & 1], (uint64_t)(m / 2 + 1), (uint8_t)(m / 2 + 1), (uint8_t)m);
+    }
+    fb_batch_classify(s_b, s_stored, NULL);
+    for (size_t i = 0; i < 32; i++) assert_int_equal(s_b->items[i].state, FB_BATCH_NEW);
+    for (size_t i = 32; i < 64; i++) {
+        const fb_batch_item_t *it = &s_b->items[i], *first = &s_b->items[it->ref];
+        assert_int_equal(it->state, FB_BATCH_DUP_REF);
+        assert_true(it->ref < 32);
+        assert_string_equal(first->origin, it->origin);
+        assert_memory_equal(first->id, it->id, FB_UUID_LEN);
+    }
+    assert_int_equal(fb_batch_assign(s_b, 0, S_NOW), 32);
+}
+
 static void test_origin_seq_at_or_below_the_head_is_looked_up_and_settled(void **state)
 {
     (void)state;
@@ -355,6 +379,7 @@ int main(void)
         S_TEST(test_same_message_twice_in_a_batch_is_a_duplicate_of_the_first),
         S_TEST(test_same_id_with_other_content_in_a_batch_is_id_reused),
         S_TEST(test_same_id_of_two_origins_is_two_messages),
+        S_TEST(test_every_copy_in_a_full_batch_refers_to_its_first),
         S_TEST(test_origin_seq_at_or_below_the_head_is_looked_up_and_settled),
         S_TEST(test_origin_seq_below_an_earlier_one_of_the_batch_is_looked_up),
         S_TEST(test_resend_under_a_new_origin_seq_is_a_duplicate_with_the_first_global_seq),
