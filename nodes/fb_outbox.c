@@ -512,6 +512,11 @@ fb_outbox_entry_t *fb_outbox_find(fb_outbox_t *self, const uint8_t *id)
     return s_at(self, pos);
 }
 
+void fb_outbox_prefetch_id(const fb_outbox_t *self, const uint8_t *id)
+{
+    fb_idindex_prefetch(self->by_id, id);
+}
+
 /* origin_seq rises from head to tail (a Welcome may leave a gap), so a
  * binary search finds it. */
 fb_outbox_entry_t *fb_outbox_find_seq(fb_outbox_t *self, uint64_t origin_seq)

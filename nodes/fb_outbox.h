@@ -189,6 +189,11 @@ fb_outbox_entry_t *fb_outbox_newest(fb_outbox_t *self);
 /* Returns the unanswered entry with message_id id (FB_UUID_LEN bytes), or NULL. */
 fb_outbox_entry_t *fb_outbox_find(fb_outbox_t *self, const uint8_t *id);
 
+/* A hint, changing nothing: id (FB_UUID_LEN bytes) is about to be looked
+ * up (fb_outbox_find(), fb_outbox_answer_id()); its index slot is fetched
+ * into the cache meanwhile. */
+void fb_outbox_prefetch_id(const fb_outbox_t *self, const uint8_t *id);
+
 /* Returns the entry held with this origin_seq, answered or not, or NULL. */
 fb_outbox_entry_t *fb_outbox_find_seq(fb_outbox_t *self, uint64_t origin_seq);
 

@@ -119,18 +119,20 @@ static void s_reject_full(fb_submit_t *self, const uint8_t *id)
     s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL, detail);
 }
 
-/* Takes the submitter's envelope bytes as this node's next publish, and
- * queues the frame; it is sent at the end of the loop's turn, with whatever
+/* Takes the submitter's envelope bytes (scanned into *hp by
+ * fb_wire_envelope_scan(), which returned scan_rc) as this node's next
+ * publish, and queues the frame; it is sent at the end of the loop's turn, with whatever
  * else came. A message_id already in the outbox is a client's retry: the
  * newest asker gets the answer. */
-static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int batched)
+static void s_accept_scanned(fb_submit_t *self, const uint8_t *env, size_t env_len, int batched,
+                             const fb_envelope_head_t *hp, int scan_rc)
 {
-    fb_envelope_head_t h;
-    if (fb_wire_envelope_scan(env, env_len, &h) != 0) {
+    if (scan_rc != 0) {
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                  "envelope is not a decodable protobuf message");
         return;
     }
+    const fb_envelope_head_t h = *hp;
     const uint8_t *named = h.message_id_len == FB_UUID_LEN ? h.message_id : NULL;
     if (s_check(self, &h, named) != 0) return;
     fb_outbox_entry_t *e = named ? fb_outbox_find(self->outbox, named) : NULL;
@@ -194,6 +196,23 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
     self->stats->submitted++;
 }
 
+static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int batched)
+{
+    fb_envelope_head_t h;
+    int rc = fb_wire_envelope_scan(env, env_len, &h);
+    s_accept_scanned(self, env, env_len, batched, &h, rc);
+}
+
+/* Scans the envelope of a batch (its head: *h; returns what
+ * fb_wire_envelope_scan() does) and asks for its message_id's index slot
+ * ahead of s_accept_scanned(). */
+static int s_scan_ahead(fb_submit_t *self, const uint8_t *env, size_t env_len, fb_envelope_head_t *h)
+{
+    int rc = fb_wire_envelope_scan(env, env_len, h);
+    if (rc == 0 && h->message_id_len == FB_UUID_LEN) fb_outbox_prefetch_id(self->outbox, h->message_id);
+    return rc;
+}
+
 /* Takes the envelopes of a submitted PublishBatch, in order, each as
  * s_accept() takes one; their acks go back in AckBatch frames. A frame that
  * is not a well-formed batch of 1 to FB_BATCH_MAX is refused whole, with one
@@ -209,8 +228,27 @@ static void s_accept_batch(fb_submit_t *self, const uint8_t *items, size_t items
                  rc < 0 ? "PublishBatch is not well-formed protobuf" : "a PublishBatch holds 1 to 1024 envelopes");
         return;
     }
+    /* Each envelope is scanned one ahead, so that the look-up of its
+     * message_id (a cache miss, per publish) is under way while the one
+     * before is taken. */
     p = items;
-    while (fb_wire_next_item(&p, end, &env, &env_len) == 1) s_accept(self, env, env_len, 1);
+    fb_wire_next_item(&p, end, &env, &env_len); /* n >= 1 */
+    fb_envelope_head_t h, next_h = {0};
+    int scan = s_scan_ahead(self, env, env_len, &h);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *next = NULL;
+        size_t next_len = 0;
+        int next_scan = 0;
+        if (i + 1 < n) {
+            fb_wire_next_item(&p, end, &next, &next_len);
+            next_scan = s_scan_ahead(self, next, next_len, &next_h);
+        }
+        s_accept_scanned(self, env, env_len, 1, &h, scan);
+        env = next;
+        env_len = next_len;
+        h = next_h;
+        scan = next_scan;
+    }
 }
 
 /* Takes a frame that is neither a plain publish nor a plain batch: decodes
