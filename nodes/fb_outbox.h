@@ -55,6 +55,9 @@ typedef struct {
     int64_t created_at_us;   /* the envelope's created_at_us (wall clock) */
     uint8_t *frame;          /* the NodeMessage{publish} the broker is sent; owned by the outbox */
     size_t frame_len;
+    /* Where the envelope sits in frame, found once when the frame is set
+     * (fb_outbox_envelope()); env_off 0: frame is not a publish. */
+    uint32_t env_off, env_len;
     /* The session's own bookkeeping, which it reads and writes; kept in
      * memory only (a restart resends everything anyway). */
     int64_t sent_at_us; /* monotonic; 0 = never sent */
@@ -182,6 +185,11 @@ int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in);
  * holds as much as it may (the bytes bound may be passed by the one frame
  * that reached it), else 0. */
 int fb_outbox_full(const fb_outbox_t *self);
+
+/* The envelope inside e's publish frame, its length in *len; NULL (and
+ * *len 0) when the frame is not a publish. The same as
+ * fb_wire_publish_view() on e->frame, without reading the frame again. */
+const uint8_t *fb_outbox_envelope(const fb_outbox_entry_t *e, size_t *len);
 
 /* Returns the entry appended last, if still held, or NULL. */
 fb_outbox_entry_t *fb_outbox_newest(fb_outbox_t *self);

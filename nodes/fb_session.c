@@ -78,15 +78,6 @@ static int s_send_entry(fb_session_t *self, fb_outbox_entry_t *e)
     return 0;
 }
 
-/* The envelope inside e's publish frame. */
-static const uint8_t *s_envelope(const fb_outbox_entry_t *e, size_t *len)
-{
-    const uint8_t *env = NULL;
-    *len = 0;
-    fb_wire_publish_view(e->frame, e->frame_len, &env, len);
-    return env;
-}
-
 /* Sends the n entries of batch as one PublishBatch frame whose items take
  * items_len bytes; returns 0, or -1 when it could not go (no memory, the
  * queue to the broker full). */
@@ -110,7 +101,7 @@ static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n,
     p += fb_wire_put_publish_batch_header(items_len + seal_len, p);
     for (size_t i = 0; i < n; i++) {
         size_t env_len;
-        const uint8_t *env = s_envelope(batch[i], &env_len);
+        const uint8_t *env = fb_outbox_envelope(batch[i], &env_len);
         p += fb_wire_put_item(env, env_len, p);
     }
     if (seal_len) p += fb_wire_put_seal_field(&seal, p);
@@ -167,7 +158,7 @@ static void s_send_pending(fb_session_t *self)
         size_t items_len = 0, n = 0;
         while (e) {
             size_t env_len;
-            s_envelope(e, &env_len);
+            fb_outbox_envelope(e, &env_len);
             size_t more = fb_wire_item_size(env_len);
             if (n > 0 && (long long)fb_wire_publish_batch_size(items_len + more + (self->chain ? S_SEAL_ROOM : 0)) > self->max_frame)
                 break;
@@ -189,7 +180,7 @@ static void s_resend_entry(fb_session_t *self, fb_outbox_entry_t *e)
 {
     if (self->chain) {
         size_t env_len;
-        s_envelope(e, &env_len);
+        fb_outbox_envelope(e, &env_len);
         s_send_batch(self, &e, 1, fb_wire_item_size(env_len));
     } else {
         s_send_entry(self, e);

@@ -148,7 +148,8 @@ static void s_accept_scanned(fb_submit_t *self, const uint8_t *env, size_t env_l
     /* The id is dated now, whatever created_at_us says: the broker files a
      * message under its id's time and refuses ids dated before its
      * retention horizon, and an agency may well publish old news. */
-    int64_t now = fb_time_now_us(), created = h.created_at_us ? h.created_at_us : now;
+    int64_t now = named && h.created_at_us ? 0 : fb_time_now_us(); /* the clock only when it is used */
+    int64_t created = h.created_at_us ? h.created_at_us : now;
     if (named) memcpy(id, named, FB_UUID_LEN);
     else if (fb_uuid_v7(now, id) != 0) {
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "no randomness for a message_id");
