@@ -266,24 +266,63 @@ static void s_accept_other(fb_submit_t *self, const uint8_t *frame, size_t len)
     if (nm) fedbus__node_message__free_unpacked(nm, NULL);
 }
 
-int fb_submit_take(fb_submit_t *self, long long max_frame)
-{
+/* One message from a submitter: its routing id and its body. */
+typedef struct {
     zmq_msg_t ident, body;
-    int rc = 0;
-    zmq_msg_init(&ident);
-    zmq_msg_init(&body);
-    if (zmq_msg_recv(&ident, self->sock, ZMQ_DONTWAIT) < 0) {
-        rc = -1;
-        goto out;
+    int whole;      /* both parts came (else nothing to answer) */
+    int scanned;    /* a plain publish whose envelope was scanned ahead: h, scan */
+    fb_envelope_head_t h;
+    int scan;
+} s_rx_t;
+
+/* Receives the next message, without waiting: 0, or -1 when none was
+ * waiting (rx then holds nothing to close). A body of several frames is
+ * drained at once, so that the next receive starts at the next message. */
+static int s_recv(fb_submit_t *self, s_rx_t *rx)
+{
+    zmq_msg_init(&rx->ident);
+    zmq_msg_init(&rx->body);
+    rx->whole = rx->scanned = 0;
+    if (zmq_msg_recv(&rx->ident, self->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rx->body);
+        zmq_msg_close(&rx->ident);
+        return -1;
     }
-    if (!zmq_msg_more(&ident) || zmq_msg_recv(&body, self->sock, 0) < 0) goto out;
-    self->who = zmq_msg_data(&ident);
-    self->who_len = zmq_msg_size(&ident);
+    if (!zmq_msg_more(&rx->ident) || zmq_msg_recv(&rx->body, self->sock, 0) < 0) return 0;
+    rx->whole = 1;
+    if (zmq_msg_more(&rx->body)) fb_zmq_drain(self->sock);
+    return 0;
+}
+
+static void s_rx_close(s_rx_t *rx)
+{
+    zmq_msg_close(&rx->body);
+    zmq_msg_close(&rx->ident);
+}
+
+/* Scans rx's envelope ahead when rx is a plain publish s_take() will
+ * accept, and asks for its message_id's index slot meanwhile. */
+static void s_scan_rx(fb_submit_t *self, s_rx_t *rx)
+{
+    const uint8_t *env;
+    size_t len = zmq_msg_size(&rx->body), env_len;
+    if (!rx->whole || zmq_msg_more(&rx->body) || (long long)len > self->cfg_max_frame ||
+        fb_wire_publish_view(zmq_msg_data(&rx->body), len, &env, &env_len) != 0)
+        return;
+    rx->scan = s_scan_ahead(self, env, env_len, &rx->h);
+    rx->scanned = 1;
+}
+
+/* Takes the message rx: accepts its publishes, or answers with a reject. */
+static void s_take(fb_submit_t *self, s_rx_t *rx, long long max_frame)
+{
+    if (!rx->whole) return;
+    self->who = zmq_msg_data(&rx->ident);
+    self->who_len = zmq_msg_size(&rx->ident);
     self->max_frame = max_frame;
-    const uint8_t *frame = zmq_msg_data(&body), *env, *items;
-    size_t len = zmq_msg_size(&body), env_len, items_len;
-    if (zmq_msg_more(&body)) {
-        fb_zmq_drain(self->sock);
+    const uint8_t *frame = zmq_msg_data(&rx->body), *env, *items;
+    size_t len = zmq_msg_size(&rx->body), env_len, items_len;
+    if (zmq_msg_more(&rx->body)) { /* the rest was drained by s_recv() */
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "a publish is one frame; got several");
     } else if ((long long)len > self->cfg_max_frame &&
                ((long long)len > S_BATCH_FRAME_MAX ||
@@ -291,7 +330,8 @@ int fb_submit_take(fb_submit_t *self, long long max_frame)
         /* a batch frame (whose envelopes s_accept() holds to max-frame) may be larger */
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, "frame exceeds max-frame");
     } else if (fb_wire_publish_view(frame, len, &env, &env_len) == 0) {
-        s_accept(self, env, env_len, 0);
+        if (rx->scanned) s_accept_scanned(self, env, env_len, 0, &rx->h, rx->scan);
+        else s_accept(self, env, env_len, 0);
     } else if (fb_wire_publish_batch_view(frame, len, &items, &items_len) == 0) {
         s_accept_batch(self, items, items_len);
     } else {
@@ -299,10 +339,30 @@ int fb_submit_take(fb_submit_t *self, long long max_frame)
     }
     self->who = NULL;
     self->who_len = 0;
-out:
-    zmq_msg_close(&body);
-    zmq_msg_close(&ident);
-    return rc;
+}
+
+int fb_submit_take_many(fb_submit_t *self, long long max_frame, int max)
+{
+    s_rx_t rx[2];
+    int cur = 0, n = 0;
+    if (max <= 0 || s_recv(self, &rx[0]) != 0) return 0;
+    for (;;) {
+        /* The next message is received, and its envelope scanned, before
+         * this one is taken: the look-up of its message_id (a cache miss,
+         * per publish) is under way meanwhile. Nothing received is left
+         * over when this returns. */
+        int more = ++n < max && s_recv(self, &rx[!cur]) == 0;
+        if (more) s_scan_rx(self, &rx[!cur]);
+        s_take(self, &rx[cur], max_frame);
+        s_rx_close(&rx[cur]);
+        if (!more) return n;
+        cur = !cur;
+    }
+}
+
+int fb_submit_take(fb_submit_t *self, long long max_frame)
+{
+    return fb_submit_take_many(self, max_frame, 1) == 1 ? 0 : -1;
 }
 
 void *fb_submit_socket(const fb_submit_t *self)

@@ -4,8 +4,9 @@
  * publishes together than inflight-frames full frames (1,024 each), whatever their bytes,
  * and never more; an answer frees a slot at once.
  *
- * Also: a PublishBatch whose envelopes are read one ahead (and an AckBatch whose acks are)
- * still answers each envelope for itself, in order, a bad one in the middle included.
+ * Also: frames, a PublishBatch's envelopes and an AckBatch's acks, each read one ahead of
+ * taking the one before, are still each answered for themselves, in order, bad ones in the
+ * middle included.
  *
  * Ports 22200-22229, clear of the other tests (21000-21952, 22000-22169) and of
  * bench/run: test k's scripted broker on 22200+k and its node's submit socket on 22210+k
@@ -446,6 +447,53 @@ static void test_batch_read_ahead_answers_each_envelope_in_order(void **state)
     s_stop();
 }
 
+static void test_frames_read_ahead_are_each_taken_for_themselves_in_order(void **state)
+{
+    (void)state;
+    s_start(5, 2);
+    /* Sent back to back, so that the node reads each one ahead of taking
+     * the one before: a publish in two frames (refused, its second frame
+     * drained), a publish, a frame that is no NodeMessage, a publish. */
+    static const char p_id[] = "01900000-0000-7000-8000-0000000000c3", q_id[] = "01900000-0000-7000-8000-0000000000d4";
+    uint8_t q[16];
+    assert_int_equal(fb_uuid_parse(q_id, q), 0);
+    size_t pl, ql, ml;
+    uint8_t *pf = th_frame(th_event_json(S_MEMBER, "frames", "Ahead p"), S_MEMBER, 0, p_id, &pl);
+    uint8_t *qf = th_frame(th_event_json(S_MEMBER, "frames", "Ahead q"), S_MEMBER, 0, q_id, &ql);
+    uint8_t *mf = th_frame(th_event_json(S_MEMBER, "frames", "Ahead m"), S_MEMBER, 0, NULL, &ml);
+    static const uint8_t junk[] = {0xff, 0xff};
+    assert_int_equal(zmq_send(s_client, mf, ml, ZMQ_SNDMORE), (int)ml);
+    assert_int_equal(zmq_send(s_client, junk, sizeof(junk), 0), (int)sizeof(junk));
+    assert_int_equal(zmq_send(s_client, pf, pl, 0), (int)pl);
+    assert_int_equal(zmq_send(s_client, junk, sizeof(junk), 0), (int)sizeof(junk));
+    assert_int_equal(zmq_send(s_client, qf, ql, 0), (int)ql);
+    /* Two rejects, naming no message. */
+    for (int i = 0; i < 2; i++) {
+        Fedbus__BrokerMessage *bm;
+        Fedbus__Ack *a[1];
+        assert_int_equal(s_client_acks(10000, &bm, a, 1), 1);
+        assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+        assert_int_equal(a[0]->reason, FEDBUS__REJECT_REASON__REJECT_MALFORMED);
+        assert_int_equal(a[0]->message_id.len, 0);
+        fedbus__broker_message__free_unpacked(bm, NULL);
+    }
+    /* p and q reach the broker, q last, and nothing else. */
+    size_t got = 0;
+    s_frame_t f;
+    while (got < 2) {
+        if (s_next_frame(10000, &f) != 0) fail_msg("%zu of the 2 publishes reached the broker", got);
+        got += f.n;
+    }
+    assert_int_equal(got, 2);
+    assert_memory_equal(f.last_id, q, 16);
+    zmq_pollitem_t it = {s_client, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, S_QUIET_MS) != 0) fail_msg("a third answer reached the submitter");
+    free(pf);
+    free(qf);
+    free(mf);
+    s_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +503,7 @@ int main(void)
         cmocka_unit_test(
             test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1),
         cmocka_unit_test(test_batch_read_ahead_answers_each_envelope_in_order),
+        cmocka_unit_test(test_frames_read_ahead_are_each_taken_for_themselves_in_order),
     };
     return cmocka_run_group_tests_name("node frames", tests, NULL, NULL);
 }
