@@ -15,18 +15,10 @@ struct fb_chain {
     uint8_t head[FB_SHA256_LEN];
 };
 
-/* The envelope of e's publish frame, or NULL. */
-static const uint8_t *s_envelope(const fb_outbox_entry_t *e, size_t *len)
-{
-    const uint8_t *env = NULL;
-    *len = 0;
-    return fb_wire_publish_view(e->frame, e->frame_len, &env, len) == 0 ? env : NULL;
-}
-
 static int s_hash(fb_outbox_entry_t *e)
 {
     size_t len;
-    const uint8_t *env = s_envelope(e, &len);
+    const uint8_t *env = fb_outbox_envelope(e, &len);
     return env ? fb_seal_entry_hash(env, len, e->hash) : -1;
 }
 
@@ -78,7 +70,7 @@ int fb_chain_relink(fb_chain_t *self, uint64_t seq, const uint8_t *head)
     for (fb_outbox_entry_t *e; (e = fb_outbox_next(self->outbox, FB_OUTBOX_ALL, &it));) {
         if (e->origin_seq <= seq) continue; /* read by the broker: as it was */
         size_t len;
-        const uint8_t *env = s_envelope(e, &len), *prev;
+        const uint8_t *env = fb_outbox_envelope(e, &len), *prev;
         if (!env || !fb_wire_sequencing_tail(env, len, e->origin_seq, &prev) || !prev) {
             fb_warn("outbox: origin_seq %llu has no prev_hash stamp: left unlinked",
                     (unsigned long long)e->origin_seq);

@@ -123,6 +123,16 @@ int fb_idindex_del(fb_idindex_t *self, const uint8_t *id, uint64_t *pos)
     return 1;
 }
 
+void fb_idindex_prefetch(const fb_idindex_t *self, const uint8_t *id)
+{
+    uint64_t k0, k1;
+    s_load(id, &k0, &k1);
+    const s_slot_t *s = &self->slots[s_home(self, k0, k1)];
+    /* A 24-byte slot may straddle two cache lines. */
+    __builtin_prefetch(s);
+    __builtin_prefetch((const uint8_t *)s + sizeof(*s) - 1);
+}
+
 size_t fb_idindex_size(const fb_idindex_t *self)
 {
     return self->size;

@@ -35,6 +35,11 @@ int fb_idindex_get(const fb_idindex_t *self, const uint8_t *id, uint64_t *pos);
  * when it was held, else 0. */
 int fb_idindex_del(fb_idindex_t *self, const uint8_t *id, uint64_t *pos);
 
+/* Asks the CPU to bring id's home slot into the cache, changing nothing:
+ * called for the next id while the current one is handled, so that its
+ * look-up, a cache miss on a busy machine, is not waited for. */
+void fb_idindex_prefetch(const fb_idindex_t *self, const uint8_t *id);
+
 /* Ids held. */
 size_t fb_idindex_size(const fb_idindex_t *self);
 

@@ -189,8 +189,7 @@ static int s_turn(fb_node_t *self)
      * submit socket is drained. */
     if (n > 0 && take && (items[submit].revents & ZMQ_POLLIN)) {
         long long max_frame = fb_session_max_frame(s);
-        for (int k = 0; k < FB_BATCH_MAX && fb_submit_take(self->submit, max_frame) == 0; k++)
-            ;
+        fb_submit_take_many(self->submit, max_frame, FB_BATCH_MAX);
     }
     if (s_sync(self, 1) != 0) return -1;
     fb_session_on_timer(s);

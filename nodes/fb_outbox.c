@@ -76,6 +76,25 @@ static void s_clear(fb_outbox_entry_t *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* Finds where e's envelope sits in its frame, for fb_outbox_envelope(). */
+static void s_locate(fb_outbox_entry_t *e)
+{
+    const uint8_t *env;
+    size_t len;
+    e->env_off = e->env_len = 0;
+    if (fb_wire_publish_view(e->frame, e->frame_len, &env, &len) == 0 && (size_t)(env - e->frame) <= UINT32_MAX &&
+        len <= UINT32_MAX) {
+        e->env_off = (uint32_t)(env - e->frame);
+        e->env_len = (uint32_t)len;
+    }
+}
+
+const uint8_t *fb_outbox_envelope(const fb_outbox_entry_t *e, size_t *len)
+{
+    *len = e->env_len;
+    return e->env_off ? e->frame + e->env_off : NULL;
+}
+
 /* Takes the journal's bound on what may be sent (what is durable, and once
  * a Welcome is durable up to FB_JOURNAL_AHEAD above it; after a
  * renumbering nothing until it is durable, which the journal's anchoring
@@ -221,6 +240,7 @@ static int s_hold_replayed(fb_outbox_t *self, s_replay_t *rp)
         e->created_at_us = h->created_at_us;
         e->frame = h->frame;
         e->frame_len = h->len;
+        s_locate(e);
         h->frame = NULL;
         self->bytes += h->len;
         self->tail++;
@@ -389,6 +409,7 @@ static int s_renumber(fb_outbox_t *self, uint64_t next)
         fb_outbox_entry_t *e = s_at(self, p);
         size_t was = e->frame_len;
         if (s_restamp(&e->frame, &e->frame_len, e->origin_seq, e->origin_seq + delta) != 0) return -1;
+        s_locate(e);
         self->bytes += e->frame_len - was;
         e->origin_seq += delta;
     }
@@ -488,6 +509,7 @@ int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in)
     e->created_at_us = in->created_at_us;
     e->frame = in->frame;
     e->frame_len = in->frame_len;
+    s_locate(e);
     self->bytes += in->frame_len;
     self->tail++;
     if (!self->journal) self->synced = self->tail;
@@ -510,6 +532,11 @@ fb_outbox_entry_t *fb_outbox_find(fb_outbox_t *self, const uint8_t *id)
     uint64_t pos;
     if (!fb_idindex_get(self->by_id, id, &pos)) return NULL;
     return s_at(self, pos);
+}
+
+void fb_outbox_prefetch_id(const fb_outbox_t *self, const uint8_t *id)
+{
+    fb_idindex_prefetch(self->by_id, id);
 }
 
 /* origin_seq rises from head to tail (a Welcome may leave a gap), so a

@@ -55,6 +55,9 @@ typedef struct {
     int64_t created_at_us;   /* the envelope's created_at_us (wall clock) */
     uint8_t *frame;          /* the NodeMessage{publish} the broker is sent; owned by the outbox */
     size_t frame_len;
+    /* Where the envelope sits in frame, found once when the frame is set
+     * (fb_outbox_envelope()); env_off 0: frame is not a publish. */
+    uint32_t env_off, env_len;
     /* The session's own bookkeeping, which it reads and writes; kept in
      * memory only (a restart resends everything anyway). */
     int64_t sent_at_us; /* monotonic; 0 = never sent */
@@ -183,11 +186,21 @@ int fb_outbox_append(fb_outbox_t *self, const fb_outbox_add_t *in);
  * that reached it), else 0. */
 int fb_outbox_full(const fb_outbox_t *self);
 
+/* The envelope inside e's publish frame, its length in *len; NULL (and
+ * *len 0) when the frame is not a publish. The same as
+ * fb_wire_publish_view() on e->frame, without reading the frame again. */
+const uint8_t *fb_outbox_envelope(const fb_outbox_entry_t *e, size_t *len);
+
 /* Returns the entry appended last, if still held, or NULL. */
 fb_outbox_entry_t *fb_outbox_newest(fb_outbox_t *self);
 
 /* Returns the unanswered entry with message_id id (FB_UUID_LEN bytes), or NULL. */
 fb_outbox_entry_t *fb_outbox_find(fb_outbox_t *self, const uint8_t *id);
+
+/* A hint, changing nothing: id (FB_UUID_LEN bytes) is about to be looked
+ * up (fb_outbox_find(), fb_outbox_answer_id()); its index slot is fetched
+ * into the cache meanwhile. */
+void fb_outbox_prefetch_id(const fb_outbox_t *self, const uint8_t *id);
 
 /* Returns the entry held with this origin_seq, answered or not, or NULL. */
 fb_outbox_entry_t *fb_outbox_find_seq(fb_outbox_t *self, uint64_t origin_seq);

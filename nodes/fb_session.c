@@ -78,15 +78,6 @@ static int s_send_entry(fb_session_t *self, fb_outbox_entry_t *e)
     return 0;
 }
 
-/* The envelope inside e's publish frame. */
-static const uint8_t *s_envelope(const fb_outbox_entry_t *e, size_t *len)
-{
-    const uint8_t *env = NULL;
-    *len = 0;
-    fb_wire_publish_view(e->frame, e->frame_len, &env, len);
-    return env;
-}
-
 /* Sends the n entries of batch as one PublishBatch frame whose items take
  * items_len bytes; returns 0, or -1 when it could not go (no memory, the
  * queue to the broker full). */
@@ -110,7 +101,7 @@ static int s_send_batch(fb_session_t *self, fb_outbox_entry_t **batch, size_t n,
     p += fb_wire_put_publish_batch_header(items_len + seal_len, p);
     for (size_t i = 0; i < n; i++) {
         size_t env_len;
-        const uint8_t *env = s_envelope(batch[i], &env_len);
+        const uint8_t *env = fb_outbox_envelope(batch[i], &env_len);
         p += fb_wire_put_item(env, env_len, p);
     }
     if (seal_len) p += fb_wire_put_seal_field(&seal, p);
@@ -167,7 +158,7 @@ static void s_send_pending(fb_session_t *self)
         size_t items_len = 0, n = 0;
         while (e) {
             size_t env_len;
-            s_envelope(e, &env_len);
+            fb_outbox_envelope(e, &env_len);
             size_t more = fb_wire_item_size(env_len);
             if (n > 0 && (long long)fb_wire_publish_batch_size(items_len + more + (self->chain ? S_SEAL_ROOM : 0)) > self->max_frame)
                 break;
@@ -189,7 +180,7 @@ static void s_resend_entry(fb_session_t *self, fb_outbox_entry_t *e)
 {
     if (self->chain) {
         size_t env_len;
-        s_envelope(e, &env_len);
+        fb_outbox_envelope(e, &env_len);
         s_send_batch(self, &e, 1, fb_wire_item_size(env_len));
     } else {
         s_send_entry(self, e);
@@ -360,21 +351,37 @@ static void s_on_ack(fb_session_t *self, const fb_ack_view_t *a, const uint8_t *
                 (unsigned long long)self->stats->client_acks_dropped);
 }
 
+/* Reads the next ack of an AckBatch into *a (its bytes: *ack, *ack_len)
+ * and asks for its index slot ahead of s_on_ack(). Returns 1, 0 at the
+ * end, -1 when it is not well-formed. */
+static int s_next_ack(fb_session_t *self, const uint8_t **p, const uint8_t *end, fb_ack_view_t *a,
+                      const uint8_t **ack, size_t *ack_len)
+{
+    int rc = fb_wire_next_item(p, end, ack, ack_len);
+    if (rc != 1) return rc;
+    if (fb_wire_ack_scan(*ack, *ack_len, a) != 0) return -1;
+    if (a->message_id_len == FB_UUID_LEN) fb_outbox_prefetch_id(self->outbox, a->message_id);
+    return 1;
+}
+
 /* Takes an AckBatch (its acks, read in place, none decoded): each ack
- * settles its entry and goes on to its submitter. Returns 0, or -1 when the
- * batch is not well-formed. */
+ * settles its entry and goes on to its submitter. Each ack is read one
+ * ahead, so that the look-up of its entry (a cache miss, per ack) is under
+ * way while the one before is settled. Returns 0, or -1 when the batch is
+ * not well-formed (the acks before the fault are taken). */
 static int s_on_ack_batch(fb_session_t *self, const uint8_t *items, size_t items_len)
 {
-    const uint8_t *p = items, *end = items + items_len, *ack;
-    size_t ack_len;
-    int rc;
-    while ((rc = fb_wire_next_item(&p, end, &ack, &ack_len)) == 1) {
-        fb_ack_view_t a;
-        if (fb_wire_ack_scan(ack, ack_len, &a) != 0) {
-            rc = -1;
-            break;
-        }
+    const uint8_t *p = items, *end = items + items_len, *ack, *next_ack = NULL;
+    size_t ack_len, next_len = 0;
+    fb_ack_view_t a, next;
+    int rc = s_next_ack(self, &p, end, &a, &ack, &ack_len);
+    while (rc == 1) {
+        int next_rc = s_next_ack(self, &p, end, &next, &next_ack, &next_len);
         s_on_ack(self, &a, ack, ack_len);
+        a = next;
+        ack = next_ack;
+        ack_len = next_len;
+        rc = next_rc;
     }
     s_fwd_flush(self);
     return rc;

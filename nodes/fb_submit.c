@@ -119,18 +119,20 @@ static void s_reject_full(fb_submit_t *self, const uint8_t *id)
     s_reject(self, id, FEDBUS__REJECT_REASON__REJECT_OUTBOX_FULL, detail);
 }
 
-/* Takes the submitter's envelope bytes as this node's next publish, and
- * queues the frame; it is sent at the end of the loop's turn, with whatever
+/* Takes the submitter's envelope bytes (scanned into *hp by
+ * fb_wire_envelope_scan(), which returned scan_rc) as this node's next
+ * publish, and queues the frame; it is sent at the end of the loop's turn, with whatever
  * else came. A message_id already in the outbox is a client's retry: the
  * newest asker gets the answer. */
-static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int batched)
+static void s_accept_scanned(fb_submit_t *self, const uint8_t *env, size_t env_len, int batched,
+                             const fb_envelope_head_t *hp, int scan_rc)
 {
-    fb_envelope_head_t h;
-    if (fb_wire_envelope_scan(env, env_len, &h) != 0) {
+    if (scan_rc != 0) {
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED,
                  "envelope is not a decodable protobuf message");
         return;
     }
+    const fb_envelope_head_t h = *hp;
     const uint8_t *named = h.message_id_len == FB_UUID_LEN ? h.message_id : NULL;
     if (s_check(self, &h, named) != 0) return;
     fb_outbox_entry_t *e = named ? fb_outbox_find(self->outbox, named) : NULL;
@@ -146,7 +148,8 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
     /* The id is dated now, whatever created_at_us says: the broker files a
      * message under its id's time and refuses ids dated before its
      * retention horizon, and an agency may well publish old news. */
-    int64_t now = fb_time_now_us(), created = h.created_at_us ? h.created_at_us : now;
+    int64_t now = named && h.created_at_us ? 0 : fb_time_now_us(); /* the clock only when it is used */
+    int64_t created = h.created_at_us ? h.created_at_us : now;
     if (named) memcpy(id, named, FB_UUID_LEN);
     else if (fb_uuid_v7(now, id) != 0) {
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_STORE_UNAVAILABLE, "no randomness for a message_id");
@@ -194,6 +197,23 @@ static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int 
     self->stats->submitted++;
 }
 
+static void s_accept(fb_submit_t *self, const uint8_t *env, size_t env_len, int batched)
+{
+    fb_envelope_head_t h;
+    int rc = fb_wire_envelope_scan(env, env_len, &h);
+    s_accept_scanned(self, env, env_len, batched, &h, rc);
+}
+
+/* Scans the envelope of a batch (its head: *h; returns what
+ * fb_wire_envelope_scan() does) and asks for its message_id's index slot
+ * ahead of s_accept_scanned(). */
+static int s_scan_ahead(fb_submit_t *self, const uint8_t *env, size_t env_len, fb_envelope_head_t *h)
+{
+    int rc = fb_wire_envelope_scan(env, env_len, h);
+    if (rc == 0 && h->message_id_len == FB_UUID_LEN) fb_outbox_prefetch_id(self->outbox, h->message_id);
+    return rc;
+}
+
 /* Takes the envelopes of a submitted PublishBatch, in order, each as
  * s_accept() takes one; their acks go back in AckBatch frames. A frame that
  * is not a well-formed batch of 1 to FB_BATCH_MAX is refused whole, with one
@@ -209,8 +229,27 @@ static void s_accept_batch(fb_submit_t *self, const uint8_t *items, size_t items
                  rc < 0 ? "PublishBatch is not well-formed protobuf" : "a PublishBatch holds 1 to 1024 envelopes");
         return;
     }
+    /* Each envelope is scanned one ahead, so that the look-up of its
+     * message_id (a cache miss, per publish) is under way while the one
+     * before is taken. */
     p = items;
-    while (fb_wire_next_item(&p, end, &env, &env_len) == 1) s_accept(self, env, env_len, 1);
+    fb_wire_next_item(&p, end, &env, &env_len); /* n >= 1 */
+    fb_envelope_head_t h, next_h = {0};
+    int scan = s_scan_ahead(self, env, env_len, &h);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *next = NULL;
+        size_t next_len = 0;
+        int next_scan = 0;
+        if (i + 1 < n) {
+            fb_wire_next_item(&p, end, &next, &next_len);
+            next_scan = s_scan_ahead(self, next, next_len, &next_h);
+        }
+        s_accept_scanned(self, env, env_len, 1, &h, scan);
+        env = next;
+        env_len = next_len;
+        h = next_h;
+        scan = next_scan;
+    }
 }
 
 /* Takes a frame that is neither a plain publish nor a plain batch: decodes
@@ -227,24 +266,63 @@ static void s_accept_other(fb_submit_t *self, const uint8_t *frame, size_t len)
     if (nm) fedbus__node_message__free_unpacked(nm, NULL);
 }
 
-int fb_submit_take(fb_submit_t *self, long long max_frame)
-{
+/* One message from a submitter: its routing id and its body. */
+typedef struct {
     zmq_msg_t ident, body;
-    int rc = 0;
-    zmq_msg_init(&ident);
-    zmq_msg_init(&body);
-    if (zmq_msg_recv(&ident, self->sock, ZMQ_DONTWAIT) < 0) {
-        rc = -1;
-        goto out;
+    int whole;      /* both parts came (else nothing to answer) */
+    int scanned;    /* a plain publish whose envelope was scanned ahead: h, scan */
+    fb_envelope_head_t h;
+    int scan;
+} s_rx_t;
+
+/* Receives the next message, without waiting: 0, or -1 when none was
+ * waiting (rx then holds nothing to close). A body of several frames is
+ * drained at once, so that the next receive starts at the next message. */
+static int s_recv(fb_submit_t *self, s_rx_t *rx)
+{
+    zmq_msg_init(&rx->ident);
+    zmq_msg_init(&rx->body);
+    rx->whole = rx->scanned = 0;
+    if (zmq_msg_recv(&rx->ident, self->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rx->body);
+        zmq_msg_close(&rx->ident);
+        return -1;
     }
-    if (!zmq_msg_more(&ident) || zmq_msg_recv(&body, self->sock, 0) < 0) goto out;
-    self->who = zmq_msg_data(&ident);
-    self->who_len = zmq_msg_size(&ident);
+    if (!zmq_msg_more(&rx->ident) || zmq_msg_recv(&rx->body, self->sock, 0) < 0) return 0;
+    rx->whole = 1;
+    if (zmq_msg_more(&rx->body)) fb_zmq_drain(self->sock);
+    return 0;
+}
+
+static void s_rx_close(s_rx_t *rx)
+{
+    zmq_msg_close(&rx->body);
+    zmq_msg_close(&rx->ident);
+}
+
+/* Scans rx's envelope ahead when rx is a plain publish s_take() will
+ * accept, and asks for its message_id's index slot meanwhile. */
+static void s_scan_rx(fb_submit_t *self, s_rx_t *rx)
+{
+    const uint8_t *env;
+    size_t len = zmq_msg_size(&rx->body), env_len;
+    if (!rx->whole || zmq_msg_more(&rx->body) || (long long)len > self->cfg_max_frame ||
+        fb_wire_publish_view(zmq_msg_data(&rx->body), len, &env, &env_len) != 0)
+        return;
+    rx->scan = s_scan_ahead(self, env, env_len, &rx->h);
+    rx->scanned = 1;
+}
+
+/* Takes the message rx: accepts its publishes, or answers with a reject. */
+static void s_take(fb_submit_t *self, s_rx_t *rx, long long max_frame)
+{
+    if (!rx->whole) return;
+    self->who = zmq_msg_data(&rx->ident);
+    self->who_len = zmq_msg_size(&rx->ident);
     self->max_frame = max_frame;
-    const uint8_t *frame = zmq_msg_data(&body), *env, *items;
-    size_t len = zmq_msg_size(&body), env_len, items_len;
-    if (zmq_msg_more(&body)) {
-        fb_zmq_drain(self->sock);
+    const uint8_t *frame = zmq_msg_data(&rx->body), *env, *items;
+    size_t len = zmq_msg_size(&rx->body), env_len, items_len;
+    if (zmq_msg_more(&rx->body)) { /* the rest was drained by s_recv() */
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_MALFORMED, "a publish is one frame; got several");
     } else if ((long long)len > self->cfg_max_frame &&
                ((long long)len > S_BATCH_FRAME_MAX ||
@@ -252,7 +330,8 @@ int fb_submit_take(fb_submit_t *self, long long max_frame)
         /* a batch frame (whose envelopes s_accept() holds to max-frame) may be larger */
         s_reject(self, NULL, FEDBUS__REJECT_REASON__REJECT_FRAME_TOO_LARGE, "frame exceeds max-frame");
     } else if (fb_wire_publish_view(frame, len, &env, &env_len) == 0) {
-        s_accept(self, env, env_len, 0);
+        if (rx->scanned) s_accept_scanned(self, env, env_len, 0, &rx->h, rx->scan);
+        else s_accept(self, env, env_len, 0);
     } else if (fb_wire_publish_batch_view(frame, len, &items, &items_len) == 0) {
         s_accept_batch(self, items, items_len);
     } else {
@@ -260,10 +339,30 @@ int fb_submit_take(fb_submit_t *self, long long max_frame)
     }
     self->who = NULL;
     self->who_len = 0;
-out:
-    zmq_msg_close(&body);
-    zmq_msg_close(&ident);
-    return rc;
+}
+
+int fb_submit_take_many(fb_submit_t *self, long long max_frame, int max)
+{
+    s_rx_t rx[2];
+    int cur = 0, n = 0;
+    if (max <= 0 || s_recv(self, &rx[0]) != 0) return 0;
+    for (;;) {
+        /* The next message is received, and its envelope scanned, before
+         * this one is taken: the look-up of its message_id (a cache miss,
+         * per publish) is under way meanwhile. Nothing received is left
+         * over when this returns. */
+        int more = ++n < max && s_recv(self, &rx[!cur]) == 0;
+        if (more) s_scan_rx(self, &rx[!cur]);
+        s_take(self, &rx[cur], max_frame);
+        s_rx_close(&rx[cur]);
+        if (!more) return n;
+        cur = !cur;
+    }
+}
+
+int fb_submit_take(fb_submit_t *self, long long max_frame)
+{
+    return fb_submit_take_many(self, max_frame, 1) == 1 ? 0 : -1;
 }
 
 void *fb_submit_socket(const fb_submit_t *self)

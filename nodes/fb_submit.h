@@ -35,6 +35,11 @@ void *fb_submit_socket(const fb_submit_t *self);
  * reject. Returns 0, or -1 when no frame was waiting. */
 int fb_submit_take(fb_submit_t *self, long long max_frame);
 
+/* Takes up to max waiting frames, one after the other, as
+ * fb_submit_take() each; reads each one ahead of taking the one before.
+ * Returns how many were taken (0: none was waiting). */
+int fb_submit_take_many(fb_submit_t *self, long long max_frame, int max);
+
 /* Sends [who][data] to a submitter without blocking. Returns 0, or -1 when
  * the submitter is gone or not reading (the reply is dropped; a client asks
  * again). */

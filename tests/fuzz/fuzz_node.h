@@ -68,8 +68,7 @@ static inline int fz_node_check_entry(const fb_outbox_entry_t *e)
 static inline int fz_node_settle(fz_node_t *n)
 {
     int good = 0;
-    for (int i = 0; i < 10000 && fb_submit_take(n->submit, n->cfg.max_frame) == 0; i++)
-        ;
+    fb_submit_take_many(n->submit, n->cfg.max_frame, 10000); /* as the node loop takes them: one ahead */
     fb_outbox_sync(n->outbox);
     fb_outbox_iter_t it = FB_OUTBOX_ITER_INIT;
     fb_outbox_entry_t *e;

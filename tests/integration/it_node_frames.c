@@ -4,6 +4,10 @@
  * publishes together than inflight-frames full frames (1,024 each), whatever their bytes,
  * and never more; an answer frees a slot at once.
  *
+ * Also: frames, a PublishBatch's envelopes and an AckBatch's acks, each read one ahead of
+ * taking the one before, are still each answered for themselves, in order, bad ones in the
+ * middle included.
+ *
  * Ports 22200-22229, clear of the other tests (21000-21952, 22000-22169) and of
  * bench/run: test k's scripted broker on 22200+k and its node's submit socket on 22210+k
  * (a closed socket's port is not always free again at once); feed and replay,
@@ -336,6 +340,160 @@ test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1(void **stat
     s_stop();
 }
 
+/* Sends len raw bytes to the node, as the broker answers on its ROUTER. */
+static void s_reply_raw(const uint8_t *buf, size_t len)
+{
+    zmq_msg_t to;
+    zmq_msg_init(&to);
+    zmq_msg_copy(&to, &s_peer);
+    assert_true(zmq_msg_send(&to, s_broker, ZMQ_SNDMORE) >= 0);
+    assert_int_equal(zmq_send(s_broker, buf, len, 0), (int)len);
+}
+
+/* The next frame the submitter gets, decoded: its acks (at most max) in
+ * a[], their count returned; fails the test when none comes in timeout_ms. */
+static size_t s_client_acks(int timeout_ms, Fedbus__BrokerMessage **bm, Fedbus__Ack **a, size_t max)
+{
+    zmq_pollitem_t it = {s_client, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) != 1) fail_msg("no answer reached the submitter (see it-node-frames.log)");
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    assert_true(zmq_msg_recv(&m, s_client, 0) >= 0);
+    *bm = fedbus__broker_message__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+    zmq_msg_close(&m);
+    assert_non_null(*bm);
+    if ((*bm)->body_case == FEDBUS__BROKER_MESSAGE__BODY_ACK) {
+        a[0] = (*bm)->ack;
+        return 1;
+    }
+    assert_int_equal((*bm)->body_case, FEDBUS__BROKER_MESSAGE__BODY_ACK_BATCH);
+    size_t n = (*bm)->ack_batch->n_acks;
+    assert_true(n <= max);
+    for (size_t i = 0; i < n; i++) a[i] = (*bm)->ack_batch->acks[i];
+    return n;
+}
+
+/* An accepted Ack of id, as the broker writes it, into out; its length. */
+static size_t s_put_ack(const uint8_t *id, uint64_t global_seq, uint8_t *out)
+{
+    fb_ack_view_t v = {.message_id = id, .message_id_len = 16,
+                       .status = FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED, .global_seq = global_seq};
+    return fb_wire_put_ack(&v, out);
+}
+
+static void test_batch_read_ahead_answers_each_envelope_in_order(void **state)
+{
+    (void)state;
+    s_start(4, 2);
+    /* A good envelope, bytes that are no protobuf, another good one, and
+     * the first again (a retry within the batch: no second publish). */
+    static const char x_id[] = "01900000-0000-7000-8000-0000000000a1", y_id[] = "01900000-0000-7000-8000-0000000000b2";
+    uint8_t x[16], y[16];
+    assert_int_equal(fb_uuid_parse(x_id, x), 0);
+    assert_int_equal(fb_uuid_parse(y_id, y), 0);
+    size_t xl, yl;
+    uint8_t *xf = th_frame(th_event_json(S_MEMBER, "frames", "Read ahead x"), S_MEMBER, 0, x_id, &xl);
+    uint8_t *yf = th_frame(th_event_json(S_MEMBER, "frames", "Read ahead y"), S_MEMBER, 0, y_id, &yl);
+    const uint8_t *xe, *ye;
+    size_t xel, yel;
+    assert_int_equal(fb_wire_publish_view(xf, xl, &xe, &xel), 0);
+    assert_int_equal(fb_wire_publish_view(yf, yl, &ye, &yel), 0);
+    static uint8_t junk[] = {0x0a, 0x7f}; /* a field longer than the bytes left */
+    ProtobufCBinaryData envs[4] = {{xel, (uint8_t *)xe}, {sizeof(junk), junk}, {yel, (uint8_t *)ye},
+                                   {xel, (uint8_t *)xe}};
+    s_send_batch(envs, 4);
+    /* The bad one is refused at once, naming no message. */
+    Fedbus__BrokerMessage *bm;
+    Fedbus__Ack *a[4];
+    assert_int_equal(s_client_acks(10000, &bm, a, 4), 1);
+    assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+    assert_int_equal(a[0]->reason, FEDBUS__REJECT_REASON__REJECT_MALFORMED);
+    assert_int_equal(a[0]->message_id.len, 0);
+    fedbus__broker_message__free_unpacked(bm, NULL);
+    /* One frame of two publishes: x, then y. */
+    s_frame_t f;
+    if (s_next_frame(10000, &f) != 0) fail_msg("the batch was not sent");
+    assert_int_equal(f.n, 2);
+    assert_memory_equal(f.last_id, y, 16);
+    /* An AckBatch: x's ack, an ack that is no protobuf, y's ack. Acks are
+     * read one ahead too: x is answered, and nothing after the bad one. */
+    uint8_t acks[3][64], frame[256];
+    size_t al[3] = {s_put_ack(x, 1, acks[0]), 0, s_put_ack(y, 2, acks[2])};
+    acks[1][0] = 0x0a; /* a message_id longer than the bytes left */
+    acks[1][1] = 0x7f;
+    al[1] = 2;
+    size_t items = 0;
+    for (int i = 0; i < 3; i++) items += fb_wire_item_size(al[i]);
+    uint8_t *p = frame + fb_wire_put_ack_batch_header(items, frame);
+    for (int i = 0; i < 3; i++) p += fb_wire_put_item(acks[i], al[i], p);
+    s_reply_raw(frame, (size_t)(p - frame));
+    assert_int_equal(s_client_acks(10000, &bm, a, 4), 1);
+    assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    assert_int_equal(a[0]->message_id.len, 16);
+    assert_memory_equal(a[0]->message_id.data, x, 16);
+    fedbus__broker_message__free_unpacked(bm, NULL);
+    zmq_pollitem_t it = {s_client, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, S_QUIET_MS) != 0) fail_msg("an ack after the bad one reached the submitter");
+    /* y's own AckBatch answers it. */
+    p = frame + fb_wire_put_ack_batch_header(fb_wire_item_size(al[2]), frame);
+    p += fb_wire_put_item(acks[2], al[2], p);
+    s_reply_raw(frame, (size_t)(p - frame));
+    assert_int_equal(s_client_acks(10000, &bm, a, 4), 1);
+    assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
+    assert_memory_equal(a[0]->message_id.data, y, 16);
+    fedbus__broker_message__free_unpacked(bm, NULL);
+    free(xf);
+    free(yf);
+    s_stop();
+}
+
+static void test_frames_read_ahead_are_each_taken_for_themselves_in_order(void **state)
+{
+    (void)state;
+    s_start(5, 2);
+    /* Sent back to back, so that the node reads each one ahead of taking
+     * the one before: a publish in two frames (refused, its second frame
+     * drained), a publish, a frame that is no NodeMessage, a publish. */
+    static const char p_id[] = "01900000-0000-7000-8000-0000000000c3", q_id[] = "01900000-0000-7000-8000-0000000000d4";
+    uint8_t q[16];
+    assert_int_equal(fb_uuid_parse(q_id, q), 0);
+    size_t pl, ql, ml;
+    uint8_t *pf = th_frame(th_event_json(S_MEMBER, "frames", "Ahead p"), S_MEMBER, 0, p_id, &pl);
+    uint8_t *qf = th_frame(th_event_json(S_MEMBER, "frames", "Ahead q"), S_MEMBER, 0, q_id, &ql);
+    uint8_t *mf = th_frame(th_event_json(S_MEMBER, "frames", "Ahead m"), S_MEMBER, 0, NULL, &ml);
+    static const uint8_t junk[] = {0xff, 0xff};
+    assert_int_equal(zmq_send(s_client, mf, ml, ZMQ_SNDMORE), (int)ml);
+    assert_int_equal(zmq_send(s_client, junk, sizeof(junk), 0), (int)sizeof(junk));
+    assert_int_equal(zmq_send(s_client, pf, pl, 0), (int)pl);
+    assert_int_equal(zmq_send(s_client, junk, sizeof(junk), 0), (int)sizeof(junk));
+    assert_int_equal(zmq_send(s_client, qf, ql, 0), (int)ql);
+    /* Two rejects, naming no message. */
+    for (int i = 0; i < 2; i++) {
+        Fedbus__BrokerMessage *bm;
+        Fedbus__Ack *a[1];
+        assert_int_equal(s_client_acks(10000, &bm, a, 1), 1);
+        assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+        assert_int_equal(a[0]->reason, FEDBUS__REJECT_REASON__REJECT_MALFORMED);
+        assert_int_equal(a[0]->message_id.len, 0);
+        fedbus__broker_message__free_unpacked(bm, NULL);
+    }
+    /* p and q reach the broker, q last, and nothing else. */
+    size_t got = 0;
+    s_frame_t f;
+    while (got < 2) {
+        if (s_next_frame(10000, &f) != 0) fail_msg("%zu of the 2 publishes reached the broker", got);
+        got += f.n;
+    }
+    assert_int_equal(got, 2);
+    assert_memory_equal(f.last_id, q, 16);
+    zmq_pollitem_t it = {s_client, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, S_QUIET_MS) != 0) fail_msg("a third answer reached the submitter");
+    free(pf);
+    free(qf);
+    free(mf);
+    s_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +502,8 @@ int main(void)
         cmocka_unit_test(test_frames_of_large_envelopes_take_up_to_twice_inflight_frames),
         cmocka_unit_test(
             test_one_small_frame_leaves_room_for_a_second_with_inflight_frames_1),
+        cmocka_unit_test(test_batch_read_ahead_answers_each_envelope_in_order),
+        cmocka_unit_test(test_frames_read_ahead_are_each_taken_for_themselves_in_order),
     };
     return cmocka_run_group_tests_name("node frames", tests, NULL, NULL);
 }

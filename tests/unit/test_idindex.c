@@ -104,11 +104,37 @@ static void test_ids_in_and_out_in_order_leave_no_trace(void **state)
     fb_idindex_destroy(&ix);
 }
 
+/* A prefetch is a hint: ids held or not, before and after growth, it
+ * changes nothing found. */
+static void test_prefetch_changes_nothing(void **state)
+{
+    (void)state;
+    fb_idindex_t *ix = fb_idindex_new(0);
+    assert_non_null(ix);
+    uint8_t id[FB_UUID_LEN];
+    uint64_t pos;
+    for (uint64_t k = 0; k < 5000; k++) {
+        s_id(k, id);
+        fb_idindex_prefetch(ix, id); /* not held yet */
+        assert_int_equal(fb_idindex_put(ix, id, k), 0);
+        fb_idindex_prefetch(ix, id); /* held */
+    }
+    assert_int_equal(fb_idindex_size(ix), 5000);
+    for (uint64_t k = 0; k < 6000; k++) {
+        s_id(k, id);
+        fb_idindex_prefetch(ix, id);
+        assert_int_equal(fb_idindex_get(ix, id, &pos), k < 5000);
+        if (k < 5000) assert_int_equal(pos, k);
+    }
+    fb_idindex_destroy(&ix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_put_found_and_deleted_as_a_reference_array_says),
         cmocka_unit_test(test_ids_in_and_out_in_order_leave_no_trace),
+        cmocka_unit_test(test_prefetch_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

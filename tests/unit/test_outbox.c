@@ -96,6 +96,18 @@ static void test_append_until_full_then_refused_as_full(void **state)
     assert_null(ob);
 }
 
+/* A frame that is not a publish has no envelope to offer (the outbox
+ * takes any bytes; the broker refuses them). */
+static void test_a_frame_that_is_no_publish_has_no_envelope(void **state)
+{
+    (void)state;
+    fb_outbox_t *ob = s_outbox(4, 1);
+    size_t len = 99;
+    assert_null(fb_outbox_envelope(fb_outbox_newest(ob), &len));
+    assert_int_equal(len, 0);
+    fb_outbox_destroy(&ob);
+}
+
 static void test_append_takes_only_the_next_origin_seq(void **state)
 {
     (void)state;
@@ -326,6 +338,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_until_full_then_refused_as_full),
         cmocka_unit_test(test_append_takes_only_the_next_origin_seq),
+        cmocka_unit_test(test_a_frame_that_is_no_publish_has_no_envelope),
         cmocka_unit_test(test_next_to_send_is_in_origin_seq_order_and_mark_sent_moves_on),
         cmocka_unit_test(test_answered_out_of_order_the_ring_advances_past_the_answered_head),
         cmocka_unit_test(test_find_by_id_and_by_origin_seq_sees_only_what_is_held),

@@ -143,6 +143,13 @@ static void s_check_entry(const fb_outbox_entry_t *e, uint64_t k, uint64_t seq)
     assert_int_equal(e->created_at_us, 1000 * (int64_t)k);
     assert_int_equal(e->frame_len, len);
     assert_memory_equal(e->frame, frame, len);
+    /* The envelope as located once (at append, read back, renumbered) is
+     * where reading the frame finds it. */
+    const uint8_t *env, *at;
+    size_t env_len, at_len;
+    assert_int_equal(fb_wire_publish_view(e->frame, e->frame_len, &env, &env_len), 0);
+    assert_ptr_equal((at = fb_outbox_envelope(e, &at_len)), env);
+    assert_int_equal(at_len, env_len);
     free(frame);
 }
 
