@@ -263,18 +263,35 @@ static int s_fetch_seal(fb_subverify_t *self, const fb_message_t *msg)
     return rc == FB_OK ? 0 : -1;
 }
 
+/* fb_verifier_check() of msg, through the fields fb_message_fill() read
+ * (scanned once) and with its entry hash made at most once for the calls
+ * of one fb_subverify_check(). */
+typedef struct {
+    const fb_envelope_head_t *head; /* NULL: msg was not filled by fb_message_fill() */
+    uint8_t hash[FB_SHA256_LEN];
+    int hashed;
+} s_env_t;
+
+static int s_verify(fb_subverify_t *self, const fb_message_t *msg, s_env_t *e, char *why, size_t why_size)
+{
+    if (!e->head) return fb_verifier_check(self->v, msg->raw, msg->raw_len, why, why_size);
+    return fb_verifier_check_scanned(self->v, msg->raw, msg->raw_len, e->head, e->hash, &e->hashed, why, why_size);
+}
+
 int fb_subverify_check(fb_subverify_t *self, fb_message_t *msg, int fetch)
 {
-    char why[160] = "";
+    char why[160];
     int status;
     if (strcmp(msg->origin, S_BROKER_ORIGIN) == 0) {
         fb_message_set_verified(msg, FB_MSG_BROKER, "the broker's own message: no origin seals it");
         return FB_MSG_BROKER;
     }
-    int rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));
+    why[0] = '\0';
+    s_env_t e = {.head = fb_message_head(msg)};
+    int rc = s_verify(self, msg, &e, why, sizeof(why));
     if (rc != 1 && self->fs &&
         fb_feedseal_take(self->fs, msg->origin, strlen(msg->origin), msg->origin_seq, s_feed_one, self))
-        rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));
+        rc = s_verify(self, msg, &e, why, sizeof(why));
     /* A message that fails against a seal from the feed is asked of replay
      * too: the feed may have brought the seal of an earlier send of that
      * origin_seq that was never stored (a chain relinked). */
@@ -284,11 +301,15 @@ int fb_subverify_check(fb_subverify_t *self, fb_message_t *msg, int fetch)
             if (rc == 0) snprintf(why, sizeof(why), "its proof could not be fetched: %s", self->error);
             rc = -1;
         } else {
-            rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));
+            rc = s_verify(self, msg, &e, why, sizeof(why));
         }
     }
-    status = rc > 0 ? FB_MSG_VERIFIED : rc < 0 ? FB_MSG_FAILED : FB_MSG_UNSIGNED;
+    if (rc == 1) {
+        fb_message_set_verified(msg, FB_MSG_VERIFIED, NULL);
+        return FB_MSG_VERIFIED;
+    }
+    status = rc < 0 ? FB_MSG_FAILED : FB_MSG_UNSIGNED;
     if (status == FB_MSG_UNSIGNED) snprintf(why, sizeof(why), "no seal covers it: published unsigned");
-    fb_message_set_verified(msg, status, status == FB_MSG_VERIFIED ? NULL : why);
+    fb_message_set_verified(msg, status, why);
     return status;
 }

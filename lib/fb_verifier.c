@@ -217,34 +217,29 @@ static int s_covers(const s_seal_t *s, const char *origin, size_t olen, uint64_t
            memcmp(s->origin, origin, olen) == 0;
 }
 
-int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char *why, size_t why_size)
+int fb_verifier_check_scanned(fb_verifier_t *self, const uint8_t *env, size_t len, const fb_envelope_head_t *h,
+                              uint8_t hash[FB_SHA256_LEN], int *hashed, char *why, size_t why_size)
 {
-    fb_envelope_head_t h;
-    uint8_t hash[FB_SHA256_LEN];
-    if (fb_wire_envelope_scan(env, len, &h) != 0) {
-        snprintf(why, why_size, "not a well-formed envelope");
-        return -1;
-    }
-    if (!h.origin_len || !h.origin_seq) return 0; /* nothing a seal can cover */
+    if (!h->origin_len || !h->origin_seq) return 0; /* nothing a seal can cover */
     /* The seal that answered last first, then every one: a good seal
      * holding the hash verifies it; a seal that covers the origin_seq
      * without holding it, or a bad one, says why it fails. The hash is
-     * made only once a seal covers the envelope. */
-    int hashed = 0;
+     * made only once a seal covers the envelope, and once per envelope. */
     const char *fail = NULL;
     for (size_t k = 0; k <= S_SEALS; k++) {
         size_t i = k == 0 ? self->hit : k - 1;
+        if (k > 0 && i == self->hit) continue; /* asked first already */
         const s_seal_t *s = &self->seals[i];
-        if (!s_covers(s, (const char *)h.origin, h.origin_len, h.origin_seq)) continue;
-        if (!hashed) {
-            long olen = fb_seal_origin_len(env, len, h.global_seq, h.stored_at_us);
+        if (!s_covers(s, (const char *)h->origin, h->origin_len, h->origin_seq)) continue;
+        if (!*hashed) {
+            long olen = fb_seal_origin_len(env, len, h->global_seq, h->stored_at_us);
             if (olen < 0 || fb_seal_entry_hash(env, (size_t)olen, hash) != 0) {
                 snprintf(why, why_size, "the broker's stamp is not the envelope's end");
                 return -1;
             }
-            hashed = 1;
+            *hashed = 1;
         }
-        if (s->valid && s_holds(s, h.origin_seq, hash)) {
+        if (s->valid && s_holds(s, h->origin_seq, hash)) {
             self->hit = i;
             return 1;
         }
@@ -253,4 +248,16 @@ int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char 
     if (!fail) return 0;
     snprintf(why, why_size, "%s", fail);
     return -1;
+}
+
+int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char *why, size_t why_size)
+{
+    fb_envelope_head_t h;
+    uint8_t hash[FB_SHA256_LEN];
+    int hashed = 0;
+    if (fb_wire_envelope_scan(env, len, &h) != 0) {
+        snprintf(why, why_size, "not a well-formed envelope");
+        return -1;
+    }
+    return fb_verifier_check_scanned(self, env, len, &h, hash, &hashed, why, why_size);
 }

@@ -12,6 +12,7 @@
 #define FB_VERIFIER_H
 
 #include "fb_seal.h"
+#include "fb_wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -70,5 +71,13 @@ int fb_verifier_add_failed(fb_verifier_t *self, const fb_seal_t *seal, const uin
  * covers its origin_seq (a proof is to be fetched; without one it is
  * unsigned). */
 int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char *why, size_t why_size);
+
+/* fb_verifier_check() of an envelope whose fields h holds already
+ * (fb_wire_envelope_scan() of env, which succeeded): the same answer,
+ * without scanning env again. hash and *hashed carry env's entry hash
+ * from one call to the next (*hashed 0 before the first): a subscriber
+ * that asks again after adding a seal does not hash env twice. */
+int fb_verifier_check_scanned(fb_verifier_t *self, const uint8_t *env, size_t len, const fb_envelope_head_t *h,
+                              uint8_t hash[FB_SHA256_LEN], int *hashed, char *why, size_t why_size);
 
 #endif
