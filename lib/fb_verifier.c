@@ -136,15 +136,18 @@ static int s_kept(const fb_verifier_t *self, const fb_seal_t *seal, size_t n)
     return 0;
 }
 
-/* Keeps seal in the next slot, valid or not (why). Returns 0 or -1. */
+/* Keeps seal in the next slot, valid or not (why), with a copy of its
+ * entries, or with *own itself (then set to NULL) when own is not NULL.
+ * Returns 0 or -1. */
 static int s_keep(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n,
-                  int valid, const char *why)
+                  int valid, const char *why, uint8_t (**own)[FB_SHA256_LEN])
 {
     s_seal_t *s = &self->seals[self->next];
-    uint8_t(*copy)[FB_SHA256_LEN] = malloc(n ? n * FB_SHA256_LEN : 1);
+    uint8_t(*copy)[FB_SHA256_LEN] = own ? *own : malloc(n ? n * FB_SHA256_LEN : 1);
     if (!copy) return -1;
     free(s->entries);
-    if (n) memcpy(copy, entries, n * FB_SHA256_LEN);
+    if (own) *own = NULL;
+    else if (n) memcpy(copy, entries, n * FB_SHA256_LEN);
     snprintf(s->origin, sizeof(s->origin), "%s", seal->origin);
     s->first_seq = seal->first_seq;
     s->last_seq = seal->last_seq;
@@ -161,13 +164,14 @@ static int s_keep(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*en
 int fb_verifier_add_failed(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                            size_t n, const char *why)
 {
-    return s_keep(self, seal, entries, n, 0, why);
+    return s_keep(self, seal, entries, n, 0, why, NULL);
 }
 
 /* fb_verifier_add_proof() and fb_verifier_try_proof(): keep_bad says
- * whether a seal that fails is kept, failing what it covers. */
+ * whether a seal that fails is kept, failing what it covers; own, when
+ * not NULL, holds entries to keep instead of a copy. */
 static int s_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n,
-                       int keys_final, int keep_bad, char *why, size_t why_size)
+                       int keys_final, int keep_bad, uint8_t (**own)[FB_SHA256_LEN], char *why, size_t why_size)
 {
     char buf[120];
     if (s_kept(self, seal, n)) {
@@ -184,7 +188,7 @@ static int s_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t
         snprintf(buf, sizeof(buf), "signed with a key of %s the member directory does not hold", seal->origin);
         ok = 0;
     }
-    if ((ok || keep_bad) && s_keep(self, seal, entries, n, ok, buf) != 0) return -1;
+    if ((ok || keep_bad) && s_keep(self, seal, entries, n, ok, buf, own) != 0) return -1;
     if (!ok) snprintf(why, why_size, "%s", buf);
     return ok;
 }
@@ -192,13 +196,20 @@ static int s_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t
 int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size)
 {
-    return s_add_proof(self, seal, entries, n, keys_final, 1, why, why_size);
+    return s_add_proof(self, seal, entries, n, keys_final, 1, NULL, why, why_size);
 }
 
 int fb_verifier_try_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size)
 {
-    return s_add_proof(self, seal, entries, n, keys_final, 0, why, why_size);
+    return s_add_proof(self, seal, entries, n, keys_final, 0, NULL, why, why_size);
+}
+
+int fb_verifier_try_proof_own(fb_verifier_t *self, const fb_seal_t *seal, uint8_t (**entries)[FB_SHA256_LEN],
+                              size_t n, int keys_final, char *why, size_t why_size)
+{
+    const uint8_t(*e)[FB_SHA256_LEN] = (const uint8_t(*)[FB_SHA256_LEN])*entries;
+    return s_add_proof(self, seal, e, n, keys_final, 0, entries, why, why_size);
 }
 
 /* Whether seal s holds hash at seq: at its place when the frame holds one

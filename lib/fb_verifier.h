@@ -59,6 +59,13 @@ int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint
 int fb_verifier_try_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size);
 
+/* fb_verifier_try_proof() of entries the caller malloc'd: when the seal
+ * is kept (it verified), the verifier keeps *entries themselves, not a
+ * copy, frees them when it drops the seal, and sets *entries to NULL;
+ * otherwise *entries stay the caller's. Returns the same. */
+int fb_verifier_try_proof_own(fb_verifier_t *self, const fb_seal_t *seal, uint8_t (**entries)[FB_SHA256_LEN],
+                              size_t n, int keys_final, char *why, size_t why_size);
+
 /* Keeps seal as failing, with why (the reason it could not be checked), so
  * that the envelopes it covers are reported failing unless a good copy of
  * it is added later. Returns 0, or -1 when out of memory. */
