@@ -10,6 +10,7 @@
 #define FB_CLIENT_INT_H
 
 #include "fb_arena.h"
+#include "fb_wire.h"
 #include "fedbus/fedbus.h"
 
 #include <stddef.h>
@@ -27,6 +28,11 @@ int fb_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_
 /* Records how msg fared in verification (FB_MSG_*), with why (copied into
  * msg's arena; NULL or "": none). */
 void fb_message_set_verified(fb_message_t *msg, int status, const char *why);
+
+/* The top-level fields of msg's envelope as fb_message_fill() scanned them
+ * (fb_wire_envelope_scan() of msg->raw), or NULL for a message it did not
+ * fill. Valid as long as msg. */
+const fb_envelope_head_t *fb_message_head(const fb_message_t *msg);
 
 /* Returns 1 when msg's topic matches one of the patterns (none: every
  * topic matches), else 0. */

@@ -1,55 +1,27 @@
 /* fb_crypto.c — SHA-256, random bytes and UUIDs through OpenSSL. */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init() and co.: see fb_sha256_parts() */
 #include "fb_crypto.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <pthread.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* OpenSSL 3 looks the implementation of EVP_sha256() up in its provider
- * store, under a lock, on every EVP_DigestInit_ex(), and a fresh context is
- * one more allocation: the broker hashes every publish. So the digest is
- * fetched once, and each thread keeps one context (freed when it exits). */
-static EVP_MD *s_md;
-static pthread_key_t s_ctx_key;
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-
-static void s_ctx_free(void *ctx)
-{
-    EVP_MD_CTX_free(ctx);
-}
-
-static void s_init(void)
-{
-    s_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (pthread_key_create(&s_ctx_key, s_ctx_free) != 0) {
-        EVP_MD_free(s_md);
-        s_md = NULL;
-    }
-}
-
-static EVP_MD_CTX *s_ctx(void)
-{
-    pthread_once(&s_once, s_init);
-    if (!s_md) return NULL;
-    EVP_MD_CTX *ctx = pthread_getspecific(s_ctx_key);
-    if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(s_ctx_key, ctx) != 0) {
-        EVP_MD_CTX_free(ctx);
-        ctx = NULL;
-    }
-    return ctx;
-}
-
+/* SHA-256 through OpenSSL's SHA256_* functions rather than EVP: OpenSSL
+ * 3.0's EVP_DigestInit_ex() frees and allocates its provider's context on
+ * every call, even on a context kept for the same digest, which costs as
+ * much as hashing a 33-byte Merkle leaf. SHA256_* (deprecated since 3.0,
+ * still in every 3.x) run the same implementation (SHA-NI where the CPU
+ * has it) on a context on the stack: 83 -> 56 ns for 33 bytes, 122 -> 100
+ * for 65, 240 -> 209 for 300 here; no lock, no allocation, any thread. */
 int fb_sha256_parts(const void *const *parts, const size_t *lens, size_t n, uint8_t out[FB_SHA256_LEN])
 {
-    unsigned int olen = 0;
-    EVP_MD_CTX *ctx = s_ctx();
-    if (!ctx || EVP_DigestInit_ex(ctx, s_md, NULL) != 1) return -1;
-    int ok = 1;
-    for (size_t i = 0; i < n && ok; i++) ok = EVP_DigestUpdate(ctx, parts[i], lens[i]) == 1;
-    ok = ok && EVP_DigestFinal_ex(ctx, out, &olen) == 1 && olen == FB_SHA256_LEN;
+    SHA256_CTX c;
+    int ok = SHA256_Init(&c) == 1;
+    for (size_t i = 0; i < n && ok; i++) ok = SHA256_Update(&c, parts[i], lens[i]) == 1;
+    ok = ok && SHA256_Final(out, &c) == 1;
     return ok ? 0 : -1;
 }
 

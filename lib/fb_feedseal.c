@@ -17,7 +17,6 @@ struct fb_feedseal {
     s_slot_t slots[FB_FEEDSEAL_MAX];
     size_t count, bytes;
     uint64_t clock;
-    uint8_t scratch[FB_WIRE_FEED_SEAL_ENTRIES_MAX][FB_SHA256_LEN]; /* a frame's entries as decoded */
     fb_feedseal_stats_t stats;
 };
 
@@ -26,12 +25,18 @@ fb_feedseal_t *fb_feedseal_new(void)
     return calloc(1, sizeof(fb_feedseal_t));
 }
 
-static void s_free(fb_feedseal_t *self, s_slot_t *s)
+/* Empties slot s, freeing its entries unless they were handed over. */
+static void s_forget(fb_feedseal_t *self, s_slot_t *s, int handed)
 {
     self->count--;
     self->bytes -= s->n * FB_SHA256_LEN;
-    free(s->entries);
+    if (!handed) free(s->entries);
     s->entries = NULL;
+}
+
+static void s_free(fb_feedseal_t *self, s_slot_t *s)
+{
+    s_forget(self, s, 0);
 }
 
 void fb_feedseal_destroy(fb_feedseal_t **self_p)
@@ -56,22 +61,38 @@ static void s_evict(fb_feedseal_t *self)
 
 int fb_feedseal_add(fb_feedseal_t *self, const uint8_t *frame, size_t len)
 {
+    if (len < 2 || frame[0] != FB_WIRE_FEED_SEAL_MARK || frame[1] != 0) return 0;
+    /* The entries are decoded straight into the block kept (and later
+     * handed to the verifier, which keeps it in turn), sized by the frame:
+     * each entry takes 34 bytes of it at least (its key, its length, 32
+     * bytes), so no frame that fits FB_WIRE_FEED_SEAL_ENTRIES_MAX is cut. */
+    size_t max = (len - 2) / (FB_SHA256_LEN + 2);
+    if (max > FB_WIRE_FEED_SEAL_ENTRIES_MAX) max = FB_WIRE_FEED_SEAL_ENTRIES_MAX;
+    uint8_t(*entries)[FB_SHA256_LEN] = malloc(max ? max * FB_SHA256_LEN : 1);
+    if (!entries) return -1;
     fb_seal_t seal;
     size_t n;
-    int rc = fb_wire_feed_seal_view(frame, len, &seal, self->scratch, FB_WIRE_FEED_SEAL_ENTRIES_MAX, &n);
-    if (rc == 0) return 0;
+    int rc = fb_wire_feed_seal_view(frame, len, &seal, entries, max, &n);
     /* A run's entries are one per origin_seq of first_seq..last_seq at most. */
     if (rc < 0 || seal.first_seq == 0 || seal.first_seq > seal.last_seq || n - 1 > seal.last_seq - seal.first_seq) {
+        free(entries);
         self->stats.bad++;
         return -1;
+    }
+    if (n < max) {
+        uint8_t(*fit)[FB_SHA256_LEN] = realloc(entries, n * FB_SHA256_LEN); /* shrinks in place */
+        if (fit) entries = fit;
     }
     size_t bytes = n * FB_SHA256_LEN;
     while (self->count && (self->count == FB_FEEDSEAL_MAX || self->bytes + bytes > FB_FEEDSEAL_BYTES)) s_evict(self);
     s_slot_t *s = NULL;
     for (size_t i = 0; i < FB_FEEDSEAL_MAX && !s; i++)
         if (!self->slots[i].entries) s = &self->slots[i];
-    if (!s || !(s->entries = malloc(bytes))) return -1;
-    memcpy(s->entries, self->scratch, bytes);
+    if (!s) {
+        free(entries);
+        return -1;
+    }
+    s->entries = entries;
     s->seal = seal;
     s->n = n;
     s->age = ++self->clock;
@@ -81,8 +102,8 @@ int fb_feedseal_add(fb_feedseal_t *self, const uint8_t *frame, size_t len)
     return 1;
 }
 
-size_t fb_feedseal_take(fb_feedseal_t *self, const char *origin, size_t olen, uint64_t seq, fb_feedseal_fn fn,
-                        void *arg)
+size_t fb_feedseal_take_own(fb_feedseal_t *self, const char *origin, size_t olen, uint64_t seq,
+                            fb_feedseal_own_fn fn, void *arg)
 {
     size_t taken = 0;
     while (self->count) {
@@ -95,12 +116,32 @@ size_t fb_feedseal_take(fb_feedseal_t *self, const char *origin, size_t olen, ui
                 best = s;
         }
         if (!best) break;
-        fn(arg, &best->seal, (const uint8_t(*)[FB_SHA256_LEN])best->entries, best->n);
-        s_free(self, best);
+        int handed = fn(arg, &best->seal, best->entries, best->n);
+        s_forget(self, best, handed);
         self->stats.used++;
         taken++;
     }
     return taken;
+}
+
+typedef struct {
+    fb_feedseal_fn fn;
+    void *arg;
+} s_lend_t;
+
+/* fb_feedseal_own_fn of fb_feedseal_take(): lends the entries for the call. */
+static int s_lend(void *arg, const fb_seal_t *seal, uint8_t (*entries)[FB_SHA256_LEN], size_t n)
+{
+    s_lend_t *l = arg;
+    l->fn(l->arg, seal, (const uint8_t(*)[FB_SHA256_LEN])entries, n);
+    return 0;
+}
+
+size_t fb_feedseal_take(fb_feedseal_t *self, const char *origin, size_t olen, uint64_t seq, fb_feedseal_fn fn,
+                        void *arg)
+{
+    s_lend_t l = {fn, arg};
+    return fb_feedseal_take_own(self, origin, olen, seq, s_lend, &l);
 }
 
 size_t fb_feedseal_count(const fb_feedseal_t *self, size_t *bytes)

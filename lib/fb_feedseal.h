@@ -57,6 +57,16 @@ typedef void (*fb_feedseal_fn)(void *arg, const fb_seal_t *seal, const uint8_t (
 size_t fb_feedseal_take(fb_feedseal_t *self, const char *origin, size_t olen, uint64_t seq, fb_feedseal_fn fn,
                         void *arg);
 
+/* Called by fb_feedseal_take_own() for each seal handed over: entries
+ * (malloc'd) are fn's to keep when it returns 1 (it frees them with
+ * free()); when it returns 0 the cache frees them after the call. */
+typedef int (*fb_feedseal_own_fn)(void *arg, const fb_seal_t *seal, uint8_t (*entries)[FB_SHA256_LEN], size_t n);
+
+/* fb_feedseal_take() that lets fn keep each seal's entries instead of
+ * copying them. Returns how many seals were handed over. */
+size_t fb_feedseal_take_own(fb_feedseal_t *self, const char *origin, size_t olen, uint64_t seq,
+                            fb_feedseal_own_fn fn, void *arg);
+
 /* How many seals, and bytes of entries, are kept now. */
 size_t fb_feedseal_count(const fb_feedseal_t *self, size_t *bytes);
 

@@ -24,6 +24,7 @@ typedef struct {
     int tried;
     int verified;     /* FB_MSG_* */
     const char *why;  /* in the arena; NULL: "" */
+    fb_envelope_head_t head; /* as fb_message_fill() scanned it: the verifier reads it again */
 } s_lazy_t;
 
 static char *s_arena_str(fb_arena_t *arena, const uint8_t *p, size_t n)
@@ -43,7 +44,7 @@ int fb_message_fill(fb_arena_t *arena, fb_message_t *msg, const void *raw, size_
     char *topic = s_arena_str(arena, h.topic, h.topic_len);
     char *origin = s_arena_str(arena, h.origin, h.origin_len);
     if (!lz || !topic || !origin) return -1;
-    *lz = (s_lazy_t){raw, len, arena, NULL, 0, FB_MSG_NOT_CHECKED, NULL};
+    *lz = (s_lazy_t){raw, len, arena, NULL, 0, FB_MSG_NOT_CHECKED, NULL, h};
     memset(msg, 0, sizeof(*msg));
     msg->topic = topic;
     msg->origin = origin;
@@ -64,6 +65,12 @@ void fb_message_set_verified(fb_message_t *msg, int status, const char *why)
     if (!lz) return;
     lz->verified = status;
     lz->why = why && *why ? s_arena_str(lz->arena, (const uint8_t *)why, strlen(why)) : NULL;
+}
+
+const fb_envelope_head_t *fb_message_head(const fb_message_t *msg)
+{
+    const s_lazy_t *lz = msg ? msg->priv_ : NULL;
+    return lz && lz->raw == msg->raw && lz->len == msg->raw_len ? &lz->head : NULL;
 }
 
 int fb_message_verified(const fb_message_t *msg)

@@ -175,18 +175,27 @@ static int s_seal(const Fedbus__SealProof *p, fb_seal_t *out)
     return 0;
 }
 
+/* Adds seal to the verifier: kept failing when it fails (keep_bad:
+ * replay's answer) or dropped (from the feed); own, when not NULL, holds
+ * the feed's malloc'd entries, kept as they are when the seal is. */
+static int s_add(fb_subverify_t *self, const fb_seal_t *seal, const uint8_t (*e)[FB_SHA256_LEN], size_t n,
+                 int keys_final, int keep_bad, uint8_t (**own)[FB_SHA256_LEN], char *why, size_t why_size)
+{
+    if (keep_bad) return fb_verifier_add_proof(self->v, seal, e, n, keys_final, why, why_size);
+    if (own) return fb_verifier_try_proof_own(self->v, seal, own, n, keys_final, why, why_size);
+    return fb_verifier_try_proof(self->v, seal, e, n, keys_final, why, why_size);
+}
+
 /* Checks seal over its n entries and keeps it, fetching the directory
  * when its key is not held. A seal that fails is kept failing (keep_bad:
  * replay's answer) or dropped (from the feed). Returns the verifier's
  * answer: 1, 0, or -1 when out of memory. */
 static int s_check_seal(fb_subverify_t *self, const fb_seal_t *seal, const uint8_t (*e)[FB_SHA256_LEN], size_t n,
-                        int keep_bad)
+                        int keep_bad, uint8_t (**own)[FB_SHA256_LEN])
 {
     char why[200];
-    int (*add)(fb_verifier_t *, const fb_seal_t *, const uint8_t(*)[FB_SHA256_LEN], size_t, int, char *, size_t) =
-        keep_bad ? fb_verifier_add_proof : fb_verifier_try_proof;
     int rc = FB_VERIFIER_UNKNOWN_KEY;
-    if (self->have_dir) rc = add(self->v, seal, e, n, self->pinned, why, sizeof(why));
+    if (self->have_dir) rc = s_add(self, seal, e, n, self->pinned, keep_bad, own, why, sizeof(why));
     if (rc == FB_VERIFIER_UNKNOWN_KEY) {
         /* The first seal, or a key rotated in since: the directory again
          * (not in a loop: a key it still lacks then fails the seal). A
@@ -196,7 +205,7 @@ static int s_check_seal(fb_subverify_t *self, const fb_seal_t *seal, const uint8
             snprintf(why, sizeof(why), "the member directory could not be fetched: %s", self->error);
             rc = keep_bad ? fb_verifier_add_failed(self->v, seal, e, n, why) : 0;
         } else {
-            rc = add(self->v, seal, e, n, 1, why, sizeof(why));
+            rc = s_add(self, seal, e, n, 1, keep_bad, own, why, sizeof(why));
         }
     }
     return rc;
@@ -210,16 +219,19 @@ static int s_proof(fb_subverify_t *self, const Fedbus__SealProof *p)
     uint8_t(*entries)[FB_SHA256_LEN] = malloc(p->n_entries * FB_SHA256_LEN);
     if (!entries) return FB_ENOMEM;
     for (size_t i = 0; i < p->n_entries; i++) memcpy(entries[i], p->entries[i].data, FB_SHA256_LEN);
-    int rc = s_check_seal(self, &seal, (const uint8_t(*)[FB_SHA256_LEN])entries, p->n_entries, 1);
+    int rc = s_check_seal(self, &seal, (const uint8_t(*)[FB_SHA256_LEN])entries, p->n_entries, 1, NULL);
     free(entries);
     return rc < 0 ? FB_ENOMEM : FB_OK;
 }
 
-/* fb_feedseal_fn: a seal from the feed a message needs, checked now. */
-static void s_feed_one(void *arg, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n)
+/* fb_feedseal_own_fn: a seal from the feed a message needs, checked now;
+ * its entries are kept as they are when it verifies (returns 1). */
+static int s_feed_one(void *arg, const fb_seal_t *seal, uint8_t (*entries)[FB_SHA256_LEN], size_t n)
 {
     fb_subverify_t *self = arg;
-    if (s_check_seal(self, seal, entries, n, 0) == 0) self->forged++;
+    uint8_t(*own)[FB_SHA256_LEN] = entries;
+    if (s_check_seal(self, seal, (const uint8_t(*)[FB_SHA256_LEN])entries, n, 0, &own) == 0) self->forged++;
+    return own == NULL;
 }
 
 int fb_subverify_feed_seal(fb_subverify_t *self, const uint8_t *frame, size_t len)
@@ -263,18 +275,35 @@ static int s_fetch_seal(fb_subverify_t *self, const fb_message_t *msg)
     return rc == FB_OK ? 0 : -1;
 }
 
+/* fb_verifier_check() of msg, through the fields fb_message_fill() read
+ * (scanned once) and with its entry hash made at most once for the calls
+ * of one fb_subverify_check(). */
+typedef struct {
+    const fb_envelope_head_t *head; /* NULL: msg was not filled by fb_message_fill() */
+    uint8_t hash[FB_SHA256_LEN];
+    int hashed;
+} s_env_t;
+
+static int s_verify(fb_subverify_t *self, const fb_message_t *msg, s_env_t *e, char *why, size_t why_size)
+{
+    if (!e->head) return fb_verifier_check(self->v, msg->raw, msg->raw_len, why, why_size);
+    return fb_verifier_check_scanned(self->v, msg->raw, msg->raw_len, e->head, e->hash, &e->hashed, why, why_size);
+}
+
 int fb_subverify_check(fb_subverify_t *self, fb_message_t *msg, int fetch)
 {
-    char why[160] = "";
+    char why[160];
     int status;
     if (strcmp(msg->origin, S_BROKER_ORIGIN) == 0) {
         fb_message_set_verified(msg, FB_MSG_BROKER, "the broker's own message: no origin seals it");
         return FB_MSG_BROKER;
     }
-    int rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));
+    why[0] = '\0';
+    s_env_t e = {.head = fb_message_head(msg)};
+    int rc = s_verify(self, msg, &e, why, sizeof(why));
     if (rc != 1 && self->fs &&
-        fb_feedseal_take(self->fs, msg->origin, strlen(msg->origin), msg->origin_seq, s_feed_one, self))
-        rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));
+        fb_feedseal_take_own(self->fs, msg->origin, strlen(msg->origin), msg->origin_seq, s_feed_one, self))
+        rc = s_verify(self, msg, &e, why, sizeof(why));
     /* A message that fails against a seal from the feed is asked of replay
      * too: the feed may have brought the seal of an earlier send of that
      * origin_seq that was never stored (a chain relinked). */
@@ -284,11 +313,15 @@ int fb_subverify_check(fb_subverify_t *self, fb_message_t *msg, int fetch)
             if (rc == 0) snprintf(why, sizeof(why), "its proof could not be fetched: %s", self->error);
             rc = -1;
         } else {
-            rc = fb_verifier_check(self->v, msg->raw, msg->raw_len, why, sizeof(why));
+            rc = s_verify(self, msg, &e, why, sizeof(why));
         }
     }
-    status = rc > 0 ? FB_MSG_VERIFIED : rc < 0 ? FB_MSG_FAILED : FB_MSG_UNSIGNED;
+    if (rc == 1) {
+        fb_message_set_verified(msg, FB_MSG_VERIFIED, NULL);
+        return FB_MSG_VERIFIED;
+    }
+    status = rc < 0 ? FB_MSG_FAILED : FB_MSG_UNSIGNED;
     if (status == FB_MSG_UNSIGNED) snprintf(why, sizeof(why), "no seal covers it: published unsigned");
-    fb_message_set_verified(msg, status, status == FB_MSG_VERIFIED ? NULL : why);
+    fb_message_set_verified(msg, status, why);
     return status;
 }

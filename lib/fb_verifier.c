@@ -136,15 +136,18 @@ static int s_kept(const fb_verifier_t *self, const fb_seal_t *seal, size_t n)
     return 0;
 }
 
-/* Keeps seal in the next slot, valid or not (why). Returns 0 or -1. */
+/* Keeps seal in the next slot, valid or not (why), with a copy of its
+ * entries, or with *own itself (then set to NULL) when own is not NULL.
+ * Returns 0 or -1. */
 static int s_keep(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n,
-                  int valid, const char *why)
+                  int valid, const char *why, uint8_t (**own)[FB_SHA256_LEN])
 {
     s_seal_t *s = &self->seals[self->next];
-    uint8_t(*copy)[FB_SHA256_LEN] = malloc(n ? n * FB_SHA256_LEN : 1);
+    uint8_t(*copy)[FB_SHA256_LEN] = own ? *own : malloc(n ? n * FB_SHA256_LEN : 1);
     if (!copy) return -1;
     free(s->entries);
-    if (n) memcpy(copy, entries, n * FB_SHA256_LEN);
+    if (own) *own = NULL;
+    else if (n) memcpy(copy, entries, n * FB_SHA256_LEN);
     snprintf(s->origin, sizeof(s->origin), "%s", seal->origin);
     s->first_seq = seal->first_seq;
     s->last_seq = seal->last_seq;
@@ -161,13 +164,14 @@ static int s_keep(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*en
 int fb_verifier_add_failed(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                            size_t n, const char *why)
 {
-    return s_keep(self, seal, entries, n, 0, why);
+    return s_keep(self, seal, entries, n, 0, why, NULL);
 }
 
 /* fb_verifier_add_proof() and fb_verifier_try_proof(): keep_bad says
- * whether a seal that fails is kept, failing what it covers. */
+ * whether a seal that fails is kept, failing what it covers; own, when
+ * not NULL, holds entries to keep instead of a copy. */
 static int s_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN], size_t n,
-                       int keys_final, int keep_bad, char *why, size_t why_size)
+                       int keys_final, int keep_bad, uint8_t (**own)[FB_SHA256_LEN], char *why, size_t why_size)
 {
     char buf[120];
     if (s_kept(self, seal, n)) {
@@ -184,7 +188,7 @@ static int s_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t
         snprintf(buf, sizeof(buf), "signed with a key of %s the member directory does not hold", seal->origin);
         ok = 0;
     }
-    if ((ok || keep_bad) && s_keep(self, seal, entries, n, ok, buf) != 0) return -1;
+    if ((ok || keep_bad) && s_keep(self, seal, entries, n, ok, buf, own) != 0) return -1;
     if (!ok) snprintf(why, why_size, "%s", buf);
     return ok;
 }
@@ -192,13 +196,20 @@ static int s_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t
 int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size)
 {
-    return s_add_proof(self, seal, entries, n, keys_final, 1, why, why_size);
+    return s_add_proof(self, seal, entries, n, keys_final, 1, NULL, why, why_size);
 }
 
 int fb_verifier_try_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size)
 {
-    return s_add_proof(self, seal, entries, n, keys_final, 0, why, why_size);
+    return s_add_proof(self, seal, entries, n, keys_final, 0, NULL, why, why_size);
+}
+
+int fb_verifier_try_proof_own(fb_verifier_t *self, const fb_seal_t *seal, uint8_t (**entries)[FB_SHA256_LEN],
+                              size_t n, int keys_final, char *why, size_t why_size)
+{
+    const uint8_t(*e)[FB_SHA256_LEN] = (const uint8_t(*)[FB_SHA256_LEN])*entries;
+    return s_add_proof(self, seal, e, n, keys_final, 0, entries, why, why_size);
 }
 
 /* Whether seal s holds hash at seq: at its place when the frame holds one
@@ -217,34 +228,29 @@ static int s_covers(const s_seal_t *s, const char *origin, size_t olen, uint64_t
            memcmp(s->origin, origin, olen) == 0;
 }
 
-int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char *why, size_t why_size)
+int fb_verifier_check_scanned(fb_verifier_t *self, const uint8_t *env, size_t len, const fb_envelope_head_t *h,
+                              uint8_t hash[FB_SHA256_LEN], int *hashed, char *why, size_t why_size)
 {
-    fb_envelope_head_t h;
-    uint8_t hash[FB_SHA256_LEN];
-    if (fb_wire_envelope_scan(env, len, &h) != 0) {
-        snprintf(why, why_size, "not a well-formed envelope");
-        return -1;
-    }
-    if (!h.origin_len || !h.origin_seq) return 0; /* nothing a seal can cover */
+    if (!h->origin_len || !h->origin_seq) return 0; /* nothing a seal can cover */
     /* The seal that answered last first, then every one: a good seal
      * holding the hash verifies it; a seal that covers the origin_seq
      * without holding it, or a bad one, says why it fails. The hash is
-     * made only once a seal covers the envelope. */
-    int hashed = 0;
+     * made only once a seal covers the envelope, and once per envelope. */
     const char *fail = NULL;
     for (size_t k = 0; k <= S_SEALS; k++) {
         size_t i = k == 0 ? self->hit : k - 1;
+        if (k > 0 && i == self->hit) continue; /* asked first already */
         const s_seal_t *s = &self->seals[i];
-        if (!s_covers(s, (const char *)h.origin, h.origin_len, h.origin_seq)) continue;
-        if (!hashed) {
-            long olen = fb_seal_origin_len(env, len, h.global_seq, h.stored_at_us);
+        if (!s_covers(s, (const char *)h->origin, h->origin_len, h->origin_seq)) continue;
+        if (!*hashed) {
+            long olen = fb_seal_origin_len(env, len, h->global_seq, h->stored_at_us);
             if (olen < 0 || fb_seal_entry_hash(env, (size_t)olen, hash) != 0) {
                 snprintf(why, why_size, "the broker's stamp is not the envelope's end");
                 return -1;
             }
-            hashed = 1;
+            *hashed = 1;
         }
-        if (s->valid && s_holds(s, h.origin_seq, hash)) {
+        if (s->valid && s_holds(s, h->origin_seq, hash)) {
             self->hit = i;
             return 1;
         }
@@ -253,4 +259,16 @@ int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char 
     if (!fail) return 0;
     snprintf(why, why_size, "%s", fail);
     return -1;
+}
+
+int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char *why, size_t why_size)
+{
+    fb_envelope_head_t h;
+    uint8_t hash[FB_SHA256_LEN];
+    int hashed = 0;
+    if (fb_wire_envelope_scan(env, len, &h) != 0) {
+        snprintf(why, why_size, "not a well-formed envelope");
+        return -1;
+    }
+    return fb_verifier_check_scanned(self, env, len, &h, hash, &hashed, why, why_size);
 }

@@ -12,6 +12,7 @@
 #define FB_VERIFIER_H
 
 #include "fb_seal.h"
+#include "fb_wire.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,13 @@ int fb_verifier_add_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint
 int fb_verifier_try_proof(fb_verifier_t *self, const fb_seal_t *seal, const uint8_t (*entries)[FB_SHA256_LEN],
                           size_t n, int keys_final, char *why, size_t why_size);
 
+/* fb_verifier_try_proof() of entries the caller malloc'd: when the seal
+ * is kept (it verified), the verifier keeps *entries themselves, not a
+ * copy, frees them when it drops the seal, and sets *entries to NULL;
+ * otherwise *entries stay the caller's. Returns the same. */
+int fb_verifier_try_proof_own(fb_verifier_t *self, const fb_seal_t *seal, uint8_t (**entries)[FB_SHA256_LEN],
+                              size_t n, int keys_final, char *why, size_t why_size);
+
 /* Keeps seal as failing, with why (the reason it could not be checked), so
  * that the envelopes it covers are reported failing unless a good copy of
  * it is added later. Returns 0, or -1 when out of memory. */
@@ -70,5 +78,13 @@ int fb_verifier_add_failed(fb_verifier_t *self, const fb_seal_t *seal, const uin
  * covers its origin_seq (a proof is to be fetched; without one it is
  * unsigned). */
 int fb_verifier_check(fb_verifier_t *self, const uint8_t *env, size_t len, char *why, size_t why_size);
+
+/* fb_verifier_check() of an envelope whose fields h holds already
+ * (fb_wire_envelope_scan() of env, which succeeded): the same answer,
+ * without scanning env again. hash and *hashed carry env's entry hash
+ * from one call to the next (*hashed 0 before the first): a subscriber
+ * that asks again after adding a seal does not hash env twice. */
+int fb_verifier_check_scanned(fb_verifier_t *self, const uint8_t *env, size_t len, const fb_envelope_head_t *h,
+                              uint8_t hash[FB_SHA256_LEN], int *hashed, char *why, size_t why_size);
 
 #endif

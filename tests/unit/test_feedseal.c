@@ -353,6 +353,50 @@ static void test_a_forged_seal_frame_neither_verifies_a_forged_message_nor_fails
     fb_subverify_destroy(&sv);
 }
 
+/* fb_feedseal_own_fn: keeps (frees at once) what it is handed when arg says so. */
+static int s_own(void *arg, const fb_seal_t *seal, uint8_t (*entries)[FB_SHA256_LEN], size_t n)
+{
+    int *keep = arg;
+    (void)seal;
+    assert_int_equal(n, S_N);
+    assert_memory_equal(entries[2], s_entries[2], 32);
+    if (*keep) free(entries);
+    return *keep;
+}
+
+/* A seal handed over with its entries (not a copy) lives on in the verifier after the cache forgot it and reused
+ * its room: the frame's other messages still verify, an edited one still fails. */
+static void test_a_seal_handed_over_outlives_the_cache(void **state)
+{
+    (void)state;
+    fb_seal_t s;
+    s_seal(&s, s_kid, s_sec);
+    size_t len;
+    uint8_t *f = s_frame(&s, &len);
+    /* Handed over and kept, or handed over and left to the cache: either way it is gone from the cache. */
+    fb_feedseal_t *fs = fb_feedseal_new();
+    assert_non_null(fs);
+    for (int keep = 0; keep < 2; keep++) {
+        assert_int_equal(fb_feedseal_add(fs, f, len), 1);
+        assert_int_equal(fb_feedseal_take_own(fs, "kr-seoul", 8, 11, s_own, &keep), 1);
+        assert_int_equal(fb_feedseal_count(fs, NULL), 0);
+    }
+    fb_feedseal_destroy(&fs);
+    fb_subverify_t *sv = s_subverify();
+    assert_int_equal(fb_subverify_feed_seal(sv, f, len), 1);
+    assert_int_equal(s_verdict(sv, s_env[0], s_len[0]), FB_MSG_VERIFIED);
+    /* More frames than the cache holds: it drops and reuses room (copies of the same seal stay unused: the
+     * verifier answers from the seal it keeps). */
+    for (int i = 0; i < FB_FEEDSEAL_MAX + 10; i++) fb_subverify_feed_seal(sv, f, len);
+    for (int i = 1; i < S_N; i++) assert_int_equal(s_verdict(sv, s_env[i], s_len[i]), FB_MSG_VERIFIED);
+    s_make(3, "edited");
+    assert_int_equal(s_verdict(sv, s_env[3], s_len[3]), FB_MSG_FAILED);
+    s_make(3, "forum");
+    assert_int_equal(s_verdict(sv, s_env[3], s_len[3]), FB_MSG_VERIFIED);
+    free(f);
+    fb_subverify_destroy(&sv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_the_cache_keeps_at_most_its_count_and_bytes),
         cmocka_unit_test(test_a_message_verifies_from_its_seal_frame_without_a_look_up),
         cmocka_unit_test(test_a_forged_seal_frame_neither_verifies_a_forged_message_nor_fails_a_good_one),
+        cmocka_unit_test(test_a_seal_handed_over_outlives_the_cache),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }

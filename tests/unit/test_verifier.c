@@ -225,6 +225,58 @@ static void test_an_envelope_no_seal_covers_is_unsigned(void **state)
     fb_verifier_destroy(&v);
 }
 
+/* fb_verifier_check_scanned() answers as fb_verifier_check() does, for good, edited, cut and uncovered
+ * envelopes, and hashes an envelope once across calls. */
+static void test_a_scanned_envelope_gets_the_same_answer(void **state)
+{
+    (void)state;
+    fb_verifier_t *v = s_verifier();
+    fb_seal_t s;
+    char why[160], why2[160];
+    uint8_t copy[256], hash[32];
+    fb_envelope_head_t h;
+    int hashed = 0;
+    /* No seal yet: unsigned, and nothing hashed. */
+    assert_int_equal(fb_wire_envelope_scan(s_env[0], s_len[0], &h), 0);
+    assert_int_equal(fb_verifier_check_scanned(v, s_env[0], s_len[0], &h, hash, &hashed, why, sizeof(why)), 0);
+    assert_int_equal(hashed, 0);
+    s_seal(&s, "kr-seoul", s_kid, s_sec, S_T0);
+    assert_int_equal(fb_verifier_add_proof(v, &s, (const uint8_t(*)[32])s_entries, S_N, 1, why, sizeof(why)), 1);
+    assert_int_equal(fb_verifier_check_scanned(v, s_env[0], s_len[0], &h, hash, &hashed, why, sizeof(why)), 1);
+    assert_int_equal(hashed, 1);
+    assert_memory_equal(hash, s_entries[0], 32);
+    for (int i = 0; i < S_N; i++) {
+        hashed = 0;
+        assert_int_equal(fb_wire_envelope_scan(s_env[i], s_len[i], &h), 0);
+        assert_int_equal(fb_verifier_check_scanned(v, s_env[i], s_len[i], &h, hash, &hashed, why, sizeof(why)), 1);
+        /* An edited copy: the same failure, the same reason. */
+        memcpy(copy, s_env[i], s_len[i]);
+        copy[s_len[i] - 20] ^= 1;
+        hashed = 0;
+        if (fb_wire_envelope_scan(copy, s_len[i], &h) == 0) {
+            int rc = fb_verifier_check_scanned(v, copy, s_len[i], &h, hash, &hashed, why, sizeof(why));
+            assert_int_equal(rc, fb_verifier_check(v, copy, s_len[i], why2, sizeof(why2)));
+            assert_int_equal(rc, -1);
+            assert_string_equal(why, why2);
+        }
+        /* Cut short: the stamp is not its end. */
+        hashed = 0;
+        if (fb_wire_envelope_scan(s_env[i], s_len[i] - 1, &h) == 0) {
+            int rc = fb_verifier_check_scanned(v, s_env[i], s_len[i] - 1, &h, hash, &hashed, why, sizeof(why));
+            assert_int_equal(rc, fb_verifier_check(v, s_env[i], s_len[i] - 1, why2, sizeof(why2)));
+            assert_int_equal(rc, -1);
+            assert_string_equal(why, why2);
+        }
+    }
+    /* Envelope 1 held as envelope 2's hash: the hash carried is the one checked (the caller keeps it per
+     * envelope), so a wrong one fails and never verifies. */
+    assert_int_equal(fb_wire_envelope_scan(s_env[1], s_len[1], &h), 0);
+    memcpy(hash, s_entries[2], 32);
+    hashed = 1;
+    assert_int_equal(fb_verifier_check_scanned(v, s_env[1], s_len[1], &h, hash, &hashed, why, sizeof(why)), -1);
+    fb_verifier_destroy(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_a_key_outside_its_window_fails),
         cmocka_unit_test(test_a_seal_that_could_not_be_checked_fails_until_a_good_copy_comes),
         cmocka_unit_test(test_an_envelope_no_seal_covers_is_unsigned),
+        cmocka_unit_test(test_a_scanned_envelope_gets_the_same_answer),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }
