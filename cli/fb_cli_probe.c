@@ -274,6 +274,11 @@ static s_shake_t s_handshake(const char *endpoint, int type, int timeout_ms, uin
                     : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? S_SHAKE_PROTOCOL
                     : event == ZMQ_EVENT_CONNECT_RETRIED           ? S_SHAKE_REFUSED
                                                                    : S_SHAKE_NONE;
+    /* The monitor stops first: an event the socket still has to tell (a
+     * reconnect failing again) would otherwise wait for ever on a monitor
+     * that nobody reads, holding up the I/O thread and with it every later
+     * handshake of this process. */
+    if (s) zmq_socket_monitor(s, NULL, 0);
     if (s) zmq_close(s);
     if (m) zmq_close(m);
     return found;

@@ -285,7 +285,7 @@ static void test_with_keys_a_refused_member_a_wrong_broker_key_and_the_wrong_soc
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         s_res_t r;
-        char what[64];
+        char what[600];
         snprintf(what, sizeof(what), "case %zu (%s %s)", i, cases[i].argv[1], cases[i].argv[3] ? cases[i].argv[3] : "");
         s_run(cases[i].argv, NULL, &r);
         snprintf(what + strlen(what), sizeof(what) - strlen(what), ", %ld ms", r.ms);
