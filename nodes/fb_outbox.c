@@ -13,8 +13,9 @@
  * FB_JOURNAL_AHEAD; in memory synced and send_end are always the tail. */
 #include "fb_outbox.h"
 
-#include "fb_journal.h"
 #include "fb_idindex.h"
+#include "fb_journal.h"
+#include "fb_outbox_read.h"
 #include "fb_time.h"
 #include "fb_wire.h"
 #include "fedbus/fedbus.h"
@@ -114,121 +115,17 @@ static void s_send_limit(fb_outbox_t *self)
         self->send_end++;
 }
 
-/* Replaces the origin_seq stamped on the publish frame *frame (*len bytes)
- * with new_seq: the node stamps origin_seq as the envelope's last field, so
- * that field is cut and a new one written in its place (where it is not
- * last, the new one goes after all: the last occurrence wins). Returns 0,
- * or -1 (nothing changed) when the frame is not a publish or memory ran out. */
-static int s_restamp(uint8_t **frame, size_t *len, uint64_t old_seq, uint64_t new_seq)
-{
-    const uint8_t *env;
-    size_t env_len, flen;
-    if (fb_wire_publish_view(*frame, *len, &env, &env_len) != 0) return -1;
-    uint8_t was[FB_ORIGIN_STAMP_MAX], now[FB_ORIGIN_STAMP_MAX];
-    size_t was_len = fb_wire_stamp_origin(&(fb_wire_origin_stamp_t){.origin_seq = old_seq}, was);
-    size_t now_len = fb_wire_stamp_origin(&(fb_wire_origin_stamp_t){.origin_seq = new_seq}, now);
-    if (env_len >= was_len && memcmp(env + env_len - was_len, was, was_len) == 0) env_len -= was_len;
-    uint8_t *f = fb_wire_publish_wrap(env, env_len, now, now_len, &flen);
-    if (!f) return -1;
-    free(*frame);
-    *frame = f;
-    *len = flen;
-    return 0;
-}
-
 /* ------------------------------------------------------------- reading -- */
-
-/* One publish read back from the journal. */
-typedef struct {
-    uint64_t seq;
-    int64_t created_at_us;
-    uint8_t id[FB_UUID_LEN];
-    uint8_t *frame;
-    size_t len;
-} s_held_t;
-
-/* The unanswered publishes while the journal is read back: [start, n). */
-typedef struct {
-    s_held_t *v;
-    size_t start, n, cap;
-    uint64_t confirmed;
-} s_replay_t;
-
-static void s_replay_free(s_replay_t *rp)
-{
-    for (size_t i = rp->start; i < rp->n; i++) free(rp->v[i].frame);
-    free(rp->v);
-}
-
-/* Lets go of the publishes now known to be answered (those in front). */
-static void s_replay_confirm(s_replay_t *rp, uint64_t below)
-{
-    if (below <= rp->confirmed) return;
-    rp->confirmed = below;
-    while (rp->start < rp->n && rp->v[rp->start].seq < below) free(rp->v[rp->start++].frame);
-    if (rp->start == rp->n) rp->start = rp->n = 0;
-}
-
-static int s_replay_publish(s_replay_t *rp, const fb_journal_rec_t *r)
-{
-    if (r->origin_seq < rp->confirmed) return 0;
-    if (rp->n == rp->cap) {
-        if (rp->start > rp->cap / 2) { /* room in front, from answers */
-            memmove(rp->v, rp->v + rp->start, (rp->n - rp->start) * sizeof(*rp->v));
-            rp->n -= rp->start;
-            rp->start = 0;
-        } else {
-            size_t cap = rp->cap ? rp->cap * 2 : 1024;
-            s_held_t *v = realloc(rp->v, cap * sizeof(*v));
-            if (!v) return -1;
-            rp->v = v;
-            rp->cap = cap;
-        }
-    }
-    s_held_t *h = &rp->v[rp->n];
-    if (!(h->frame = malloc(r->frame_len))) return -1;
-    memcpy(h->frame, r->frame, r->frame_len);
-    h->len = r->frame_len;
-    h->seq = r->origin_seq;
-    h->created_at_us = r->created_at_us;
-    memcpy(h->id, r->id, FB_UUID_LEN);
-    rp->n++;
-    return 0;
-}
-
-/* fb_journal_fn: rebuilds the unanswered publishes, record by record. */
-static int s_on_record(const fb_journal_rec_t *r, void *arg)
-{
-    s_replay_t *rp = arg;
-    switch (r->type) {
-    case FB_JOURNAL_PUBLISH:
-        return s_replay_publish(rp, r);
-    case FB_JOURNAL_STATE:
-    case FB_JOURNAL_CONFIRM:
-        s_replay_confirm(rp, r->confirmed_below);
-        return 0;
-    case FB_JOURNAL_SEQ:
-        for (size_t i = rp->start; r->renumber_from && i < rp->n; i++) {
-            s_held_t *h = &rp->v[i];
-            if (h->seq < r->renumber_from) continue;
-            uint64_t seq = h->seq + (r->renumber_to - r->renumber_from);
-            if (s_restamp(&h->frame, &h->len, h->seq, seq) != 0) return -1;
-            h->seq = seq;
-        }
-        return 0;
-    }
-    return 0;
-}
 
 /* Holds the publishes read back (taking their frames), in order, in a ring
  * large enough for them. Returns 0, or -1 when out of memory. */
-static int s_hold_replayed(fb_outbox_t *self, s_replay_t *rp)
+static int s_hold_replayed(fb_outbox_t *self, fb_outbox_reread_t *rp)
 {
     size_t n = rp->n - rp->start;
     if (n > self->cap) self->cap = n;
     if (!(self->ring = calloc(self->cap, sizeof(*self->ring)))) return -1;
     for (size_t i = 0; i < n; i++) {
-        s_held_t *h = &rp->v[rp->start + i];
+        fb_outbox_held_t *h = &rp->v[rp->start + i];
         fb_outbox_entry_t *e = &self->ring[i];
         uint64_t older;
         /* The same message_id twice: a client asked again after the first
@@ -276,7 +173,7 @@ static int s_put_confirm(fb_outbox_t *self, int force)
 fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_size)
 {
     fb_outbox_t *self = calloc(1, sizeof(*self));
-    s_replay_t rp = {0};
+    fb_outbox_reread_t rp = {0};
     if (!self || o->max_entries == 0) {
         snprintf(err, err_size, self ? "an outbox holds at least one publish" : "out of memory");
         goto error;
@@ -297,7 +194,7 @@ fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_siz
         s_send_limit(self);
         return self;
     }
-    if (!(self->journal = fb_journal_open(o->dir, o->segment_bytes, s_on_record, &rp, err, err_size))) goto error;
+    if (!(self->journal = fb_journal_open(o->dir, o->segment_bytes, fb_outbox_reread_record, &rp, err, err_size))) goto error;
     if (s_hold_replayed(self, &rp) != 0) {
         snprintf(err, err_size, "out of memory");
         goto error;
@@ -308,10 +205,10 @@ fb_outbox_t *fb_outbox_open(const fb_outbox_opts_t *o, char *err, size_t err_siz
     self->anchored = st.anchored;
     self->confirmed = st.confirmed_below ? st.confirmed_below : 1; /* origin_seqs start at 1 */
     s_send_limit(self);
-    s_replay_free(&rp);
+    fb_outbox_reread_free(&rp);
     return self;
 error:
-    s_replay_free(&rp);
+    fb_outbox_reread_free(&rp);
     fb_outbox_destroy(&self);
     return NULL;
 }
@@ -408,7 +305,7 @@ static int s_renumber(fb_outbox_t *self, uint64_t next)
     for (uint64_t p = self->head; p < self->tail; p++) {
         fb_outbox_entry_t *e = s_at(self, p);
         size_t was = e->frame_len;
-        if (s_restamp(&e->frame, &e->frame_len, e->origin_seq, e->origin_seq + delta) != 0) return -1;
+        if (fb_outbox_restamp(&e->frame, &e->frame_len, e->origin_seq, e->origin_seq + delta) != 0) return -1;
         s_locate(e);
         self->bytes += e->frame_len - was;
         e->origin_seq += delta;
