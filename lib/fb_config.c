@@ -201,6 +201,36 @@ static const char *s_nearest(const fb_cfg_key_t *keys, const char *typed, size_t
     return best <= (n > 4 ? 2u : 1u) ? name : NULL;
 }
 
+#define S_ENV_MAX 96
+
+/* The environment variable that sets k: FEDBUS_ and its name in capitals,
+ * '-' as '_' (log-level: FEDBUS_LOG_LEVEL). Returns env. */
+static const char *s_env_name(const fb_cfg_key_t *k, char env[S_ENV_MAX])
+{
+    size_t o = snprintf(env, S_ENV_MAX, "FEDBUS_");
+    for (const char *p = k->name; *p && o + 1 < S_ENV_MAX; p++)
+        env[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    env[o] = '\0';
+    return env;
+}
+
+size_t fb_config_from_env(const fb_cfg_key_t *keys, char *out, size_t size)
+{
+    size_t n = 0, used = 0;
+    if (size) out[0] = '\0';
+    for (const fb_cfg_key_t *k = keys; k->name; k++) {
+        char env[S_ENV_MAX];
+        if (!getenv(s_env_name(k, env))) continue;
+        if (used < size) {
+            int w = snprintf(out + used, size - used, "%s%s", n ? ", " : "", env);
+            if (w > 0 && (size_t)w < size - used) used += (size_t)w;
+            else out[used] = '\0', used = size; /* whole names only: the rest is counted, not named */
+        }
+        n++;
+    }
+    return n;
+}
+
 int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv, int *nargs,
                    char *err, size_t err_size)
 {
@@ -236,12 +266,8 @@ int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv
         }
     }
     for (const fb_cfg_key_t *k = keys; k->name; k++) {
-        char env[96] = "FEDBUS_";
-        size_t o = strlen(env);
-        for (const char *p = k->name; *p && o + 1 < sizeof(env); p++)
-            env[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-        env[o] = '\0';
-        const char *v = getenv(env);
+        char env[S_ENV_MAX];
+        const char *v = getenv(s_env_name(k, env));
         if (v && s_set(k, target, v, err, err_size) != 0) return -1;
     }
     for (int i = 1; i < argc; i++) {

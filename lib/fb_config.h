@@ -37,6 +37,13 @@ typedef struct {
 int fb_config_load(const fb_cfg_key_t *keys, void *target, int argc, char **argv, int *nargs,
                    char *err, size_t err_size);
 
+/* Names the environment variables that set keys (the FEDBUS_ ones that
+ * fb_config_load() reads), comma-separated, into out (the names that fit
+ * in size); returns how many are set. A daemon logs them at start: a variable exported for
+ * one program (FEDBUS_KEYS for the CLI) also reaches every other one
+ * started from that shell. */
+size_t fb_config_from_env(const fb_cfg_key_t *keys, char *out, size_t size);
+
 /* Sets one key from text; returns 0 or -1 with the reason in err. */
 int fb_config_set(const fb_cfg_key_t *keys, void *target, const char *name, const char *value,
                   char *err, size_t err_size);

@@ -60,6 +60,9 @@ int fb_daemon_start(const fb_daemon_t *d, int argc, char **argv, void *cfg, vola
     int rc = s_load(d, argc, argv, cfg, &level, component, sizeof(component));
     if (rc != FB_DAEMON_RUN) return rc;
     fb_log_init(component, (fb_log_level_t)level);
+    char env[512];
+    if (fb_config_from_env(d->keys, env, sizeof(env)))
+        fb_info("settings from the environment (over the config file; a flag overrides them): %s", env);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

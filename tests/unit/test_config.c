@@ -167,6 +167,27 @@ static void test_environment_overrides_the_file(void **state)
     assert_string_equal(cfg.name, "from-file"); /* not in the environment */
 }
 
+/* What a daemon logs at start: which FEDBUS_ variables set keys. */
+static void test_the_variables_that_set_keys_are_named(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_int_equal(fb_config_from_env(s_keys, out, sizeof(out)), 0);
+    assert_string_equal(out, "");
+    setenv("FEDBUS_LOG_LEVEL", "debug", 1);
+    setenv("FEDBUS_NAME", "x", 1);
+    setenv("FEDBUS_UNKNOWN", "y", 1); /* no key of that name: not one of them */
+    assert_int_equal(fb_config_from_env(s_keys, out, sizeof(out)), 2);
+    unsetenv("FEDBUS_UNKNOWN");
+    assert_string_equal(out, "FEDBUS_NAME, FEDBUS_LOG_LEVEL"); /* in the keys' order */
+    /* cut to the buffer, never past it; still counted */
+    char small[16];
+    memset(small, 'x', sizeof(small));
+    assert_int_equal(fb_config_from_env(s_keys, small, 14), 2);
+    assert_string_equal(small, "FEDBUS_NAME");
+    assert_int_equal(small[15], 'x');
+}
+
 static void test_command_line_overrides_the_environment(void **state)
 {
     (void)state;
@@ -495,6 +516,7 @@ int main(void)
         S_T(test_ini_file_sets_keys_in_any_section),
         S_T(test_config_file_may_follow_as_a_separate_argument),
         S_T(test_environment_overrides_the_file),
+        S_T(test_the_variables_that_set_keys_are_named),
         S_T(test_command_line_overrides_the_environment),
         S_T(test_command_line_overrides_the_file),
         S_T(test_bool_accepts_the_usual_spellings),
