@@ -17,6 +17,8 @@
 
 /* Most prefixes one subscription is narrowed to. */
 #define S_NARROW_MAX 512
+/* Count-frame prefixes a topic is counted against, kept for the last topic. */
+#define S_COUNTED_MAX 32
 
 /* A set of feed subscription prefixes (bytes, not strings), each with the
  * number of subscriptions that asked for it. */
@@ -24,6 +26,7 @@ typedef struct {
     uint8_t **v;
     size_t *len;
     uint32_t *count;
+    uint64_t *sent; /* a count-frame prefix (FB_WIRE_FEED_COUNT_MARK...): messages sent under it since it came */
     size_t n, cap;
 } s_prefixes_t;
 
@@ -42,6 +45,10 @@ struct fb_feed {
     char want_topic[FB_TOPIC_MAX + 1];
     uint64_t want_gen;      /* gen when want_* were worked out */
     int want_plain, want_batched;
+    /* Count frames: the plain set's count prefixes want_topic starts with
+     * (indexes), or ncounted -1 when there are more than S_COUNTED_MAX. */
+    uint32_t counted[S_COUNTED_MAX];
+    int ncounted;
     uint64_t seals_gen;     /* gen when want_seals was worked out */
     int want_seals;         /* someone subscribes to seal frames (FB_WIRE_FEED_SEAL_MARK...) */
     const fb_batch_item_t *run[FB_FEED_BATCH_MAX]; /* the batched frame being gathered: one topic */
@@ -72,6 +79,7 @@ static int s_prefixes_set(s_prefixes_t *ps, const uint8_t *p, size_t len, int ad
             ps->v[i] = ps->v[--ps->n];
             ps->len[i] = ps->len[ps->n];
             ps->count[i] = ps->count[ps->n];
+            ps->sent[i] = ps->sent[ps->n];
             return 0;
         }
     if (!add) return 0;
@@ -87,6 +95,9 @@ static int s_prefixes_set(s_prefixes_t *ps, const uint8_t *p, size_t len, int ad
         uint32_t *c = realloc(ps->count, cap * sizeof(*c));
         if (!c) return -1;
         ps->count = c;
+        uint64_t *sent = realloc(ps->sent, cap * sizeof(*sent));
+        if (!sent) return -1;
+        ps->sent = sent;
         ps->cap = cap;
     }
     uint8_t *c = malloc(len ? len : 1);
@@ -94,6 +105,7 @@ static int s_prefixes_set(s_prefixes_t *ps, const uint8_t *p, size_t len, int ad
     memcpy(c, p, len);
     ps->v[ps->n] = c;
     ps->count[ps->n] = 1;
+    ps->sent[ps->n] = 0;
     ps->len[ps->n++] = len;
     return 0;
 }
@@ -104,6 +116,7 @@ static void s_prefixes_free(s_prefixes_t *ps)
     free(ps->v);
     free(ps->len);
     free(ps->count);
+    free(ps->sent);
     memset(ps, 0, sizeof(*ps));
 }
 
@@ -283,6 +296,34 @@ void fb_feed_drain(fb_feed_t *self)
     if (self->pace) fb_pace_tick(self->pace);
 }
 
+/* Whether entry i of ps is a count-frame prefix (the mark, then topic
+ * bytes) that topic (tlen bytes) starts with. */
+static int s_counts(const s_prefixes_t *ps, size_t i, const char *topic, size_t tlen)
+{
+    size_t l = ps->len[i];
+    return l >= 1 && ps->v[i][0] == FB_WIRE_FEED_COUNT_MARK && l - 1 <= tlen && memcmp(ps->v[i] + 1, topic, l - 1) == 0;
+}
+
+/* Counts a message of topic against every count-frame prefix it starts
+ * with (kept for the last topic: a batch is mostly runs of one). */
+static void s_count_sent(fb_feed_t *self, const char *topic, size_t tlen, int fresh)
+{
+    s_prefixes_t *ps = &self->plain;
+    if (fresh) {
+        self->ncounted = 0;
+        for (size_t i = 0; i < ps->n && self->ncounted >= 0; i++)
+            if (s_counts(ps, i, topic, tlen))
+                self->ncounted < S_COUNTED_MAX ? (void)(self->counted[self->ncounted++] = (uint32_t)i)
+                                               : (void)(self->ncounted = -1);
+    }
+    if (self->ncounted >= 0) {
+        for (int k = 0; k < self->ncounted; k++) ps->sent[self->counted[k]]++;
+        return;
+    }
+    for (size_t i = 0; i < ps->n; i++)
+        if (s_counts(ps, i, topic, tlen)) ps->sent[i]++;
+}
+
 void fb_feed_flush(fb_feed_t *self)
 {
     if (!self->nrun) return;
@@ -316,12 +357,14 @@ void fb_feed_flush(fb_feed_t *self)
 void fb_feed_send(fb_feed_t *self, const fb_batch_item_t *it)
 {
     size_t tlen = strlen(it->topic);
-    if (self->want_gen != self->gen || strcmp(self->want_topic, it->topic) != 0) {
+    int fresh = self->want_gen != self->gen || strcmp(self->want_topic, it->topic) != 0;
+    if (fresh) {
         memcpy(self->want_topic, it->topic, tlen + 1);
         self->want_gen = self->gen;
         self->want_plain = s_prefixes_select(&self->plain, it->topic, tlen);
         self->want_batched = s_prefixes_select(&self->batched, it->topic, tlen);
     }
+    s_count_sent(self, it->topic, tlen, fresh);
     if (self->want_batched) {
         size_t entry = fb_wire_item_size(it->env_len + it->stamp_len);
         if (self->nrun && (self->nrun == FB_FEED_BATCH_MAX || self->run_bytes + entry > FB_FEED_BATCH_BYTES ||
@@ -385,6 +428,16 @@ void fb_feed_head(fb_feed_t *self, uint64_t head)
     /* Dropped for a subscriber whose queue is full, like any frame: the
      * next one, at most FB_FEED_HEAD_US later, says the same or more. */
     zmq_send(self->xpub, frame, len, ZMQ_DONTWAIT);
+    /* Then each count prefix's frame: a subscriber that counted as many
+     * under it knows the feed lost none of them (docs/protocol.md). */
+    for (size_t i = 0; i < self->plain.n; i++) {
+        const uint8_t *p = self->plain.v[i];
+        size_t l = self->plain.len[i];
+        if (l < 1 || p[0] != FB_WIRE_FEED_COUNT_MARK) continue;
+        uint8_t count[FB_WIRE_FEED_COUNT_MAX(FB_FEED_PREFIX_MAX)];
+        size_t n = fb_wire_put_feed_count(p + 1, l - 1, head, self->plain.sent[i], count);
+        zmq_send(self->xpub, count, n, ZMQ_DONTWAIT);
+    }
     self->next_head_us = fb_time_mono_us() + FB_FEED_HEAD_US;
 }
 

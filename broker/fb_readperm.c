@@ -125,7 +125,8 @@ int fb_readperm_narrow(const uint8_t *sub, size_t len, const char *const *patter
     int count = 0;
     if (fb_readperm_all(patterns, n) || (len && (sub[0] == FB_WIRE_FEED_HEAD_MARK || sub[0] == FB_WIRE_FEED_SEAL_MARK)))
         return s_add(out, &count, max, 0, sub, len) == 0 ? count : -1;
-    int mark = len && sub[0] == FB_FEED_MARK ? FB_FEED_MARK : 0;
+    /* Batched frames and count frames: narrowed like the topic prefix after the mark. */
+    int mark = len && (sub[0] == FB_FEED_MARK || sub[0] == FB_WIRE_FEED_COUNT_MARK) ? sub[0] : 0;
     const uint8_t *t = sub + (mark ? 1 : 0);
     size_t tlen = len - (mark ? 1 : 0);
     for (size_t i = 0; i < n; i++) {

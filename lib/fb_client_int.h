@@ -117,4 +117,48 @@ int fb_replay_scan(const fb_endpoint_opts_t *replay, const char *const *patterns
                    uint64_t from_seq, int64_t since_us, uint32_t limit, fb_replay_fn fn, void *arg,
                    int timeout_ms, fb_replay_tally_t *tally, fb_subverify_t *sv);
 
+/* -------------------------------------------------------- fb_subcount.c -- */
+
+/* The subscriber's side of count frames (docs/protocol.md, "Feed", count
+ * frames): for each prefix it subscribes to, how many messages under it
+ * came on the feed, against what the broker says it sent. After a head
+ * frame (fb_subcount_head()) the count frame of every prefix is
+ * awaited; when they all came and each prefix's count grew by as much as
+ * the messages received under it since the head before, the feed lost
+ * nothing up to that head (fb_subcount_settle()). */
+typedef struct fb_subcount fb_subcount_t;
+
+fb_subcount_t *fb_subcount_new(void);
+void fb_subcount_destroy(fb_subcount_t **self_p);
+
+/* Adds a prefix the subscriber subscribes to (once each); 0, or -1 when
+ * out of memory. */
+int fb_subcount_add(fb_subcount_t *self, const char *prefix);
+
+/* A message of topic (tlen bytes) came on the feed: counted under every
+ * prefix it starts with. */
+void fb_subcount_recv(fb_subcount_t *self, const char *topic, size_t tlen);
+
+/* Whether count frames have come: the broker sends them. */
+int fb_subcount_on(const fb_subcount_t *self);
+
+/* A head frame for head came (no wait may be under way: settle it
+ * first). Returns 1 when its count frames are now awaited, 0 when the
+ * broker was not seen to send any (the head frame alone then counts). */
+int fb_subcount_head(fb_subcount_t *self, uint64_t head);
+
+/* Whether count frames are awaited, and for which head (*head). */
+int fb_subcount_pending(const fb_subcount_t *self, uint64_t *head);
+
+/* A count frame came (prefix: len bytes). Returns 1 when it was the last
+ * one awaited (settle now), else 0 (one for another prefix or head, or
+ * more to come). Outside a wait it sets the prefix's starting point. */
+int fb_subcount_frame(fb_subcount_t *self, const uint8_t *prefix, size_t len, uint64_t head, uint64_t count);
+
+/* Ends the wait: returns 1 when every prefix's count frame came and
+ * agreed with what was received, else 0 (one missing, a message lost, or
+ * no starting point yet). What each count frame said becomes the starting
+ * point of the next head's comparison. */
+int fb_subcount_settle(fb_subcount_t *self);
+
 #endif

@@ -19,7 +19,16 @@
  * above covered are not delivered from the feed then (nothing proves there
  * is no hole below them): the next repair fetches them, at most
  * S_REPAIR_GAP_US later, so memory stays bounded and order exact. They are
- * remembered by global_seq only, to count what the feed had lost. */
+ * remembered by global_seq only, to count what the feed had lost.
+ *
+ * Count frames (fb_subcount.c) spare most of those replays: a broker that
+ * sends them follows each head frame with, for every prefix subscribed,
+ * how many messages it sent under it. When every prefix of this
+ * subscriber grew by as many as it received, nothing was lost up to that
+ * head: the live messages above covered, held meanwhile (up to S_HOLD_MAX,
+ * S_HOLD_BYTES), go to the queue in order and covered moves to the head,
+ * without a replay. Anything else (a count that differs, a count frame
+ * missing, too much to hold) repairs as above. */
 #include "fb_client_int.h"
 #include "fb_envelope.h"
 #include "fb_time.h"
@@ -36,6 +45,8 @@
 #define S_SEEN_MAX 65536        /* live global_seqs remembered between repairs */
 #define S_RETRY_US 500000      /* a failed replay is not tried again sooner */
 #define S_DRAIN_MAX 4096        /* live messages read at most before a due repair starts */
+#define S_HOLD_MAX 65536        /* live messages held at most for count frames to vouch for ... */
+#define S_HOLD_BYTES (32u << 20) /* ... and their bytes */
 #define S_HEAD 2                /* s_live(): a head frame came */
 #define S_SILENCE_US 2000000    /* a feed this long without a frame (head frames come every 200 ms) ... */
 #define S_SILENCE_MAX_US 16000000 /* ... is connected again, backing off to this while it stays silent */
@@ -97,7 +108,16 @@ struct fb_subscriber {
     int pinned;      /* keys were pinned: seals can be checked without replay */
     int seals_sub;   /* subscribed to the feed's seal frames */
     uint64_t failed; /* messages delivered with FB_EVERIFY */
+    /* Count frames (with replay only): the counts, and the live messages
+     * above covered held until the next head's count frames settle. */
+    fb_subcount_t *sc;
+    s_blob_t *hold;
+    size_t nhold, caphold, hold_bytes;
+    const char *btopic; /* the batched frame's topic (in frame), btlen bytes */
+    size_t btlen;
 };
+
+static int s_seals_subscribe(fb_subscriber_t *self);
 
 fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_endpoint_opts_t *replay)
 {
@@ -115,10 +135,10 @@ fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_end
         /* Head frames only mean something to a subscriber that can repair. */
         const char mark = FB_WIRE_FEED_HEAD_MARK;
         if (!(self->replay = fb_endpoint_dup(replay)) || !(self->seen = malloc(S_SEEN_MAX * sizeof(uint64_t))) ||
-            zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, &mark, 1) != 0)
+            !(self->sc = fb_subcount_new()) || zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, &mark, 1) != 0)
             goto error;
         fb_subverify_destroy(&self->sv);
-        if (!(self->sv = fb_subverify_new(self->replay))) goto error;
+        if (!(self->sv = fb_subverify_new(self->replay)) || s_seals_subscribe(self) != FB_OK) goto error;
     }
     return self;
 error:;
@@ -132,6 +152,16 @@ fb_subscriber_t *fb_subscriber_new(const char *feed_endpoint, const char *replay
 {
     fb_endpoint_opts_t feed = {.endpoint = feed_endpoint}, replay = {.endpoint = replay_endpoint};
     return fb_subscriber_open(&feed, replay_endpoint ? &replay : NULL);
+}
+
+/* Lets go of the live messages held for count frames. */
+static void s_hold_drop(fb_subscriber_t *self)
+{
+    for (size_t i = 0; i < self->nhold; i++) {
+        free(self->hold[i].data);
+        free(self->hold[i].why);
+    }
+    self->nhold = self->hold_bytes = 0;
 }
 
 static void s_queue_clear(fb_subscriber_t *self)
@@ -154,6 +184,9 @@ void fb_subscriber_destroy(fb_subscriber_t **self_p)
     free(self->patterns);
     s_queue_clear(self);
     free(self->queue);
+    s_hold_drop(self);
+    free(self->hold);
+    fb_subcount_destroy(&self->sc);
     free(self->seen);
     fb_arena_destroy(&self->arena);
     if (self->frame_live) zmq_msg_close(&self->frame);
@@ -183,6 +216,12 @@ int fb_subscriber_add(fb_subscriber_t *self, const char *pattern)
         marked[0] = FB_FEED_MARK;
         memcpy(marked + 1, prefixes[i], len);
         if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, marked, len + 1) != 0) return FB_EIO;
+        if (self->sc) {
+            /* The prefix's count frames too (docs/protocol.md, "Feed"). */
+            marked[0] = FB_WIRE_FEED_COUNT_MARK;
+            if (fb_subcount_add(self->sc, prefixes[i]) != 0) return FB_ENOMEM;
+            if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, marked, len + 1) != 0) return FB_EIO;
+        }
         if (self->batched) continue;
         char **pl = realloc(self->plain, sizeof(char *) * (size_t)(self->nplain + 1));
         if (!pl) return FB_ENOMEM;
@@ -249,12 +288,12 @@ uint64_t fb_subscriber_repaired(const fb_subscriber_t *self)
 
 /* Subscribes to the feed's seal frames (docs/protocol.md, "Feed", seal
  * frames) while they are of use: a verifying subscriber that delivers live
- * messages from the feed (no replay endpoint: one with it delivers what
- * its repairs bring, with their proofs) and can check seals (keys from
- * fb_subscriber_verify_via()'s replay, or pinned). Returns FB_OK or FB_EIO. */
+ * messages from the feed (with a replay endpoint too, what count frames
+ * vouch for) and can check seals (keys from its replay,
+ * fb_subscriber_verify_via()'s, or pinned). Returns FB_OK or FB_EIO. */
 static int s_seals_subscribe(fb_subscriber_t *self)
 {
-    int want = !self->verify_off && !self->replay && (self->verify_replay || self->pinned);
+    int want = !self->verify_off && (self->replay || self->verify_replay || self->pinned);
     if (want == self->seals_sub) return FB_OK;
     const char mark = FB_WIRE_FEED_SEAL_MARK;
     if (zmq_setsockopt(self->sock, want ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, &mark, 1) != 0) return FB_EIO;
@@ -321,6 +360,18 @@ static void s_seen_trim(fb_subscriber_t *self)
     self->nseen -= k;
 }
 
+/* Copies msg, with its verdict, into *b; 0, or -1 when out of memory. */
+static int s_blob_from(const fb_message_t *msg, s_blob_t *b)
+{
+    if (!(b->data = malloc(msg->raw_len))) return -1;
+    memcpy(b->data, msg->raw, msg->raw_len);
+    b->len = msg->raw_len;
+    b->verified = fb_message_verified(msg);
+    const char *why = fb_message_verify_detail(msg);
+    b->why = *why ? strdup(why) : NULL; /* lost when out of memory: the verdict stays */
+    return 0;
+}
+
 static int s_enqueue(const fb_message_t *msg, void *arg)
 {
     fb_subscriber_t *self = arg;
@@ -332,13 +383,7 @@ static int s_enqueue(const fb_message_t *msg, void *arg)
         self->queue = q;
         self->qcap = cap;
     }
-    s_blob_t *b = &self->queue[self->qlen];
-    if (!(b->data = malloc(msg->raw_len))) goto oom;
-    memcpy(b->data, msg->raw, msg->raw_len);
-    b->len = msg->raw_len;
-    b->verified = fb_message_verified(msg);
-    const char *why = fb_message_verify_detail(msg);
-    b->why = *why ? strdup(why) : NULL; /* lost when out of memory: the verdict stays */
+    if (s_blob_from(msg, &self->queue[self->qlen]) != 0) goto oom;
     self->qlen++;
     self->covered = msg->global_seq;
     if (self->repairing && !s_seen(self, msg->global_seq)) self->repaired++;
@@ -463,6 +508,16 @@ static int s_take(fb_subscriber_t *self, fb_message_t *msg, const uint8_t *env, 
     return FB_OK;
 }
 
+static void s_settle(fb_subscriber_t *self);
+
+/* A frame other than a count frame came: count frames still awaited will
+ * not come now (they follow their head frame at once). */
+static void s_not_a_count(fb_subscriber_t *self)
+{
+    uint64_t head;
+    if (self->sc && fb_subcount_pending(self->sc, &head)) s_settle(self);
+}
+
 /* Reads the feed until deadline (-1: forever) for the next matching message
  * above covered (FB_OK, msg filled) or a head frame (S_HEAD, *head set). Returns those, FB_ETIMEOUT, FB_EINTR, FB_EIO or FB_EPROTO. */
 static int s_live(fb_subscriber_t *self, fb_message_t *msg, int64_t deadline, uint64_t *head)
@@ -479,6 +534,7 @@ static int s_live(fb_subscriber_t *self, fb_message_t *msg, int64_t deadline, ui
                 if (rc < 0) return FB_EPROTO; /* the rest of the frame is not readable */
                 continue;
             }
+            if (self->sc) fb_subcount_recv(self->sc, self->btopic, self->btlen);
             if ((rc = s_take(self, msg, env, env_len)) != 1) return rc;
             continue;
         }
@@ -497,6 +553,17 @@ static int s_live(fb_subscriber_t *self, fb_message_t *msg, int64_t deadline, ui
             s_frame_done(self);
             continue;
         }
+        if (data[0] == FB_WIRE_FEED_COUNT_MARK) {
+            const uint8_t *prefix;
+            size_t plen;
+            uint64_t at, count;
+            if (self->sc && fb_wire_feed_count_view(data, size, &prefix, &plen, &at, &count) == 1 &&
+                fb_subcount_frame(self->sc, prefix, plen, at, count))
+                s_settle(self);
+            s_frame_done(self);
+            continue;
+        }
+        s_not_a_count(self);
         if (data[0] == FB_WIRE_FEED_HEAD_MARK) {
             rc = fb_wire_feed_head_view(data, size, head);
             s_frame_done(self);
@@ -521,11 +588,14 @@ static int s_live(fb_subscriber_t *self, fb_message_t *msg, int64_t deadline, ui
              * frames delivered before it comes again in it, and is skipped
              * by global_seq. */
             if (!self->batched) s_go_batched(self);
+            self->btopic = (const char *)data + 1;
+            self->btlen = (size_t)(nul - data - 1);
             self->bp = nul + 1;
             self->bend = data + size;
             if (self->bp == self->bend) s_frame_done(self);
             continue;
         }
+        if (self->sc) fb_subcount_recv(self->sc, (const char *)data, (size_t)(nul - data));
         if ((rc = s_take(self, msg, nul + 1, size - (size_t)(nul + 1 - data))) != 1) return rc;
         s_frame_done(self);
     }
@@ -555,6 +625,62 @@ static void s_on_head(fb_subscriber_t *self, uint64_t head)
     if (head > self->covered) self->repair_due = 1;
 }
 
+/* Ends the wait for a head's count frames: when they vouch for the feed up
+ * to that head, the messages held go to the queue, in order, and covered
+ * moves to the head, with no replay; else the held messages go and the
+ * head frame asks for a repair, as without count frames. */
+static void s_settle(fb_subscriber_t *self)
+{
+    uint64_t head;
+    if (!fb_subcount_pending(self->sc, &head)) return;
+    int ok = fb_subcount_settle(self->sc) && self->based && !self->repair_due;
+    if (ok && head > self->covered) {
+        if (self->qlen + self->nhold > self->qcap) {
+            size_t cap = self->qcap * 2 > self->qlen + self->nhold ? self->qcap * 2 : self->qlen + self->nhold;
+            s_blob_t *q = realloc(self->queue, cap * sizeof(*q));
+            if (q) {
+                self->queue = q;
+                self->qcap = cap;
+            }
+            ok = q != NULL;
+        }
+        if (ok) {
+            if (self->nhold) memcpy(&self->queue[self->qlen], self->hold, self->nhold * sizeof(*self->hold));
+            self->qlen += self->nhold;
+            self->nhold = self->hold_bytes = 0;
+            self->covered = head;
+            s_seen_trim(self);
+            return;
+        }
+    }
+    s_hold_drop(self);
+    if (!ok) s_on_head(self, head);
+}
+
+/* Holds msg, a live message above covered, until count frames settle it.
+ * It is checked now, against the seals kept (those the feed brought): one
+ * none covers (unsigned, or its seal frame dropped) is not held, and the
+ * repair then brings it with its proof, as it would a lost one. Returns 0,
+ * or -1 when it is not held (that, too many, or out of memory). */
+static int s_hold(fb_subscriber_t *self, fb_message_t *msg)
+{
+    if (self->nhold >= S_HOLD_MAX || self->hold_bytes + msg->raw_len > S_HOLD_BYTES) return -1;
+    if (self->nhold == self->caphold) {
+        size_t cap = self->caphold ? self->caphold * 2 : 256;
+        s_blob_t *h = realloc(self->hold, cap * sizeof(*h));
+        if (!h) return -1;
+        self->hold = h;
+        self->caphold = cap;
+    }
+    if (self->verify_off) fb_message_set_verified(msg, FB_MSG_NOT_CHECKED, NULL);
+    else if (fb_subverify_check(self->sv, msg, 0) != FB_MSG_VERIFIED && fb_message_verified(msg) != FB_MSG_BROKER)
+        return -1;
+    if (s_blob_from(msg, &self->hold[self->nhold]) != 0) return -1;
+    self->nhold++;
+    self->hold_bytes += msg->raw_len;
+    return 0;
+}
+
 /* Returns how long (microseconds) the repair a head frame or a live
  * message called for has still to wait, 0 when it is due now, -1 when none
  * is. */
@@ -567,6 +693,7 @@ static int64_t s_repair_wait(const fb_subscriber_t *self)
 
 static void s_repair_start(fb_subscriber_t *self)
 {
+    s_hold_drop(self); /* the repair brings them */
     self->repair_due = 0;
     self->catchup = 1;
     self->repairing = 1;
@@ -633,7 +760,7 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
         if (rc == S_HEAD) {
             /* (Without replay only a subscription to the empty prefix
              * brings them: nothing to do with them then.) */
-            if (self->replay) s_on_head(self, head);
+            if (self->replay && !fb_subcount_head(self->sc, head)) s_on_head(self, head);
             continue;
         }
         if (rc == FB_ETIMEOUT && until != deadline) {
@@ -648,9 +775,15 @@ int fb_subscriber_recv(fb_subscriber_t *self, fb_message_t *msg, int timeout_ms)
             self->last_seq = self->covered = msg->global_seq;
             return s_verdict(self, msg, 1);
         }
-        /* Above covered: the next repair brings it, in order. */
+        /* Above covered: held for the head's count frames to vouch for,
+         * else the next repair brings it, in order. */
         if (self->nseen < S_SEEN_MAX && (!self->nseen || self->seen[self->nseen - 1] < msg->global_seq))
             self->seen[self->nseen++] = msg->global_seq;
+        if (self->sc && fb_subcount_on(self->sc) && !self->repair_due && s_hold(self, msg) == 0) {
+            fb_arena_reset(self->arena);
+            continue;
+        }
+        s_hold_drop(self);
         fb_arena_reset(self->arena);
         self->repair_due = 1;
         self->drained++;

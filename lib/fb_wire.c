@@ -351,6 +351,35 @@ int fb_wire_feed_head_view(const uint8_t *frame, size_t len, uint64_t *head_seq)
     return rc < 0 ? -1 : 1;
 }
 
+size_t fb_wire_put_feed_count(const uint8_t *prefix, size_t len, uint64_t head_seq, uint64_t count, uint8_t *out)
+{
+    out[0] = FB_WIRE_FEED_COUNT_MARK;
+    if (len) memcpy(out + 1, prefix, len);
+    out[1 + len] = 0;
+    size_t n = 2 + len;
+    n += fb_wire_put_uint(1, head_seq, out + n); /* FeedCount.head_seq */
+    return n + fb_wire_put_uint(2, count, out + n); /* FeedCount.count */
+}
+
+int fb_wire_feed_count_view(const uint8_t *frame, size_t len, const uint8_t **prefix, size_t *prefix_len,
+                            uint64_t *head_seq, uint64_t *count)
+{
+    if (len < 2 || frame[0] != FB_WIRE_FEED_COUNT_MARK) return 0;
+    const uint8_t *nul = memchr(frame + 1, 0, len - 1);
+    if (!nul) return 0;
+    *prefix = frame + 1;
+    *prefix_len = (size_t)(nul - frame - 1);
+    const uint8_t *p = nul + 1, *end = frame + len, *d;
+    uint64_t key, v;
+    int rc;
+    *head_seq = *count = 0;
+    while ((rc = fb_wire_next_field(&p, end, &key, &v, &d)) == 1) {
+        if (key == S_KEY(1, S_VARINT)) *head_seq = v; /* FeedCount.head_seq */
+        else if (key == S_KEY(2, S_VARINT)) *count = v; /* FeedCount.count */
+    }
+    return rc < 0 ? -1 : 1;
+}
+
 /* The SealProof of a seal frame: its seal as a field, then one entries field per hash. */
 static size_t s_feed_seal_body(const fb_seal_t *seal, size_t n)
 {

@@ -164,6 +164,27 @@ size_t fb_wire_put_feed_head(uint64_t head_seq, uint8_t *out);
  * does but FeedHead is not well-formed. */
 int fb_wire_feed_head_view(const uint8_t *frame, size_t len, uint64_t *head_seq);
 
+/* The feed's count frame (docs/protocol.md, "Feed", count frames):
+ * FB_WIRE_FEED_COUNT_MARK, a subscription prefix (topic bytes, no NUL), a
+ * NUL, then FeedCount{head_seq, count}: sent right after the head frame for
+ * head_seq, one per prefix subscribed to, count is how many messages with
+ * a topic that starts with the prefix the broker has sent since it began
+ * counting that prefix, up to head_seq. A subscription to the mark and a
+ * prefix selects the prefix's frame (and those of longer prefixes). */
+#define FB_WIRE_FEED_COUNT_MARK 0x04
+#define FB_WIRE_FEED_COUNT_MAX(prefix_len) ((prefix_len) + 24) /* the whole frame at most */
+
+/* Writes the count frame of prefix (len bytes) to out
+ * (FB_WIRE_FEED_COUNT_MAX(len) bytes of room); returns its size. */
+size_t fb_wire_put_feed_count(const uint8_t *prefix, size_t len, uint64_t head_seq, uint64_t count, uint8_t *out);
+
+/* When frame (len bytes) is a count frame, sets *prefix (into frame),
+ * *prefix_len, *head_seq and *count and returns 1; 0 when it is not one
+ * (no mark, or no NUL after the prefix); -1 when FeedCount is not
+ * well-formed. */
+int fb_wire_feed_count_view(const uint8_t *frame, size_t len, const uint8_t **prefix, size_t *prefix_len,
+                            uint64_t *head_seq, uint64_t *count);
+
 /* The feed's seal frame (docs/protocol.md, "Feed", seal frames):
  * FB_WIRE_FEED_SEAL_MARK, a NUL, then SealProof{seal, entries}: one
  * origin's verified seal and the entry hashes of every envelope of the

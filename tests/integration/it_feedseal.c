@@ -2,7 +2,8 @@
  * seal on the feed before its messages and verifies every message with no seal look-up on replay, a partner
  * that reads events only too; one that missed the seal frames still verifies every message through replay's
  * look-up; a subscriber that does not verify never sees a seal frame, and the broker builds none while nobody
- * takes them; with pinned keys a subscriber verifies from the feed alone, no replay at all. Ports 30200-30399. */
+ * takes them; with pinned keys a subscriber verifies from the feed alone, no replay at all; a subscriber with
+ * replay takes live messages from the feed, vouched for by count frames, with no replay. Ports 30200-30399. */
 #include "harness.h"
 
 #include "fedbus/fedbus.h"
@@ -132,6 +133,44 @@ static void test_a_verifying_subscriber_verifies_every_live_message_with_no_seal
     assert_true(th_stat(&s_t, " feed_seals=") >= (double)seals);
 }
 
+/* A subscriber with replay (gap repair: fedbus tail, a node's feed) used to
+ * take every live message again from replay, since nothing told it the
+ * feed had lost none. The count frames after each head frame tell it:
+ * every message is delivered from the feed, verified with the feed's
+ * seals, and the broker serves no replay for it beyond the member
+ * directory. */
+static void test_a_subscriber_with_replay_takes_live_messages_from_the_feed(void **state)
+{
+    (void)state;
+    fb_endpoint_opts_t feed = th_endpoint(&s_t, s_t.feed, "kr-incheon"),
+                       replay = th_endpoint(&s_t, s_t.replay, "kr-incheon");
+    fb_subscriber_t *sub = fb_subscriber_open(&feed, &replay);
+    assert_non_null(sub);
+    assert_int_equal(fb_subscriber_add(sub, "*.kr-seoul"), FB_OK);
+    assert_int_equal(fb_subscriber_add(sub, "event.kr-busan"), FB_OK);
+    usleep(400000); /* the subscriptions reach the broker */
+    /* The first head frame and its count frames: where the counting starts. */
+    s_publish(s_seoul, "kr-seoul", 1);
+    assert_int_equal(s_recv(sub, 1), 1);
+    usleep(1500000); /* a stats line after it */
+    double before = th_stat(&s_t, " replays=");
+    /* Taken as they come: without count frames, every round was a repair. */
+    for (int round = 0; round < 12; round++) {
+        s_publish(round % 3 ? s_seoul : s_busan, round % 3 ? "kr-seoul" : "kr-busan", 5);
+        assert_int_equal(s_recv(sub, 5), 5);
+    }
+    usleep(1500000);
+    double served = th_stat(&s_t, " replays=") - before;
+    fprintf(stderr, "it_feedseal: 60 live messages, %.0f replay requests served, %llu repaired\n", served,
+            (unsigned long long)fb_subscriber_repaired(sub));
+    assert_true(served <= 1); /* the member directory, at most */
+    assert_int_equal(fb_subscriber_repaired(sub), 0);
+    uint64_t seals = 0, bad = 0;
+    assert_int_equal(fb_subscriber_seal_lookups(sub, &seals, &bad), 0);
+    assert_true(seals >= 8);
+    fb_subscriber_destroy(&sub);
+}
+
 static void test_a_partner_reading_events_only_gets_the_seal_frames_too(void **state)
 {
     (void)state;
@@ -220,6 +259,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_seal_frame_is_built_while_nobody_takes_them),
         cmocka_unit_test(test_a_verifying_subscriber_verifies_every_live_message_with_no_seal_look_up),
+        cmocka_unit_test(test_a_subscriber_with_replay_takes_live_messages_from_the_feed),
         cmocka_unit_test(test_a_partner_reading_events_only_gets_the_seal_frames_too),
         cmocka_unit_test(test_a_subscriber_that_missed_the_seal_frames_verifies_through_replay),
         cmocka_unit_test(test_with_pinned_keys_a_subscriber_verifies_from_the_feed_alone),

@@ -124,6 +124,10 @@ static void test_subscriptions_are_narrowed_kept_or_refused(void **state)
     /* wider: narrowed */
     assert_string_equal(s_narrow("researcher", 10, partner, 3), "[researcher.kr-daejeon.]");
     assert_string_equal(s_narrow("\1researcher.kr-d", 16, partner, 3), "[\\1researcher.kr-daejeon.]");
+    /* count frames (0x04): narrowed like the prefix after the mark */
+    assert_string_equal(s_narrow("\4researcher", 11, partner, 3), "[\4researcher.kr-daejeon.]");
+    assert_string_equal(s_narrow("\4event.kr-busan.", 16, partner, 3), "[\4event.kr-busan.]");
+    assert_string_equal(s_narrow("\4researcher.kr-seoul.", 21, partner, 3), "");
     const char *bio[] = {"cfp.kr-daejeon.bio"};
     assert_string_equal(s_narrow("cfp", 3, bio, 1), "[cfp.kr-daejeon.bio.][cfp.kr-daejeon.bio\\0]");
     /* outside: nothing */
