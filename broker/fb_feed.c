@@ -296,12 +296,21 @@ void fb_feed_drain(fb_feed_t *self)
     if (self->pace) fb_pace_tick(self->pace);
 }
 
-/* Whether entry i of ps is a count-frame prefix (the mark, then topic
- * bytes) that topic (tlen bytes) starts with. */
+/* Whether entry i of ps is a count-frame prefix: the mark, then topic
+ * bytes. One with a NUL in it is not: no topic holds one, and in a count
+ * frame the prefix ends at the first NUL, so a subscriber could make the
+ * broker send under another's prefix a frame whose FeedCount it wrote. */
+static int s_count_prefix(const s_prefixes_t *ps, size_t i)
+{
+    size_t l = ps->len[i];
+    return l >= 1 && ps->v[i][0] == FB_WIRE_FEED_COUNT_MARK && !memchr(ps->v[i] + 1, 0, l - 1);
+}
+
+/* Whether entry i of ps is a count-frame prefix that topic (tlen bytes) starts with. */
 static int s_counts(const s_prefixes_t *ps, size_t i, const char *topic, size_t tlen)
 {
     size_t l = ps->len[i];
-    return l >= 1 && ps->v[i][0] == FB_WIRE_FEED_COUNT_MARK && l - 1 <= tlen && memcmp(ps->v[i] + 1, topic, l - 1) == 0;
+    return s_count_prefix(ps, i) && l - 1 <= tlen && memcmp(ps->v[i] + 1, topic, l - 1) == 0;
 }
 
 /* Counts a message of topic against every count-frame prefix it starts
@@ -433,7 +442,7 @@ void fb_feed_head(fb_feed_t *self, uint64_t head)
     for (size_t i = 0; i < self->plain.n; i++) {
         const uint8_t *p = self->plain.v[i];
         size_t l = self->plain.len[i];
-        if (l < 1 || p[0] != FB_WIRE_FEED_COUNT_MARK) continue;
+        if (!s_count_prefix(&self->plain, i)) continue;
         uint8_t count[FB_WIRE_FEED_COUNT_MAX(FB_FEED_PREFIX_MAX)];
         size_t n = fb_wire_put_feed_count(p + 1, l - 1, head, self->plain.sent[i], count);
         zmq_send(self->xpub, count, n, ZMQ_DONTWAIT);

@@ -6,6 +6,8 @@
  * replay takes live messages from the feed, vouched for by count frames, with no replay. Ports 30200-30399. */
 #include "harness.h"
 
+#include "fb_wire.h"
+
 #include "fedbus/fedbus.h"
 
 #include <setjmp.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zmq.h>
 
 static th_t s_t;
 static int s_seoul, s_busan;
@@ -171,6 +174,43 @@ static void test_a_subscriber_with_replay_takes_live_messages_from_the_feed(void
     fb_subscriber_destroy(&sub);
 }
 
+/* A count frame's prefix ends at its first NUL: a subscription to 0x04
+ * and a prefix with a NUL in it would have the broker send, under another
+ * subscriber's prefix, a FeedCount that the subscription wrote. The broker
+ * counts no such prefix and sends no frame for it. */
+static void test_a_count_subscription_with_a_nul_in_it_gets_no_count_frame(void **state)
+{
+    (void)state;
+    void *s = th_socket(&s_t, ZMQ_SUB, s_t.feed, "kr-incheon");
+    /* The crafted one: "event." NUL, then FeedCount{head_seq 1, count 0} */
+    const uint8_t crafted[] = {FB_WIRE_FEED_COUNT_MARK, 'e', 'v', 'e', 'n', 't', '.', 0, 0x08, 0x01, 0x10, 0x00};
+    assert_int_equal(zmq_setsockopt(s, ZMQ_SUBSCRIBE, crafted, sizeof(crafted)), 0);
+    const uint8_t honest[] = {FB_WIRE_FEED_COUNT_MARK, 'e', 'v'};
+    assert_int_equal(zmq_setsockopt(s, ZMQ_SUBSCRIBE, honest, sizeof(honest)), 0);
+    usleep(400000);
+    s_publish(s_seoul, "kr-seoul", 3);
+    int honest_frames = 0;
+    for (int i = 0; i < 50; i++) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 100) <= 0) continue;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, s, 0) >= 0);
+        const uint8_t *d = zmq_msg_data(&m);
+        size_t n = zmq_msg_size(&m);
+        const uint8_t *prefix;
+        size_t plen;
+        uint64_t head, count;
+        assert_int_equal(fb_wire_feed_count_view(d, n, &prefix, &plen, &head, &count), 1);
+        /* never the crafted prefix's frame: its bytes after the first NUL are the broker's own */
+        if (n >= sizeof(crafted) && memcmp(d, crafted, sizeof(crafted)) == 0) fail_msg("a count frame for a prefix with a NUL");
+        if (plen == 2 && memcmp(prefix, "ev", 2) == 0) honest_frames++;
+        zmq_msg_close(&m);
+    }
+    assert_true(honest_frames > 0); /* the honest prefix's frames came */
+    zmq_close(s);
+}
+
 static void test_a_partner_reading_events_only_gets_the_seal_frames_too(void **state)
 {
     (void)state;
@@ -260,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_no_seal_frame_is_built_while_nobody_takes_them),
         cmocka_unit_test(test_a_verifying_subscriber_verifies_every_live_message_with_no_seal_look_up),
         cmocka_unit_test(test_a_subscriber_with_replay_takes_live_messages_from_the_feed),
+        cmocka_unit_test(test_a_count_subscription_with_a_nul_in_it_gets_no_count_frame),
         cmocka_unit_test(test_a_partner_reading_events_only_gets_the_seal_frames_too),
         cmocka_unit_test(test_a_subscriber_that_missed_the_seal_frames_verifies_through_replay),
         cmocka_unit_test(test_with_pinned_keys_a_subscriber_verifies_from_the_feed_alone),
