@@ -30,6 +30,7 @@
  * without a replay. Anything else (a count that differs, a count frame
  * missing, too much to hold) repairs as above. */
 #include "fb_client_int.h"
+#include "fb_subscriber_int.h"
 #include "fb_envelope.h"
 #include "fb_time.h"
 #include "fb_wire.h"
@@ -51,74 +52,6 @@
 #define S_SILENCE_US 2000000    /* a feed this long without a frame (head frames come every 200 ms) ... */
 #define S_SILENCE_MAX_US 16000000 /* ... is connected again, backing off to this while it stays silent */
 
-typedef struct {
-    uint8_t *data;
-    size_t len;
-    int verified; /* FB_MSG_*, as checked when it was queued (with its chunk's proofs) */
-    char *why;    /* owned; NULL: none */
-} s_blob_t;
-
-struct fb_subscriber {
-    void *sock;
-    fb_endpoint_opts_t *replay; /* owned copy; NULL: no catch-up, no repair */
-    char **patterns;
-    int npatterns;
-    int catchup;          /* history from from_seq still to be fetched */
-    int repairing;        /* the catch-up is a repair: count what it brings */
-    uint64_t from_seq;
-    uint64_t last_seq;    /* highest global_seq delivered */
-    uint64_t covered;     /* every matching message up to it is delivered or queued */
-    int based;            /* covered is known: a from_seq was given, or a head frame came */
-    int repair_due;       /* a head frame (or a live message) came above covered */
-    int oom;              /* s_enqueue() ran out of memory */
-    int drained;          /* live messages read while a due repair waits for the queue to empty */
-    int64_t next_repair_us;
-    int64_t retry_us;     /* after a failed replay: not again before then */
-    uint64_t repaired;    /* messages repair delivered that the feed had lost */
-    int from_start;       /* the catch-up asks for everything kept (from_seq 0) */
-    uint64_t lost_first, lost_last, lost_total; /* global_seqs retention took from under this subscriber */
-    uint64_t *seen;       /* live global_seqs above covered since the last repair, ascending */
-    size_t nseen;
-    s_blob_t *queue;      /* replayed history waiting for delivery */
-    size_t qlen, qcap, qhead;
-    uint8_t *held;        /* replayed blob behind the last delivered message */
-    fb_arena_t *arena;    /* the last delivered message's fields and decode; reset for each */
-    zmq_msg_t frame;
-    int frame_live;
-    /* Batched feed frames (docs/protocol.md, "Feed"): until the first one
-     * comes, the plain prefixes are subscribed too, for a broker that
-     * sends no batches; after it, they are unsubscribed (the SUB socket
-     * then drops the plain frames still queued, as matching nothing). While
-     * bp < bend, frame is a batch not yet delivered whole. */
-    int batched;
-    char **plain;
-    int nplain;
-    const uint8_t *bp, *bend;
-    /* A feed that says nothing is connected again (with replay, whose head
-     * frames come every 200 ms): ZeroMQ never retries a connection whose
-     * handshake the broker refused (this member suspended, its key not yet
-     * registered), nor notices a broker that stopped sending. */
-    char *feed_endpoint;
-    int64_t heard_us;   /* monotonic: the last frame, or the last connection */
-    int64_t silence_us; /* how long a silence is borne before connecting again */
-    /* Verification (fb_subverify.c): on unless set off. */
-    fb_subverify_t *sv;
-    fb_endpoint_opts_t *verify_replay; /* owned: fb_subscriber_verify_via() */
-    int verify_off;
-    int pinned;      /* keys were pinned: seals can be checked without replay */
-    int seals_sub;   /* subscribed to the feed's seal frames */
-    uint64_t failed; /* messages delivered with FB_EVERIFY */
-    /* Count frames (with replay only): the counts, and the live messages
-     * above covered held until the next head's count frames settle. */
-    fb_subcount_t *sc;
-    s_blob_t *hold;
-    size_t nhold, caphold, hold_bytes;
-    const char *btopic; /* the batched frame's topic (in frame), btlen bytes */
-    size_t btlen;
-};
-
-static int s_seals_subscribe(fb_subscriber_t *self);
-
 fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_endpoint_opts_t *replay)
 {
     if (replay && fb_endpoint_check(replay) != 0) return NULL;
@@ -138,7 +71,7 @@ fb_subscriber_t *fb_subscriber_open(const fb_endpoint_opts_t *feed, const fb_end
             !(self->sc = fb_subcount_new()) || zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, &mark, 1) != 0)
             goto error;
         fb_subverify_destroy(&self->sv);
-        if (!(self->sv = fb_subverify_new(self->replay)) || s_seals_subscribe(self) != FB_OK) goto error;
+        if (!(self->sv = fb_subverify_new(self->replay)) || fb_subscriber_seals_subscribe(self) != FB_OK) goto error;
     }
     return self;
 error:;
@@ -286,59 +219,6 @@ uint64_t fb_subscriber_repaired(const fb_subscriber_t *self)
     return self ? self->repaired : 0;
 }
 
-/* Subscribes to the feed's seal frames (docs/protocol.md, "Feed", seal
- * frames) while they are of use: a verifying subscriber that delivers live
- * messages from the feed (with a replay endpoint too, what count frames
- * vouch for) and can check seals (keys from its replay,
- * fb_subscriber_verify_via()'s, or pinned). Returns FB_OK or FB_EIO. */
-static int s_seals_subscribe(fb_subscriber_t *self)
-{
-    int want = !self->verify_off && (self->replay || self->verify_replay || self->pinned);
-    if (want == self->seals_sub) return FB_OK;
-    const char mark = FB_WIRE_FEED_SEAL_MARK;
-    if (zmq_setsockopt(self->sock, want ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, &mark, 1) != 0) return FB_EIO;
-    self->seals_sub = want;
-    return FB_OK;
-}
-
-int fb_subscriber_set_verify(fb_subscriber_t *self, fb_verify_mode_t mode)
-{
-    if (mode != FB_VERIFY_ON && mode != FB_VERIFY_OFF) return FB_EINVAL;
-    self->verify_off = mode == FB_VERIFY_OFF;
-    return s_seals_subscribe(self);
-}
-
-int fb_subscriber_pin_keys(fb_subscriber_t *self, const fb_signing_key_t *keys, size_t nkeys)
-{
-    if (!keys && nkeys) return FB_EINVAL;
-    int rc = fb_subverify_pin(self->sv, keys, nkeys);
-    if (rc != FB_OK) return rc;
-    self->pinned = 1;
-    return s_seals_subscribe(self);
-}
-
-uint64_t fb_subscriber_seal_lookups(const fb_subscriber_t *self, uint64_t *feed_seals, uint64_t *feed_bad)
-{
-    fb_subverify_stats_t st = {0};
-    if (self) fb_subverify_get_stats(self->sv, &st);
-    if (feed_seals) *feed_seals = st.feed_seals;
-    if (feed_bad) *feed_bad = st.feed_bad;
-    return st.lookups;
-}
-
-int fb_subscriber_verify_via(fb_subscriber_t *self, const fb_endpoint_opts_t *replay)
-{
-    if (!replay || self->replay || self->verify_replay || fb_endpoint_check(replay) != 0) return FB_EINVAL;
-    if (!(self->verify_replay = fb_endpoint_dup(replay))) return FB_ENOMEM;
-    fb_subverify_set_replay(self->sv, self->verify_replay);
-    return s_seals_subscribe(self);
-}
-
-uint64_t fb_subscriber_failed(const fb_subscriber_t *self)
-{
-    return self ? self->failed : 0;
-}
-
 /* Whether the feed brought seq since the last repair. */
 static int s_seen(const fb_subscriber_t *self, uint64_t seq)
 {
@@ -361,7 +241,7 @@ static void s_seen_trim(fb_subscriber_t *self)
 }
 
 /* Copies msg, with its verdict, into *b; 0, or -1 when out of memory. */
-static int s_blob_from(const fb_message_t *msg, s_blob_t *b)
+static int s_blob_from(const fb_message_t *msg, fb_sub_blob_t *b)
 {
     if (!(b->data = malloc(msg->raw_len))) return -1;
     memcpy(b->data, msg->raw, msg->raw_len);
@@ -378,7 +258,7 @@ static int s_enqueue(const fb_message_t *msg, void *arg)
     if (msg->global_seq <= self->covered) return 0; /* queued or delivered already */
     if (self->qlen == self->qcap) {
         size_t cap = self->qcap ? self->qcap * 2 : 256;
-        s_blob_t *q = realloc(self->queue, cap * sizeof(*q));
+        fb_sub_blob_t *q = realloc(self->queue, cap * sizeof(*q));
         if (!q) goto oom;
         self->queue = q;
         self->qcap = cap;
@@ -453,7 +333,7 @@ static int s_fetch(fb_subscriber_t *self)
 static int s_deliver_queued(fb_subscriber_t *self, fb_message_t *msg)
 {
     if (self->qhead == self->qlen) return 1;
-    s_blob_t *b = &self->queue[self->qhead++];
+    fb_sub_blob_t *b = &self->queue[self->qhead++];
     /* The blob backs msg->raw until the next call frees it. */
     self->held = b->data;
     if (self->qhead == self->qlen) self->qhead = self->qlen = 0;
@@ -637,7 +517,7 @@ static void s_settle(fb_subscriber_t *self)
     if (ok && head > self->covered) {
         if (self->qlen + self->nhold > self->qcap) {
             size_t cap = self->qcap * 2 > self->qlen + self->nhold ? self->qcap * 2 : self->qlen + self->nhold;
-            s_blob_t *q = realloc(self->queue, cap * sizeof(*q));
+            fb_sub_blob_t *q = realloc(self->queue, cap * sizeof(*q));
             if (q) {
                 self->queue = q;
                 self->qcap = cap;
@@ -667,7 +547,7 @@ static int s_hold(fb_subscriber_t *self, fb_message_t *msg)
     if (self->nhold >= S_HOLD_MAX || self->hold_bytes + msg->raw_len > S_HOLD_BYTES) return -1;
     if (self->nhold == self->caphold) {
         size_t cap = self->caphold ? self->caphold * 2 : 256;
-        s_blob_t *h = realloc(self->hold, cap * sizeof(*h));
+        fb_sub_blob_t *h = realloc(self->hold, cap * sizeof(*h));
         if (!h) return -1;
         self->hold = h;
         self->caphold = cap;
