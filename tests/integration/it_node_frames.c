@@ -373,6 +373,19 @@ static size_t s_client_acks(int timeout_ms, Fedbus__BrokerMessage **bm, Fedbus__
     return n;
 }
 
+/* Fails unless the client's next answer is one ack alone: a malformed
+ * publish refused, naming no message. */
+static void s_expect_unnamed_reject(void)
+{
+    Fedbus__BrokerMessage *bm;
+    Fedbus__Ack *a[4];
+    assert_int_equal(s_client_acks(10000, &bm, a, 4), 1);
+    assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
+    assert_int_equal(a[0]->reason, FEDBUS__REJECT_REASON__REJECT_MALFORMED);
+    assert_int_equal(a[0]->message_id.len, 0);
+    fedbus__broker_message__free_unpacked(bm, NULL);
+}
+
 /* An accepted Ack of id, as the broker writes it, into out; its length. */
 static size_t s_put_ack(const uint8_t *id, uint64_t global_seq, uint8_t *out)
 {
@@ -403,13 +416,7 @@ static void test_batch_read_ahead_answers_each_envelope_in_order(void **state)
                                    {xel, (uint8_t *)xe}};
     s_send_batch(envs, 4);
     /* The bad one is refused at once, naming no message. */
-    Fedbus__BrokerMessage *bm;
-    Fedbus__Ack *a[4];
-    assert_int_equal(s_client_acks(10000, &bm, a, 4), 1);
-    assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
-    assert_int_equal(a[0]->reason, FEDBUS__REJECT_REASON__REJECT_MALFORMED);
-    assert_int_equal(a[0]->message_id.len, 0);
-    fedbus__broker_message__free_unpacked(bm, NULL);
+    s_expect_unnamed_reject();
     /* One frame of two publishes: x, then y. */
     s_frame_t f;
     if (s_next_frame(10000, &f) != 0) fail_msg("the batch was not sent");
@@ -427,6 +434,8 @@ static void test_batch_read_ahead_answers_each_envelope_in_order(void **state)
     uint8_t *p = frame + fb_wire_put_ack_batch_header(items, frame);
     for (int i = 0; i < 3; i++) p += fb_wire_put_item(acks[i], al[i], p);
     s_reply_raw(frame, (size_t)(p - frame));
+    Fedbus__BrokerMessage *bm;
+    Fedbus__Ack *a[4];
     assert_int_equal(s_client_acks(10000, &bm, a, 4), 1);
     assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_ACCEPTED);
     assert_int_equal(a[0]->message_id.len, 16);
@@ -468,15 +477,7 @@ static void test_frames_read_ahead_are_each_taken_for_themselves_in_order(void *
     assert_int_equal(zmq_send(s_client, junk, sizeof(junk), 0), (int)sizeof(junk));
     assert_int_equal(zmq_send(s_client, qf, ql, 0), (int)ql);
     /* Two rejects, naming no message. */
-    for (int i = 0; i < 2; i++) {
-        Fedbus__BrokerMessage *bm;
-        Fedbus__Ack *a[1];
-        assert_int_equal(s_client_acks(10000, &bm, a, 1), 1);
-        assert_int_equal(a[0]->status, FEDBUS__ACK_STATUS__ACK_STATUS_REJECTED);
-        assert_int_equal(a[0]->reason, FEDBUS__REJECT_REASON__REJECT_MALFORMED);
-        assert_int_equal(a[0]->message_id.len, 0);
-        fedbus__broker_message__free_unpacked(bm, NULL);
-    }
+    for (int i = 0; i < 2; i++) s_expect_unnamed_reject();
     /* p and q reach the broker, q last, and nothing else. */
     size_t got = 0;
     s_frame_t f;
