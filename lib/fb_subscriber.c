@@ -252,17 +252,24 @@ static int s_blob_from(const fb_message_t *msg, fb_sub_blob_t *b)
     return 0;
 }
 
+/* Makes room in *v (*cap slots) for need blobs; 0, or -1 when out of memory. */
+static int s_blobs_room(fb_sub_blob_t **v, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap * 2 : 256;
+    if (c < need) c = need;
+    fb_sub_blob_t *n = realloc(*v, c * sizeof(*n));
+    if (!n) return -1;
+    *v = n;
+    *cap = c;
+    return 0;
+}
+
 static int s_enqueue(const fb_message_t *msg, void *arg)
 {
     fb_subscriber_t *self = arg;
     if (msg->global_seq <= self->covered) return 0; /* queued or delivered already */
-    if (self->qlen == self->qcap) {
-        size_t cap = self->qcap ? self->qcap * 2 : 256;
-        fb_sub_blob_t *q = realloc(self->queue, cap * sizeof(*q));
-        if (!q) goto oom;
-        self->queue = q;
-        self->qcap = cap;
-    }
+    if (s_blobs_room(&self->queue, &self->qcap, self->qlen + 1) != 0) goto oom;
     if (s_blob_from(msg, &self->queue[self->qlen]) != 0) goto oom;
     self->qlen++;
     self->covered = msg->global_seq;
@@ -515,15 +522,7 @@ static void s_settle(fb_subscriber_t *self)
     if (!fb_subcount_pending(self->sc, &head)) return;
     int ok = fb_subcount_settle(self->sc) && self->based && !self->repair_due;
     if (ok && head > self->covered) {
-        if (self->qlen + self->nhold > self->qcap) {
-            size_t cap = self->qcap * 2 > self->qlen + self->nhold ? self->qcap * 2 : self->qlen + self->nhold;
-            fb_sub_blob_t *q = realloc(self->queue, cap * sizeof(*q));
-            if (q) {
-                self->queue = q;
-                self->qcap = cap;
-            }
-            ok = q != NULL;
-        }
+        ok = s_blobs_room(&self->queue, &self->qcap, self->qlen + self->nhold) == 0;
         if (ok) {
             if (self->nhold) memcpy(&self->queue[self->qlen], self->hold, self->nhold * sizeof(*self->hold));
             self->qlen += self->nhold;
@@ -545,13 +544,7 @@ static void s_settle(fb_subscriber_t *self)
 static int s_hold(fb_subscriber_t *self, fb_message_t *msg)
 {
     if (self->nhold >= S_HOLD_MAX || self->hold_bytes + msg->raw_len > S_HOLD_BYTES) return -1;
-    if (self->nhold == self->caphold) {
-        size_t cap = self->caphold ? self->caphold * 2 : 256;
-        fb_sub_blob_t *h = realloc(self->hold, cap * sizeof(*h));
-        if (!h) return -1;
-        self->hold = h;
-        self->caphold = cap;
-    }
+    if (s_blobs_room(&self->hold, &self->caphold, self->nhold + 1) != 0) return -1;
     if (self->verify_off) fb_message_set_verified(msg, FB_MSG_NOT_CHECKED, NULL);
     else if (fb_subverify_check(self->sv, msg, 0) != FB_MSG_VERIFIED && fb_message_verified(msg) != FB_MSG_BROKER)
         return -1;
