@@ -37,6 +37,7 @@ struct fb_writer {
     fb_batch_t *fill;     /* being read into */
     fb_batch_t *busy;     /* with the writer, or NULL */
     fb_batch_t *next;     /* handed to the writer behind busy, or NULL */
+    int busy_sent;        /* busy's rows are sent: it waits for its COMMIT */
     fb_batch_t *spare[S_NBATCHES]; /* empty and answered */
     int nspare;
     int64_t handed_us;    /* monotonic: when the last batch went to the writer (commit-interval) */
@@ -408,21 +409,18 @@ static int s_hand_off(fb_writer_t *self, fb_batch_t *then)
     }
     self->handed_us = now;
     self->busy = b;
+    self->busy_sent = 0;
     self->fill = then ? then : self->spare[--self->nspare];
     self->fill->serial = ++self->serial;
     return 1;
 }
 
-int fb_writer_hand_off(fb_writer_t *self)
-{
-    return s_hand_off(self, NULL);
-}
-
 /* The writer has sent batch b's rows and waits for its COMMIT: a filling
- * batch of commit-min publishes or more goes to it now, queued behind b,
- * so that its COPY starts as soon as b is stored instead of after a round
- * trip through this thread. (Smaller ones, and every one with
- * commit-linger, keep filling until b is answered, as before.) */
+ * batch of commit-min publishes or more goes to it now, or as soon as it
+ * has that many, queued behind b, so that its COPY starts as soon as b is
+ * stored instead of after a round trip through this thread. (Smaller
+ * ones, and every one with commit-linger, keep filling until b is
+ * answered, as before.) */
 static void s_hand_ahead(fb_writer_t *self, const fb_batch_t *b)
 {
     fb_batch_t *f = self->fill;
@@ -438,6 +436,15 @@ static void s_hand_ahead(fb_writer_t *self, const fb_batch_t *b)
     self->fill = self->spare[--self->nspare];
     self->fill->serial = ++self->serial;
     self->stats->handed_ahead++;
+}
+
+int fb_writer_hand_off(fb_writer_t *self)
+{
+    if (self->busy) {
+        if (self->busy_sent) s_hand_ahead(self, self->busy);
+        return 0;
+    }
+    return s_hand_off(self, NULL);
 }
 
 int fb_writer_back(fb_writer_t *self)
@@ -459,12 +466,14 @@ int fb_writer_collect(fb_writer_t *self, long wait_ms)
     s_wmsg_t m;
     if (zmq_recv(self->pipe, &m, sizeof(m), ZMQ_DONTWAIT) != (int)sizeof(m)) return 0;
     if (m.sent) {
+        if (m.b == self->busy) self->busy_sent = 1;
         s_hand_ahead(self, m.b);
         return 0;
     }
     fb_batch_t *b = m.b;
     uint64_t serial = b->serial; /* renumbered if it fills again at once */
     self->busy = self->next;
+    self->busy_sent = 0;
     self->next = NULL;
     /* With nothing queued, the next batch goes to the writer first, so that
      * its COPY runs while this one is answered; the hand-off makes b the

@@ -70,7 +70,9 @@ int fb_writer_busy(const fb_writer_t *self);
 int fb_writer_back(fb_writer_t *self);
 
 /* Hands the filling batch to the writer when it is idle and the batch may go
- * (commit-linger, commit-interval); returns 1 when it went. */
+ * (commit-linger, commit-interval); returns 1 when it went. While the writer
+ * waits for a COMMIT, a filling batch of commit-min publishes is queued
+ * behind it instead (handed_ahead; returns 0). */
 int fb_writer_hand_off(fb_writer_t *self);
 
 /* Takes one message of the writer, waiting up to wait_ms for it (-1: as long
