@@ -483,6 +483,12 @@ double th_stat(const th_t *t, const char *key)
     return v;
 }
 
+double th_stat_fresh(const th_t *t, const char *key)
+{
+    th_wait_lines(t->broker_log, "stats frames=", th_count_lines(t->broker_log, "stats frames=") + 1, 5000);
+    return th_stat(t, key);
+}
+
 double th_stat_trust(const th_t *t, const char *key)
 {
     FILE *f = fopen(t->broker_log, "r");
@@ -506,6 +512,16 @@ int th_count_lines(const char *path, const char *needle)
     while (fgets(line, sizeof(line), f))
         if (strstr(line, needle)) n++;
     fclose(f);
+    return n;
+}
+
+int th_wait_lines(const char *path, const char *needle, int min, int timeout_ms)
+{
+    int n = th_count_lines(path, needle);
+    for (int waited = 0; n < min && waited < timeout_ms; waited += 50) {
+        usleep(50 * 1000);
+        n = th_count_lines(path, needle);
+    }
     return n;
 }
 

@@ -184,12 +184,22 @@ const char *th_event_json(const char *origin, const char *category, const char *
  * broker log; fails the test when there is none. */
 double th_stat(const th_t *t, const char *key);
 
+/* As th_stat(), from a stats line the broker wrote after this call: it
+ * counts everything that happened before the call. The broker writes one
+ * a second when a counter changed; after 5 s with none, nothing changed
+ * and the last line is read. */
+double th_stat_fresh(const th_t *t, const char *key);
+
 /* The value of key (e.g. " zap_unknown=") in the last "stats trust" line
  * of t's broker log; -1 when there is none. */
 double th_stat_trust(const th_t *t, const char *key);
 
 /* Counts lines of a file that contain needle. */
 int th_count_lines(const char *path, const char *needle);
+
+/* Waits up to timeout_ms until at least min lines of path contain needle;
+ * returns how many do then. */
+int th_wait_lines(const char *path, const char *needle, int min, int timeout_ms);
 
 /* Runs argv (NULL-terminated) to completion, capturing stdout into out
  * (malloc'd, NUL-terminated) when out != NULL. Returns the exit status.

@@ -150,8 +150,8 @@ static void test_a_signing_nodes_history_is_one_sealed_chain_across_a_kill(void 
     th_node_spawn(&s_t, n, "kr-seoul", NULL, NULL, NULL);
     s_publish(n, "kr-seoul", 80, 120);
     assert_int_equal(s_check_history("kr-seoul", &k), 200);
-    usleep(1500000); /* the next stats lines */
-    assert_true(th_count_lines(s_t.broker_log, "signing: sealed=") > 0);
+    /* The next stats lines. */
+    assert_true(th_wait_lines(s_t.broker_log, "signing: sealed=", 1, 10000) > 0);
     printf("it_sign: 200 publishes of kr-seoul, one chain, every one sealed, across a kill -9 of its node\n");
 }
 
