@@ -7,6 +7,7 @@
  * on stderr, so stdout stays the messages alone. */
 #include "fb_cli_print.h"
 #include "fb_cli.h"
+#include "fb_ics.h"
 #include "fb_time.h"
 
 #include <ctype.h>
@@ -19,11 +20,15 @@
 
 #define S_PROGRESS_US 250000 /* how often the progress line is redrawn */
 
-int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty)
+int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty, int ics)
 {
     memset(out, 0, sizeof(*out));
-    if (strcmp(format, "json") && strcmp(format, "text")) {
-        fprintf(stderr, "fedbus %s: --format: '%s' is neither json nor text\n", cmd, format);
+    if (!strcmp(format, "ics") && !ics) {
+        fprintf(stderr, "fedbus %s: --format: ics is for replay (a calendar has an end; a tail does not)\n", cmd);
+        return -1;
+    }
+    if (strcmp(format, "json") && strcmp(format, "text") && strcmp(format, "ics")) {
+        fprintf(stderr, "fedbus %s: --format: '%s' is none of json, text%s\n", cmd, format, ics ? ", ics" : "");
         return -1;
     }
     if (strcmp(lang, "ko") && strcmp(lang, "en")) {
@@ -32,6 +37,7 @@ int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, cons
     }
     const char *nc = getenv("NO_COLOR");
     out->text = strcmp(format, "text") == 0;
+    out->ics = strcmp(format, "ics") == 0;
     out->pretty = pretty;
     out->lang = lang;
     out->colour = isatty(STDOUT_FILENO) && !(nc && nc[0]);
@@ -83,6 +89,39 @@ static int s_print_json(const fb_message_t *msg, const fb_cli_out_t *out)
     return 0;
 }
 
+/* One message as a calendar item: 1 written, 0 left out (not an event or
+ * a call, or one without a readable time: said on stderr), -1 out of
+ * memory. */
+static int s_print_ics(const fb_message_t *msg, fb_cli_out_t *out)
+{
+    char *line = fb_message_json(msg), why[128] = "";
+    json_t *j = line ? json_loads(line, 0, NULL) : NULL;
+    free(line);
+    if (!j) return -1;
+    fb_ics_head_t h = {msg->message_id, msg->origin, msg->topic, msg->created_at_us, msg->global_seq};
+    int rc = fb_ics_item(stdout, &h, j, out->lang, why, sizeof(why));
+    json_decref(j);
+    if (rc == 0) out->not_items++;
+    if (rc < 0 && strcmp(why, "out of memory") == 0) return -1;
+    if (rc < 0) {
+        fprintf(stderr, "fedbus replay: left out of the calendar: %s (%s, global_seq %llu) %s\n", msg->message_id,
+                msg->topic, (unsigned long long)msg->global_seq, why);
+        out->bad_items++;
+        return 0;
+    }
+    return rc;
+}
+
+int fb_cli_out_begin(fb_cli_out_t *out, const char *name)
+{
+    return out->ics && !out->count_only ? fb_ics_begin(stdout, name) : 0;
+}
+
+void fb_cli_out_end(fb_cli_out_t *out)
+{
+    if (out->ics && !out->count_only) fb_ics_end(stdout);
+}
+
 static void s_progress(fb_cli_out_t *out, const fb_message_t *msg)
 {
     int64_t now = fb_time_mono_us();
@@ -109,8 +148,14 @@ int fb_cli_out_print(const fb_message_t *msg, void *arg)
         s_progress(out, msg);
         return fb_cli_stop ? 1 : 0;
     }
-    if (out->text) s_print_text(msg, out);
-    else if (s_print_json(msg, out) != 0) return -1;
+    if (out->ics) {
+        int rc = s_print_ics(msg, out);
+        if (rc < 0) return -1;
+        if (rc == 0) out->printed--;
+    } else if (out->text)
+        s_print_text(msg, out);
+    else if (s_print_json(msg, out) != 0)
+        return -1;
     s_progress(out, msg);
     return fb_cli_stop ? 1 : 0;
 }

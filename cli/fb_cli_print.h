@@ -8,6 +8,9 @@
 
 typedef struct {
     int text;          /* --format=text, else JSON */
+    int ics;           /* --format=ics: events and calls as a calendar (replay) */
+    long long not_items; /* ics: messages that are no calendar item (left out) */
+    int bad_items;     /* ics: messages that could not be one (said on stderr) */
     int pretty;        /* --pretty: JSON indented */
     int colour;        /* stdout is a terminal and NO_COLOR is unset */
     int count_only;    /* --count: nothing printed, messages counted */
@@ -20,9 +23,17 @@ typedef struct {
     int until_reached;
 } fb_cli_out_t;
 
-/* Checks format and lang ("json" or "text"; "ko" or "en") and fills out;
- * returns 0, or -1 after saying why on stderr (cmd names the command). */
-int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty);
+/* Checks format and lang ("json", "text", or "ics" where ics is allowed;
+ * "ko" or "en") and fills out; returns 0, or -1 after saying why on stderr
+ * (cmd names the command). */
+int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty, int ics);
+
+/* With --format=ics: writes the calendar's head (name: X-WR-CALNAME);
+ * returns 0, or -1 when out of memory. Nothing otherwise. */
+int fb_cli_out_begin(fb_cli_out_t *out, const char *name);
+
+/* With --format=ics: writes the calendar's end. Nothing otherwise. */
+void fb_cli_out_end(fb_cli_out_t *out);
 
 /* Prints (or counts) msg; returns 0 to go on, 1 when --until is passed or
  * a signal asked to stop, -1 when out of memory. An fb_replay_fn. */

@@ -71,9 +71,10 @@ typedef struct {
 
 #define S_FORMAT_KEYS                                                                                         \
     {"format", FB_CFG_STR, FB_CLI_STR(format), "json", 0, 0,                                                  \
-     "json (one object per line) or text (time, origin, kind, title; coloured on a terminal unless NO_COLOR)"}, \
+     "json (one object per line), text (time, origin, kind, title; coloured on a terminal unless NO_COLOR),"    \
+     " or, for replay, ics: events and calls for proposals (at their deadline) as an iCalendar calendar"},      \
     {"pretty", FB_CFG_BOOL, FB_CLI_INT(pretty), "false", 0, 0, "json indented, an object over several lines"}, \
-    {"lang", FB_CFG_STR, FB_CLI_STR(lang), "ko", 0, 0, "language of titles in text format: ko or en"}
+    {"lang", FB_CFG_STR, FB_CLI_STR(lang), "ko", 0, 0, "language of titles in text and ics formats: ko or en"}
 
 static const fb_cfg_key_t s_tail_keys[] = {
     {"feed", FB_CFG_STR, FB_CLI_STR(feed), FB_DEFAULT_FEED, 0, 0, "broker feed endpoint (HOST:PORT means tcp://)"},
@@ -369,7 +370,7 @@ int fb_cli_tail(int argc, char **argv)
         return 2;
     }
     fb_cli_out_t out;
-    if (s_check_patterns("tail", nargs, argv) || fb_cli_out_init(&out, "tail", o->format, o->lang, o->pretty) ||
+    if (s_check_patterns("tail", nargs, argv) || fb_cli_out_init(&out, "tail", o->format, o->lang, o->pretty, 0) ||
         s_norm("tail", "feed", o->feed, sizeof(o->feed)) || s_norm("tail", "replay", o->replay, sizeof(o->replay)))
         return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -459,7 +460,7 @@ int fb_cli_replay(int argc, char **argv)
     fb_cli_out_t out;
     char msg[600];
     fb_cli_parse_help("replay", s_replay_keys, &o, argc, argv, &nargs, "[PATTERN...]", S_VERIFY_HELP);
-    if (s_check_patterns("replay", nargs, argv) || fb_cli_out_init(&out, "replay", o.format, o.lang, o.pretty) ||
+    if (s_check_patterns("replay", nargs, argv) || fb_cli_out_init(&out, "replay", o.format, o.lang, o.pretty, 1) ||
         s_norm("replay", "replay", o.replay, sizeof(o.replay)) || s_replay_times(&o, &since, &out))
         return 2;
     out.count_only = o.count_only;
@@ -482,12 +483,24 @@ int fb_cli_replay(int argc, char **argv)
         fprintf(stderr, "fedbus replay: %s\n", msg);
         return rc == 2 ? 2 : 1;
     }
+    char name[512];
+    size_t n = (size_t)snprintf(name, sizeof(name), "fedbus");
+    for (int i = 1; i <= nargs && n < sizeof(name); i++)
+        n += (size_t)snprintf(name + n, sizeof(name) - n, "%s%s", i == 1 ? ": " : " ", argv[i]);
+    if (fb_cli_out_begin(&out, name) != 0) {
+        fb_curve_clear(&c);
+        free(pinned);
+        fprintf(stderr, "fedbus replay: out of memory\n");
+        return 1;
+    }
     s_replay_print_t pr = {&out, 0};
     rc = fb_replay_verify(&e, &v, (const char *const *)argv + 1, nargs, (uint64_t)o.from_seq, since,
                           (uint32_t)o.limit, s_replay_print, &pr, (int)o.timeout_ms);
     fb_curve_clear(&c);
     free(pinned);
     fb_cli_out_done(&out);
+    /* A calendar cut short has no end: a program reading it sees so. */
+    if (rc == FB_OK || rc == FB_EVERIFY) fb_cli_out_end(&out);
     if ((rc == FB_OK || rc == FB_EVERIFY) && o.count_only) printf("%lld\n", out.printed);
     fflush(stdout);
     if (rc == FB_ELOST) {

@@ -48,7 +48,7 @@ maint=$(dpkg-deb -f "$deb" Maintainer)
 [ -n "$maint" ] || fail "no Maintainer"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "deb_test: Depends: $depends"
-for p in libc6 libzmq5 libprotobuf-c1 libpq5 libssl3 libjansson4 libmicrohttpd12 libinih1 adduser; do
+for p in libc6 libzmq5 libprotobuf-c1 libpq5 libssl3 libjansson4 libmicrohttpd12 libinih1 libical3 adduser; do
   echo ", $depends," | grep -E "[ ,]$p( \(|,)" >/dev/null || fail "Depends lacks $p"
 done
 dpkg-deb -f "$deb" Description | grep 'federated event bus' >/dev/null || fail "no Description"

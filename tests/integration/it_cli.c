@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <libical/ical.h>
 
 static th_t s_t;
 static char s_node_flag[100], s_feed_flag[100], s_replay_flag[100];
@@ -66,6 +67,8 @@ static void test_help_and_usage_errors_have_clear_exit_codes(void **state)
         {{FEDBUS_CLI_BIN, "tail", "cfp", "--count=x", NULL}, 2},
         {{FEDBUS_CLI_BIN, "replay", "--since=someday", NULL}, 2},
         {{FEDBUS_CLI_BIN, "replay", "--bogus", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "replay", "--format=xml", NULL}, 2},
+        {{FEDBUS_CLI_BIN, "tail", "cfp", "--format=ics", NULL}, 2},
         {{FEDBUS_BROKER_BIN, "--help", NULL}, 0},
         {{FEDBUS_BROKER_BIN, "--max-frame=abc", NULL}, 2},
         {{FEDBUS_BROKER_BIN, "stray", NULL}, 2},
@@ -125,6 +128,45 @@ static void test_publish_directory_then_replay_and_tail_history(void **state)
                           "event.kr-busan", NULL};
     assert_int_equal(th_run(tail, &out, 30), 0);
     assert_int_equal(s_count(out, "\"topic\":\"event.kr-busan."), 3);
+    free(out);
+}
+
+/* The seeds of kr-busan (published by the test before): its events and
+ * calls for proposals, and nothing else, make one calendar. */
+static void test_replay_as_a_calendar_holds_every_event_and_call_and_nothing_else(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    const char *ev[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "event.kr-busan", "cfp.kr-busan", NULL};
+    assert_int_equal(th_run(ev, &out, 30), 0);
+    int items = s_count(out, "\n"), cfps = s_count(out, "\"topic\":\"cfp.");
+    free(out);
+    const char *all[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "*.kr-busan", "--count", NULL};
+    assert_int_equal(th_run(all, &out, 30), 0);
+    int messages = atoi(out);
+    free(out);
+    assert_true(cfps >= 1 && items > cfps && messages > items); /* researcher updates too */
+
+    const char *ics[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "--format=ics", "--lang=en", "*.kr-busan", NULL};
+    assert_int_equal(th_run(ics, &out, 30), 0);
+    assert_int_equal(strncmp(out, "BEGIN:VCALENDAR\r\n", 17), 0);
+    size_t n = strlen(out);
+    assert_true(n > 15 && strcmp(out + n - 15, "END:VCALENDAR\r\n") == 0);
+    icalcomponent *cal = icalparser_parse_string(out);
+    assert_non_null(cal);
+    assert_int_equal(icalcomponent_count_components(cal, ICAL_VEVENT_COMPONENT), items);
+    int deadlines = 0;
+    for (icalcomponent *e = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); e;
+         e = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+        const char *uid = icalcomponent_get_uid(e);
+        assert_non_null(uid);
+        assert_int_equal(strlen(uid), 36 + strlen("@fedbus"));
+        assert_false(icaltime_is_null_time(icalcomponent_get_dtstart(e)));
+        assert_true(icaltime_is_utc(icalcomponent_get_dtstart(e)));
+        deadlines += strncmp(icalcomponent_get_summary(e), "Deadline: ", 10) == 0;
+    }
+    assert_int_equal(deadlines, cfps);
+    icalcomponent_free(cal);
     free(out);
 }
 
@@ -476,6 +518,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_and_usage_errors_have_clear_exit_codes),
         cmocka_unit_test(test_publish_directory_then_replay_and_tail_history),
+        cmocka_unit_test(test_replay_as_a_calendar_holds_every_event_and_call_and_nothing_else),
         cmocka_unit_test(test_publish_of_a_bad_file_is_reported_and_fails),
         cmocka_unit_test(test_http_publish_and_health),
         cmocka_unit_test(test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expects),
