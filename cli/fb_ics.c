@@ -233,32 +233,38 @@ static char *s_join(const char *const *parts, size_t n, const char *sep)
     return out;
 }
 
+/* The summary in lang, then, as a group of their own, the title and the
+ * summary in the other language; the lines after are a group too. */
+static void s_both_languages(s_desc_t *d, const json_t *body, const char *lang)
+{
+    s_line(d, NULL, s_text(body, "summary", lang));
+    s_gap(d);
+    s_line(d, NULL, s_text_other(body, "title", lang));
+    s_line(d, NULL, s_text_other(body, "summary", lang));
+    s_gap(d);
+}
+
+/* "label: N" for a count above 0. */
+static void s_count_line(s_desc_t *d, const char *label, long long v)
+{
+    char n[32];
+    snprintf(n, sizeof(n), "%lld", v);
+    if (v > 0) s_line(d, label, n);
+}
+
 static void s_event_desc(s_desc_t *d, const json_t *e, const char *lang, const s_labels_t *l)
 {
-    s_line(d, NULL, s_text(e, "summary", lang));
-    const char *ot = s_text_other(e, "title", lang), *os = s_text_other(e, "summary", lang);
-    s_gap(d);
-    s_line(d, NULL, ot);
-    s_line(d, NULL, os);
-    s_gap(d);
+    s_both_languages(d, e, lang);
     s_line(d, l->host, s_str(e, "host"));
     s_line(d, l->series, s_str(e, "series"));
     s_line(d, l->registration, s_str(e, "registration_url"));
     s_line(d, l->online, s_str(json_object_get(e, "venue"), "online_url"));
-    long long cap = s_int(e, "capacity");
-    char n[32];
-    snprintf(n, sizeof(n), "%lld", cap);
-    if (cap > 0) s_line(d, l->capacity, n);
+    s_count_line(d, l->capacity, s_int(e, "capacity"));
 }
 
 static void s_cfp_desc(s_desc_t *d, const json_t *c, const char *lang, const s_labels_t *l)
 {
-    s_line(d, NULL, s_text(c, "summary", lang));
-    const char *ot = s_text_other(c, "title", lang), *os = s_text_other(c, "summary", lang);
-    s_gap(d);
-    s_line(d, NULL, ot);
-    s_line(d, NULL, os);
-    s_gap(d);
+    s_both_languages(d, c, lang);
     s_line(d, l->programme, s_text(c, "programme", lang));
     const json_t *b = json_object_get(c, "budget");
     char money[64] = "";
@@ -268,10 +274,7 @@ static void s_cfp_desc(s_desc_t *d, const json_t *c, const char *lang, const s_l
         snprintf(money, sizeof(money), "%s %.8s", n, s_str(b, "currency"));
     }
     s_line(d, l->budget, money);
-    long long awards = s_int(c, "awards");
-    char n[32];
-    snprintf(n, sizeof(n), "%lld", awards);
-    if (awards > 0) s_line(d, l->awards, n);
+    s_count_line(d, l->awards, s_int(c, "awards"));
     s_line(d, l->opens, s_str(c, "opens_at"));
     s_line(d, l->eligibility, s_text(c, "eligibility", lang));
     const json_t *ct = json_object_get(c, "contact");
