@@ -160,6 +160,28 @@ static void test_postgresql_stopped_fast_and_immediate_loses_nothing_acked(void 
     s_down("pg_stop", gaps);
 }
 
+/* The primary is lost (stopped at once, as in a crash) and its synchronous
+ * standby promoted two seconds later, as pg_auto_failover or an operator
+ * would: the broker, given both hosts with target_session_attrs=read-write
+ * (the PG* environment fp_standby_start() sets), follows the new primary,
+ * and nothing it acked is lost, since every COMMIT was on the standby's
+ * disk before it returned. */
+static void test_postgresql_primary_lost_and_standby_promoted_loses_nothing_acked(void **state)
+{
+    (void)state;
+    fp_start(25790);
+    fp_standby_start(25791);
+    s_up("pg_failover", 25700, -1);
+    fl_fault_begin(s_run);
+    fp_stop("immediate");
+    usleep(2000 * 1000);
+    fp_promote();
+    fl_fault_end(s_run);
+    int gaps[FL_MEMBERS];
+    s_all_affected(gaps, 2000);
+    s_down("pg_failover", gaps);
+}
+
 /* The largest N of the node log's "journal ... holds N unconfirmed
  * publishes" lines (written when a node starts on a journal), or -1. */
 static long s_journal_replayed(const char *log)
@@ -370,11 +392,14 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_link_cut_longer_than_the_heartbeat_timeout_loses_nothing, s_teardown),
         cmocka_unit_test_teardown(test_hostile_inputs_never_stop_other_members_acks, s_teardown),
         cmocka_unit_test_teardown(test_torn_outbox_tail_is_skipped_and_nothing_accepted_is_lost, s_teardown),
+        cmocka_unit_test_teardown(test_postgresql_primary_lost_and_standby_promoted_loses_nothing_acked, s_teardown),
     };
-    static const char *const names[] = {"broker_kill", "pg_stop", "node_kill", "node_restart", "link_cut", "hostile", "torn_tail"};
+    static const char *const names[] = {"broker_kill", "pg_stop",  "node_kill",  "node_restart",
+                                        "link_cut",    "hostile",  "torn_tail",  "pg_failover"};
     size_t n = sizeof(all) / sizeof(all[0]);
     for (size_t k = 0; k < n; k++)
         if (argc == 2 && strcmp(argv[1], names[k]) == 0) return _cmocka_run_group_tests(names[k], &all[k], 1, NULL, NULL);
-    fprintf(stderr, "usage: fault_driver broker_kill|pg_stop|node_kill|node_restart|link_cut|hostile|torn_tail\n");
+    fprintf(stderr, "usage: fault_driver broker_kill|pg_stop|node_kill|node_restart|link_cut|hostile|torn_tail|"
+                    "pg_failover\n");
     return 2;
 }

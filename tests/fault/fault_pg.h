@@ -14,8 +14,8 @@
  * are missing. */
 void fp_start(int port);
 
-/* Stops the cluster at once (SIGQUIT to its postmaster, no waiting):
- * async-signal-safe, for a test's watchdog. */
+/* Stops the cluster, and its standby, at once (SIGQUIT to the
+ * postmasters, no waiting): async-signal-safe, for a test's watchdog. */
 void fp_kill_now(void);
 
 /* Stops the cluster in mode ("fast" or "immediate") and waits until it is down. */
@@ -23,5 +23,17 @@ void fp_stop(const char *mode);
 
 /* Starts the stopped cluster again and waits until it accepts connections. */
 void fp_restart(void);
+
+/* Makes a streaming standby of the cluster (pg_basebackup) on port of its
+ * own, started and synchronous (synchronous_standby_names on the primary:
+ * a COMMIT returns once the standby has it on disk), and points PGHOST and
+ * PGPORT at both with PGTARGETSESSIONATTRS=read-write: every connection
+ * made after this goes to whichever is the primary. fp_stop() and
+ * fp_kill_now() still stop the first one. Fails the test when the standby
+ * does not stream synchronously within 30 s. */
+void fp_standby_start(int port);
+
+/* Promotes the standby to primary and waits until it takes writes. */
+void fp_promote(void);
 
 #endif
