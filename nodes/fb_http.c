@@ -1,4 +1,4 @@
-/* fb_http.c — the node's publish API: POST /v1/publish and GET /v1/health as fb_httpd routes.
+/* fb_http.c — the node's HTTP API: POST /v1/publish, GET /v1/health and GET /v1/calendar.ics as fb_httpd routes.
  *
  * A POST's body must be sent as application/json (UTF-8); any other
  * Content-Type, or none, is answered 415 naming the one expected, so that
@@ -16,6 +16,7 @@
  * stored once. */
 #include "fb_http.h"
 
+#include "fb_calendar.h"
 #include "fb_envelope.h"
 #include "fb_crypto.h"
 #include "fb_httpd.h"
@@ -38,6 +39,8 @@ struct fb_http {
     char token[FB_HTTPD_TOKEN_MAX + 1]; /* "": none asked for */
     size_t token_len;
     long long max_body; /* bytes of a request body (max-frame), for the 413 */
+    char replay[256];   /* the broker's replay endpoint, for the calendar */
+    fb_curve_t curve;   /* CURVE to it, as the node's member */
 };
 
 /* Seconds a client is asked to wait before it posts again after a 503. */
@@ -333,6 +336,98 @@ static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
     s_respond_publish(r, worst, results);
 }
 
+/* Whether a calendar request may be answered: the bearer token, or the
+ * same token as ?token= (a calendar application subscribing to a URL
+ * sends no header), when the node asks for one. */
+static int s_calendar_authorized(const fb_http_t *self, const fb_httpd_req_t *req)
+{
+    const char *q = fb_httpd_query(req, "token");
+    return s_authorized(self, req) ||
+           (q && strlen(q) == self->token_len && fb_httpd_secret_equal(q, self->token, self->token_len));
+}
+
+/* Reads the calendar's query: patterns (comma-separated; default every
+ * event and call), days (of history, by store time; default 365) and lang.
+ * Returns 0, or -1 after answering 400. pbuf holds the patterns. */
+static int s_calendar_query(const fb_httpd_req_t *req, fb_httpd_resp_t *r, char *pbuf, size_t psize,
+                            const char *pats[FB_CALENDAR_PATTERNS_MAX], int *npats, long *days, const char **lang)
+{
+    const char *q = fb_httpd_query(req, "patterns"), *d = fb_httpd_query(req, "days"), *l = fb_httpd_query(req, "lang");
+    char detail[320];
+    if (!q || !*q) q = "event,cfp";
+    if (strlen(q) >= psize) {
+        s_respond(r, FB_HTTP_BAD_REQUEST, s_error("BAD_PATTERN", "patterns is too long"));
+        return -1;
+    }
+    snprintf(pbuf, psize, "%s", q);
+    *npats = 0;
+    for (char *save = NULL, *p = strtok_r(pbuf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        const char *why = NULL;
+        if (*npats == FB_CALENDAR_PATTERNS_MAX) {
+            snprintf(detail, sizeof(detail), "at most %d patterns", FB_CALENDAR_PATTERNS_MAX);
+            s_respond(r, FB_HTTP_BAD_REQUEST, s_error("BAD_PATTERN", detail));
+            return -1;
+        }
+        if (!fb_pattern_valid(p, &why)) {
+            snprintf(detail, sizeof(detail), "pattern '%.64s': %s", p, why ? why : "not a pattern");
+            s_respond(r, FB_HTTP_BAD_REQUEST, s_error("BAD_PATTERN", detail));
+            return -1;
+        }
+        pats[(*npats)++] = p;
+    }
+    if (*npats == 0) {
+        s_respond(r, FB_HTTP_BAD_REQUEST, s_error("BAD_PATTERN", "patterns names none"));
+        return -1;
+    }
+    char *end = NULL;
+    *days = d ? strtol(d, &end, 10) : 365;
+    if (d && (!*d || *end || *days < 1 || *days > 3650)) {
+        s_respond(r, FB_HTTP_BAD_REQUEST, s_error("BAD_REQUEST", "days must be a whole number from 1 to 3650"));
+        return -1;
+    }
+    *lang = l ? l : "ko";
+    if (strcmp(*lang, "ko") && strcmp(*lang, "en")) {
+        s_respond(r, FB_HTTP_BAD_REQUEST, s_error("BAD_REQUEST", "lang must be ko or en"));
+        return -1;
+    }
+    return 0;
+}
+
+/* The events and calls for proposals the member may read, from the
+ * broker's replay, as one iCalendar calendar (fb_calendar). */
+static void s_calendar(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
+{
+    const fb_http_t *self = arg;
+    if (!s_calendar_authorized(self, req)) {
+        s_respond(r, FB_HTTP_UNAUTHORIZED,
+                  s_error("UNAUTHORIZED", "this node asks for its token: 'Authorization: Bearer TOKEN' or ?token="));
+        fb_httpd_header(r, "WWW-Authenticate", "Bearer realm=\"fedbus-node\"");
+        return;
+    }
+    char pbuf[1024], name[1100], why[256];
+    const char *pats[FB_CALENDAR_PATTERNS_MAX], *lang;
+    int npats;
+    long days;
+    if (s_calendar_query(req, r, pbuf, sizeof(pbuf), pats, &npats, &days, &lang) != 0) return;
+    size_t n = (size_t)snprintf(name, sizeof(name), "fedbus %s:", self->member);
+    for (int i = 0; i < npats && n < sizeof(name); i++)
+        n += (size_t)snprintf(name + n, sizeof(name) - n, " %s", pats[i]);
+    fb_calendar_src_t src = {self->replay, &self->curve, 5000};
+    char *ics;
+    size_t len;
+    long long items, failed;
+    int rc = fb_calendar_build(&src, pats, npats, fb_time_now_us() - (int64_t)days * 86400 * 1000000, lang, name, &ics,
+                               &len, &items, &failed, why, sizeof(why));
+    if (rc != FB_OK) {
+        fb_warn("http: calendar: %s", why);
+        s_respond(r, FB_HTTP_SERVICE_UNAVAILABLE, s_error("BROKER_UNAVAILABLE", why));
+        fb_httpd_header(r, "Retry-After", S_RETRY_AFTER);
+        return;
+    }
+    if (failed) fb_warn("http: calendar: %lld messages failed verification and are left out", failed);
+    fb_httpd_respond_take(r, FB_HTTP_OK, "text/calendar; charset=utf-8", ics, len);
+}
+
 /* The node's words for what the server answers by itself. */
 static void s_on_error(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 {
@@ -347,7 +442,8 @@ static void s_on_error(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp
     else if (status == FB_HTTP_SERVICE_UNAVAILABLE)
         s_respond(r, status, s_error("NODE_UNAVAILABLE", "out of memory"));
     else if (strcmp(req->method, "GET") == 0)
-        s_respond(r, FB_HTTP_NOT_FOUND, s_error("NOT_FOUND", "try POST /v1/publish or GET /v1/health"));
+        s_respond(r, FB_HTTP_NOT_FOUND,
+                  s_error("NOT_FOUND", "try POST /v1/publish, GET /v1/health or GET /v1/calendar.ics"));
     else if (strcmp(req->method, "POST") != 0)
         s_respond(r, FB_HTTP_METHOD_NOT_ALLOWED, s_error("METHOD", "use GET or POST"));
     else
@@ -372,9 +468,12 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
     snprintf(self->submit, sizeof(self->submit), "%s", o->submit);
     self->node = o->node;
     self->max_body = o->max_body;
+    snprintf(self->replay, sizeof(self->replay), "%s", o->replay ? o->replay : "");
+    if (o->curve) self->curve = *o->curve;
     const fb_httpd_route_t routes[] = {
         {"GET", "/v1/health", s_health, self},
         {"POST", "/v1/publish", s_publish, self},
+        {"GET", "/v1/calendar.ics", s_calendar, self},
     };
     int err;
     self->httpd = fb_httpd_start(&(fb_httpd_opts_t){.bind_addr = o->bind_addr, .port = o->port, .routes = routes,
@@ -385,6 +484,7 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
     if (!self->httpd) {
         if (err == FB_EINVAL) fb_err("http-bind: '%s' is not an IPv4 address", o->bind_addr);
         else fb_err("cannot start HTTP on %s:%d", o->bind_addr, o->port);
+        fb_curve_clear(&self->curve);
         free(self);
         return NULL;
     }
@@ -397,6 +497,7 @@ void fb_http_stop(fb_http_t **self_p)
 {
     if (!self_p || !*self_p) return;
     fb_httpd_stop(&(*self_p)->httpd);
+    fb_curve_clear(&(*self_p)->curve);
     free(*self_p);
     *self_p = NULL;
 }

@@ -1,12 +1,14 @@
-/* fb_http.h — the node's HTTP front: POST /v1/publish and GET /v1/health on fb_httpd.
+/* fb_http.h — the node's HTTP front: POST /v1/publish, GET /v1/health and GET /v1/calendar.ics on fb_httpd.
  *
  * Each request publishes through the node's own submit socket (inproc), so
  * HTTP, the CLI and files all take the same path: the same checks, the same
  * outbox, the same ack. /v1/health reads the node's state through
- * fb_node_snapshot(), never the loop's own fields. */
+ * fb_node_snapshot(), never the loop's own fields. /v1/calendar.ics reads
+ * the broker's history through replay, as the node's member (fb_calendar). */
 #ifndef FB_HTTP_H
 #define FB_HTTP_H
 
+#include "fb_curve.h"
 #include "fb_node.h"
 
 typedef struct fb_http fb_http_t;
@@ -20,11 +22,14 @@ typedef struct {
     const fb_node_t *node;  /* borrowed: read with fb_node_snapshot(); outlives the server */
     const char *token_file; /* NULL or "": no token; else a file (not readable by others) whose
                                first line is the token POST /v1/publish asks for */
+    const char *replay;     /* the broker's replay endpoint, copied (the calendar) */
+    const fb_curve_t *curve; /* CURVE to it as this node's member, copied; NULL: plaintext */
 } fb_http_opts_t;
 
 /* Starts serving as *o says. With a token, POST /v1/publish without
  * "Authorization: Bearer TOKEN" is answered 401 (the token compared in
- * constant time); GET /v1/health stays open. Returns NULL after logging
+ * constant time), and so is GET /v1/calendar.ics without it or ?token=TOKEN;
+ * GET /v1/health stays open. Returns NULL after logging
  * the reason (also a token file unreadable, empty, or readable by others). */
 fb_http_t *fb_http_start(const fb_http_opts_t *o);
 

@@ -338,7 +338,8 @@ fb_node_t *fb_node_new(const fb_node_config_t *cfg)
         self->http = fb_http_start(&(fb_http_opts_t){.bind_addr = cfg->http_bind, .port = (int)cfg->http_port,
                                                      .member = cfg->member, .max_body = cfg->max_frame,
                                                      .submit = FB_NODE_INPROC, .node = self,
-                                                     .token_file = cfg->http_token_file});
+                                                     .token_file = cfg->http_token_file,
+                                                     .replay = cfg->replay, .curve = &cfg->curve});
         if (!self->http) goto error;
     }
     return self;

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -168,6 +169,87 @@ static void test_replay_as_a_calendar_holds_every_event_and_call_and_nothing_els
     assert_int_equal(deadlines, cfps);
     icalcomponent_free(cal);
     free(out);
+}
+
+/* A node's GET /v1/calendar.ics: the same calendar as replay --format=ics,
+ * for an application that subscribes to a URL; behind the node's token
+ * (the header, or ?token= since a calendar application sends no header). */
+static void test_node_serves_the_calendar_at_a_url_behind_its_token(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    const char *ev[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "event.kr-busan", "cfp.kr-busan", NULL};
+    assert_int_equal(th_run(ev, &out, 30), 0);
+    int items = s_count(out, "\n");
+    free(out);
+    assert_true(items >= 2);
+    FILE *tf = fopen("it-cli-token", "w");
+    assert_non_null(tf);
+    fputs("cal-token-0123456789\n", tf);
+    fclose(tf);
+    assert_int_equal(chmod("it-cli-token", 0600), 0);
+    char m[] = "--member=kr-daejeon", b[100], s[100], h[64], r[100], dir[200], d[220], keys[320], bkey[320];
+    snprintf(b, sizeof(b), "--broker=%s", s_t.ingest);
+    snprintf(s, sizeof(s), "--submit=tcp://127.0.0.1:%d", s_t.port_base + 34);
+    int port = s_t.port_base + 35;
+    snprintf(h, sizeof(h), "--http-port=%d", port);
+    snprintf(r, sizeof(r), "--replay=%s", s_t.replay);
+    snprintf(d, sizeof(d), "--state-dir=%s", th_state_dir(&s_t, "kr-daejeon", dir, sizeof(dir)));
+    th_node_flags(&s_t, "kr-daejeon", keys, bkey);
+    const char *argv[] = {FEDBUS_NODE_BIN, m, b, s, h, r, d, keys, bkey, "--http-token-file=it-cli-token", NULL};
+    pid_t pid = th_spawn(argv, "it-cli-node-calendar.log");
+    static char body[1 << 20];
+    char head[2048];
+    int st = 0;
+    for (int i = 0; i < 50 && st != 200; i++) {
+        st = th_http(port, "GET", "/v1/health", NULL, NULL, 0, body, sizeof(body));
+        if (st != 200) usleep(100 * 1000);
+    }
+    assert_int_equal(st, 200);
+    /* No token, a wrong one: 401. */
+    assert_int_equal(th_http(port, "GET", "/v1/calendar.ics", NULL, NULL, 0, body, sizeof(body)), 401);
+    assert_int_equal(th_http(port, "GET", "/v1/calendar.ics?token=cal-token-0123456788", NULL, NULL, 0, body,
+                             sizeof(body)),
+                     401);
+    /* Bad queries: 400, naming what is wrong. */
+    assert_int_equal(th_http(port, "GET", "/v1/calendar.ics?token=cal-token-0123456789&patterns=CFP", NULL, NULL, 0,
+                             body, sizeof(body)),
+                     400);
+    assert_non_null(strstr(body, "BAD_PATTERN"));
+    assert_int_equal(th_http(port, "GET", "/v1/calendar.ics?token=cal-token-0123456789&days=0", NULL, NULL, 0, body,
+                             sizeof(body)),
+                     400);
+    assert_int_equal(th_http(port, "GET", "/v1/calendar.ics?token=cal-token-0123456789&lang=fr", NULL, NULL, 0, body,
+                             sizeof(body)),
+                     400);
+    /* The token in the URL, then in the header: the same calendar. */
+    assert_int_equal(th_http(port, "GET",
+                             "/v1/calendar.ics?token=cal-token-0123456789&patterns=*.kr-busan&lang=en&days=30", NULL,
+                             head, sizeof(head), body, sizeof(body)),
+                     200);
+    assert_non_null(strstr(head, "text/calendar; charset=utf-8"));
+    icalcomponent *cal = icalparser_parse_string(body);
+    assert_non_null(cal);
+    assert_int_equal(icalcomponent_count_components(cal, ICAL_VEVENT_COMPONENT), items);
+    icalcomponent_free(cal);
+    char *first = strdup(body);
+    assert_non_null(first);
+    assert_int_equal(th_http_with(port, "GET", "/v1/calendar.ics?patterns=event.kr-busan,cfp.kr-busan&lang=en",
+                                  "Authorization: Bearer cal-token-0123456789", NULL, head, sizeof(head), body,
+                                  sizeof(body)),
+                     200);
+    /* The same items; only the calendar's name (its patterns) differs. */
+    assert_string_equal(strstr(first, "BEGIN:VEVENT"), strstr(body, "BEGIN:VEVENT"));
+    free(first);
+    /* The broker away: 503 with Retry-After, and the node still answers. */
+    th_broker_stop(&s_t, SIGTERM);
+    assert_int_equal(th_http(port, "GET", "/v1/calendar.ics?token=cal-token-0123456789", NULL, head, sizeof(head),
+                             body, sizeof(body)),
+                     503);
+    assert_non_null(strstr(head, "Retry-After"));
+    assert_non_null(strstr(body, "BROKER_UNAVAILABLE"));
+    th_broker_start(&s_t, NULL);
+    assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
 }
 
 static void test_publish_of_a_bad_file_is_reported_and_fails(void **state)
@@ -519,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_help_and_usage_errors_have_clear_exit_codes),
         cmocka_unit_test(test_publish_directory_then_replay_and_tail_history),
         cmocka_unit_test(test_replay_as_a_calendar_holds_every_event_and_call_and_nothing_else),
+        cmocka_unit_test(test_node_serves_the_calendar_at_a_url_behind_its_token),
         cmocka_unit_test(test_publish_of_a_bad_file_is_reported_and_fails),
         cmocka_unit_test(test_http_publish_and_health),
         cmocka_unit_test(test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expects),

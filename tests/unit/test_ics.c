@@ -1,4 +1,4 @@
-/* test_ics.c — events and calls for proposals as iCalendar (cli/fb_ics.c), read back with libical's parser. */
+/* test_ics.c — events and calls for proposals as iCalendar (lib/fb_ics.c), read back with libical's parser. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

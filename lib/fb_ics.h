@@ -1,4 +1,4 @@
-/* fb_ics.h — stored events and calls for proposals as an iCalendar (RFC 5545) calendar, for `fedbus replay --format=ics`. */
+/* fb_ics.h — stored events and calls for proposals as an iCalendar (RFC 5545) calendar: `fedbus replay --format=ics`, the node's GET /v1/calendar.ics. */
 #ifndef FB_ICS_H
 #define FB_ICS_H
 
