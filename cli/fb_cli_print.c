@@ -23,12 +23,14 @@
 int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty, int ics)
 {
     memset(out, 0, sizeof(*out));
-    if (!strcmp(format, "ics") && !ics) {
-        fprintf(stderr, "fedbus %s: --format: ics is for replay (a calendar has an end; a tail does not)\n", cmd);
+    if ((!strcmp(format, "ics") || !strcmp(format, "jsonfeed")) && !ics) {
+        fprintf(stderr, "fedbus %s: --format: %s is for replay (a calendar or a feed has an end; a tail does not)\n",
+                cmd, format);
         return -1;
     }
-    if (strcmp(format, "json") && strcmp(format, "text") && strcmp(format, "ics")) {
-        fprintf(stderr, "fedbus %s: --format: '%s' is none of json, text%s\n", cmd, format, ics ? ", ics" : "");
+    if (strcmp(format, "json") && strcmp(format, "text") && strcmp(format, "ics") && strcmp(format, "jsonfeed")) {
+        fprintf(stderr, "fedbus %s: --format: '%s' is none of json, text%s\n", cmd, format,
+                ics ? ", ics, jsonfeed" : "");
         return -1;
     }
     if (strcmp(lang, "ko") && strcmp(lang, "en")) {
@@ -38,6 +40,7 @@ int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, cons
     const char *nc = getenv("NO_COLOR");
     out->text = strcmp(format, "text") == 0;
     out->ics = strcmp(format, "ics") == 0;
+    out->jsonfeed = strcmp(format, "jsonfeed") == 0;
     out->pretty = pretty;
     out->lang = lang;
     out->colour = isatty(STDOUT_FILENO) && !(nc && nc[0]);
@@ -89,9 +92,9 @@ static int s_print_json(const fb_message_t *msg, const fb_cli_out_t *out)
     return 0;
 }
 
-/* One message as a calendar item: 1 written, 0 left out (not an event or
- * a call, or one without a readable time: said on stderr), -1 out of
- * memory. */
+/* One message as a calendar or a feed item: 1 written, 0 left out (no
+ * item of that kind, or an event or call without a readable time: said on
+ * stderr), -1 out of memory. */
 static int s_print_ics(const fb_message_t *msg, fb_cli_out_t *out)
 {
     char *line = fb_message_json(msg), why[128] = "";
@@ -99,7 +102,12 @@ static int s_print_ics(const fb_message_t *msg, fb_cli_out_t *out)
     free(line);
     if (!j) return -1;
     fb_ics_head_t h = {msg->message_id, msg->origin, msg->topic, msg->created_at_us, msg->global_seq};
-    int rc = fb_ics_item(stdout, &h, j, out->lang, why, sizeof(why));
+    int rc;
+    if (out->jsonfeed) {
+        rc = fb_jsonfeed_item(&out->jf, &h, j, out->lang);
+        if (rc < 0) snprintf(why, sizeof(why), "out of memory");
+    } else
+        rc = fb_ics_item(stdout, &h, j, out->lang, why, sizeof(why));
     json_decref(j);
     if (rc == 0) out->not_items++;
     if (rc < 0 && strcmp(why, "out of memory") == 0) return -1;
@@ -114,12 +122,16 @@ static int s_print_ics(const fb_message_t *msg, fb_cli_out_t *out)
 
 int fb_cli_out_begin(fb_cli_out_t *out, const char *name)
 {
-    return out->ics && !out->count_only ? fb_ics_begin(stdout, name) : 0;
+    if (out->count_only) return 0;
+    if (out->jsonfeed) return fb_jsonfeed_begin(&out->jf, stdout, name, out->lang);
+    return out->ics ? fb_ics_begin(stdout, name) : 0;
 }
 
 void fb_cli_out_end(fb_cli_out_t *out)
 {
-    if (out->ics && !out->count_only) fb_ics_end(stdout);
+    if (out->count_only) return;
+    if (out->jsonfeed) fb_jsonfeed_end(&out->jf);
+    else if (out->ics) fb_ics_end(stdout);
 }
 
 static void s_progress(fb_cli_out_t *out, const fb_message_t *msg)
@@ -148,7 +160,7 @@ int fb_cli_out_print(const fb_message_t *msg, void *arg)
         s_progress(out, msg);
         return fb_cli_stop ? 1 : 0;
     }
-    if (out->ics) {
+    if (out->ics || out->jsonfeed) {
         int rc = s_print_ics(msg, out);
         if (rc < 0) return -1;
         if (rc == 0) out->printed--;

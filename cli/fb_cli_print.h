@@ -2,6 +2,7 @@
 #ifndef FB_CLI_PRINT_H
 #define FB_CLI_PRINT_H
 
+#include "fb_jsonfeed.h"
 #include "fedbus/fedbus.h"
 
 #include <stdint.h>
@@ -9,6 +10,8 @@
 typedef struct {
     int text;          /* --format=text, else JSON */
     int ics;           /* --format=ics: events and calls as a calendar (replay) */
+    int jsonfeed;      /* --format=jsonfeed: a feed for readers (replay) */
+    fb_jsonfeed_t jf;
     long long not_items; /* ics: messages that are no calendar item (left out) */
     int bad_items;     /* ics: messages that could not be one (said on stderr) */
     int pretty;        /* --pretty: JSON indented */
@@ -23,16 +26,17 @@ typedef struct {
     int until_reached;
 } fb_cli_out_t;
 
-/* Checks format and lang ("json", "text", or "ics" where ics is allowed;
+/* Checks format and lang ("json", "text", or "ics" and "jsonfeed" where
+ * those are allowed (ics);
  * "ko" or "en") and fills out; returns 0, or -1 after saying why on stderr
  * (cmd names the command). */
 int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty, int ics);
 
-/* With --format=ics: writes the calendar's head (name: X-WR-CALNAME);
- * returns 0, or -1 when out of memory. Nothing otherwise. */
+/* With --format=ics or jsonfeed: writes the calendar's or the feed's head
+ * (name: its title); returns 0, or -1 when out of memory. Nothing otherwise. */
 int fb_cli_out_begin(fb_cli_out_t *out, const char *name);
 
-/* With --format=ics: writes the calendar's end. Nothing otherwise. */
+/* With --format=ics or jsonfeed: writes the end. Nothing otherwise. */
 void fb_cli_out_end(fb_cli_out_t *out);
 
 /* Prints (or counts) msg; returns 0 to go on, 1 when --until is passed or

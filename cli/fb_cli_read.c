@@ -72,9 +72,10 @@ typedef struct {
 #define S_FORMAT_KEYS                                                                                         \
     {"format", FB_CFG_STR, FB_CLI_STR(format), "json", 0, 0,                                                  \
      "json (one object per line), text (time, origin, kind, title; coloured on a terminal unless NO_COLOR),"    \
-     " or, for replay, ics: events and calls for proposals (at their deadline) as an iCalendar calendar"},      \
+     " or, for replay, ics: events and calls for proposals (at their deadline) as an iCalendar calendar,"     \
+     " or jsonfeed: events, calls and researcher updates as a JSON Feed for feed readers"},                   \
     {"pretty", FB_CFG_BOOL, FB_CLI_INT(pretty), "false", 0, 0, "json indented, an object over several lines"}, \
-    {"lang", FB_CFG_STR, FB_CLI_STR(lang), "ko", 0, 0, "language of titles in text and ics formats: ko or en"}
+    {"lang", FB_CFG_STR, FB_CLI_STR(lang), "ko", 0, 0, "language of titles in text, ics and jsonfeed: ko or en"}
 
 static const fb_cfg_key_t s_tail_keys[] = {
     {"feed", FB_CFG_STR, FB_CLI_STR(feed), FB_DEFAULT_FEED, 0, 0, "broker feed endpoint (HOST:PORT means tcp://)"},

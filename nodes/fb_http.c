@@ -1,4 +1,4 @@
-/* fb_http.c — the node's HTTP API: POST /v1/publish, GET /v1/health and GET /v1/calendar.ics as fb_httpd routes.
+/* fb_http.c — the node's HTTP API: POST /v1/publish, GET /v1/health, GET /v1/calendar.ics and GET /v1/feed.json as fb_httpd routes.
  *
  * A POST's body must be sent as application/json (UTF-8); any other
  * Content-Type, or none, is answered 415 naming the one expected, so that
@@ -16,7 +16,7 @@
  * stored once. */
 #include "fb_http.h"
 
-#include "fb_calendar.h"
+#include "fb_forpeople.h"
 #include "fb_envelope.h"
 #include "fb_crypto.h"
 #include "fb_httpd.h"
@@ -336,9 +336,9 @@ static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
     s_respond_publish(r, worst, results);
 }
 
-/* Whether a calendar request may be answered: the bearer token, or the
- * same token as ?token= (a calendar application subscribing to a URL
- * sends no header), when the node asks for one. */
+/* Whether a calendar or feed request may be answered: the bearer token,
+ * or the same token as ?token= (an application subscribing to a URL sends
+ * no header), when the node asks for one. */
 static int s_calendar_authorized(const fb_http_t *self, const fb_httpd_req_t *req)
 {
     const char *q = fb_httpd_query(req, "token");
@@ -346,15 +346,15 @@ static int s_calendar_authorized(const fb_http_t *self, const fb_httpd_req_t *re
            (q && strlen(q) == self->token_len && fb_httpd_secret_equal(q, self->token, self->token_len));
 }
 
-/* Reads the calendar's query: patterns (comma-separated; default every
- * event and call), days (of history, by store time; default 365) and lang.
- * Returns 0, or -1 after answering 400. pbuf holds the patterns. */
-static int s_calendar_query(const fb_httpd_req_t *req, fb_httpd_resp_t *r, char *pbuf, size_t psize,
-                            const char *pats[FB_CALENDAR_PATTERNS_MAX], int *npats, long *days, const char **lang)
+/* Reads a calendar's or feed's query: patterns (comma-separated; default
+ * dflt), days (of history, by store time; default 365) and lang. Returns
+ * 0, or -1 after answering 400. pbuf holds the patterns. */
+static int s_people_query(const fb_httpd_req_t *req, fb_httpd_resp_t *r, const char *dflt, char *pbuf, size_t psize,
+                            const char *pats[FB_FORPEOPLE_PATTERNS_MAX], int *npats, long *days, const char **lang)
 {
     const char *q = fb_httpd_query(req, "patterns"), *d = fb_httpd_query(req, "days"), *l = fb_httpd_query(req, "lang");
     char detail[320];
-    if (!q || !*q) q = "event,cfp";
+    if (!q || !*q) q = dflt;
     if (strlen(q) >= psize) {
         s_respond(r, FB_HTTP_BAD_REQUEST, s_error("BAD_PATTERN", "patterns is too long"));
         return -1;
@@ -363,8 +363,8 @@ static int s_calendar_query(const fb_httpd_req_t *req, fb_httpd_resp_t *r, char 
     *npats = 0;
     for (char *save = NULL, *p = strtok_r(pbuf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
         const char *why = NULL;
-        if (*npats == FB_CALENDAR_PATTERNS_MAX) {
-            snprintf(detail, sizeof(detail), "at most %d patterns", FB_CALENDAR_PATTERNS_MAX);
+        if (*npats == FB_FORPEOPLE_PATTERNS_MAX) {
+            snprintf(detail, sizeof(detail), "at most %d patterns", FB_FORPEOPLE_PATTERNS_MAX);
             s_respond(r, FB_HTTP_BAD_REQUEST, s_error("BAD_PATTERN", detail));
             return -1;
         }
@@ -393,11 +393,12 @@ static int s_calendar_query(const fb_httpd_req_t *req, fb_httpd_resp_t *r, char 
     return 0;
 }
 
-/* The events and calls for proposals the member may read, from the
- * broker's replay, as one iCalendar calendar (fb_calendar). */
-static void s_calendar(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
+/* What the member may read, from the broker's replay, as a calendar or a
+ * feed (fb_forpeople). */
+static void s_for_people(const fb_httpd_req_t *req, fb_httpd_resp_t *r, const fb_http_t *self,
+                         fb_forpeople_format_t format)
 {
-    const fb_http_t *self = arg;
+    int ics = format == FB_FORPEOPLE_ICS;
     if (!s_calendar_authorized(self, req)) {
         s_respond(r, FB_HTTP_UNAUTHORIZED,
                   s_error("UNAUTHORIZED", "this node asks for its token: 'Authorization: Bearer TOKEN' or ?token="));
@@ -405,27 +406,40 @@ static void s_calendar(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
         return;
     }
     char pbuf[1024], name[1100], why[256];
-    const char *pats[FB_CALENDAR_PATTERNS_MAX], *lang;
+    const char *pats[FB_FORPEOPLE_PATTERNS_MAX], *lang;
     int npats;
     long days;
-    if (s_calendar_query(req, r, pbuf, sizeof(pbuf), pats, &npats, &days, &lang) != 0) return;
+    if (s_people_query(req, r, ics ? "event,cfp" : "event,cfp,researcher", pbuf, sizeof(pbuf), pats, &npats, &days,
+                         &lang) != 0)
+        return;
     size_t n = (size_t)snprintf(name, sizeof(name), "fedbus %s:", self->member);
     for (int i = 0; i < npats && n < sizeof(name); i++)
         n += (size_t)snprintf(name + n, sizeof(name) - n, " %s", pats[i]);
-    fb_calendar_src_t src = {self->replay, &self->curve, 5000};
-    char *ics;
+    fb_forpeople_src_t src = {self->replay, &self->curve, 5000};
+    char *body;
     size_t len;
     long long items, failed;
-    int rc = fb_calendar_build(&src, pats, npats, fb_time_now_us() - (int64_t)days * 86400 * 1000000, lang, name, &ics,
-                               &len, &items, &failed, why, sizeof(why));
+    int rc = fb_forpeople_build(&src, format, pats, npats, fb_time_now_us() - (int64_t)days * 86400 * 1000000, lang,
+                                name, &body, &len, &items, &failed, why, sizeof(why));
+    const char *what = ics ? "calendar" : "feed";
     if (rc != FB_OK) {
-        fb_warn("http: calendar: %s", why);
+        fb_warn("http: %s: %s", what, why);
         s_respond(r, FB_HTTP_SERVICE_UNAVAILABLE, s_error("BROKER_UNAVAILABLE", why));
         fb_httpd_header(r, "Retry-After", S_RETRY_AFTER);
         return;
     }
-    if (failed) fb_warn("http: calendar: %lld messages failed verification and are left out", failed);
-    fb_httpd_respond_take(r, FB_HTTP_OK, "text/calendar; charset=utf-8", ics, len);
+    if (failed) fb_warn("http: %s: %lld messages failed verification and are left out", what, failed);
+    fb_httpd_respond_take(r, FB_HTTP_OK, ics ? "text/calendar; charset=utf-8" : "application/feed+json", body, len);
+}
+
+static void s_calendar(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
+{
+    s_for_people(req, r, arg, FB_FORPEOPLE_ICS);
+}
+
+static void s_feed(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
+{
+    s_for_people(req, r, arg, FB_FORPEOPLE_JSONFEED);
 }
 
 /* The node's words for what the server answers by itself. */
@@ -443,7 +457,7 @@ static void s_on_error(unsigned status, const fb_httpd_req_t *req, fb_httpd_resp
         s_respond(r, status, s_error("NODE_UNAVAILABLE", "out of memory"));
     else if (strcmp(req->method, "GET") == 0)
         s_respond(r, FB_HTTP_NOT_FOUND,
-                  s_error("NOT_FOUND", "try POST /v1/publish, GET /v1/health or GET /v1/calendar.ics"));
+                  s_error("NOT_FOUND", "try POST /v1/publish, GET /v1/health, /v1/calendar.ics or /v1/feed.json"));
     else if (strcmp(req->method, "POST") != 0)
         s_respond(r, FB_HTTP_METHOD_NOT_ALLOWED, s_error("METHOD", "use GET or POST"));
     else
@@ -474,6 +488,7 @@ fb_http_t *fb_http_start(const fb_http_opts_t *o)
         {"GET", "/v1/health", s_health, self},
         {"POST", "/v1/publish", s_publish, self},
         {"GET", "/v1/calendar.ics", s_calendar, self},
+        {"GET", "/v1/feed.json", s_feed, self},
     };
     int err;
     self->httpd = fb_httpd_start(&(fb_httpd_opts_t){.bind_addr = o->bind_addr, .port = o->port, .routes = routes,

@@ -1,10 +1,11 @@
-/* fb_http.h — the node's HTTP front: POST /v1/publish, GET /v1/health and GET /v1/calendar.ics on fb_httpd.
+/* fb_http.h — the node's HTTP front: POST /v1/publish, GET /v1/health, /v1/calendar.ics and /v1/feed.json on fb_httpd.
  *
  * Each request publishes through the node's own submit socket (inproc), so
  * HTTP, the CLI and files all take the same path: the same checks, the same
  * outbox, the same ack. /v1/health reads the node's state through
- * fb_node_snapshot(), never the loop's own fields. /v1/calendar.ics reads
- * the broker's history through replay, as the node's member (fb_calendar). */
+ * fb_node_snapshot(), never the loop's own fields. /v1/calendar.ics and
+ * /v1/feed.json read the broker's history through replay, as the node's
+ * member (fb_forpeople). */
 #ifndef FB_HTTP_H
 #define FB_HTTP_H
 
@@ -22,13 +23,14 @@ typedef struct {
     const fb_node_t *node;  /* borrowed: read with fb_node_snapshot(); outlives the server */
     const char *token_file; /* NULL or "": no token; else a file (not readable by others) whose
                                first line is the token POST /v1/publish asks for */
-    const char *replay;     /* the broker's replay endpoint, copied (the calendar) */
+    const char *replay;     /* the broker's replay endpoint, copied (calendar and feed) */
     const fb_curve_t *curve; /* CURVE to it as this node's member, copied; NULL: plaintext */
 } fb_http_opts_t;
 
 /* Starts serving as *o says. With a token, POST /v1/publish without
  * "Authorization: Bearer TOKEN" is answered 401 (the token compared in
- * constant time), and so is GET /v1/calendar.ics without it or ?token=TOKEN;
+ * constant time), and so are GET /v1/calendar.ics and /v1/feed.json without
+ * it or ?token=TOKEN;
  * GET /v1/health stays open. Returns NULL after logging
  * the reason (also a token file unreadable, empty, or readable by others). */
 fb_http_t *fb_http_start(const fb_http_opts_t *o);

@@ -1,13 +1,16 @@
-/* fuzz_ics.c — a message's JSON to an iCalendar item (fb_ics), as `fedbus replay --format=ics` writes it.
+/* fuzz_ics.c — a message's JSON to an iCalendar item (fb_ics) and a JSON Feed item (fb_jsonfeed), as replay --format=ics|jsonfeed and the node's feeds write them.
  *
  * What a member published is hostile: no field of it may add a line, a
  * property or a component to the calendar. Every item written must read
  * back with libical as one VEVENT holding only the properties fb_ics
  * writes, in lines that end in CRLF, of at most 75 octets, folded between
- * UTF-8 characters. The first byte picks the language. */
+ * UTF-8 characters. Every feed written must read back as JSON with the
+ * items written, each with the message_id. The first byte picks the
+ * language. */
 #include "fuzz.h"
 
 #include "fb_ics.h"
+#include "fb_jsonfeed.h"
 
 #include <libical/ical.h>
 
@@ -37,6 +40,30 @@ static void s_check_lines(const char *text, size_t len)
     }
 }
 
+/* The feed of msg alone must read back as JSON Feed with its one item. */
+static void s_check_feed(const fb_ics_head_t *h, const json_t *msg, const char *lang)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    FZ_CHECK(f != NULL, "out of memory");
+    fb_jsonfeed_t jf;
+    FZ_CHECK(fb_jsonfeed_begin(&jf, f, "fedbus: fuzz", lang) == 0, "out of memory");
+    int rc = fb_jsonfeed_item(&jf, h, msg, lang);
+    fb_jsonfeed_end(&jf);
+    fclose(f);
+    FZ_CHECK(rc >= -1 && rc <= 1, "fb_jsonfeed_item returned something else");
+    json_t *feed = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+    FZ_CHECK(feed != NULL, "the feed does not read back as JSON");
+    json_t *items = json_object_get(feed, "items");
+    FZ_CHECK(json_is_array(items) && json_array_size(items) == (rc == 1 ? 1u : 0u), "the feed lost or gained an item");
+    if (rc == 1)
+        FZ_CHECK(!strcmp(json_string_value(json_object_get(json_array_get(items, 0), "id")), h->message_id),
+                 "the item is not the message's");
+    json_decref(feed);
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
@@ -51,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        1767225600000000LL, 7};
     int rc = fb_ics_item(f, &h, j, lang, why, sizeof(why));
     fclose(f);
+    s_check_feed(&h, j, lang);
     json_decref(j);
     FZ_CHECK(rc >= -1 && rc <= 1, "fb_ics_item returned something else");
     if (rc != 1) {

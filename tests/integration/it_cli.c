@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <libical/ical.h>
 
 static th_t s_t;
@@ -169,12 +170,27 @@ static void test_replay_as_a_calendar_holds_every_event_and_call_and_nothing_els
     assert_int_equal(deadlines, cfps);
     icalcomponent_free(cal);
     free(out);
+
+    /* The same history as a JSON Feed: every message an item, researcher updates too. */
+    const char *jf[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "--format=jsonfeed", "*.kr-busan", NULL};
+    assert_int_equal(th_run(jf, &out, 30), 0);
+    json_error_t e;
+    json_t *feed = json_loads(out, JSON_REJECT_DUPLICATES, &e);
+    if (!feed) fail_msg("replay --format=jsonfeed is not JSON (%s): %.300s", e.text, out);
+    assert_string_equal(json_string_value(json_object_get(feed, "version")), "https://jsonfeed.org/version/1.1");
+    assert_int_equal(json_array_size(json_object_get(feed, "items")), messages);
+    json_decref(feed);
+    free(out);
+    const char *tailjf[] = {FEDBUS_CLI_BIN, "tail", "cfp", "--format=jsonfeed", NULL};
+    assert_int_equal(th_run(tailjf, &out, 10), 2);
+    free(out);
 }
 
-/* A node's GET /v1/calendar.ics: the same calendar as replay --format=ics,
- * for an application that subscribes to a URL; behind the node's token
- * (the header, or ?token= since a calendar application sends no header). */
-static void test_node_serves_the_calendar_at_a_url_behind_its_token(void **state)
+/* A node's GET /v1/calendar.ics and /v1/feed.json: the same calendar as
+ * replay --format=ics, and a feed, for applications that subscribe to a
+ * URL; behind the node's token (the header, or ?token= since such an
+ * application sends no header). */
+static void test_node_serves_the_calendar_and_the_feed_at_urls_behind_its_token(void **state)
 {
     (void)state;
     char *out = NULL;
@@ -241,6 +257,20 @@ static void test_node_serves_the_calendar_at_a_url_behind_its_token(void **state
     /* The same items; only the calendar's name (its patterns) differs. */
     assert_string_equal(strstr(first, "BEGIN:VEVENT"), strstr(body, "BEGIN:VEVENT"));
     free(first);
+    /* The feed for readers: every message of kr-busan, researcher updates too. */
+    const char *all[] = {FEDBUS_CLI_BIN, "replay", s_replay_flag, "*.kr-busan", "--count", NULL};
+    assert_int_equal(th_run(all, &out, 30), 0);
+    int messages = atoi(out);
+    free(out);
+    assert_int_equal(th_http(port, "GET", "/v1/feed.json?token=cal-token-0123456789&patterns=*.kr-busan", NULL, head,
+                             sizeof(head), body, sizeof(body)),
+                     200);
+    assert_non_null(strstr(head, "application/feed+json"));
+    json_t *feed = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(feed);
+    assert_int_equal(json_array_size(json_object_get(feed, "items")), messages);
+    json_decref(feed);
+    assert_int_equal(th_http(port, "GET", "/v1/feed.json", NULL, NULL, 0, body, sizeof(body)), 401);
     /* The broker away: 503 with Retry-After, and the node still answers. */
     th_broker_stop(&s_t, SIGTERM);
     assert_int_equal(th_http(port, "GET", "/v1/calendar.ics?token=cal-token-0123456789", NULL, head, sizeof(head),
@@ -601,7 +631,7 @@ int main(void)
         cmocka_unit_test(test_help_and_usage_errors_have_clear_exit_codes),
         cmocka_unit_test(test_publish_directory_then_replay_and_tail_history),
         cmocka_unit_test(test_replay_as_a_calendar_holds_every_event_and_call_and_nothing_else),
-        cmocka_unit_test(test_node_serves_the_calendar_at_a_url_behind_its_token),
+        cmocka_unit_test(test_node_serves_the_calendar_and_the_feed_at_urls_behind_its_token),
         cmocka_unit_test(test_publish_of_a_bad_file_is_reported_and_fails),
         cmocka_unit_test(test_http_publish_and_health),
         cmocka_unit_test(test_http_publish_takes_json_in_utf8_only_and_names_the_type_it_expects),
