@@ -26,6 +26,7 @@
 #include "fedbus/fedbus.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +40,15 @@ struct fb_http {
     char token[FB_HTTPD_TOKEN_MAX + 1]; /* "": none asked for */
     size_t token_len;
     long long max_body; /* bytes of a request body (max-frame), for the 413 */
-    char replay[256];   /* the broker's replay endpoint, for the calendar */
+    char replay[256];   /* the broker's replay endpoint, for the calendar and the feed */
     fb_curve_t curve;   /* CURVE to it, as the node's member */
+    atomic_int for_people; /* calendar and feed requests being answered */
 };
+
+/* The most calendar and feed requests answered at once: each is a replay
+ * from the broker, so that a crowd of readers cannot turn the node into a
+ * flood of replays. */
+#define S_FOR_PEOPLE_MAX 4
 
 /* Seconds a client is asked to wait before it posts again after a 503. */
 #define S_RETRY_AFTER "5"
@@ -395,7 +402,7 @@ static int s_people_query(const fb_httpd_req_t *req, fb_httpd_resp_t *r, const c
 
 /* What the member may read, from the broker's replay, as a calendar or a
  * feed (fb_forpeople). */
-static void s_for_people(const fb_httpd_req_t *req, fb_httpd_resp_t *r, const fb_http_t *self,
+static void s_for_people(const fb_httpd_req_t *req, fb_httpd_resp_t *r, fb_http_t *self,
                          fb_forpeople_format_t format)
 {
     int ics = format == FB_FORPEOPLE_ICS;
@@ -415,13 +422,22 @@ static void s_for_people(const fb_httpd_req_t *req, fb_httpd_resp_t *r, const fb
     size_t n = (size_t)snprintf(name, sizeof(name), "fedbus %s:", self->member);
     for (int i = 0; i < npats && n < sizeof(name); i++)
         n += (size_t)snprintf(name + n, sizeof(name) - n, " %s", pats[i]);
+    const char *what = ics ? "calendar" : "feed";
+    if (atomic_fetch_add(&self->for_people, 1) >= S_FOR_PEOPLE_MAX) {
+        atomic_fetch_sub(&self->for_people, 1);
+        snprintf(why, sizeof(why), "%d calendar and feed requests are being answered; the node takes no more at once",
+                 S_FOR_PEOPLE_MAX);
+        s_respond(r, FB_HTTP_SERVICE_UNAVAILABLE, s_error("BUSY", why));
+        fb_httpd_header(r, "Retry-After", S_RETRY_AFTER);
+        return;
+    }
     fb_forpeople_src_t src = {self->replay, &self->curve, 5000};
     char *body;
     size_t len;
     long long items, failed;
     int rc = fb_forpeople_build(&src, format, pats, npats, fb_time_now_us() - (int64_t)days * 86400 * 1000000, lang,
                                 name, &body, &len, &items, &failed, why, sizeof(why));
-    const char *what = ics ? "calendar" : "feed";
+    atomic_fetch_sub(&self->for_people, 1);
     if (rc != FB_OK) {
         fb_warn("http: %s: %s", what, why);
         s_respond(r, FB_HTTP_SERVICE_UNAVAILABLE, s_error("BROKER_UNAVAILABLE", why));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
@@ -186,6 +187,20 @@ static void test_replay_as_a_calendar_holds_every_event_and_call_and_nothing_els
     free(out);
 }
 
+/* One calendar request, made on a thread of its own. */
+typedef struct {
+    int port, status;
+    char head[2048], body[2048];
+} s_waiting_t;
+
+static void *s_wait_calendar(void *arg)
+{
+    s_waiting_t *w = arg;
+    w->status = th_http(w->port, "GET", "/v1/calendar.ics?token=cal-token-0123456789", NULL, w->head, sizeof(w->head),
+                        w->body, sizeof(w->body));
+    return NULL;
+}
+
 /* A node's GET /v1/calendar.ics and /v1/feed.json: the same calendar as
  * replay --format=ics, and a feed, for applications that subscribe to a
  * URL; behind the node's token (the header, or ?token= since such an
@@ -271,13 +286,29 @@ static void test_node_serves_the_calendar_and_the_feed_at_urls_behind_its_token(
     assert_int_equal(json_array_size(json_object_get(feed, "items")), messages);
     json_decref(feed);
     assert_int_equal(th_http(port, "GET", "/v1/feed.json", NULL, NULL, 0, body, sizeof(body)), 401);
-    /* The broker away: 503 with Retry-After, and the node still answers. */
+    /* The broker away: each waits for its replay (5 s) and is answered 503
+     * with Retry-After; a fifth at the same time is turned away at once. */
     th_broker_stop(&s_t, SIGTERM);
-    assert_int_equal(th_http(port, "GET", "/v1/calendar.ics?token=cal-token-0123456789", NULL, head, sizeof(head),
-                             body, sizeof(body)),
+    s_waiting_t w[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (s_waiting_t){.port = port};
+        assert_int_equal(pthread_create(&th[i], NULL, s_wait_calendar, &w[i]), 0);
+    }
+    usleep(1500 * 1000);
+    int64_t t0 = fb_time_mono_us();
+    assert_int_equal(th_http(port, "GET", "/v1/feed.json?token=cal-token-0123456789", NULL, head, sizeof(head), body,
+                             sizeof(body)),
                      503);
+    assert_true(fb_time_mono_us() - t0 < 2000000);
+    assert_non_null(strstr(body, "\"BUSY\""));
     assert_non_null(strstr(head, "Retry-After"));
-    assert_non_null(strstr(body, "BROKER_UNAVAILABLE"));
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].status, 503);
+        assert_non_null(strstr(w[i].head, "Retry-After"));
+        assert_non_null(strstr(w[i].body, "BROKER_UNAVAILABLE"));
+    }
     th_broker_start(&s_t, NULL);
     assert_int_equal(th_stop_pid(pid, SIGTERM), 0);
 }
