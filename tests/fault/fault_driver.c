@@ -1,7 +1,8 @@
 /* fault_driver.c — the fault suite: one failure at a time under continuous load, then the promises checked.
  *
  * `fault_driver SCENARIO` runs one scenario as a CMocka test: a real broker (database and
- * ports of its own, port base 25000 + 100 per scenario), four nodes (kr-incheon, kr-seoul,
+ * ports of its own, port base 32000 + 100 per scenario, apart from every integration
+ * test's, since ctest runs them side by side), four nodes (kr-incheon, kr-seoul,
  * kr-daejeon, kr-busan) with a publisher each, two subscribers (one slow), a few seconds of
  * load, the fault, a few seconds of load after it, then fl_check(). Every process it starts
  * is stopped at exit, also when a check fails (the harness's atexit; the private PostgreSQL
@@ -128,7 +129,7 @@ static void s_all_affected(int gaps[FL_MEMBERS], int window_ms)
 static void test_broker_killed_under_load_loses_nothing_acked(void **state)
 {
     (void)state;
-    s_up("broker_kill", 25000, -1);
+    s_up("broker_kill", 32000, -1);
     fl_fault_begin(s_run);
     fl_broker_down(s_run, 1);
     th_broker_stop(&s_t, SIGKILL);
@@ -144,8 +145,8 @@ static void test_broker_killed_under_load_loses_nothing_acked(void **state)
 static void test_postgresql_stopped_fast_and_immediate_loses_nothing_acked(void **state)
 {
     (void)state;
-    fp_start(25190);
-    s_up("pg_stop", 25100, -1);
+    fp_start(32190);
+    s_up("pg_stop", 32100, -1);
     fl_fault_begin(s_run);
     fp_stop("fast");
     usleep(3000 * 1000);
@@ -169,9 +170,9 @@ static void test_postgresql_stopped_fast_and_immediate_loses_nothing_acked(void 
 static void test_postgresql_primary_lost_and_standby_promoted_loses_nothing_acked(void **state)
 {
     (void)state;
-    fp_start(25790);
-    fp_standby_start(25791);
-    s_up("pg_failover", 25700, -1);
+    fp_start(32790);
+    fp_standby_start(32791);
+    s_up("pg_failover", 32700, -1);
     fl_fault_begin(s_run);
     fp_stop("immediate");
     usleep(2000 * 1000);
@@ -203,7 +204,7 @@ static void test_node_killed_with_publishes_waiting_loses_none_it_accepted(void 
 {
     (void)state;
     enum { BUSAN = 3 };
-    s_up("node_kill", 25200, -1);
+    s_up("node_kill", 32200, -1);
     fl_fault_begin(s_run);
     fl_broker_down(s_run, 1);
     th_broker_stop(&s_t, SIGKILL);
@@ -229,7 +230,7 @@ static void test_node_restarted_while_its_frames_are_in_the_broker_keeps_its_seq
 {
     (void)state;
     enum { DAEJEON = 2 };
-    s_up("node_restart", 25300, -1);
+    s_up("node_restart", 32300, -1);
     fl_fault_begin(s_run);
     kill(s_t.broker, SIGSTOP);
     usleep(1000 * 1000); /* daejeon's frames pile up in the frozen broker's queues */
@@ -247,7 +248,7 @@ static void test_link_cut_longer_than_the_heartbeat_timeout_loses_nothing(void *
 {
     (void)state;
     enum { SEOUL = 1 };
-    s_up("link_cut", 25400, SEOUL);
+    s_up("link_cut", 32400, SEOUL);
     fl_fault_begin(s_run);
     th_stop_pid(s_proxy, SIGKILL);
     s_proxy = 0;
@@ -285,7 +286,7 @@ static void test_torn_outbox_tail_is_skipped_and_nothing_accepted_is_lost(void *
 {
     (void)state;
     enum { INCHEON = 0 };
-    s_up("torn_tail", 25600, -1);
+    s_up("torn_tail", 32600, -1);
     fl_fault_begin(s_run);
     fl_broker_down(s_run, 1);
     th_broker_stop(&s_t, SIGKILL);
@@ -316,7 +317,7 @@ static void s_raw(void *s, const char *origin, uint64_t origin_seq)
 static void test_hostile_inputs_never_stop_other_members_acks(void **state)
 {
     (void)state;
-    s_up("hostile", 25500, -1);
+    s_up("hostile", 32500, -1);
     fl_fault_begin(s_run);
     /* A member of the federation that misbehaves: admitted, then hostile. */
     void *in = th_socket(&s_t, ZMQ_DEALER, s_t.ingest, "intl-evil");
