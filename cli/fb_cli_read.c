@@ -71,9 +71,9 @@ typedef struct {
 
 #define S_FORMAT_KEYS                                                                                         \
     {"format", FB_CFG_STR, FB_CLI_STR(format), "json", 0, 0,                                                  \
-     "json (one object per line), text (time, origin, kind, title; coloured on a terminal unless NO_COLOR),"    \
-     " or, for replay, ics: events and calls for proposals (at their deadline) as an iCalendar calendar,"     \
-     " or jsonfeed: events, calls and researcher updates as a JSON Feed for feed readers"},                   \
+     "json (one object per line), text (time, origin, kind, title; coloured on a terminal unless NO_COLOR);"    \
+     " replay also ics (an iCalendar calendar of events, and of calls at their deadline) or jsonfeed (a JSON"  \
+     " Feed of events, calls and researcher updates, for feed readers)"},                                     \
     {"pretty", FB_CFG_BOOL, FB_CLI_INT(pretty), "false", 0, 0, "json indented, an object over several lines"}, \
     {"lang", FB_CFG_STR, FB_CLI_STR(lang), "ko", 0, 0, "language of titles in text, ics and jsonfeed: ko or en"}
 
