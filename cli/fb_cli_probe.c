@@ -266,7 +266,7 @@ static s_shake_t s_handshake(const char *endpoint, int type, int timeout_ms, uin
     s_shake_t found = S_SHAKE_NONE;
     long long deadline = s_ms_now() + timeout_ms;
     uint16_t event;
-    if (m && zmq_connect(s, endpoint) == 0)
+    if (m && fb_zmq_attach(s, endpoint, 0) == 0)
         while (found == S_SHAKE_NONE && s_event(m, deadline, &event, value))
             found = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED       ? S_SHAKE_OK
                     : event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH     ? S_SHAKE_AUTH

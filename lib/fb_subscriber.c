@@ -495,7 +495,7 @@ static int s_live(fb_subscriber_t *self, fb_message_t *msg, int64_t deadline, ui
 static void s_reconnect(fb_subscriber_t *self)
 {
     zmq_disconnect(self->sock, self->feed_endpoint);
-    zmq_connect(self->sock, self->feed_endpoint);
+    fb_zmq_attach(self->sock, self->feed_endpoint, 0);
     self->heard_us = fb_time_mono_us();
     self->silence_us = self->silence_us * 2 < S_SILENCE_MAX_US ? self->silence_us * 2 : S_SILENCE_MAX_US;
 }

@@ -37,11 +37,7 @@ static int s_int(void *s, int opt, int v)
     return zmq_setsockopt(s, opt, &v, sizeof(v));
 }
 
-/* Binds or connects s to endpoint. libzmq reads the socket's pending
- * commands first, and a signal that interrupts that read fails the call
- * with EINTR before anything is done: it is made again (a daemon's stop
- * signal, or a fuzzer's alarm, may come at any moment). */
-static int s_attach(void *s, const char *endpoint, int bind)
+int fb_zmq_attach(void *s, const char *endpoint, int bind)
 {
     int rc, tries = 0;
     do
@@ -87,7 +83,7 @@ void *fb_zmq_open(const fb_zmq_opts_t *o)
             goto error;
     }
     if (o->monitor && zmq_socket_monitor(s, o->monitor, o->monitor_events) != 0) goto error;
-    if (o->endpoint && s_attach(s, o->endpoint, o->bind) != 0) goto error;
+    if (o->endpoint && fb_zmq_attach(s, o->endpoint, o->bind) != 0) goto error;
     return s;
 error:;
     int e = errno;

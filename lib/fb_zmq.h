@@ -47,6 +47,13 @@ typedef struct {
  * key, or a client without all three of its keys). */
 void *fb_zmq_open(const fb_zmq_opts_t *o);
 
+/* Binds (bind) or connects s to endpoint; returns 0, or -1 with errno as
+ * zmq_bind()/zmq_connect() set it. libzmq reads the socket's pending
+ * commands first, and a signal that interrupts that read fails the call
+ * with EINTR before anything is done: the call is then made again (a
+ * daemon's stop signal, or a fuzzer's alarm, may come at any moment). */
+int fb_zmq_attach(void *s, const char *endpoint, int bind);
+
 /* Receives the rest of a multipart message and drops it. */
 void fb_zmq_drain(void *sock);
 

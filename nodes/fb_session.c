@@ -514,7 +514,7 @@ static void s_reconnect(fb_session_t *self, int64_t now)
     if (!self->reconnect_at || now < self->reconnect_at) return;
     self->reconnect_at = 0;
     zmq_disconnect(self->broker, self->cfg.broker);
-    if (zmq_connect(self->broker, self->cfg.broker) != 0)
+    if (fb_zmq_attach(self->broker, self->cfg.broker, 0) != 0)
         fb_warn("cannot connect to broker %s again: %s", self->cfg.broker, zmq_strerror(errno));
 }
 
@@ -667,7 +667,7 @@ fb_session_t *fb_session_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, f
         fb_err("cannot monitor the broker socket: %s", zmq_strerror(errno));
         goto error;
     }
-    if (zmq_connect(self->broker, cfg->broker) != 0) {
+    if (fb_zmq_attach(self->broker, cfg->broker, 0) != 0) {
         fb_err("cannot connect to broker %s: %s", cfg->broker, zmq_strerror(errno));
         goto error;
     }

@@ -392,7 +392,7 @@ fb_submit_t *fb_submit_new(const fb_node_config_t *cfg, fb_outbox_t *outbox, fb_
         fb_err("cannot bind submit %s: %s", cfg->submit, zmq_strerror(errno));
         goto error;
     }
-    if (zmq_bind(self->sock, FB_NODE_INPROC) != 0) {
+    if (fb_zmq_attach(self->sock, FB_NODE_INPROC, 1) != 0) {
         fb_err("cannot bind %s: %s", FB_NODE_INPROC, zmq_strerror(errno));
         goto error;
     }
