@@ -69,6 +69,37 @@ static inline void fz_quiet(void)
         }                                                                                \
     } while (0)
 
+/* zmq_send(), zmq_msg_send() and zmq_msg_recv() made again when a signal
+ * interrupted them (EINTR): libFuzzer's alarm arrives at any moment, and
+ * libzmq reads its commands, which a signal can interrupt, before it sends
+ * or receives. */
+static inline int fz_send(void *s, const void *buf, size_t n, int flags)
+{
+    int rc;
+    do
+        rc = zmq_send(s, buf, n, flags);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+static inline int fz_msg_send(zmq_msg_t *m, void *s, int flags)
+{
+    int rc;
+    do
+        rc = zmq_msg_send(m, s, flags);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+static inline int fz_msg_recv(zmq_msg_t *m, void *s, int flags)
+{
+    int rc;
+    do
+        rc = zmq_msg_recv(m, s, flags);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
 /* A socket of type on endpoint (bound when bind), as fedbus makes its own;
  * aborts when it cannot be made: a target without its sockets tests nothing. */
 static inline void *fz_socket(int type, const char *endpoint, int bind)
@@ -110,7 +141,7 @@ static inline int fz_drop_all(void *sock)
     int n = 0;
     zmq_msg_t m;
     zmq_msg_init(&m);
-    while (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) >= 0) n++;
+    while (fz_msg_recv(&m, sock, ZMQ_DONTWAIT) >= 0) n++;
     zmq_msg_close(&m);
     return n;
 }

@@ -149,7 +149,7 @@ static size_t s_check_replies(void *peer)
     size_t acks = 0;
     zmq_msg_t m;
     zmq_msg_init(&m);
-    while (zmq_msg_recv(&m, peer, ZMQ_DONTWAIT) >= 0) {
+    while (fz_msg_recv(&m, peer, ZMQ_DONTWAIT) >= 0) {
         const uint8_t *d = zmq_msg_data(&m), *items, *item;
         size_t len = zmq_msg_size(&m), items_len, item_len;
         Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, len, d);
@@ -180,7 +180,7 @@ static void s_check_feed(void *sub, fb_arena_t *arena, size_t *plain, size_t *ba
     *plain = *batched = 0;
     zmq_msg_t m;
     zmq_msg_init(&m);
-    while (zmq_msg_recv(&m, sub, ZMQ_DONTWAIT) >= 0) {
+    while (fz_msg_recv(&m, sub, ZMQ_DONTWAIT) >= 0) {
         const uint8_t *d = zmq_msg_data(&m);
         size_t len = zmq_msg_size(&m);
         const uint8_t *nul = memchr(d, 0, len);
@@ -288,7 +288,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data, *f;
     size_t n;
     for (int i = 0; i < FZ_FRAMES_MAX && fz_next(&p, data + size, &f, &n); i++)
-        FZ_CHECK(zmq_send(b->peer, f, n, 0) == (int)n, "cannot send to ingest");
+        FZ_CHECK(fz_send(b->peer, f, n, 0) == (int)n, "cannot send to ingest");
     /* The broker's loop: read while the batch has room, store, answer. */
     fb_batch_t *fill = b->writer.fill;
     size_t read = 0;

@@ -61,7 +61,7 @@ static void s_check_sent(void *broker)
 {
     zmq_msg_t m;
     zmq_msg_init(&m);
-    while (zmq_msg_recv(&m, broker, ZMQ_DONTWAIT) >= 0) {
+    while (fz_msg_recv(&m, broker, ZMQ_DONTWAIT) >= 0) {
         if (zmq_msg_more(&m)) continue; /* the node's identity */
         const uint8_t *d = zmq_msg_data(&m), *env, *items;
         size_t len = zmq_msg_size(&m), env_len, items_len;
@@ -88,7 +88,7 @@ static void s_check_client(void *client)
 {
     zmq_msg_t m;
     zmq_msg_init(&m);
-    while (zmq_msg_recv(&m, client, ZMQ_DONTWAIT) >= 0) {
+    while (fz_msg_recv(&m, client, ZMQ_DONTWAIT) >= 0) {
         Fedbus__BrokerMessage *bm = fedbus__broker_message__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
         FZ_CHECK(bm != NULL, "the node answered its client with a frame that is not a BrokerMessage");
         fedbus__broker_message__free_unpacked(bm, NULL);
@@ -161,14 +161,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zmq_msg_t ident;
     zmq_msg_init(&ident);
     int got = 0;
-    for (int i = 0; i < 2000 && !(got = zmq_msg_recv(&ident, s->broker, ZMQ_DONTWAIT) >= 0); i++) {
+    for (int i = 0; i < 2000 && !(got = fz_msg_recv(&ident, s->broker, ZMQ_DONTWAIT) >= 0); i++) {
         if (fb_session_hello_due(session)) fb_session_on_timer(session);
         else usleep(100);
     }
     if (!got) fprintf(stderr, "fuzz: no Hello; hello_due %d\n", fb_session_hello_due(session));
     FZ_CHECK(got && zmq_msg_more(&ident), "no Hello from the node");
     fz_drop_all(s->broker); /* the Hello */
-    for (int i = 0; i < 3; i++) FZ_CHECK(zmq_send(s->client, s->frames[i], s->lens[i], 0) >= 0, "cannot submit");
+    for (int i = 0; i < 3; i++) FZ_CHECK(fz_send(s->client, s->frames[i], s->lens[i], 0) >= 0, "cannot submit");
     while (fb_submit_take(s->node->submit, s->node->cfg.max_frame) == 0)
         ;
     fb_outbox_sync(s->node->outbox);
@@ -178,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         zmq_msg_t id;
         zmq_msg_init(&id);
         zmq_msg_copy(&id, &ident);
-        int sent = zmq_msg_send(&id, s->broker, ZMQ_SNDMORE) >= 0 && zmq_send(s->broker, f, n, 0) >= 0;
+        int sent = fz_msg_send(&id, s->broker, ZMQ_SNDMORE) >= 0 && fz_send(s->broker, f, n, 0) >= 0;
         if (!sent)
             fprintf(stderr, "fuzz: send to the node: %s (identity of %zu bytes, frame %d)\n", zmq_strerror(errno),
                     zmq_msg_size(&ident), i);

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data, *f;
     size_t n;
     for (int i = 0; i < FZ_FRAMES_MAX && fz_next(&p, data + size, &f, &n); i++)
-        FZ_CHECK(zmq_send(client, f, n, 0) == (int)n, "cannot send to the submit socket");
+        FZ_CHECK(fz_send(client, f, n, 0) == (int)n, "cannot send to the submit socket");
     fz_node_settle(node);
     fz_drop_all(client); /* the node's rejects */
     return 0;

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zmq_msg_t ident;
     zmq_msg_init(&ident);
     int got = 0;
-    for (int i = 0; i < 2000 && !(got = zmq_msg_recv(&ident, node, ZMQ_DONTWAIT) >= 0); i++) usleep(100);
+    for (int i = 0; i < 2000 && !(got = fz_msg_recv(&ident, node, ZMQ_DONTWAIT) >= 0); i++) usleep(100);
     FZ_CHECK(got && zmq_msg_more(&ident), "nothing from the publisher");
     fz_drop_all(node);
     const uint8_t *p = data, *f;
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         zmq_msg_t id;
         zmq_msg_init(&id);
         zmq_msg_copy(&id, &ident);
-        FZ_CHECK(zmq_msg_send(&id, node, ZMQ_SNDMORE) >= 0 && zmq_send(node, f, n, 0) >= 0, "cannot answer");
+        FZ_CHECK(fz_msg_send(&id, node, ZMQ_SNDMORE) >= 0 && fz_send(node, f, n, 0) >= 0, "cannot answer");
     }
     int rc = fb_publisher_send_json_many(pub, s_texts, lens, 2, acks, rcs, 2);
     s_check_ack(rc, &acks[0]);

@@ -33,11 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n;
     int sent = 0;
     for (; sent < FZ_FRAMES_MAX && fz_next(&p, data + size, &f, &n); sent++)
-        FZ_CHECK(zmq_send(client, f, n, 0) == (int)n, "cannot send to replay");
+        FZ_CHECK(fz_send(client, f, n, 0) == (int)n, "cannot send to replay");
     for (int i = 0; i < sent; i++) fb_replay_srv_read(srv, 42);
     zmq_msg_t m;
     zmq_msg_init(&m);
-    while (zmq_msg_recv(&m, client, ZMQ_DONTWAIT) >= 0) {
+    while (fz_msg_recv(&m, client, ZMQ_DONTWAIT) >= 0) {
         Fedbus__ReplayChunk *ch = fedbus__replay_chunk__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
         FZ_CHECK(ch != NULL, "the broker answered a request with a frame that is not a ReplayChunk");
         FZ_CHECK(ch->done && ch->error && ch->head_seq == 42, "an error chunk that is not final, or says no reason");

@@ -47,8 +47,8 @@ static void s_send_chunk(void *sock, const zmq_msg_t *ident, const uint8_t *chun
     zmq_msg_init_size(&body, len + tail_len);
     if (len) memcpy(zmq_msg_data(&body), chunk, len);
     memcpy((uint8_t *)zmq_msg_data(&body) + len, tail, tail_len);
-    if (zmq_msg_send(&id, sock, ZMQ_SNDMORE) < 0) zmq_msg_close(&id);
-    if (zmq_msg_send(&body, sock, 0) < 0) zmq_msg_close(&body);
+    if (fz_msg_send(&id, sock, ZMQ_SNDMORE) < 0) zmq_msg_close(&id);
+    if (fz_msg_send(&body, sock, 0) < 0) zmq_msg_close(&body);
 }
 
 /* The broker's replay socket: every request is answered with the input's
@@ -60,7 +60,7 @@ static void *s_replay_main(void *arg)
         zmq_msg_t ident, req;
         zmq_msg_init(&ident);
         zmq_msg_init(&req);
-        if (zmq_msg_recv(&ident, sock, 0) < 0 || zmq_msg_recv(&req, sock, 0) < 0) {
+        if (fz_msg_recv(&ident, sock, 0) < 0 || fz_msg_recv(&req, sock, 0) < 0) {
             zmq_msg_close(&ident);
             zmq_msg_close(&req);
             continue;
@@ -168,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < FZ_FRAMES_MAX && fz_next(&p, data + size, &f, &n); i++) {
         if (n && (f[0] == 'R' || f[0] == 'S' || f[0] == 'C' || f[0] == 'V')) continue;
         if (n && f[0] == 'F') f++, n--;
-        zmq_send(pub, f, n, 0);
+        fz_send(pub, f, n, 0);
     }
     s_receive(sub, &seen);
     fb_subscriber_destroy(&sub);
