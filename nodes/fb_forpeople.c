@@ -55,7 +55,10 @@ int fb_forpeople_build(const fb_forpeople_src_t *src, fb_forpeople_format_t form
     *items = *failed = 0;
     s_build_t b = {.format = format, .lang = lang};
     b.m = open_memstream(out, len);
-    if (!b.m || (format == FB_FORPEOPLE_JSONFEED ? fb_jsonfeed_begin(&b.jf, b.m, name, lang) : fb_ics_begin(b.m, name)) != 0) {
+    int head = !b.m ? -1
+               : format == FB_FORPEOPLE_JSONFEED ? fb_jsonfeed_begin(&b.jf, b.m, name, lang)
+                                                 : fb_ics_begin(b.m, name);
+    if (head != 0) {
         if (b.m) fclose(b.m);
         free(*out);
         *out = NULL;
