@@ -20,17 +20,17 @@
 
 #define S_PROGRESS_US 250000 /* how often the progress line is redrawn */
 
-int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty, int ics)
+int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty, int replay)
 {
     memset(out, 0, sizeof(*out));
-    if ((!strcmp(format, "ics") || !strcmp(format, "jsonfeed")) && !ics) {
+    if ((!strcmp(format, "ics") || !strcmp(format, "jsonfeed")) && !replay) {
         fprintf(stderr, "fedbus %s: --format: %s is for replay (a calendar or a feed has an end; a tail does not)\n",
                 cmd, format);
         return -1;
     }
     if (strcmp(format, "json") && strcmp(format, "text") && strcmp(format, "ics") && strcmp(format, "jsonfeed")) {
         fprintf(stderr, "fedbus %s: --format: '%s' is none of json, text%s\n", cmd, format,
-                ics ? ", ics, jsonfeed" : "");
+                replay ? ", ics, jsonfeed" : "");
         return -1;
     }
     if (strcmp(lang, "ko") && strcmp(lang, "en")) {
@@ -95,7 +95,7 @@ static int s_print_json(const fb_message_t *msg, const fb_cli_out_t *out)
 /* One message as a calendar or a feed item: 1 written, 0 left out (no
  * item of that kind, or an event or call without a readable time: said on
  * stderr), -1 out of memory. */
-static int s_print_ics(const fb_message_t *msg, fb_cli_out_t *out)
+static int s_print_item(const fb_message_t *msg, fb_cli_out_t *out)
 {
     char *line = fb_message_json(msg), why[128] = "";
     json_t *j = line ? json_loads(line, 0, NULL) : NULL;
@@ -109,12 +109,10 @@ static int s_print_ics(const fb_message_t *msg, fb_cli_out_t *out)
     } else
         rc = fb_ics_item(stdout, &h, j, out->lang, why, sizeof(why));
     json_decref(j);
-    if (rc == 0) out->not_items++;
     if (rc < 0 && strcmp(why, "out of memory") == 0) return -1;
     if (rc < 0) {
         fprintf(stderr, "fedbus replay: left out of the calendar: %s (%s, global_seq %llu) %s\n", msg->message_id,
                 msg->topic, (unsigned long long)msg->global_seq, why);
-        out->bad_items++;
         return 0;
     }
     return rc;
@@ -161,7 +159,7 @@ int fb_cli_out_print(const fb_message_t *msg, void *arg)
         return fb_cli_stop ? 1 : 0;
     }
     if (out->ics || out->jsonfeed) {
-        int rc = s_print_ics(msg, out);
+        int rc = s_print_item(msg, out);
         if (rc < 0) return -1;
         if (rc == 0) out->printed--;
     } else if (out->text)

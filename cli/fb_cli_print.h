@@ -11,9 +11,7 @@ typedef struct {
     int text;          /* --format=text, else JSON */
     int ics;           /* --format=ics: events and calls as a calendar (replay) */
     int jsonfeed;      /* --format=jsonfeed: a feed for readers (replay) */
-    fb_jsonfeed_t jf;
-    long long not_items; /* ics: messages that are no calendar item (left out) */
-    int bad_items;     /* ics: messages that could not be one (said on stderr) */
+    fb_jsonfeed_t jf;  /* the feed being written */
     int pretty;        /* --pretty: JSON indented */
     int colour;        /* stdout is a terminal and NO_COLOR is unset */
     int count_only;    /* --count: nothing printed, messages counted */
@@ -26,11 +24,10 @@ typedef struct {
     int until_reached;
 } fb_cli_out_t;
 
-/* Checks format and lang ("json", "text", or "ics" and "jsonfeed" where
- * those are allowed (ics);
- * "ko" or "en") and fills out; returns 0, or -1 after saying why on stderr
- * (cmd names the command). */
-int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty, int ics);
+/* Checks format and lang ("json", "text", or, for replay, "ics" and
+ * "jsonfeed"; "ko" or "en") and fills out; returns 0, or -1 after saying
+ * why on stderr (cmd names the command). */
+int fb_cli_out_init(fb_cli_out_t *out, const char *cmd, const char *format, const char *lang, int pretty, int replay);
 
 /* With --format=ics or jsonfeed: writes the calendar's or the feed's head
  * (name: its title); returns 0, or -1 when out of memory. Nothing otherwise. */
