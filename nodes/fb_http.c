@@ -346,7 +346,7 @@ static void s_publish(const fb_httpd_req_t *req, fb_httpd_resp_t *r, void *arg)
 /* Whether a calendar or feed request may be answered: the bearer token,
  * or the same token as ?token= (an application subscribing to a URL sends
  * no header), when the node asks for one. */
-static int s_calendar_authorized(const fb_http_t *self, const fb_httpd_req_t *req)
+static int s_people_authorized(const fb_http_t *self, const fb_httpd_req_t *req)
 {
     const char *q = fb_httpd_query(req, "token");
     return s_authorized(self, req) ||
@@ -357,7 +357,7 @@ static int s_calendar_authorized(const fb_http_t *self, const fb_httpd_req_t *re
  * dflt), days (of history, by store time; default 365) and lang. Returns
  * 0, or -1 after answering 400. pbuf holds the patterns. */
 static int s_people_query(const fb_httpd_req_t *req, fb_httpd_resp_t *r, const char *dflt, char *pbuf, size_t psize,
-                            const char *pats[FB_FORPEOPLE_PATTERNS_MAX], int *npats, long *days, const char **lang)
+                          const char *pats[FB_FORPEOPLE_PATTERNS_MAX], int *npats, long *days, const char **lang)
 {
     const char *q = fb_httpd_query(req, "patterns"), *d = fb_httpd_query(req, "days"), *l = fb_httpd_query(req, "lang");
     char detail[320];
@@ -406,7 +406,7 @@ static void s_for_people(const fb_httpd_req_t *req, fb_httpd_resp_t *r, fb_http_
                          fb_forpeople_format_t format)
 {
     int ics = format == FB_FORPEOPLE_ICS;
-    if (!s_calendar_authorized(self, req)) {
+    if (!s_people_authorized(self, req)) {
         s_respond(r, FB_HTTP_UNAUTHORIZED,
                   s_error("UNAUTHORIZED", "this node asks for its token: 'Authorization: Bearer TOKEN' or ?token="));
         fb_httpd_header(r, "WWW-Authenticate", "Bearer realm=\"fedbus-node\"");
@@ -417,7 +417,7 @@ static void s_for_people(const fb_httpd_req_t *req, fb_httpd_resp_t *r, fb_http_
     int npats;
     long days;
     if (s_people_query(req, r, ics ? "event,cfp" : "event,cfp,researcher", pbuf, sizeof(pbuf), pats, &npats, &days,
-                         &lang) != 0)
+                       &lang) != 0)
         return;
     size_t n = (size_t)snprintf(name, sizeof(name), "fedbus %s:", self->member);
     for (int i = 0; i < npats && n < sizeof(name); i++)
@@ -440,7 +440,7 @@ static void s_for_people(const fb_httpd_req_t *req, fb_httpd_resp_t *r, fb_http_
     atomic_fetch_sub(&self->for_people, 1);
     if (rc != FB_OK) {
         fb_warn("http: %s: %s", what, why);
-        s_respond(r, FB_HTTP_SERVICE_UNAVAILABLE, s_error("BROKER_UNAVAILABLE", why));
+        s_respond(r, FB_HTTP_SERVICE_UNAVAILABLE, s_error(rc == FB_ENOMEM ? "NODE_UNAVAILABLE" : "BROKER_UNAVAILABLE", why));
         fb_httpd_header(r, "Retry-After", S_RETRY_AFTER);
         return;
     }
