@@ -7,10 +7,11 @@
  * keeps one entry per message.
  *
  * libical builds the components and escapes text (, ; \ and newlines);
- * lines are folded here at 75 octets, between UTF-8 characters. What a member wrote is still treated as
- * hostile: control characters in text become spaces (a newline stays, as
- * an escaped \n), and a URL that is not one plain run of printable ASCII
- * with a scheme is left out, since libical writes URI values unescaped. */
+ * lines are folded here at 75 octets, between UTF-8 characters. What a
+ * member wrote is still treated as hostile: control characters in text
+ * become spaces (a newline stays, as an escaped \n), and a URL that is not
+ * one plain run of printable ASCII with a scheme is left out, since
+ * libical writes URI values unescaped. */
 #include "fb_ics.h"
 #include "fb_msgtext.h"
 #include "fb_time.h"
@@ -44,8 +45,7 @@ static char *s_clean(const char *s)
     return c;
 }
 
-/* Unix seconds (0 to S_MAX_UNIX_S) as a UTC icaltime, by gmtime_r():
- * libical's own conversion gives a null time past 2038 on some builds. */
+/* Unix seconds (0 to S_MAX_UNIX_S) as a UTC icaltime. */
 static struct icaltimetype s_utc(long long sec)
 {
     time_t t = (time_t)sec;
